@@ -1,0 +1,86 @@
+/** Field definitions shared by several actions (Segment's keys, labels and default mappings). */
+import type { FieldDefinition } from './types.js';
+
+const path = (p: string) => ({ '@path': p });
+const firstOf = (a: string, b: string) => ({ '@if': { exists: path(a), then: path(a), else: path(b) } });
+
+export const email = (def: unknown = path('$.traits.email')): FieldDefinition => ({
+  label: 'Email',
+  description: "Individual's email address. One of External ID, Phone Number and Email required.",
+  type: 'string',
+  default: def,
+});
+export const phone_number = (def: unknown = firstOf('$.traits.phone', '$.context.traits.phone')): FieldDefinition => ({
+  label: 'Phone Number',
+  description: "Individual's phone number; normalised to E.164 using Country Code or the destination's default country.",
+  type: 'string',
+  default: def,
+});
+export const country_code: FieldDefinition = {
+  label: 'Country Code',
+  description: 'ISO 3166-1 alpha-2 country used to format Phone Number as E.164.',
+  type: 'string',
+};
+export const external_id = (def: unknown = path('$.userId')): FieldDefinition => ({
+  label: 'External ID',
+  description: 'A unique identifier used by customers to associate Klaviyo profiles with profiles in an external system.',
+  type: 'string',
+  default: def,
+});
+export const list_id: FieldDefinition = { label: 'List Id', description: 'The Klaviyo list id.', type: 'string' };
+export const enable_batching: FieldDefinition = {
+  label: 'Batch Data to Klaviyo',
+  description: 'Accepted for compatibility with Segment mappings; this destination always coalesces into bulk requests.',
+  type: 'boolean',
+};
+
+export const profileAttributes = (traits = '$.traits'): Record<string, FieldDefinition> => ({
+  first_name: { label: 'First Name', description: "Individual's first name.", type: 'string', default: path(`${traits}.firstName`) },
+  last_name: { label: 'Last Name', description: "Individual's last name.", type: 'string', default: path(`${traits}.lastName`) },
+  organization: { label: 'Organization', description: 'Company the individual works for.', type: 'string', default: path(`${traits}.company.name`) },
+  title: { label: 'Title', description: "Individual's job title.", type: 'string', default: path(`${traits}.title`) },
+  image: { label: 'Image', description: 'URL of a profile image.', type: 'string', default: path(`${traits}.avatar`) },
+  location: {
+    label: 'Location',
+    description: "Individual's address.",
+    type: 'object',
+    default: {
+      address1: path(`${traits}.address.street`),
+      address2: path(`${traits}.address.street2`),
+      city: path(`${traits}.address.city`),
+      region: path(`${traits}.address.state`),
+      zip: path(`${traits}.address.postal_code`),
+      country: path(`${traits}.address.country`),
+      latitude: path('$.context.location.latitude'),
+      longitude: path('$.context.location.longitude'),
+      timezone: path('$.context.timezone'),
+      ip: path('$.context.ip'),
+    },
+  },
+});
+
+export const eventProfile: FieldDefinition = {
+  label: 'Profile',
+  description: 'Identifiers and attributes of the profile the event belongs to.',
+  type: 'object',
+  required: true,
+  default: {
+    email: firstOf('$.context.traits.email', '$.properties.email'),
+    phone_number: firstOf('$.context.traits.phone', '$.properties.phone'),
+    external_id: path('$.userId'),
+    anonymous_id: path('$.anonymousId'),
+  },
+};
+
+export const eventFields = (metricDefault: unknown): Record<string, FieldDefinition> => ({
+  profile: eventProfile,
+  country_code,
+  metric_name: { label: 'Metric Name', description: 'Name of the event; must be less than 128 characters.', type: 'string', required: true, default: metricDefault },
+  properties: { label: 'Properties', description: 'Properties of this event (an empty object when the message has none).', type: 'object', default: path('$.properties') },
+  time: { label: 'Time', description: 'When this event occurred.', type: 'datetime', default: path('$.timestamp') },
+  value: { label: 'Value', description: 'A numeric value for the event, e.g. the order amount.', type: 'number', default: firstOf('$.properties.revenue', '$.properties.value') },
+  unique_id: { label: 'Unique ID', description: 'Deduplicates retries: one event per profile, metric and unique id.', type: 'string', default: path('$.messageId') },
+  enable_batching,
+});
+
+export { path, firstOf };

@@ -1,0 +1,71 @@
+import type { Operation } from '../klaviyo/operations.js';
+
+/** A mapping value: a literal or a mapping-kit directive such as `{ '@path': '$.traits.email' }`. */
+export type Mapping = Record<string, unknown>;
+
+export type FieldType = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'datetime';
+
+export interface FieldDefinition {
+  label: string;
+  description: string;
+  type: FieldType;
+  required?: boolean;
+  /** When true the field holds an array of `type`. */
+  multiple?: boolean;
+  /** Default mapping directive (Segment-compatible), used when a subscription's mapping omits the field. */
+  default?: unknown;
+  /** Allowed values. */
+  choices?: readonly string[];
+  /** Sub-fields of an object field, for documentation and validation. */
+  properties?: Record<string, FieldDefinition>;
+}
+
+/** Destination-level settings every action sees. */
+export interface DestinationSettings {
+  /** ISO 3166-1 alpha-2 country used to normalise phone numbers without a country code. */
+  defaultCountry?: string;
+  [key: string]: unknown;
+}
+
+/** A non-fatal problem in one event (e.g. an invalid phone number that was dropped). */
+export interface PlanWarning {
+  field: string;
+  message: string;
+}
+
+export interface PlanResult {
+  operations: Operation[];
+  warnings?: PlanWarning[];
+}
+
+/** Thrown by `plan` when the payload cannot become any Klaviyo call; names the field to fix. */
+export class PayloadError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PayloadError';
+  }
+}
+
+export interface ActionDefinition<P = Record<string, any>> {
+  /** Segment's partnerAction name, e.g. `upsertProfile`. */
+  name: string;
+  title: string;
+  description: string;
+  /** FQL trigger of the action's default subscription. */
+  defaultSubscription?: string;
+  fields: Record<string, FieldDefinition>;
+  /** Pure: the mapped payload and settings in, Klaviyo operations out. No I/O. Throws PayloadError. */
+  plan(payload: P, settings: DestinationSettings, context: { messageId: string }): PlanResult;
+}
+
+/** A Segment subscription, pasteable as-is from Segment's UI/API. */
+export interface Subscription {
+  name?: string;
+  subscribe: string;
+  partnerAction: string;
+  mapping?: Mapping;
+  enabled?: boolean;
+}

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { planWaves } from '../index.js';
+import { renderAll, renderBatch } from '../../klaviyo/render.js';
+import type { Operation, PlannedOperation } from '../../klaviyo/operations.js';
+import { validateStrict } from '../../../test/helpers/klaviyo-validate.js';
+
+let n = 0;
+const p = (op: Operation): PlannedOperation => ({ messageId: `m${++n}`, action: 'test', op });
+const upsert = (email: string, extra: Record<string, unknown> = {}): Operation => ({ kind: 'profile.upsert', profile: { email, ...extra } });
+const event = (email: string, uniqueId: string, metric = 'Viewed'): Operation => ({ kind: 'event.create', metric, properties: { a: 1 }, uniqueId, profile: { email } });
+
+function expectAllValid(planned: PlannedOperation[]) {
+  const reqs = renderAll(planned);
+  for (const r of reqs) {
+    const res = validateStrict({ method: r.method, path: r.path, body: r.body });
+    expect(res.errors, `${r.method} ${r.path}`).toEqual([]);
+  }
+  return reqs;
+}
+
+describe('planWaves', () => {
+  it('puts a profile’s upsert before its event, and coalesces 1000 users into a few bulk requests', () => {
+    const planned: PlannedOperation[] = [];
+    for (let i = 0; i < 1000; i++) planned.push(p(upsert(`u${i}@x.co`)), p(event(`u${i}@x.co`, `e${i}`)));
+    const waves = planWaves(planned);
+    expect(waves.map((w) => w.map((b) => [b.kind, b.items.length]))).toEqual([[['profile.upsert', 1000]], [['event.create', 1000]]]);
+    const reqs = expectAllValid(planned);
+    expect(reqs.map((r) => r.path)).toEqual(['/api/profile-bulk-import-jobs', '/api/event-bulk-create-jobs']);
+  });
+
+  it('keeps subscribe-then-unsubscribe of one email in order and lets other profiles share waves', () => {
+    const waves = planWaves([
+      p({ kind: 'subscription.subscribe', channels: ['email'], profile: { email: 'a@x.co' } }),
+      p({ kind: 'subscription.unsubscribe', channels: ['email'], profile: { email: 'a@x.co' } }),
+      p({ kind: 'subscription.unsubscribe', channels: ['email'], profile: { email: 'b@x.co' } }),
+    ]);
+    expect(waves.map((w) => w.map((b) => b.items.map((i) => (i.op.profile as any).email)))).toEqual([[['a@x.co']], [['a@x.co', 'b@x.co']]]);
+  });
+
+  it('a later operation of a profile never runs in a wave before an earlier one', () => {
+    const planned = [p(event('a@x.co', '1')), p(upsert('a@x.co')), p(event('a@x.co', '2')), p(upsert('b@x.co'))];
+    const waves = planWaves(planned);
+    const waveOf = new Map<PlannedOperation, number>();
+    waves.forEach((w, i) => w.forEach((b) => b.items.forEach((it) => waveOf.set(it, i))));
+    expect(waveOf.get(planned[0])! < waveOf.get(planned[1])!).toBe(true);
+    expect(waveOf.get(planned[1])! < waveOf.get(planned[2])!).toBe(true);
+    expect(waveOf.get(planned[3])).toBe(waveOf.get(planned[1]));
+  });
+
+  it('splits at Klaviyo’s per-request limits (1000 events, 100 unsubscribes)', () => {
+    const events = Array.from({ length: 2500 }, (_, i) => p(event(`u${i}@x.co`, `e${i}`)));
+    expect(planWaves(events)[0].map((b) => b.items.length)).toEqual([1000, 1000, 500]);
+    const unsubs = Array.from({ length: 250 }, (_, i) => p({ kind: 'subscription.unsubscribe', channels: ['email'], profile: { email: `u${i}@x.co` } }));
+    expect(planWaves(unsubs)[0].map((b) => b.items.length)).toEqual([100, 100, 50]);
+  });
+});
+
+describe('render', () => {
+  it('a lone event goes to POST /api/events, a lone upsert to /api/profile-import', () => {
+    expect(expectAllValid([p(event('a@x.co', 'u1'))]).map((r) => r.path)).toEqual(['/api/events']);
+    expect(expectAllValid([p(upsert('a@x.co', { first_name: 'A', location: { city: 'NYC', latitude: 40.7 }, properties: { x: 1 } }))]).map((r) => r.path)).toEqual(['/api/profile-import']);
+  });
+
+  it('drops a repeated unique_id for the same profile and metric inside one bulk request', () => {
+    const reqs = renderBatch([p(event('a@x.co', 'dup')), p(event('a@x.co', 'dup')), p(event('b@x.co', 'dup'))]);
+    const entries = (reqs[0].body as any).data.attributes['events-bulk-create'].data;
+    expect(entries.map((e: any) => [e.attributes.profile.data.attributes.email, e.attributes.events.data.length])).toEqual([['a@x.co', 1], ['b@x.co', 1]]);
+  });
+
+  it('merges two upserts of one profile in order inside a bulk import', () => {
+    const reqs = renderBatch([p(upsert('a@x.co', { first_name: 'Old', properties: { a: 1 } })), p(upsert('b@x.co')), p(upsert('A@x.co', { first_name: 'New', properties: { b: 2 } }))]);
+    const profiles = (reqs[0].body as any).data.attributes.profiles.data;
+    expect(profiles).toHaveLength(2);
+    expect(profiles[0].attributes).toMatchObject({ first_name: 'New', properties: { a: 1, b: 2 } });
+  });
+
+  it('renders every kind as strict-valid requests', () => {
+    const all = [
+      p(upsert('a@x.co', { anonymous_id: 'anon' })),
+      p({ kind: 'profile.upsert', profile: { email: 'l@x.co' }, list: { id: 'Y6nRLr' } }),
+      p({ kind: 'profile.upsert', profile: { email: 'aud@x.co' }, list: { audienceKey: 'aud_1', name: 'vip' } }),
+      p({ kind: 'event.create', metric: 'Ordered', properties: {}, uniqueId: 'o1', time: '2026-11-20T10:00:00.000Z', value: 3, valueCurrency: 'USD', profile: { phone_number: '+12125550100', anonymous_id: 'anon', location: { city: 'X' } } }),
+      p({ kind: 'list.remove', list: { id: 'Y6nRLr' }, profile: { email: 'r@x.co' } }),
+      p({ kind: 'subscription.subscribe', channels: ['email', 'sms'], profile: { email: 's@x.co', phone_number: '+12125550101' }, listId: 'Y6nRLr', consentedAt: '2026-11-20T10:00:00.000Z', customSource: '-59' }),
+      p({ kind: 'subscription.subscribe', channels: ['email'], profile: { email: 's2@x.co' } }),
+      p({ kind: 'subscription.unsubscribe', channels: ['email', 'sms'], profile: { email: 'z@x.co', phone_number: '+12125550102' }, listId: 'Y6nRLr' }),
+      p({ kind: 'profile.delete', profile: { email: 'd@x.co' } }),
+      p({ kind: 'profile.delete', profile: { external_id: 'ext-1' } }),
+    ];
+    const paths = expectAllValid(all).map((r) => `${r.method} ${r.path.split('?')[0]}`);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'POST /api/profile-import',
+        'POST /api/profile-bulk-import-jobs',
+        'POST /api/events',
+        'GET /api/profiles',
+        'DELETE /api/lists/Y6nRLr/relationships/profiles',
+        'POST /api/profile-subscription-bulk-create-jobs',
+        'POST /api/profile-subscription-bulk-delete-jobs',
+        'POST /api/data-privacy-deletion-jobs',
+      ]),
+    );
+  });
+});

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+/** The `klaviyo-destination` command. Each subcommand is a thin shell over a library function. */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+
+const program = new Command('klaviyo-destination')
+  .description('Deliver Segment / RudderStack-spec events to Klaviyo')
+  .version(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+
+function fail(err: unknown): never {
+  process.stderr.write(`klaviyo-destination: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
+
+program
+  .command('preview')
+  .description('read Segment messages as JSON Lines on stdin; print what would be sent to Klaviyo (sends nothing)')
+  .option('--preset <name>', 'preset of subscriptions and settings', 'segment-actions')
+  .option('--config <file>', 'JSON file: a destination ({preset, subscriptions, settings}) or a whole service config (its first destination)')
+  .option('--batch', 'treat the input as one delivery run and print the coalesced bulk requests')
+  .action(async (o: { preset: string; config?: string; batch?: boolean }) => {
+    try {
+      const { runPreview } = await import('../preview/index.js');
+      const destination = o.config ? previewDestination(o.config, o.preset) : { preset: o.preset };
+      await runPreview({ destination, batch: o.batch, input: process.stdin, output: process.stdout });
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+function previewDestination(file: string, preset: string) {
+  let raw: any;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read ${file} as JSON: ${(err as Error).message}`);
+  }
+  const d = Array.isArray(raw?.destinations) ? raw.destinations[0] : raw;
+  return { preset: d?.preset ?? preset, subscriptions: d?.subscriptions, settings: d?.settings ?? {} };
+}
+
+program
+  .command('emulator')
+  .description('run the stateful Klaviyo emulator (GET /__emulator/state, POST /__emulator/reset)')
+  .addOption(new Option('--port <n>', 'port').env('PORT').default('4010'))
+  .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .option('--api-key <key>', 'accept only this Klaviyo API key (default: any)')
+  .option('--no-rate-limits', 'do not enforce Klaviyo rate-limit tiers')
+  .option('--rate-limit-multiplier <x>', 'multiply every tier (benchmarks)')
+  .action(async (o: { port: string; host: string; apiKey?: string; rateLimits: boolean; rateLimitMultiplier?: string }) => {
+    try {
+      const { startEmulator } = await import('../emulator/index.js');
+      const rateLimits = o.rateLimits ? (o.rateLimitMultiplier ? Number(o.rateLimitMultiplier) : true) : false;
+      const emu = await startEmulator({ port: Number(o.port), host: o.host, apiKey: o.apiKey, rateLimits });
+      process.stdout.write(`Klaviyo emulator listening on ${emu.url} (state: ${emu.url}/__emulator/state)\n`);
+      const stop = () => emu.close().then(() => process.exit(0));
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('start')
+  .description('run the service: Segment-compatible ingest API, durable queue, delivery to Klaviyo')
+  .addOption(new Option('--port <n>', 'HTTP port').env('PORT'))
+  .addOption(new Option('--data-dir <dir>', 'where the embedded queue lives').env('DATA_DIR'))
+  .addOption(new Option('--write-key <key>', 'write key clients send (generated when absent)').env('WRITE_KEY'))
+  .addOption(new Option('--api-key <key>', 'Klaviyo private API key (absent: the built-in emulator)').env('KLAVIYO_API_KEY'))
+  .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
+  .addOption(new Option('--config <file>', 'JSON config file').env('CONFIG_FILE'))
+  .addOption(new Option('--admin-token <token>', 'token for /admin/* (admin API off when absent)').env('ADMIN_TOKEN'))
+  .action(async (o: { port?: string; dataDir?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string }) => {
+    const { loadConfigFile } = await import('../config/index.js');
+    const { startService } = await import('../service/index.js');
+    const { createLogger } = await import('../service/logger.js');
+    const logger = createLogger();
+    try {
+      const config = loadConfigFile(o.config, {
+        port: o.port !== undefined ? Number(o.port) : undefined,
+        dataDir: o.dataDir,
+        writeKey: o.writeKey,
+        apiKey: o.apiKey,
+        klaviyoUrl: o.klaviyoUrl,
+        adminToken: o.adminToken,
+      });
+      const service = await startService(config, logger);
+      const shutdown = (signal: string) => {
+        logger.info({ signal }, 'shutting down: finishing in-flight deliveries');
+        service.stop().then(
+          () => process.exit(0),
+          (err) => {
+            logger.error({ err: String(err) }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+const dlq = program.command('dlq').description('dead letters: list, replay, discard');
+const dataDirOption = () => new Option('--data-dir <dir>', 'where the embedded queue lives').env('DATA_DIR').default('./data');
+
+dlq
+  .command('list')
+  .addOption(dataDirOption())
+  .option('--destination <name>')
+  .option('--limit <n>', 'how many', '100')
+  .action(async (o: { dataDir: string; destination?: string; limit: string }) => {
+    await withStore(o.dataDir, async (store) => {
+      const rows = await store.listDeadLetters({ destination: o.destination, limit: Number(o.limit) });
+      for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
+      process.stderr.write(`${rows.length} dead letter(s)\n`);
+    });
+  });
+
+for (const verb of ['replay', 'discard'] as const) {
+  dlq
+    .command(verb)
+    .description(verb === 'replay' ? 'put dead letters back in the queue (e.g. after fixing a mapping)' : 'delete dead letters')
+    .addOption(dataDirOption())
+    .option('--destination <name>')
+    .option('--id <seq...>', 'dead letter ids (seq)')
+    .option('--all', 'every dead letter (of --destination, if given)')
+    .action(async (o: { dataDir: string; destination?: string; id?: string[]; all?: boolean }) => {
+      if (!o.id && !o.all) fail(`say which dead letters to ${verb}: --id <seq...> or --all`);
+      await withStore(o.dataDir, async (store) => {
+        const filter = { seqs: o.id?.map(Number), destination: o.destination, all: o.all };
+        const n = verb === 'replay' ? await store.replay(filter) : await store.discard(filter);
+        process.stdout.write(`${verb === 'replay' ? 'replayed' : 'discarded'} ${n} dead letter(s)\n`);
+      });
+    });
+}
+
+program
+  .command('status')
+  .description('queue depth, delivered and dead letters per destination')
+  .addOption(dataDirOption())
+  .action(async (o: { dataDir: string }) => {
+    await withStore(o.dataDir, async (store) => {
+      const stats = await store.stats();
+      process.stdout.write(JSON.stringify(stats, null, 2) + '\n');
+    });
+  });
+
+async function withStore(dataDir: string, fn: (store: import('../store/types.js').Store) => Promise<void>) {
+  try {
+    const { createSqliteStore } = await import('../store/sqlite/index.js');
+    const store = await createSqliteStore({ dataDir });
+    await store.migrate();
+    try {
+      await fn(store);
+    } finally {
+      await store.close();
+    }
+  } catch (err) {
+    fail(err);
+  }
+}
+
+program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,131 @@
+/**
+ * One configuration, parsed once at boot with zod, then frozen and passed down.
+ * Sources: a JSON config file, then environment variables, then CLI flags (each overriding the previous).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const subscriptionSchema = z.object({
+  name: z.string().optional(),
+  subscribe: z.string().min(1, 'a subscription needs an FQL trigger in `subscribe`'),
+  partnerAction: z.string().min(1),
+  mapping: z.record(z.string(), z.unknown()).optional(),
+  enabled: z.boolean().optional(),
+});
+
+const deliverySchema = z.object({
+  /** Messages leased per delivery cycle; also the most operations coalesced into one round of bulk requests. */
+  batchSize: z.number().int().min(1).max(10_000).default(1000),
+  /** How long an idle worker waits before looking for new messages. */
+  flushIntervalMs: z.number().int().min(1).max(60_000).default(100),
+  /** Delivery cycles running at once per destination (per-profile order is kept by the queue). */
+  concurrency: z.number().int().min(1).max(64).default(4),
+  /** A leased message whose worker died becomes deliverable again after this long. */
+  leaseMs: z.number().int().min(1000).default(120_000),
+  /** Attempts before a message is dead-lettered. */
+  maxAttempts: z.number().int().min(1).default(10),
+  /** Age after which a message that still fails is dead-lettered, whatever its attempts. */
+  maxAgeMs: z.number().int().min(1000).default(24 * 3600_000),
+});
+
+const destinationSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'destination names use letters, digits, - and _').default('klaviyo'),
+  /** Klaviyo private API key. Absent → the built-in emulator is used. */
+  apiKey: z.string().min(1).optional(),
+  /** Klaviyo base URL (tests and the emulator). */
+  klaviyoUrl: z.string().url().optional(),
+  preset: z.string().default('segment-actions'),
+  subscriptions: z.array(subscriptionSchema).optional(),
+  settings: z.record(z.string(), z.unknown()).default(() => ({})),
+  delivery: deliverySchema.default(() => deliverySchema.parse({})),
+});
+
+const sourceSchema = z.object({
+  name: z.string().min(1).default('default'),
+  writeKey: z.string().min(8, 'write keys must be at least 8 characters').optional(),
+  /** Destination names this source feeds; default: all. */
+  destinations: z.array(z.string()).optional(),
+});
+
+export const configSchema = z.object({
+  port: z.number().int().min(0).max(65535).default(8080),
+  host: z.string().default('127.0.0.1'),
+  dataDir: z.string().default('./data'),
+  /** Protects /admin/*. Absent → the admin API is off. */
+  adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
+  sources: z.array(sourceSchema).default(() => [{ name: 'default' }]),
+  destinations: z.array(destinationSchema).min(1).default(() => [destinationSchema.parse({})]),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type DestinationEntry = Config['destinations'][number];
+export type DeliveryOptions = DestinationEntry['delivery'];
+
+export class ConfigFileError extends Error {
+  override name = 'ConfigFileError';
+}
+
+/** Overrides from flags or the environment; only what was given. */
+export interface ConfigOverrides {
+  port?: number;
+  dataDir?: string;
+  writeKey?: string;
+  apiKey?: string;
+  klaviyoUrl?: string;
+  adminToken?: string;
+}
+
+/** Parse raw config (already read from a file) plus overrides; throws ConfigFileError listing every problem by path. */
+export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Config {
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigFileError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = result.data;
+  if (overrides.port !== undefined) config.port = overrides.port;
+  if (overrides.dataDir) config.dataDir = overrides.dataDir;
+  if (overrides.adminToken) config.adminToken = overrides.adminToken;
+  if (overrides.writeKey) for (const s of config.sources) s.writeKey = overrides.writeKey;
+  for (const d of config.destinations) {
+    if (overrides.apiKey) d.apiKey = overrides.apiKey;
+    if (overrides.klaviyoUrl) d.klaviyoUrl = overrides.klaviyoUrl;
+  }
+  const names = new Set<string>();
+  for (const d of config.destinations) {
+    if (names.has(d.name)) throw new ConfigFileError(`invalid configuration:\n  - destinations: the name "${d.name}" is used twice`);
+    names.add(d.name);
+  }
+  for (const s of config.sources) {
+    for (const dn of s.destinations ?? []) {
+      if (!names.has(dn)) throw new ConfigFileError(`invalid configuration:\n  - sources.${s.name}.destinations: no destination is named "${dn}" (known: ${[...names].join(', ')})`);
+    }
+  }
+  return deepFreeze(config);
+}
+
+/** Read and parse a JSON config file. */
+export function loadConfigFile(path: string | undefined, overrides: ConfigOverrides = {}): Config {
+  if (!path) return parseConfig({}, overrides);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigFileError(`cannot read the config file ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigFileError(`the config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, overrides);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

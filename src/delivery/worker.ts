@@ -1,0 +1,178 @@
+/**
+ * The delivery loop of one destination: lease queued messages → plan → coalesce into bulk requests →
+ * send → settle each message (ack, retry later, or dead-letter). Several cycles run at once; the
+ * store never leases a message while an earlier one of the same profile is unsettled, so per-profile
+ * order holds across cycles (and across processes sharing a store).
+ */
+import type { Store, LeasedMessage } from '../store/types.js';
+import type { CompiledDestination } from '../destination/index.js';
+import { planMessage } from '../destination/index.js';
+import type { SegmentMessage } from '../spec/index.js';
+import type { PlannedOperation } from '../klaviyo/operations.js';
+import type { KlaviyoTransport } from '../klaviyo/request.js';
+import { planWaves } from '../batcher/index.js';
+import { deliverWaves, type OpOutcome } from './executor.js';
+import type { ListResolver } from './list-resolver.js';
+import { backoffMs } from '../klaviyo/backoff.js';
+import type { DeliveryOptions } from '../config/index.js';
+
+export interface DeliveryMetrics {
+  settled(destination: string, outcome: 'delivered' | 'retried' | 'dead' | 'filtered', n: number): void;
+  batch(destination: string, messages: number, operations: number): void;
+}
+
+export interface WorkerLogger {
+  info(o: object, msg?: string): void;
+  warn(o: object, msg?: string): void;
+  error(o: object, msg?: string): void;
+}
+
+export interface DeliveryWorkerOptions {
+  name: string;
+  store: Store;
+  destination: CompiledDestination;
+  transport: KlaviyoTransport;
+  lists: ListResolver;
+  options: DeliveryOptions;
+  owner: string;
+  logger?: WorkerLogger;
+  metrics?: DeliveryMetrics;
+  /** Executor knobs (tests shorten job polling). */
+  pollIntervalMs?: number;
+}
+
+/** What happened to one message in one cycle. */
+export type Settlement =
+  | { kind: 'ack' }
+  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  | { kind: 'dead'; reason: string; detail?: unknown };
+
+/**
+ * Settle one message from its plan error and its operations' outcomes (pure).
+ * Any op to retry → retry the whole message (every op is idempotent, so re-sending the delivered ones is safe);
+ * any op failed, or a mapping error → dead letter with the reason (replay re-plans from the original message);
+ * otherwise → ack.
+ */
+export function settle(planError: { field: string; message: string } | null, outcomes: OpOutcome[]): Settlement {
+  const retry = outcomes.find((o) => o.status === 'retry');
+  if (retry && retry.status === 'retry') return { kind: 'retry', error: retry.error, retryAfterMs: retry.retryAfterMs };
+  const failed = outcomes.find((o) => o.status === 'failed');
+  if (failed && failed.status === 'failed') return { kind: 'dead', reason: `Klaviyo rejected it: ${failed.error}`, detail: failed.detail };
+  if (planError) return { kind: 'dead', reason: `mapping failed at ${planError.field}: ${planError.message}` };
+  return { kind: 'ack' };
+}
+
+export class DeliveryWorker {
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly o: DeliveryWorkerOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    for (let i = 0; i < this.o.options.concurrency; i++) this.loops.push(this.loop());
+  }
+
+  /** Stop leasing; resolves when in-flight cycles have settled their messages. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await Promise.all(this.loops);
+    this.loops = [];
+  }
+
+  /** Ask idle loops to look for work now (after an enqueue). */
+  poke(): void {
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let n = 0;
+      try {
+        n = await this.cycle();
+      } catch (err) {
+        this.o.logger?.error({ err: String(err), destination: this.o.name }, 'delivery cycle failed');
+      }
+      if (n === 0 && this.running) await this.idle(this.o.options.flushIntervalMs);
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      const prev = this.wake;
+      this.wake = done;
+      function done() {
+        clearTimeout(t);
+        prev?.();
+        resolve();
+      }
+    });
+  }
+
+  /** One lease → deliver → settle round. Returns how many messages it handled. */
+  async cycle(now = Date.now()): Promise<number> {
+    const { store, options } = this.o;
+    const leased = await store.lease(this.o.name, { limit: options.batchSize, leaseMs: options.leaseMs, owner: this.o.owner, now });
+    if (leased.length === 0) return 0;
+
+    const planned: PlannedOperation[] = [];
+    const opsOf = new Map<number, PlannedOperation[]>();
+    const planErrors = new Map<number, { field: string; message: string } | null>();
+    for (const m of leased) {
+      const result = planMessage(this.o.destination, m.payload as SegmentMessage);
+      planErrors.set(m.seq, result.error);
+      opsOf.set(m.seq, result.operations);
+      planned.push(...result.operations);
+    }
+    this.o.metrics?.batch(this.o.name, leased.length, planned.length);
+
+    const outcomes = planned.length
+      ? await deliverWaves(planWaves(planned), { transport: this.o.transport, lists: this.o.lists, pollIntervalMs: this.o.pollIntervalMs })
+      : new Map<PlannedOperation, OpOutcome>();
+
+    await this.settleAll(leased, opsOf, planErrors, outcomes);
+    return leased.length;
+  }
+
+  private async settleAll(
+    leased: LeasedMessage[],
+    opsOf: Map<number, PlannedOperation[]>,
+    planErrors: Map<number, { field: string; message: string } | null>,
+    outcomes: Map<PlannedOperation, OpOutcome>,
+  ): Promise<void> {
+    const { store, options, metrics } = this.o;
+    const now = Date.now();
+    const acks: number[] = [];
+    const filtered: number[] = [];
+    const retries: { seq: number; retryAt: number; error: string }[] = [];
+    const dead: { seq: number; reason: string; detail?: unknown }[] = [];
+    for (const m of leased) {
+      const ops = opsOf.get(m.seq) ?? [];
+      const s = settle(planErrors.get(m.seq) ?? null, ops.map((op) => outcomes.get(op) ?? { status: 'retry', error: 'not attempted' }));
+      if (s.kind === 'ack') (ops.length ? acks : filtered).push(m.seq);
+      else if (s.kind === 'dead') dead.push({ seq: m.seq, reason: s.reason, detail: s.detail });
+      else {
+        const attempts = m.attempts + 1;
+        const tooOld = now - m.receivedAt > options.maxAgeMs;
+        if (attempts >= options.maxAttempts || tooOld) {
+          dead.push({ seq: m.seq, reason: `gave up after ${attempts} attempts${tooOld ? ' (too old)' : ''}: ${s.error}` });
+        } else {
+          const wait = Math.max(s.retryAfterMs ?? 0, backoffMs(attempts));
+          retries.push({ seq: m.seq, retryAt: now + wait, error: s.error });
+        }
+      }
+    }
+    if (acks.length || filtered.length) await store.ack([...acks, ...filtered]);
+    if (retries.length) await store.retry(retries);
+    if (dead.length) await store.deadLetter(dead);
+    metrics?.settled(this.o.name, 'delivered', acks.length);
+    metrics?.settled(this.o.name, 'filtered', filtered.length);
+    metrics?.settled(this.o.name, 'retried', retries.length);
+    metrics?.settled(this.o.name, 'dead', dead.length);
+    for (const d of dead) this.o.logger?.warn({ destination: this.o.name, seq: d.seq, reason: d.reason }, 'message dead-lettered');
+  }
+}

@@ -1,0 +1,412 @@
+/**
+ * A stateful Klaviyo emulator speaking the 2026-07-15 API for every endpoint this destination uses:
+ * bodies validated against Klaviyo's OpenAPI spec (strict), Klaviyo's error shapes, rate-limit tiers with
+ * 429 + Retry-After, asynchronous bulk import jobs, and injectable faults. `GET /__emulator/state` shows it all.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { endpointFor, ENDPOINTS, type EndpointName } from '../klaviyo/endpoints.js';
+import { EmulatorState, errorId, identifierProblem, newId, type ImportJob, type Profile } from './state.js';
+import { OpenApiValidator } from './openapi-validator.js';
+import { RateWindows } from './rate-limits.js';
+
+export interface FaultOptions {
+  rate429?: number;
+  rate500?: number;
+  seed?: number;
+}
+
+export interface EmulatorOptions {
+  /** Only this key is accepted; unset → any non-empty key. */
+  apiKey?: string;
+  /** true (default) = Klaviyo's tiers; a number multiplies them; false = off. */
+  rateLimits?: boolean | number;
+  /** Validate bodies against the OpenAPI spec, strictly (default true). */
+  validate?: boolean;
+  /** How long bulk jobs take to complete (default 10 ms). */
+  jobDelayMs?: number;
+  faults?: FaultOptions;
+}
+
+export type EmulatorSnapshot = ReturnType<EmulatorState['snapshot']>;
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    detail: string,
+    readonly pointer?: string,
+    readonly meta?: Record<string, unknown>,
+  ) {
+    super(detail);
+  }
+}
+const invalid = (detail: string, pointer = '/data/') => new ApiError(400, 'invalid', 'Invalid input.', detail, pointer);
+const notFound = (detail: string) => new ApiError(404, 'not_found', 'Not found.', detail, '/data/');
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+/** `equals(email,"a")` / `any(email,["a","b"])` → field and values. */
+function parseFilter(filter: string | undefined): { field: string; values: string[] } | undefined {
+  if (!filter) return undefined;
+  const m = /^(equals|any)\(([a-z_]+),(.*)\)$/.exec(filter.trim());
+  if (!m) throw invalid(`Invalid filter provided: ${filter}`, undefined);
+  const raw = JSON.parse(m[1] === 'any' ? m[3] : `[${m[3]}]`);
+  return { field: m[2], values: raw.map(String) };
+}
+
+export function createEmulatorApp(opts: EmulatorOptions = {}) {
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
+  let state = new EmulatorState();
+  const validator = opts.validate === false ? undefined : new OpenApiValidator(true);
+  const limits = opts.rateLimits === false ? undefined : new RateWindows(typeof opts.rateLimits === 'number' ? opts.rateLimits : 1);
+  let faults: FaultOptions = opts.faults ?? {};
+  let random = seeded(faults.seed ?? 42);
+  const jobDelay = opts.jobDelayMs ?? 10;
+  const pending = new Set<Promise<void>>();
+
+  app.addContentTypeParser(['application/vnd.api+json', 'application/json'], { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, body ? JSON.parse(body as string) : undefined);
+    } catch {
+      done(new ApiError(400, 'parse_error', 'Parse error.', 'The request body is not valid JSON.'), undefined);
+    }
+  });
+
+  app.setErrorHandler((err, _req, reply) => {
+    const e = err instanceof ApiError ? err : new ApiError((err as { statusCode?: number }).statusCode ?? 500, 'error', 'Error.', (err as Error).message);
+    const item: Record<string, unknown> = { id: errorId(), status: e.status, code: e.code, title: e.title, detail: e.message, source: e.pointer ? { pointer: e.pointer } : {} };
+    if (e.meta) item.meta = e.meta;
+    return reply.status(e.status).send({ errors: [item] });
+  });
+
+  // Auth, revision, faults, rate limits and validation for every /api request.
+  app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!req.url.startsWith('/api/')) return;
+    const endpoint = endpointFor(req.method, req.url);
+    state.requests.total++;
+    if (endpoint) state.requests.byEndpoint[endpoint] = (state.requests.byEndpoint[endpoint] ?? 0) + 1;
+    const auth = req.headers.authorization ?? '';
+    const key = auth.startsWith('Klaviyo-API-Key ') ? auth.slice(16).trim() : '';
+    if (!key || (opts.apiKey && key !== opts.apiKey)) throw new ApiError(401, 'not_authenticated', 'Authentication credentials were not provided.', 'Missing or invalid private key.');
+    if (!req.headers.revision) throw new ApiError(400, 'invalid', 'Invalid input.', 'Missing required header: revision', undefined);
+    if (faults.rate429 && random() < faults.rate429) {
+      state.requests.rateLimited++;
+      reply.header('Retry-After', '1');
+      throw new ApiError(429, 'throttled', 'Request was throttled.', 'Request was throttled. Expected available in 1 second.');
+    }
+    if (faults.rate500 && random() < faults.rate500) throw new ApiError(500, 'error', 'A server error occurred.', 'Injected fault.');
+    if (endpoint && limits) {
+      const r = limits.take(key, endpoint);
+      if (r.retryAfter) {
+        state.requests.rateLimited++;
+        reply.header('Retry-After', String(r.retryAfter));
+        throw new ApiError(429, 'throttled', 'Request was throttled.', `Request was throttled. Expected available in ${r.retryAfter} second${r.retryAfter > 1 ? 's' : ''}.`);
+      }
+      reply.header('RateLimit-Limit', String(r.limit)).header('RateLimit-Remaining', String(r.remaining)).header('RateLimit-Reset', String(r.reset));
+    }
+    if (endpoint && validator && req.body !== undefined) {
+      const problem = validator.check(req.method, ENDPOINTS[endpoint].path, req.body);
+      if (problem) throw invalid(problem.detail, problem.pointer);
+    }
+  });
+
+  app.addHook('onSend', async (req, reply) => {
+    if (req.url.startsWith('/api/')) state.requests.byStatus[reply.statusCode] = (state.requests.byStatus[reply.statusCode] ?? 0) + 1;
+  });
+
+  const profileOut = (p: Profile) => ({ type: 'profile', id: p.id, attributes: { ...p.attributes, properties: p.properties, subscriptions: p.subscriptions } });
+  const checkIdentifiers = (attrs: Record<string, unknown>, base: string) => {
+    const problem = identifierProblem(attrs);
+    if (problem) throw invalid(problem.detail, `${base}/${problem.pointer}`);
+  };
+  const duplicate = (err: unknown): never => {
+    const dup = (err as { duplicateOf?: string }).duplicateOf;
+    if (dup) throw new ApiError(409, 'duplicate_profile', 'Conflict.', 'A profile already exists with one of these identifiers.', '/data', { duplicate_profile_id: dup });
+    throw err;
+  };
+  const upsertOrDuplicate = (attrs: Record<string, unknown>, o: { id?: string } = {}) => {
+    try {
+      return state.upsert(attrs, o);
+    } catch (err) {
+      return duplicate(err);
+    }
+  };
+  const later = (fn: () => void) => {
+    const p = new Promise<void>((resolve) => setTimeout(() => (fn(), resolve()), jobDelay));
+    pending.add(p);
+    p.finally(() => pending.delete(p));
+  };
+
+  // ---------- profiles ----------
+  app.post('/api/profile-import', async (req, reply) => {
+    const data = (req.body as any).data;
+    const attrs = data.attributes ?? {};
+    checkIdentifiers(attrs, '/data/attributes');
+    if (!data.id && !['email', 'phone_number', 'external_id', '_kx'].some((k) => attrs[k])) throw invalid('A profile requires at least one identifier: email, phone_number, external_id or _kx.', '/data/attributes');
+    const { profile, created } = upsertOrDuplicate(attrs, data.id ? { id: data.id } : {});
+    return reply.status(created ? 201 : 200).send({ data: profileOut(profile) });
+  });
+
+  app.patch('/api/profiles/:id', async (req) => {
+    const id = (req.params as { id: string }).id;
+    const p = state.profiles.get(id);
+    if (!p) throw notFound(`A profile with id ${id} does not exist.`);
+    const attrs = (req.body as any).data.attributes ?? {};
+    checkIdentifiers(attrs, '/data/attributes');
+    try {
+      state.apply(p, attrs);
+    } catch (err) {
+      duplicate(err);
+    }
+    return { data: profileOut(p) };
+  });
+
+  app.get('/api/profiles', async (req) => {
+    const q = req.query as Record<string, string>;
+    const f = parseFilter(q.filter);
+    const size = Math.min(100, Number(q['page[size]'] ?? 20));
+    let found = [...state.profiles.values()];
+    if (f) {
+      const ids = new Set<string>();
+      for (const v of f.values) for (const id of f.field === 'id' ? [v] : state.matches({ [f.field]: v })) if (state.profiles.has(id)) ids.add(id);
+      found = [...ids].map((id) => state.profiles.get(id)!);
+    }
+    return { data: found.slice(0, size).map(profileOut), links: { self: req.url, next: null } };
+  });
+
+  // ---------- bulk import ----------
+  app.post('/api/profile-bulk-import-jobs', async (req, reply) => {
+    const data = (req.body as any).data;
+    const profiles: any[] = data.attributes.profiles.data;
+    if (profiles.length > ENDPOINTS.bulkImportProfiles.maxItems) throw invalid(`A job can import at most ${ENDPOINTS.bulkImportProfiles.maxItems} profiles.`);
+    const listIds: string[] = (data.relationships?.lists?.data ?? []).map((l: any) => l.id);
+    for (const l of listIds) if (!state.lists.has(l)) throw notFound(`List ${l} does not exist.`);
+    const job: ImportJob = { id: newId(), status: 'queued', total_count: profiles.length, completed_count: 0, failed_count: 0, created_at: new Date().toISOString(), errors: [] };
+    state.jobs.set(job.id, job);
+    const current = state;
+    later(() => {
+      profiles.forEach((p, i) => {
+        const attrs = p.attributes ?? {};
+        const problem = identifierProblem(attrs) ?? (['email', 'phone_number', 'external_id', '_kx'].some((k) => attrs[k]) ? undefined : { pointer: '', detail: 'A profile requires at least one identifier.' });
+        let profile: Profile | undefined;
+        if (!problem) {
+          try {
+            profile = current.upsert(attrs, p.id ? { id: p.id } : {}).profile;
+          } catch {
+            profile = undefined;
+          }
+        }
+        if (!profile) {
+          job.failed_count++;
+          job.errors.push({ id: errorId(), code: 'invalid', title: 'Invalid input.', detail: problem?.detail ?? 'A profile already exists with one of these identifiers.', source: { pointer: `/data/attributes/profiles/data/${i}` }, original_payload: attrs });
+          return;
+        }
+        job.completed_count++;
+        for (const l of listIds) {
+          current.lists.get(l)?.profiles.add(profile.id);
+          profile.lists.add(l);
+        }
+      });
+      job.status = 'complete';
+      job.completed_at = new Date().toISOString();
+    });
+    return reply.status(202).send({ data: jobOut(job) });
+  });
+  const jobOut = (j: ImportJob) => ({ type: 'profile-bulk-import-job', id: j.id, attributes: { status: j.status, total_count: j.total_count, completed_count: j.completed_count, failed_count: j.failed_count, created_at: j.created_at, completed_at: j.completed_at ?? null } });
+  app.get('/api/profile-bulk-import-jobs/:id', async (req) => {
+    const j = state.jobs.get((req.params as { id: string }).id);
+    if (!j) throw notFound('Job not found.');
+    return { data: jobOut(j) };
+  });
+  app.get('/api/profile-bulk-import-jobs/:id/import-errors', async (req) => {
+    const j = state.jobs.get((req.params as { id: string }).id);
+    if (!j) throw notFound('Job not found.');
+    return { data: j.errors.map(({ id, ...attributes }) => ({ type: 'import-error', id, attributes })), links: { self: req.url, next: null } };
+  });
+
+  // ---------- events ----------
+  const eventProfile = (attrs: Record<string, unknown>, pointer: string) => {
+    checkIdentifiers(attrs, pointer);
+    if (!['email', 'phone_number', 'external_id', 'anonymous_id', '_kx'].some((k) => attrs[k])) throw invalid('An event profile requires an identifier.', pointer);
+    const ids = state.matches(attrs);
+    if (ids.length) {
+      const p = state.profiles.get(ids[0])!;
+      // Attributes that would clash with another profile are not moved; the event still lands.
+      try {
+        state.apply(p, attrs);
+      } catch {
+        /* keep the event */
+      }
+      return p;
+    }
+    return state.upsert(attrs).profile;
+  };
+  const checkEvent = (a: any, pointer: string) => {
+    const name = a.metric.data.attributes.name;
+    if (typeof name !== 'string' || !name || name.length >= 128) throw invalid('Metric name must be 1 to 127 characters.', `${pointer}/metric/data/attributes/name`);
+    if (a.time && Date.parse(a.time) > Date.now() + 365 * 86400_000) throw invalid('Event time can be at most one year in the future.', `${pointer}/time`);
+  };
+  app.post('/api/events', async (req, reply) => {
+    const a = (req.body as any).data.attributes;
+    checkEvent(a, '/data/attributes');
+    const p = eventProfile(a.profile.data.attributes ?? {}, '/data/attributes/profile/data/attributes');
+    state.addEvent(p.id, a);
+    return reply.status(202).send();
+  });
+  app.post('/api/event-bulk-create-jobs', async (req, reply) => {
+    const entries: any[] = (req.body as any).data.attributes['events-bulk-create'].data;
+    const count = entries.reduce((n, e) => n + e.attributes.events.data.length, 0);
+    if (count > ENDPOINTS.bulkCreateEvents.maxItems) throw invalid(`A request can create at most ${ENDPOINTS.bulkCreateEvents.maxItems} events.`);
+    const seen = new Set<string>();
+    entries.forEach((e, i) => {
+      const pkey = JSON.stringify(e.attributes.profile.data.attributes);
+      checkIdentifiers(e.attributes.profile.data.attributes ?? {}, `/data/attributes/events-bulk-create/data/${i}/attributes/profile/data/attributes`);
+      e.attributes.events.data.forEach((ev: any, j: number) => {
+        checkEvent(ev.attributes, `/data/attributes/events-bulk-create/data/${i}/attributes/events/data/${j}/attributes`);
+        if (!ev.attributes.unique_id) return;
+        const k = `${pkey}|${ev.attributes.metric.data.attributes.name}|${ev.attributes.unique_id}`;
+        if (seen.has(k)) throw invalid(`Duplicate unique_id ${ev.attributes.unique_id} for the same profile and metric in one request.`, `/data/attributes/events-bulk-create/data/${i}/attributes/events/data/${j}/attributes/unique_id`);
+        seen.add(k);
+      });
+    });
+    entries.forEach((e, i) => {
+      const p = eventProfile(e.attributes.profile.data.attributes ?? {}, `/data/attributes/events-bulk-create/data/${i}`);
+      for (const ev of e.attributes.events.data) state.addEvent(p.id, ev.attributes);
+    });
+    return reply.status(202).send();
+  });
+
+  // ---------- lists ----------
+  const listOut = (l: { id: string; name: string; opt_in_process?: string }) => ({ type: 'list', id: l.id, attributes: { name: l.name, opt_in_process: l.opt_in_process ?? 'single_opt_in' } });
+  app.post('/api/lists', async (req, reply) => {
+    const a = (req.body as any).data.attributes;
+    const list = { id: newId(6), name: a.name, opt_in_process: a.opt_in_process ?? undefined, profiles: new Set<string>() };
+    state.lists.set(list.id, list);
+    return reply.status(201).send({ data: listOut(list) });
+  });
+  app.get('/api/lists', async (req) => {
+    const f = parseFilter((req.query as Record<string, string>).filter);
+    let lists = [...state.lists.values()];
+    if (f) lists = lists.filter((l) => f.values.includes(f.field === 'id' ? l.id : l.name));
+    return { data: lists.slice(0, 10).map(listOut), links: { self: req.url, next: null } };
+  });
+  app.get('/api/lists/:id', async (req) => {
+    const l = state.lists.get((req.params as { id: string }).id);
+    if (!l) throw notFound(`List ${(req.params as { id: string }).id} does not exist.`);
+    return { data: listOut(l) };
+  });
+  for (const method of ['POST', 'DELETE'] as const) {
+    app.route({
+      method,
+      url: '/api/lists/:id/relationships/profiles',
+      handler: async (req, reply) => {
+        const id = (req.params as { id: string }).id;
+        const l = state.lists.get(id);
+        if (!l) throw notFound(`List ${id} does not exist.`);
+        const ids: string[] = (req.body as any).data.map((d: any) => d.id);
+        if (ids.length > ENDPOINTS.addProfilesToList.maxItems) throw invalid('At most 1000 profiles per request.');
+        const unknown = ids.filter((p) => !state.profiles.has(p));
+        if (unknown.length) throw invalid(`Invalid profile IDs: {${unknown.map((u) => `'${u}'`).join(', ')}}`);
+        for (const p of ids) {
+          if (method === 'POST') (l.profiles.add(p), state.profiles.get(p)!.lists.add(id));
+          else (l.profiles.delete(p), state.profiles.get(p)!.lists.delete(id));
+        }
+        return reply.status(204).send();
+      },
+    });
+  }
+
+  // ---------- subscriptions ----------
+  app.post('/api/profile-subscription-bulk-create-jobs', async (req, reply) => {
+    const data = (req.body as any).data;
+    const a = data.attributes;
+    const profiles: any[] = a.profiles.data;
+    if (profiles.length > ENDPOINTS.bulkSubscribe.maxItems) throw invalid('At most 1000 profiles per request.');
+    const listId: string | undefined = data.relationships?.list?.data?.id;
+    if (listId && !state.lists.has(listId)) throw notFound(`List ${listId} does not exist.`);
+    profiles.forEach((p, i) => {
+      const pa = p.attributes;
+      checkIdentifiers(pa, `/data/attributes/profiles/data/${i}/attributes`);
+      for (const ch of Object.values(pa.subscriptions ?? {}) as any[])
+        for (const params of Object.values(ch ?? {}) as any[])
+          if (params?.consented_at && !a.historical_import) throw invalid('consented_at can only be set when historical_import is true.', `/data/attributes/profiles/data/${i}/attributes/subscriptions`);
+    });
+    for (const p of profiles) {
+      const pa = p.attributes;
+      const { profile } = upsertOrDuplicate({ ...(pa.email ? { email: pa.email } : {}), ...(pa.phone_number ? { phone_number: pa.phone_number } : {}) }, p.id ? { id: p.id } : {});
+      for (const [channel, params] of Object.entries(pa.subscriptions ?? {}) as [string, any][]) {
+        const m = params?.marketing;
+        if (!m) continue;
+        profile.subscriptions[channel] = { consent: 'SUBSCRIBED', timestamp: m.consented_at ?? new Date().toISOString(), method: 'API', ...(a.custom_source ? { custom_source: a.custom_source } : {}), ...(listId ? { list_id: listId } : {}) };
+      }
+      if (listId) (state.lists.get(listId)!.profiles.add(profile.id), profile.lists.add(listId));
+    }
+    return reply.status(202).send();
+  });
+  app.post('/api/profile-subscription-bulk-delete-jobs', async (req, reply) => {
+    const data = (req.body as any).data;
+    const profiles: any[] = data.attributes.profiles.data;
+    if (profiles.length > ENDPOINTS.bulkUnsubscribe.maxItems) throw invalid('At most 100 profiles per request.');
+    const listId: string | undefined = data.relationships?.list?.data?.id;
+    if (listId && !state.lists.has(listId)) throw notFound(`List ${listId} does not exist.`);
+    for (const p of profiles) {
+      const pa = p.attributes;
+      checkIdentifiers(pa, '/data/attributes/profiles/data');
+      const { profile } = upsertOrDuplicate({ ...(pa.email ? { email: pa.email } : {}), ...(pa.phone_number ? { phone_number: pa.phone_number } : {}) });
+      for (const channel of Object.keys(pa.subscriptions ?? {})) profile.subscriptions[channel] = { consent: 'UNSUBSCRIBED', timestamp: new Date().toISOString(), method: 'API', ...(listId ? { list_id: listId } : {}) };
+      if (listId) (state.lists.get(listId)!.profiles.delete(profile.id), profile.lists.delete(listId));
+    }
+    return reply.status(202).send();
+  });
+
+  // ---------- data privacy, accounts ----------
+  app.post('/api/data-privacy-deletion-jobs', async (req, reply) => {
+    const d = (req.body as any).data.attributes.profile.data;
+    const identifier: Record<string, string> = { ...(d.id ? { id: d.id } : {}), ...(d.attributes?.email ? { email: d.attributes.email } : {}), ...(d.attributes?.phone_number ? { phone_number: d.attributes.phone_number } : {}) };
+    if (Object.keys(identifier).length !== 1) throw invalid('Exactly one of email, phone_number or id is required.', '/data/attributes/profile/data');
+    const ids = identifier.id ? (state.profiles.has(identifier.id) ? [identifier.id] : []) : state.matches(identifier);
+    ids.forEach((id) => state.remove(id));
+    state.deletions.push({ identifier, deleted_profile_ids: ids, at: new Date().toISOString() });
+    return reply.status(202).send();
+  });
+  app.get('/api/accounts', async () => ({
+    data: [{ type: 'account', id: 'EMULATOR', attributes: { contact_information: { organization_name: 'Klaviyo emulator', default_sender_email: 'emulator@example.com' }, timezone: 'UTC', preferred_currency: 'USD', public_api_key: 'EMULTR' } }],
+  }));
+
+  // ---------- emulator admin ----------
+  app.get('/__emulator/state', async () => state.snapshot());
+  const reset = () => {
+    state = new EmulatorState();
+    limits?.clear();
+  };
+  app.post('/__emulator/reset', async () => (reset(), { reset: true }));
+  const setFaults = (f: FaultOptions) => {
+    faults = f ?? {};
+    random = seeded(faults.seed ?? 42);
+  };
+  app.post('/__emulator/faults', async (req) => (setFaults((req.body ?? {}) as FaultOptions), { faults }));
+
+  return {
+    app,
+    snapshot: () => state.snapshot(),
+    reset,
+    setFaults,
+    idle: async () => {
+      while (pending.size) await Promise.all([...pending]);
+    },
+  };
+}
+
+export async function startEmulator(opts: EmulatorOptions & { port?: number; host?: string } = {}) {
+  const emu = createEmulatorApp(opts);
+  await emu.app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' });
+  const addr = emu.app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 0);
+  return { ...emu, url: `http://${opts.host ?? '127.0.0.1'}:${port}`, port, close: () => emu.app.close() };
+}
+
+export type { EndpointName };

@@ -1,0 +1,159 @@
+/** The emulator's in-memory Klaviyo account: profiles with identifier indexes, events, lists, jobs, deletions. */
+import { randomBytes, randomUUID } from 'node:crypto';
+
+export interface Profile {
+  id: string;
+  attributes: Record<string, unknown>;
+  properties: Record<string, unknown>;
+  subscriptions: Record<string, Record<string, unknown>>;
+  lists: Set<string>;
+}
+
+export interface EventRecord {
+  id: string;
+  metric: string;
+  profile_id: string;
+  properties: Record<string, unknown>;
+  time: string;
+  value?: number;
+  value_currency?: string;
+  unique_id?: string;
+}
+
+export interface ImportJob {
+  id: string;
+  status: 'queued' | 'processing' | 'complete';
+  total_count: number;
+  completed_count: number;
+  failed_count: number;
+  created_at: string;
+  completed_at?: string;
+  errors: Array<{ id: string; code: string; title: string; detail: string; source: { pointer: string }; original_payload: unknown }>;
+}
+
+export const IDENTIFIERS = ['email', 'phone_number', 'external_id', '_kx', 'anonymous_id'] as const;
+export type Identifier = (typeof IDENTIFIERS)[number];
+const E164 = /^\+[1-9]\d{6,14}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Klaviyo-like ids: 26 characters, upper-case alphanumerics. */
+export function newId(len = 26): string {
+  const chars = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  const bytes = randomBytes(len);
+  let s = '';
+  for (let i = 0; i < len; i++) s += chars[bytes[i] % chars.length];
+  return s;
+}
+
+/** Why these identifiers would be refused, if they would. */
+export function identifierProblem(attrs: Record<string, unknown>): { pointer: string; detail: string } | undefined {
+  if (typeof attrs.email === 'string' && !EMAIL.test(attrs.email)) return { pointer: 'email', detail: `Invalid email address: ${attrs.email}` };
+  if (typeof attrs.phone_number === 'string' && !E164.test(attrs.phone_number)) return { pointer: 'phone_number', detail: `Invalid phone number format (Example of a valid format: +12345678901): ${attrs.phone_number}` };
+  return undefined;
+}
+
+export class EmulatorState {
+  profiles = new Map<string, Profile>();
+  index = new Map<string, string>(); // `${identifier}:${value}` → profile id
+  events: EventRecord[] = [];
+  eventKeys = new Set<string>();
+  lists = new Map<string, { id: string; name: string; opt_in_process?: string; profiles: Set<string> }>();
+  jobs = new Map<string, ImportJob>();
+  deletions: Array<{ identifier: Record<string, string>; deleted_profile_ids: string[]; at: string }> = [];
+  requests = { total: 0, byEndpoint: {} as Record<string, number>, byStatus: {} as Record<string, number>, rateLimited: 0 };
+
+  private key(id: Identifier, v: unknown): string {
+    return `${id}:${id === 'email' ? String(v).toLowerCase() : String(v)}`;
+  }
+
+  /** Distinct existing profiles matched by the identifiers given. */
+  matches(attrs: Record<string, unknown>): string[] {
+    const ids = new Set<string>();
+    if (typeof attrs.id === 'string' && this.profiles.has(attrs.id)) ids.add(attrs.id);
+    for (const k of IDENTIFIERS) if (typeof attrs[k] === 'string') {
+      const id = this.index.get(this.key(k, attrs[k]));
+      if (id) ids.add(id);
+    }
+    return [...ids];
+  }
+
+  /** Create or update. Throws { duplicateOf } when the identifiers belong to two different profiles. */
+  upsert(attrs: Record<string, unknown>, opts: { id?: string } = {}): { profile: Profile; created: boolean } {
+    const found = opts.id ? [opts.id] : this.matches(attrs);
+    if (found.length > 1) throw Object.assign(new Error('duplicate'), { duplicateOf: found[1] });
+    let profile = found.length ? this.profiles.get(found[0]) : undefined;
+    const created = !profile;
+    if (!profile) {
+      profile = { id: newId(), attributes: { created: new Date().toISOString() }, properties: {}, subscriptions: {}, lists: new Set() };
+      this.profiles.set(profile.id, profile);
+    }
+    this.apply(profile, attrs);
+    return { profile, created };
+  }
+
+  /** Set attributes on a profile: null clears, omitted stays, properties merge. Throws { duplicateOf } on identifier clashes. */
+  apply(profile: Profile, attrs: Record<string, unknown>): void {
+    for (const k of IDENTIFIERS) {
+      const v = attrs[k];
+      if (typeof v !== 'string') continue;
+      const owner = this.index.get(this.key(k, v));
+      if (owner && owner !== profile.id) throw Object.assign(new Error('duplicate'), { duplicateOf: owner });
+    }
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === 'properties') {
+        for (const [pk, pv] of Object.entries((v as Record<string, unknown>) ?? {})) {
+          if (pv === null) delete profile.properties[pk];
+          else profile.properties[pk] = pv;
+        }
+        continue;
+      }
+      if (k === 'id' || k === 'meta') continue;
+      const old = profile.attributes[k];
+      if ((IDENTIFIERS as readonly string[]).includes(k) && old !== undefined) this.index.delete(this.key(k as Identifier, old));
+      if (v === null) delete profile.attributes[k];
+      else profile.attributes[k] = k === 'location' ? { ...((old as object) ?? {}), ...(v as object) } : v;
+      if ((IDENTIFIERS as readonly string[]).includes(k) && typeof v === 'string') this.index.set(this.key(k as Identifier, v), profile.id);
+    }
+    profile.attributes.updated = new Date().toISOString();
+  }
+
+  remove(id: string): void {
+    const p = this.profiles.get(id);
+    if (!p) return;
+    for (const k of IDENTIFIERS) if (p.attributes[k] !== undefined) this.index.delete(this.key(k, p.attributes[k]));
+    for (const l of this.lists.values()) l.profiles.delete(id);
+    this.profiles.delete(id);
+  }
+
+  /** Record an event; a repeated unique_id for the same profile and metric is dropped, as Klaviyo does. */
+  addEvent(profileId: string, a: Record<string, any>): void {
+    const metric = a.metric.data.attributes.name as string;
+    const time = a.time ?? new Date().toISOString();
+    const dedupe = `${profileId}|${metric}|${a.unique_id ?? new Date(time).toISOString().slice(0, 19)}`;
+    if (this.eventKeys.has(dedupe)) return;
+    this.eventKeys.add(dedupe);
+    this.events.push({
+      id: newId(),
+      metric,
+      profile_id: profileId,
+      properties: a.properties ?? {},
+      time,
+      ...(a.value !== undefined && a.value !== null ? { value: a.value } : {}),
+      ...(a.value_currency ? { value_currency: a.value_currency } : {}),
+      ...(a.unique_id ? { unique_id: a.unique_id } : {}),
+    });
+  }
+
+  snapshot() {
+    return {
+      profiles: [...this.profiles.values()].map((p) => ({ id: p.id, attributes: p.attributes, properties: p.properties, subscriptions: p.subscriptions, lists: [...p.lists] })),
+      events: this.events,
+      lists: [...this.lists.values()].map((l) => ({ id: l.id, name: l.name, opt_in_process: l.opt_in_process, profile_ids: [...l.profiles] })),
+      deletions: this.deletions,
+      jobs: [...this.jobs.values()].map(({ errors: _e, ...j }) => ({ type: 'profile-bulk-import-job', ...j })),
+      requests: this.requests,
+    };
+  }
+}
+
+export const errorId = () => randomUUID();

@@ -1,0 +1,157 @@
+/**
+ * Segment-compatible HTTP Tracking API (RudderStack's SDKs use the same paths): POST /v1/{identify,track,page,
+ * screen,group,alias,batch,import}. Answers 200 only once every accepted message is durably stored.
+ *
+ * Batch policy: the valid messages of a batch are stored and the invalid ones reported with their index
+ * (`200 {success:true, accepted, rejected:[…]}`); a batch with no valid message is a 400. A bad message
+ * never costs the good ones.
+ */
+import { gunzipSync } from 'node:zlib';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
+import type { Store } from '../store/types.js';
+
+export interface IngestSource {
+  name: string;
+  writeKey: string;
+  destinations: string[];
+}
+
+export interface IngestMetrics {
+  received(source: string, n: number): void;
+  rejected(source: string, reason: string, n: number): void;
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+export interface IngestOptions {
+  store: Store;
+  sources: IngestSource[];
+  adminToken?: string;
+  metrics?: IngestMetrics;
+  logger?: boolean;
+  health?: () => Promise<Record<string, unknown>>;
+  /** Called after messages were stored (wakes idle delivery workers). */
+  onEnqueued?: (destinations: string[]) => void;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
+
+export function buildIngestServer(opts: IngestOptions): FastifyInstance {
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_BATCH_BYTES * 2 });
+  const byKey = new Map(opts.sources.map((s) => [s.writeKey, s]));
+
+  // Raw buffers: gzip is undone here, with the size cap applied to the decompressed body.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
+    try {
+      let buf = body;
+      if (String(req.headers['content-encoding'] ?? '').includes('gzip')) buf = gunzipSync(body, { maxOutputLength: MAX_BATCH_BYTES + 1 });
+      if (buf.length > MAX_BATCH_BYTES) throw new HttpError(413, `the request body is over ${MAX_BATCH_BYTES} bytes; send smaller batches`);
+      done(null, buf.length ? JSON.parse(buf.toString('utf8')) : {});
+    } catch (err) {
+      if (err instanceof HttpError) return done(err, undefined);
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return done(new HttpError(413, `the request body is over ${MAX_BATCH_BYTES} bytes once decompressed`), undefined);
+      done(new HttpError(400, `the request body is not valid JSON${String(req.headers['content-encoding'] ?? '').includes('gzip') ? ' (or not valid gzip)' : ''}`), undefined);
+    }
+  });
+
+  app.setErrorHandler((err, _req, reply) => {
+    const status = err instanceof HttpError ? err.statusCode : ((err as { statusCode?: number }).statusCode ?? 500);
+    if (status >= 500) {
+      app.log.error(err);
+      return reply.status(500).send({ success: false, error: 'internal error' });
+    }
+    return reply.status(status).send({ success: false, error: (err as Error).message, ...(err instanceof HttpError ? err.extra : {}) });
+  });
+
+  function source(req: FastifyRequest): IngestSource {
+    let key: string | undefined;
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Basic ')) key = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0];
+    key ||= (req.body as { writeKey?: string } | undefined)?.writeKey;
+    if (!key) throw new HttpError(401, 'missing write key: send it as the HTTP Basic auth user name (empty password) or as `writeKey` in the body');
+    const s = byKey.get(key);
+    if (!s) throw new HttpError(401, 'unknown write key');
+    return s;
+  }
+
+  async function store(src: IngestSource, messages: SegmentMessage[]): Promise<void> {
+    const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: String(m.userId ?? m.anonymousId), payload: m }));
+    for (const d of src.destinations) await opts.store.enqueue(d, rows);
+    opts.metrics?.received(src.name, messages.length);
+    opts.onEnqueued?.(src.destinations);
+  }
+
+  for (const type of SINGLE) {
+    app.post(`/v1/${type}`, async (req) => {
+      const src = source(req);
+      const body = req.body as Record<string, unknown>;
+      const { writeKey: _wk, ...message } = body ?? {};
+      const v = validateMessage(message, { typeHint: type });
+      if (!v.ok) {
+        opts.metrics?.rejected(src.name, 'invalid', 1);
+        if (v.error.message.includes('bytes; the limit')) throw new HttpError(413, v.error.message);
+        throw new HttpError(400, `${v.error.field || 'message'}: ${v.error.message}`, { errors: [{ index: 0, ...v.error }] });
+      }
+      await store(src, [v.message]);
+      return { success: true };
+    });
+  }
+
+  for (const path of ['/v1/batch', '/v1/import']) {
+    app.post(path, async (req) => {
+      const src = source(req);
+      const { messages, errors } = validateBatch(req.body);
+      if (errors.length) opts.metrics?.rejected(src.name, 'invalid', errors.length);
+      if (!messages.length) {
+        const tooBig = errors.find((e) => e.message.includes('bytes; the limit'));
+        if (tooBig && errors.length === 1) throw new HttpError(413, tooBig.message, { errors });
+        throw new HttpError(400, errors.length ? `no valid message in the batch (${errors.length} rejected)` : 'the batch is empty', { errors });
+      }
+      await store(src, messages);
+      return errors.length ? { success: true, accepted: messages.length, rejected: errors } : { success: true };
+    });
+  }
+
+  app.get('/health', async () => ({ status: 'ok', ...((await opts.health?.()) ?? {}) }));
+  app.get('/metrics', async (_req, reply) => {
+    if (!opts.metrics) return reply.status(404).send({ error: 'metrics are off' });
+    const m = await opts.metrics.render();
+    return reply.type(m.contentType).send(m.body);
+  });
+
+  app.register(
+    async (admin) => {
+      admin.addHook('onRequest', async (req) => {
+        if (!opts.adminToken) throw new HttpError(404, 'the admin API is off: start with --admin-token to enable it');
+        if (req.headers.authorization !== `Bearer ${opts.adminToken}`) throw new HttpError(401, 'send the admin token as `Authorization: Bearer <token>`');
+      });
+      admin.get('/dead-letters', async (req) => {
+        const q = req.query as { destination?: string; limit?: string };
+        return { deadLetters: await opts.store.listDeadLetters({ destination: q.destination, limit: q.limit ? Number(q.limit) : undefined }) };
+      });
+      const select = (req: FastifyRequest) => {
+        const b = (req.body ?? {}) as { seqs?: number[]; all?: boolean; destination?: string };
+        if (!b.all && !b.seqs?.length) throw new HttpError(400, 'say which dead letters: {"seqs": [..]} or {"all": true}');
+        return b;
+      };
+      admin.post('/dead-letters/replay', async (req) => ({ replayed: await opts.store.replay(select(req)) }));
+      admin.post('/dead-letters/discard', async (req) => ({ discarded: await opts.store.discard(select(req)) }));
+      admin.get('/status', async () => opts.store.stats());
+    },
+    { prefix: '/admin' },
+  );
+
+  void MAX_MESSAGE_BYTES;
+  return app;
+}

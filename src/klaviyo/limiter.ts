@@ -1,0 +1,61 @@
+/**
+ * Client-side pacing to Klaviyo's per-account, per-endpoint limits: a burst window (1 s) and a steady
+ * window (60 s) per endpoint, as a sliding log of send times. One RateLimiter = one Klaviyo account.
+ */
+import { ENDPOINTS, TIERS, type EndpointName } from './endpoints.js';
+
+interface Window {
+  times: number[];
+  pausedUntil: number;
+}
+
+export class RateLimiter {
+  private readonly windows = new Map<EndpointName, Window>();
+  private readonly multiplier: number;
+  private readonly now: () => number;
+
+  constructor(opts: { multiplier?: number; now?: () => number } = {}) {
+    this.multiplier = opts.multiplier ?? 1;
+    this.now = opts.now ?? Date.now;
+  }
+
+  private window(endpoint: EndpointName): Window {
+    let w = this.windows.get(endpoint);
+    if (!w) this.windows.set(endpoint, (w = { times: [], pausedUntil: 0 }));
+    return w;
+  }
+
+  /** How long until a request to this endpoint may go (0 = now); reserves the slot when 0. */
+  tryTake(endpoint: EndpointName): number {
+    const tier = TIERS[ENDPOINTS[endpoint].tier];
+    const burst = Math.max(1, Math.floor(tier.burst * this.multiplier));
+    const steady = Math.max(1, Math.floor(tier.steady * this.multiplier));
+    const w = this.window(endpoint);
+    const now = this.now();
+    if (w.pausedUntil > now) return w.pausedUntil - now;
+    while (w.times.length && w.times[0] <= now - 60_000) w.times.shift();
+    if (w.times.length >= steady) return w.times[w.times.length - steady] + 60_000 - now + 1;
+    const inBurst = w.times.length >= burst ? w.times[w.times.length - burst] : -Infinity;
+    if (inBurst > now - 1000) return inBurst + 1000 - now + 1;
+    w.times.push(now);
+    return 0;
+  }
+
+  async acquire(endpoint: EndpointName, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const wait = this.tryTake(endpoint);
+      if (wait === 0) return;
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, wait);
+        signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+      });
+    }
+  }
+
+  /** After a 429: nobody sends to this endpoint until Retry-After has passed. */
+  pause(endpoint: EndpointName, ms: number): void {
+    const w = this.window(endpoint);
+    w.pausedUntil = Math.max(w.pausedUntil, this.now() + ms);
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Typed Klaviyo operations: what an action's pure `plan()` returns and what the queue stores.
+ * JSON-serialisable on purpose. The batcher groups them by kind into bulk requests; the delivery
+ * executor turns them into HTTP calls. Attribute names are Klaviyo's own (snake_case).
+ */
+
+export interface Location {
+  address1?: string;
+  address2?: string;
+  city?: string;
+  country?: string;
+  region?: string;
+  zip?: string;
+  timezone?: string;
+  latitude?: string | number;
+  longitude?: string | number;
+  ip?: string;
+}
+
+/** Ways Klaviyo can recognise a profile. `id` is Klaviyo's own profile id. */
+export interface ProfileIdentifiers {
+  id?: string;
+  email?: string;
+  phone_number?: string;
+  external_id?: string;
+  /** Accepted on event profiles only; upserts keep it as a custom property. */
+  anonymous_id?: string;
+  _kx?: string;
+}
+
+export interface ProfileAttributes extends ProfileIdentifiers {
+  first_name?: string;
+  last_name?: string;
+  organization?: string;
+  title?: string;
+  image?: string;
+  locale?: string;
+  location?: Location;
+  properties?: Record<string, unknown>;
+}
+
+/** A Klaviyo list, either by id or by an audience key whose list is found or created at delivery time. */
+export type ListRef = { id: string } | { audienceKey: string; name?: string };
+
+export type Channel = 'email' | 'sms';
+
+export type Operation =
+  /** Create or update a profile; with `list`, also make it a member of that list. */
+  | { kind: 'profile.upsert'; profile: ProfileAttributes; list?: ListRef }
+  /** Record one event (metric) on a profile. `uniqueId` makes retries and replays idempotent. */
+  | {
+      kind: 'event.create';
+      metric: string;
+      properties: Record<string, unknown>;
+      time?: string;
+      value?: number;
+      valueCurrency?: string;
+      uniqueId: string;
+      profile: ProfileAttributes;
+    }
+  /** Remove a profile (found by its identifiers) from a list. */
+  | { kind: 'list.remove'; list: ListRef; profile: ProfileIdentifiers }
+  /** Marketing consent: subscribe to email and/or SMS, optionally through a list. */
+  | {
+      kind: 'subscription.subscribe';
+      channels: Channel[];
+      profile: Pick<ProfileIdentifiers, 'email' | 'phone_number' | 'external_id' | 'id'>;
+      listId?: string;
+      consentedAt?: string;
+      customSource?: string;
+    }
+  /** Withdraw marketing consent; without a list this unsubscribes globally. */
+  | {
+      kind: 'subscription.unsubscribe';
+      channels: Channel[];
+      profile: Pick<ProfileIdentifiers, 'email' | 'phone_number'>;
+      listId?: string;
+    }
+  /** Data-privacy deletion of every profile matching the identifier. */
+  | { kind: 'profile.delete'; profile: Pick<ProfileIdentifiers, 'email' | 'phone_number' | 'id' | 'external_id'> };
+
+export type OperationKind = Operation['kind'];
+
+/** An operation together with where it came from. */
+export interface PlannedOperation {
+  messageId: string;
+  action: string;
+  op: Operation;
+}
+
+/**
+ * The key that orders operations: two operations with the same key must take effect in order.
+ * The first identifier present wins, in Klaviyo's matching order.
+ */
+export function profileKey(op: Operation): string {
+  const p = op.profile as ProfileIdentifiers;
+  if (p.id) return `id:${p.id}`;
+  if (p.email) return `email:${p.email.toLowerCase()}`;
+  if (p.phone_number) return `phone:${p.phone_number}`;
+  if (p.external_id) return `ext:${p.external_id}`;
+  if (p.anonymous_id) return `anon:${p.anonymous_id}`;
+  if (p._kx) return `kx:${p._kx}`;
+  return 'none';
+}

@@ -1,0 +1,22 @@
+import type { EndpointName } from './endpoints.js';
+
+/** One HTTP call to Klaviyo, exactly as it will be sent (minus auth headers, which the client adds). */
+export interface KlaviyoRequest {
+  endpoint: EndpointName;
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** API path, with the query string for GETs, e.g. `/api/event-bulk-create-jobs`. */
+  path: string;
+  body?: unknown;
+}
+
+export interface KlaviyoResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Parsed JSON body, or undefined for empty bodies (202/204). */
+  body: any;
+}
+
+/** What the delivery layer needs from the client: send one request, get the 2xx response or a KlaviyoError. */
+export interface KlaviyoTransport {
+  send(request: KlaviyoRequest, options?: { signal?: AbortSignal }): Promise<KlaviyoResponse>;
+}

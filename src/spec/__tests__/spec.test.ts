@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { validateMessage, validateBatch, MAX_MESSAGE_BYTES } from '../index.js';
+import { compileTrigger, TriggerError } from '../../subscriptions/index.js';
+
+const bad = (input: unknown, field: string, message?: RegExp) => {
+  const r = validateMessage(input);
+  expect(r.ok).toBe(false);
+  if (!r.ok) {
+    expect(r.error.field).toBe(field);
+    if (message) expect(r.error.message).toMatch(message);
+  }
+};
+
+describe('validateMessage', () => {
+  it('accepts and normalises a Segment track call', () => {
+    const r = validateMessage({ type: 'Track', userId: 42, event: 'Signed Up', properties: { plan: 'pro' }, timestamp: '2026-11-24T10:00:00Z', messageId: 'm1' });
+    expect(r).toEqual({ ok: true, message: { type: 'track', userId: '42', event: 'Signed Up', properties: { plan: 'pro' }, timestamp: '2026-11-24T10:00:00Z', messageId: 'm1' } });
+  });
+  it('names the field that is wrong', () => {
+    bad({ type: 'track', event: 'x' }, 'userId', /userId or anonymousId/);
+    bad({ type: 'track', userId: 'u' }, 'event', /non-empty `event`/);
+    bad({ type: 'track', userId: 'u', event: 'x', context: null }, 'context', /must be an object, got null/);
+    bad({ type: 'identify', userId: 'u', traits: [1] }, 'traits', /got an array/);
+    bad({ type: 'identify', userId: 'u', context: { traits: 'a' } }, 'context.traits', /must be an object/);
+    bad({ type: 'identify', userId: 'u', timestamp: 'yesterday' }, 'timestamp', /ISO-8601/);
+    bad({ type: 'group', userId: 'u' }, 'groupId');
+    bad({ type: 'alias', userId: 'u' }, 'previousId');
+    bad({ type: 'purchase', userId: 'u' }, 'type', /one of identify, track/);
+    bad('hello', '', /JSON object/);
+  });
+  it('takes the type from the route when the body has none', () => {
+    const r = validateMessage({ userId: 'u', traits: {} }, { typeHint: 'identify' });
+    expect(r.ok && r.message.type).toBe('identify');
+  });
+  it('refuses messages over 32 KB', () => {
+    bad({ type: 'track', userId: 'u', event: 'x', properties: { blob: 'x'.repeat(MAX_MESSAGE_BYTES) } }, '', /bytes; the limit is 32768/);
+  });
+  it('gives a message without messageId a deterministic id', () => {
+    const a = validateMessage({ type: 'track', userId: 'u', event: 'x' });
+    const b = validateMessage({ type: 'track', userId: 'u', event: 'x' });
+    const c = validateMessage({ type: 'track', userId: 'u', event: 'y' });
+    expect(a.ok && b.ok && c.ok).toBe(true);
+    if (a.ok && b.ok && c.ok) {
+      expect(a.message.messageId).toMatch(/^gen-[0-9a-f]{32}$/);
+      expect(a.message.messageId).toBe(b.message.messageId);
+      expect(c.message.messageId).not.toBe(a.message.messageId);
+    }
+  });
+  it('drops prototype-polluting keys and never mutates the input', () => {
+    const input = JSON.parse('{"type":"identify","userId":"u","traits":{"__proto__":{"admin":true},"constructor":1,"ok":1}}');
+    const r = validateMessage(input);
+    expect(r.ok && r.message.traits).toEqual({ ok: 1 });
+    expect(({} as any).admin).toBeUndefined();
+    expect(input.type).toBe('identify');
+  });
+});
+
+describe('validateBatch', () => {
+  it('keeps the good messages and reports the bad one by index, merging batch context', () => {
+    const r = validateBatch({ batch: [{ type: 'track', userId: 'a', event: 'x' }, { type: 'track', event: 'x' }, { type: 'identify', anonymousId: 'b', context: { ip: '2.2.2.2' } }], context: { ip: '1.1.1.1', library: { name: 't' } } });
+    expect(r.messages.map((m) => m.context?.ip)).toEqual(['1.1.1.1', '2.2.2.2']);
+    expect(r.errors).toEqual([{ index: 1, field: 'batch[1].userId', message: 'every message needs a non-empty userId or anonymousId' }]);
+  });
+  it('refuses a body without a batch array', () => {
+    expect(validateBatch({}).errors[0].field).toBe('batch');
+  });
+});
+
+describe('compileTrigger', () => {
+  const track = { type: 'track', event: 'Order Completed', properties: { total: 120 } };
+  it.each([
+    ['type = "track"', true],
+    ['type = "identify"', false],
+    ['type = "track" and event = "Order Completed"', true],
+    ['type = "track" and event != "Order Completed"', false],
+    ['event = "Audience Entered"', false],
+    ['properties.total > 100', true],
+    ['type = "identify" or event = "Order Completed"', true],
+  ])('%s → %s', (fql, expected) => {
+    expect(compileTrigger(fql).matches(track)).toBe(expected);
+  });
+  it('rejects FQL it cannot parse, naming it', () => {
+    expect(() => compileTrigger('type = ')).toThrow(TriggerError);
+    expect(() => compileTrigger('blah(')).toThrow(/blah\(/);
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * The input contract: Segment-spec messages (also what RudderStack's SDKs send), validated with zod.
+ * Every error names the field to fix. Validated messages are normalised copies: type lower-cased,
+ * ids as strings, a deterministic messageId when the sender gave none, prototype-polluting keys dropped.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+export type MessageType = 'identify' | 'track' | 'page' | 'screen' | 'group' | 'alias';
+export const MESSAGE_TYPES: readonly MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
+
+export interface SegmentMessage {
+  type: MessageType;
+  messageId: string;
+  userId?: string;
+  anonymousId?: string;
+  event?: string;
+  name?: string;
+  groupId?: string;
+  previousId?: string;
+  traits?: Record<string, any>;
+  properties?: Record<string, any>;
+  context?: Record<string, any>;
+  integrations?: Record<string, any>;
+  timestamp?: string;
+  [k: string]: unknown;
+}
+
+export interface SpecError {
+  field: string;
+  message: string;
+}
+
+export const MAX_MESSAGE_BYTES = 32 * 1024;
+export const MAX_BATCH_BYTES = 500 * 1024;
+
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return `a ${typeof v}`;
+}
+
+const id = z.union([z.string(), z.number()]).transform((v) => String(v));
+const obj = (name: string) =>
+  z.custom<Record<string, any>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), { error: (i) => `${name} must be an object, got ${describe(i.input)}` });
+const isoDate = z
+  .string({ error: (i) => `must be an ISO-8601 date string, got ${describe(i.input)}` })
+  .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), { error: 'must be an ISO-8601 date such as 2026-11-24T10:00:00Z' });
+
+const contextSchema = obj('context').pipe(
+  z
+    .object({
+      traits: obj('context.traits').optional(),
+      personas: obj('context.personas').optional(),
+      externalIds: z.array(z.object({ id: id, type: z.string() }).passthrough(), { error: 'context.externalIds must be an array of {id, type}' }).optional(),
+      ip: z.string().optional(),
+      location: obj('context.location').optional(),
+    })
+    .passthrough(),
+);
+
+const messageSchema = z
+  .object({
+    type: z.enum(MESSAGE_TYPES as [MessageType, ...MessageType[]], { error: `type must be one of ${MESSAGE_TYPES.join(', ')}` }),
+    messageId: id.optional(),
+    userId: id.optional(),
+    anonymousId: id.optional(),
+    event: z.string().optional(),
+    name: z.string().optional(),
+    groupId: id.optional(),
+    previousId: id.optional(),
+    traits: obj('traits').optional(),
+    properties: obj('properties').optional(),
+    context: contextSchema.optional(),
+    integrations: obj('integrations').optional(),
+    timestamp: isoDate.optional(),
+    originalTimestamp: isoDate.optional(),
+    sentAt: isoDate.optional(),
+  })
+  .passthrough()
+  .superRefine((m, ctx) => {
+    if (!m.userId && !m.anonymousId) ctx.addIssue({ code: 'custom', path: ['userId'], message: 'every message needs a non-empty userId or anonymousId' });
+    if (m.type === 'track' && !m.event?.trim()) ctx.addIssue({ code: 'custom', path: ['event'], message: 'track messages need a non-empty `event` string' });
+    if (m.type === 'group' && !m.groupId) ctx.addIssue({ code: 'custom', path: ['groupId'], message: 'group messages need a `groupId`' });
+    if (m.type === 'alias' && !m.previousId) ctx.addIssue({ code: 'custom', path: ['previousId'], message: 'alias messages need a `previousId`' });
+  });
+
+/** Deep copy of JSON-like data without keys that could pollute prototypes. */
+function safeCopy(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(safeCopy);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) if (!FORBIDDEN.has(k)) out[k] = safeCopy((v as Record<string, unknown>)[k]);
+    return out;
+  }
+  return v;
+}
+
+export function messageBytes(input: unknown): number {
+  return Buffer.byteLength(JSON.stringify(input) ?? '', 'utf8');
+}
+
+function deterministicId(m: unknown): string {
+  return 'gen-' + createHash('sha256').update(JSON.stringify(m)).digest('hex').slice(0, 32);
+}
+
+export function validateMessage(
+  input: unknown,
+  opts: { typeHint?: MessageType } = {},
+): { ok: true; message: SegmentMessage } | { ok: false; error: SpecError } {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return { ok: false, error: { field: '', message: `a message must be a JSON object, got ${describe(input)}` } };
+  const bytes = messageBytes(input);
+  if (bytes > MAX_MESSAGE_BYTES) return { ok: false, error: { field: '', message: `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES}` } };
+  const copy = safeCopy(input) as Record<string, unknown>;
+  if (typeof copy.type === 'string') copy.type = copy.type.toLowerCase();
+  else if (copy.type === undefined && opts.typeHint) copy.type = opts.typeHint;
+  for (const k of ['userId', 'anonymousId', 'messageId'] as const) if (copy[k] === '' || copy[k] === null) delete copy[k];
+  const r = messageSchema.safeParse(copy);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    return { ok: false, error: { field: issue.path.join('.'), message: issue.message } };
+  }
+  const message = r.data as SegmentMessage;
+  if (!message.messageId) message.messageId = deterministicId(copy);
+  return { ok: true, message };
+}
+
+/** A `/v1/batch` body: valid messages go on, each bad one is reported with its index. */
+export function validateBatch(input: unknown): { messages: SegmentMessage[]; errors: Array<{ index: number } & SpecError> } {
+  const body = input as { batch?: unknown; context?: unknown; integrations?: unknown } | null;
+  if (!body || typeof body !== 'object' || !Array.isArray(body.batch)) return { messages: [], errors: [{ index: -1, field: 'batch', message: 'a batch body needs a `batch` array of messages' }] };
+  const messages: SegmentMessage[] = [];
+  const errors: Array<{ index: number } & SpecError> = [];
+  const sharedContext = body.context && typeof body.context === 'object' ? body.context : undefined;
+  const sharedIntegrations = body.integrations && typeof body.integrations === 'object' ? body.integrations : undefined;
+  body.batch.forEach((raw, index) => {
+    let m = raw;
+    if (raw && typeof raw === 'object' && !Array.isArray(raw) && (sharedContext || sharedIntegrations)) {
+      const r = raw as Record<string, unknown>;
+      m = { ...r };
+      if (sharedContext && (r.context === undefined || (r.context && typeof r.context === 'object'))) (m as any).context = { ...sharedContext, ...(r.context as object) };
+      if (sharedIntegrations && (r.integrations === undefined || (r.integrations && typeof r.integrations === 'object'))) (m as any).integrations = { ...sharedIntegrations, ...(r.integrations as object) };
+    }
+    const v = validateMessage(m);
+    if (v.ok) messages.push(v.message);
+    else errors.push({ index, field: v.error.field ? `batch[${index}].${v.error.field}` : `batch[${index}]`, message: v.error.message });
+  });
+  return { messages, errors };
+}
