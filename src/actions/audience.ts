@@ -1,7 +1,7 @@
 /** The list an Engage-style audience event refers to: an explicit list id, else the audience's own key. */
 import type { ListRef } from '../klaviyo/operations.js';
 import { PayloadError } from './types.js';
-import { path, firstOf } from './fields.js';
+import { path, firstOf, email, phone_number, country_code, external_id, list_id } from './fields.js';
 import type { FieldDefinition } from './types.js';
 
 export const audienceFields: Record<string, FieldDefinition> = {
@@ -20,3 +20,13 @@ export function listRef(p: Record<string, any>): ListRef {
   if (typeof key === 'string') return { audienceKey: key, name: typeof p.audience_key === 'string' ? p.audience_key : key };
   throw new PayloadError('list_id', 'no list: map list_id, or send an Engage audience event with context.personas.computation_key');
 }
+
+/** Identifier and list fields shared by the add/remove list actions. */
+export const listMemberFields: Record<string, FieldDefinition> = {
+  email: email(firstOf('$.context.traits.email', '$.properties.email')),
+  phone_number: phone_number(firstOf('$.context.traits.phone', '$.properties.phone')),
+  country_code,
+  external_id: external_id(),
+  list_id,
+  ...audienceFields,
+};

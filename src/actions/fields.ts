@@ -84,3 +84,10 @@ export const eventFields = (metricDefault: unknown): Record<string, FieldDefinit
 });
 
 export { path, firstOf };
+
+/** Identifier fields of the consent actions: what is subscribed is the channel each identifier names. */
+export const consentIdentifiers = (): Record<string, FieldDefinition> => ({
+  email: email(firstOf('$.properties.email', '$.context.traits.email')),
+  phone_number: phone_number(firstOf('$.properties.phone', '$.context.traits.phone')),
+  country_code,
+});

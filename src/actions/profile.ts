@@ -1,5 +1,5 @@
 /** Turning mapped payloads into Klaviyo profile attributes (pure). */
-import type { Location, ProfileAttributes } from '../klaviyo/operations.js';
+import type { Channel, Location, ProfileAttributes } from '../klaviyo/operations.js';
 import { PayloadError, type DestinationSettings, type PlanWarning } from './types.js';
 import { normaliseEmail, normalisePhone } from './identity.js';
 
@@ -30,4 +30,12 @@ export function attributes(p: Record<string, any>, target: ProfileAttributes): P
   const loc = location(p.location);
   if (loc) target.location = loc;
   return target;
+}
+
+/** Consent actions: the email and/or phone present, and the channels they name. */
+export function consentTarget(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[]): { profile: { email?: string; phone_number?: string }; channels: Channel[] } {
+  const { email, phone_number } = identifiers(p, settings, warnings);
+  const profile = { ...(email ? { email } : {}), ...(phone_number ? { phone_number } : {}) };
+  requireOne(profile, ['email', 'phone_number']);
+  return { profile, channels: [...(email ? ['email' as const] : []), ...(phone_number ? ['sms' as const] : [])] };
 }

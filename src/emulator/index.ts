@@ -12,6 +12,11 @@ import { RateWindows } from './rate-limits.js';
 export interface FaultOptions {
   rate429?: number;
   rate500?: number;
+  /** Share of requests answered only after slowMs (default 2000 ms). */
+  rateSlow?: number;
+  slowMs?: number;
+  /** Share of requests whose connection is closed without an answer. */
+  rateDrop?: number;
   seed?: number;
 }
 
@@ -99,6 +104,11 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
       throw new ApiError(429, 'throttled', 'Request was throttled.', 'Request was throttled. Expected available in 1 second.');
     }
     if (faults.rate500 && random() < faults.rate500) throw new ApiError(500, 'error', 'A server error occurred.', 'Injected fault.');
+    if (faults.rateDrop && random() < faults.rateDrop) {
+      req.raw.socket.destroy();
+      return reply.hijack();
+    }
+    if (faults.rateSlow && random() < faults.rateSlow) await new Promise((r) => setTimeout(r, faults.slowMs ?? 2000));
     if (endpoint && limits) {
       const r = limits.take(key, endpoint);
       if (r.retryAfter) {

@@ -1,7 +1,7 @@
 import type { ActionDefinition, PlanWarning } from '../types.js';
-import { email, phone_number, country_code, external_id, list_id, enable_batching, profileAttributes, firstOf, path } from '../fields.js';
+import { enable_batching, profileAttributes } from '../fields.js';
 import { identifiers, requireOne, attributes } from '../profile.js';
-import { audienceFields, listRef } from '../audience.js';
+import { listMemberFields, listRef } from '../audience.js';
 
 const addProfileToList: ActionDefinition = {
   name: 'addProfileToList',
@@ -9,12 +9,7 @@ const addProfileToList: ActionDefinition = {
   description: 'Add a profile to a list (created for the audience when needed).',
   defaultSubscription: 'event = "Audience Entered"',
   fields: {
-    email: email(firstOf('$.context.traits.email', '$.properties.email')),
-    phone_number: phone_number(firstOf('$.context.traits.phone', '$.properties.phone')),
-    country_code,
-    external_id: external_id(),
-    list_id,
-    ...audienceFields,
+    ...listMemberFields,
     ...profileAttributes('$.context.traits'),
     properties: { label: 'Properties', description: 'Custom profile properties.', type: 'object' },
     enable_batching,
@@ -30,4 +25,3 @@ const addProfileToList: ActionDefinition = {
   },
 };
 export default addProfileToList;
-void path;

@@ -1,7 +1,7 @@
 import type { ActionDefinition, PlanWarning } from '../types.js';
-import { email, phone_number, country_code, external_id, list_id, enable_batching, firstOf } from '../fields.js';
+import { enable_batching } from '../fields.js';
 import { identifiers, requireOne } from '../profile.js';
-import { audienceFields, listRef } from '../audience.js';
+import { listMemberFields, listRef } from '../audience.js';
 
 const removeProfileFromList: ActionDefinition = {
   name: 'removeProfileFromList',
@@ -9,12 +9,7 @@ const removeProfileFromList: ActionDefinition = {
   description: 'Remove a profile from a list.',
   defaultSubscription: 'event = "Audience Exited"',
   fields: {
-    email: email(firstOf('$.context.traits.email', '$.properties.email')),
-    phone_number: phone_number(firstOf('$.context.traits.phone', '$.properties.phone')),
-    country_code,
-    external_id: external_id(),
-    list_id,
-    ...audienceFields,
+    ...listMemberFields,
     enable_batching,
   },
   plan(p, settings) {

@@ -1,7 +1,6 @@
 import type { ActionDefinition, PlanWarning } from '../types.js';
-import type { Channel } from '../../klaviyo/operations.js';
-import { email, phone_number, country_code, list_id, enable_batching, firstOf, path } from '../fields.js';
-import { identifiers, requireOne } from '../profile.js';
+import { consentIdentifiers, list_id, enable_batching, path } from '../fields.js';
+import { consentTarget } from '../profile.js';
 
 const subscribeProfile: ActionDefinition = {
   name: 'subscribeProfile',
@@ -9,9 +8,7 @@ const subscribeProfile: ActionDefinition = {
   description: 'Subscribe a profile to email marketing, SMS marketing, or both.',
   defaultSubscription: 'type = "track" and event = "User Subscribed"',
   fields: {
-    email: email(firstOf('$.properties.email', '$.context.traits.email')),
-    phone_number: phone_number(firstOf('$.properties.phone', '$.context.traits.phone')),
-    country_code,
+    ...consentIdentifiers(),
     list_id: { ...list_id, description: 'List to subscribe through; without one, the account default opt-in applies.' },
     custom_source: { label: 'Custom Source ($source)', description: 'Where consent came from; -59 is Segment’s.', type: 'string', default: '-59' },
     consented_at: { label: 'Consented At', description: 'When consent was gathered (sent as a historical import).', type: 'datetime', default: path('$.timestamp') },
@@ -19,10 +16,7 @@ const subscribeProfile: ActionDefinition = {
   },
   plan(p, settings) {
     const warnings: PlanWarning[] = [];
-    const { email: e, phone_number: ph } = identifiers(p, settings, warnings);
-    const profile = { ...(e ? { email: e } : {}), ...(ph ? { phone_number: ph } : {}) };
-    requireOne(profile, ['email', 'phone_number']);
-    const channels: Channel[] = [...(e ? ['email' as const] : []), ...(ph ? ['sms' as const] : [])];
+    const { profile, channels } = consentTarget(p, settings, warnings);
     return {
       operations: [
         {

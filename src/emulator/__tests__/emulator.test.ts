@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { createEmulatorApp } from '../index.js';
+
+const headers = { authorization: 'Klaviyo-API-Key pk_test', revision: '2026-07-15', 'content-type': 'application/vnd.api+json' };
+function emu(opts = {}) {
+  const e = createEmulatorApp({ jobDelayMs: 1, ...opts });
+  const call = (method: string, url: string, body?: unknown, h: Record<string, string> = headers) => e.app.inject({ method: method as 'POST', url, headers: h, payload: body === undefined ? undefined : JSON.stringify(body) });
+  return { ...e, call };
+}
+const profile = (attributes: Record<string, unknown>) => ({ data: { type: 'profile', attributes } });
+const event = (email: string, uniqueId: string) => ({ data: { type: 'event', attributes: { properties: {}, unique_id: uniqueId, metric: { data: { type: 'metric', attributes: { name: 'Viewed' } } }, profile: { data: { type: 'profile', attributes: { email } } } } } });
+
+describe('Klaviyo emulator', () => {
+  it('answers 401 without a key and 400 without a revision, in Klaviyo’s error shape', async () => {
+    const e = emu();
+    const r = await e.call('GET', '/api/accounts', undefined, { revision: '2026-07-15' });
+    expect(r.statusCode).toBe(401);
+    expect(r.json().errors[0]).toMatchObject({ status: 401, code: 'not_authenticated', id: expect.any(String) });
+    expect((await e.call('GET', '/api/accounts', undefined, { authorization: headers.authorization })).statusCode).toBe(400);
+  });
+
+  it('upserts profiles: 201 new, 200 update, 409 with duplicate_profile_id on clashing identifiers', async () => {
+    const e = emu();
+    const a = await e.call('POST', '/api/profile-import', profile({ email: 'A@x.co', first_name: 'A' }));
+    expect(a.statusCode).toBe(201);
+    const again = await e.call('POST', '/api/profile-import', profile({ email: 'a@x.co', last_name: 'B' }));
+    expect(again.statusCode).toBe(200);
+    expect(again.json().data.attributes).toMatchObject({ first_name: 'A', last_name: 'B' });
+    await e.call('POST', '/api/profile-import', profile({ external_id: 'x2' }));
+    const clash = await e.call('POST', '/api/profile-import', profile({ email: 'a@x.co', external_id: 'x2' }));
+    expect(clash.statusCode).toBe(409);
+    expect(clash.json().errors[0]).toMatchObject({ code: 'duplicate_profile', meta: { duplicate_profile_id: expect.any(String) } });
+  });
+
+  it('rejects attributes the spec does not declare (strict) and non-E.164 phones, with a pointer', async () => {
+    const e = emu();
+    const r = await e.call('POST', '/api/profile-import', profile({ email: 'a@x.co', emial: 'typo' }));
+    expect(r.statusCode).toBe(400);
+    expect(r.json().errors[0].source.pointer).toBe('/data/attributes/emial');
+    const p = await e.call('POST', '/api/profile-import', profile({ phone_number: '212-555-0100' }));
+    expect(p.json().errors[0]).toMatchObject({ status: 400, source: { pointer: '/data/attributes/phone_number' } });
+  });
+
+  it('drops a repeated unique_id silently on /api/events, but fails a bulk request holding one twice', async () => {
+    const e = emu();
+    expect((await e.call('POST', '/api/events', event('a@x.co', 'u1'))).statusCode).toBe(202);
+    expect((await e.call('POST', '/api/events', event('a@x.co', 'u1'))).statusCode).toBe(202);
+    expect(e.snapshot().events).toHaveLength(1);
+    const ev = { type: 'event', attributes: { properties: {}, unique_id: 'd', metric: { data: { type: 'metric', attributes: { name: 'M' } } } } };
+    const bulk = { data: { type: 'event-bulk-create-job', attributes: { 'events-bulk-create': { data: [{ type: 'event-bulk-create', attributes: { profile: { data: { type: 'profile', attributes: { email: 'b@x.co' } } }, events: { data: [ev, ev] } } }] } } } };
+    expect((await e.call('POST', '/api/event-bulk-create-jobs', bulk)).statusCode).toBe(400);
+    expect(e.snapshot().events).toHaveLength(1);
+  });
+
+  it('runs bulk import jobs asynchronously and reports invalid profiles as import errors', async () => {
+    const e = emu();
+    const list = (await e.call('POST', '/api/lists', { data: { type: 'list', attributes: { name: 'L' } } })).json().data.id;
+    const body = { data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: [profile({ email: 'ok@x.co' }).data, profile({ email: 'bad' }).data] } }, relationships: { lists: { data: [{ type: 'list', id: list }] } } } };
+    const job = (await e.call('POST', '/api/profile-bulk-import-jobs', body)).json().data;
+    expect(job.attributes.status).toBe('queued');
+    await e.idle();
+    expect((await e.call('GET', `/api/profile-bulk-import-jobs/${job.id}`)).json().data.attributes).toMatchObject({ status: 'complete', completed_count: 1, failed_count: 1 });
+    const errors = (await e.call('GET', `/api/profile-bulk-import-jobs/${job.id}/import-errors`)).json().data;
+    expect(errors[0].attributes.source.pointer).toBe('/data/attributes/profiles/data/1');
+    expect(e.snapshot().lists[0].profile_ids).toHaveLength(1);
+  });
+
+  it('enforces the M tier burst with 429 and Retry-After', async () => {
+    const e = emu({ rateLimits: true });
+    const codes: number[] = [];
+    for (let i = 0; i < 12; i++) codes.push((await e.call('POST', '/api/lists', { data: { type: 'list', attributes: { name: `L${i}` } } })).statusCode);
+    expect(codes.filter((c) => c === 201)).toHaveLength(10);
+    const r = await e.call('POST', '/api/lists', { data: { type: 'list', attributes: { name: 'x' } } });
+    expect(r.statusCode).toBe(429);
+    expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(r.headers['ratelimit-limit']).toBeUndefined();
+    expect(e.snapshot().requests.rateLimited).toBe(3);
+  });
+
+  it('deletes by exactly one identifier and resets on request', async () => {
+    const e = emu();
+    await e.call('POST', '/api/profile-import', profile({ email: 'd@x.co' }));
+    const two = { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: { type: 'profile', attributes: { email: 'd@x.co', phone_number: '+12125550100' } } } } } };
+    expect((await e.call('POST', '/api/data-privacy-deletion-jobs', two)).statusCode).toBe(400);
+    const one = { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: { type: 'profile', attributes: { email: 'd@x.co' } } } } } };
+    expect((await e.call('POST', '/api/data-privacy-deletion-jobs', one)).statusCode).toBe(202);
+    expect(e.snapshot().profiles).toEqual([]);
+    expect((await e.app.inject({ method: 'POST', url: '/__emulator/reset' })).statusCode).toBe(200);
+    expect((await e.app.inject({ method: 'GET', url: '/__emulator/state' })).json()).toMatchObject({ profiles: [], deletions: [], requests: { total: 0 } });
+  });
+
+  it('injects faults on request', async () => {
+    const e = emu({ rateLimits: false });
+    e.setFaults({ rate500: 1 });
+    expect((await e.call('GET', '/api/accounts')).statusCode).toBe(500);
+    e.setFaults({ rateSlow: 1, slowMs: 300 });
+    const t = Date.now();
+    expect((await e.call('GET', '/api/accounts')).statusCode).toBe(200);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(290);
+    e.setFaults({});
+    expect((await e.call('GET', '/api/accounts')).statusCode).toBe(200);
+  });
+
+  it('drops connections on request (the client sees a retryable network error)', async () => {
+    const { startEmulator } = await import('../index.js');
+    const { KlaviyoClient } = await import('../../klaviyo/client.js');
+    const { RetryableError } = await import('../../klaviyo/errors.js');
+    const e = await startEmulator({ faults: { rateDrop: 1 } });
+    const client = new KlaviyoClient({ apiKey: 'pk_t', baseUrl: e.url, maxRetries: 0 });
+    try {
+      await expect(client.send({ endpoint: 'getAccounts', method: 'GET', path: '/api/accounts' })).rejects.toBeInstanceOf(RetryableError);
+    } finally {
+      await client.close();
+      await e.close();
+    }
+  });
+});
