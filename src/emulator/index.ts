@@ -363,9 +363,9 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     if (profiles.length > ENDPOINTS.bulkUnsubscribe.maxItems) throw invalid('At most 100 profiles per request.');
     const listId: string | undefined = data.relationships?.list?.data?.id;
     if (listId && !state.lists.has(listId)) throw notFound(`List ${listId} does not exist.`);
+    profiles.forEach((p, i) => checkIdentifiers(p.attributes, `/data/attributes/profiles/data/${i}/attributes`));
     for (const p of profiles) {
       const pa = p.attributes;
-      checkIdentifiers(pa, '/data/attributes/profiles/data');
       const { profile } = upsertOrDuplicate({ ...(pa.email ? { email: pa.email } : {}), ...(pa.phone_number ? { phone_number: pa.phone_number } : {}) });
       for (const channel of Object.keys(pa.subscriptions ?? {})) profile.subscriptions[channel] = { consent: 'UNSUBSCRIBED', timestamp: new Date().toISOString(), method: 'API', ...(listId ? { list_id: listId } : {}) };
       if (listId) (state.lists.get(listId)!.profiles.delete(profile.id), profile.lists.delete(listId));
@@ -378,6 +378,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     const d = (req.body as any).data.attributes.profile.data;
     const identifier: Record<string, string> = { ...(d.id ? { id: d.id } : {}), ...(d.attributes?.email ? { email: d.attributes.email } : {}), ...(d.attributes?.phone_number ? { phone_number: d.attributes.phone_number } : {}) };
     if (Object.keys(identifier).length !== 1) throw invalid('Exactly one of email, phone_number or id is required.', '/data/attributes/profile/data');
+    checkIdentifiers(identifier, '/data/attributes/profile/data/attributes');
     const ids = identifier.id ? (state.profiles.has(identifier.id) ? [identifier.id] : []) : state.matches(identifier);
     ids.forEach((id) => state.remove(id));
     state.deletions.push({ identifier, deleted_profile_ids: ids, at: new Date().toISOString() });

@@ -30,6 +30,9 @@ export interface RunningService {
 export async function startService(config: Config, logger: Logger, opts: { store?: Store } = {}): Promise<RunningService> {
   const store = opts.store ?? (await createSqliteStore({ dataDir: config.dataDir }));
   await store.migrate();
+  // The embedded store has no other user: what a crashed run had leased is deliverable again now.
+  const recovered = (await store.releaseAllLeases?.()) ?? 0;
+  if (recovered) logger.warn({ recovered }, 'took back messages a previous run was delivering when it stopped');
   const metrics = createMetrics(store);
 
   // No key → the built-in emulator, so a newcomer sees data flow without a Klaviyo account.

@@ -71,6 +71,11 @@ export interface Store {
   replay(filter: SelectDeadLetters): Promise<number>;
   discard(filter: SelectDeadLetters): Promise<number>;
   stats(): Promise<StoreStats>;
+  /**
+   * Release every lease at start-up. Only for a store this process uses alone (the embedded SQLite file):
+   * leases left by a crashed run are then retaken at once instead of after leaseMs.
+   */
+  releaseAllLeases?(): Promise<number>;
   kvGet(key: string): Promise<string | undefined>;
   kvSet(key: string, value: string): Promise<void>;
   close(): Promise<void>;

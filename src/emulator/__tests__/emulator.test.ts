@@ -115,3 +115,102 @@ describe('Klaviyo emulator', () => {
     }
   });
 });
+
+describe('Klaviyo emulator: lists, subscriptions, lookups', () => {
+  const listBody = (name: string) => ({ data: { type: 'list', attributes: { name } } });
+  const members = (ids: string[]) => ({ data: ids.map((id) => ({ type: 'profile', id })) });
+
+  it('creates lists, finds them by name, adds and removes members', async () => {
+    const e = emu();
+    const created = await e.call('POST', '/api/lists', listBody('VIP'));
+    expect(created.statusCode).toBe(201);
+    const id = created.json().data.id as string;
+    expect((await e.call('GET', `/api/lists?filter=${encodeURIComponent('equals(name,"VIP")')}`)).json().data.map((l: { id: string }) => l.id)).toEqual([id]);
+    expect((await e.call('GET', `/api/lists/${id}`)).json().data.attributes.name).toBe('VIP');
+    expect((await e.call('GET', '/api/lists/nope')).statusCode).toBe(404);
+    const pid = (await e.call('POST', '/api/profile-import', profile({ email: 'm@x.co' }))).json().data.id as string;
+    expect((await e.call('POST', '/api/lists/nope/relationships/profiles', members([pid]))).statusCode).toBe(404);
+    expect((await e.call('POST', `/api/lists/${id}/relationships/profiles`, members([pid, 'GHOST']))).statusCode).toBe(400);
+    expect(e.snapshot().lists[0].profile_ids).toEqual([]);
+    expect((await e.call('POST', `/api/lists/${id}/relationships/profiles`, members([pid]))).statusCode).toBe(204);
+    expect(e.snapshot().lists[0].profile_ids).toEqual([pid]);
+    expect(e.snapshot().profiles[0].lists).toEqual([id]);
+    expect((await e.call('DELETE', `/api/lists/${id}/relationships/profiles`, members([pid]))).statusCode).toBe(204);
+    expect(e.snapshot().lists[0].profile_ids).toEqual([]);
+    const req = e.snapshot().requests;
+    expect(req.byEndpoint).toMatchObject({ createList: 1, getLists: 1, getList: 2, addProfilesToList: 3, removeProfilesFromList: 1, createOrUpdateProfile: 1 });
+    expect(req.byStatus).toMatchObject({ '201': 2, '204': 2, '404': 2, '400': 1 });
+  });
+
+  it('subscribes with consent, timestamp, source and list; refuses consented_at outside a historical import; unsubscribes', async () => {
+    const e = emu();
+    const list = (await e.call('POST', '/api/lists', listBody('News'))).json().data.id as string;
+    const sub = (consent: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+      data: {
+        type: 'profile-subscription-bulk-create-job',
+        attributes: { custom_source: 'Checkout', ...extra, profiles: { data: [{ type: 'profile', attributes: { email: 's@x.co', phone_number: '+12125550100', subscriptions: { email: { marketing: consent }, sms: { marketing: consent } } } }] } },
+        relationships: { list: { data: { type: 'list', id: list } } },
+      },
+    });
+    const early = await e.call('POST', '/api/profile-subscription-bulk-create-jobs', sub({ consent: 'SUBSCRIBED', consented_at: '2024-01-01T00:00:00Z' }));
+    expect(early.statusCode).toBe(400);
+    expect(e.snapshot().profiles).toEqual([]);
+    expect((await e.call('POST', '/api/profile-subscription-bulk-create-jobs', sub({ consent: 'SUBSCRIBED' }))).statusCode).toBe(202);
+    const p = e.snapshot().profiles[0];
+    expect(p.subscriptions.email).toMatchObject({ consent: 'SUBSCRIBED', custom_source: 'Checkout', timestamp: expect.any(String) });
+    expect(p.subscriptions.sms).toMatchObject({ consent: 'SUBSCRIBED' });
+    expect(e.snapshot().lists[0].profile_ids).toEqual([p.id]);
+    const unsub = {
+      data: {
+        type: 'profile-subscription-bulk-delete-job',
+        attributes: { profiles: { data: [{ type: 'profile', attributes: { email: 's@x.co', subscriptions: { email: { marketing: { consent: 'UNSUBSCRIBED' } } } } }] } },
+        relationships: { list: { data: { type: 'list', id: list } } },
+      },
+    };
+    expect((await e.call('POST', '/api/profile-subscription-bulk-delete-jobs', unsub)).statusCode).toBe(202);
+    expect(e.snapshot().profiles[0].subscriptions.email).toMatchObject({ consent: 'UNSUBSCRIBED' });
+    expect(e.snapshot().profiles[0].subscriptions.sms).toMatchObject({ consent: 'SUBSCRIBED' });
+    expect(e.snapshot().lists[0].profile_ids).toEqual([]);
+  });
+
+  it('looks profiles up by filter, patches them, and 404s unknown ids', async () => {
+    const e = emu();
+    const a = (await e.call('POST', '/api/profile-import', profile({ email: 'one@x.co' }))).json().data.id;
+    const b = (await e.call('POST', '/api/profile-import', profile({ external_id: 'ext-2' }))).json().data.id;
+    const any = await e.call('GET', `/api/profiles?filter=${encodeURIComponent('any(email,["ONE@x.co","no@x.co"])')}`);
+    expect(any.json().data.map((p: { id: string }) => p.id)).toEqual([a]);
+    const eq = await e.call('GET', `/api/profiles?filter=${encodeURIComponent('equals(external_id,"ext-2")')}`);
+    expect(eq.json().data.map((p: { id: string }) => p.id)).toEqual([b]);
+    const patch = await e.call('PATCH', `/api/profiles/${b}`, { data: { type: 'profile', id: b, attributes: { first_name: 'Bo' } } });
+    expect(patch.statusCode).toBe(200);
+    expect(e.snapshot().profiles.find((p) => p.id === b)?.attributes.first_name).toBe('Bo');
+    expect((await e.call('PATCH', '/api/profiles/NOPE', { data: { type: 'profile', id: 'NOPE', attributes: { first_name: 'X' } } })).statusCode).toBe(404);
+  });
+
+  it('refuses a non-E.164 phone in a deletion request, pointing at it', async () => {
+    const e = emu();
+    const r = await e.call('POST', '/api/data-privacy-deletion-jobs', { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: { type: 'profile', attributes: { phone_number: '555-0100' } } } } } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().errors[0].source.pointer).toBe('/data/attributes/profile/data/attributes/phone_number');
+  });
+});
+
+describe('Klaviyo emulator: seeded 429 faults', () => {
+  it('answers the same share of 429s with Retry-After: 1 for the same seed, and counts them', async () => {
+    const run = async () => {
+      const e = emu({ rateLimits: false, faults: { rate429: 0.5, seed: 7 } });
+      const codes: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const r = await e.call('GET', '/api/accounts');
+        codes.push(r.statusCode);
+        if (r.statusCode === 429) expect(r.headers['retry-after']).toBe('1');
+      }
+      return { codes, limited: e.snapshot().requests.rateLimited };
+    };
+    const first = await run();
+    expect(first.codes.filter((c) => c === 429).length).toBeGreaterThan(0);
+    expect(first.codes.filter((c) => c === 200).length).toBeGreaterThan(0);
+    expect(first.limited).toBe(first.codes.filter((c) => c === 429).length);
+    expect((await run()).codes).toEqual(first.codes);
+  });
+});

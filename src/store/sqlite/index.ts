@@ -172,6 +172,10 @@ class SqliteStore implements Store {
     return this.db.prepare(`DELETE FROM queue WHERE ${where}`).run(...args).changes;
   }
 
+  async releaseAllLeases(): Promise<number> {
+    return this.db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, available_at = 0 WHERE state = 'leased'`).run().changes;
+  }
+
   async stats(): Promise<StoreStats> {
     const now = Date.now();
     const byDestination: StoreStats['byDestination'] = {};
