@@ -44,7 +44,7 @@ export interface DeliveryWorkerOptions {
 /** What happened to one message in one cycle. */
 export type Settlement =
   | { kind: 'ack' }
-  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  | { kind: 'retry'; error: string; retryAfterMs?: number; rateLimited?: boolean }
   | { kind: 'dead'; reason: string; detail?: unknown };
 
 /**
@@ -55,7 +55,11 @@ export type Settlement =
  */
 export function settle(planError: { field: string; message: string } | null, outcomes: OpOutcome[]): Settlement {
   const retry = outcomes.find((o) => o.status === 'retry');
-  if (retry && retry.status === 'retry') return { kind: 'retry', error: retry.error, retryAfterMs: retry.retryAfterMs };
+  if (retry && retry.status === 'retry') {
+    // Only when every op that must wait was rate-limited does the message wait without using an attempt.
+    const rateLimited = outcomes.every((o) => o.status !== 'retry' || o.retryAfterMs !== undefined);
+    return { kind: 'retry', error: retry.error, retryAfterMs: retry.retryAfterMs, ...(rateLimited ? { rateLimited } : {}) };
+  }
   const failed = outcomes.find((o) => o.status === 'failed');
   if (failed && failed.status === 'failed') return { kind: 'dead', reason: `Klaviyo rejected it: ${failed.error}`, detail: failed.detail };
   if (planError) return { kind: 'dead', reason: `mapping failed at ${planError.field}: ${planError.message}` };
@@ -149,6 +153,7 @@ export class DeliveryWorker {
     const acks: number[] = [];
     const filtered: number[] = [];
     const retries: { seq: number; retryAt: number; error: string }[] = [];
+    const released = new Map<number, number[]>(); // retryAt → seqs held back by Klaviyo's rate limits
     const dead: { seq: number; reason: string; detail?: unknown }[] = [];
     for (const m of leased) {
       const ops = opsOf.get(m.seq) ?? [];
@@ -158,7 +163,11 @@ export class DeliveryWorker {
       else {
         const attempts = m.attempts + 1;
         const tooOld = now - m.receivedAt > options.maxAgeMs;
-        if (attempts >= options.maxAttempts || tooOld) {
+        if (s.rateLimited && !tooOld) {
+          // Klaviyo said "not now", not "failed": wait as told, without using up an attempt.
+          const at = now + (s.retryAfterMs ?? 1000);
+          released.set(at, [...(released.get(at) ?? []), m.seq]);
+        } else if (attempts >= options.maxAttempts || tooOld) {
           dead.push({ seq: m.seq, reason: `gave up after ${attempts} attempts${tooOld ? ' (too old)' : ''}: ${s.error}` });
         } else {
           const wait = Math.max(s.retryAfterMs ?? 0, backoffMs(attempts));
@@ -168,10 +177,11 @@ export class DeliveryWorker {
     }
     if (acks.length || filtered.length) await store.ack([...acks, ...filtered]);
     if (retries.length) await store.retry(retries);
+    for (const [at, seqs] of released) await store.release(seqs, at);
     if (dead.length) await store.deadLetter(dead);
     metrics?.settled(this.o.name, 'delivered', acks.length);
     metrics?.settled(this.o.name, 'filtered', filtered.length);
-    metrics?.settled(this.o.name, 'retried', retries.length);
+    metrics?.settled(this.o.name, 'retried', retries.length + [...released.values()].reduce((n, x) => n + x.length, 0));
     metrics?.settled(this.o.name, 'dead', dead.length);
     for (const d of dead) this.o.logger?.warn({ destination: this.o.name, seq: d.seq, reason: d.reason }, 'message dead-lettered');
   }

@@ -39,6 +39,15 @@ describe('sqlite store', () => {
     expect((await lease(now + 6000)).map((m) => m.messageId)).toEqual(['a2']);
   });
 
+  it('release puts a message back at a later time without counting an attempt', async () => {
+    await store.enqueue('k', [msg('a1', 'A')]);
+    const now = Date.now();
+    const [a1] = await lease(now);
+    await store.release([a1.seq], now + 5000);
+    expect(await lease(now + 1000)).toEqual([]);
+    expect(await lease(now + 5000)).toMatchObject([{ messageId: 'a1', attempts: 0 }]);
+  });
+
   it('an expired lease (crashed worker) becomes leasable again', async () => {
     await store.enqueue('k', [msg('a1', 'A')]);
     const now = Date.now();

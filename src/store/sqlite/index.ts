@@ -67,7 +67,7 @@ class SqliteStore implements Store {
       ack: db.prepare('DELETE FROM queue WHERE seq = ? RETURNING destination'),
       delivered: db.prepare('INSERT INTO delivered (destination, count) VALUES (?, 1) ON CONFLICT (destination) DO UPDATE SET count = count + 1'),
       retry: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, attempts = attempts + 1, available_at = ?, last_error = ? WHERE seq = ?`),
-      release: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, available_at = 0 WHERE seq = ?`),
+      release: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, available_at = ? WHERE seq = ?`),
       dead: db.prepare(`UPDATE queue SET state = 'dead', owner = NULL, dead_reason = ?, dead_detail = ?, dead_at = ?, attempts = attempts + 1 WHERE seq = ?`),
       kvGet: db.prepare('SELECT value FROM kv WHERE key = ?'),
       kvSet: db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -118,8 +118,8 @@ class SqliteStore implements Store {
     this.db.transaction(() => items.forEach((i) => this.s.retry.run(i.retryAt, i.error, i.seq)))();
   }
 
-  async release(seqs: number[]): Promise<void> {
-    this.db.transaction(() => seqs.forEach((s) => this.s.release.run(s)))();
+  async release(seqs: number[], retryAt = 0): Promise<void> {
+    this.db.transaction(() => seqs.forEach((s) => this.s.release.run(retryAt, s)))();
   }
 
   async deadLetter(items: Array<{ seq: number; reason: string; detail?: unknown }>): Promise<void> {
