@@ -13,6 +13,7 @@ import { startEmulator } from '../src/emulator/index.js';
 import { parseConfig } from '../src/config/index.js';
 import { startService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
+import { until } from './helpers/until.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const WRITE_KEY = 'crash_test_key_1';
@@ -28,14 +29,6 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function startChild(port: number, dataDir: string, emulatorUrl: string): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'start'], {

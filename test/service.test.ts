@@ -10,20 +10,13 @@ import { Analytics } from '@segment/analytics-node';
 import { parseConfig } from '../src/config/index.js';
 import { startService, type RunningService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
+import { until } from './helpers/until.js';
 
 const RudderAnalytics = createRequire(import.meta.url)('@rudderstack/rudder-sdk-node');
 const WRITE_KEY = 'test_write_key_123';
 let dir: string;
 let svc: RunningService;
 
-async function until<T>(fn: () => Promise<T> | T, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const state = async () => (await fetch(`${svc.emulatorUrl}/__emulator/state`)).json() as Promise<any>;
 
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 /** Audience support as Segment's Klaviyo destination names it: an audience is a Klaviyo list. */
 import type { KlaviyoTransport } from '../klaviyo/request.js';
-import { createList } from '../klaviyo/render.js';
+import { createList, getList } from '../klaviyo/render.js';
 
 /** createAudience: a new Klaviyo list with this name; returns its id. */
 export async function createAudience(transport: KlaviyoTransport, name: string): Promise<{ id: string; name: string }> {
@@ -11,6 +11,6 @@ export async function createAudience(transport: KlaviyoTransport, name: string):
 
 /** getAudience: the Klaviyo list with this id (PermanentError 404 when it does not exist). */
 export async function getAudience(transport: KlaviyoTransport, id: string): Promise<{ id: string; name: string }> {
-  const res = await transport.send({ endpoint: 'getList', method: 'GET', path: `/api/lists/${encodeURIComponent(id)}` });
+  const res = await transport.send(getList(id));
   return { id: res.body.data.id, name: res.body.data.attributes.name };
 }

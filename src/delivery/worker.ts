@@ -153,7 +153,7 @@ export class DeliveryWorker {
     const acks: number[] = [];
     const filtered: number[] = [];
     const retries: { seq: number; retryAt: number; error: string }[] = [];
-    const released = new Map<number, number[]>(); // retryAt → seqs held back by Klaviyo's rate limits
+    const released: { seq: number; retryAt: number }[] = []; // held back by Klaviyo's rate limits
     const dead: { seq: number; reason: string; detail?: unknown }[] = [];
     for (const m of leased) {
       const ops = opsOf.get(m.seq) ?? [];
@@ -165,8 +165,7 @@ export class DeliveryWorker {
         const tooOld = now - m.receivedAt > options.maxAgeMs;
         if (s.rateLimited && !tooOld) {
           // Klaviyo said "not now", not "failed": wait as told, without using up an attempt.
-          const at = now + (s.retryAfterMs ?? 1000);
-          released.set(at, [...(released.get(at) ?? []), m.seq]);
+          released.push({ seq: m.seq, retryAt: now + (s.retryAfterMs ?? 1000) });
         } else if (attempts >= options.maxAttempts || tooOld) {
           dead.push({ seq: m.seq, reason: `gave up after ${attempts} attempts${tooOld ? ' (too old)' : ''}: ${s.error}` });
         } else {
@@ -177,11 +176,11 @@ export class DeliveryWorker {
     }
     if (acks.length || filtered.length) await store.ack([...acks, ...filtered]);
     if (retries.length) await store.retry(retries);
-    for (const [at, seqs] of released) await store.release(seqs, at);
+    if (released.length) await store.release(released);
     if (dead.length) await store.deadLetter(dead);
     metrics?.settled(this.o.name, 'delivered', acks.length);
     metrics?.settled(this.o.name, 'filtered', filtered.length);
-    metrics?.settled(this.o.name, 'retried', retries.length + [...released.values()].reduce((n, x) => n + x.length, 0));
+    metrics?.settled(this.o.name, 'retried', retries.length + released.length);
     metrics?.settled(this.o.name, 'dead', dead.length);
     for (const d of dead) this.o.logger?.warn({ destination: this.o.name, seq: d.seq, reason: d.reason }, 'message dead-lettered');
   }

@@ -225,6 +225,10 @@ export function getListsByName(name: string): KlaviyoRequest {
   return { endpoint: 'getLists', method: 'GET', path: `${ENDPOINTS.getLists.path}?${qs.toString()}` };
 }
 
+export function getList(id: string): KlaviyoRequest {
+  return { endpoint: 'getList', method: 'GET', path: `/api/lists/${encodeURIComponent(id)}` };
+}
+
 export function createList(name: string): KlaviyoRequest {
   return { endpoint: 'createList', method: 'POST', path: ENDPOINTS.createList.path, body: { data: { type: 'list', attributes: { name } } } };
 }

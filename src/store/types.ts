@@ -64,7 +64,7 @@ export interface Store {
   /** Failed this time: attempts + 1, deliverable again at retryAt. */
   retry(items: Array<{ seq: number; retryAt: number; error: string }>): Promise<void>;
   /** Back to the queue without counting an attempt (rate limits, shutdown), deliverable again at retryAt (default now). */
-  release(seqs: number[], retryAt?: number): Promise<void>;
+  release(items: Array<{ seq: number; retryAt?: number }>): Promise<void>;
   deadLetter(items: Array<{ seq: number; reason: string; detail?: unknown }>): Promise<void>;
   listDeadLetters(filter?: { destination?: string; limit?: number }): Promise<DeadLetter[]>;
   /** Dead letters back to the queue with attempts reset; returns how many. */

@@ -43,7 +43,7 @@ describe('sqlite store', () => {
     await store.enqueue('k', [msg('a1', 'A')]);
     const now = Date.now();
     const [a1] = await lease(now);
-    await store.release([a1.seq], now + 5000);
+    await store.release([{ seq: a1.seq, retryAt: now + 5000 }]);
     expect(await lease(now + 1000)).toEqual([]);
     expect(await lease(now + 5000)).toMatchObject([{ messageId: 'a1', attempts: 0 }]);
   });

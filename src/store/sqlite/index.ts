@@ -118,8 +118,8 @@ class SqliteStore implements Store {
     this.db.transaction(() => items.forEach((i) => this.s.retry.run(i.retryAt, i.error, i.seq)))();
   }
 
-  async release(seqs: number[], retryAt = 0): Promise<void> {
-    this.db.transaction(() => seqs.forEach((s) => this.s.release.run(retryAt, s)))();
+  async release(items: Array<{ seq: number; retryAt?: number }>): Promise<void> {
+    this.db.transaction(() => items.forEach((i) => this.s.release.run(i.retryAt ?? 0, i.seq)))();
   }
 
   async deadLetter(items: Array<{ seq: number; reason: string; detail?: unknown }>): Promise<void> {
