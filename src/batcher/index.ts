@@ -10,6 +10,8 @@ export interface Batch {
   kind: OperationKind;
   groupKey: string;
   items: PlannedOperation[];
+  /** The part-full last request of a group that overflowed one request: worth holding back under a backlog. */
+  remainder?: true;
 }
 
 /** Most operations one request of each kind may carry (Klaviyo's per-request limits). */
@@ -95,7 +97,7 @@ function split(batch: Batch): Batch[] {
     current.push(...items);
     size += b;
   }
-  if (current.length) out.push({ ...batch, items: current });
+  if (current.length) out.push({ ...batch, items: current, ...(current.length < max ? { remainder: true as const } : {}) });
   return out;
 }
 

@@ -8,6 +8,8 @@ import type { Batch } from '../batcher/index.js';
 import type { Operation, PlannedOperation, ProfileAttributes } from '../klaviyo/operations.js';
 import { profileKey } from '../klaviyo/operations.js';
 import type { KlaviyoTransport } from '../klaviyo/request.js';
+import type { EndpointName } from '../klaviyo/endpoints.js';
+import { MAX_ITEMS } from '../batcher/index.js';
 import { AuthError, DuplicateProfileError, KlaviyoError, PermanentError, RateLimitedError, RetryableError } from '../klaviyo/errors.js';
 import * as r from '../klaviyo/render.js';
 import type { ListResolver } from './list-resolver.js';
@@ -45,12 +47,43 @@ export async function deliverWaves(waves: Batch[][], deps: ExecutorDeps): Promis
           outcomes.set(i, { status: 'retry', error: 'waiting for an earlier operation of the same profile' });
           return false;
         });
-        if (ready.length) await deliverBatch(ready, deps, outcomes);
+        if (!ready.length) return;
+        const wait = holdBack(batch, ready, deps);
+        if (wait !== undefined) {
+          const o: OpOutcome = { status: 'retry', error: `held back ${wait} ms to join a fuller bulk request`, retryAfterMs: wait };
+          ready.forEach((i) => outcomes.set(i, o));
+          return;
+        }
+        await deliverBatch(ready, deps, outcomes);
       }),
     );
     for (const [item, o] of outcomes) if (o.status !== 'delivered') blocked.add(profileKey(item.op));
   }
   return outcomes;
+}
+
+/** The bulk endpoint a batch of several operations goes to, for those worth filling before sending. */
+const BULK_ENDPOINT: Partial<Record<Operation['kind'], EndpointName>> = {
+  'event.create': 'bulkCreateEvents',
+  'profile.upsert': 'bulkImportProfiles',
+  'subscription.subscribe': 'bulkSubscribe',
+  'subscription.unsubscribe': 'bulkUnsubscribe',
+};
+
+/**
+ * A part-full bulk request spends a whole rate-limit slot on few items. Hold it back, and its messages go back
+ * to the queue (no attempt used) to join the next, fuller request, when it is the leftover of a group that
+ * filled a request already (there is a backlog), or when the limiter has no slot for it now anyway. This is
+ * what keeps delivery near the ceiling when Klaviyo's limits bind. Returns how long to hold back, or undefined.
+ */
+function holdBack(batch: Batch, items: PlannedOperation[], deps: ExecutorDeps): number | undefined {
+  const kind = items[0].op.kind;
+  const endpoint = BULK_ENDPOINT[kind];
+  if (!endpoint || items.length >= MAX_ITEMS[kind]) return undefined;
+  if (items.length === 1 && kind === 'event.create') return undefined; // a lone event goes to createEvent
+  const wait = deps.transport.waitMs?.(endpoint) ?? 0;
+  if (wait > 0) return wait;
+  return batch.remainder ? 0 : undefined;
 }
 
 async function deliverBatch(items: PlannedOperation[], deps: ExecutorDeps, out: Outcomes): Promise<void> {
@@ -155,7 +188,9 @@ async function importProfiles(items: PlannedOperation[], profiles: ProfileAttrib
   if (!jobId) return;
   const deadline = Date.now() + jobTimeoutMs;
   let job: any;
-  for (;;) {
+  // Polls share the job endpoints' small budget: wait before the first, then back off.
+  for (let wait = pollIntervalMs; ; wait = Math.min(wait * 2, 10 * pollIntervalMs)) {
+    await new Promise((res2) => setTimeout(res2, wait));
     job = (await transport.send({ endpoint: 'getBulkImportJob', method: 'GET', path: `/api/profile-bulk-import-jobs/${encodeURIComponent(jobId)}` })).body?.data;
     const status = job?.attributes?.status;
     if (status === 'complete' || status === 'cancelled') break;
@@ -163,7 +198,6 @@ async function importProfiles(items: PlannedOperation[], profiles: ProfileAttrib
       items.forEach((i) => out.set(i, { status: 'delivered', note: `bulk import job ${jobId} accepted; still ${status} after ${jobTimeoutMs} ms` }));
       return;
     }
-    await new Promise((res2) => setTimeout(res2, pollIntervalMs));
   }
   if (!job?.attributes?.failed_count) return;
   let path: string | undefined = `/api/profile-bulk-import-jobs/${encodeURIComponent(jobId)}/import-errors`;

@@ -39,6 +39,10 @@ export class KlaviyoClient implements KlaviyoTransport {
     this.limiter = opts.limiter === false ? undefined : (opts.limiter ?? new RateLimiter());
   }
 
+  waitMs(endpoint: EndpointName): number {
+    return this.limiter?.waitMs(endpoint) ?? 0;
+  }
+
   async send(req: KlaviyoRequest, options: { signal?: AbortSignal } = {}): Promise<KlaviyoResponse> {
     let attempt = 0;
     let limited = 0;

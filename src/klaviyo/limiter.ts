@@ -4,6 +4,15 @@
  */
 import { ENDPOINTS, TIERS, type EndpointName } from './endpoints.js';
 
+/**
+ * Klaviyo counts in fixed windows that start when a request *arrives*; we count from when it is *sent*. A
+ * first request that travels slower than a later one would make our window end before Klaviyo's, so each
+ * window is kept a little longer than Klaviyo's (1 s and 60 s).
+ */
+const MARGIN_MS = 100;
+const BURST_MS = 1000 + MARGIN_MS;
+const STEADY_MS = 60_000 + MARGIN_MS;
+
 interface Window {
   times: number[];
   pausedUntil: number;
@@ -27,17 +36,23 @@ export class RateLimiter {
 
   /** How long until a request to this endpoint may go (0 = now); reserves the slot when 0. */
   tryTake(endpoint: EndpointName): number {
+    const wait = this.waitMs(endpoint);
+    if (wait === 0) this.window(endpoint).times.push(this.now());
+    return wait;
+  }
+
+  /** How long until a request to this endpoint may go (0 = now), without reserving anything. */
+  waitMs(endpoint: EndpointName): number {
     const tier = TIERS[ENDPOINTS[endpoint].tier];
     const burst = Math.max(1, Math.floor(tier.burst * this.multiplier));
     const steady = Math.max(1, Math.floor(tier.steady * this.multiplier));
     const w = this.window(endpoint);
     const now = this.now();
     if (w.pausedUntil > now) return w.pausedUntil - now;
-    while (w.times.length && w.times[0] <= now - 60_000) w.times.shift();
-    if (w.times.length >= steady) return w.times[w.times.length - steady] + 60_000 - now + 1;
+    while (w.times.length && w.times[0] <= now - STEADY_MS) w.times.shift();
+    if (w.times.length >= steady) return w.times[w.times.length - steady] + STEADY_MS - now + 1;
     const inBurst = w.times.length >= burst ? w.times[w.times.length - burst] : -Infinity;
-    if (inBurst > now - 1000) return inBurst + 1000 - now + 1;
-    w.times.push(now);
+    if (inBurst > now - BURST_MS) return inBurst + BURST_MS - now + 1;
     return 0;
   }
 

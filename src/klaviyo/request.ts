@@ -19,4 +19,6 @@ export interface KlaviyoResponse {
 /** What the delivery layer needs from the client: send one request, get the 2xx response or a KlaviyoError. */
 export interface KlaviyoTransport {
   send(request: KlaviyoRequest, options?: { signal?: AbortSignal }): Promise<KlaviyoResponse>;
+  /** How long a request to this endpoint would wait for the rate limiter now (0 = it would go at once). */
+  waitMs?(endpoint: EndpointName): number;
 }

@@ -1,0 +1,308 @@
+/**
+ * One behaviour contract for every Store. Postgres uses TEST_POSTGRES_URL (the user needs CREATEDB) or, when
+ * unset, a throwaway server started by test/helpers/postgres.ts; each run gets its own database, each test a
+ * fresh schema.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startPostgres, type PgServer } from '../../../test/helpers/postgres.js';
+import { PostgresStore } from '../postgres/index.js';
+import { createSqliteStore } from '../sqlite/index.js';
+import type { Store } from '../types.js';
+
+interface Backend {
+  name: string;
+  setup(): Promise<void>;
+  /** Empty data for the next test. */
+  reset(): Promise<void>;
+  /** A migrated store on the current data; may be called again to reopen it. */
+  open(): Promise<Store>;
+  teardown(): Promise<void>;
+  /** Postgres only: the test database. */
+  url?: string;
+}
+
+function sqliteBackend(): Backend {
+  let dir: string | undefined;
+  const drop = () => dir && rmSync(dir, { recursive: true, force: true });
+  return {
+    name: 'sqlite',
+    async setup() {},
+    async reset() {
+      drop();
+      dir = mkdtempSync(join(tmpdir(), 'kd-store-'));
+    },
+    async open() {
+      const s = await createSqliteStore({ dataDir: dir! });
+      await s.migrate();
+      return s;
+    },
+    async teardown() {
+      drop();
+    },
+  };
+}
+
+function postgresBackend(): Backend {
+  let server: PgServer | undefined;
+  let base: string;
+  let admin: pg.Client;
+  const db = `kd_test_${process.pid}_${Date.now()}`;
+  const b: Backend = {
+    name: 'postgres',
+    async setup() {
+      base = process.env.TEST_POSTGRES_URL ?? (server = await startPostgres()).url;
+      const c = new pg.Client(base);
+      await c.connect();
+      await c.query(`CREATE DATABASE ${db}`);
+      await c.end();
+      const u = new URL(base);
+      u.pathname = `/${db}`;
+      b.url = u.toString();
+      admin = new pg.Client(b.url);
+      await admin.connect();
+    },
+    async reset() {
+      await admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+    },
+    async open() {
+      const s = new PostgresStore(b.url!);
+      await s.migrate();
+      return s;
+    },
+    async teardown() {
+      await admin?.end();
+      if (base) {
+        const c = new pg.Client(base);
+        await c.connect();
+        await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        await c.end();
+      }
+      await server?.stop();
+    },
+  };
+  return b;
+}
+
+const msg = (id: string, key: string, payload: unknown = { id }) => ({ messageId: id, partitionKey: key, payload });
+const ids = (ms: Array<{ messageId: string }>) => ms.map((m) => m.messageId);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => {
+  let store: Store;
+  const lease = (now = Date.now(), limit = 100, owner = 'w1') => store.lease('k', { limit, leaseMs: 60_000, owner, now });
+
+  beforeAll(() => backend.setup(), 60_000);
+  afterAll(() => backend.teardown(), 60_000);
+  beforeEach(async () => {
+    await backend.reset();
+    store = await backend.open();
+  });
+  afterEach(() => store.close());
+
+  it('leases only the head of each partition, in order', async () => {
+    await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B'), msg('a2', 'A')]);
+    expect(ids(await lease())).toEqual(['a1', 'b1']);
+    expect(await lease()).toEqual([]);
+  });
+
+  it('respects the limit, oldest first', async () => {
+    await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B'), msg('c1', 'C')]);
+    expect(ids(await lease(Date.now(), 2))).toEqual(['a1', 'b1']);
+    expect(ids(await lease())).toEqual(['c1']);
+  });
+
+  it('keeps destinations apart', async () => {
+    await store.enqueue('k', [msg('a1', 'A')]);
+    await store.enqueue('other', [msg('a1', 'A')]);
+    expect(ids(await lease())).toEqual(['a1']);
+    expect(ids(await store.lease('other', { limit: 10, leaseMs: 60_000, owner: 'w1' }))).toEqual(['a1']);
+  });
+
+  it('a retried head blocks its partition until it is due and delivered', async () => {
+    await store.enqueue('k', [msg('a1', 'A'), msg('a2', 'A')]);
+    const [a1] = await lease();
+    const now = Date.now();
+    await store.retry([{ seq: a1.seq, retryAt: now + 5000, error: '500' }]);
+    expect((await store.stats()).byDestination.k).toMatchObject({ queued: 1, retrying: 1, leased: 0 });
+    expect(await lease(now)).toEqual([]);
+    const [again] = await lease(now + 6000);
+    expect(again).toMatchObject({ messageId: 'a1', attempts: 1, lastError: '500' });
+    await store.ack([again.seq]);
+    expect(ids(await lease(now + 6000))).toEqual(['a2']);
+  });
+
+  it('release puts a message back at a later time without counting an attempt', async () => {
+    await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B')]);
+    const now = Date.now();
+    const [a1, b1] = await lease(now);
+    await store.release([{ seq: a1.seq, retryAt: now + 5000 }, { seq: b1.seq }]);
+    expect(ids(await lease(now + 1000))).toEqual(['b1']);
+    expect(await lease(now + 5000)).toMatchObject([{ messageId: 'a1', attempts: 0 }]);
+  });
+
+  it('an expired lease (crashed worker) becomes leasable again, by another owner too', async () => {
+    await store.enqueue('k', [msg('a1', 'A'), msg('a2', 'A')]);
+    const now = Date.now();
+    await lease(now);
+    expect(await lease(now + 1000, 100, 'w2')).toEqual([]);
+    expect(ids(await lease(now + 61_000, 100, 'w2'))).toEqual(['a1']);
+  });
+
+  it('ignores a repeated messageId still in the queue, within a batch too', async () => {
+    await store.enqueue('k', [msg('a1', 'A')]);
+    await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B'), msg('b1', 'B')]);
+    expect(ids(await lease())).toEqual(['a1', 'b1']);
+  });
+
+  it('keeps payloads exactly, keys and odd characters included', async () => {
+    const payload = { z: 1, a: [null, true, 1.5], s: 'nul\u0000 quote\' "dq" \\ é 🎉', nested: { b: {}, a: [] } };
+    await store.enqueue('k', [msg('a1', 'A', payload)]);
+    const [m] = await lease();
+    expect(m.payload).toEqual(payload);
+    expect(Object.keys(m.payload as object)).toEqual(Object.keys(payload));
+    expect(m).toMatchObject({ destination: 'k', partitionKey: 'A', attempts: 0 });
+    expect(typeof m.seq).toBe('number');
+    expect(Math.abs(m.receivedAt - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('dead letters do not block; replay and discard them', async () => {
+    await store.enqueue('k', [msg('a1', 'A'), msg('a2', 'A')]);
+    const [a1] = await lease();
+    await store.deadLetter([{ seq: a1.seq, reason: 'bad email', detail: { pointer: '/data' } }]);
+    expect(ids(await lease())).toEqual(['a2']);
+    const dead = await store.listDeadLetters();
+    expect(dead).toMatchObject([{ messageId: 'a1', reason: 'bad email', detail: { pointer: '/data' }, attempts: 1, payload: { id: 'a1' } }]);
+    expect(typeof dead[0].deadAt).toBe('number');
+    expect(await store.replay({ all: true })).toBe(1);
+    expect(await store.listDeadLetters()).toEqual([]);
+    const stats = await store.stats();
+    expect(stats.byDestination.k).toMatchObject({ queued: 1, leased: 1, dead: 0 });
+    expect(await store.discard({ all: true })).toBe(0);
+  });
+
+  it('selects dead letters by seq and destination', async () => {
+    await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B')]);
+    await store.enqueue('other', [msg('c1', 'C')]);
+    const leased = [...(await lease()), ...(await store.lease('other', { limit: 10, leaseMs: 60_000, owner: 'w1' }))];
+    await store.deadLetter(leased.map((m) => ({ seq: m.seq, reason: 'no' })));
+    expect(ids(await store.listDeadLetters({ destination: 'other' }))).toEqual(['c1']);
+    expect(ids(await store.listDeadLetters({ limit: 2 }))).toEqual(['a1', 'b1']);
+    await expect(store.replay({})).rejects.toThrow(/say which/);
+    expect(await store.discard({ seqs: [leased[0].seq], destination: 'other' })).toBe(0);
+    expect(await store.discard({ seqs: [leased[0].seq] })).toBe(1);
+    expect(await store.replay({ destination: 'other', all: true })).toBe(1);
+    expect(ids(await store.listDeadLetters())).toEqual(['b1']);
+    expect((await store.stats()).byDestination).toMatchObject({ k: { dead: 1 }, other: { dead: 0, queued: 1 } });
+  });
+
+  it('replay drops a dead letter whose id was queued again meanwhile', async () => {
+    await store.enqueue('k', [msg('a1', 'A')]);
+    const [a1] = await lease();
+    await store.deadLetter([{ seq: a1.seq, reason: 'no' }]);
+    await store.enqueue('k', [msg('a1', 'A', { id: 'a1', again: true })]);
+    expect(await store.replay({ all: true })).toBe(0);
+    expect(await store.listDeadLetters()).toEqual([]);
+    expect(await lease()).toMatchObject([{ messageId: 'a1', payload: { again: true } }]);
+  });
+
+  it('counts delivered messages and keeps key-values', async () => {
+    await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B')]);
+    await store.ack((await lease()).map((m) => m.seq));
+    expect((await store.stats()).byDestination.k).toEqual({ queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 2 });
+    await store.kvSet('x', '1');
+    await store.kvSet('x', '2');
+    expect(await store.kvGet('x')).toBe('2');
+    expect(await store.kvGet('y')).toBeUndefined();
+  });
+
+  it('survives reopening: what was enqueued is there, and migrating again is harmless', async () => {
+    await store.enqueue('k', [msg('a1', 'A')]);
+    await store.close();
+    store = await backend.open();
+    expect(ids(await lease())).toEqual(['a1']);
+  });
+
+  describe.runIf(backend.name === 'postgres')('shared by several processes', () => {
+    it('migrations applied by processes starting together run once', async () => {
+      await backend.reset();
+      const stores = [1, 2, 3, 4].map(() => new PostgresStore(backend.url!));
+      try {
+        await Promise.all(stores.map((s) => s.migrate()));
+        await stores[0].enqueue('k', [msg('a1', 'A')]);
+        expect(ids(await stores[1].lease('k', { limit: 10, leaseMs: 60_000, owner: 'w1' }))).toEqual(['a1']);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+
+    it('concurrent leasers never hold two messages of one partition, nor one message twice, and keep order', async () => {
+      const stores = [new PostgresStore(backend.url!), new PostgresStore(backend.url!)];
+      const partitions = 8;
+      const perEnqueuer = 12; // messages per partition from each enqueuer
+      const enqueuers = 4; // per store, each enqueueing in order
+      const total = partitions * perEnqueuer * enqueuers * stores.length;
+      const held = new Map<string, string>(); // partition → message out right now
+      const next = new Map<string, number>(); // partition/enqueuer → index due next
+      const delivered = new Set<string>();
+      const failures: string[] = [];
+      const deadline = Date.now() + 20_000;
+
+      // Several enqueuers on both stores fill the same partitions while leasing runs.
+      const enqueuer = async (s: Store, e: number) => {
+        for (let j = 0; j < perEnqueuer; j++) {
+          await s.enqueue('k', Array.from({ length: partitions }, (_, p) => msg(`${e}:${p}:${j}`, `p${p}`, { e, j })));
+        }
+      };
+      const leaser = async (s: Store, owner: string) => {
+        while (delivered.size < total && !failures.length && Date.now() < deadline) {
+          const got = await s.lease('k', { limit: 3, leaseMs: 60_000, owner });
+          if (!got.length) {
+            await sleep(2);
+            continue;
+          }
+          for (const m of got) {
+            const out = held.get(m.partitionKey);
+            if (out) failures.push(`${owner} got ${m.messageId} while ${out} was out`);
+            held.set(m.partitionKey, m.messageId);
+            const { e, j } = m.payload as { e: number; j: number };
+            const due = next.get(`${m.partitionKey}/${e}`) ?? 0;
+            if (j !== due) failures.push(`${owner} got ${m.messageId}, expected index ${due} first`);
+          }
+          await sleep(Math.random() * 3);
+          const acks: number[] = [];
+          const retries: Array<{ seq: number; retryAt: number; error: string }> = [];
+          for (const m of got) {
+            // Cleared before settling: what is observed out is always within the real lease, so no false alarms.
+            held.delete(m.partitionKey);
+            if (Math.random() < 0.1) {
+              retries.push({ seq: m.seq, retryAt: Date.now(), error: 'flaky' });
+              continue;
+            }
+            if (delivered.has(m.messageId)) failures.push(`${m.messageId} delivered twice`);
+            delivered.add(m.messageId);
+            const { e, j } = m.payload as { e: number; j: number };
+            next.set(`${m.partitionKey}/${e}`, j + 1);
+            acks.push(m.seq);
+          }
+          await s.retry(retries);
+          await s.ack(acks);
+        }
+      };
+      try {
+        await Promise.all([
+          ...stores.flatMap((s, i) => Array.from({ length: enqueuers }, (_, n) => enqueuer(s, i * enqueuers + n))),
+          ...stores.flatMap((s, i) => [1, 2, 3].map((n) => leaser(s, `s${i}w${n}`))),
+        ]);
+        expect(failures).toEqual([]);
+        expect(delivered.size).toBe(total);
+        expect((await store.stats()).byDestination.k).toMatchObject({ queued: 0, leased: 0, retrying: 0, delivered: total });
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    }, 30_000);
+  });
+});

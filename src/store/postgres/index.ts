@@ -1,0 +1,247 @@
+/**
+ * Shared store on Postgres (pg Pool): several processes may enqueue and lease from the same database.
+ * Each operation is one statement or one short transaction; batches go in as arrays (unnest), not one row per query.
+ */
+import pg from 'pg';
+import type { DeadLetter, LeasedMessage, SelectDeadLetters, NewMessage, Store, StoreStats } from '../types.js';
+import { MIGRATIONS } from './schema.js';
+
+// Advisory lock keys. The one-key and two-key forms are separate lock spaces in Postgres.
+const MIGRATE_LOCK = 7_461_736_901_447_286; // any constant shared by every process of this service (< 2^53)
+const ENQUEUE_LOCK = 74_617_369; // namespace of the per-destination enqueue lock
+
+// seq, times and counts are BIGINT; all stay far below 2^53, so read them as numbers, not strings.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+interface Row {
+  seq: number;
+  destination: string;
+  message_id: string;
+  partition_key: string;
+  payload: string;
+  attempts: number;
+  received_at: number;
+  last_error: string | null;
+}
+
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool;
+
+  constructor(connectionString: string) {
+    this.pool = new pg.Pool({ connectionString, types });
+    // An idle connection dropped by the server must not crash the process: the pool discards it and reconnects.
+    this.pool.on('error', () => {});
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    // One transaction under an advisory lock: processes starting together apply each migration once, and DDL
+    // is transactional, so a failed migration leaves nothing half done.
+    await this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATE_LOCK]);
+      await c.query('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      const done = new Set((await c.query('SELECT version FROM migrations')).rows.map((r) => r.version as number));
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        await c.query(m.sql);
+        await c.query('INSERT INTO migrations (version, applied_at) VALUES ($1, $2)', [m.version, Date.now()]);
+      }
+    });
+  }
+
+  async enqueue(destination: string, messages: NewMessage[]): Promise<void> {
+    if (!messages.length) return;
+    const now = Date.now();
+    await this.tx(async (c) => {
+      // Enqueues of one destination commit one at a time, so seq order is commit order: a lease can never see
+      // a message while an earlier-numbered one of its partition is still uncommitted (and then lease both).
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ENQUEUE_LOCK, destination]);
+      await c.query(
+        `INSERT INTO queue (destination, message_id, partition_key, payload, received_at, available_at)
+         SELECT $1, m.id, m.key, m.payload, m.received_at, 0
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS m(id, key, payload, received_at, n)
+          ORDER BY m.n
+         ON CONFLICT (destination, message_id) WHERE state <> 'dead' DO NOTHING`,
+        [
+          destination,
+          messages.map((m) => m.messageId),
+          messages.map((m) => m.partitionKey),
+          messages.map((m) => JSON.stringify(m.payload)),
+          messages.map((m) => m.receivedAt ?? now),
+        ],
+      );
+    });
+  }
+
+  async lease(destination: string, opts: { limit: number; leaseMs: number; owner: string; now?: number }): Promise<LeasedMessage[]> {
+    const now = opts.now ?? Date.now();
+    // Candidates are partition heads (nothing earlier in the partition is unsettled) that are due: ready ones,
+    // and leased ones whose lease expired. SKIP LOCKED passes over heads another leaser is taking right now;
+    // the rows behind them are not heads, so they are never taken in their place.
+    const { rows } = await this.pool.query<Row>(
+      `WITH c AS (
+         SELECT q.seq FROM queue q
+          WHERE q.destination = $1 AND q.state <> 'dead' AND q.available_at <= $2
+            AND NOT EXISTS (SELECT 1 FROM queue e WHERE e.destination = q.destination AND e.partition_key = q.partition_key
+                              AND e.seq < q.seq AND e.state <> 'dead')
+          ORDER BY q.seq LIMIT $3
+          FOR UPDATE SKIP LOCKED)
+       UPDATE queue SET state = 'leased', owner = $4, available_at = $5 FROM c WHERE queue.seq = c.seq
+       RETURNING queue.seq, queue.destination, queue.message_id, queue.partition_key, queue.payload, queue.attempts,
+                 queue.received_at, queue.last_error`,
+      [destination, now, opts.limit, opts.owner, now + opts.leaseMs],
+    );
+    return rows
+      .sort((a, b) => a.seq - b.seq)
+      .map((r) => ({
+        seq: r.seq,
+        destination: r.destination,
+        messageId: r.message_id,
+        partitionKey: r.partition_key,
+        payload: JSON.parse(r.payload),
+        attempts: r.attempts,
+        receivedAt: r.received_at,
+        ...(r.last_error ? { lastError: r.last_error } : {}),
+      }));
+  }
+
+  async ack(seqs: number[]): Promise<void> {
+    if (!seqs.length) return;
+    // Ordered by destination so concurrent acks lock the counter rows in the same order (no deadlock).
+    await this.pool.query(
+      `WITH d AS (DELETE FROM queue WHERE seq = ANY($1::bigint[]) RETURNING destination)
+       INSERT INTO delivered (destination, count) SELECT destination, count(*) FROM d GROUP BY destination ORDER BY destination
+       ON CONFLICT (destination) DO UPDATE SET count = delivered.count + excluded.count`,
+      [seqs],
+    );
+  }
+
+  async retry(items: Array<{ seq: number; retryAt: number; error: string }>): Promise<void> {
+    if (!items.length) return;
+    await this.pool.query(
+      `UPDATE queue q SET state = 'ready', owner = NULL, attempts = q.attempts + 1, available_at = i.retry_at, last_error = i.error
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS i(seq, retry_at, error) WHERE q.seq = i.seq`,
+      [items.map((i) => i.seq), items.map((i) => i.retryAt), items.map((i) => i.error)],
+    );
+  }
+
+  async release(items: Array<{ seq: number; retryAt?: number }>): Promise<void> {
+    if (!items.length) return;
+    await this.pool.query(
+      `UPDATE queue q SET state = 'ready', owner = NULL, available_at = i.retry_at
+         FROM unnest($1::bigint[], $2::bigint[]) AS i(seq, retry_at) WHERE q.seq = i.seq`,
+      [items.map((i) => i.seq), items.map((i) => i.retryAt ?? 0)],
+    );
+  }
+
+  async deadLetter(items: Array<{ seq: number; reason: string; detail?: unknown }>): Promise<void> {
+    if (!items.length) return;
+    await this.pool.query(
+      `UPDATE queue q SET state = 'dead', owner = NULL, dead_reason = i.reason, dead_detail = i.detail, dead_at = $4, attempts = q.attempts + 1
+         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS i(seq, reason, detail) WHERE q.seq = i.seq`,
+      [
+        items.map((i) => i.seq),
+        items.map((i) => i.reason),
+        items.map((i) => (i.detail === undefined ? null : JSON.stringify(i.detail))),
+        Date.now(),
+      ],
+    );
+  }
+
+  async listDeadLetters(filter: { destination?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    const { rows } = await this.pool.query(
+      `SELECT seq, destination, message_id, payload, dead_reason, dead_detail, attempts, received_at, dead_at FROM queue
+        WHERE state = 'dead' AND ($1::text IS NULL OR destination = $1) ORDER BY seq LIMIT $2`,
+      [filter.destination ?? null, filter.limit ?? 100],
+    );
+    return rows.map((r) => ({
+      seq: r.seq,
+      destination: r.destination,
+      messageId: r.message_id,
+      payload: JSON.parse(r.payload),
+      reason: r.dead_reason,
+      ...(r.dead_detail ? { detail: JSON.parse(r.dead_detail) } : {}),
+      attempts: r.attempts,
+      receivedAt: r.received_at,
+      deadAt: r.dead_at,
+    }));
+  }
+
+  private selectDead(f: SelectDeadLetters): { where: string; args: unknown[] } {
+    if (!f.all && !f.seqs?.length) throw new Error('say which dead letters: seqs, or all');
+    const parts = [`state = 'dead'`];
+    const args: unknown[] = [];
+    if (f.destination) (args.push(f.destination), parts.push(`destination = $${args.length}`));
+    if (f.seqs?.length) (args.push(f.seqs), parts.push(`seq = ANY($${args.length}::bigint[])`));
+    return { where: parts.join(' AND '), args };
+  }
+
+  async replay(filter: SelectDeadLetters): Promise<number> {
+    const { where, args } = this.selectDead(filter);
+    // A replayed message whose id is queued again meanwhile would break the unique index: drop those first.
+    return this.tx(async (c) => {
+      await c.query(
+        `DELETE FROM queue WHERE ${where} AND EXISTS (SELECT 1 FROM queue o WHERE o.destination = queue.destination AND o.message_id = queue.message_id AND o.state <> 'dead')`,
+        args,
+      );
+      const r = await c.query(
+        `UPDATE queue SET state = 'ready', attempts = 0, available_at = 0, dead_reason = NULL, dead_detail = NULL, dead_at = NULL WHERE ${where}`,
+        args,
+      );
+      return r.rowCount ?? 0;
+    });
+  }
+
+  async discard(filter: SelectDeadLetters): Promise<number> {
+    const { where, args } = this.selectDead(filter);
+    return (await this.pool.query(`DELETE FROM queue WHERE ${where}`, args)).rowCount ?? 0;
+  }
+
+  // No releaseAllLeases: other processes may hold live leases on this database; expired ones are retaken by lease().
+
+  async stats(): Promise<StoreStats> {
+    const byDestination: StoreStats['byDestination'] = {};
+    const get = (d: string) => (byDestination[d] ??= { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0 });
+    const { rows } = await this.pool.query(
+      `SELECT destination,
+              count(*) FILTER (WHERE state = 'ready' AND (attempts = 0 OR available_at <= $1)) AS queued,
+              count(*) FILTER (WHERE state = 'leased') AS leased,
+              count(*) FILTER (WHERE state = 'ready' AND attempts > 0 AND available_at > $1) AS retrying,
+              count(*) FILTER (WHERE state = 'dead') AS dead
+         FROM queue GROUP BY destination`,
+      [Date.now()],
+    );
+    for (const r of rows) Object.assign(get(r.destination), { queued: r.queued, leased: r.leased, retrying: r.retrying, dead: r.dead });
+    for (const r of (await this.pool.query('SELECT destination, count FROM delivered')).rows) get(r.destination).delivered = r.count;
+    return { byDestination };
+  }
+
+  async kvGet(key: string): Promise<string | undefined> {
+    return (await this.pool.query('SELECT value FROM kv WHERE key = $1', [key])).rows[0]?.value;
+  }
+
+  async kvSet(key: string, value: string): Promise<void> {
+    await this.pool.query('INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * A throwaway PostgreSQL server for tests: initdb into a temp dir, start on a free 127.0.0.1 port, stop and
+ * delete on stop(). Uses the Debian/Ubuntu binaries under /usr/lib/postgresql/<version>/bin (apt package
+ * `postgresql`). Postgres refuses to run as root, so as root the commands run as the `postgres` user.
+ */
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface PgServer {
+  /** Superuser URL of the `postgres` database. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+function binDir(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'pg_ctl'))) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (!newest) throw new Error(`no PostgreSQL under ${root}: apt-get install -y postgresql, or set TEST_POSTGRES_URL`);
+  return join(root, newest, 'bin');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+const asRoot = process.getuid?.() === 0;
+
+/** Run a server binary; as root through `su postgres`, since initdb and postgres will not run as root. */
+function run(bin: string, args: string[]): void {
+  if (asRoot) execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', [bin, ...args].map(quote).join(' ')], { stdio: 'pipe' });
+  else execFileSync(bin, args, { stdio: 'pipe' });
+}
+
+export async function startPostgres(): Promise<PgServer> {
+  const bin = binDir();
+  const dir = mkdtempSync(join(tmpdir(), 'kd-pg-'));
+  const data = join(dir, 'data');
+  const log = join(dir, 'server.log');
+  if (asRoot) {
+    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(dir, id('-u'), id('-g'));
+  }
+  const stopSync = () => {
+    try {
+      run(join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'immediate', '-w']);
+    } catch {
+      // not running (start failed, or already stopped)
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // If the test process exits without stop() (crash, timeout), do not leave a server behind.
+  process.once('exit', stopSync);
+  try {
+    run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    const port = await freePort();
+    // Durability settings off: the data dies with the test. The socket goes in the temp dir, not /var/run.
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+    run(join(bin, 'pg_ctl'), ['start', '-D', data, '-l', log, '-w', '-t', '60', '-o', opts]);
+    return {
+      url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      async stop() {
+        process.removeListener('exit', stopSync);
+        stopSync();
+      },
+    };
+  } catch (err) {
+    const detail = existsSync(log) ? `\n${readFileSync(log, 'utf8')}` : '';
+    process.removeListener('exit', stopSync);
+    stopSync();
+    throw new Error(`could not start PostgreSQL: ${(err as Error).message}${detail}`);
+  }
+}
