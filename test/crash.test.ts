@@ -2,54 +2,20 @@
  * Durability: kill -9 the service in the middle of delivery, restart it, and every event acknowledged to the
  * client reaches Klaviyo exactly once. Also: with 20 % of Klaviyo requests failing, nothing is lost.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../src/emulator/index.js';
 import { parseConfig } from '../src/config/index.js';
 import { startService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
 import { until } from './helpers/until.js';
+import { batch, freePort, post, startChild, WRITE_KEY } from './helpers/service-process.js';
+import { testStoreUrl } from './helpers/test-store.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const WRITE_KEY = 'crash_test_key_1';
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-
-function startChild(port: number, dataDir: string, emulatorUrl: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'start'], {
-    cwd: root,
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, WRITE_KEY, KLAVIYO_API_KEY: 'pk_crash', KLAVIYO_URL: emulatorUrl, LOG_LEVEL: 'warn' },
-    stdio: 'ignore',
-  });
-}
-
-const batch = (from: number, n: number) => ({
-  batch: Array.from({ length: n }, (_, i) => ({ type: 'track', userId: `user-${(from + i) % 25}`, messageId: `evt-${from + i}`, event: 'Crash Test', properties: { i: from + i }, context: { traits: { email: `user${(from + i) % 25}@example.com` } } })),
-});
-
-async function post(port: number, body: unknown): Promise<number> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` }, body: JSON.stringify(body) });
-    return res.status;
-  } catch {
-    return 0;
-  }
-}
 
 describe('durability', () => {
   it('kill -9 mid-delivery loses no acknowledged event and duplicates none', async () => {
@@ -58,7 +24,8 @@ describe('durability', () => {
     dirs.push(dataDir);
     const port = await freePort();
     const acked = new Set<string>();
-    let child = startChild(port, dataDir, emu.url);
+    const store = await testStoreUrl();
+    let child = startChild(port, dataDir, emu.url, { store });
     try {
       await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0, (s) => s === 200);
       let sent = 0;
@@ -69,7 +36,7 @@ describe('durability', () => {
       await new Promise((r) => child.once('exit', r));
       expect(emu.snapshot().events.length).toBeLessThan(acked.size);
 
-      child = startChild(port, dataDir, emu.url);
+      child = startChild(port, dataDir, emu.url, { store });
       await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0, (s) => s === 200);
       for (; sent < 300; sent += 20) if ((await post(port, batch(sent, 20))) === 200) for (let i = sent; i < sent + 20; i++) acked.add(`evt-${i}`);
       const events = await until(async () => emu.snapshot().events, (e) => e.length >= acked.size, 60_000);
@@ -86,7 +53,7 @@ describe('durability', () => {
     const emu = await startEmulator({ rateLimits: false, faults: { rate429: 0.1, rate500: 0.1, seed: 3 } });
     const dataDir = mkdtempSync(join(tmpdir(), 'kd-faults-'));
     dirs.push(dataDir);
-    const config = parseConfig({ port: 0, dataDir, sources: [{ name: 's', writeKey: WRITE_KEY }], destinations: [{ apiKey: 'pk_faults', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 20, batchSize: 20 } }] });
+    const config = parseConfig({ port: 0, dataDir, store: await testStoreUrl(), sources: [{ name: 's', writeKey: WRITE_KEY }], destinations: [{ apiKey: 'pk_faults', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 20, batchSize: 20 } }] });
     const svc = await startService(config, createLogger('silent'));
     try {
       const port = Number(new URL(svc.url).port);

@@ -11,6 +11,7 @@ import { parseConfig } from '../src/config/index.js';
 import { startService, type RunningService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
 import { until } from './helpers/until.js';
+import { testStoreUrl } from './helpers/test-store.js';
 
 const RudderAnalytics = createRequire(import.meta.url)('@rudderstack/rudder-sdk-node');
 const WRITE_KEY = 'test_write_key_123';
@@ -21,7 +22,7 @@ const state = async () => (await fetch(`${svc.emulatorUrl}/__emulator/state`)).j
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kd-svc-'));
-  const config = parseConfig({ port: 0, dataDir: dir, adminToken: 'admin-token-0123456789', sources: [{ name: 'web', writeKey: WRITE_KEY }], destinations: [{ name: 'klaviyo', delivery: { flushIntervalMs: 20 } }] });
+  const config = parseConfig({ port: 0, dataDir: dir, store: await testStoreUrl(), adminToken: 'admin-token-0123456789', sources: [{ name: 'web', writeKey: WRITE_KEY }], destinations: [{ name: 'klaviyo', delivery: { flushIntervalMs: 20 } }] });
   svc = await startService(config, createLogger('silent'));
 });
 afterAll(async () => {
@@ -76,6 +77,16 @@ describe('klaviyo-destination start', () => {
     expect((await fetch(`${svc.url}/admin/dead-letters`)).status).toBe(401);
     const replay = await fetch(`${svc.url}/admin/dead-letters/replay`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ all: true }) });
     expect(await replay.json()).toEqual({ replayed: 1 });
+  });
+
+  it('reports queue state and delivery rates at /admin/status', async () => {
+    const admin = { authorization: 'Bearer admin-token-0123456789' };
+    const report = (await (await fetch(`${svc.url}/admin/status`, { headers: admin })).json()) as any;
+    const k = report.destinations.klaviyo;
+    expect(k.delivered).toBeGreaterThanOrEqual(5);
+    expect(k.rates.last5m.delivered).toBeGreaterThan(0);
+    expect(k.rates.last5m.received).toBeGreaterThan(0);
+    expect(k.rates.last60m.delivered).toBeLessThanOrEqual(k.rates.last5m.delivered);
   });
 
   it('serves /health and /metrics', async () => {

@@ -1,35 +1,57 @@
 /** Shared by trackEvent and orderCompleted: a mapped event payload → one event.create operation. */
 import type { Operation, ProfileAttributes } from '../klaviyo/operations.js';
-import type { DestinationSettings, PlanWarning } from './types.js';
+import { PayloadError, type DestinationSettings, type PlanContext, type PlanWarning } from './types.js';
 import { identifiers, requireOne, attributes } from './profile.js';
+import { IDENTIFIER_ORDER, type Identity } from './identity.js';
+import { LIMITS, fitEventProperties, fitProfile } from './limits.js';
 
-export const MAX_METRIC_NAME = 127;
+export const MAX_METRIC_NAME = LIMITS.metricName;
 
-export function eventProfile(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[]): ProfileAttributes {
-  const raw = (p.profile as Record<string, any>) ?? {};
-  const profile = attributes(raw, identifiers({ ...raw, country_code: raw.country_code ?? p.country_code }, settings, warnings, 'profile.'));
-  requireOne(profile, ['email', 'phone_number', 'external_id', 'anonymous_id', '_kx', 'id'], 'profile');
-  const other = raw.other_properties ?? raw.properties;
-  if (other && typeof other === 'object') profile.properties = other;
-  return profile;
+const obj = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, any>) : undefined);
+
+/** The event's profile: mapped identifiers and attributes, identifiers the mapping left empty from the message. */
+export function eventProfile(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[], identity?: Identity): ProfileAttributes {
+  const raw = obj(p.profile) ?? {};
+  const ids = identifiers({ ...raw, country_code: raw.country_code ?? p.country_code }, settings, warnings, { prefix: 'profile.', identity });
+  const profile = attributes(raw, ids, warnings, 'profile.');
+  requireOne(profile, IDENTIFIER_ORDER, 'profile', warnings);
+  const other = obj(raw.other_properties ?? raw.properties);
+  if (other) profile.properties = other;
+  return fitProfile(profile, warnings, 'profile.');
 }
 
+/** Trimmed; over Klaviyo's 127 characters it is cut (by characters, never inside one) with a warning. */
 export function metricName(raw: unknown, warnings: PlanWarning[], field = 'metric_name'): string {
-  const name = String(raw).trim();
-  if (name.length <= MAX_METRIC_NAME) return name;
+  const name = String(raw ?? '').trim();
+  if (!name) throw new PayloadError(field, `${field} is empty; Klaviyo needs a metric name`);
+  const chars = Array.from(name);
+  if (chars.length <= MAX_METRIC_NAME) return name;
   warnings.push({ field, message: `truncated to ${MAX_METRIC_NAME} characters (Klaviyo's limit)` });
-  return name.slice(0, MAX_METRIC_NAME);
+  return chars.slice(0, MAX_METRIC_NAME).join('');
 }
 
-export function eventOperation(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[], messageId: string): Extract<Operation, { kind: 'event.create' }> {
+const EARLIEST = Date.UTC(2000, 0, 1); // the stricter of Klaviyo's two published bounds (1990, 2000)
+const YEAR_MS = 365 * 24 * 3600 * 1000;
+
+/** ISO time, or undefined with a warning when Klaviyo would refuse it (Klaviyo then uses the time it receives the event). */
+export function eventTime(raw: unknown, warnings: PlanWarning[], now = Date.now()): string | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const t = new Date(raw as string).getTime();
+  if (!Number.isNaN(t) && t >= EARLIEST && t <= now + YEAR_MS) return new Date(t).toISOString();
+  warnings.push({ field: 'time', message: `dropped ${JSON.stringify(raw)}: Klaviyo accepts event times from 2000 up to a year ahead; the event is recorded at the time Klaviyo receives it` });
+  return undefined;
+}
+
+export function eventOperation(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[], ctx: PlanContext): Extract<Operation, { kind: 'event.create' }> {
   const op: Extract<Operation, { kind: 'event.create' }> = {
     kind: 'event.create',
     metric: metricName(p.metric_name, warnings),
-    properties: (p.properties as Record<string, unknown>) ?? {},
-    uniqueId: String(p.unique_id ?? messageId),
-    profile: eventProfile(p, settings, warnings),
+    properties: fitEventProperties(obj(p.properties) ?? {}, warnings),
+    uniqueId: String(p.unique_id ?? ctx.messageId),
+    profile: eventProfile(p, settings, warnings, ctx.identity),
   };
-  if (p.time) op.time = new Date(p.time).toISOString();
-  if (typeof p.value === 'number') op.value = p.value;
+  const time = eventTime(p.time, warnings);
+  if (time) op.time = time;
+  if (typeof p.value === 'number' && Number.isFinite(p.value)) op.value = p.value;
   return op;
 }

@@ -12,13 +12,13 @@ export const email = (def: unknown = path('$.traits.email')): FieldDefinition =>
 });
 export const phone_number = (def: unknown = firstOf('$.traits.phone', '$.context.traits.phone')): FieldDefinition => ({
   label: 'Phone Number',
-  description: "Individual's phone number; normalised to E.164 using Country Code or the destination's default country.",
+  description: "Individual's phone number; normalised to E.164 (see Country Code). An invalid number is dropped with a warning.",
   type: 'string',
   default: def,
 });
 export const country_code: FieldDefinition = {
   label: 'Country Code',
-  description: 'ISO 3166-1 alpha-2 country used to format Phone Number as E.164.',
+  description: 'Country (ISO 3166-1 alpha-2 code or English name) of phone numbers without a +prefix; then the address country, context.location.country and the defaultCountry setting are tried.',
   type: 'string',
 };
 export const external_id = (def: unknown = path('$.userId')): FieldDefinition => ({

@@ -1,30 +1,125 @@
-/** Identifier hygiene shared by every action: E.164 phones, trimmed emails; bad values dropped with a warning. */
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
-import type { PlanWarning, DestinationSettings } from './types.js';
+/**
+ * Who a message is about (pure): identifiers found in the message by one documented order (docs/identity.md),
+ * and identifier hygiene shared by every action — E.164 phones, trimmed emails; bad values dropped with a warning.
+ */
+import { getCountries, isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import type { PlanWarning } from './types.js';
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export type Identifier = 'email' | 'phone_number' | 'external_id' | 'anonymous_id' | '_kx' | 'id';
 
-export function normaliseEmail(raw: unknown, warnings: PlanWarning[], field = 'email'): string | undefined {
-  if (typeof raw !== 'string' || !raw.trim()) return undefined;
-  const trimmed = raw.trim();
-  const at = trimmed.lastIndexOf('@');
-  const email = at > 0 ? trimmed.slice(0, at) + trimmed.slice(at).toLowerCase() : trimmed;
-  if (!EMAIL.test(email) || email.length > 100) {
-    warnings.push({ field, message: `dropped ${JSON.stringify(raw)}: not a valid email address` });
-    return undefined;
-  }
-  return email;
+/** Precedence of identifiers: where only one can be sent (deletion), the first present wins. */
+export const IDENTIFIER_ORDER: readonly Identifier[] = ['email', 'phone_number', 'external_id', 'anonymous_id', '_kx', 'id'];
+
+/** Where each identifier is looked for: a top-level message field, trait/property keys, context.externalIds types. */
+const SOURCES: Record<Identifier, { top?: string; keys: string[]; types: string[] }> = {
+  email: { keys: ['email'], types: ['email'] },
+  phone_number: { keys: ['phone', 'phone_number'], types: ['phone', 'phone_number'] },
+  external_id: { top: 'userId', keys: [], types: ['external_id'] },
+  anonymous_id: { top: 'anonymousId', keys: [], types: ['anonymous_id'] },
+  _kx: { keys: ['_kx'], types: ['_kx'] },
+  id: { keys: ['klaviyo_id'], types: ['klaviyo_id', 'klaviyo_profile_id'] },
+};
+
+/** A value found in the message and the path it came from (named in warnings). */
+export interface Found {
+  value: unknown;
+  from: string;
 }
 
-export function normalisePhone(raw: unknown, country: unknown, settings: DestinationSettings, warnings: PlanWarning[], field = 'phone_number'): string | undefined {
-  if (raw === undefined || raw === null || raw === '') return undefined;
+/** Every candidate for each identifier, best first, and the country hints for phone numbers. */
+export interface Identity {
+  ids: Partial<Record<Identifier, Found[]>>;
+  countries: Found[];
+}
+
+const obj = (v: unknown): Record<string, any> | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, any>) : undefined);
+const present = (v: unknown) => v !== undefined && v !== null && v !== '';
+
+/**
+ * Identifiers by source: the message field (userId, anonymousId), then `traits`, `context.traits`,
+ * `context.externalIds` (by type) and `properties`. A group call's traits describe the group, not the user.
+ */
+export function resolveIdentity(message: Record<string, any>): Identity {
+  const ctx = obj(message.context);
+  const bags: [string, Record<string, any> | undefined][] = [
+    ['traits', message.type === 'group' ? undefined : obj(message.traits)],
+    ['context.traits', obj(ctx?.traits)],
+  ];
+  const externalIds = Array.isArray(ctx?.externalIds) ? (ctx.externalIds as unknown[]).map(obj) : [];
+  const props = obj(message.properties);
+  const ids: Identity['ids'] = {};
+  for (const key of IDENTIFIER_ORDER) {
+    const { top, keys, types } = SOURCES[key];
+    const found: Found[] = [];
+    if (top && present(message[top])) found.push({ value: message[top], from: top });
+    for (const [name, bag] of bags) for (const k of keys) if (present(bag?.[k])) found.push({ value: bag![k], from: `${name}.${k}` });
+    externalIds.forEach((x, i) => {
+      if (x && types.includes(String(x.type).toLowerCase()) && present(x.id)) found.push({ value: x.id, from: `context.externalIds[${i}]` });
+    });
+    for (const k of keys) if (present(props?.[k])) found.push({ value: props![k], from: `properties.${k}` });
+    if (found.length) ids[key] = found;
+  }
+  const countries: Found[] = [];
+  for (const [name, bag] of bags) if (present(obj(bag?.address)?.country)) countries.push({ value: bag!.address.country, from: `${name}.address.country` });
+  if (present(obj(ctx?.location)?.country)) countries.push({ value: ctx!.location.country, from: 'context.location.country' });
+  return { ids, countries };
+}
+
+const EMAIL_LOCAL = /^(?!\.)(?!.*\.\.)[^\s@"(),:;<>[\]\\]{1,64}(?<!\.)$/u;
+const EMAIL_DOMAIN = /^(?:(?!-)[\p{L}\p{N}-]{1,63}(?<!-)\.)+\p{L}{2,63}$/u;
+/** Klaviyo's limit for `email`. */
+export const MAX_EMAIL = 100;
+
+/** Trimmed, `mailto:` removed, domain lower-cased (Klaviyo matches it case-insensitively); undefined + warning when invalid. */
+export function normaliseEmail(raw: unknown, warnings: PlanWarning[], field = 'email'): string | undefined {
+  if (!present(raw)) return undefined;
+  const text = typeof raw === 'string' ? raw.trim().replace(/^mailto:/i, '') : '';
+  const at = text.lastIndexOf('@');
+  const email = at > 0 ? text.slice(0, at) + text.slice(at).toLowerCase() : text;
+  if (at > 0 && EMAIL_LOCAL.test(email.slice(0, at)) && EMAIL_DOMAIN.test(email.slice(at + 1)) && email.length <= MAX_EMAIL) return email;
+  const why = typeof raw !== 'string' ? `it is ${typeof raw}, not text` : email.length > MAX_EMAIL ? `longer than Klaviyo's ${MAX_EMAIL} characters` : 'not a valid email address (expected name@example.com)';
+  warnings.push({ field, message: `dropped ${JSON.stringify(raw)}: ${why}` });
+  return undefined;
+}
+
+let countryNames: Map<string, CountryCode> | undefined;
+const ALIASES: Record<string, CountryCode> = { UK: 'GB', USA: 'US', 'UNITED STATES OF AMERICA': 'US', 'GREAT BRITAIN': 'GB', ENGLAND: 'GB' };
+
+/** ISO 3166-1 alpha-2 code from a code or an English country name ("gb", "United Kingdom", "USA"); undefined if unknown. */
+export function countryCode(raw: unknown): CountryCode | undefined {
+  if (typeof raw !== 'string') return undefined;
+  const v = raw.trim().toUpperCase();
+  if (v.length === 2 && isSupportedCountry(v)) return v;
+  if (ALIASES[v]) return ALIASES[v];
+  if (!countryNames) {
+    const names = new Intl.DisplayNames(['en'], { type: 'region' });
+    countryNames = new Map(getCountries().map((c) => [(names.of(c) ?? c).toUpperCase(), c]));
+  }
+  return countryNames.get(v);
+}
+
+/**
+ * E.164, trying each country hint in order (the first under which the number is valid wins); numbers with
+ * `+` or an international `00` prefix need none. Extensions are dropped (E.164 has none) with a warning.
+ */
+export function normalisePhone(raw: unknown, countries: unknown[], warnings: PlanWarning[], field = 'phone_number'): string | undefined {
+  if (!present(raw)) return undefined;
+  if (typeof raw !== 'string' && typeof raw !== 'number') {
+    warnings.push({ field, message: `dropped: a phone number must be text or a number, got ${Array.isArray(raw) ? 'an array' : typeof raw}` });
+    return undefined;
+  }
   const text = String(raw).trim();
-  const cc = (typeof country === 'string' && country ? country : settings.defaultCountry)?.toUpperCase() as CountryCode | undefined;
-  const parsed = parsePhoneNumberFromString(text.replace(/^00/, '+'), cc);
-  if (parsed && parsed.isValid()) return parsed.number;
+  const intl = text.replace(/^00[\s.-]*(?=[1-9])/, '+');
+  const hints = [...new Set(countries.map(countryCode).filter((c): c is CountryCode => Boolean(c)))];
+  for (const cc of hints.length ? hints : [undefined]) {
+    const parsed = parsePhoneNumberFromString(intl, cc);
+    if (!parsed?.isValid()) continue;
+    if (parsed.ext) warnings.push({ field, message: `dropped extension ${parsed.ext} of ${JSON.stringify(text)}: Klaviyo stores E.164 numbers, which have no extension` });
+    return parsed.number;
+  }
   warnings.push({
     field,
-    message: `dropped ${JSON.stringify(text)}: not a valid phone number${cc ? ` for country ${cc}` : '; give it in E.164 (+15005550006) or set country_code / settings.defaultCountry'}`,
+    message: `dropped ${JSON.stringify(text)}: not a valid phone number${hints.length ? ` for ${hints.join(' or ')}` : ''}; send it in E.164 (+12125550100)${hints.length ? '' : ', or set a country (country_code, the address country, or the destination setting defaultCountry)'}`,
   });
   return undefined;
 }

@@ -1,33 +1,72 @@
 /** Turning mapped payloads into Klaviyo profile attributes (pure). */
 import type { Channel, Location, ProfileAttributes } from '../klaviyo/operations.js';
 import { PayloadError, type DestinationSettings, type PlanWarning } from './types.js';
-import { normaliseEmail, normalisePhone } from './identity.js';
+import { IDENTIFIER_ORDER, normaliseEmail, normalisePhone, type Found, type Identifier, type Identity } from './identity.js';
 
-export function identifiers(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[], prefix = ''): ProfileAttributes {
+function identifier(key: Identifier, c: Found, countries: unknown[], warnings: PlanWarning[]): string | undefined {
+  if (key === 'email') return normaliseEmail(c.value, warnings, c.from);
+  if (key === 'phone_number') return normalisePhone(c.value, countries, warnings, c.from);
+  if (typeof c.value === 'string' || typeof c.value === 'number') return String(c.value); // as sent: ids are opaque
+  warnings.push({ field: c.from, message: `dropped: ${key} must be text or a number, got ${Array.isArray(c.value) ? 'an array' : typeof c.value}` });
+  return undefined;
+}
+
+/**
+ * The profile's identifiers: each mapped value first, then (with `identity`) the message's own candidates in
+ * the documented order (docs/identity.md). An invalid candidate is dropped with a warning and the next one tried.
+ */
+export function identifiers(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[], opts: { prefix?: string; identity?: Identity } = {}): ProfileAttributes {
+  const { prefix = '', identity } = opts;
+  const countries = [p.country_code, ...(identity?.countries ?? []).map((c) => c.value), settings.defaultCountry];
   const out: ProfileAttributes = {};
-  const email = normaliseEmail(p.email, warnings, `${prefix}email`);
-  if (email) out.email = email;
-  const phone = normalisePhone(p.phone_number, p.country_code, settings, warnings, `${prefix}phone_number`);
-  if (phone) out.phone_number = phone;
-  for (const k of ['external_id', 'anonymous_id', '_kx', 'id'] as const) if (p[k] !== undefined && p[k] !== '') out[k] = String(p[k]);
+  for (const key of IDENTIFIER_ORDER) {
+    const mapped: Found[] = p[key] !== undefined && p[key] !== '' ? [{ value: p[key], from: `${prefix}${key}` }] : [];
+    const tried = new Set<string>();
+    for (const c of [...mapped, ...(identity?.ids[key] ?? [])]) {
+      const seen = typeof c.value === 'object' ? JSON.stringify(c.value) : String(c.value);
+      if (tried.has(seen)) continue; // the same value from two sources: one warning is enough
+      tried.add(seen);
+      const v = identifier(key, c, countries, warnings);
+      if (v) {
+        out[key] = v;
+        break;
+      }
+    }
+  }
   return out;
 }
 
-/** Throws when none of the given identifiers is present. */
-export function requireOne(profile: ProfileAttributes, keys: (keyof ProfileAttributes)[], field = 'email'): void {
-  if (!keys.some((k) => profile[k])) throw new PayloadError(field, `a valid ${keys.join(', ')} is required to identify the profile`);
+/** Throws when none of the given identifiers is present, repeating why candidates were dropped (the warnings). */
+export function requireOne(profile: ProfileAttributes, keys: readonly (keyof ProfileAttributes)[], field = 'email', warnings: PlanWarning[] = []): void {
+  if (keys.some((k) => profile[k])) return;
+  const why = warnings.length ? ` (${warnings.map((w) => `${w.field}: ${w.message}`).join('; ')})` : '';
+  throw new PayloadError(field, `a valid ${keys.join(', ')} is required to identify the profile${why}`);
 }
 
-export function location(raw: unknown): Location | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
+const LOCATION_KEYS = new Set(['address1', 'address2', 'city', 'country', 'region', 'zip', 'timezone', 'ip', 'latitude', 'longitude']);
+
+/** Klaviyo's location: its own keys only, text values (coordinates may stay numbers); anything else dropped with a warning. */
+export function location(raw: unknown, warnings: PlanWarning[] = [], field = 'location'): Location | undefined {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
   const l: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) if (v !== undefined && v !== null && v !== '') l[k] = typeof v === 'number' && k !== 'latitude' && k !== 'longitude' ? String(v) : v;
+  const dropped: string[] = [];
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined || v === null || v === '') continue;
+    if (!LOCATION_KEYS.has(k) || (typeof v !== 'string' && typeof v !== 'number')) dropped.push(k);
+    else l[k] = typeof v === 'number' && k !== 'latitude' && k !== 'longitude' ? String(v) : v;
+  }
+  if (dropped.length) warnings.push({ field, message: `dropped ${dropped.join(', ')}: Klaviyo's location takes text values for ${[...LOCATION_KEYS].join(', ')}` });
   return Object.keys(l).length ? (l as Location) : undefined;
 }
 
-export function attributes(p: Record<string, any>, target: ProfileAttributes): ProfileAttributes {
-  for (const k of ['first_name', 'last_name', 'organization', 'title', 'image', 'locale'] as const) if (p[k] !== undefined) target[k] = String(p[k]);
-  const loc = location(p.location);
+/** Klaviyo's standard profile attributes from the payload; each must be text (numbers are kept as their text). */
+export function attributes(p: Record<string, any>, target: ProfileAttributes, warnings: PlanWarning[] = [], prefix = ''): ProfileAttributes {
+  for (const k of ['first_name', 'last_name', 'organization', 'title', 'image', 'locale'] as const) {
+    const v = p[k];
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') target[k] = String(v);
+    else if (v !== undefined && v !== null) warnings.push({ field: `${prefix}${k}`, message: `dropped: ${k} must be text, got ${Array.isArray(v) ? 'an array' : typeof v}` });
+  }
+  const loc = location(p.location, warnings, `${prefix}location`);
   if (loc) target.location = loc;
   return target;
 }
@@ -36,6 +75,6 @@ export function attributes(p: Record<string, any>, target: ProfileAttributes): P
 export function consentTarget(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[]): { profile: { email?: string; phone_number?: string }; channels: Channel[] } {
   const { email, phone_number } = identifiers(p, settings, warnings);
   const profile = { ...(email ? { email } : {}), ...(phone_number ? { phone_number } : {}) };
-  requireOne(profile, ['email', 'phone_number']);
+  requireOne(profile, ['email', 'phone_number'], 'email', warnings);
   return { profile, channels: [...(email ? ['email' as const] : []), ...(phone_number ? ['sms' as const] : [])] };
 }

@@ -1,4 +1,5 @@
 import type { Operation } from '../klaviyo/operations.js';
+import type { Identity } from './identity.js';
 
 /** A mapping value: a literal or a mapping-kit directive such as `{ '@path': '$.traits.email' }`. */
 export type Mapping = Record<string, unknown>;
@@ -24,6 +25,8 @@ export interface FieldDefinition {
 export interface DestinationSettings {
   /** ISO 3166-1 alpha-2 country used to normalise phone numbers without a country code. */
   defaultCountry?: string;
+  /** false: identifiers come from the mapping only, never filled from the rest of the message (docs/identity.md). */
+  fillIdentifiers?: boolean;
   [key: string]: unknown;
 }
 
@@ -49,6 +52,12 @@ export class PayloadError extends Error {
   }
 }
 
+export interface PlanContext {
+  messageId: string;
+  /** Identifiers found in the whole message (docs/identity.md); fill the identifiers the mapping left empty. */
+  identity?: Identity;
+}
+
 export interface ActionDefinition<P = Record<string, any>> {
   /** Segment's partnerAction name, e.g. `upsertProfile`. */
   name: string;
@@ -58,7 +67,7 @@ export interface ActionDefinition<P = Record<string, any>> {
   defaultSubscription?: string;
   fields: Record<string, FieldDefinition>;
   /** Pure: the mapped payload and settings in, Klaviyo operations out. No I/O. Throws PayloadError. */
-  plan(payload: P, settings: DestinationSettings, context: { messageId: string }): PlanResult;
+  plan(payload: P, settings: DestinationSettings, context: PlanContext): PlanResult;
 }
 
 /** A Segment subscription, pasteable as-is from Segment's UI/API. */

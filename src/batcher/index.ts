@@ -4,7 +4,7 @@
  * An operation joins the earliest wave that keeps its profile's order: the wave of the profile's previous
  * operation when both fit in one request (same kind and group), otherwise a later one.
  */
-import { profileKey, type ListRef, type Operation, type OperationKind, type PlannedOperation } from '../klaviyo/operations.js';
+import { orderKeys, type ListRef, type Operation, type OperationKind, type PlannedOperation } from '../klaviyo/operations.js';
 
 export interface Batch {
   kind: OperationKind;
@@ -46,48 +46,47 @@ export function groupKey(op: Operation): string {
 export function planWaves(planned: PlannedOperation[]): Batch[][] {
   const waves: Map<string, Batch>[] = [];
   const last = new Map<string, { wave: number; group: string }>();
-  let anonymous = 0;
   for (const item of planned) {
-    let key = profileKey(item.op);
-    if (key === 'none') key = `none:${anonymous++}`;
     const group = groupKey(item.op);
-    const prev = last.get(key);
-    let wave: number;
-    if (!prev) {
-      wave = waves.findIndex((w) => w.has(group));
-      if (wave < 0) wave = 0;
-    } else if (prev.group === group) {
-      wave = prev.wave;
-    } else {
-      wave = waves.findIndex((w, i) => i > prev.wave && w.has(group));
-      if (wave < 0) wave = prev.wave + 1;
+    const keys = orderKeys(item);
+    // After every earlier operation of the same profile and partition: in its wave when it can share the
+    // request, else in a later one; then the earliest wave that already has a request of this group.
+    let min = 0;
+    for (const k of keys) {
+      const prev = last.get(k);
+      if (prev) min = Math.max(min, prev.group === group ? prev.wave : prev.wave + 1);
     }
+    let wave = waves.findIndex((w, i) => i >= min && w.has(group));
+    if (wave < 0) wave = min;
     while (waves.length <= wave) waves.push(new Map());
     let batch = waves[wave].get(group);
     if (!batch) waves[wave].set(group, (batch = { kind: item.op.kind, groupKey: group, items: [] }));
     batch.items.push(item);
-    last.set(key, { wave, group });
+    for (const k of keys) last.set(k, { wave, group });
   }
   return waves.map((w) => [...w.values()].flatMap(split));
 }
 
-/** Split a batch at the per-request limits without separating one profile's operations. */
+/**
+ * Split a batch at the per-request limits (count and bytes) without separating one profile's operations — except
+ * a profile whose events alone overflow a request: events carry their own time and unique id, so they may span requests.
+ */
 function split(batch: Batch): Batch[] {
   const max = MAX_ITEMS[batch.kind];
   if (batch.items.length <= max && (batch.items.length === 1 || bytes(batch.items) <= MAX_BATCH_BYTES)) return [batch];
+  // Operations that keep an order (one profile's, one queue partition's) stay together.
   const byProfile = new Map<string, PlannedOperation[]>();
-  let anon = 0;
   for (const item of batch.items) {
-    let k = profileKey(item.op);
-    if (k === 'none') k = `none:${anon++}`;
+    const k = item.partition !== undefined ? `partition:${item.partition}` : orderKeys(item)[0];
     const list = byProfile.get(k);
     if (list) list.push(item);
     else byProfile.set(k, [item]);
   }
+  const groups = [...byProfile.values()].flatMap((g) => (batch.kind === 'event.create' ? chunk(g, max) : [g]));
   const out: Batch[] = [];
   let current: PlannedOperation[] = [];
   let size = 0;
-  for (const items of byProfile.values()) {
+  for (const items of groups) {
     const b = bytes(items);
     if (current.length && (current.length + items.length > max || size + b > MAX_BATCH_BYTES)) {
       out.push({ ...batch, items: current });
@@ -101,8 +100,30 @@ function split(batch: Batch): Batch[] {
   return out;
 }
 
+/** Consecutive runs of items that each fit one request. */
+function chunk(items: PlannedOperation[], max: number): PlannedOperation[][] {
+  const out: PlannedOperation[][] = [[]];
+  let size = 0;
+  for (const item of items) {
+    const b = bytes([item]);
+    const last = out[out.length - 1];
+    if (last.length && (last.length >= max || size + b > MAX_BATCH_BYTES)) {
+      out.push([item]);
+      size = b;
+    } else {
+      last.push(item);
+      size += b;
+    }
+  }
+  return out;
+}
+
+/** Allowance per item for the JSON:API envelope a rendered request wraps around each operation. */
+const ENVELOPE_BYTES = 200;
+
+/** UTF-8 bytes, as Klaviyo counts its 5 MB: multi-byte text would overflow a count of characters. */
 function bytes(items: PlannedOperation[]): number {
   let n = 0;
-  for (const i of items) n += JSON.stringify(i.op).length;
+  for (const i of items) n += Buffer.byteLength(JSON.stringify(i.op), 'utf8') + ENVELOPE_BYTES;
   return n;
 }

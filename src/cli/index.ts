@@ -66,12 +66,14 @@ program
   .description('run the service: Segment-compatible ingest API, durable queue, delivery to Klaviyo')
   .addOption(new Option('--port <n>', 'HTTP port').env('PORT'))
   .addOption(new Option('--data-dir <dir>', 'where the embedded queue lives').env('DATA_DIR'))
+  .addOption(new Option('--store <url>', 'postgres://… to share one queue between processes (default: embedded SQLite in the data dir)').env('STORE_URL'))
+  .addOption(new Option('--role <role>', 'what this process does: all, ingest (accept events) or worker (deliver them)').choices(['all', 'ingest', 'worker']).env('ROLE'))
   .addOption(new Option('--write-key <key>', 'write key clients send (generated when absent)').env('WRITE_KEY'))
   .addOption(new Option('--api-key <key>', 'Klaviyo private API key (absent: the built-in emulator)').env('KLAVIYO_API_KEY'))
   .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
   .addOption(new Option('--config <file>', 'JSON config file').env('CONFIG_FILE'))
   .addOption(new Option('--admin-token <token>', 'token for /admin/* (admin API off when absent)').env('ADMIN_TOKEN'))
-  .action(async (o: { port?: string; dataDir?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string }) => {
+  .action(async (o: { port?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string }) => {
     const { loadConfigFile } = await import('../config/index.js');
     const { startService } = await import('../service/index.js');
     const { createLogger } = await import('../service/logger.js');
@@ -80,6 +82,8 @@ program
       const config = loadConfigFile(o.config, {
         port: o.port !== undefined ? Number(o.port) : undefined,
         dataDir: o.dataDir,
+        store: o.store,
+        role: o.role,
         writeKey: o.writeKey,
         apiKey: o.apiKey,
         klaviyoUrl: o.klaviyoUrl,
@@ -105,14 +109,16 @@ program
 
 const dlq = program.command('dlq').description('dead letters: list, replay, discard');
 const dataDirOption = () => new Option('--data-dir <dir>', 'where the embedded queue lives').env('DATA_DIR').default('./data');
+const storeOption = () => new Option('--store <url>', 'postgres://… when the service runs on a shared Postgres store').env('STORE_URL');
 
 dlq
   .command('list')
   .addOption(dataDirOption())
+  .addOption(storeOption())
   .option('--destination <name>')
   .option('--limit <n>', 'how many', '100')
-  .action(async (o: { dataDir: string; destination?: string; limit: string }) => {
-    await withStore(o.dataDir, async (store) => {
+  .action(async (o: { dataDir: string; store?: string; destination?: string; limit: string }) => {
+    await withStore(o, async (store) => {
       const rows = await store.listDeadLetters({ destination: o.destination, limit: Number(o.limit) });
       for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
       process.stderr.write(`${rows.length} dead letter(s)\n`);
@@ -124,12 +130,13 @@ for (const verb of ['replay', 'discard'] as const) {
     .command(verb)
     .description(verb === 'replay' ? 'put dead letters back in the queue (e.g. after fixing a mapping)' : 'delete dead letters')
     .addOption(dataDirOption())
+    .addOption(storeOption())
     .option('--destination <name>')
     .option('--id <seq...>', 'dead letter ids (seq)')
     .option('--all', 'every dead letter (of --destination, if given)')
-    .action(async (o: { dataDir: string; destination?: string; id?: string[]; all?: boolean }) => {
+    .action(async (o: { dataDir: string; store?: string; destination?: string; id?: string[]; all?: boolean }) => {
       if (!o.id && !o.all) fail(`say which dead letters to ${verb}: --id <seq...> or --all`);
-      await withStore(o.dataDir, async (store) => {
+      await withStore(o, async (store) => {
         const filter = { seqs: o.id?.map(Number), destination: o.destination, all: o.all };
         const n = verb === 'replay' ? await store.replay(filter) : await store.discard(filter);
         process.stdout.write(`${verb === 'replay' ? 'replayed' : 'discarded'} ${n} dead letter(s)\n`);
@@ -139,19 +146,22 @@ for (const verb of ['replay', 'discard'] as const) {
 
 program
   .command('status')
-  .description('queue depth, delivered and dead letters per destination')
+  .description('queue depth, delivery rates and dead letters per destination')
   .addOption(dataDirOption())
-  .action(async (o: { dataDir: string }) => {
-    await withStore(o.dataDir, async (store) => {
-      const stats = await store.stats();
-      process.stdout.write(JSON.stringify(stats, null, 2) + '\n');
+  .addOption(storeOption())
+  .option('--json', 'print JSON instead of a table')
+  .action(async (o: { dataDir: string; store?: string; json?: boolean }) => {
+    await withStore(o, async (store) => {
+      const { statusReport, formatStatus } = await import('../service/status.js');
+      const report = await statusReport(store);
+      process.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report));
     });
   });
 
-async function withStore(dataDir: string, fn: (store: import('../store/types.js').Store) => Promise<void>) {
+async function withStore(o: { dataDir: string; store?: string }, fn: (store: import('../store/types.js').Store) => Promise<void>) {
   try {
-    const { createSqliteStore } = await import('../store/sqlite/index.js');
-    const store = await createSqliteStore({ dataDir });
+    const { openStore } = await import('../store/open.js');
+    const store = await openStore(o.store, o.dataDir);
     await store.migrate();
     try {
       await fn(store);

@@ -3,6 +3,7 @@
  * Sources: a JSON config file, then environment variables, then CLI flags (each overriding the previous).
  */
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 const subscriptionSchema = z.object({
@@ -26,6 +27,8 @@ const deliverySchema = z.object({
   maxAttempts: z.number().int().min(1).default(10),
   /** Age after which a message that still fails is dead-lettered, whatever its attempts. */
   maxAgeMs: z.number().int().min(1000).default(24 * 3600_000),
+  /** Klaviyo's rate-limit tiers × this: for an account with raised limits, or an emulator run with scaled tiers. */
+  rateLimitScale: z.number().positive().max(1000).default(1),
 });
 
 const destinationSchema = z.object({
@@ -51,6 +54,13 @@ export const configSchema = z.object({
   port: z.number().int().min(0).max(65535).default(8080),
   host: z.string().default('127.0.0.1'),
   dataDir: z.string().default('./data'),
+  /** Where the queue lives: absent = the embedded SQLite file in dataDir; `postgres://…` = a shared Postgres database. */
+  store: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'the store is a postgres:// URL (leave it out for the embedded SQLite store in dataDir)')
+    .optional(),
+  /** What this process does: accept events (ingest), deliver them (worker), or both (all). */
+  role: z.enum(['all', 'ingest', 'worker']).default('all'),
   /** Protects /admin/*. Absent → the admin API is off. */
   adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
   sources: z.array(sourceSchema).default(() => [{ name: 'default' }]),
@@ -69,6 +79,8 @@ export class ConfigFileError extends Error {
 export interface ConfigOverrides {
   port?: number;
   dataDir?: string;
+  store?: string;
+  role?: string;
   writeKey?: string;
   apiKey?: string;
   klaviyoUrl?: string;
@@ -77,7 +89,12 @@ export interface ConfigOverrides {
 
 /** Parse raw config (already read from a file) plus overrides; throws ConfigFileError listing every problem by path. */
 export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Config {
-  const result = configSchema.safeParse(raw ?? {});
+  if (raw != null && (typeof raw !== 'object' || Array.isArray(raw))) throw new ConfigFileError('invalid configuration: the config must be an object of settings');
+  const merged = { ...((raw ?? {}) as Record<string, unknown>) };
+  // Flags and environment override the file; they go through the same validation.
+  if (overrides.store) merged.store = overrides.store;
+  if (overrides.role) merged.role = overrides.role;
+  const result = configSchema.safeParse(merged);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigFileError(`invalid configuration:\n${lines.join('\n')}`);
@@ -104,7 +121,7 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Conf
   return deepFreeze(config);
 }
 
-/** Read and parse a JSON config file. */
+/** Read and parse a config file: YAML (.yaml/.yml) or JSON. */
 export function loadConfigFile(path: string | undefined, overrides: ConfigOverrides = {}): Config {
   if (!path) return parseConfig({}, overrides);
   let text: string;
@@ -113,11 +130,12 @@ export function loadConfigFile(path: string | undefined, overrides: ConfigOverri
   } catch (err) {
     throw new ConfigFileError(`cannot read the config file ${path}: ${(err as Error).message}`);
   }
+  const yaml = /\.ya?ml$/i.test(path);
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = yaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new ConfigFileError(`the config file ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new ConfigFileError(`the config file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
   }
   return parseConfig(raw, overrides);
 }

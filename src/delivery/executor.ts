@@ -6,7 +6,7 @@
  */
 import type { Batch } from '../batcher/index.js';
 import type { Operation, PlannedOperation, ProfileAttributes } from '../klaviyo/operations.js';
-import { profileKey } from '../klaviyo/operations.js';
+import { orderKeys } from '../klaviyo/operations.js';
 import type { KlaviyoTransport } from '../klaviyo/request.js';
 import type { EndpointName } from '../klaviyo/endpoints.js';
 import { MAX_ITEMS } from '../batcher/index.js';
@@ -43,7 +43,7 @@ export async function deliverWaves(waves: Batch[][], deps: ExecutorDeps): Promis
     await Promise.all(
       wave.map(async (batch) => {
         const ready = batch.items.filter((i) => {
-          if (!blocked.has(profileKey(i.op))) return true;
+          if (!orderKeys(i).some((k) => blocked.has(k))) return true;
           outcomes.set(i, { status: 'retry', error: 'waiting for an earlier operation of the same profile' });
           return false;
         });
@@ -57,7 +57,7 @@ export async function deliverWaves(waves: Batch[][], deps: ExecutorDeps): Promis
         await deliverBatch(ready, deps, outcomes);
       }),
     );
-    for (const [item, o] of outcomes) if (o.status !== 'delivered') blocked.add(profileKey(item.op));
+    for (const [item, o] of outcomes) if (o.status !== 'delivered') orderKeys(item).forEach((k) => blocked.add(k));
   }
   return outcomes;
 }

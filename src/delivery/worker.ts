@@ -129,8 +129,9 @@ export class DeliveryWorker {
     for (const m of leased) {
       const result = planMessage(this.o.destination, m.payload as SegmentMessage);
       planErrors.set(m.seq, result.error);
-      opsOf.set(m.seq, result.operations);
-      planned.push(...result.operations);
+      const ops = result.operations.map((op) => ({ ...op, partition: m.partitionKey }));
+      opsOf.set(m.seq, ops);
+      planned.push(...ops);
     }
     this.o.metrics?.batch(this.o.name, leased.length, planned.length);
 

@@ -1,6 +1,7 @@
 /**
  * One destination: its subscriptions compiled once, then each message → matching actions → payloads → operations.
- * Pure: no I/O. A failing action records its error and does not stop the others.
+ * Pure: no I/O. A failing action records its error and does not stop the others; identifiers the mapping leaves
+ * empty are filled from the whole message (docs/identity.md).
  */
 import type { ActionDefinition, DestinationSettings, Mapping, PlanWarning, Subscription } from '../actions/types.js';
 import { PayloadError } from '../actions/types.js';
@@ -10,6 +11,8 @@ import { compileTrigger, TriggerError, type CompiledTrigger } from '../subscript
 import { mapPayload, validatePayload } from '../mapping/index.js';
 import type { Operation, PlannedOperation } from '../klaviyo/operations.js';
 import type { SegmentMessage } from '../spec/index.js';
+import { cleanJson, hygieneWarnings, newNotes } from '../spec/text.js';
+import { resolveIdentity, type Identity } from '../actions/identity.js';
 
 export interface DestinationConfig {
   name?: string;
@@ -68,23 +71,50 @@ export interface MessageResult {
   error: null | { field: string; message: string };
 }
 
+/**
+ * Plan one message. Never throws: a message or subscription that cannot be planned gets its own error, so one bad
+ * message in a batch or delivery run costs that message only.
+ */
 export function planMessage(dest: CompiledDestination, message: SegmentMessage): MessageResult {
-  const result: MessageResult = { messageId: message.messageId, actions: [], operations: [], warnings: [], error: null };
+  const isObject = Boolean(message) && typeof message === 'object' && !Array.isArray(message);
+  const result: MessageResult = { messageId: isObject ? String(message.messageId ?? '') : '', actions: [], operations: [], warnings: [], error: null };
+  if (!isObject) {
+    result.error = { field: '', message: `a message must be a JSON object, got ${message === null ? 'null' : typeof message}` };
+    return result;
+  }
+  // Ingested messages are already clean (cleanJson then returns them as they are); others are cleaned here.
+  const notes = newNotes();
+  let clean: SegmentMessage;
+  let identity: Identity | undefined;
+  try {
+    clean = cleanJson(message, notes);
+    identity = dest.settings.fillIdentifiers === false ? undefined : resolveIdentity(clean);
+  } catch (err) {
+    result.error = { field: '', message: `the message cannot be read: ${(err as Error)?.message ?? String(err)}` };
+    return result;
+  }
+  result.warnings.push(...hygieneWarnings(notes));
   for (const sub of dest.subscriptions) {
-    if (!sub.trigger.matches(message)) continue;
-    const ar: ActionResult = { action: sub.action.name, subscription: sub.name, payload: {}, operations: [], warnings: [], error: null };
-    try {
-      ar.payload = validatePayload(sub.action.fields, mapPayload(sub.mapping, message));
-      const planned = sub.action.plan(ar.payload, dest.settings, { messageId: message.messageId });
-      ar.operations = planned.operations;
-      ar.warnings = planned.warnings ?? [];
-    } catch (err) {
-      ar.error = err instanceof PayloadError ? { field: err.field, message: err.message } : { field: '', message: `${sub.action.name} failed: ${(err as Error).message}` };
-      result.error ??= ar.error;
-    }
+    const ar = planSubscription(dest, sub, clean, identity);
+    if (!ar) continue;
+    result.error ??= ar.error;
     result.actions.push(ar);
     result.warnings.push(...ar.warnings);
-    for (const op of ar.operations) result.operations.push({ messageId: message.messageId, action: sub.action.name, op });
+    for (const op of ar.operations) result.operations.push({ messageId: result.messageId, action: sub.action.name, op });
   }
   return result;
+}
+
+function planSubscription(dest: CompiledDestination, sub: CompiledDestination['subscriptions'][number], message: SegmentMessage, identity: Identity | undefined): ActionResult | undefined {
+  const ar: ActionResult = { action: sub.action.name, subscription: sub.name, payload: {}, operations: [], warnings: [], error: null };
+  try {
+    if (!sub.trigger.matches(message)) return undefined;
+    ar.payload = validatePayload(sub.action.fields, mapPayload(sub.mapping, message));
+    const planned = sub.action.plan(ar.payload, dest.settings, { messageId: message.messageId, identity });
+    ar.operations = planned.operations;
+    ar.warnings = planned.warnings ?? [];
+  } catch (err) {
+    ar.error = err instanceof PayloadError ? { field: err.field, message: err.message } : { field: '', message: `${sub.action.name} failed: ${(err as Error)?.message ?? String(err)}` };
+  }
+  return ar;
 }

@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
 import type { Store } from '../store/types.js';
+import { statusReport } from '../service/status.js';
 
 export interface IngestSource {
   name: string;
@@ -27,6 +28,8 @@ export interface IngestOptions {
   store: Store;
   sources: IngestSource[];
   adminToken?: string;
+  /** false: no /v1 routes (a delivery-only process still serves /health, /metrics and /admin). */
+  acceptEvents?: boolean;
   metrics?: IngestMetrics;
   logger?: boolean;
   health?: () => Promise<Record<string, unknown>>;
@@ -92,7 +95,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     opts.onEnqueued?.(src.destinations);
   }
 
-  for (const type of SINGLE) {
+  for (const type of opts.acceptEvents === false ? [] : SINGLE) {
     app.post(`/v1/${type}`, async (req) => {
       const src = source(req);
       const body = req.body as Record<string, unknown>;
@@ -108,7 +111,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     });
   }
 
-  for (const path of ['/v1/batch', '/v1/import']) {
+  for (const path of opts.acceptEvents === false ? [] : ['/v1/batch', '/v1/import']) {
     app.post(path, async (req) => {
       const src = source(req);
       const { messages, errors } = validateBatch(req.body);
@@ -147,7 +150,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
       };
       admin.post('/dead-letters/replay', async (req) => ({ replayed: await opts.store.replay(select(req)) }));
       admin.post('/dead-letters/discard', async (req) => ({ discarded: await opts.store.discard(select(req)) }));
-      admin.get('/status', async () => opts.store.stats());
+      admin.get('/status', async () => statusReport(opts.store));
     },
     { prefix: '/admin' },
   );

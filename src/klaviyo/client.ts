@@ -9,7 +9,7 @@ import type { KlaviyoRequest, KlaviyoResponse, KlaviyoTransport } from './reques
 import type { EndpointName } from './endpoints.js';
 import { classifyNetworkError, classifyResponse } from './classify.js';
 import { KlaviyoError, RateLimitedError, RetryableError } from './errors.js';
-import { RateLimiter } from './limiter.js';
+import { RateLimiter, type RateBudget } from './limiter.js';
 import { backoffMs } from './backoff.js';
 import { redactKey } from './redact.js';
 
@@ -20,7 +20,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** In-process retries of transient failures; the durable queue retries for longer. */
   maxRetries?: number;
-  limiter?: RateLimiter | false;
+  /** Pacing to the account's rate limits; share one between clients of the same account. */
+  limiter?: RateBudget | false;
   connections?: number;
   logger?: { debug(o: object, m?: string): void; warn(o: object, m?: string): void };
   onResponse?: (info: { endpoint: EndpointName; status: number; durationMs: number; attempt: number }) => void;
@@ -28,7 +29,7 @@ export interface ClientOptions {
 
 export class KlaviyoClient implements KlaviyoTransport {
   private readonly pool: Pool;
-  private readonly limiter: RateLimiter | undefined;
+  private readonly limiter: RateBudget | undefined;
   private readonly o: Required<Pick<ClientOptions, 'apiKey' | 'revision' | 'timeoutMs' | 'maxRetries'>> & ClientOptions;
 
   constructor(opts: ClientOptions) {

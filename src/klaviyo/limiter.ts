@@ -13,12 +13,40 @@ const MARGIN_MS = 100;
 const BURST_MS = 1000 + MARGIN_MS;
 const STEADY_MS = 60_000 + MARGIN_MS;
 
+/** One endpoint's windows: at most `burst` requests per burstMs and `steady` per steadyMs. */
+export interface WindowLimits {
+  burst: number;
+  burstMs: number;
+  steady: number;
+  steadyMs: number;
+}
+
+export function limitsFor(endpoint: EndpointName, multiplier = 1): WindowLimits {
+  const tier = TIERS[ENDPOINTS[endpoint].tier];
+  return {
+    burst: Math.max(1, Math.floor(tier.burst * multiplier)),
+    burstMs: BURST_MS,
+    steady: Math.max(1, Math.floor(tier.steady * multiplier)),
+    steadyMs: STEADY_MS,
+  };
+}
+
+/** Pacing of one Klaviyo account's requests, in this process or shared by several. */
+export interface RateBudget {
+  /** Resolves when a request to this endpoint may go, having counted it. */
+  acquire(endpoint: EndpointName, signal?: AbortSignal): Promise<void>;
+  /** How long a request to this endpoint would wait now (0 = it would go at once); counts nothing. */
+  waitMs(endpoint: EndpointName): number;
+  /** After a 429: nobody sends to this endpoint until Retry-After has passed. */
+  pause(endpoint: EndpointName, ms: number): void;
+}
+
 interface Window {
   times: number[];
   pausedUntil: number;
 }
 
-export class RateLimiter {
+export class RateLimiter implements RateBudget {
   private readonly windows = new Map<EndpointName, Window>();
   private readonly multiplier: number;
   private readonly now: () => number;
@@ -43,9 +71,7 @@ export class RateLimiter {
 
   /** How long until a request to this endpoint may go (0 = now), without reserving anything. */
   waitMs(endpoint: EndpointName): number {
-    const tier = TIERS[ENDPOINTS[endpoint].tier];
-    const burst = Math.max(1, Math.floor(tier.burst * this.multiplier));
-    const steady = Math.max(1, Math.floor(tier.steady * this.multiplier));
+    const { burst, steady } = limitsFor(endpoint, this.multiplier);
     const w = this.window(endpoint);
     const now = this.now();
     if (w.pausedUntil > now) return w.pausedUntil - now;
@@ -68,7 +94,6 @@ export class RateLimiter {
     }
   }
 
-  /** After a 429: nobody sends to this endpoint until Retry-After has passed. */
   pause(endpoint: EndpointName, ms: number): void {
     const w = this.window(endpoint);
     w.pausedUntil = Math.max(w.pausedUntil, this.now() + ms);

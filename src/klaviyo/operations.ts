@@ -86,6 +86,14 @@ export interface PlannedOperation {
   messageId: string;
   action: string;
   op: Operation;
+  /** The queue partition of the message (its user): its operations keep their order like one profile's do. */
+  partition?: string;
+}
+
+/** The keys whose operations must take effect in order: the profile's, and the message's partition. */
+export function orderKeys(item: PlannedOperation): string[] {
+  const k = profileKey(item.op);
+  return [k === 'none' ? `none:${item.messageId}` : k, ...(item.partition !== undefined ? [`partition:${item.partition}`] : [])];
 }
 
 /**

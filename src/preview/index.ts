@@ -50,6 +50,7 @@ export async function runPreview(opts: PreviewOptions): Promise<{ messages: numb
     if (result.error) errors++;
     if (opts.batch) {
       all.push(...result.operations);
+      for (const w of [...(v.warnings ?? []), ...result.warnings]) process.stderr.write(`line ${lineNo}: warning: ${w.field}: ${w.message}\n`);
       if (result.error) process.stderr.write(`line ${lineNo}: ${result.error.field}: ${result.error.message}\n`);
       continue;
     }
@@ -57,6 +58,8 @@ export async function runPreview(opts: PreviewOptions): Promise<{ messages: numb
       messageId: result.messageId,
       actions: result.actions.map((a) => ({ action: a.action, payload: a.payload, ...(a.error ? { error: a.error } : {}), ...(a.warnings.length ? { warnings: a.warnings } : {}) })),
       requests: renderAll(result.operations).map(({ method, path, body }) => ({ method, path, body })),
+      // Text cleaned on the way in (control characters, surrogates, dangerous keys); action warnings are under actions.
+      ...(v.warnings ? { warnings: v.warnings } : {}),
       error: result.error,
     });
   }

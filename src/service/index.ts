@@ -4,10 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { createSqliteStore } from '../store/sqlite/index.js';
+import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { compileDestination } from '../destination/index.js';
 import { KlaviyoClient } from '../klaviyo/client.js';
+import { RateLimiter, type RateBudget } from '../klaviyo/limiter.js';
+import { SharedRateLimiter } from '../klaviyo/shared-limiter.js';
 import { ListResolver } from '../delivery/list-resolver.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { buildIngestServer } from '../ingest/index.js';
@@ -28,16 +30,18 @@ export interface RunningService {
 }
 
 export async function startService(config: Config, logger: Logger, opts: { store?: Store } = {}): Promise<RunningService> {
-  const store = opts.store ?? (await createSqliteStore({ dataDir: config.dataDir }));
+  const store = opts.store ?? (await openStore(config.store, config.dataDir));
   await store.migrate();
   // The embedded store has no other user: what a crashed run had leased is deliverable again now.
   const recovered = (await store.releaseAllLeases?.()) ?? 0;
   if (recovered) logger.warn({ recovered }, 'took back messages a previous run was delivering when it stopped');
   const metrics = createMetrics(store);
+  const delivers = config.role !== 'ingest';
 
   // No key → the built-in emulator, so a newcomer sees data flow without a Klaviyo account.
   let emulator: Awaited<ReturnType<typeof startEmulator>> | undefined;
-  if (config.destinations.some((d) => !d.apiKey && !d.klaviyoUrl)) {
+  if (delivers && config.destinations.some((d) => !d.apiKey && !d.klaviyoUrl)) {
+    if (store.rateLedger) logger.warn({}, 'no Klaviyo API key with a shared store: each worker process delivers to its own in-process emulator; give --api-key (or --klaviyo-url of one emulator) when scaling out');
     emulator = await startEmulator({ port: 0, host: '127.0.0.1' });
     logger.info({ emulator: emulator.url, state: `${emulator.url}/__emulator/state` }, 'no Klaviyo API key given: delivering to the built-in Klaviyo emulator');
   }
@@ -58,12 +62,23 @@ export async function startService(config: Config, logger: Logger, opts: { store
   const workers = new Map<string, DeliveryWorker>();
   const clients: KlaviyoClient[] = [];
   const owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  for (const d of config.destinations) {
+  // Klaviyo's limits are per account: destinations with the same key share one budget, and with a shared
+  // store so do all worker processes.
+  const budgets = new Map<string, RateBudget>();
+  const budgetFor = (apiKey: string, scale: number): RateBudget => {
+    const id = `${apiKey}|${scale}`;
+    let b = budgets.get(id);
+    if (!b) budgets.set(id, (b = store.rateLedger ? new SharedRateLimiter(store.rateLedger, apiKey, scale) : new RateLimiter({ multiplier: scale })));
+    return b;
+  };
+  for (const d of delivers ? config.destinations : []) {
     const destination = compileDestination({ name: d.name, preset: d.preset, subscriptions: d.subscriptions, settings: d.settings });
+    const apiKey = d.apiKey ?? EMULATOR_API_KEY;
     const client = new KlaviyoClient({
-      apiKey: d.apiKey ?? EMULATOR_API_KEY,
+      apiKey,
       baseUrl: d.klaviyoUrl ?? emulator?.url,
       logger,
+      limiter: budgetFor(apiKey, d.delivery.rateLimitScale),
       onResponse: (info) => metrics.onKlaviyoResponse(info),
     });
     clients.push(client);
@@ -75,14 +90,19 @@ export async function startService(config: Config, logger: Logger, opts: { store
   const app = buildIngestServer({
     store,
     sources,
+    acceptEvents: config.role !== 'worker',
+    onEnqueued: (names) => names.forEach((n) => workers.get(n)?.poke()),
     adminToken: config.adminToken,
     metrics: metrics.ingest,
     logger: false,
-    health: async () => ({ destinations: [...workers.keys()], emulator: emulator?.url ?? null }),
+    health: async () => ({ role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null }),
   });
   const url = await app.listen({ port: config.port, host: config.host });
   for (const w of workers.values()) w.start();
-  logger.info({ url, sources: Object.keys(writeKeys) }, 'klaviyo-destination is accepting events');
+  logger.info(
+    { url, role: config.role, store: store.rateLedger ? 'postgres' : 'sqlite', sources: Object.keys(writeKeys) },
+    config.role === 'worker' ? 'klaviyo-destination is delivering queued events' : 'klaviyo-destination is accepting events',
+  );
 
   let stopping: Promise<void> | undefined;
   return {

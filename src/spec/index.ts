@@ -1,10 +1,12 @@
 /**
  * The input contract: Segment-spec messages (also what RudderStack's SDKs send), validated with zod.
  * Every error names the field to fix. Validated messages are normalised copies: type lower-cased,
- * ids as strings, a deterministic messageId when the sender gave none, prototype-polluting keys dropped.
+ * ids as strings, a deterministic messageId when the sender gave none, prototype-polluting keys dropped,
+ * control characters and unpaired surrogates cleaned (each reported as a warning; see ./text.ts).
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { cleanJson, hygieneWarnings, newNotes } from './text.js';
 
 export type MessageType = 'identify' | 'track' | 'page' | 'screen' | 'group' | 'alias';
 export const MESSAGE_TYPES: readonly MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
@@ -33,8 +35,6 @@ export interface SpecError {
 
 export const MAX_MESSAGE_BYTES = 32 * 1024;
 export const MAX_BATCH_BYTES = 500 * 1024;
-
-const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -87,17 +87,6 @@ const messageSchema = z
     if (m.type === 'alias' && !m.previousId) ctx.addIssue({ code: 'custom', path: ['previousId'], message: 'alias messages need a `previousId`' });
   });
 
-/** Deep copy of JSON-like data without keys that could pollute prototypes. */
-function safeCopy(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(safeCopy);
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v)) if (!FORBIDDEN.has(k)) out[k] = safeCopy((v as Record<string, unknown>)[k]);
-    return out;
-  }
-  return v;
-}
-
 export function messageBytes(input: unknown): number {
   return Buffer.byteLength(JSON.stringify(input) ?? '', 'utf8');
 }
@@ -109,11 +98,13 @@ function deterministicId(m: unknown): string {
 export function validateMessage(
   input: unknown,
   opts: { typeHint?: MessageType } = {},
-): { ok: true; message: SegmentMessage } | { ok: false; error: SpecError } {
+): { ok: true; message: SegmentMessage; warnings?: SpecError[] } | { ok: false; error: SpecError } {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return { ok: false, error: { field: '', message: `a message must be a JSON object, got ${describe(input)}` } };
   const bytes = messageBytes(input);
   if (bytes > MAX_MESSAGE_BYTES) return { ok: false, error: { field: '', message: `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES}` } };
-  const copy = safeCopy(input) as Record<string, unknown>;
+  const notes = newNotes();
+  // A shallow copy on top, so normalising type and ids below never touches the caller's object.
+  const copy = { ...cleanJson(input as Record<string, unknown>, notes) };
   if (typeof copy.type === 'string') copy.type = copy.type.toLowerCase();
   else if (copy.type === undefined && opts.typeHint) copy.type = opts.typeHint;
   for (const k of ['userId', 'anonymousId', 'messageId'] as const) if (copy[k] === '' || copy[k] === null) delete copy[k];
@@ -124,15 +115,17 @@ export function validateMessage(
   }
   const message = r.data as SegmentMessage;
   if (!message.messageId) message.messageId = deterministicId(copy);
-  return { ok: true, message };
+  const warnings = hygieneWarnings(notes);
+  return warnings.length ? { ok: true, message, warnings } : { ok: true, message };
 }
 
 /** A `/v1/batch` body: valid messages go on, each bad one is reported with its index. */
-export function validateBatch(input: unknown): { messages: SegmentMessage[]; errors: Array<{ index: number } & SpecError> } {
+export function validateBatch(input: unknown): { messages: SegmentMessage[]; errors: Array<{ index: number } & SpecError>; warnings: Array<{ index: number } & SpecError> } {
   const body = input as { batch?: unknown; context?: unknown; integrations?: unknown } | null;
-  if (!body || typeof body !== 'object' || !Array.isArray(body.batch)) return { messages: [], errors: [{ index: -1, field: 'batch', message: 'a batch body needs a `batch` array of messages' }] };
+  if (!body || typeof body !== 'object' || !Array.isArray(body.batch)) return { messages: [], errors: [{ index: -1, field: 'batch', message: 'a batch body needs a `batch` array of messages' }], warnings: [] };
   const messages: SegmentMessage[] = [];
   const errors: Array<{ index: number } & SpecError> = [];
+  const warnings: Array<{ index: number } & SpecError> = [];
   const sharedContext = body.context && typeof body.context === 'object' ? body.context : undefined;
   const sharedIntegrations = body.integrations && typeof body.integrations === 'object' ? body.integrations : undefined;
   body.batch.forEach((raw, index) => {
@@ -144,8 +137,10 @@ export function validateBatch(input: unknown): { messages: SegmentMessage[]; err
       if (sharedIntegrations && (r.integrations === undefined || (r.integrations && typeof r.integrations === 'object'))) (m as any).integrations = { ...sharedIntegrations, ...(r.integrations as object) };
     }
     const v = validateMessage(m);
-    if (v.ok) messages.push(v.message);
-    else errors.push({ index, field: v.error.field ? `batch[${index}].${v.error.field}` : `batch[${index}]`, message: v.error.message });
+    if (v.ok) {
+      messages.push(v.message);
+      for (const w of v.warnings ?? []) warnings.push({ index, field: `batch[${index}].${w.field}`, message: w.message });
+    } else errors.push({ index, field: v.error.field ? `batch[${index}].${v.error.field}` : `batch[${index}]`, message: v.error.message });
   });
-  return { messages, errors };
+  return { messages, errors, warnings };
 }

@@ -48,10 +48,30 @@ export interface StoreStats {
   byDestination: Record<string, DestinationStats>;
 }
 
+/** Messages received, delivered and dead-lettered in one minute (minute = epoch ms / 60 000, floored). */
+export interface MinuteCounts {
+  destination: string;
+  minute: number;
+  received: number;
+  delivered: number;
+  dead: number;
+}
+
 export interface SelectDeadLetters {
   seqs?: number[];
   destination?: string;
   all?: boolean;
+}
+
+/**
+ * A sliding log of request times per key, kept where several processes see it (e.g. one Klaviyo account's
+ * endpoint shared by many workers). Times come from the ledger's own clock, so machines' clocks need not agree.
+ */
+export interface RateLedger {
+  /** 0 when a request may go now (and it is counted), else milliseconds to wait. */
+  take(key: string, limits: { burst: number; burstMs: number; steady: number; steadyMs: number }): Promise<number>;
+  /** Nobody takes from this key for the next `ms` (after a 429). */
+  pause(key: string, ms: number): Promise<void>;
 }
 
 export interface Store {
@@ -71,11 +91,15 @@ export interface Store {
   replay(filter: SelectDeadLetters): Promise<number>;
   discard(filter: SelectDeadLetters): Promise<number>;
   stats(): Promise<StoreStats>;
+  /** Per-minute counts since a time (kept for two days): delivery rates and charts. */
+  throughput(filter: { sinceMs: number; destination?: string }): Promise<MinuteCounts[]>;
   /**
    * Release every lease at start-up. Only for a store this process uses alone (the embedded SQLite file):
    * leases left by a crashed run are then retaken at once instead of after leaseMs.
    */
   releaseAllLeases?(): Promise<number>;
+  /** Present on stores several processes share: their rate limits are counted here, not per process. */
+  rateLedger?: RateLedger;
   kvGet(key: string): Promise<string | undefined>;
   kvSet(key: string, value: string): Promise<void>;
   close(): Promise<void>;

@@ -50,9 +50,11 @@ describe('upsertProfile (identify)', () => {
     const r = plan({ type: 'identify', userId: 'u1', traits: { phone: '07911 123456' } }, d);
     expect((r.operations[0].op as any).profile.phone_number).toBe('+447911123456');
   });
-  it('adds to a list when list_id is mapped', () => {
+  it('adds to a list when list_id is mapped (identifiers the mapping leaves out come from the message)', () => {
     const d = compileDestination({ subscriptions: [{ subscribe: 'type = "identify"', partnerAction: 'upsertProfile', mapping: { email: { '@path': '$.traits.email' }, list_id: 'Y6nRLr' } }] });
-    expect(plan({ type: 'identify', userId: 'u', traits: { email: 'a@b.co' } }, d).operations[0].op).toEqual({ kind: 'profile.upsert', profile: { email: 'a@b.co' }, list: { id: 'Y6nRLr' } });
+    expect(plan({ type: 'identify', userId: 'u', traits: { email: 'a@b.co' } }, d).operations[0].op).toEqual({ kind: 'profile.upsert', profile: { email: 'a@b.co', external_id: 'u' }, list: { id: 'Y6nRLr' } });
+    const mappedOnly = compileDestination({ subscriptions: [{ subscribe: 'type = "identify"', partnerAction: 'upsertProfile', mapping: { email: { '@path': '$.traits.email' }, list_id: 'Y6nRLr' } }], settings: { fillIdentifiers: false } });
+    expect(plan({ type: 'identify', userId: 'u', traits: { email: 'a@b.co' } }, mappedOnly).operations[0].op).toEqual({ kind: 'profile.upsert', profile: { email: 'a@b.co' }, list: { id: 'Y6nRLr' } });
   });
   it('fails a profile with no identifier, naming email', () => {
     const d = compileDestination({ subscriptions: [{ subscribe: 'type = "identify"', partnerAction: 'upsertProfile', mapping: { email: { '@path': '$.traits.email' } } }] });

@@ -1,6 +1,7 @@
 import type { ActionDefinition, PlanWarning } from '../types.js';
 import { enable_batching, profileAttributes } from '../fields.js';
 import { identifiers, requireOne, attributes } from '../profile.js';
+import { fitProfile } from '../limits.js';
 import { listMemberFields, listRef } from '../audience.js';
 
 const addProfileToList: ActionDefinition = {
@@ -14,14 +15,14 @@ const addProfileToList: ActionDefinition = {
     properties: { label: 'Properties', description: 'Custom profile properties.', type: 'object' },
     enable_batching,
   },
-  plan(p, settings) {
+  plan(p, settings, ctx) {
     const warnings: PlanWarning[] = [];
     const list = listRef(p);
-    const profile = attributes(p, identifiers(p, settings, warnings));
+    const profile = attributes(p, identifiers(p, settings, warnings, { identity: ctx.identity }), warnings);
     delete profile.anonymous_id;
-    requireOne(profile, ['email', 'phone_number', 'external_id']);
+    requireOne(profile, ['email', 'phone_number', 'external_id'], 'email', warnings);
     if (p.properties) profile.properties = p.properties;
-    return { operations: [{ kind: 'profile.upsert', profile, list }], warnings };
+    return { operations: [{ kind: 'profile.upsert', profile: fitProfile(profile, warnings), list }], warnings };
   },
 };
 export default addProfileToList;

@@ -2,6 +2,7 @@ import type { ActionDefinition, PlanWarning } from '../types.js';
 import type { Operation } from '../../klaviyo/operations.js';
 import { eventFields, path, firstOf } from '../fields.js';
 import { eventOperation, metricName } from '../event.js';
+import { fitEventProperties } from '../limits.js';
 
 const orderCompleted: ActionDefinition = {
   name: 'orderCompleted',
@@ -21,14 +22,14 @@ const orderCompleted: ActionDefinition = {
     const warnings: PlanWarning[] = [];
     const orderId = p.order_id !== undefined ? String(p.order_id) : undefined;
     // The order id (not the message id) keys the order, so the same order sent twice is recorded once.
-    const order = eventOperation({ ...p, unique_id: p.unique_id ?? orderId ?? ctx.messageId }, settings, warnings, ctx.messageId);
+    const order = eventOperation({ ...p, unique_id: p.unique_id ?? orderId ?? ctx.messageId }, settings, warnings, ctx);
     const ops: Operation[] = [order];
     const productMetric = metricName(p.product_event_name ?? 'Ordered Product', warnings, 'product_event_name');
     const base = orderId ?? order.uniqueId;
     ((p.products as Record<string, any>[]) ?? []).forEach((product, i) => {
       const pid = product.product_id ?? product.id ?? product.sku;
       if (pid === undefined) warnings.push({ field: `products[${i}]`, message: 'has no product_id, id or sku; its unique id falls back to its position in the order' });
-      const properties: Record<string, unknown> = { ...product, ...(orderId ? { order_id: orderId } : {}) };
+      const properties = fitEventProperties({ ...product, ...(orderId ? { order_id: orderId } : {}) }, warnings, `products[${i}]`);
       const price = Number(product.price);
       ops.push({
         kind: 'event.create',

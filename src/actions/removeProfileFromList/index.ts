@@ -12,12 +12,12 @@ const removeProfileFromList: ActionDefinition = {
     ...listMemberFields,
     enable_batching,
   },
-  plan(p, settings) {
+  plan(p, settings, ctx) {
     const warnings: PlanWarning[] = [];
     const list = listRef(p);
-    const { email: e, phone_number: ph, external_id: x } = identifiers(p, settings, warnings);
+    const { email: e, phone_number: ph, external_id: x } = identifiers(p, settings, warnings, { identity: ctx.identity });
     const profile = { ...(e ? { email: e } : {}), ...(ph ? { phone_number: ph } : {}), ...(x ? { external_id: x } : {}) };
-    requireOne(profile, ['email', 'phone_number', 'external_id']);
+    requireOne(profile, ['email', 'phone_number', 'external_id'], 'email', warnings);
     return { operations: [{ kind: 'list.remove', list, profile }], warnings };
   },
 };

@@ -10,7 +10,7 @@ const trackEvent: ActionDefinition = {
   fields: eventFields(path('$.event')),
   plan(p, settings, ctx) {
     const warnings: PlanWarning[] = [];
-    return { operations: [eventOperation(p, settings, warnings, ctx.messageId)], warnings };
+    return { operations: [eventOperation(p, settings, warnings, ctx)], warnings };
   },
 };
 export default trackEvent;

@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 /** A scripted Klaviyo: each request gets the next answer. */
-async function scripted(answers: Array<{ status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }>) {
+async function scripted(answers: Array<{ status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }>, opts: { maxRetries?: number } = {}) {
   const seen: Array<{ at: number; headers: Record<string, unknown>; body: unknown }> = [];
   const app = Fastify();
   app.addContentTypeParser('application/vnd.api+json', { parseAs: 'string' }, (_r, b, done) => done(null, JSON.parse(b as string)));
@@ -30,7 +30,7 @@ async function scripted(answers: Array<{ status: number; body?: unknown; headers
   await app.listen({ port: 0, host: '127.0.0.1' });
   servers.push(app);
   const addr = app.server.address() as { port: number };
-  const client = new KlaviyoClient({ apiKey: KEY, baseUrl: `http://127.0.0.1:${addr.port}`, limiter: false, timeoutMs: 300 });
+  const client = new KlaviyoClient({ apiKey: KEY, baseUrl: `http://127.0.0.1:${addr.port}`, limiter: false, timeoutMs: 300, ...opts });
   clients.push(client);
   return { client, seen };
 }
@@ -87,9 +87,12 @@ describe('KlaviyoClient', () => {
   });
 
   it('times out as a RetryableError', async () => {
-    const { client } = await scripted([{ status: 202, delayMs: 1000 }]);
+    const { client } = await scripted([{ status: 202, delayMs: 3000 }], { maxRetries: 0 });
+    const started = Date.now();
     const e = await client.send(createEvent).catch((x) => x);
     expect(e).toBeInstanceOf(RetryableError);
+    expect(e.message).toMatch(/time/i);
+    expect(Date.now() - started).toBeLessThan(2500);
   });
 
   it('never puts the API key in an error, even when Klaviyo echoes it', async () => {

@@ -103,9 +103,16 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
   });
   afterEach(() => store.close());
 
-  it('leases only the head of each partition, in order', async () => {
+  it('leases a partition’s due messages together and in order, and nothing of it while they are out', async () => {
     await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B'), msg('a2', 'A')]);
-    expect(ids(await lease())).toEqual(['a1', 'b1']);
+    expect(ids(await lease())).toEqual(['a1', 'b1', 'a2']);
+    await store.enqueue('k', [msg('a3', 'A'), msg('c1', 'C')]);
+    expect(ids(await lease())).toEqual(['c1']); // a3 waits: a1 and a2 are leased
+  });
+
+  it('the limit cuts a partition’s run after its oldest messages, never before', async () => {
+    await store.enqueue('k', [msg('a1', 'A'), msg('a2', 'A'), msg('a3', 'A')]);
+    expect(ids(await lease(Date.now(), 2))).toEqual(['a1', 'a2']);
     expect(await lease()).toEqual([]);
   });
 
@@ -124,15 +131,15 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
 
   it('a retried head blocks its partition until it is due and delivered', async () => {
     await store.enqueue('k', [msg('a1', 'A'), msg('a2', 'A')]);
-    const [a1] = await lease();
     const now = Date.now();
+    const [a1, a2] = await lease();
     await store.retry([{ seq: a1.seq, retryAt: now + 5000, error: '500' }]);
+    await store.release([{ seq: a2.seq }]); // due at once, but behind a1
     expect((await store.stats()).byDestination.k).toMatchObject({ queued: 1, retrying: 1, leased: 0 });
     expect(await lease(now)).toEqual([]);
-    const [again] = await lease(now + 6000);
+    const [again, next] = await lease(now + 6000);
     expect(again).toMatchObject({ messageId: 'a1', attempts: 1, lastError: '500' });
-    await store.ack([again.seq]);
-    expect(ids(await lease(now + 6000))).toEqual(['a2']);
+    expect(next).toMatchObject({ messageId: 'a2', attempts: 0 });
   });
 
   it('release puts a message back at a later time without counting an attempt', async () => {
@@ -149,7 +156,7 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     const now = Date.now();
     await lease(now);
     expect(await lease(now + 1000, 100, 'w2')).toEqual([]);
-    expect(ids(await lease(now + 61_000, 100, 'w2'))).toEqual(['a1']);
+    expect(ids(await lease(now + 61_000, 100, 'w2'))).toEqual(['a1', 'a2']);
   });
 
   it('ignores a repeated messageId still in the queue, within a batch too', async () => {
@@ -171,7 +178,7 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
 
   it('dead letters do not block; replay and discard them', async () => {
     await store.enqueue('k', [msg('a1', 'A'), msg('a2', 'A')]);
-    const [a1] = await lease();
+    const [a1] = await lease(Date.now(), 1);
     await store.deadLetter([{ seq: a1.seq, reason: 'bad email', detail: { pointer: '/data' } }]);
     expect(ids(await lease())).toEqual(['a2']);
     const dead = await store.listDeadLetters();
@@ -219,6 +226,21 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(await store.kvGet('y')).toBeUndefined();
   });
 
+  it('counts received, delivered and dead-lettered messages per minute', async () => {
+    const t0 = Date.now();
+    await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B'), msg('c1', 'C')]);
+    await store.enqueue('k', [msg('a1', 'A')]); // a repeat is not counted again
+    await store.enqueue('other', [msg('z1', 'Z')]);
+    const [a, b] = await lease();
+    await store.ack([a.seq]);
+    await store.deadLetter([{ seq: b.seq, reason: 'bad' }]);
+    const rows = await store.throughput({ sinceMs: t0 - 60_000, destination: 'k' });
+    const sum = (f: 'received' | 'delivered' | 'dead') => rows.reduce((n, r) => n + Number(r[f]), 0);
+    expect(rows.every((r) => r.destination === 'k')).toBe(true);
+    expect([sum('received'), sum('delivered'), sum('dead')]).toEqual([3, 1, 1]);
+    expect(await store.throughput({ sinceMs: Date.now() + 120_000 })).toEqual([]);
+  });
+
   it('survives reopening: what was enqueued is there, and migrating again is harmless', async () => {
     await store.enqueue('k', [msg('a1', 'A')]);
     await store.close();
@@ -264,21 +286,28 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
             await sleep(2);
             continue;
           }
+          const mine = new Set<string>();
+          const expected = new Map<string, number>(); // within this lease: partition/enqueuer → next index
           for (const m of got) {
             const out = held.get(m.partitionKey);
-            if (out) failures.push(`${owner} got ${m.messageId} while ${out} was out`);
+            if (out && !mine.has(m.partitionKey)) failures.push(`${owner} got ${m.messageId} while ${out} was out`);
+            mine.add(m.partitionKey);
             held.set(m.partitionKey, m.messageId);
             const { e, j } = m.payload as { e: number; j: number };
-            const due = next.get(`${m.partitionKey}/${e}`) ?? 0;
+            const k = `${m.partitionKey}/${e}`;
+            const due = expected.get(k) ?? next.get(k) ?? 0;
             if (j !== due) failures.push(`${owner} got ${m.messageId}, expected index ${due} first`);
+            expected.set(k, j + 1);
           }
           await sleep(Math.random() * 3);
           const acks: number[] = [];
           const retries: Array<{ seq: number; retryAt: number; error: string }> = [];
+          const failed = new Set<string>(); // as the worker does: after a retry, the partition's later messages wait too
           for (const m of got) {
             // Cleared before settling: what is observed out is always within the real lease, so no false alarms.
             held.delete(m.partitionKey);
-            if (Math.random() < 0.1) {
+            if (failed.has(m.partitionKey) || Math.random() < 0.1) {
+              failed.add(m.partitionKey);
               retries.push({ seq: m.seq, retryAt: Date.now(), error: 'flaky' });
               continue;
             }

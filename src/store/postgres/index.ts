@@ -3,18 +3,25 @@
  * Each operation is one statement or one short transaction; batches go in as arrays (unnest), not one row per query.
  */
 import pg from 'pg';
-import type { DeadLetter, LeasedMessage, SelectDeadLetters, NewMessage, Store, StoreStats } from '../types.js';
+import type { DeadLetter, LeasedMessage, MinuteCounts, RateLedger, SelectDeadLetters, NewMessage, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 
 // Advisory lock keys. The one-key and two-key forms are separate lock spaces in Postgres.
 const MIGRATE_LOCK = 7_461_736_901_447_286; // any constant shared by every process of this service (< 2^53)
 const ENQUEUE_LOCK = 74_617_369; // namespace of the per-destination enqueue lock
+const LEASE_LOCK = 74_617_370; // namespace of the per-destination lease lock
 
 // seq, times and counts are BIGINT; all stay far below 2^53, so read them as numbers, not strings.
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
+
+const minuteOf = (ms: number) => Math.floor(ms / 60_000);
+const KEEP_THROUGHPUT_MS = 2 * 24 * 3600_000;
+const COUNT_SQL = `INSERT INTO throughput (destination, minute, received, delivered, dead) VALUES ($1, $2, $3, $4, $5)
+  ON CONFLICT (destination, minute) DO UPDATE SET received = throughput.received + excluded.received,
+    delivered = throughput.delivered + excluded.delivered, dead = throughput.dead + excluded.dead`;
 
 interface Row {
   seq: number;
@@ -73,7 +80,7 @@ export class PostgresStore implements Store {
       // Enqueues of one destination commit one at a time, so seq order is commit order: a lease can never see
       // a message while an earlier-numbered one of its partition is still uncommitted (and then lease both).
       await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ENQUEUE_LOCK, destination]);
-      await c.query(
+      const inserted = await c.query(
         `INSERT INTO queue (destination, message_id, partition_key, payload, received_at, available_at)
          SELECT $1, m.id, m.key, m.payload, m.received_at, 0
            FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS m(id, key, payload, received_at, n)
@@ -87,27 +94,34 @@ export class PostgresStore implements Store {
           messages.map((m) => m.receivedAt ?? now),
         ],
       );
+      if (inserted.rowCount) await c.query(COUNT_SQL, [destination, minuteOf(now), inserted.rowCount, 0, 0]);
     });
   }
 
   async lease(destination: string, opts: { limit: number; leaseMs: number; owner: string; now?: number }): Promise<LeasedMessage[]> {
     const now = opts.now ?? Date.now();
-    // Candidates are partition heads (nothing earlier in the partition is unsettled) that are due: ready ones,
-    // and leased ones whose lease expired. SKIP LOCKED passes over heads another leaser is taking right now;
-    // the rows behind them are not heads, so they are never taken in their place.
-    const { rows } = await this.pool.query<Row>(
-      `WITH c AS (
-         SELECT q.seq FROM queue q
-          WHERE q.destination = $1 AND q.state <> 'dead' AND q.available_at <= $2
-            AND NOT EXISTS (SELECT 1 FROM queue e WHERE e.destination = q.destination AND e.partition_key = q.partition_key
-                              AND e.seq < q.seq AND e.state <> 'dead')
-          ORDER BY q.seq LIMIT $3
-          FOR UPDATE SKIP LOCKED)
-       UPDATE queue SET state = 'leased', owner = $4, available_at = $5 FROM c WHERE queue.seq = c.seq
-       RETURNING queue.seq, queue.destination, queue.message_id, queue.partition_key, queue.payload, queue.attempts,
-                 queue.received_at, queue.last_error`,
-      [destination, now, opts.limit, opts.owner, now + opts.leaseMs],
-    );
+    // Candidates are due messages (ready, or leased with an expired lease) with nothing earlier in their
+    // partition unsettled; a partition's due messages go out together, oldest first. Leases of one destination
+    // take turns (advisory lock): each then sees every lease committed before it, so two leasers can never
+    // split one partition's run between them. SKIP LOCKED passes over rows an ack or retry is updating.
+    const rows = await this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LEASE_LOCK, destination]);
+      return (
+        await c.query<Row>(
+          `WITH c AS (
+             SELECT q.seq FROM queue q
+              WHERE q.destination = $1 AND q.state <> 'dead' AND q.available_at <= $2
+                AND NOT EXISTS (SELECT 1 FROM queue e WHERE e.destination = q.destination AND e.partition_key = q.partition_key
+                                  AND e.seq < q.seq AND e.state <> 'dead' AND e.available_at > $2)
+              ORDER BY q.seq LIMIT $3
+              FOR UPDATE SKIP LOCKED)
+           UPDATE queue SET state = 'leased', owner = $4, available_at = $5 FROM c WHERE queue.seq = c.seq
+           RETURNING queue.seq, queue.destination, queue.message_id, queue.partition_key, queue.payload, queue.attempts,
+                     queue.received_at, queue.last_error`,
+          [destination, now, opts.limit, opts.owner, now + opts.leaseMs],
+        )
+      ).rows;
+    });
     return rows
       .sort((a, b) => a.seq - b.seq)
       .map((r) => ({
@@ -126,10 +140,13 @@ export class PostgresStore implements Store {
     if (!seqs.length) return;
     // Ordered by destination so concurrent acks lock the counter rows in the same order (no deadlock).
     await this.pool.query(
-      `WITH d AS (DELETE FROM queue WHERE seq = ANY($1::bigint[]) RETURNING destination)
-       INSERT INTO delivered (destination, count) SELECT destination, count(*) FROM d GROUP BY destination ORDER BY destination
+      `WITH d AS (DELETE FROM queue WHERE seq = ANY($1::bigint[]) RETURNING destination),
+            n AS (SELECT destination, count(*) AS n FROM d GROUP BY destination),
+            t AS (INSERT INTO throughput (destination, minute, delivered) SELECT destination, $2, n FROM n ORDER BY destination
+                  ON CONFLICT (destination, minute) DO UPDATE SET delivered = throughput.delivered + excluded.delivered)
+       INSERT INTO delivered (destination, count) SELECT destination, n FROM n ORDER BY destination
        ON CONFLICT (destination) DO UPDATE SET count = delivered.count + excluded.count`,
-      [seqs],
+      [seqs, minuteOf(Date.now())],
     );
   }
 
@@ -154,13 +171,17 @@ export class PostgresStore implements Store {
   async deadLetter(items: Array<{ seq: number; reason: string; detail?: unknown }>): Promise<void> {
     if (!items.length) return;
     await this.pool.query(
-      `UPDATE queue q SET state = 'dead', owner = NULL, dead_reason = i.reason, dead_detail = i.detail, dead_at = $4, attempts = q.attempts + 1
-         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS i(seq, reason, detail) WHERE q.seq = i.seq`,
+      `WITH d AS (
+         UPDATE queue q SET state = 'dead', owner = NULL, dead_reason = i.reason, dead_detail = i.detail, dead_at = $4, attempts = q.attempts + 1
+           FROM unnest($1::bigint[], $2::text[], $3::text[]) AS i(seq, reason, detail) WHERE q.seq = i.seq RETURNING q.destination)
+       INSERT INTO throughput (destination, minute, dead) SELECT destination, $5, count(*) FROM d GROUP BY destination ORDER BY destination
+       ON CONFLICT (destination, minute) DO UPDATE SET dead = throughput.dead + excluded.dead`,
       [
         items.map((i) => i.seq),
         items.map((i) => i.reason),
         items.map((i) => (i.detail === undefined ? null : JSON.stringify(i.detail))),
         Date.now(),
+        minuteOf(Date.now()),
       ],
     );
   }
@@ -232,6 +253,28 @@ export class PostgresStore implements Store {
     for (const r of (await this.pool.query('SELECT destination, count FROM delivered')).rows) get(r.destination).delivered = r.count;
     return { byDestination };
   }
+
+  async throughput(filter: { sinceMs: number; destination?: string }): Promise<MinuteCounts[]> {
+    await this.pool.query('DELETE FROM throughput WHERE minute < $1', [minuteOf(Date.now() - KEEP_THROUGHPUT_MS)]);
+    const { rows } = await this.pool.query<MinuteCounts>(
+      `SELECT destination, minute, received, delivered, dead FROM throughput
+        WHERE minute >= $1 AND ($2::text IS NULL OR destination = $2) ORDER BY destination, minute`,
+      [minuteOf(filter.sinceMs), filter.destination ?? null],
+    );
+    return rows;
+  }
+
+  readonly rateLedger: RateLedger = {
+    take: async (key, l) =>
+      Number((await this.pool.query('SELECT kd_take_rate($1, $2, $3, $4, $5) AS wait', [key, l.burst, l.burstMs, l.steady, l.steadyMs])).rows[0].wait),
+    pause: async (key, ms) => {
+      await this.pool.query(
+        `INSERT INTO rate_pause (key, until_ms) VALUES ($1, kd_now_ms() + $2)
+         ON CONFLICT (key) DO UPDATE SET until_ms = GREATEST(rate_pause.until_ms, excluded.until_ms)`,
+        [key, ms],
+      );
+    },
+  };
 
   async kvGet(key: string): Promise<string | undefined> {
     return (await this.pool.query('SELECT value FROM kv WHERE key = $1', [key])).rows[0]?.value;

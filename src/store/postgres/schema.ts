@@ -29,4 +29,47 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE throughput (
+        destination TEXT NOT NULL,
+        minute BIGINT NOT NULL,
+        received BIGINT NOT NULL DEFAULT 0,
+        delivered BIGINT NOT NULL DEFAULT 0,
+        dead BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (destination, minute)
+      );
+    `,
+  },
+  {
+    version: 3,
+    sql: `
+      -- Shared rate limits: a sliding log of request times per key, on the database's clock.
+      CREATE TABLE rate_log (key TEXT NOT NULL, sent_at BIGINT NOT NULL);
+      CREATE INDEX rate_log_key ON rate_log (key, sent_at DESC);
+      CREATE TABLE rate_pause (key TEXT PRIMARY KEY, until_ms BIGINT NOT NULL);
+      CREATE FUNCTION kd_now_ms() RETURNS BIGINT LANGUAGE sql AS $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
+      -- 0 and the request is counted, or how many ms until it may go. One key's takers queue on an advisory lock.
+      CREATE FUNCTION kd_take_rate(p_key TEXT, p_burst INT, p_burst_ms INT, p_steady INT, p_steady_ms INT) RETURNS BIGINT
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        now_ms BIGINT;
+        until_ms BIGINT;
+        nth BIGINT;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext('kd-rate:' || p_key));
+        now_ms := kd_now_ms();
+        SELECT r.until_ms INTO until_ms FROM rate_pause r WHERE r.key = p_key;
+        IF until_ms IS NOT NULL AND until_ms > now_ms THEN RETURN until_ms - now_ms; END IF;
+        DELETE FROM rate_log WHERE key = p_key AND sent_at <= now_ms - p_steady_ms;
+        SELECT sent_at INTO nth FROM rate_log WHERE key = p_key ORDER BY sent_at DESC OFFSET p_steady - 1 LIMIT 1;
+        IF nth IS NOT NULL THEN RETURN nth + p_steady_ms - now_ms + 1; END IF;
+        SELECT sent_at INTO nth FROM rate_log WHERE key = p_key ORDER BY sent_at DESC OFFSET p_burst - 1 LIMIT 1;
+        IF nth IS NOT NULL AND nth > now_ms - p_burst_ms THEN RETURN nth + p_burst_ms - now_ms + 1; END IF;
+        INSERT INTO rate_log (key, sent_at) VALUES (p_key, now_ms);
+        RETURN 0;
+      END $$;
+    `,
+  },
 ];

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { DeadLetter, LeasedMessage, NewMessage, SelectDeadLetters, Store, StoreStats } from '../types.js';
+import type { DeadLetter, LeasedMessage, MinuteCounts, NewMessage, SelectDeadLetters, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 
 interface Row {
@@ -18,6 +18,9 @@ interface Row {
   received_at: number;
   last_error: string | null;
 }
+
+const minuteOf = (ms: number) => Math.floor(ms / 60_000);
+const KEEP_THROUGHPUT_MS = 2 * 24 * 3600_000;
 
 export async function createSqliteStore(opts: { dataDir: string; file?: string }): Promise<Store> {
   mkdirSync(opts.dataDir, { recursive: true });
@@ -53,13 +56,14 @@ class SqliteStore implements Store {
         `INSERT INTO queue (destination, message_id, partition_key, payload, received_at, available_at) VALUES (?, ?, ?, ?, ?, 0)
          ON CONFLICT (destination, message_id) WHERE state != 'dead' DO NOTHING`,
       ),
-      // Heads of partitions only: nothing earlier in the same partition is still unsettled.
+      // Due messages with nothing earlier in their partition still unsettled (leased, or waiting to be retried).
+      // A partition's due messages go out together, oldest first (ORDER BY seq: the limit never skips one).
       candidates: db.prepare(
         `SELECT q.seq, q.destination, q.message_id, q.partition_key, q.payload, q.attempts, q.received_at, q.last_error
            FROM queue q
           WHERE q.destination = ? AND q.state = 'ready' AND q.available_at <= ?
             AND NOT EXISTS (SELECT 1 FROM queue e WHERE e.destination = q.destination AND e.partition_key = q.partition_key
-                              AND e.seq < q.seq AND e.state != 'dead')
+                              AND e.seq < q.seq AND e.state != 'dead' AND e.available_at > ?)
           ORDER BY q.seq LIMIT ?`,
       ),
       expire: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL WHERE destination = ? AND state = 'leased' AND available_at <= ?`),
@@ -69,6 +73,12 @@ class SqliteStore implements Store {
       retry: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, attempts = attempts + 1, available_at = ?, last_error = ? WHERE seq = ?`),
       release: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, available_at = ? WHERE seq = ?`),
       dead: db.prepare(`UPDATE queue SET state = 'dead', owner = NULL, dead_reason = ?, dead_detail = ?, dead_at = ?, attempts = attempts + 1 WHERE seq = ?`),
+      count: db.prepare(
+        `INSERT INTO throughput (destination, minute, received, delivered, dead) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (destination, minute) DO UPDATE SET received = received + excluded.received,
+           delivered = delivered + excluded.delivered, dead = dead + excluded.dead`,
+      ),
+      deadDestination: db.prepare('SELECT destination FROM queue WHERE seq = ?'),
       kvGet: db.prepare('SELECT value FROM kv WHERE key = ?'),
       kvSet: db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     };
@@ -82,7 +92,9 @@ class SqliteStore implements Store {
   async enqueue(destination: string, messages: NewMessage[]): Promise<void> {
     const now = Date.now();
     this.db.transaction(() => {
-      for (const m of messages) this.s.insert.run(destination, m.messageId, m.partitionKey, JSON.stringify(m.payload), m.receivedAt ?? now);
+      let received = 0;
+      for (const m of messages) received += this.s.insert.run(destination, m.messageId, m.partitionKey, JSON.stringify(m.payload), m.receivedAt ?? now).changes;
+      if (received) this.s.count.run(destination, minuteOf(now), received, 0, 0);
     })();
   }
 
@@ -90,7 +102,7 @@ class SqliteStore implements Store {
     const now = opts.now ?? Date.now();
     return this.db.transaction(() => {
       this.s.expire.run(destination, now);
-      const rows = this.s.candidates.all(destination, now, opts.limit) as Row[];
+      const rows = this.s.candidates.all(destination, now, now, opts.limit) as Row[];
       for (const r of rows) this.s.lease.run(opts.owner, now + opts.leaseMs, r.seq);
       return rows.map((r) => ({
         seq: r.seq,
@@ -106,10 +118,11 @@ class SqliteStore implements Store {
   }
 
   async ack(seqs: number[]): Promise<void> {
+    const minute = minuteOf(Date.now());
     this.db.transaction(() => {
       for (const seq of seqs) {
         const row = this.s.ack.get(seq) as { destination: string } | undefined;
-        if (row) this.s.delivered.run(row.destination);
+        if (row) this.s.delivered.run(row.destination), this.s.count.run(row.destination, minute, 0, 1, 0);
       }
     })();
   }
@@ -124,7 +137,13 @@ class SqliteStore implements Store {
 
   async deadLetter(items: Array<{ seq: number; reason: string; detail?: unknown }>): Promise<void> {
     const now = Date.now();
-    this.db.transaction(() => items.forEach((i) => this.s.dead.run(i.reason, i.detail === undefined ? null : JSON.stringify(i.detail), now, i.seq)))();
+    this.db.transaction(() =>
+      items.forEach((i) => {
+        const row = this.s.deadDestination.get(i.seq) as { destination: string } | undefined;
+        if (!row || !this.s.dead.run(i.reason, i.detail === undefined ? null : JSON.stringify(i.detail), now, i.seq).changes) return;
+        this.s.count.run(row.destination, minuteOf(now), 0, 0, 1);
+      }),
+    )();
   }
 
   async listDeadLetters(filter: { destination?: string; limit?: number } = {}): Promise<DeadLetter[]> {
@@ -193,6 +212,16 @@ class SqliteStore implements Store {
     for (const r of rows) Object.assign(get(r.destination), { queued: r.queued, leased: r.leased, retrying: r.retrying, dead: r.dead });
     for (const r of this.db.prepare('SELECT destination, count FROM delivered').all() as any[]) get(r.destination).delivered = r.count;
     return { byDestination };
+  }
+
+  async throughput(filter: { sinceMs: number; destination?: string }): Promise<MinuteCounts[]> {
+    this.db.prepare('DELETE FROM throughput WHERE minute < ?').run(minuteOf(Date.now() - KEEP_THROUGHPUT_MS));
+    return this.db
+      .prepare(
+        `SELECT destination, minute, received, delivered, dead FROM throughput
+          WHERE minute >= ? ${filter.destination ? 'AND destination = ?' : ''} ORDER BY destination, minute`,
+      )
+      .all(minuteOf(filter.sinceMs), ...(filter.destination ? [filter.destination] : [])) as MinuteCounts[];
   }
 
   async kvGet(key: string): Promise<string | undefined> {

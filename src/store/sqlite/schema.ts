@@ -27,4 +27,17 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE throughput (
+        destination TEXT NOT NULL,
+        minute INTEGER NOT NULL,
+        received INTEGER NOT NULL DEFAULT 0,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        dead INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (destination, minute)
+      );
+    `,
+  },
 ];

@@ -1,0 +1,49 @@
+/** What `status` and `GET /admin/status` report: queue state per destination and recent rates. */
+import type { DestinationStats, Store } from '../store/types.js';
+
+export interface Rates {
+  /** Per second, averaged over the window. */
+  received: number;
+  delivered: number;
+  dead: number;
+}
+
+export interface DestinationStatus extends DestinationStats {
+  rates: { last5m: Rates; last60m: Rates };
+}
+
+export async function statusReport(store: Store, now = Date.now()): Promise<{ destinations: Record<string, DestinationStatus> }> {
+  const [stats, minutes] = await Promise.all([store.stats(), store.throughput({ sinceMs: now - 60 * 60_000 })]);
+  const names = new Set([...Object.keys(stats.byDestination), ...minutes.map((m) => m.destination)]);
+  const rates = (destination: string, windowMin: number): Rates => {
+    // Whole minutes since the window's first minute, plus the current, partial one.
+    const first = Math.floor((now - windowMin * 60_000) / 60_000);
+    const seconds = (now - first * 60_000) / 1000;
+    const sum = { received: 0, delivered: 0, dead: 0 };
+    for (const m of minutes) {
+      if (m.destination !== destination || m.minute < first) continue;
+      sum.received += Number(m.received);
+      sum.delivered += Number(m.delivered);
+      sum.dead += Number(m.dead);
+    }
+    const r = (n: number) => Math.round((n / seconds) * 100) / 100;
+    return { received: r(sum.received), delivered: r(sum.delivered), dead: r(sum.dead) };
+  };
+  const destinations: Record<string, DestinationStatus> = {};
+  for (const d of [...names].sort()) {
+    const s = stats.byDestination[d] ?? { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0 };
+    destinations[d] = { ...s, rates: { last5m: rates(d, 5), last60m: rates(d, 60) } };
+  }
+  return { destinations };
+}
+
+/** The report as a table for a terminal. */
+export function formatStatus(report: Awaited<ReturnType<typeof statusReport>>): string {
+  const rows = Object.entries(report.destinations);
+  if (!rows.length) return 'no messages yet\n';
+  const head = ['destination', 'queued', 'in flight', 'retrying', 'dead letters', 'delivered', 'delivered/s 5m', 'delivered/s 1h', 'received/s 5m', 'dead/s 1h'];
+  const body = rows.map(([name, s]) => [name, s.queued, s.leased, s.retrying, s.dead, s.delivered, s.rates.last5m.delivered, s.rates.last60m.delivered, s.rates.last5m.received, s.rates.last60m.dead].map(String));
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), ...body.map(line)].join('\n') + '\n';
+}

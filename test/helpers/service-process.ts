@@ -1,0 +1,56 @@
+/** The service as its own process (`klaviyo-destination start` through tsx), for crash and scale-out tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+export const WRITE_KEY = 'crash_test_key_1';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+
+/** The service as its own process; on a shared store a killed run's leases expire after 2 s. */
+export function startChild(port: number, dataDir: string, emulatorUrl: string, opts: { store?: string; role?: string } = {}): ChildProcess {
+  const config = join(dataDir, `config-${port}.json`);
+  writeFileSync(config, JSON.stringify({ destinations: [{ delivery: { leaseMs: 2000, flushIntervalMs: 20 } }] }));
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'start'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      CONFIG_FILE: config,
+      WRITE_KEY,
+      KLAVIYO_API_KEY: 'pk_crash',
+      KLAVIYO_URL: emulatorUrl,
+      LOG_LEVEL: 'warn',
+      ...(opts.store ? { STORE_URL: opts.store } : {}),
+      ...(opts.role ? { ROLE: opts.role } : {}),
+    },
+    stdio: 'ignore',
+  });
+}
+
+
+/** `n` track events of 25 users, numbered from `from`. */
+export const batch = (from: number, n: number) => ({
+  batch: Array.from({ length: n }, (_, i) => ({ type: 'track', userId: `user-${(from + i) % 25}`, messageId: `evt-${from + i}`, event: 'Crash Test', properties: { i: from + i }, context: { traits: { email: `user${(from + i) % 25}@example.com` } } })),
+});
+
+export async function post(port: number, body: unknown): Promise<number> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` }, body: JSON.stringify(body) });
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
