@@ -66,8 +66,9 @@ function report(notes: Notes, warnings: PlanWarning[]): void {
 
 /** Drop the largest top-level entries until the object fits; returns the dropped keys. */
 function dropLargest(obj: Record<string, unknown>, budget: number): string[] {
-  const sizes = Object.entries(obj).map(([k, v]) => [k, jsonBytes({ [k]: v })] as const);
   let total = jsonBytes(obj);
+  if (total <= budget) return [];
+  const sizes = Object.entries(obj).map(([k, v]) => [k, jsonBytes({ [k]: v })] as const);
   const dropped: string[] = [];
   for (const [k, size] of sizes.sort((a, b) => b[1] - a[1])) {
     if (total <= budget) break;
@@ -103,12 +104,13 @@ export function fitProfile(profile: ProfileAttributes, warnings: PlanWarning[], 
   const root = prefix.replace(/\.$/, '');
   const out = fitValue(profile, root, 0, notes) as ProfileAttributes;
   report(notes, warnings);
-  if (out.properties && jsonBytes(out) > LIMITS.profileBytes) {
+  let size = jsonBytes(out);
+  if (out.properties && size > LIMITS.profileBytes) {
     const rest = jsonBytes({ ...out, properties: {} });
     const dropped = dropLargest(out.properties, LIMITS.profileBytes - rest);
     if (dropped.length) warnings.push({ field: `${prefix}properties.${dropped[0]}`, message: `dropped ${listPaths(dropped.map((k) => `${prefix}properties.${k}`))}: the profile would exceed Klaviyo's 100 KB limit` });
+    size = jsonBytes(out);
   }
-  const size = jsonBytes(out);
   if (size > LIMITS.profileBytes) throw new PayloadError(root || 'profile', `the profile is ${size} bytes, over Klaviyo's 100 KB limit even without custom properties; shorten its attributes`);
   return out;
 }

@@ -101,6 +101,8 @@ export class DeliveryWorker {
         this.o.logger?.error({ err: String(err), destination: this.o.name }, 'delivery cycle failed');
       }
       if (n === 0 && this.running) await this.idle(this.o.options.flushIntervalMs);
+      // Let timers and I/O in between cycles: the store is synchronous, and a fast Klaviyo answers at once.
+      else await new Promise((resolve) => setImmediate(resolve));
     }
   }
 

@@ -1,8 +1,9 @@
 /**
  * The input contract: Segment-spec messages (also what RudderStack's SDKs send), validated with zod.
- * Every error names the field to fix. Validated messages are normalised copies: type lower-cased,
- * ids as strings, a deterministic messageId when the sender gave none, prototype-polluting keys dropped,
- * control characters and unpaired surrogates cleaned (each reported as a warning; see ./text.ts).
+ * Every error names the field to fix. Validated messages are normalised copies (unchanged parts shared with the
+ * input, which nothing mutates): type lower-cased, ids as strings, a deterministic messageId when the sender gave
+ * none, and text hygiene — prototype-polluting keys dropped, control characters and unpaired surrogates cleaned,
+ * absurd nesting turned into JSON text — each reported as a warning (./text.ts).
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';

@@ -45,7 +45,8 @@ function run(message: Record<string, unknown>, dest = US, raw = false): Outcome 
 /** The profile a request sends: profile-import's data, or the event's profile. */
 function profileOf(r: RenderedRequest): { id?: string; attributes: Record<string, unknown> } {
   const data = (r.body as any).data;
-  return r.path === '/api/events' ? data.attributes.profile.data : data;
+  if (r.path === '/api/events') return data.attributes.profile.data;
+  return r.path === '/api/profile-bulk-import-jobs' ? data.attributes.profiles.data[0] : data;
 }
 const eventOf = (r: RenderedRequest) => (r.body as any).data.attributes;
 
@@ -195,6 +196,22 @@ const CASES: Case[] = [
     message: identify({ email: 'k@example.com' }, { context: { externalIds: [{ id: '01GDDKASAP8TKDDA2GRZDSVP4H', type: 'klaviyo_profile_id' }] } }),
     profile: { email: 'k@example.com', external_id: 'u1' },
     profileId: '01GDDKASAP8TKDDA2GRZDSVP4H',
+  },
+  {
+    name: 'track: Klaviyo profile id from context.externalIds on the event profile',
+    message: track('Viewed', {}, { context: { externalIds: [{ id: '01GDDKASAP8TKDDA2GRZDSVP4H', type: 'klaviyo_id' }] } }),
+    profile: { external_id: 'u1' },
+    profileId: '01GDDKASAP8TKDDA2GRZDSVP4H',
+  },
+  {
+    name: 'Audience Entered: the list upsert carries the email and phone from context.traits',
+    message: track('Audience Entered', {}, { context: { traits: { email: 'vip@example.com', phone: '+1 212 555 0100' }, personas: { computation_key: 'vips', computation_id: 'aud_1' } } }),
+    warnings: [],
+    check: ({ requests }) => {
+      const upsert = requests.find((r) => r.path === '/api/profile-bulk-import-jobs')!;
+      expect(profileOf(upsert)).toEqual({ type: 'profile', attributes: { email: 'vip@example.com', phone_number: '+12125550100', external_id: 'u1' } });
+      expect((upsert.body as any).data.relationships).toEqual({ lists: { data: [{ type: 'list', id: '<list id of audience aud_1>' }] } });
+    },
   },
   {
     name: "a group call's traits are the group's, not the user's",

@@ -59,6 +59,12 @@ describe('one malformed event among 1000 costs exactly one event', () => {
     expect(r.errors).toEqual([{ index: BAD, field: `batch[${BAD}].context`, message: 'context must be an object, got null' }]);
   });
 
+  it('ingest validation reports cleaned text per message, by index', () => {
+    const r = validateBatch({ batch: [{ type: 'track', userId: 'a', event: 'x' }, { type: 'track', userId: 'b', event: 'y', properties: { note: 'bell\u0007' } }] });
+    expect(r.messages[1].properties).toEqual({ note: 'bell' });
+    expect(r.warnings).toEqual([{ index: 1, field: 'batch[1].properties.note', message: expect.stringMatching(/^removed control characters .* from properties\.note$/) }]);
+  });
+
   it('planning: a wrong type in one event errors that event only; every request of the others is valid', () => {
     const all = messages().map((m) => {
       const v = validateMessage(m);
