@@ -63,6 +63,24 @@ describe('klaviyo-destination start', () => {
     await until(state, (x) => x.events.some((e: any) => e.unique_id === 'good-1'));
   });
 
+  it('cleans hostile text with a warning, and delivers a profile whose phone is invalid without the phone', async () => {
+    const auth = { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` };
+    const res = await fetch(`${svc.url}/v1/batch`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ batch: [{ type: 'identify', userId: 'q-1', messageId: 'q-msg', traits: { email: ' Q@Example.COM ', phone: '12', title: 'Boss\u0007' } }] }),
+    });
+    const body = (await res.json()) as any;
+    expect(body.success).toBe(true);
+    expect(body.warnings).toEqual([expect.objectContaining({ index: 0, field: expect.stringContaining('title') })]);
+    const s = await until(state, (x) => x.profiles.some((p: any) => p.attributes.external_id === 'q-1'));
+    const p = s.profiles.find((x: any) => x.attributes.external_id === 'q-1');
+    expect(p.attributes).toMatchObject({ email: 'Q@example.com', title: 'Boss' });
+    expect(p.attributes.phone_number).toBeUndefined();
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    expect(metrics).toMatch(/kd_plan_warnings_total\{destination="klaviyo",field="phone_number"\} [1-9]/);
+  });
+
   it('dead-letters what Klaviyo rejects, and replays it from the admin API', async () => {
     // A subscription whose mapping always fails for this event: Klaviyo answers 400 to a bad list id.
     const res = await fetch(`${svc.url}/v1/track`, {

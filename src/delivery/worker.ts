@@ -19,6 +19,8 @@ import type { DeliveryOptions } from '../config/index.js';
 export interface DeliveryMetrics {
   settled(destination: string, outcome: 'delivered' | 'retried' | 'dead' | 'filtered', n: number): void;
   batch(destination: string, messages: number, operations: number): void;
+  /** Fields a plan changed or dropped (invalid phone, truncated string…). */
+  warnings(destination: string, fields: string[]): void;
 }
 
 export interface WorkerLogger {
@@ -130,6 +132,11 @@ export class DeliveryWorker {
     const planErrors = new Map<number, { field: string; message: string } | null>();
     for (const m of leased) {
       const result = planMessage(this.o.destination, m.payload as SegmentMessage);
+      // A dropped phone or a truncated property is delivered anyway: say what was changed, per message.
+      if (result.warnings.length) {
+        this.o.metrics?.warnings(this.o.name, result.warnings.map((w) => w.field));
+        this.o.logger?.info({ destination: this.o.name, messageId: m.messageId, warnings: result.warnings }, 'message delivered with changes');
+      }
       planErrors.set(m.seq, result.error);
       const ops = result.operations.map((op) => ({ ...op, partition: m.partitionKey }));
       opsOf.set(m.seq, ops);

@@ -107,14 +107,15 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
         throw new HttpError(400, `${v.error.field || 'message'}: ${v.error.message}`, { errors: [{ index: 0, ...v.error }] });
       }
       await store(src, [v.message]);
-      return { success: true };
+      // Cleaned text (control characters, lone surrogates, prototype keys) is reported, not refused.
+      return v.warnings?.length ? { success: true, warnings: v.warnings } : { success: true };
     });
   }
 
   for (const path of opts.acceptEvents === false ? [] : ['/v1/batch', '/v1/import']) {
     app.post(path, async (req) => {
       const src = source(req);
-      const { messages, errors } = validateBatch(req.body);
+      const { messages, errors, warnings } = validateBatch(req.body);
       if (errors.length) opts.metrics?.rejected(src.name, 'invalid', errors.length);
       if (!messages.length) {
         const tooBig = errors.find((e) => e.message.includes('bytes; the limit'));
@@ -122,7 +123,11 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
         throw new HttpError(400, errors.length ? `no valid message in the batch (${errors.length} rejected)` : 'the batch is empty', { errors });
       }
       await store(src, messages);
-      return errors.length ? { success: true, accepted: messages.length, rejected: errors } : { success: true };
+      return {
+        success: true,
+        ...(errors.length ? { accepted: messages.length, rejected: errors } : {}),
+        ...(warnings.length ? { warnings } : {}),
+      };
     });
   }
 

@@ -29,6 +29,12 @@ export function createMetrics(store: Store) {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
+  const planWarnings = new client.Counter({
+    name: 'kd_plan_warnings_total',
+    help: 'Fields changed or dropped while planning (invalid phone or email, values over Klaviyo limits…)',
+    labelNames: ['destination', 'field'],
+    registers: [registry],
+  });
   const klaviyo429 = new client.Counter({ name: 'kd_klaviyo_rate_limited_total', help: 'Klaviyo 429 responses', labelNames: ['endpoint'], registers: [registry] });
   new client.Gauge({
     name: 'kd_queue_depth',
@@ -50,6 +56,8 @@ export function createMetrics(store: Store) {
   const delivery: DeliveryMetrics = {
     settled: (destination, outcome, n) => n > 0 && settled.inc({ destination, outcome }, n),
     batch: (destination, messages) => batchMessages.observe({ destination }, messages),
+    // Only the first path segment: labels must stay few (`properties`, not `properties.sku`).
+    warnings: (destination, fields) => fields.forEach((f) => planWarnings.inc({ destination, field: f.split(/[.[]/)[0] || 'message' })),
   };
 
   return {
