@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Engine tests run twice: on the embedded SQLite store, and on Postgres (a throwaway server started by the
 // postgres project's global setup).
-const ENGINE_TESTS = ['test/service.test.ts', 'test/crash.test.ts', 'test/scale-out.test.ts'];
+const ENGINE_TESTS = ['test/service.test.ts', 'test/crash.test.ts', 'test/scale-out.test.ts', 'test/sync.test.ts'];
 
 export default defineConfig({
   test: {

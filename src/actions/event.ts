@@ -53,5 +53,7 @@ export function eventOperation(p: Record<string, any>, settings: DestinationSett
   const time = eventTime(p.time, warnings);
   if (time) op.time = time;
   if (typeof p.value === 'number' && Number.isFinite(p.value)) op.value = p.value;
+  // An ISO 4217 code for `value`, when a mapping gives one (the rudderstack preset maps properties.currency).
+  if (typeof p.value_currency === 'string' && /^[A-Za-z]{3}$/.test(p.value_currency)) op.valueCurrency = p.value_currency.toUpperCase();
   return op;
 }

@@ -173,4 +173,35 @@ async function withStore(o: { dataDir: string; store?: string }, fn: (store: imp
   }
 }
 
+program
+  .command('sync')
+  .description('send warehouse rows to Klaviyo: only rows added, changed or deleted since the last run')
+  .addOption(new Option('--config <file>', 'config file declaring models and audiences').env('CONFIG_FILE'))
+  .option('--model <name...>', 'models or audiences of the config to sync (default: all)')
+  .option('--source <source>', 'one model given here: postgres://… (with --query), a .csv or a .jsonl file')
+  .option('--query <sql>', 'with a postgres:// source: the query whose rows to sync')
+  .option('--primary-key <column>', 'the column that identifies a row between runs')
+  .option('--name <name>', 'the model’s name (default: the file name)')
+  .option('--action <partnerAction>', 'action for added and updated rows', 'upsertProfile')
+  .option('--audience <name>', 'sync the source’s rows as the members of the Klaviyo list of this name')
+  .addOption(new Option('--identifier <field>', 'with --audience: what identifies a member').choices(['email', 'phone_number', 'external_id']).default('email'))
+  .option('--column <column>', 'with --audience: the column holding the identifier (default: same name)')
+  .option('--destination <name>', 'destination of the config to deliver to (default: the first)')
+  .option('--dry-run', 'print what would change (JSON Lines) and send nothing')
+  .option('--every <schedule>', 'keep running: sync on this schedule (30s, 15m, 1h, 1d, or cron)')
+  .option('--wait <seconds>', 'how long to wait for delivery before giving up', '1800')
+  .addOption(new Option('--data-dir <dir>', 'where the embedded queue lives').env('DATA_DIR'))
+  .addOption(new Option('--store <url>', 'postgres://… shared store').env('STORE_URL'))
+  .addOption(new Option('--api-key <key>', 'Klaviyo private API key (absent: the built-in emulator)').env('KLAVIYO_API_KEY'))
+  .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
+  .action(async (o) => {
+    const { syncCommand } = await import('../sync/command.js');
+    const { createLogger } = await import('../service/logger.js');
+    try {
+      process.exitCode = await syncCommand(o, createLogger(process.env.LOG_LEVEL ?? 'warn'));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
 program.parseAsync(process.argv).catch(fail);

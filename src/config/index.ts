@@ -43,6 +43,50 @@ const destinationSchema = z.object({
   delivery: deliverySchema.default(() => deliverySchema.parse({})),
 });
 
+/** Where warehouse rows come from: a Postgres query, a CSV file (header row) or a JSON Lines file. */
+export const rowSourceSchema = z.union([
+  z.object({ postgres: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'), query: z.string().min(1, 'the SQL query whose rows to sync') }).strict(),
+  z.object({ csv: z.string().min(1) }).strict(),
+  z.object({ jsonl: z.string().min(1) }).strict(),
+]);
+
+const changeKind = z.enum(['added', 'updated', 'deleted']);
+const modelSubscriptionSchema = z.object({
+  /** Which row changes run this action. */
+  on: z.array(changeKind).min(1),
+  partnerAction: z.string().min(1),
+  /** Action field → column name (shorthand for a mapping-kit path into the row). */
+  fields: z.record(z.string(), z.string()).optional(),
+  /** Full mapping-kit mapping; the row is at `$.properties`. */
+  mapping: z.record(z.string(), z.unknown()).optional(),
+});
+
+const nameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'names use letters, digits, - and _');
+/** `30s`, `15m`, `1h`, `1d`, or a cron expression (`0 * * * *`). */
+const everySchema = z.string().min(2);
+
+export const modelSchema = z.object({
+  name: nameSchema,
+  /** Destination the changes go to (default: the first). */
+  destination: z.string().optional(),
+  source: rowSourceSchema,
+  primaryKey: z.string().min(1),
+  /** Default: added and updated rows → upsertProfile, columns named like its fields map by themselves. */
+  subscriptions: z.array(modelSubscriptionSchema).min(1).optional(),
+  every: everySchema.optional(),
+});
+
+export const audienceSchema = z.object({
+  /** The audience's name: also the Klaviyo list's name (created when missing). */
+  name: z.string().min(1),
+  destination: z.string().optional(),
+  source: rowSourceSchema,
+  /** What identifies a member, and the column holding it (default: a column of the same name). */
+  identifier: z.enum(['email', 'phone_number', 'external_id']).default('email'),
+  column: z.string().optional(),
+  every: everySchema.optional(),
+});
+
 const sourceSchema = z.object({
   name: z.string().min(1).default('default'),
   writeKey: z.string().min(8, 'write keys must be at least 8 characters').optional(),
@@ -65,7 +109,14 @@ export const configSchema = z.object({
   adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
   sources: z.array(sourceSchema).default(() => [{ name: 'default' }]),
   destinations: z.array(destinationSchema).min(1).default(() => [destinationSchema.parse({})]),
+  /** Warehouse models synced by `sync` (and on their schedule by `start`). */
+  models: z.array(modelSchema).default(() => []),
+  audiences: z.array(audienceSchema).default(() => []),
 });
+
+export type ModelConfig = z.infer<typeof modelSchema>;
+export type AudienceConfig = z.infer<typeof audienceSchema>;
+export type RowSource = z.infer<typeof rowSourceSchema>;
 
 export type Config = z.infer<typeof configSchema>;
 export type DestinationEntry = Config['destinations'][number];
@@ -112,6 +163,9 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Conf
   for (const d of config.destinations) {
     if (names.has(d.name)) throw new ConfigFileError(`invalid configuration:\n  - destinations: the name "${d.name}" is used twice`);
     names.add(d.name);
+  }
+  for (const m of [...config.models, ...config.audiences]) {
+    if (m.destination && !names.has(m.destination)) throw new ConfigFileError(`invalid configuration:\n  - ${m.name}.destination: no destination is named "${m.destination}" (known: ${[...names].join(', ')})`);
   }
   for (const s of config.sources) {
     for (const dn of s.destinations ?? []) {

@@ -14,6 +14,7 @@ import { planWaves } from '../batcher/index.js';
 import { deliverWaves, type OpOutcome } from './executor.js';
 import type { ListResolver } from './list-resolver.js';
 import { backoffMs } from '../klaviyo/backoff.js';
+import { ModelPlans, retlOf } from './model-plans.js';
 import type { DeliveryOptions } from '../config/index.js';
 
 export interface DeliveryMetrics {
@@ -73,7 +74,11 @@ export class DeliveryWorker {
   private loops: Promise<void>[] = [];
   private wake: (() => void) | undefined;
 
-  constructor(private readonly o: DeliveryWorkerOptions) {}
+  private readonly models: ModelPlans;
+
+  constructor(private readonly o: DeliveryWorkerOptions) {
+    this.models = new ModelPlans(o.store, o.destination);
+  }
 
   start(): void {
     if (this.running) return;
@@ -131,7 +136,14 @@ export class DeliveryWorker {
     const opsOf = new Map<number, PlannedOperation[]>();
     const planErrors = new Map<number, { field: string; message: string } | null>();
     for (const m of leased) {
-      const result = planMessage(this.o.destination, m.payload as SegmentMessage);
+      const retl = retlOf(m.payload);
+      const dest = retl ? await this.models.for(retl) : this.o.destination;
+      if (dest instanceof Error) {
+        planErrors.set(m.seq, { field: 'context.retl', message: dest.message });
+        opsOf.set(m.seq, []);
+        continue;
+      }
+      const result = planMessage(dest, m.payload as SegmentMessage);
       // A dropped phone or a truncated property is delivered anyway: say what was changed, per message.
       if (result.warnings.length) {
         this.o.metrics?.warnings(this.o.name, result.warnings.map((w) => w.field));

@@ -6,7 +6,7 @@
 import type { ActionDefinition, DestinationSettings, Mapping, PlanWarning, Subscription } from '../actions/types.js';
 import { PayloadError } from '../actions/types.js';
 import { ACTIONS } from '../actions/index.js';
-import { getPreset } from '../presets/index.js';
+import { getPreset, type Preset } from '../presets/index.js';
 import { compileTrigger, TriggerError, type CompiledTrigger } from '../subscriptions/index.js';
 import { mapPayload, validatePayload } from '../mapping/index.js';
 import type { Operation, PlannedOperation } from '../klaviyo/operations.js';
@@ -29,10 +29,12 @@ export interface CompiledDestination {
   name: string;
   settings: DestinationSettings;
   subscriptions: Array<{ name: string; action: ActionDefinition; trigger: CompiledTrigger; mapping: Mapping }>;
+  /** The preset's pure pre-step (segment-classic, rudderstack): the message as the original product read it. */
+  prepare?: Preset['prepare'];
 }
 
 export function compileDestination(config: DestinationConfig): CompiledDestination {
-  const preset = getPreset(config.preset ?? 'segment-actions');
+  const preset = getPreset(config.preset ?? 'segment-actions', config.settings);
   const subs = config.subscriptions ?? preset.subscriptions;
   const compiled = subs
     .filter((s) => s.enabled !== false)
@@ -51,7 +53,7 @@ export function compileDestination(config: DestinationConfig): CompiledDestinati
       const mapping = s.mapping ?? Object.fromEntries(Object.entries(action.fields).filter(([, f]) => f.default !== undefined).map(([k, f]) => [k, f.default]));
       return { name: label, action, trigger, mapping };
     });
-  return { name: config.name ?? 'klaviyo', settings: { ...preset.settings, ...(config.settings ?? {}) }, subscriptions: compiled };
+  return { name: config.name ?? 'klaviyo', settings: { ...preset.settings, ...(config.settings ?? {}) }, subscriptions: compiled, ...(preset.prepare ? { prepare: preset.prepare } : {}) };
 }
 
 export interface ActionResult {
@@ -88,9 +90,15 @@ export function planMessage(dest: CompiledDestination, message: SegmentMessage):
   let identity: Identity | undefined;
   try {
     clean = cleanJson(message, notes);
+    if (dest.prepare) {
+      const step = dest.prepare(clean);
+      result.warnings.push(...(step.warnings ?? []));
+      if (!step.message) return result; // the original product sends nothing for it (e.g. event filtering)
+      clean = step.message;
+    }
     identity = dest.settings.fillIdentifiers === false ? undefined : resolveIdentity(clean);
   } catch (err) {
-    result.error = { field: '', message: `the message cannot be read: ${(err as Error)?.message ?? String(err)}` };
+    result.error = err instanceof PayloadError ? { field: err.field, message: err.message } : { field: '', message: `the message cannot be read: ${(err as Error)?.message ?? String(err)}` };
     return result;
   }
   result.warnings.push(...hygieneWarnings(notes));

@@ -1,13 +1,17 @@
-/** Presets: named bundles of subscriptions and settings. `segment-actions` reproduces Segment's Klaviyo (Actions) defaults. */
-import type { DestinationSettings, Subscription } from '../actions/types.js';
+/**
+ * Presets: named bundles of subscriptions, settings and an optional pre-step, built from the destination's settings.
+ * `segment-actions` reproduces Segment's Klaviyo (Actions) defaults; `segment-classic` and `rudderstack` reproduce
+ * Segment's classic and RudderStack's Klaviyo destinations from settings in those products' own names (docs/presets/).
+ */
+import type { Subscription } from '../actions/types.js';
 import { ACTIONS } from '../actions/index.js';
 import { defaultMapping } from '../mapping/index.js';
+import type { Preset } from './shared.js';
+import { segmentClassic } from './segment-classic/index.js';
+import { rudderstack } from './rudderstack/index.js';
 
-export interface Preset {
-  name: string;
-  subscriptions: Subscription[];
-  settings: DestinationSettings;
-}
+export type { Preset, PresetStep } from './shared.js';
+export { PresetSettingsError } from './shared.js';
 
 function segmentActions(): Preset {
   const subscriptions: Subscription[] = [];
@@ -18,10 +22,17 @@ function segmentActions(): Preset {
   return { name: 'segment-actions', subscriptions, settings: {} };
 }
 
-const PRESETS: Record<string, () => Preset> = { 'segment-actions': segmentActions };
+const PRESETS: Record<string, (settings?: Record<string, unknown>) => Preset> = {
+  'segment-actions': segmentActions,
+  'segment-classic': segmentClassic,
+  rudderstack,
+};
 
-export function getPreset(name: string): Preset {
+export const PRESET_NAMES = Object.keys(PRESETS);
+
+/** The preset, built from the destination's settings; throws PresetSettingsError naming each bad setting. */
+export function getPreset(name: string, settings?: Record<string, unknown>): Preset {
   const make = PRESETS[name];
-  if (!make) throw new Error(`unknown preset "${name}"; known presets: ${Object.keys(PRESETS).join(', ')}`);
-  return make();
+  if (!make) throw new Error(`unknown preset "${name}"; known presets: ${PRESET_NAMES.join(', ')}`);
+  return make(settings);
 }

@@ -15,6 +15,7 @@ import { DeliveryWorker } from '../delivery/worker.js';
 import { buildIngestServer } from '../ingest/index.js';
 import { startEmulator } from '../emulator/index.js';
 import { createMetrics } from './metrics.js';
+import { configuredModels, runSync, schedule } from '../sync/index.js';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
 
@@ -29,11 +30,19 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export async function startService(config: Config, logger: Logger, opts: { store?: Store } = {}): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  logger: Logger,
+  opts: {
+    store?: Store;
+    /** Another process may be delivering from the same embedded store right now (e.g. `sync` beside `start`). */
+    shared?: boolean;
+  } = {},
+): Promise<RunningService> {
   const store = opts.store ?? (await openStore(config.store, config.dataDir));
   await store.migrate();
   // The embedded store has no other user: what a crashed run had leased is deliverable again now.
-  const recovered = (await store.releaseAllLeases?.()) ?? 0;
+  const recovered = opts.shared ? 0 : ((await store.releaseAllLeases?.()) ?? 0);
   if (recovered) logger.warn({ recovered }, 'took back messages a previous run was delivering when it stopped');
   const metrics = createMetrics(store);
   const delivers = config.role !== 'ingest';
@@ -99,6 +108,22 @@ export async function startService(config: Config, logger: Logger, opts: { store
   });
   const url = await app.listen({ port: config.port, host: config.host });
   for (const w of workers.values()) w.start();
+  // Warehouse models and audiences with a schedule sync in a delivering process (on a shared store, configure
+  // schedules on one process only).
+  const schedules = delivers
+    ? configuredModels(config)
+        .filter((m) => m.every)
+        .map((m) =>
+          schedule(m.every!, async () => {
+            try {
+              const s = await runSync({ store, model: m.model, destination: m.destination });
+              logger.info({ ...s, model: m.label }, 'warehouse sync finished');
+            } catch (err) {
+              logger.error({ model: m.label, err: String(err) }, 'warehouse sync failed');
+            }
+          }),
+        )
+    : [];
   logger.info(
     { url, role: config.role, store: store.rateLedger ? 'postgres' : 'sqlite', sources: Object.keys(writeKeys) },
     config.role === 'worker' ? 'klaviyo-destination is delivering queued events' : 'klaviyo-destination is accepting events',
@@ -114,6 +139,7 @@ export async function startService(config: Config, logger: Logger, opts: { store
     stop() {
       // Order matters: stop accepting, finish in-flight deliveries, then close the store.
       stopping ??= (async () => {
+        schedules.forEach((s) => s.stop());
         await app.close();
         await Promise.all([...workers.values()].map((w) => w.stop()));
         await Promise.all(clients.map((c) => c.close()));

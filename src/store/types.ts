@@ -74,6 +74,39 @@ export interface RateLedger {
   pause(key: string, ms: number): Promise<void>;
 }
 
+/** A change in flight for one warehouse row: `hash` of the new row, or 'deleted'. */
+export interface SnapshotChange {
+  pk: string;
+  hash: string;
+  /** The queued message carrying it: the row counts as synced once this message is delivered. */
+  messageId: string;
+  /** The row as JSON, kept for models that act on deleted rows. */
+  row?: string;
+}
+
+/**
+ * What a warehouse model last delivered, per primary key: hashes (and the row only where deletions need it).
+ * A change is recorded as pending with its message id and becomes the snapshot only once that message is
+ * delivered, so an interrupted or failed run never marks an undelivered row as synced.
+ */
+export interface Snapshots {
+  /** Last delivered hash per primary key (null: known but never delivered); absent keys are new. */
+  get(model: string, pks: string[]): Promise<Map<string, string | null>>;
+  /** These keys are still in the source (run `runId`). */
+  seen(model: string, runId: string, pks: string[]): Promise<void>;
+  /** Record changes whose messages were queued (and mark their keys seen). */
+  pending(model: string, runId: string, changes: SnapshotChange[]): Promise<void>;
+  /** Keys not seen in run `runId`, in key order after `afterPk`: the rows deleted from the source. */
+  unseen(model: string, runId: string, limit: number, afterPk?: string): Promise<Array<{ pk: string; hash: string | null; row?: string }>>;
+  /** Drop keys that were never delivered and are gone from the source. */
+  forget(model: string, pks: string[]): Promise<void>;
+  /**
+   * Fold settled messages into the snapshot: delivered → synced; dead-lettered → pending dropped (the next run
+   * sends the change again). Returns counts of this call's delivered and failed, and what is still pending.
+   */
+  settle(model: string, destination: string): Promise<{ delivered: number; failed: number; pending: number }>;
+}
+
 export interface Store {
   migrate(): Promise<void>;
   /** Durable once resolved. A messageId already queued for the destination is ignored (client retries). */
@@ -98,6 +131,8 @@ export interface Store {
    * leases left by a crashed run are then retaken at once instead of after leaseMs.
    */
   releaseAllLeases?(): Promise<number>;
+  /** Warehouse sync state (RETL models and audiences). */
+  snapshots: Snapshots;
   /** Present on stores several processes share: their rate limits are counted here, not per process. */
   rateLedger?: RateLedger;
   kvGet(key: string): Promise<string | undefined>;

@@ -5,6 +5,7 @@
 import pg from 'pg';
 import type { DeadLetter, LeasedMessage, MinuteCounts, RateLedger, SelectDeadLetters, NewMessage, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
+import { PostgresSnapshots } from './snapshots.js';
 
 // Advisory lock keys. The one-key and two-key forms are separate lock spaces in Postgres.
 const MIGRATE_LOCK = 7_461_736_901_447_286; // any constant shared by every process of this service (< 2^53)
@@ -36,11 +37,13 @@ interface Row {
 
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
+  readonly snapshots: PostgresSnapshots;
 
   constructor(connectionString: string) {
     this.pool = new pg.Pool({ connectionString, types });
     // An idle connection dropped by the server must not crash the process: the pool discards it and reconnects.
     this.pool.on('error', () => {});
+    this.snapshots = new PostgresSnapshots(this.pool);
   }
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {

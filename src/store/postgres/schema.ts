@@ -72,4 +72,24 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       END $$;
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- Warehouse sync: per model and primary key, the hash last delivered and the change in flight.
+      CREATE TABLE sync_rows (
+        model TEXT NOT NULL,
+        pk TEXT NOT NULL,
+        hash TEXT,
+        row TEXT,
+        pending_hash TEXT,
+        pending_id TEXT,
+        pending_row TEXT,
+        seen_run TEXT,
+        PRIMARY KEY (model, pk)
+      );
+      CREATE INDEX sync_rows_pending ON sync_rows (model, pending_id) WHERE pending_id IS NOT NULL;
+      -- Settling looks messages up by id whatever their state (the unique index covers live ones only).
+      CREATE INDEX queue_message_any ON queue (destination, message_id);
+    `,
+  },
 ];

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { DeadLetter, LeasedMessage, MinuteCounts, NewMessage, SelectDeadLetters, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
+import { SqliteSnapshots } from './snapshots.js';
 
 interface Row {
   seq: number;
@@ -34,7 +35,11 @@ export async function createSqliteStore(opts: { dataDir: string; file?: string }
 class SqliteStore implements Store {
   private stmts?: ReturnType<SqliteStore['prepare']>;
 
-  constructor(private readonly db: Database.Database) {}
+  readonly snapshots: SqliteSnapshots;
+
+  constructor(private readonly db: Database.Database) {
+    this.snapshots = new SqliteSnapshots(db);
+  }
 
   async migrate(): Promise<void> {
     this.db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');

@@ -1,0 +1,100 @@
+/** `preview --preset segment-classic|rudderstack --config settings.json`: settings in the original product's names. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runPreview } from '../../preview/index.js';
+import { expectValid } from './helpers.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'presets-preview-'));
+const jsonl = (msgs: object[]) => msgs.map((m) => JSON.stringify(m)).join('\n') + '\n';
+
+function cli(args: string[], input: string) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'preview', ...args], { cwd: root, input, encoding: 'utf8' });
+  return { status: r.status, stderr: r.stderr, lines: r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+}
+
+const RUDDER_MESSAGES = [
+  { type: 'identify', messageId: 'r1', userId: 'u1', context: { traits: { email: 'a@x.co', phone: '+14155550100', properties: { subscribe: true } } } },
+  { type: 'track', messageId: 'r2', userId: 'u1', event: 'Product Viewed', properties: { name: 'Shoe', product_id: 'p1', meta: { color: 'red' } }, context: { traits: { email: 'a@x.co' } } },
+  { type: 'track', messageId: 'r3', userId: 'u1', event: 'Debug Ping', context: { traits: { email: 'a@x.co' } } },
+  { type: 'page', messageId: 'r4', userId: 'u1', name: 'Pricing', properties: { category: 'Docs' }, context: { traits: { email: 'a@x.co' } } },
+  { type: 'group', messageId: 'r5', userId: 'u1', groupId: 'G1', traits: { subscribe: false }, context: { traits: { email: 'a@x.co' } } },
+];
+const RUDDER_SETTINGS = {
+  privateApiKey: 'pk_test',
+  publicApiKey: 'PUB123',
+  apiVersion: 'v1',
+  listId: 'L1',
+  consent: ['email', 'sms'],
+  flattenProperties: true,
+  sendPageAsTrack: true,
+  eventFilteringOption: 'blacklistedEvents',
+  blacklistedEvents: [{ eventName: 'Debug Ping' }],
+};
+
+describe('preview --preset rudderstack --config (CLI)', () => {
+  it('applies RudderStack settings from the config file; every request is valid', () => {
+    const config = join(dir, 'rudderstack.json');
+    writeFileSync(config, JSON.stringify({ settings: RUDDER_SETTINGS }));
+    const { status, stderr, lines } = cli(['--preset', 'rudderstack', '--config', config], jsonl(RUDDER_MESSAGES));
+    expect([status, stderr]).toEqual([0, '']);
+    expect(lines.map((l) => [l.messageId, l.error, l.requests.map((r: any) => r.path)])).toEqual([
+      ['r1', null, ['/api/profile-import', '/api/profile-subscription-bulk-create-jobs']],
+      ['r2', null, ['/api/events']],
+      ['r3', null, []], // blacklisted
+      ['r4', null, ['/api/events']],
+      ['r5', expect.objectContaining({ field: 'traits.subscribe' }), []], // v1 only subscribes
+    ]);
+    expect(lines[1].requests[0].body.data.attributes).toMatchObject({ metric: { data: { attributes: { name: 'Viewed Product' } } }, properties: { ProductName: 'Shoe', ProductID: 'p1', 'meta.color': 'red' } });
+    expect(lines[3].requests[0].body.data.attributes.metric.data.attributes.name).toBe('Viewed Docs Pricing page');
+    expectValid(lines.flatMap((l) => l.requests));
+  });
+
+  it('--batch coalesces the run; a bad setting stops it with the setting named', () => {
+    const config = join(dir, 'rudderstack-v2.json');
+    writeFileSync(config, JSON.stringify({ preset: 'rudderstack', settings: { ...RUDDER_SETTINGS, apiVersion: 'v2' } }));
+    const batch = cli(['--config', config, '--batch'], jsonl(RUDDER_MESSAGES));
+    expect(batch.status).toBe(0);
+    expectValid(batch.lines);
+    expect(batch.lines.map((r) => r.path)).toContain('/api/profile-subscription-bulk-delete-jobs');
+
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ settings: { apiVersion: 'v9' } }));
+    const r = cli(['--preset', 'rudderstack', '--config', bad], '');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('invalid settings for preset "rudderstack":\n  - apiVersion: apiVersion must be "v1" or "v2"');
+  });
+});
+
+describe('preview with the segment-classic preset (module)', () => {
+  it('turns seed 003’s calls into valid requests, with Segment’s settings', async () => {
+    const lines: any[] = [];
+    const output = new Writable({
+      write(chunk, _enc, cb) {
+        for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+        cb();
+      },
+    });
+    const input = jsonl([
+      { type: 'identify', messageId: 'c1', userId: '019mr8mf4r', traits: { name: 'Serena Williams', email: 'swilliams@sportstech.com', plan: 'Enterprise' } },
+      { type: 'track', messageId: 'c2', userId: '019mr8mf4r', event: 'Order Completed', properties: { orderId: 'o1', revenue: 25, products: [{ productId: 'p1', price: 19 }] } },
+      { type: 'track', messageId: 'c3', anonymousId: 'anon', event: 'Item Added' },
+    ]);
+    const destination = { preset: 'segment-classic', settings: { apiKey: 'Pub', privateKey: 'pk_test', listId: 'baV129', useSegmentSpec: true } };
+    const summary = await runPreview({ destination, input: Readable.from(input), output });
+    expect(summary).toEqual({ messages: 3, errors: 1 });
+    expect(lines.map((l) => [l.messageId, l.actions.map((a: any) => a.action), l.requests.map((r: any) => r.path)])).toEqual([
+      ['c1', ['upsertProfile', 'subscribeProfile'], ['/api/profile-import', '/api/profile-subscription-bulk-create-jobs']],
+      ['c2', ['orderCompleted'], ['/api/event-bulk-create-jobs']],
+      ['c3', [], []],
+    ]);
+    expect(lines[1].actions[0].payload.metric_name).toBe('Order Completed');
+    expect(lines[2].error).toEqual({ field: 'userId', message: 'server-side calls need a userId; enable sendAnonymous to fall back on the anonymousId' });
+    expectValid(lines.flatMap((l) => l.requests));
+  });
+});

@@ -1,0 +1,386 @@
+/** The rudderstack preset: seeds 002 and 004 (RudderStack's Klaviyo destination, apiVersion v1 and v2) on the 2026-07-15 API. */
+import { describe, expect, it } from 'vitest';
+import { compileDestination } from '../../destination/index.js';
+import { PresetSettingsError, getPreset } from '../index.js';
+import type { PlannedOperation } from '../../klaviyo/operations.js';
+import { destination, plan, requests, requestsOf } from './helpers.js';
+
+// Seed 004's identify, track and group examples, as RudderStack's SDKs send them.
+const IDENTIFY = {
+  type: 'identify',
+  sentAt: '2021-01-03T17:02:53.195Z',
+  userId: '1hKOmRA4el9Z',
+  rudderId: 'w226lhkncvr182fc1ywq4xdo457min899rva',
+  messageId: 't7z7ods5xkzgqg5m3a9r3104jyele9aogx9f',
+  context: {
+    externalId: [{ type: 'klaviyo-profileId', id: 'klaviyoID' }],
+    traits: {
+      firstName: 'Alex',
+      lastName: 'Keener',
+      email: 'alex@example.com',
+      phone: '+12 345 578 900',
+      title: 'Developer',
+      organization: 'Example Co.',
+      city: 'New Orleans',
+      region: 'Louisiana',
+      country: 'US',
+      zip: '100-0001',
+      Flagged: false,
+      Residence: '31, North Avenue',
+      street: 'Blue Gum Street',
+      properties: { listId: 'XUepkK', subscribe: true, consent: ['email', 'sms'] },
+    },
+  },
+  anonymousId: '97c46c81-3140-456d-b2a9-690d70aaca35',
+  originalTimestamp: '2021-01-03T17:02:53.193Z',
+};
+const TRACK = {
+  type: 'track',
+  sentAt: '2021-01-25T16:12:02.048Z',
+  userId: '1hKOmRA4el9Z',
+  event: 'Sample Event',
+  context: { traits: { firstName: 'Alex', lastName: 'Keener', email: 'alex@example.com', title: 'Developer', organization: 'Example Co.', city: 'New Orleans', region: 'Louisiana', country: 'US', zip: '100-0001', Flagged: false, Residence: '31, North Avenue', street: 'Blue Gum Street' } },
+  properties: { PreviouslVicePresident: true, YearElected: 1801, VicePresidents: ['AaronBurr', 'GeorgeClinton'], revenue: 3000, currency: 'USD' },
+  rudderId: 're515f91ynjf62i3h98g52ao6w8qm7vmg94s',
+  messageId: '5vs9plymaxu4zfh40cmqca7r220y3wzb2giu',
+  anonymousId: '9c6bd77ea9da3e68',
+  originalTimestamp: '2021-01-25T15:32:56.409Z',
+};
+const GROUP = {
+  channel: 'web',
+  userId: '1hKOmRA4el9Z',
+  type: 'group',
+  groupId: 'group123',
+  traits: { subscribe: true },
+  context: { externalId: [{ type: 'klaviyo-profileId', id: 'klaviyoID' }], traits: { email: 'alex@example.com', consent: ['email'] } },
+  timestamp: '2020-01-21T00:21:34.208Z',
+  anonymousId: 'jzfsz147d02cil0gqz6rkg7mtou10dovcwia',
+  originalTimestamp: '2019-10-14T09:03:17.562Z',
+};
+
+const v2 = destination('rudderstack', { privateApiKey: 'pk_test', apiVersion: 'v2' });
+const v1 = destination('rudderstack', { privateApiKey: 'pk_test', apiVersion: 'v1' });
+const subscribeJob = (listId: string, profiles: unknown[]) => ({
+  method: 'POST',
+  path: '/api/profile-subscription-bulk-create-jobs',
+  body: { data: { type: 'profile-subscription-bulk-create-job', attributes: { profiles: { data: profiles } }, relationships: { list: { data: { type: 'list', id: listId } } } } },
+});
+const marketing = (...channels: string[]) => Object.fromEntries(channels.map((c) => [c, { marketing: { consent: 'SUBSCRIBED' } }]));
+const event = (reqs: { body: any }[]) => reqs[0].body.data.attributes;
+
+describe('identify (seed 004)', () => {
+  it('v2: profile-import with the Klaviyo profile id, then a subscription to traits.properties.listId with the consented channels', () => {
+    expect(requests(v2, IDENTIFY)).toEqual([
+      {
+        method: 'POST',
+        path: '/api/profile-import',
+        body: {
+          data: {
+            type: 'profile',
+            id: 'klaviyoID',
+            attributes: {
+              email: 'alex@example.com',
+              phone_number: '+12345578900',
+              external_id: '1hKOmRA4el9Z',
+              first_name: 'Alex',
+              last_name: 'Keener',
+              organization: 'Example Co.',
+              title: 'Developer',
+              location: { address1: 'Blue Gum Street', city: 'New Orleans', region: 'Louisiana', country: 'US', zip: '100-0001' },
+              // profile-import has no anonymous_id attribute on 2026-07-15: it is kept as a custom property.
+              properties: { Flagged: false, Residence: '31, North Avenue', anonymous_id: '97c46c81-3140-456d-b2a9-690d70aaca35' },
+            },
+          },
+        },
+      },
+      subscribeJob('XUepkK', [{ type: 'profile', attributes: { email: 'alex@example.com', phone_number: '+12345578900', subscriptions: marketing('email', 'sms') } }]),
+    ]);
+  });
+
+  it('v1: no profile id, anonymousId not sent, and the traits v1 does not map (street) stay custom properties', () => {
+    const [profile, subscribe] = requests(v1, IDENTIFY);
+    expect(profile.body.data.id).toBeUndefined();
+    expect(profile.body.data.attributes.properties).toEqual({ Flagged: false, Residence: '31, North Avenue', street: 'Blue Gum Street' });
+    expect(profile.body.data.attributes.external_id).toBe('1hKOmRA4el9Z');
+    expect(subscribe.path).toBe('/api/profile-subscription-bulk-create-jobs');
+  });
+
+  it('reads traits before context.traits, maps address, image, _kx and location from context', () => {
+    const [profile] = requests(v2, {
+      type: 'identify',
+      userId: 'u1',
+      traits: { email: 'a@x.co', first_name: 'Ann', image: 'https://x/a.png', _kx: 'kx123', address: { street: '1 Main', city: 'Paris', country: 'FR', postalCode: '75001', region: 'IDF' }, timezone: 'Europe/Paris' },
+      context: { ip: '10.0.0.1', location: { latitude: 48.85, longitude: 2.35 }, traits: { email: 'other@x.co', first_name: 'Other' } },
+    });
+    expect(profile.body.data.attributes).toEqual({
+      email: 'a@x.co',
+      external_id: 'u1',
+      _kx: 'kx123',
+      first_name: 'Ann',
+      image: 'https://x/a.png',
+      location: { address1: '1 Main', city: 'Paris', region: 'IDF', country: 'FR', zip: '75001', timezone: 'Europe/Paris', ip: '10.0.0.1', latitude: 48.85, longitude: 2.35 },
+    });
+  });
+
+  it('listId setting: used when the traits name none; no list anywhere means no subscription', () => {
+    const d = destination('rudderstack', { listId: 'DEFAULT' });
+    const traits = { email: 'a@x.co', properties: { subscribe: true } };
+    expect(requests(d, { type: 'identify', userId: 'u1', traits }).map((r) => r.body.data.relationships?.list.data.id)).toEqual([undefined, 'DEFAULT']);
+    expect(requests(v2, { type: 'identify', userId: 'u1', traits }).map((r) => r.path)).toEqual(['/api/profile-import']);
+  });
+
+  it('subscribe: false — v2 unsubscribes both identifiers from the list, v1 does nothing', () => {
+    const m = { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', phone: '+14155550100', properties: { listId: 'L1', subscribe: false } } };
+    expect(requests(v2, m)[1]).toEqual({
+      method: 'POST',
+      path: '/api/profile-subscription-bulk-delete-jobs',
+      body: {
+        data: {
+          type: 'profile-subscription-bulk-delete-job',
+          attributes: { profiles: { data: [{ type: 'profile', attributes: { email: 'a@x.co', phone_number: '+14155550100', subscriptions: { email: { marketing: { consent: 'UNSUBSCRIBED' } }, sms: { marketing: { consent: 'UNSUBSCRIBED' } } } } }] } },
+          relationships: { list: { data: { type: 'list', id: 'L1' } } },
+        },
+      },
+    });
+    expect(requests(v1, m).map((r) => r.path)).toEqual(['/api/profile-import']);
+  });
+
+  it('consent setting (default ["email"]): only consented channels are subscribed; the message’s consent overrides it; smsConsent adds sms', () => {
+    const m = (properties: Record<string, unknown>) => ({ type: 'identify', userId: 'u1', traits: { email: 'a@x.co', phone: '+14155550100', properties: { listId: 'L1', subscribe: true, ...properties } } });
+    const channels = (d: ReturnType<typeof destination>, props = {}) => Object.keys(requests(d, m(props))[1].body.data.attributes.profiles.data[0].attributes.subscriptions);
+    expect(channels(v2)).toEqual(['email']);
+    expect(channels(destination('rudderstack', { consent: ['sms'] }))).toEqual(['sms']);
+    expect(channels(destination('rudderstack', { consent: 'sms' }))).toEqual(['sms']); // RudderStack's older single-value form
+    expect(channels(destination('rudderstack', { smsConsent: true }))).toEqual(['email', 'sms']);
+    expect(channels(v2, { consent: ['sms'] })).toEqual(['sms']);
+    expect(channels(v1, { consent: ['email', 'sms'] })).toEqual(['email', 'sms']);
+  });
+
+  it('a consent with no matching identifier: the profile goes, the subscription is left out with a warning', () => {
+    const r = plan(destination('rudderstack', { consent: ['sms'] }), { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', properties: { listId: 'L1', subscribe: true } } });
+    expect(r.error).toBeNull();
+    expect(requestsOf(r.operations).map((q) => q.path)).toEqual(['/api/profile-import']);
+    expect(r.warnings).toEqual([{ field: 'traits.properties.subscribe', message: 'cannot subscribe to list L1: consent [sms] names no channel whose identifier is in the message' }]);
+  });
+
+  it('enforceEmailAsPrimary: no external_id, the userId as the custom property _id; v1 refuses a call with neither email nor phone', () => {
+    const m = { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', plan: 'pro' } };
+    for (const apiVersion of ['v1', 'v2']) {
+      const [profile] = requests(destination('rudderstack', { apiVersion, enforceEmailAsPrimary: true }), m);
+      expect(profile.body.data.attributes).toEqual({ email: 'a@x.co', properties: { plan: 'pro', _id: 'u1' } });
+    }
+    const r = plan(destination('rudderstack', { apiVersion: 'v1', enforceEmailAsPrimary: true }), { type: 'identify', userId: 'u1', traits: { plan: 'pro' } });
+    expect(r.error).toEqual({ field: 'email', message: 'enforceEmailAsPrimary is on and the message has neither an email nor a phone' });
+    expect(r.operations).toEqual([]);
+  });
+
+  it('anonymous users: v1 keys them by anonymousId as external_id, v2 sends anonymous_id (on events) and no external_id', () => {
+    const m = { type: 'track', anonymousId: 'anon-1', event: 'Viewed', context: { traits: { email: 'a@x.co' } } };
+    expect(event(requests(v1, m)).profile.data.attributes).toEqual({ email: 'a@x.co', external_id: 'anon-1' });
+    expect(event(requests(v2, m)).profile.data.attributes).toEqual({ email: 'a@x.co', anonymous_id: 'anon-1' });
+    expect(requests(v1, { type: 'identify', anonymousId: 'anon-1', traits: { plan: 'x' } })[0].body.data.attributes.external_id).toBe('anon-1');
+    expect(plan(v2, { type: 'identify', anonymousId: 'anon-1', traits: { plan: 'x' } }).error?.field).toBe('email'); // profile-import needs a real identifier
+  });
+
+  it('flattenProperties: nested custom traits and event properties become dot keys; arrays of values stay arrays', () => {
+    const d = destination('rudderstack', { flattenProperties: true });
+    const nested = { prefs: { color: 'red', sizes: ['S', 'M'] }, orders: [{ id: 1 }], empty: {} };
+    const [profile] = requests(d, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', ...nested } });
+    expect(profile.body.data.attributes.properties).toEqual({ 'prefs.color': 'red', 'prefs.sizes': ['S', 'M'], 'orders[0].id': 1, empty: {} });
+    const ev = event(requests(d, { type: 'track', userId: 'u1', event: 'E', properties: nested, context: { traits: { email: 'a@x.co', ...nested } } }));
+    expect(ev.properties).toEqual({ 'prefs.color': 'red', 'prefs.sizes': ['S', 'M'], 'orders[0].id': 1, empty: {} });
+    expect(ev.profile.data.attributes.properties).toEqual({ 'prefs.color': 'red', 'prefs.sizes': ['S', 'M'], 'orders[0].id': 1, empty: {} });
+  });
+
+  it('v2 integrations.Klaviyo.fieldsToUnset/Append/Unappend: those traits are kept out of properties, with a warning that the patch is not sent', () => {
+    const r = plan(v2, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', tags: 'new', old: 'x', keep: 1 }, integrations: { Klaviyo: { fieldsToUnset: ['old'], fieldsToAppend: ['tags'] } } });
+    expect(requestsOf(r.operations)[0].body.data.attributes.properties).toEqual({ keep: 1 });
+    expect(r.warnings.map((w) => w.field)).toEqual(['integrations.Klaviyo']);
+  });
+});
+
+describe('track, screen, page (seeds 002, 004)', () => {
+  it('v2 (seed 004 example): value from revenue, value_currency from currency, both out of properties; unique_id is the messageId', () => {
+    expect(requests(v2, TRACK)).toEqual([
+      {
+        method: 'POST',
+        path: '/api/events',
+        body: {
+          data: {
+            type: 'event',
+            attributes: {
+              properties: { PreviouslVicePresident: true, YearElected: 1801, VicePresidents: ['AaronBurr', 'GeorgeClinton'] },
+              time: '2021-01-25T15:32:56.409Z',
+              value: 3000,
+              value_currency: 'USD',
+              unique_id: '5vs9plymaxu4zfh40cmqca7r220y3wzb2giu',
+              metric: { data: { type: 'metric', attributes: { name: 'Sample Event' } } },
+              profile: {
+                data: {
+                  type: 'profile',
+                  attributes: {
+                    email: 'alex@example.com',
+                    external_id: '1hKOmRA4el9Z',
+                    first_name: 'Alex',
+                    last_name: 'Keener',
+                    organization: 'Example Co.',
+                    title: 'Developer',
+                    location: { address1: 'Blue Gum Street', city: 'New Orleans', region: 'Louisiana', country: 'US', zip: '100-0001' },
+                    properties: { Flagged: false, Residence: '31, North Avenue' },
+                    anonymous_id: '9c6bd77ea9da3e68',
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('v1: currency stays a property, revenue || total || value is the value; the event profile has v1’s fields only', () => {
+    const ev = event(requests(v1, TRACK));
+    expect(ev.properties).toEqual({ PreviouslVicePresident: true, YearElected: 1801, VicePresidents: ['AaronBurr', 'GeorgeClinton'], currency: 'USD' });
+    expect(ev.value).toBe(3000);
+    expect(ev.value_currency).toBeUndefined();
+    expect(Object.keys(ev.profile.data.attributes).sort()).toEqual(['email', 'external_id', 'first_name', 'last_name', 'location', 'properties']);
+    expect(event(requests(v1, { ...TRACK, properties: { total: '12.5' } })).value).toBe(12.5);
+  });
+
+  it('v1 ecommerce events are renamed and their properties mapped (seed 002); v2 sends them as they are', () => {
+    const viewed = event(requests(v1, { type: 'track', userId: 'u1', event: ' Product Viewed ', properties: { name: 'Shoe', product_id: 'p1', sku: 'S1', price: 9.5, url: 'https://x/p1', color: 'red' } }));
+    expect(viewed.metric.data.attributes.name).toBe('Viewed Product');
+    expect(viewed.properties).toEqual({ ProductName: 'Shoe', ProductID: 'p1', SKU: 'S1', URL: 'https://x/p1', Price: 9.5, color: 'red' });
+    expect(event(requests(v1, { type: 'track', userId: 'u1', event: 'product clicked', properties: { sku: 'S1' } })).metric.data.attributes.name).toBe('Viewed Product');
+
+    const added = event(requests(v1, { type: 'track', userId: 'u1', event: 'Product Added', properties: { name: 'Shoe', product_id: 'p1', quantity: 2, value: 19 } }));
+    expect([added.metric.data.attributes.name, added.value, added.properties]).toEqual(['Added to Cart', 19, { AddedItemProductName: 'Shoe', AddedItemProductID: 'p1', AddedItemQuantity: 2 }]);
+
+    const checkout = event(
+      requests(v1, {
+        type: 'track',
+        userId: 'u1',
+        messageId: 'm-checkout',
+        event: 'Checkout Started',
+        properties: { order_id: 'o1', value: 30, checkout_url: 'https://x/c', products: [{ product_id: 'p1', name: 'Shoe', price: 10, quantity: 3, brand: 'X' }, {}], coupon: 'SAVE' },
+      }),
+    );
+    expect(checkout.metric.data.attributes.name).toBe('Started Checkout');
+    expect(checkout.unique_id).toBe('o1'); // $event_id
+    expect(checkout.value).toBe(30); // $value
+    expect(checkout.properties).toEqual({ CheckoutURL: 'https://x/c', items: [{ ProductID: 'p1', ProductName: 'Shoe', Quantity: 3, ItemPrice: 10 }], coupon: 'SAVE' });
+
+    expect(event(requests(v2, { type: 'track', userId: 'u1', event: 'Product Viewed', properties: { sku: 'S1' } })).metric.data.attributes.name).toBe('Product Viewed');
+  });
+
+  it('screen: the screen name is the event (v1 prefers properties.name)', () => {
+    const m = { type: 'screen', userId: 'u1', name: 'Home', properties: { name: 'Home screen', tab: 2 } };
+    expect(event(requests(v2, m)).metric.data.attributes.name).toBe('Home');
+    expect(event(requests(v1, m)).metric.data.attributes.name).toBe('Home screen');
+  });
+
+  it('page: nothing unless sendPageAsTrack; then "Viewed [category] <name> page", with the properties only with additionalPageInfo', () => {
+    const m = { type: 'page', userId: 'u1', name: 'Pricing', properties: { category: 'Docs', url: 'https://x/pricing' } };
+    const r = plan(v2, m);
+    expect([r.actions, r.operations, r.error]).toEqual([[], [], null]);
+    const asTrack = destination('rudderstack', { sendPageAsTrack: true });
+    expect(event(requests(asTrack, m))).toMatchObject({ metric: { data: { attributes: { name: 'Viewed Docs Pricing page' } } }, properties: {} });
+    expect(event(requests(asTrack, { ...m, properties: {} })).metric.data.attributes.name).toBe('Viewed Pricing page');
+    expect(event(requests(asTrack, { type: 'page', userId: 'u1' })).metric.data.attributes.name).toBe('Viewed a Page');
+    const withInfo = destination('rudderstack', { sendPageAsTrack: true, additionalPageInfo: true });
+    expect(event(requests(withInfo, m)).properties).toEqual({ category: 'Docs', url: 'https://x/pricing' });
+  });
+
+  it('eventFilteringOption: track calls only, names trimmed and compared case-sensitively; filtered calls send nothing and are no error', () => {
+    const names = (d: ReturnType<typeof destination>) =>
+      ['Signed Up', ' Signed Up ', 'signed up', 'Other'].map((e) => plan(d, { type: 'track', userId: 'u1', event: e }).operations.length);
+    const white = destination('rudderstack', { eventFilteringOption: 'whitelistedEvents', whitelistedEvents: [{ eventName: 'Signed Up ' }] });
+    const black = destination('rudderstack', { eventFilteringOption: 'blacklistedEvents', blacklistedEvents: ['Signed Up'] });
+    expect(names(white)).toEqual([1, 1, 0, 0]);
+    expect(names(black)).toEqual([0, 0, 1, 1]);
+    expect(names(destination('rudderstack', { eventFilteringOption: 'disable', blacklistedEvents: ['Signed Up'] }))).toEqual([1, 1, 1, 1]);
+    expect(plan(white, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co' } }).operations).toHaveLength(1);
+    expect(plan(white, { type: 'track', userId: 'u1', event: 'Other' }).error).toBeNull();
+  });
+
+  it('the Klaviyo profile id (context.externalId type klaviyo-profileId) goes on v2 event profiles', () => {
+    const ev = event(requests(v2, { ...TRACK, context: { ...TRACK.context, externalId: [{ type: 'other', id: 'x' }, { type: 'klaviyo-profileId', id: '01HPROFILE' }] } }));
+    expect(ev.profile.data.id).toBe('01HPROFILE');
+  });
+});
+
+describe('group (seed 004)', () => {
+  it('subscribes the user to the list in groupId with the consented channels and traits.custom_source', () => {
+    expect(requests(v2, GROUP)).toEqual([subscribeJob('group123', [{ type: 'profile', attributes: { email: 'alex@example.com', subscriptions: marketing('email') } }])]);
+    const [job] = requests(v2, { ...GROUP, traits: { subscribe: true, custom_source: 'signup-form' } });
+    expect(job.body.data.attributes.custom_source).toBe('signup-form');
+  });
+
+  it('subscribe: false unsubscribes (v2); v1 and a missing flag are refused, naming traits.subscribe', () => {
+    expect(requests(v2, { ...GROUP, traits: { subscribe: false } })[0].path).toBe('/api/profile-subscription-bulk-delete-jobs');
+    expect(plan(v1, { ...GROUP, traits: { subscribe: false } }).error?.field).toBe('traits.subscribe');
+    expect(plan(v2, { ...GROUP, traits: {} }).error).toEqual({ field: 'traits.subscribe', message: 'a group call needs traits.subscribe: true subscribes to the list in groupId, false unsubscribes' });
+    expect(requests(v1, GROUP)[0].path).toBe('/api/profile-subscription-bulk-create-jobs');
+  });
+
+  it('a group call with no identifier for its channels fails: subscribing is all it does', () => {
+    expect(plan(v2, { ...GROUP, context: { traits: { phone: '+14155550100' } } }).error).toEqual({ field: 'consent', message: 'cannot subscribe to list group123: consent [email] names no channel whose identifier is in the message' });
+  });
+});
+
+describe('batched delivery', () => {
+  it('keeps RudderStack’s order for one user’s consecutive events of different types (seed 002’s example)', () => {
+    const msgs: [string, Record<string, unknown>][] = [
+      ['user1', { type: 'track', userId: 'user1', event: 'track1', context: { traits: { email: 'u1@x.co' } } }],
+      ['user1', { type: 'identify', userId: 'user1', traits: { email: 'u1@x.co' } }],
+      ['user1', { type: 'track', userId: 'user1', event: 'track2', context: { traits: { email: 'u1@x.co' } } }],
+      ['user2', { type: 'identify', userId: 'user2', traits: { email: 'u2@x.co' } }],
+      ['user2', { type: 'track', userId: 'user2', event: 'track1', context: { traits: { email: 'u2@x.co' } } }],
+      ['user1', { type: 'track', userId: 'user1', event: 'track3', context: { traits: { email: 'u1@x.co' } } }],
+    ];
+    // The queue partitions by user (userId, else anonymousId); the worker tags each operation with it.
+    const ops: PlannedOperation[] = msgs.flatMap(([user, m], i) => plan(v2, { ...m, messageId: `job${i + 1}` }).operations.map((op) => ({ ...op, partition: user })));
+    const reqs = requestsOf(ops);
+    // Input 1..6 → [1], [2, 4], [3, 5, 6], as RudderStack's router groups them.
+    expect(reqs.map((r) => r.path)).toEqual(['/api/events', '/api/profile-bulk-import-jobs', '/api/event-bulk-create-jobs']);
+    expect(reqs[1].body.data.attributes.profiles.data.map((p: any) => p.attributes.email)).toEqual(['u1@x.co', 'u2@x.co']);
+    const names = reqs[2].body.data.attributes['events-bulk-create'].data.flatMap((e: any) => e.attributes.events.data.map((x: any) => `${e.attributes.profile.data.attributes.email} ${x.attributes.metric.data.attributes.name}`));
+    expect(names).toEqual(['u1@x.co track2', 'u1@x.co track3', 'u2@x.co track1']);
+  });
+
+  it('every request of a mixed run, each setting on, is valid against the spec', () => {
+    const all = { listId: 'L1', consent: ['email', 'sms'], enforceEmailAsPrimary: true, flattenProperties: true, sendPageAsTrack: true, additionalPageInfo: true };
+    const msgs = [IDENTIFY, TRACK, GROUP, { type: 'page', userId: 'u9', name: 'Home', properties: { category: 'Top', a: { b: 1 } }, context: { traits: { email: 'u9@x.co' } } }, { type: 'screen', userId: 'u9', name: 'Cart', context: { traits: { email: 'u9@x.co' } } }];
+    for (const apiVersion of ['v1', 'v2']) {
+      const d = destination('rudderstack', { ...all, apiVersion });
+      const ops = msgs.flatMap((m, i) => plan(d, { ...m, messageId: `x${i}` }).operations);
+      expect(ops.length).toBeGreaterThanOrEqual(6);
+      requestsOf(ops); // coalesced
+      for (const op of ops) requestsOf([op]); // one by one
+    }
+  });
+});
+
+describe('settings (RudderStack’s names), checked at startup', () => {
+  it('accepts a config pasted from RudderStack, dashboard-only keys included', () => {
+    expect(() =>
+      getPreset('rudderstack', { privateApiKey: 'pk', publicApiKey: 'Pub', apiVersion: 'v1', useNativeSDK: { web: false }, connectionMode: { web: 'cloud' }, consentManagement: [], oneTrustCookieCategories: {}, ketchConsentPurposes: {}, whitelistedEvents: [{ eventName: '' }] }),
+    ).not.toThrow();
+  });
+
+  it('names each bad setting', () => {
+    const err = (settings: Record<string, unknown>) => {
+      try {
+        compileDestination({ preset: 'rudderstack', settings });
+      } catch (e) {
+        expect(e).toBeInstanceOf(PresetSettingsError);
+        return (e as Error).message;
+      }
+      throw new Error('no error');
+    };
+    expect(err({ apiVersion: 'v3' })).toContain('apiVersion: apiVersion must be "v1" or "v2"');
+    expect(err({ consent: ['push'] })).toContain('consent: consent must be "email", "sms" or a list of them');
+    expect(err({ listid: 'L1' })).toMatch(/Unrecognized key.*"listid"/);
+    expect(err({ flattenProperties: 'yes', eventFilteringOption: 'allow' })).toMatch(/flattenProperties: .*\n.*eventFilteringOption/);
+  });
+});

@@ -1,0 +1,102 @@
+/** `klaviyo-destination sync`: models and audiences from the config, or one given by flags. */
+import type { Logger } from 'pino';
+import { loadConfigFile, modelSchema, audienceSchema, type Config, type ConfigOverrides, type RowSource } from '../config/index.js';
+import { startService } from '../service/index.js';
+import { openStore } from '../store/open.js';
+import { configuredModels, type ConfiguredModel } from './index.js';
+import { fromAudience, fromModel } from './model.js';
+import { runSync, type SyncSummary } from './run.js';
+import { progressReporter } from './progress.js';
+import { schedule } from './schedule.js';
+
+export interface SyncFlags extends ConfigOverrides {
+  config?: string;
+  model?: string[];
+  source?: string;
+  query?: string;
+  primaryKey?: string;
+  name?: string;
+  action: string;
+  audience?: string;
+  identifier: string;
+  column?: string;
+  destination?: string;
+  dryRun?: boolean;
+  every?: string;
+  wait: string;
+}
+
+function rowSource(f: SyncFlags): RowSource {
+  const src = f.source!;
+  if (/^postgres(ql)?:\/\//.test(src)) {
+    if (!f.query) throw new Error('--source postgres://… needs --query "select …"');
+    return { postgres: src, query: f.query };
+  }
+  if (/\.csv$/i.test(src)) return { csv: src };
+  if (/\.jsonl?$|\.ndjson$/i.test(src)) return { jsonl: src };
+  throw new Error(`--source ${src}: give a postgres:// URL, a .csv file or a .jsonl file`);
+}
+
+/** The ad hoc model or audience the flags describe, validated like one from a config file. */
+function fromFlags(f: SyncFlags, config: Config): ConfiguredModel {
+  const source = rowSource(f);
+  const destination = f.destination ?? config.destinations[0].name;
+  if (f.audience) {
+    const a = audienceSchema.parse({ name: f.audience, source, identifier: f.identifier, column: f.column, destination });
+    return { label: a.name, model: fromAudience(a), destination };
+  }
+  if (!f.primaryKey) throw new Error('--primary-key <column> is required: it is how rows are told apart between runs');
+  const name = f.name ?? ((f.source!.split(/[\\/]/).pop() ?? '').replace(/\.[^.]*$/, '').replace(/[^a-z0-9_-]/gi, '-') || 'model');
+  const m = modelSchema.parse({ name, source, primaryKey: f.primaryKey, destination, subscriptions: [{ on: ['added', 'updated'], partnerAction: f.action }] });
+  return { label: m.name, model: fromModel(m), destination };
+}
+
+const line = (s: SyncSummary, label: string) =>
+  `${label}: ${s.rowsRead} rows read, ${s.added} added, ${s.updated} updated, ${s.deleted} deleted, ${s.unchanged} unchanged` +
+  (s.dryRun ? ' (dry run: nothing sent)' : `; ${s.delivered} delivered, ${s.failed} failed${s.pending ? `, ${s.pending} still queued` : ''}`);
+
+/** Returns the exit code: 0 when every change was delivered, 1 when some failed or are still queued. */
+export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number> {
+  const config = loadConfigFile(f.config, f);
+  const all = f.source ? [fromFlags(f, config)] : configuredModels(config);
+  const chosen = f.model?.length ? all.filter((m) => f.model!.includes(m.label)) : all;
+  if (!chosen.length) throw new Error(f.model?.length ? `no model or audience named ${f.model.join(', ')} in the config (known: ${all.map((m) => m.label).join(', ') || 'none'})` : 'nothing to sync: give --source, or declare models / audiences in --config');
+
+  // Dry runs only read; real runs deliver through this process's own workers (the same path as `start`).
+  const service = f.dryRun ? undefined : await startService({ ...config, port: 0, role: 'worker' }, logger, { shared: true });
+  const store = service?.store ?? (await openStore(config.store, config.dataDir));
+  if (!service) await store.migrate();
+  const once = async () => {
+    let code = 0;
+    for (const m of chosen) {
+      const progress = progressReporter(m.label);
+      const summary = await runSync({
+        store,
+        model: m.model,
+        destination: m.destination,
+        dryRun: f.dryRun,
+        waitMs: Number(f.wait) * 1000,
+        onProgress: (p) => progress.update(p),
+        onChange: f.dryRun ? (kind, pk, row) => process.stdout.write(JSON.stringify({ model: m.label, change: kind, primaryKey: pk, row }) + '\n') : undefined,
+      }).finally(() => progress.end());
+      process.stderr.write(line(summary, m.label) + '\n');
+      if (summary.failed || summary.pending) code = 1;
+    }
+    return code;
+  };
+  try {
+    if (!f.every) return await once();
+    process.stderr.write(`syncing ${chosen.map((m) => m.label).join(', ')} every ${f.every}; stop with Ctrl-C\n`);
+    await once();
+    const s = schedule(f.every, async () => void (await once()));
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    s.stop();
+    return 0;
+  } finally {
+    if (service) await service.stop();
+    else await store.close();
+  }
+}
