@@ -2,9 +2,11 @@
  * Coalescing operations into bulk requests while keeping each profile's operations in order (pure).
  * The result is a list of waves: waves run one after another, the batches inside a wave in parallel.
  * An operation joins the earliest wave that keeps its profile's order: the wave of the profile's previous
- * operation when both fit in one request (same kind and group), otherwise a later one.
+ * operation when both fit in one request (same kind and group), otherwise a later one. A profile upsert carrying
+ * patch properties (append / unappend / unset) never shares a request with another upsert of the same profile:
+ * merged into one, the patch could apply before the other's properties or after, so it goes in a wave of its own.
  */
-import { orderKeys, type ListRef, type Operation, type OperationKind, type PlannedOperation } from '../klaviyo/operations.js';
+import { hasPatch, orderKeys, type ListRef, type Operation, type OperationKind, type PlannedOperation } from '../klaviyo/operations.js';
 
 export interface Batch {
   kind: OperationKind;
@@ -45,24 +47,26 @@ export function groupKey(op: Operation): string {
 
 export function planWaves(planned: PlannedOperation[]): Batch[][] {
   const waves: Map<string, Batch>[] = [];
-  const last = new Map<string, { wave: number; group: string }>();
+  const last = new Map<string, { wave: number; group: string; patched: boolean }>();
   for (const item of planned) {
     const group = groupKey(item.op);
     const keys = orderKeys(item);
+    const patched = item.op.kind === 'profile.upsert' && hasPatch(item.op.patchProperties);
     // After every earlier operation of the same profile and partition: in its wave when it can share the
     // request, else in a later one; then the earliest wave that already has a request of this group.
+    // keys[0] is the profile's: a patching upsert shares no request with another upsert of its profile.
     let min = 0;
-    for (const k of keys) {
+    keys.forEach((k, i) => {
       const prev = last.get(k);
-      if (prev) min = Math.max(min, prev.group === group ? prev.wave : prev.wave + 1);
-    }
+      if (prev) min = Math.max(min, prev.group === group && !(i === 0 && (patched || prev.patched)) ? prev.wave : prev.wave + 1);
+    });
     let wave = waves.findIndex((w, i) => i >= min && w.has(group));
     if (wave < 0) wave = min;
     while (waves.length <= wave) waves.push(new Map());
     let batch = waves[wave].get(group);
     if (!batch) waves[wave].set(group, (batch = { kind: item.op.kind, groupKey: group, items: [] }));
     batch.items.push(item);
-    for (const k of keys) last.set(k, { wave, group });
+    for (const k of keys) last.set(k, { wave, group, patched });
   }
   return waves.map((w) => [...w.values()].flatMap(split));
 }

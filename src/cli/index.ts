@@ -116,10 +116,11 @@ dlq
   .addOption(dataDirOption())
   .addOption(storeOption())
   .option('--destination <name>')
-  .option('--limit <n>', 'how many', '100')
-  .action(async (o: { dataDir: string; store?: string; destination?: string; limit: string }) => {
+  .option('--reason <text>', 'only those whose reason contains this text (any case)')
+  .option('--limit <n>', 'how many, newest first', '100')
+  .action(async (o: { dataDir: string; store?: string; destination?: string; reason?: string; limit: string }) => {
     await withStore(o, async (store) => {
-      const rows = await store.listDeadLetters({ destination: o.destination, limit: Number(o.limit) });
+      const rows = await store.listDeadLetters({ destination: o.destination, reason: o.reason, limit: Number(o.limit) });
       for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
       process.stderr.write(`${rows.length} dead letter(s)\n`);
     });
@@ -133,11 +134,12 @@ for (const verb of ['replay', 'discard'] as const) {
     .addOption(storeOption())
     .option('--destination <name>')
     .option('--id <seq...>', 'dead letter ids (seq)')
-    .option('--all', 'every dead letter (of --destination, if given)')
-    .action(async (o: { dataDir: string; store?: string; destination?: string; id?: string[]; all?: boolean }) => {
+    .option('--all', 'every dead letter (of --destination and --reason, if given)')
+    .option('--reason <text>', 'with --all: only those whose reason contains this text (any case)')
+    .action(async (o: { dataDir: string; store?: string; destination?: string; reason?: string; id?: string[]; all?: boolean }) => {
       if (!o.id && !o.all) fail(`say which dead letters to ${verb}: --id <seq...> or --all`);
       await withStore(o, async (store) => {
-        const filter = { seqs: o.id?.map(Number), destination: o.destination, all: o.all };
+        const filter = { seqs: o.id?.map(Number), destination: o.destination, reason: o.reason, all: o.all };
         const n = verb === 'replay' ? await store.replay(filter) : await store.discard(filter);
         process.stdout.write(`${verb === 'replay' ? 'replayed' : 'discarded'} ${n} dead letter(s)\n`);
       });

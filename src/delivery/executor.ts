@@ -7,7 +7,7 @@
 import type { Batch } from '../batcher/index.js';
 import type { Operation, PlannedOperation, ProfileAttributes } from '../klaviyo/operations.js';
 import { orderKeys } from '../klaviyo/operations.js';
-import type { KlaviyoTransport } from '../klaviyo/request.js';
+import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import type { EndpointName } from '../klaviyo/endpoints.js';
 import { MAX_ITEMS } from '../batcher/index.js';
 import { AuthError, DuplicateProfileError, KlaviyoError, PermanentError, RateLimitedError, RetryableError } from '../klaviyo/errors.js';
@@ -24,6 +24,18 @@ export interface ExecutorDeps {
   lists: ListResolver;
   pollIntervalMs?: number;
   jobTimeoutMs?: number;
+  /** Told of every request sent (after the client's own retries), with the operations it carried. */
+  onRequest?: (sent: SentRequest) => void;
+}
+
+/** One request as sent, for the activity log: what it carried and how it ended. */
+export interface SentRequest {
+  request: KlaviyoRequest;
+  items: PlannedOperation[];
+  durationMs: number;
+  /** The 2xx status, when it succeeded. */
+  status?: number;
+  error?: unknown;
 }
 
 type Op<K extends Operation['kind']> = Extract<Operation, { kind: K }>;
@@ -89,7 +101,7 @@ function holdBack(batch: Batch, items: PlannedOperation[], deps: ExecutorDeps): 
 async function deliverBatch(items: PlannedOperation[], deps: ExecutorDeps, out: Outcomes): Promise<void> {
   const setAll = (o: OpOutcome, xs = items) => xs.forEach((i) => out.set(i, o));
   try {
-    await send(items, deps, out);
+    await send(items, deps.onRequest ? { ...deps, transport: observed(deps.transport, items, deps.onRequest) } : deps, out);
   } catch (err) {
     // A whole bulk request refused for its content: isolate the bad operations by sending them one by one.
     if (err instanceof PermanentError && !(err instanceof AuthError) && items.length > 1 && items[0].op.kind !== 'list.remove') {
@@ -98,6 +110,25 @@ async function deliverBatch(items: PlannedOperation[], deps: ExecutorDeps, out: 
     }
     setAll(outcomeOf(err));
   }
+}
+
+/** The transport, reporting each request with the operations of the batch it serves. */
+function observed(transport: KlaviyoTransport, items: PlannedOperation[], onRequest: (sent: SentRequest) => void): KlaviyoTransport {
+  return {
+    waitMs: transport.waitMs?.bind(transport),
+    async send(request, options) {
+      const started = performance.now();
+      const report = (r: { status?: number; error?: unknown }) => onRequest({ request, items, durationMs: Math.round(performance.now() - started), ...r });
+      try {
+        const res = await transport.send(request, options);
+        report({ status: res.status });
+        return res;
+      } catch (error) {
+        report({ error });
+        throw error;
+      }
+    },
+  };
 }
 
 async function send(items: PlannedOperation[], deps: ExecutorDeps, out: Outcomes): Promise<void> {
@@ -119,13 +150,13 @@ async function send(items: PlannedOperation[], deps: ExecutorDeps, out: Outcomes
         } catch (err) {
           // 409: the identifiers already belong to a profile — update that profile instead.
           if (!(err instanceof DuplicateProfileError) || !err.duplicateProfileId) throw err;
-          const note = await updateDuplicate(err.duplicateProfileId, ops[0].profile, transport);
+          const note = await updateDuplicate(err.duplicateProfileId, ops[0], transport);
           return delivered(items, note);
         }
         return delivered();
       }
       const listId = op0.list ? await deps.lists.resolve(op0.list) : undefined;
-      await importProfiles(items, ops.map((o) => o.profile), listId, deps, out);
+      await importProfiles(items, ops, listId, deps, out);
       return;
     }
     case 'list.remove': {
@@ -172,18 +203,12 @@ async function lookupIds(profiles: ProfileAttributes[], transport: KlaviyoTransp
 }
 
 /** A bulk import job: submit, wait for it to finish, then fail exactly the profiles Klaviyo reported. */
-async function importProfiles(items: PlannedOperation[], profiles: ProfileAttributes[], listId: string | undefined, deps: ExecutorDeps, out: Outcomes): Promise<void> {
+async function importProfiles(items: PlannedOperation[], upserts: r.ProfileUpsert[], listId: string | undefined, deps: ExecutorDeps, out: Outcomes): Promise<void> {
   const { transport, pollIntervalMs = 500, jobTimeoutMs = 60_000 } = deps;
-  const res = await transport.send(r.bulkImportProfiles(profiles, listId));
+  const res = await transport.send(r.bulkImportProfiles(upserts, listId));
   const jobId: string | undefined = res.body?.data?.id;
-  // The merged profile list in the request is in first-seen order of identities: index → items.
-  const order: string[] = [];
-  const itemsOf = new Map<string, PlannedOperation[]>();
-  items.forEach((item, i) => {
-    const k = r.identityKey(profiles[i]);
-    if (!itemsOf.has(k)) (order.push(k), itemsOf.set(k, []));
-    itemsOf.get(k)!.push(item);
-  });
+  // The request's profiles are the merged entries, in order: index → the items each carries.
+  const entryItems = r.bulkImportEntries(upserts).map((e) => e.from.map((i) => items[i]));
   items.forEach((i) => out.set(i, { status: 'delivered' }));
   if (!jobId) return;
   const deadline = Date.now() + jobTimeoutMs;
@@ -205,8 +230,7 @@ async function importProfiles(items: PlannedOperation[], profiles: ProfileAttrib
     const page: any = (await transport.send({ endpoint: 'getBulkImportErrors', method: 'GET', path })).body;
     for (const e of page?.data ?? []) {
       const m = /\/profiles\/data\/(\d+)/.exec(e.attributes?.source?.pointer ?? '');
-      const key = m ? order[Number(m[1])] : undefined;
-      for (const item of (key && itemsOf.get(key)) || []) out.set(item, { status: 'failed', error: e.attributes?.detail ?? e.attributes?.title ?? 'rejected by Klaviyo', detail: e.attributes });
+      for (const item of (m && entryItems[Number(m[1])]) || []) out.set(item, { status: 'failed', error: e.attributes?.detail ?? e.attributes?.title ?? 'rejected by Klaviyo', detail: e.attributes });
     }
     const next: string | undefined = page?.links?.next;
     path = next ? next.replace(/^https?:\/\/[^/]+/, '') : undefined;
@@ -217,14 +241,15 @@ async function importProfiles(items: PlannedOperation[], profiles: ProfileAttrib
  * After a 409: update the profile Klaviyo named. When the identifiers sent belong to two different profiles,
  * that update clashes too; then only the non-identifying attributes are written and the conflict is noted.
  */
-async function updateDuplicate(id: string, profile: ProfileAttributes, transport: KlaviyoTransport): Promise<string | undefined> {
+async function updateDuplicate(id: string, upsert: r.ProfileUpsert, transport: KlaviyoTransport): Promise<string | undefined> {
+  const { profile, patchProperties } = upsert;
   try {
-    await transport.send(r.updateProfile(id, profile));
+    await transport.send(r.updateProfile(id, profile, patchProperties));
     return undefined;
   } catch (err) {
     if (!(err instanceof DuplicateProfileError)) throw err;
     const { email, phone_number, external_id, _kx, anonymous_id, id: _id, ...rest } = profile;
-    await transport.send(r.updateProfile(id, rest));
+    await transport.send(r.updateProfile(id, rest, patchProperties));
     const ids = Object.entries({ email, phone_number, external_id, _kx }).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`);
     return `identifiers ${ids.join(', ')} belong to different Klaviyo profiles; updated ${id} without changing its identifiers`;
   }

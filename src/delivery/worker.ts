@@ -16,6 +16,7 @@ import type { ListResolver } from './list-resolver.js';
 import { backoffMs } from '../klaviyo/backoff.js';
 import { ModelPlans, retlOf } from './model-plans.js';
 import type { DeliveryOptions } from '../config/index.js';
+import type { Activity, Outcome } from '../activity/index.js';
 
 export interface DeliveryMetrics {
   settled(destination: string, outcome: 'delivered' | 'retried' | 'dead' | 'filtered', n: number): void;
@@ -42,6 +43,8 @@ export interface DeliveryWorkerOptions {
   metrics?: DeliveryMetrics;
   /** Executor knobs (tests shorten job polling). */
   pollIntervalMs?: number;
+  /** Where the dashboard learns of requests sent and of what became of each message. */
+  activity?: Activity;
 }
 
 /** What happened to one message in one cycle. */
@@ -157,7 +160,12 @@ export class DeliveryWorker {
     this.o.metrics?.batch(this.o.name, leased.length, planned.length);
 
     const outcomes = planned.length
-      ? await deliverWaves(planWaves(planned), { transport: this.o.transport, lists: this.o.lists, pollIntervalMs: this.o.pollIntervalMs })
+      ? await deliverWaves(planWaves(planned), {
+          transport: this.o.transport,
+          lists: this.o.lists,
+          pollIntervalMs: this.o.pollIntervalMs,
+          onRequest: this.o.activity && ((sent) => this.o.activity!.requests.sent(this.o.name, sent)),
+        })
       : new Map<PlannedOperation, OpOutcome>();
 
     await this.settleAll(leased, opsOf, planErrors, outcomes);
@@ -177,22 +185,28 @@ export class DeliveryWorker {
     const retries: { seq: number; retryAt: number; error: string }[] = [];
     const released: { seq: number; retryAt: number }[] = []; // held back by Klaviyo's rate limits
     const dead: { seq: number; reason: string; detail?: unknown }[] = [];
+    const seen: Array<{ messageId: string } & Outcome> = [];
+    const saw = (m: LeasedMessage, status: Outcome['status'], error?: string) => seen.push({ messageId: m.messageId, status, at: now, ...(error ? { error } : {}) });
     for (const m of leased) {
       const ops = opsOf.get(m.seq) ?? [];
       const s = settle(planErrors.get(m.seq) ?? null, ops.map((op) => outcomes.get(op) ?? { status: 'retry', error: 'not attempted' }));
-      if (s.kind === 'ack') (ops.length ? acks : filtered).push(m.seq);
-      else if (s.kind === 'dead') dead.push({ seq: m.seq, reason: s.reason, detail: s.detail });
+      if (s.kind === 'ack') (ops.length ? acks : filtered).push(m.seq), saw(m, ops.length ? 'delivered' : 'filtered');
+      else if (s.kind === 'dead') dead.push({ seq: m.seq, reason: s.reason, detail: s.detail }), saw(m, 'dead', s.reason);
       else {
         const attempts = m.attempts + 1;
         const tooOld = now - m.receivedAt > options.maxAgeMs;
         if (s.rateLimited && !tooOld) {
           // Klaviyo said "not now", not "failed": wait as told, without using up an attempt.
           released.push({ seq: m.seq, retryAt: now + (s.retryAfterMs ?? 1000) });
+          saw(m, 'queued');
         } else if (attempts >= options.maxAttempts || tooOld) {
-          dead.push({ seq: m.seq, reason: `gave up after ${attempts} attempts${tooOld ? ' (too old)' : ''}: ${s.error}` });
+          const reason = `gave up after ${attempts} attempts${tooOld ? ' (too old)' : ''}: ${s.error}`;
+          dead.push({ seq: m.seq, reason });
+          saw(m, 'dead', reason);
         } else {
           const wait = Math.max(s.retryAfterMs ?? 0, backoffMs(attempts));
           retries.push({ seq: m.seq, retryAt: now + wait, error: s.error });
+          saw(m, 'retrying', s.error);
         }
       }
     }
@@ -205,5 +219,6 @@ export class DeliveryWorker {
     metrics?.settled(this.o.name, 'retried', retries.length + released.length);
     metrics?.settled(this.o.name, 'dead', dead.length);
     for (const d of dead) this.o.logger?.warn({ destination: this.o.name, seq: d.seq, reason: d.reason }, 'message dead-lettered');
+    this.o.activity?.events.settled(this.o.name, seen);
   }
 }

@@ -12,6 +12,8 @@ import { RateWindows } from './rate-limits.js';
 export interface FaultOptions {
   rate429?: number;
   rate500?: number;
+  /** Share of requests refused as invalid (400, Klaviyo's error shape): what a request Klaviyo rejects looks like. */
+  rate400?: number;
   /** Share of requests answered only after slowMs (default 2000 ms). */
   rateSlow?: number;
   slowMs?: number;
@@ -104,6 +106,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
       throw new ApiError(429, 'throttled', 'Request was throttled.', 'Request was throttled. Expected available in 1 second.');
     }
     if (faults.rate500 && random() < faults.rate500) throw new ApiError(500, 'error', 'A server error occurred.', 'Injected fault.');
+    if (faults.rate400 && random() < faults.rate400) throw invalid('Injected fault: this request was refused as invalid.');
     if (faults.rateDrop && random() < faults.rateDrop) {
       req.raw.socket.destroy();
       return reply.hijack();
@@ -138,7 +141,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     if (dup) throw new ApiError(409, 'duplicate_profile', 'Conflict.', 'A profile already exists with one of these identifiers.', '/data', { duplicate_profile_id: dup });
     throw err;
   };
-  const upsertOrDuplicate = (attrs: Record<string, unknown>, o: { id?: string } = {}) => {
+  const upsertOrDuplicate = (attrs: Record<string, unknown>, o: { id?: string; meta?: unknown } = {}) => {
     try {
       return state.upsert(attrs, o);
     } catch (err) {
@@ -157,7 +160,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     const attrs = data.attributes ?? {};
     checkIdentifiers(attrs, '/data/attributes');
     if (!data.id && !['email', 'phone_number', 'external_id', '_kx'].some((k) => attrs[k])) throw invalid('A profile requires at least one identifier: email, phone_number, external_id or _kx.', '/data/attributes');
-    const { profile, created } = upsertOrDuplicate(attrs, data.id ? { id: data.id } : {});
+    const { profile, created } = upsertOrDuplicate(attrs, { ...(data.id ? { id: data.id } : {}), meta: data.meta });
     return reply.status(created ? 201 : 200).send({ data: profileOut(profile) });
   });
 
@@ -168,7 +171,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     const attrs = (req.body as any).data.attributes ?? {};
     checkIdentifiers(attrs, '/data/attributes');
     try {
-      state.apply(p, attrs);
+      state.apply(p, attrs, (req.body as any).data.meta);
     } catch (err) {
       duplicate(err);
     }
@@ -205,7 +208,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
         let profile: Profile | undefined;
         if (!problem) {
           try {
-            profile = current.upsert(attrs, p.id ? { id: p.id } : {}).profile;
+            profile = current.upsert(attrs, { ...(p.id ? { id: p.id } : {}), meta: p.meta }).profile;
           } catch {
             profile = undefined;
           }

@@ -77,8 +77,11 @@ export class EmulatorState {
     return [...ids];
   }
 
-  /** Create or update. Throws { duplicateOf } when the identifiers belong to two different profiles. */
-  upsert(attrs: Record<string, unknown>, opts: { id?: string } = {}): { profile: Profile; created: boolean } {
+  /**
+   * Create or update; `meta` is the request's `meta` (its patch_properties apply after the attributes).
+   * Throws { duplicateOf } when the identifiers belong to two different profiles.
+   */
+  upsert(attrs: Record<string, unknown>, opts: { id?: string; meta?: unknown } = {}): { profile: Profile; created: boolean } {
     const found = opts.id ? [opts.id] : this.matches(attrs);
     if (found.length > 1) throw Object.assign(new Error('duplicate'), { duplicateOf: found[1] });
     let profile = found.length ? this.profiles.get(found[0]) : undefined;
@@ -87,12 +90,15 @@ export class EmulatorState {
       profile = { id: newId(), attributes: { created: new Date().toISOString() }, properties: {}, subscriptions: {}, lists: new Set() };
       this.profiles.set(profile.id, profile);
     }
-    this.apply(profile, attrs);
+    this.apply(profile, attrs, opts.meta);
     return { profile, created };
   }
 
-  /** Set attributes on a profile: null clears, omitted stays, properties merge. Throws { duplicateOf } on identifier clashes. */
-  apply(profile: Profile, attrs: Record<string, unknown>): void {
+  /**
+   * Set attributes on a profile: null clears, omitted stays, properties merge; then `meta.patch_properties`, if
+   * any, patches the properties. Throws { duplicateOf } on identifier clashes (before changing anything).
+   */
+  apply(profile: Profile, attrs: Record<string, unknown>, meta?: unknown): void {
     for (const k of IDENTIFIERS) {
       const v = attrs[k];
       if (typeof v !== 'string') continue;
@@ -114,6 +120,7 @@ export class EmulatorState {
       else profile.attributes[k] = k === 'location' ? { ...((old as object) ?? {}), ...(v as object) } : v;
       if ((IDENTIFIERS as readonly string[]).includes(k) && typeof v === 'string') this.index.set(this.key(k as Identifier, v), profile.id);
     }
+    patchProperties(profile.properties, (meta as { patch_properties?: unknown } | undefined)?.patch_properties);
     profile.attributes.updated = new Date().toISOString();
   }
 
@@ -157,3 +164,25 @@ export class EmulatorState {
 }
 
 export const errorId = () => randomUUID();
+
+const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
+const same = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Klaviyo's meta.patch_properties on custom properties: `append` adds a value (or each of several) to an array
+ * property — created when absent, a single value becoming the array's first item; `unappend` removes every
+ * occurrence of the value(s) from an array property; `unset` removes one property or several.
+ */
+export function patchProperties(props: Record<string, unknown>, patch: unknown): void {
+  if (!patch || typeof patch !== 'object') return;
+  const { append, unappend, unset } = patch as { append?: Record<string, unknown> | null; unappend?: Record<string, unknown> | null; unset?: string | string[] | null };
+  for (const [k, v] of Object.entries(append ?? {})) {
+    const old = props[k];
+    props[k] = [...(old === undefined || old === null ? [] : asList(old)), ...asList(v)];
+  }
+  for (const [k, v] of Object.entries(unappend ?? {})) {
+    const old = props[k];
+    if (Array.isArray(old)) props[k] = old.filter((x) => !asList(v).some((y) => same(x, y)));
+  }
+  for (const k of unset === undefined || unset === null ? [] : asList(unset)) delete props[String(k)];
+}

@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
 import type { Store } from '../store/types.js';
-import { statusReport } from '../service/status.js';
+import { HttpError } from './http-error.js';
 
 export interface IngestSource {
   name: string;
@@ -27,25 +27,15 @@ export interface IngestMetrics {
 export interface IngestOptions {
   store: Store;
   sources: IngestSource[];
-  adminToken?: string;
   /** false: no /v1 routes (a delivery-only process still serves /health, /metrics and /admin). */
   acceptEvents?: boolean;
   metrics?: IngestMetrics;
   logger?: boolean;
   health?: () => Promise<Record<string, unknown>>;
-  /** Called after messages were stored (wakes idle delivery workers). */
-  onEnqueued?: (destinations: string[]) => void;
+  /** Called after messages were stored (wakes idle delivery workers, feeds the dashboard's live events). */
+  onEnqueued?: (destinations: string[], messages: SegmentMessage[], source: string) => void;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
 
 const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 
@@ -92,7 +82,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: String(m.userId ?? m.anonymousId), payload: m }));
     for (const d of src.destinations) await opts.store.enqueue(d, rows);
     opts.metrics?.received(src.name, messages.length);
-    opts.onEnqueued?.(src.destinations);
+    opts.onEnqueued?.(src.destinations, messages, src.name);
   }
 
   for (const type of opts.acceptEvents === false ? [] : SINGLE) {
@@ -137,28 +127,6 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     const m = await opts.metrics.render();
     return reply.type(m.contentType).send(m.body);
   });
-
-  app.register(
-    async (admin) => {
-      admin.addHook('onRequest', async (req) => {
-        if (!opts.adminToken) throw new HttpError(404, 'the admin API is off: start with --admin-token to enable it');
-        if (req.headers.authorization !== `Bearer ${opts.adminToken}`) throw new HttpError(401, 'send the admin token as `Authorization: Bearer <token>`');
-      });
-      admin.get('/dead-letters', async (req) => {
-        const q = req.query as { destination?: string; limit?: string };
-        return { deadLetters: await opts.store.listDeadLetters({ destination: q.destination, limit: q.limit ? Number(q.limit) : undefined }) };
-      });
-      const select = (req: FastifyRequest) => {
-        const b = (req.body ?? {}) as { seqs?: number[]; all?: boolean; destination?: string };
-        if (!b.all && !b.seqs?.length) throw new HttpError(400, 'say which dead letters: {"seqs": [..]} or {"all": true}');
-        return b;
-      };
-      admin.post('/dead-letters/replay', async (req) => ({ replayed: await opts.store.replay(select(req)) }));
-      admin.post('/dead-letters/discard', async (req) => ({ discarded: await opts.store.discard(select(req)) }));
-      admin.get('/status', async () => statusReport(opts.store));
-    },
-    { prefix: '/admin' },
-  );
 
   void MAX_MESSAGE_BYTES;
   return app;

@@ -44,9 +44,27 @@ export type ListRef = { id: string } | { audienceKey: string; name?: string };
 
 export type Channel = 'email' | 'sms';
 
+/**
+ * Klaviyo's `meta.patch_properties`: changes to a profile's existing custom properties, sent with the upsert.
+ * `append` / `unappend` add / remove a value (or values) to / from an array property; `unset` removes properties.
+ */
+export interface PatchProperties {
+  append?: Record<string, unknown>;
+  unappend?: Record<string, unknown>;
+  unset?: string[];
+}
+
+/** Whether a patch changes anything. */
+export function hasPatch(p: PatchProperties | undefined): p is PatchProperties {
+  return Boolean(p && (Object.keys(p.append ?? {}).length || Object.keys(p.unappend ?? {}).length || p.unset?.length));
+}
+
 export type Operation =
-  /** Create or update a profile; with `list`, also make it a member of that list. */
-  | { kind: 'profile.upsert'; profile: ProfileAttributes; list?: ListRef }
+  /**
+   * Create or update a profile; with `list`, also make it a member of that list; with `patchProperties`, also
+   * patch its existing custom properties (never coalesced with another upsert of the same profile: docs in the batcher).
+   */
+  | { kind: 'profile.upsert'; profile: ProfileAttributes; list?: ListRef; patchProperties?: PatchProperties }
   /** Record one event (metric) on a profile. `uniqueId` makes retries and replays idempotent. */
   | {
       kind: 'event.create';

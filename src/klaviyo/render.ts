@@ -5,6 +5,8 @@
  * |--------------------------|---------------------------------------|------------------------------------------------------|
  * | event.create             | POST /api/events (XL tier)            | POST /api/event-bulk-create-jobs (≤1000 events)      |
  * | profile.upsert           | POST /api/profile-import (L tier)     | POST /api/profile-bulk-import-jobs (≤10 000)         |
+ * | profile.upsert + patch   | meta.patch_properties on each profile: profile-import, its 409 fallback PATCH /api/profiles/{id}, |
+ * |                          | and each profile of a bulk import job all accept it (never merged with another upsert of the profile) |
  * | profile.upsert + list    | POST /api/profile-bulk-import-jobs with relationships.lists — the only list-membership
  * |                          | endpoint that takes identifiers (add_profiles_to_list needs Klaviyo ids: a lookup per profile) |
  * | list.remove              | GET /api/profiles?filter=any(…) to find ids, then DELETE /api/lists/{id}/relationships/profiles |
@@ -12,7 +14,7 @@
  * | subscription.unsubscribe | POST /api/profile-subscription-bulk-delete-jobs (≤100)                                      |
  * | profile.delete           | POST /api/data-privacy-deletion-jobs (one identifier; Klaviyo has no bulk form)             |
  */
-import type { Operation, PlannedOperation, ProfileAttributes, ListRef, OperationKind } from './operations.js';
+import { hasPatch, type Operation, type PlannedOperation, type ProfileAttributes, type ListRef, type OperationKind, type PatchProperties } from './operations.js';
 import type { KlaviyoRequest } from './request.js';
 import { ENDPOINTS, type EndpointName } from './endpoints.js';
 import { planWaves } from '../batcher/index.js';
@@ -97,23 +99,60 @@ export function mergeProfiles(a: ProfileAttributes, b: ProfileAttributes): Profi
   return merged;
 }
 
+/** `meta.patch_properties` as Klaviyo's profile resources take it (beside `attributes`), or nothing. */
+export function profileMeta(patch: PatchProperties | undefined): { meta?: { patch_properties: PatchProperties } } {
+  if (!hasPatch(patch)) return {};
+  const p: PatchProperties = {};
+  if (Object.keys(patch.append ?? {}).length) p.append = patch.append;
+  if (Object.keys(patch.unappend ?? {}).length) p.unappend = patch.unappend;
+  if (patch.unset?.length) p.unset = patch.unset;
+  return { meta: { patch_properties: p } };
+}
+
 export function profileImport(op: Op<'profile.upsert'>): KlaviyoRequest {
-  return { endpoint: 'createOrUpdateProfile', method: 'POST', path: ENDPOINTS.createOrUpdateProfile.path, body: { data: profileBody(op.profile, false) } };
+  return { endpoint: 'createOrUpdateProfile', method: 'POST', path: ENDPOINTS.createOrUpdateProfile.path, body: { data: { ...profileBody(op.profile, false), ...profileMeta(op.patchProperties) } } };
 }
 
-export function updateProfile(id: string, profile: ProfileAttributes): KlaviyoRequest {
+export function updateProfile(id: string, profile: ProfileAttributes, patch?: PatchProperties): KlaviyoRequest {
   const body = profileBody(profile, false);
-  return { endpoint: 'updateProfile', method: 'PATCH', path: `/api/profiles/${encodeURIComponent(id)}`, body: { data: { ...body, id } } };
+  return { endpoint: 'updateProfile', method: 'PATCH', path: `/api/profiles/${encodeURIComponent(id)}`, body: { data: { ...body, id, ...profileMeta(patch) } } };
 }
 
-/** Several upserts (one per distinct profile, merged in order) in one bulk import job, optionally into one list. */
-export function bulkImportProfiles(profiles: ProfileAttributes[], listId?: string): KlaviyoRequest {
-  const merged = new Map<string, ProfileAttributes>();
-  for (const p of profiles) {
-    const key = identityKey(p);
-    const prev = merged.get(key);
-    merged.set(key, prev ? mergeProfiles(prev, p) : p);
-  }
+/** One profile of a bulk import job: its attributes and patch. */
+export interface ProfileUpsert {
+  profile: ProfileAttributes;
+  patchProperties?: PatchProperties;
+}
+
+/**
+ * The profiles of one bulk import job: one entry per distinct profile, upserts merged in order, each entry with the
+ * indexes of the upserts it carries. An upsert with patch properties is never merged (whether a patch applies
+ * before or after another upsert's properties matters): it keeps an entry of its own. The batcher never puts two
+ * upserts of one profile in one job when either patches, so this is only a safeguard.
+ */
+export function bulkImportEntries(upserts: ProfileUpsert[]): Array<ProfileUpsert & { from: number[] }> {
+  const entries: Array<ProfileUpsert & { from: number[] }> = [];
+  const byKey = new Map<string, ProfileUpsert & { from: number[] }>();
+  upserts.forEach((u, i) => {
+    const patched = hasPatch(u.patchProperties);
+    const key = identityKey(u.profile);
+    const prev = patched ? undefined : byKey.get(key);
+    if (prev) {
+      prev.profile = mergeProfiles(prev.profile, u.profile);
+      prev.from.push(i);
+      return;
+    }
+    const entry = { profile: u.profile, ...(patched ? { patchProperties: u.patchProperties } : {}), from: [i] };
+    entries.push(entry);
+    // A later plain upsert must not merge into an entry whose patch would then apply after it.
+    if (patched) byKey.delete(key);
+    else byKey.set(key, entry);
+  });
+  return entries;
+}
+
+/** Several upserts (one entry per distinct profile, merged in order) in one bulk import job, optionally into one list. */
+export function bulkImportProfiles(upserts: ProfileUpsert[], listId?: string): KlaviyoRequest {
   return {
     endpoint: 'bulkImportProfiles',
     method: 'POST',
@@ -121,7 +160,7 @@ export function bulkImportProfiles(profiles: ProfileAttributes[], listId?: strin
     body: {
       data: {
         type: 'profile-bulk-import-job',
-        attributes: { profiles: { data: [...merged.values()].map((p) => profileBody(p, false)) } },
+        attributes: { profiles: { data: bulkImportEntries(upserts).map((e) => ({ ...profileBody(e.profile, false), ...profileMeta(e.patchProperties) })) } },
         ...(listId ? { relationships: { lists: { data: [{ type: 'list', id: listId }] } } } : {}),
       },
     },
@@ -263,9 +302,8 @@ export function renderBatch(items: PlannedOperation[]): RenderedRequest[] {
       return [{ ...bulkCreateEvents(ops as Op<'event.create'>[]).request, messageIds: ids(items) }];
     case 'profile.upsert': {
       const list = (ops[0] as Op<'profile.upsert'>).list;
-      const profiles = (ops as Op<'profile.upsert'>[]).map((o) => o.profile);
       if (!list && ops.length === 1) return [{ ...profileImport(ops[0] as Op<'profile.upsert'>), messageIds: ids(items) }];
-      return [{ ...bulkImportProfiles(profiles, list ? listPlaceholder(list) : undefined), messageIds: ids(items) }];
+      return [{ ...bulkImportProfiles(ops as Op<'profile.upsert'>[], list ? listPlaceholder(list) : undefined), messageIds: ids(items) }];
     }
     case 'list.remove': {
       const list = (ops[0] as Op<'list.remove'>).list;

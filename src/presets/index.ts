@@ -36,3 +36,11 @@ export function getPreset(name: string, settings?: Record<string, unknown>): Pre
   if (!make) throw new Error(`unknown preset "${name}"; known presets: ${PRESET_NAMES.join(', ')}`);
   return make(settings);
 }
+
+/**
+ * The Klaviyo private API key a destination's preset settings carry (rudderstack's `privateApiKey`,
+ * segment-classic's `privateKey`), used when the destination has no `apiKey` of its own. Throws as getPreset does.
+ */
+export function presetApiKey(name: string | undefined, settings?: Record<string, unknown>): string | undefined {
+  return getPreset(name ?? 'segment-actions', settings).apiKey;
+}

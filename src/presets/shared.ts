@@ -18,6 +18,8 @@ export interface Preset {
    * May throw PayloadError for a message the original refused.
    */
   prepare?: (message: SegmentMessage) => PresetStep;
+  /** The Klaviyo private API key the settings carry under the original product's name (rudderstack: `privateApiKey`). */
+  apiKey?: string;
 }
 
 export class PresetSettingsError extends Error {

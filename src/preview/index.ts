@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { validateMessage } from '../spec/index.js';
-import { compileDestination, planMessage, type DestinationConfig } from '../destination/index.js';
+import { compileDestination, planMessage, type CompiledDestination, type DestinationConfig } from '../destination/index.js';
 import { renderAll } from '../klaviyo/render.js';
 import type { PlannedOperation } from '../klaviyo/operations.js';
 
@@ -38,31 +38,47 @@ export async function runPreview(opts: PreviewOptions): Promise<{ messages: numb
       else process.stderr.write(`line ${lineNo}: not JSON\n`);
       continue;
     }
+    if (!opts.batch) {
+      const r = previewMessage(dest, parsed);
+      if (r.error) errors++;
+      write(r);
+      continue;
+    }
     const v = validateMessage(parsed);
     if (!v.ok) {
       errors++;
-      const messageId = (parsed as { messageId?: unknown })?.messageId ?? null;
-      if (!opts.batch) write({ messageId, actions: [], requests: [], error: v.error });
-      else process.stderr.write(`line ${lineNo}: ${v.error.field}: ${v.error.message}\n`);
+      process.stderr.write(`line ${lineNo}: ${v.error.field}: ${v.error.message}\n`);
       continue;
     }
     const result = planMessage(dest, v.message);
     if (result.error) errors++;
-    if (opts.batch) {
-      all.push(...result.operations);
-      for (const w of [...(v.warnings ?? []), ...result.warnings]) process.stderr.write(`line ${lineNo}: warning: ${w.field}: ${w.message}\n`);
-      if (result.error) process.stderr.write(`line ${lineNo}: ${result.error.field}: ${result.error.message}\n`);
-      continue;
-    }
-    write({
-      messageId: result.messageId,
-      actions: result.actions.map((a) => ({ action: a.action, payload: a.payload, ...(a.error ? { error: a.error } : {}), ...(a.warnings.length ? { warnings: a.warnings } : {}) })),
-      requests: renderAll(result.operations).map(({ method, path, body }) => ({ method, path, body })),
-      // Text cleaned on the way in (control characters, surrogates, dangerous keys); action warnings are under actions.
-      ...(v.warnings ? { warnings: v.warnings } : {}),
-      error: result.error,
-    });
+    all.push(...result.operations);
+    for (const w of [...(v.warnings ?? []), ...result.warnings]) process.stderr.write(`line ${lineNo}: warning: ${w.field}: ${w.message}\n`);
+    if (result.error) process.stderr.write(`line ${lineNo}: ${result.error.field}: ${result.error.message}\n`);
   }
   if (opts.batch) for (const r of renderAll(all)) write({ method: r.method, path: r.path, body: r.body, messageIds: r.messageIds });
   return { messages, errors };
+}
+
+export interface MessagePreview {
+  messageId: unknown;
+  actions: Array<{ action: string; payload: unknown; error?: { field: string; message: string }; warnings?: unknown[] }>;
+  requests: Array<{ method: string; path: string; body: unknown }>;
+  warnings?: unknown[];
+  error: { field: string; message: string } | null;
+}
+
+/** What one message would become, alone: matched actions, their payloads and its own requests. Pure. */
+export function previewMessage(dest: CompiledDestination, raw: unknown): MessagePreview {
+  const v = validateMessage(raw);
+  if (!v.ok) return { messageId: (raw as { messageId?: unknown })?.messageId ?? null, actions: [], requests: [], error: v.error };
+  const result = planMessage(dest, v.message);
+  return {
+    messageId: result.messageId,
+    actions: result.actions.map((a) => ({ action: a.action, payload: a.payload, ...(a.error ? { error: a.error } : {}), ...(a.warnings.length ? { warnings: a.warnings } : {}) })),
+    requests: renderAll(result.operations).map(({ method, path, body }) => ({ method, path, body })),
+    // Text cleaned on the way in (control characters, surrogates, dangerous keys); action warnings are under actions.
+    ...(v.warnings ? { warnings: v.warnings } : {}),
+    error: result.error,
+  };
 }

@@ -14,8 +14,13 @@ import { ListResolver } from '../delivery/list-resolver.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { buildIngestServer } from '../ingest/index.js';
 import { startEmulator } from '../emulator/index.js';
+import { presetApiKey } from '../presets/index.js';
 import { createMetrics } from './metrics.js';
 import { configuredModels, runSync, schedule } from '../sync/index.js';
+import { Activity } from '../activity/index.js';
+import { adminRoutes } from '../admin/routes.js';
+import type { PacingView } from '../admin/overview.js';
+import { registerUi } from '../admin/ui.js';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
 
@@ -27,6 +32,8 @@ export interface RunningService {
   emulatorUrl?: string;
   store: Store;
   workers: Map<string, DeliveryWorker>;
+  /** What the dashboard shows: recent messages and Klaviyo requests. */
+  activity: Activity;
   stop(): Promise<void>;
 }
 
@@ -49,7 +56,7 @@ export async function startService(
 
   // No key → the built-in emulator, so a newcomer sees data flow without a Klaviyo account.
   let emulator: Awaited<ReturnType<typeof startEmulator>> | undefined;
-  if (delivers && config.destinations.some((d) => !d.apiKey && !d.klaviyoUrl)) {
+  if (delivers && config.destinations.some((d) => !(d.apiKey ?? presetApiKey(d.preset, d.settings)) && !d.klaviyoUrl)) {
     if (store.rateLedger) logger.warn({}, 'no Klaviyo API key with a shared store: each worker process delivers to its own in-process emulator; give --api-key (or --klaviyo-url of one emulator) when scaling out');
     emulator = await startEmulator({ port: 0, host: '127.0.0.1' });
     logger.info({ emulator: emulator.url, state: `${emulator.url}/__emulator/state` }, 'no Klaviyo API key given: delivering to the built-in Klaviyo emulator');
@@ -68,6 +75,10 @@ export async function startService(
     sources.push({ name: s.name, writeKey: key, destinations: s.destinations ?? config.destinations.map((d) => d.name) });
   }
 
+  const activity = new Activity();
+  // Every process can show and test its destinations' mappings, delivering or not.
+  const compiled = new Map(config.destinations.map((d) => [d.name, compileDestination({ name: d.name, preset: d.preset, subscriptions: d.subscriptions, settings: d.settings })]));
+  const pacing = new Map<string, PacingView>();
   const workers = new Map<string, DeliveryWorker>();
   const clients: KlaviyoClient[] = [];
   const owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -81,18 +92,22 @@ export async function startService(
     return b;
   };
   for (const d of delivers ? config.destinations : []) {
-    const destination = compileDestination({ name: d.name, preset: d.preset, subscriptions: d.subscriptions, settings: d.settings });
-    const apiKey = d.apiKey ?? EMULATOR_API_KEY;
+    const destination = compiled.get(d.name)!;
+    const apiKey = d.apiKey ?? presetApiKey(d.preset, d.settings) ?? EMULATOR_API_KEY;
     const client = new KlaviyoClient({
       apiKey,
       baseUrl: d.klaviyoUrl ?? emulator?.url,
       logger,
       limiter: budgetFor(apiKey, d.delivery.rateLimitScale),
-      onResponse: (info) => metrics.onKlaviyoResponse(info),
+      onResponse: (info) => {
+        metrics.onKlaviyoResponse(info);
+        activity.requests.answered(d.name, info.endpoint, info.status);
+      },
     });
     clients.push(client);
+    pacing.set(d.name, { waitMs: (endpoint) => client.waitMs(endpoint), scale: d.delivery.rateLimitScale });
     const lists = new ListResolver(client, { get: (k) => store.kvGet(`list:${d.name}:${k}`), set: (k, v) => store.kvSet(`list:${d.name}:${k}`, v) });
-    const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery });
+    const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery, activity });
     workers.set(d.name, worker);
   }
 
@@ -100,12 +115,16 @@ export async function startService(
     store,
     sources,
     acceptEvents: config.role !== 'worker',
-    onEnqueued: (names) => names.forEach((n) => workers.get(n)?.poke()),
-    adminToken: config.adminToken,
+    onEnqueued: (names, messages, source) => {
+      activity.events.received(source, names, messages);
+      names.forEach((n) => workers.get(n)?.poke());
+    },
     metrics: metrics.ingest,
     logger: false,
     health: async () => ({ role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null }),
   });
+  app.register((admin) => adminRoutes(admin, { token: config.adminToken, store, activity, config, writeKeys, destinations: compiled, pacing, emulator }), { prefix: '/admin' });
+  await registerUi(app);
   const url = await app.listen({ port: config.port, host: config.host });
   for (const w of workers.values()) w.start();
   // Warehouse models and audiences with a schedule sync in a delivering process (on a shared store, configure
@@ -136,6 +155,7 @@ export async function startService(
     emulatorUrl: emulator?.url,
     store,
     workers,
+    activity,
     stop() {
       // Order matters: stop accepting, finish in-flight deliveries, then close the store.
       stopping ??= (async () => {

@@ -48,19 +48,29 @@ export interface StoreStats {
   byDestination: Record<string, DestinationStats>;
 }
 
-/** Messages received, delivered and dead-lettered in one minute (minute = epoch ms / 60 000, floored). */
+/** Messages received, delivered, retried and dead-lettered in one minute (minute = epoch ms / 60 000, floored). */
 export interface MinuteCounts {
   destination: string;
   minute: number;
   received: number;
   delivered: number;
+  /** Failed attempts scheduled again (rate-limit hold-backs are not counted: they use no attempt). */
+  retried: number;
   dead: number;
 }
 
+/** Which dead letters: listed seqs, or all — narrowed by destination and by part of the reason (any case). */
 export interface SelectDeadLetters {
   seqs?: number[];
   destination?: string;
+  reason?: string;
   all?: boolean;
+}
+
+export interface ListDeadLetters {
+  destination?: string;
+  reason?: string;
+  limit?: number;
 }
 
 /**
@@ -119,7 +129,8 @@ export interface Store {
   /** Back to the queue without counting an attempt (rate limits, shutdown), deliverable again at retryAt (default now). */
   release(items: Array<{ seq: number; retryAt?: number }>): Promise<void>;
   deadLetter(items: Array<{ seq: number; reason: string; detail?: unknown }>): Promise<void>;
-  listDeadLetters(filter?: { destination?: string; limit?: number }): Promise<DeadLetter[]>;
+  /** Newest first. */
+  listDeadLetters(filter?: ListDeadLetters): Promise<DeadLetter[]>;
   /** Dead letters back to the queue with attempts reset; returns how many. */
   replay(filter: SelectDeadLetters): Promise<number>;
   discard(filter: SelectDeadLetters): Promise<number>;

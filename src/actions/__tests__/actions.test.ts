@@ -56,6 +56,14 @@ describe('upsertProfile (identify)', () => {
     const mappedOnly = compileDestination({ subscriptions: [{ subscribe: 'type = "identify"', partnerAction: 'upsertProfile', mapping: { email: { '@path': '$.traits.email' }, list_id: 'Y6nRLr' } }], settings: { fillIdentifiers: false } });
     expect(plan({ type: 'identify', userId: 'u', traits: { email: 'a@b.co' } }, mappedOnly).operations[0].op).toEqual({ kind: 'profile.upsert', profile: { email: 'a@b.co' }, list: { id: 'Y6nRLr' } });
   });
+  it('patch_properties: append / unappend / unset become the operation’s patch; patched names are not also set; bad parts are dropped with a warning', () => {
+    const d = compileDestination({ subscriptions: [{ subscribe: 'type = "identify"', partnerAction: 'upsertProfile', mapping: { email: { '@path': '$.traits.email' }, properties: { '@path': '$.traits' }, patch_properties: { '@path': '$.context.patch' } } }] });
+    const r = plan({ type: 'identify', userId: 'u', traits: { email: 'a@b.co', tags: 'x', keep: 1 }, context: { patch: { append: { tags: 'x', none: null }, unset: 'old', replace: { a: 1 } } } }, d);
+    expect(r.operations[0].op).toEqual({ kind: 'profile.upsert', profile: { email: 'a@b.co', external_id: 'u', properties: { keep: 1 } }, patchProperties: { append: { tags: 'x' }, unset: ['old'] } });
+    expect(r.warnings.map((w) => w.field).sort()).toEqual(['patch_properties.replace', 'properties']);
+    const empty = plan({ type: 'identify', userId: 'u', traits: { email: 'a@b.co' }, context: { patch: { append: {}, unset: [] } } }, d);
+    expect(empty.operations[0].op).not.toHaveProperty('patchProperties');
+  });
   it('fails a profile with no identifier, naming email', () => {
     const d = compileDestination({ subscriptions: [{ subscribe: 'type = "identify"', partnerAction: 'upsertProfile', mapping: { email: { '@path': '$.traits.email' } } }] });
     expect(plan({ type: 'identify', anonymousId: 'a', traits: {} }, d).error).toMatchObject({ field: 'email' });

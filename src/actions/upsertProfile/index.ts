@@ -1,4 +1,5 @@
 import type { ActionDefinition, PlanWarning } from '../types.js';
+import type { PatchProperties } from '../../klaviyo/operations.js';
 import { email, phone_number, country_code, external_id, list_id, enable_batching, profileAttributes, path } from '../fields.js';
 import { identifiers, requireOne, attributes } from '../profile.js';
 import { fitProfile } from '../limits.js';
@@ -21,6 +22,17 @@ const upsertProfile: ActionDefinition = {
     _kx: { label: 'Klaviyo exchange id (_kx)', description: "Klaviyo's web-tracking identifier.", type: 'string' },
     ...profileAttributes(),
     properties: { label: 'Properties', description: 'Custom profile properties.', type: 'object', default: path('$.traits') },
+    patch_properties: {
+      label: 'Patch Properties',
+      description:
+        "Changes to the profile's existing custom properties (Klaviyo's meta.patch_properties): `append` / `unappend` ({property: value}) add / remove values of array properties, `unset` (property names) removes properties. A property named here is not also set from Properties.",
+      type: 'object',
+      properties: {
+        append: { label: 'Append', description: 'Values to append to array properties: {property: value or values}.', type: 'object' },
+        unappend: { label: 'Unappend', description: 'Values to remove from array properties: {property: value or values}.', type: 'object' },
+        unset: { label: 'Unset', description: 'Names of properties to remove.', type: 'string', multiple: true },
+      },
+    },
     list_id: { ...list_id, description: 'The Klaviyo list to add the profile to.' },
     enable_batching,
   },
@@ -29,12 +41,52 @@ const upsertProfile: ActionDefinition = {
     const { anonymous_id, ...ids } = identifiers(p, settings, warnings, { identity: ctx.identity });
     const profile = attributes(p, ids, warnings);
     requireOne(profile, ['email', 'phone_number', 'external_id', '_kx', 'id'], 'email', warnings);
+    const patch = patchOf(p.patch_properties, warnings);
+    const patched = new Set([...Object.keys(patch?.append ?? {}), ...Object.keys(patch?.unappend ?? {}), ...(patch?.unset ?? [])]);
     const props: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries((p.properties as Record<string, unknown>) ?? {})) if (!MAPPED_TRAITS.has(k)) props[k] = v;
+    const both: string[] = [];
+    for (const [k, v] of Object.entries((p.properties as Record<string, unknown>) ?? {})) {
+      if (MAPPED_TRAITS.has(k)) continue;
+      if (patched.has(k)) both.push(k);
+      else props[k] = v;
+    }
+    // One request cannot both set and patch a property in a known order: the patch wins.
+    if (both.length) warnings.push({ field: 'properties', message: `left out ${both.join(', ')}: patch_properties changes ${both.length > 1 ? 'them' : 'it'}` });
     if (anonymous_id) props.anonymous_id = anonymous_id;
     if (Object.keys(props).length) profile.properties = props;
     const list = typeof p.list_id === 'string' ? { id: p.list_id } : undefined;
-    return { operations: [{ kind: 'profile.upsert', profile: fitProfile(profile, warnings), ...(list ? { list } : {}) }], warnings };
+    return { operations: [{ kind: 'profile.upsert', profile: fitProfile(profile, warnings), ...(list ? { list } : {}), ...(patch ? { patchProperties: patch } : {}) }], warnings };
   },
 };
+
+const isObject = (v: unknown): v is Record<string, unknown> => Boolean(v) && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The patch as Klaviyo takes it: `append` / `unappend` objects without null values, `unset` a list of names (one
+ * name is accepted too). Anything else is dropped with a warning; an empty patch is no patch.
+ */
+function patchOf(raw: unknown, warnings: PlanWarning[]): PatchProperties | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!isObject(raw)) {
+    warnings.push({ field: 'patch_properties', message: 'dropped: patch_properties must be an object of append, unappend and unset' });
+    return undefined;
+  }
+  const out: PatchProperties = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined || v === null) continue;
+    if (k === 'append' || k === 'unappend') {
+      if (!isObject(v)) {
+        warnings.push({ field: `patch_properties.${k}`, message: `dropped: ${k} must be an object of {property: value}` });
+        continue;
+      }
+      const values = Object.fromEntries(Object.entries(v).filter(([name, x]) => x !== undefined && x !== null && !FORBIDDEN_KEYS.has(name)));
+      if (Object.keys(values).length) out[k] = values;
+    } else if (k === 'unset') {
+      const names = (Array.isArray(v) ? v : [v]).filter((x) => (typeof x === 'string' && x !== '') || typeof x === 'number').map(String);
+      if (names.length !== (Array.isArray(v) ? v.length : 1)) warnings.push({ field: 'patch_properties.unset', message: 'dropped the names that are not text' });
+      if (names.length) out.unset = [...new Set(names)];
+    } else warnings.push({ field: `patch_properties.${k}`, message: 'dropped: patch_properties takes append, unappend and unset' });
+  }
+  return out.append || out.unappend || out.unset ? out : undefined;
+}
 export default upsertProfile;

@@ -74,10 +74,29 @@ describe('render', () => {
     expect(profiles[0].attributes).toMatchObject({ first_name: 'New', properties: { a: 1, b: 2 } });
   });
 
+  it('patch properties: an upsert that patches never shares a request with another upsert of its profile; other profiles still coalesce', () => {
+    const patch = (email: string, pp: Record<string, unknown>): Operation => ({ kind: 'profile.upsert', profile: { email }, patchProperties: pp });
+    const planned = [p(upsert('a@x.co', { properties: { tags: ['x'] } })), p(patch('b@x.co', { append: { tags: 'y' } })), p(patch('A@x.co', { append: { tags: 'z' } })), p(upsert('a@x.co', { first_name: 'A' })), p(patch('a@x.co', { unset: ['tags'] }))];
+    const waves = planWaves(planned);
+    expect(waves.map((w) => w.flatMap((b) => b.items.map((i) => (i.op.profile as any).email)))).toEqual([['a@x.co', 'b@x.co'], ['A@x.co'], ['a@x.co'], ['a@x.co']]);
+    const reqs = expectAllValid(planned);
+    expect(reqs.map((r) => r.path)).toEqual(['/api/profile-bulk-import-jobs', '/api/profile-import', '/api/profile-import', '/api/profile-import']);
+    expect((reqs[0].body as any).data.attributes.profiles.data[1]).toEqual({ type: 'profile', attributes: { email: 'b@x.co' }, meta: { patch_properties: { append: { tags: 'y' } } } });
+    expect((reqs[3].body as any).data.meta).toEqual({ patch_properties: { unset: ['tags'] } });
+    // The render never merges a patching upsert into another, even when handed one batch.
+    const one = renderBatch([p(upsert('a@x.co', { first_name: 'A' })), p(patch('a@x.co', { append: { tags: 'z' } })), p(upsert('a@x.co', { last_name: 'B' }))]);
+    expect((one[0].body as any).data.attributes.profiles.data.map((d: any) => [d.attributes, d.meta ?? null])).toEqual([
+      [{ email: 'a@x.co', first_name: 'A' }, null],
+      [{ email: 'a@x.co' }, { patch_properties: { append: { tags: 'z' } } }],
+      [{ email: 'a@x.co', last_name: 'B' }, null],
+    ]);
+  });
+
   it('renders every kind as strict-valid requests', () => {
     const all = [
       p(upsert('a@x.co', { anonymous_id: 'anon' })),
       p({ kind: 'profile.upsert', profile: { email: 'l@x.co' }, list: { id: 'Y6nRLr' } }),
+      p({ kind: 'profile.upsert', profile: { email: 'pp@x.co' }, list: { id: 'Y6nRLr' }, patchProperties: { append: { skus: ['1', '2'] }, unappend: { skus: '0' }, unset: ['old'] } }),
       p({ kind: 'profile.upsert', profile: { email: 'aud@x.co' }, list: { audienceKey: 'aud_1', name: 'vip' } }),
       p({ kind: 'event.create', metric: 'Ordered', properties: {}, uniqueId: 'o1', time: '2026-11-20T10:00:00.000Z', value: 3, valueCurrency: 'USD', profile: { phone_number: '+12125550100', anonymous_id: 'anon', location: { city: 'X' } } }),
       p({ kind: 'list.remove', list: { id: 'Y6nRLr' }, profile: { email: 'r@x.co' } }),

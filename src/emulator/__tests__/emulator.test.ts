@@ -187,6 +187,27 @@ describe('Klaviyo emulator: lists, subscriptions, lookups', () => {
     expect((await e.call('PATCH', '/api/profiles/NOPE', { data: { type: 'profile', id: 'NOPE', attributes: { first_name: 'X' } } })).statusCode).toBe(404);
   });
 
+  it('applies meta.patch_properties on profile-import, PATCH and bulk import: append, unappend, unset', async () => {
+    const e = emu();
+    const props = (email: string) => e.snapshot().profiles.find((p) => p.attributes.email === email)?.properties;
+    const meta = (patch_properties: Record<string, unknown>) => ({ meta: { patch_properties } });
+    const id = (await e.call('POST', '/api/profile-import', profile({ email: 'p@x.co', properties: { tags: 'a', old: 1, keep: 2 } }))).json().data.id;
+    const r = await e.call('POST', '/api/profile-import', { data: { type: 'profile', attributes: { email: 'p@x.co' }, ...meta({ append: { tags: ['b', 'c'], skus: 'S1' }, unset: 'old' }) } });
+    expect(r.statusCode).toBe(200);
+    expect(props('p@x.co')).toEqual({ tags: ['a', 'b', 'c'], skus: ['S1'], keep: 2 });
+    const patch = await e.call('PATCH', `/api/profiles/${id}`, { data: { type: 'profile', id, attributes: {}, ...meta({ unappend: { tags: ['a', 'c'] }, unset: ['keep', 'absent'] }) } });
+    expect(patch.statusCode).toBe(200);
+    expect(props('p@x.co')).toEqual({ tags: ['b'], skus: ['S1'] });
+    const job = { data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: [{ ...profile({ email: 'p@x.co' }).data, ...meta({ unappend: { skus: 'S1' } }) }, { ...profile({ email: 'q@x.co' }).data, ...meta({ append: { tags: 'new' } }) }] } } } };
+    expect((await e.call('POST', '/api/profile-bulk-import-jobs', job)).statusCode).toBe(202);
+    await e.idle();
+    expect(props('p@x.co')).toEqual({ tags: ['b'], skus: [] });
+    expect(props('q@x.co')).toEqual({ tags: ['new'] });
+    // The spec's shape is enforced: an unknown patch operation is refused.
+    const bad = await e.call('POST', '/api/profile-import', { data: { type: 'profile', attributes: { email: 'p@x.co' }, ...meta({ replace: { a: 1 } }) } });
+    expect(bad.statusCode).toBe(400);
+  });
+
   it('refuses a non-E.164 phone in a deletion request, pointing at it', async () => {
     const e = emu();
     const r = await e.call('POST', '/api/data-privacy-deletion-jobs', { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: { type: 'profile', attributes: { phone_number: '555-0100' } } } } } });

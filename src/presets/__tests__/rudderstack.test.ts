@@ -192,10 +192,76 @@ describe('identify (seed 004)', () => {
     expect(ev.profile.data.attributes.properties).toEqual({ 'prefs.color': 'red', 'prefs.sizes': ['S', 'M'], 'orders[0].id': 1, empty: {} });
   });
 
-  it('v2 integrations.Klaviyo.fieldsToUnset/Append/Unappend: those traits are kept out of properties, with a warning that the patch is not sent', () => {
-    const r = plan(v2, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', tags: 'new', old: 'x', keep: 1 }, integrations: { Klaviyo: { fieldsToUnset: ['old'], fieldsToAppend: ['tags'] } } });
-    expect(requestsOf(r.operations)[0].body.data.attributes.properties).toEqual({ keep: 1 });
+});
+
+// RudderStack's own example of the v2 metadata operations (seed 002, "Metadata Operations (V2 API)").
+const PATCHING = {
+  type: 'identify',
+  userId: 'user-p',
+  context: {
+    externalId: [{ type: 'klaviyo-profileId', id: '12345678' }],
+    traits: { email: 'p@example.com', keep: 1, appendList1: 'New Value 1', appendList2: 'New Value 2', unappendList1: 'Old Value 1', unappendList2: 'Old Value 2' },
+  },
+  integrations: { Klaviyo: { fieldsToUnset: ['Unset1', 'Unset2'], fieldsToAppend: ['appendList1', 'appendList2'], fieldsToUnappend: ['unappendList1', 'unappendList2'] }, All: true },
+};
+const PATCH = { append: { appendList1: 'New Value 1', appendList2: 'New Value 2' }, unappend: { unappendList1: 'Old Value 1', unappendList2: 'Old Value 2' }, unset: ['Unset1', 'Unset2'] };
+
+describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnappend (seed 002) → meta.patch_properties', () => {
+  it('identify: unset the names, append / unappend {name: trait value}; those traits are not custom properties', () => {
+    const r = plan(v2, PATCHING);
+    expect(r.error).toBeNull();
+    expect(r.warnings).toEqual([]);
+    expect(requestsOf(r.operations)).toEqual([
+      {
+        method: 'POST',
+        path: '/api/profile-import',
+        body: { data: { type: 'profile', id: '12345678', attributes: { email: 'p@example.com', external_id: 'user-p', properties: { keep: 1 } }, meta: { patch_properties: PATCH } } },
+      },
+    ]);
+  });
+
+  it('reads traits, else context.traits, as the original; a name without a value is only left out, and no patch means no meta', () => {
+    const r = plan(v2, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', tags: 'new', old: 'x', keep: 1 }, context: { traits: { gone: 'ctx' } }, integrations: { Klaviyo: { fieldsToAppend: ['tags', 'gone'], fieldsToUnappend: ['missing'] } } });
+    const body = requestsOf(r.operations)[0].body.data;
+    expect(body.attributes.properties).toEqual({ old: 'x', keep: 1 }); // gone (context.traits) is left out too
+    expect(body.meta).toEqual({ patch_properties: { append: { tags: 'new' } } });
+    const none = plan(v2, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } });
+    expect(requestsOf(none.operations)[0].body.data.meta).toBeUndefined();
+    expect(none.warnings).toEqual([]);
+  });
+
+  it('v1 has no metadata operations: the traits stay custom properties, nothing is patched', () => {
+    const body = requestsOf(plan(v1, PATCHING).operations)[0].body.data;
+    expect(body.meta).toBeUndefined();
+    expect(body.attributes.properties).toMatchObject({ appendList1: 'New Value 1', unappendList2: 'Old Value 2' });
+  });
+
+  it('track: the event’s profile leaves those traits out, with a warning that the patch goes with identify calls only', () => {
+    const r = plan(v2, { ...TRACK, integrations: { Klaviyo: { fieldsToAppend: ['Flagged'] } } });
+    const profile = event(requestsOf(r.operations)).profile.data;
+    expect(profile.meta).toBeUndefined();
+    expect(profile.attributes.properties).not.toHaveProperty('Flagged');
     expect(r.warnings.map((w) => w.field)).toEqual(['integrations.Klaviyo']);
+  });
+
+  it('coalesced: patches ride in the bulk import job, one per profile, and a profile’s patching upsert never shares a request with its other upserts', () => {
+    const msgs = [
+      { type: 'identify', userId: 'a', traits: { email: 'a@x.co', tags: ['x'] } },
+      { type: 'identify', userId: 'b', traits: { email: 'b@x.co', tags: 'y' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } },
+      { type: 'identify', userId: 'a', traits: { email: 'a@x.co', tags: 'z' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } },
+      { type: 'identify', userId: 'a', traits: { email: 'a@x.co', first_name: 'A' } },
+      { type: 'identify', userId: 'b', traits: { email: 'b@x.co' }, integrations: { Klaviyo: { fieldsToUnset: ['tags'] } } },
+    ];
+    const ops: PlannedOperation[] = msgs.flatMap((m, i) => plan(v2, { ...m, messageId: `p${i}` }).operations);
+    const reqs = requestsOf(ops); // each valid in strict mode
+    const show = (r: { path: string; body: any }) =>
+      r.path === '/api/profile-import' ? [[r.body.data.attributes.email, r.body.data.meta?.patch_properties ?? null]] : r.body.data.attributes.profiles.data.map((p: any) => [p.attributes.email, p.meta?.patch_properties ?? null]);
+    expect(reqs.map((r) => r.path)).toEqual(['/api/profile-bulk-import-jobs', '/api/profile-bulk-import-jobs', '/api/profile-import']);
+    expect(reqs.map(show)).toEqual([
+      [['a@x.co', null], ['b@x.co', { append: { tags: 'y' } }]],
+      [['a@x.co', { append: { tags: 'z' } }], ['b@x.co', { unset: ['tags'] }]],
+      [['a@x.co', null]],
+    ]);
   });
 });
 

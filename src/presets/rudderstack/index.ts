@@ -17,7 +17,7 @@ const ignored = z.unknown().optional();
 
 export const settingsSchema = z.strictObject({
   apiVersion: z.enum(['v1', 'v2'], { error: 'apiVersion must be "v1" or "v2"' }).default('v2'),
-  /** Checked, not used here: the service sends with the destination's `apiKey` (docs/presets/rudderstack.md). */
+  /** The Klaviyo private key the service sends with, unless the destination has its own `apiKey` (docs/presets/rudderstack.md). */
   privateApiKey: z.string().min(1).optional(),
   listId: z.string().optional(),
   consent: z
@@ -107,14 +107,15 @@ function profileMapping(s: RudderStackSettings, use: 'identify' | 'event'): Reco
     image: firstOf(...bags('image'), 'properties.image'),
     location: Object.fromEntries(LOCATION_KEYS[s.apiVersion][use].map((k) => [k, firstOf(...LOCATION[k])])),
     properties: derived('profileProperties'),
+    ...(v2 && use === 'identify' ? { patch_properties: derived('patchProperties') } : {}),
   };
 }
 
-/** Custom profile properties (traits not mapped to attributes; flattened when asked) and the Klaviyo profile id. */
+/** Custom profile properties (traits not mapped to attributes; flattened when asked), the patch (v2) and the Klaviyo profile id. */
 function profileDerived(s: RudderStackSettings, m: SegmentMessage, warnings: PlanWarning[]) {
   const v2 = s.apiVersion === 'v2';
   if (s.enforceEmailAsPrimary && !v2 && !firstPresent(m, EMAIL) && !firstPresent(m, PHONE)) throw new PayloadError('email', 'enforceEmailAsPrimary is on and the message has neither an email nor a phone');
-  const patched = v2 ? patchedTraits(m, warnings) : [];
+  const { fields: patched, patch } = v2 ? patchOf(m, warnings) : { fields: [] };
   let props: Record<string, unknown> = {};
   for (const bag of [m.traits, m.context?.traits]) Object.assign(props, omit(obj(bag), [...MAPPED_TRAITS[s.apiVersion], ...patched]));
   if (s.flattenProperties) props = flatten(props);
@@ -122,19 +123,35 @@ function profileDerived(s: RudderStackSettings, m: SegmentMessage, warnings: Pla
   if (s.enforceEmailAsPrimary && present(userId)) props._id = userId;
   const externalIds: unknown[] = Array.isArray(m.context?.externalId) ? m.context.externalId : [];
   const profileId = externalIds.map(obj).find((x) => x?.type === 'klaviyo-profileId')?.id;
-  return { ...(Object.keys(props).length ? { profileProperties: props } : {}), ...(v2 && present(profileId) ? { profileId: String(profileId) } : {}) };
+  return { ...(Object.keys(props).length ? { profileProperties: props } : {}), ...(patch ? { patchProperties: patch } : {}), ...(v2 && present(profileId) ? { profileId: String(profileId) } : {}) };
 }
 
 /**
- * v2's integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnappend name traits the original sends as
- * meta.patch_properties. Those traits are kept out of the custom properties as the original does, so a list is
- * never overwritten by one value; the patch itself is not sent yet (docs/presets/rudderstack.md), which a warning says.
+ * v2's integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnappend, as the original builds
+ * meta.patch_properties: `unset` the names given; `append` / `unappend` {name: value} for each name whose trait
+ * (traits, else context.traits) has a value. Those traits are kept out of the custom properties, so a list is
+ * never overwritten by one value. Identify calls send the patch with the profile; the profile of an event does not.
  */
-function patchedTraits(m: SegmentMessage, warnings: PlanWarning[]): string[] {
+function patchOf(m: SegmentMessage, warnings: PlanWarning[]): { fields: string[]; patch?: { unset?: string[]; append?: Record<string, unknown>; unappend?: Record<string, unknown> } } {
   const k = obj(m.integrations?.Klaviyo);
-  const keys = ['fieldsToUnset', 'fieldsToAppend', 'fieldsToUnappend'].flatMap((f) => (Array.isArray(k?.[f]) ? (k![f] as unknown[]).map(String) : []));
-  if (keys.length) warnings.push({ field: 'integrations.Klaviyo', message: `not applied: meta.patch_properties for ${keys.join(', ')} (unset/append/unappend) is not supported yet; those traits were left out of the profile's properties` });
-  return keys;
+  const names = (f: string) => (Array.isArray(k?.[f]) ? (k![f] as unknown[]).map(String) : undefined);
+  const unset = names('fieldsToUnset');
+  const append = names('fieldsToAppend');
+  const unappend = names('fieldsToUnappend');
+  const fields = [...(unset ?? []), ...(append ?? []), ...(unappend ?? [])];
+  if (!fields.length) return { fields };
+  if (m.type !== 'identify') {
+    warnings.push({ field: 'integrations.Klaviyo', message: `not applied: meta.patch_properties for ${fields.join(', ')} is sent with identify calls only, not with an event's profile; those traits were left out of the profile's properties` });
+    return { fields };
+  }
+  const traits = obj(m.traits) ?? obj(m.context?.traits);
+  const values = (list: string[] | undefined) => {
+    const out: Record<string, unknown> = {};
+    for (const f of list ?? []) if (traits?.[f] !== undefined && traits[f] !== null) out[f] = traits[f];
+    return Object.keys(out).length ? out : undefined;
+  };
+  const patch = { ...(unset?.length ? { unset } : {}), ...(values(append) ? { append: values(append) } : {}), ...(values(unappend) ? { unappend: values(unappend) } : {}) };
+  return { fields, ...(Object.keys(patch).length ? { patch } : {}) };
 }
 
 /** Consent channels: the message's override (v2 also reads traits.consent; a group also context.traits.consent), else the settings. */
@@ -254,5 +271,11 @@ export function rudderstack(raw?: Record<string, unknown>): Preset {
     },
   ];
   // Identifiers come from these mappings only: the original never adds ones it did not map (e.g. external_id under enforceEmailAsPrimary).
-  return { name: 'rudderstack', subscriptions, settings: { fillIdentifiers: false, ...(s.defaultCountry ? { defaultCountry: s.defaultCountry } : {}) }, prepare: prepare(s) };
+  return {
+    name: 'rudderstack',
+    subscriptions,
+    settings: { fillIdentifiers: false, ...(s.defaultCountry ? { defaultCountry: s.defaultCountry } : {}) },
+    prepare: prepare(s),
+    ...(s.privateApiKey ? { apiKey: s.privateApiKey } : {}),
+  };
 }

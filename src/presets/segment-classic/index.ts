@@ -9,8 +9,9 @@ import type { SegmentMessage } from '../../spec/index.js';
 import { DERIVED, EMAIL_LIKE, derived, firstOf, firstPresent, obj, omit, parseSettings, path, present, toNumber, withDerived, type Preset, type PresetStep } from '../shared.js';
 
 export const settingsSchema = z.strictObject({
-  /** Public key of Klaviyo's browser script, and the Private Key of the List API: checked, not used (the service sends with the destination's `apiKey`). */
+  /** Public key of Klaviyo's browser script: checked, not used (the 2026-07-15 API takes private keys only). */
   apiKey: z.string().optional(),
+  /** The Private Key of the List API: the key the service sends with, unless the destination has its own `apiKey`. */
   privateKey: z.string().optional(),
   /** Default list identify calls subscribe to; integrations.Klaviyo.listId overrides it per call. */
   listId: z.string().optional(),
@@ -30,6 +31,8 @@ export const settingsSchema = z.strictObject({
 });
 type Raw = z.infer<typeof settingsSchema>;
 interface ClassicSettings {
+  /** The private key (`privateKey`); `apiKey` was the public one. */
+  apiKey?: string;
   listId?: string;
   confirmOptin: boolean;
   enforceEmail: boolean;
@@ -38,6 +41,7 @@ interface ClassicSettings {
   defaultCountry?: string;
 }
 const resolve = (r: Raw): ClassicSettings => ({
+  apiKey: r.privateKey || undefined,
   listId: r.listId || undefined,
   confirmOptin: r.confirmOptin,
   // Seed 003 describes both as opt-in; Segment's later catalog defaults them to true (docs/presets/segment-classic.md).
@@ -156,5 +160,11 @@ export function segmentClassic(raw?: Record<string, unknown>): Preset {
     },
   ];
   // Identifiers come from these mappings only: with enforceEmail the userId must never become external_id.
-  return { name: 'segment-classic', subscriptions, settings: { fillIdentifiers: false, ...(s.defaultCountry ? { defaultCountry: s.defaultCountry } : {}) }, prepare: prepare(s) };
+  return {
+    name: 'segment-classic',
+    subscriptions,
+    settings: { fillIdentifiers: false, ...(s.defaultCountry ? { defaultCountry: s.defaultCountry } : {}) },
+    prepare: prepare(s),
+    ...(s.apiKey ? { apiKey: s.apiKey } : {}),
+  };
 }

@@ -191,19 +191,23 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(await store.discard({ all: true })).toBe(0);
   });
 
-  it('selects dead letters by seq and destination', async () => {
+  it('selects dead letters by seq, destination and part of the reason; lists them newest first', async () => {
     await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B')]);
     await store.enqueue('other', [msg('c1', 'C')]);
     const leased = [...(await lease()), ...(await store.lease('other', { limit: 10, leaseMs: 60_000, owner: 'w1' }))];
-    await store.deadLetter(leased.map((m) => ({ seq: m.seq, reason: 'no' })));
+    await store.deadLetter(leased.map((m) => ({ seq: m.seq, reason: m.messageId === 'b1' ? 'Klaviyo rejected it: Invalid EMAIL' : 'no' })));
     expect(ids(await store.listDeadLetters({ destination: 'other' }))).toEqual(['c1']);
-    expect(ids(await store.listDeadLetters({ limit: 2 }))).toEqual(['a1', 'b1']);
+    expect(ids(await store.listDeadLetters({ limit: 2 }))).toEqual(['c1', 'b1']);
+    expect(ids(await store.listDeadLetters({ reason: 'invalid email' }))).toEqual(['b1']);
+    expect(await store.replay({ all: true, reason: 'nothing like it' })).toBe(0);
     await expect(store.replay({})).rejects.toThrow(/say which/);
     expect(await store.discard({ seqs: [leased[0].seq], destination: 'other' })).toBe(0);
     expect(await store.discard({ seqs: [leased[0].seq] })).toBe(1);
     expect(await store.replay({ destination: 'other', all: true })).toBe(1);
     expect(ids(await store.listDeadLetters())).toEqual(['b1']);
     expect((await store.stats()).byDestination).toMatchObject({ k: { dead: 1 }, other: { dead: 0, queued: 1 } });
+    expect(await store.replay({ all: true, reason: 'INVALID' })).toBe(1);
+    expect(await store.listDeadLetters()).toEqual([]);
   });
 
   it('replay drops a dead letter whose id was queued again meanwhile', async () => {
@@ -226,18 +230,20 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(await store.kvGet('y')).toBeUndefined();
   });
 
-  it('counts received, delivered and dead-lettered messages per minute', async () => {
+  it('counts received, delivered, retried and dead-lettered messages per minute', async () => {
     const t0 = Date.now();
     await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B'), msg('c1', 'C')]);
     await store.enqueue('k', [msg('a1', 'A')]); // a repeat is not counted again
     await store.enqueue('other', [msg('z1', 'Z')]);
-    const [a, b] = await lease();
+    const [a, b, c] = await lease();
     await store.ack([a.seq]);
     await store.deadLetter([{ seq: b.seq, reason: 'bad' }]);
+    await store.retry([{ seq: c.seq, retryAt: Date.now(), error: '500' }]);
+    await store.release([{ seq: c.seq }]); // a hold-back is not a retry
     const rows = await store.throughput({ sinceMs: t0 - 60_000, destination: 'k' });
-    const sum = (f: 'received' | 'delivered' | 'dead') => rows.reduce((n, r) => n + Number(r[f]), 0);
+    const sum = (f: 'received' | 'delivered' | 'retried' | 'dead') => rows.reduce((n, r) => n + r[f], 0);
     expect(rows.every((r) => r.destination === 'k')).toBe(true);
-    expect([sum('received'), sum('delivered'), sum('dead')]).toEqual([3, 1, 1]);
+    expect([sum('received'), sum('delivered'), sum('retried'), sum('dead')]).toEqual([3, 1, 1, 1]);
     expect(await store.throughput({ sinceMs: Date.now() + 120_000 })).toEqual([]);
   });
 

@@ -3,7 +3,7 @@
  * Each operation is one statement or one short transaction; batches go in as arrays (unnest), not one row per query.
  */
 import pg from 'pg';
-import type { DeadLetter, LeasedMessage, MinuteCounts, RateLedger, SelectDeadLetters, NewMessage, Store, StoreStats } from '../types.js';
+import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, RateLedger, SelectDeadLetters, NewMessage, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 import { PostgresSnapshots } from './snapshots.js';
 
@@ -156,9 +156,12 @@ export class PostgresStore implements Store {
   async retry(items: Array<{ seq: number; retryAt: number; error: string }>): Promise<void> {
     if (!items.length) return;
     await this.pool.query(
-      `UPDATE queue q SET state = 'ready', owner = NULL, attempts = q.attempts + 1, available_at = i.retry_at, last_error = i.error
-         FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS i(seq, retry_at, error) WHERE q.seq = i.seq`,
-      [items.map((i) => i.seq), items.map((i) => i.retryAt), items.map((i) => i.error)],
+      `WITH r AS (
+         UPDATE queue q SET state = 'ready', owner = NULL, attempts = q.attempts + 1, available_at = i.retry_at, last_error = i.error
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS i(seq, retry_at, error) WHERE q.seq = i.seq RETURNING q.destination)
+       INSERT INTO throughput (destination, minute, retried) SELECT destination, $4, count(*) FROM r GROUP BY destination ORDER BY destination
+       ON CONFLICT (destination, minute) DO UPDATE SET retried = throughput.retried + excluded.retried`,
+      [items.map((i) => i.seq), items.map((i) => i.retryAt), items.map((i) => i.error), minuteOf(Date.now())],
     );
   }
 
@@ -189,11 +192,12 @@ export class PostgresStore implements Store {
     );
   }
 
-  async listDeadLetters(filter: { destination?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+  async listDeadLetters(filter: ListDeadLetters = {}): Promise<DeadLetter[]> {
+    const { where, args } = this.selectDead({ ...filter, all: true });
     const { rows } = await this.pool.query(
       `SELECT seq, destination, message_id, payload, dead_reason, dead_detail, attempts, received_at, dead_at FROM queue
-        WHERE state = 'dead' AND ($1::text IS NULL OR destination = $1) ORDER BY seq LIMIT $2`,
-      [filter.destination ?? null, filter.limit ?? 100],
+        WHERE ${where} ORDER BY seq DESC LIMIT $${args.length + 1}`,
+      [...args, filter.limit ?? 100],
     );
     return rows.map((r) => ({
       seq: r.seq,
@@ -213,6 +217,7 @@ export class PostgresStore implements Store {
     const parts = [`state = 'dead'`];
     const args: unknown[] = [];
     if (f.destination) (args.push(f.destination), parts.push(`destination = $${args.length}`));
+    if (f.reason) (args.push(f.reason), parts.push(`strpos(lower(dead_reason), lower($${args.length})) > 0`));
     if (f.seqs?.length) (args.push(f.seqs), parts.push(`seq = ANY($${args.length}::bigint[])`));
     return { where: parts.join(' AND '), args };
   }
@@ -259,12 +264,13 @@ export class PostgresStore implements Store {
 
   async throughput(filter: { sinceMs: number; destination?: string }): Promise<MinuteCounts[]> {
     await this.pool.query('DELETE FROM throughput WHERE minute < $1', [minuteOf(Date.now() - KEEP_THROUGHPUT_MS)]);
-    const { rows } = await this.pool.query<MinuteCounts>(
-      `SELECT destination, minute, received, delivered, dead FROM throughput
+    const { rows } = await this.pool.query(
+      `SELECT destination, minute, received, delivered, retried, dead FROM throughput
         WHERE minute >= $1 AND ($2::text IS NULL OR destination = $2) ORDER BY destination, minute`,
       [minuteOf(filter.sinceMs), filter.destination ?? null],
     );
-    return rows;
+    // BIGINT columns arrive as strings.
+    return rows.map((r) => ({ destination: r.destination, minute: Number(r.minute), received: Number(r.received), delivered: Number(r.delivered), retried: Number(r.retried), dead: Number(r.dead) }));
   }
 
   readonly rateLedger: RateLedger = {

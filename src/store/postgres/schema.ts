@@ -92,4 +92,11 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX queue_message_any ON queue (destination, message_id);
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Failed attempts per minute, for the dashboard's "retrying" series.
+      ALTER TABLE throughput ADD COLUMN retried BIGINT NOT NULL DEFAULT 0;
+    `,
+  },
 ];

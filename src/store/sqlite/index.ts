@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { DeadLetter, LeasedMessage, MinuteCounts, NewMessage, SelectDeadLetters, Store, StoreStats } from '../types.js';
+import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, NewMessage, SelectDeadLetters, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 import { SqliteSnapshots } from './snapshots.js';
 
@@ -75,13 +75,13 @@ class SqliteStore implements Store {
       lease: db.prepare(`UPDATE queue SET state = 'leased', owner = ?, available_at = ? WHERE seq = ?`),
       ack: db.prepare('DELETE FROM queue WHERE seq = ? RETURNING destination'),
       delivered: db.prepare('INSERT INTO delivered (destination, count) VALUES (?, 1) ON CONFLICT (destination) DO UPDATE SET count = count + 1'),
-      retry: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, attempts = attempts + 1, available_at = ?, last_error = ? WHERE seq = ?`),
+      retry: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, attempts = attempts + 1, available_at = ?, last_error = ? WHERE seq = ? RETURNING destination`),
       release: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, available_at = ? WHERE seq = ?`),
       dead: db.prepare(`UPDATE queue SET state = 'dead', owner = NULL, dead_reason = ?, dead_detail = ?, dead_at = ?, attempts = attempts + 1 WHERE seq = ?`),
       count: db.prepare(
-        `INSERT INTO throughput (destination, minute, received, delivered, dead) VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO throughput (destination, minute, received, delivered, dead, retried) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (destination, minute) DO UPDATE SET received = received + excluded.received,
-           delivered = delivered + excluded.delivered, dead = dead + excluded.dead`,
+           delivered = delivered + excluded.delivered, dead = dead + excluded.dead, retried = retried + excluded.retried`,
       ),
       deadDestination: db.prepare('SELECT destination FROM queue WHERE seq = ?'),
       kvGet: db.prepare('SELECT value FROM kv WHERE key = ?'),
@@ -99,7 +99,7 @@ class SqliteStore implements Store {
     this.db.transaction(() => {
       let received = 0;
       for (const m of messages) received += this.s.insert.run(destination, m.messageId, m.partitionKey, JSON.stringify(m.payload), m.receivedAt ?? now).changes;
-      if (received) this.s.count.run(destination, minuteOf(now), received, 0, 0);
+      if (received) this.s.count.run(destination, minuteOf(now), received, 0, 0, 0);
     })();
   }
 
@@ -127,13 +127,19 @@ class SqliteStore implements Store {
     this.db.transaction(() => {
       for (const seq of seqs) {
         const row = this.s.ack.get(seq) as { destination: string } | undefined;
-        if (row) this.s.delivered.run(row.destination), this.s.count.run(row.destination, minute, 0, 1, 0);
+        if (row) this.s.delivered.run(row.destination), this.s.count.run(row.destination, minute, 0, 1, 0, 0);
       }
     })();
   }
 
   async retry(items: Array<{ seq: number; retryAt: number; error: string }>): Promise<void> {
-    this.db.transaction(() => items.forEach((i) => this.s.retry.run(i.retryAt, i.error, i.seq)))();
+    const minute = minuteOf(Date.now());
+    this.db.transaction(() =>
+      items.forEach((i) => {
+        const row = this.s.retry.get(i.retryAt, i.error, i.seq) as { destination: string } | undefined;
+        if (row) this.s.count.run(row.destination, minute, 0, 0, 0, 1);
+      }),
+    )();
   }
 
   async release(items: Array<{ seq: number; retryAt?: number }>): Promise<void> {
@@ -146,18 +152,19 @@ class SqliteStore implements Store {
       items.forEach((i) => {
         const row = this.s.deadDestination.get(i.seq) as { destination: string } | undefined;
         if (!row || !this.s.dead.run(i.reason, i.detail === undefined ? null : JSON.stringify(i.detail), now, i.seq).changes) return;
-        this.s.count.run(row.destination, minuteOf(now), 0, 0, 1);
+        this.s.count.run(row.destination, minuteOf(now), 0, 0, 1, 0);
       }),
     )();
   }
 
-  async listDeadLetters(filter: { destination?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+  async listDeadLetters(filter: ListDeadLetters = {}): Promise<DeadLetter[]> {
+    const { where, args } = this.selectDead({ ...filter, all: true });
     const rows = this.db
       .prepare(
         `SELECT seq, destination, message_id, payload, dead_reason, dead_detail, attempts, received_at, dead_at FROM queue
-          WHERE state = 'dead' ${filter.destination ? 'AND destination = ?' : ''} ORDER BY seq LIMIT ?`,
+          WHERE ${where} ORDER BY seq DESC LIMIT ?`,
       )
-      .all(...(filter.destination ? [filter.destination] : []), filter.limit ?? 100) as any[];
+      .all(...args, filter.limit ?? 100) as any[];
     return rows.map((r) => ({
       seq: r.seq,
       destination: r.destination,
@@ -176,6 +183,7 @@ class SqliteStore implements Store {
     const parts = [`state = 'dead'`];
     const args: unknown[] = [];
     if (f.destination) (parts.push('destination = ?'), args.push(f.destination));
+    if (f.reason) (parts.push('instr(lower(dead_reason), lower(?)) > 0'), args.push(f.reason));
     if (f.seqs?.length) (parts.push(`seq IN (${f.seqs.map(() => '?').join(',')})`), args.push(...f.seqs));
     return { where: parts.join(' AND '), args };
   }
@@ -223,7 +231,7 @@ class SqliteStore implements Store {
     this.db.prepare('DELETE FROM throughput WHERE minute < ?').run(minuteOf(Date.now() - KEEP_THROUGHPUT_MS));
     return this.db
       .prepare(
-        `SELECT destination, minute, received, delivered, dead FROM throughput
+        `SELECT destination, minute, received, delivered, retried, dead FROM throughput
           WHERE minute >= ? ${filter.destination ? 'AND destination = ?' : ''} ORDER BY destination, minute`,
       )
       .all(minuteOf(filter.sinceMs), ...(filter.destination ? [filter.destination] : [])) as MinuteCounts[];

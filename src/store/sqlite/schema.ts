@@ -60,4 +60,11 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX queue_message_any ON queue (destination, message_id);
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- Failed attempts per minute, for the dashboard's "retrying" series.
+      ALTER TABLE throughput ADD COLUMN retried INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

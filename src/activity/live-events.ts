@@ -1,0 +1,98 @@
+/**
+ * The newest incoming messages, as the dashboard's Live events shows them, with what became of each per
+ * destination. In memory, per process: this is a window onto traffic, not a record (the store is that).
+ */
+import type { SegmentMessage } from '../spec/index.js';
+import { Ring } from './ring.js';
+
+export interface LiveEvent {
+  id: string;
+  receivedAt: number;
+  source: string;
+  destinations: string[];
+  type: string;
+  /** track's event name, page/screen's name, else null. */
+  event: string | null;
+  userId: string | null;
+  anonymousId: string | null;
+  email: string | null;
+}
+
+export type OutcomeStatus = 'queued' | 'delivered' | 'retrying' | 'dead' | 'filtered';
+export interface Outcome {
+  status: OutcomeStatus;
+  at: number;
+  error?: string;
+}
+
+interface Entry {
+  summary: LiveEvent;
+  message: SegmentMessage;
+  outcomes: Map<string, Outcome>;
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' || typeof v === 'number' ? String(v) : null);
+
+export function summarize(message: SegmentMessage, source: string, destinations: string[], receivedAt: number): LiveEvent {
+  const m = message as Record<string, any>;
+  return {
+    id: String(m.messageId),
+    receivedAt,
+    source,
+    destinations,
+    type: String(m.type),
+    event: str(m.type === 'track' ? m.event : m.name),
+    userId: str(m.userId),
+    anonymousId: str(m.anonymousId),
+    email: str(m.traits?.email ?? m.context?.traits?.email ?? m.properties?.email),
+  };
+}
+
+export class LiveEvents {
+  private readonly ring: Ring<Entry>;
+  private readonly byId = new Map<string, Entry>();
+  private readonly listeners = new Set<(e: LiveEvent) => void>();
+
+  constructor(capacity = 500) {
+    this.ring = new Ring(capacity);
+  }
+
+  received(source: string, destinations: string[], messages: SegmentMessage[], now = Date.now()): void {
+    for (const message of messages) {
+      const summary = summarize(message, source, destinations, now);
+      const entry: Entry = { summary, message, outcomes: new Map(destinations.map((d) => [d, { status: 'queued', at: now }])) };
+      const evicted = this.ring.push(entry);
+      if (evicted && this.byId.get(evicted.summary.id) === evicted) this.byId.delete(evicted.summary.id);
+      this.byId.set(summary.id, entry);
+      for (const l of this.listeners) l(summary);
+    }
+  }
+
+  /** What delivery made of messages (only those still in the window are kept). */
+  settled(destination: string, outcomes: Array<{ messageId: string } & Outcome>): void {
+    for (const { messageId, ...o } of outcomes) this.byId.get(messageId)?.outcomes.set(destination, o);
+  }
+
+  list(filter: { destination?: string; q?: string; limit?: number } = {}): LiveEvent[] {
+    const q = filter.q?.toLowerCase();
+    const out: LiveEvent[] = [];
+    for (const { summary: s } of this.ring.newest()) {
+      if (filter.destination && !s.destinations.includes(filter.destination)) continue;
+      if (q && ![s.id, s.userId, s.anonymousId, s.event, s.email].some((v) => v?.toLowerCase().includes(q))) continue;
+      out.push(s);
+      if (out.length >= (filter.limit ?? 100)) break;
+    }
+    return out;
+  }
+
+  get(id: string): { summary: LiveEvent; message: SegmentMessage; outcomes: Record<string, Outcome> } | undefined {
+    const e = this.byId.get(id);
+    return e && { summary: e.summary, message: e.message, outcomes: Object.fromEntries(e.outcomes) };
+  }
+
+  /** Calls back with each new message; returns the unsubscribe function. */
+  subscribe(listener: (e: LiveEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

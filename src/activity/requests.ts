@@ -1,0 +1,186 @@
+/**
+ * Klaviyo requests as the dashboard's Deliveries and Overview show them: the newest requests with what they
+ * carried, per-minute counts for a day, and the requests of the last minute per endpoint (rate-limit headroom).
+ * In memory, per process.
+ */
+import type { SentRequest } from '../delivery/executor.js';
+import type { EndpointName } from '../klaviyo/endpoints.js';
+import { DuplicateProfileError, KlaviyoError, RetryableError } from '../klaviyo/errors.js';
+import { Ring } from './ring.js';
+
+export interface RequestRecord {
+  id: number;
+  at: number;
+  destination: string;
+  endpoint: EndpointName;
+  method: string;
+  path: string;
+  /** null when no answer came (network error, timeout). */
+  httpStatus: number | null;
+  status: 'ok' | 'retry' | 'failed';
+  durationMs: number;
+  items: number;
+  actions: string[];
+  messageIds: string[];
+  profiles: string[];
+  error?: { message: string; errors: unknown[] };
+}
+
+export interface KlaviyoMinute {
+  t: number;
+  /** HTTP answers, the client's own retries included. */
+  requests: number;
+  rateLimited: number;
+  /** Requests that ended without success (after the client's retries). */
+  failed: number;
+  /** Operations carried by the requests that ended in this minute. */
+  items: number;
+}
+
+interface Bucket {
+  requests: number;
+  rateLimited: number;
+  failed: number;
+  sends: number;
+  items: number;
+  maxItems: number;
+}
+
+const MINUTE = 60_000;
+const KEEP_MS = 24 * 3600_000;
+const MAX_LISTED_IDS = 100;
+const MAX_LISTED_PROFILES = 20;
+const IDENTIFIERS = ['email', 'phone_number', 'external_id', 'id', 'anonymous_id'] as const;
+
+/** ok / retry / failed, and the HTTP status, from how a request ended. */
+function outcome(sent: SentRequest): Pick<RequestRecord, 'httpStatus' | 'status' | 'error'> {
+  if (sent.error === undefined) return { httpStatus: sent.status ?? null, status: 'ok' };
+  const e = sent.error;
+  // 409 means "this profile exists": the executor updates that profile instead, so it is not a failure.
+  if (e instanceof DuplicateProfileError) return { httpStatus: 409, status: 'ok' };
+  if (e instanceof KlaviyoError) {
+    return { httpStatus: e.status ?? null, status: e instanceof RetryableError ? 'retry' : 'failed', error: { message: e.detail, errors: e.errors } };
+  }
+  return { httpStatus: null, status: 'retry', error: { message: (e as Error)?.message ?? String(e), errors: [] } };
+}
+
+export class RequestLog {
+  private readonly ring: Ring<RequestRecord>;
+  private lastId = 0;
+  private readonly minutes = new Map<string, Map<number, Bucket>>();
+  private readonly recent = new Map<string, Map<EndpointName, number[]>>();
+
+  constructor(capacity = 1000) {
+    this.ring = new Ring(capacity);
+  }
+
+  private bucket(destination: string, at: number): Bucket {
+    let byMinute = this.minutes.get(destination);
+    if (!byMinute) this.minutes.set(destination, (byMinute = new Map()));
+    const minute = Math.floor(at / MINUTE);
+    let b = byMinute.get(minute);
+    if (!b) {
+      byMinute.set(minute, (b = { requests: 0, rateLimited: 0, failed: 0, sends: 0, items: 0, maxItems: 0 }));
+      for (const m of byMinute.keys()) if (m < minute - KEEP_MS / MINUTE) byMinute.delete(m);
+    }
+    return b;
+  }
+
+  /** One HTTP answer from Klaviyo (every attempt, as the client reports it). */
+  answered(destination: string, endpoint: EndpointName, httpStatus: number, now = Date.now()): void {
+    const b = this.bucket(destination, now);
+    b.requests++;
+    if (httpStatus === 429) b.rateLimited++;
+    let byEndpoint = this.recent.get(destination);
+    if (!byEndpoint) this.recent.set(destination, (byEndpoint = new Map()));
+    const times = byEndpoint.get(endpoint) ?? [];
+    times.push(now);
+    while (times.length && times[0] <= now - MINUTE) times.shift();
+    byEndpoint.set(endpoint, times);
+  }
+
+  /** One request as delivery saw it end, with the operations it carried. */
+  sent(destination: string, sent: SentRequest, now = Date.now()): RequestRecord {
+    const profiles = new Set<string>();
+    for (const { op } of sent.items) {
+      const p = op.profile as Record<string, unknown>;
+      for (const k of IDENTIFIERS) if (typeof p?.[k] === 'string' && profiles.size < MAX_LISTED_PROFILES) profiles.add(p[k] as string);
+    }
+    const record: RequestRecord = {
+      id: ++this.lastId,
+      at: now,
+      destination,
+      endpoint: sent.request.endpoint,
+      method: sent.request.method,
+      path: sent.request.path,
+      durationMs: sent.durationMs,
+      items: sent.items.length,
+      actions: [...new Set(sent.items.map((i) => i.action))],
+      messageIds: [...new Set(sent.items.map((i) => i.messageId))].slice(0, MAX_LISTED_IDS),
+      profiles: [...profiles],
+      ...outcome(sent),
+    };
+    this.ring.push(record);
+    const b = this.bucket(destination, now);
+    b.sends++;
+    b.items += record.items;
+    b.maxItems = Math.max(b.maxItems, record.items);
+    if (record.status !== 'ok') b.failed++;
+    return record;
+  }
+
+  list(filter: { destination?: string; action?: string; status?: string; profile?: string; messageId?: string; limit?: number } = {}): RequestRecord[] {
+    const profile = filter.profile?.toLowerCase();
+    const out: RequestRecord[] = [];
+    for (const r of this.ring.newest()) {
+      if (filter.destination && r.destination !== filter.destination) continue;
+      if (filter.action && !r.actions.includes(filter.action)) continue;
+      if (filter.status && r.status !== filter.status) continue;
+      if (filter.messageId && !r.messageIds.includes(filter.messageId)) continue;
+      if (profile && !r.profiles.some((p) => p.toLowerCase().includes(profile))) continue;
+      out.push(r);
+      if (out.length >= (filter.limit ?? 100)) break;
+    }
+    return out;
+  }
+
+  /** Counts per bucket from `sinceMs` to now, oldest first, with empty buckets as zeros. */
+  series(destination: string, sinceMs: number, bucketMs: number, now = Date.now()): KlaviyoMinute[] {
+    const first = Math.floor(sinceMs / bucketMs) * bucketMs;
+    const out: KlaviyoMinute[] = [];
+    for (let t = first; t <= now; t += bucketMs) out.push({ t, requests: 0, rateLimited: 0, failed: 0, items: 0 });
+    for (const [minute, b] of this.minutes.get(destination) ?? []) {
+      const i = Math.floor((minute * MINUTE - first) / bucketMs);
+      if (i < 0 || i >= out.length) continue;
+      out[i].requests += b.requests;
+      out[i].rateLimited += b.rateLimited;
+      out[i].failed += b.failed;
+      out[i].items += b.items;
+    }
+    return out;
+  }
+
+  batchSizes(destination: string, sinceMs: number): { requests: number; avgItems: number; maxItems: number } {
+    let requests = 0;
+    let items = 0;
+    let maxItems = 0;
+    for (const [minute, b] of this.minutes.get(destination) ?? []) {
+      if (minute < Math.floor(sinceMs / MINUTE)) continue;
+      requests += b.sends;
+      items += b.items;
+      maxItems = Math.max(maxItems, b.maxItems);
+    }
+    return { requests, avgItems: requests ? Math.round((items / requests) * 10) / 10 : 0, maxItems };
+  }
+
+  /** Answers per endpoint in the last second and minute. */
+  usage(destination: string, now = Date.now()): Array<{ endpoint: EndpointName; lastSecond: number; lastMinute: number }> {
+    const out = [];
+    for (const [endpoint, times] of this.recent.get(destination) ?? []) {
+      const lastMinute = times.filter((t) => t > now - MINUTE).length;
+      if (!lastMinute) continue;
+      out.push({ endpoint, lastSecond: times.filter((t) => t > now - 1000).length, lastMinute });
+    }
+    return out;
+  }
+}

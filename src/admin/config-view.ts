@@ -1,0 +1,46 @@
+/** GET /admin/config: the configuration as loaded, with every secret masked. */
+import type { Config } from '../config/index.js';
+import { getPreset, PRESET_NAMES } from '../presets/index.js';
+
+/** Enough of a secret to recognise it, not to use it. */
+export function mask(secret: string | undefined | null): string | null {
+  if (!secret) return null;
+  return secret.length > 12 ? `${secret.slice(0, 3)}…${secret.slice(-4)}` : '…';
+}
+
+const SECRET_KEY = /key|secret|token|password/i;
+
+function maskSettings(settings: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, SECRET_KEY.test(k) && typeof v === 'string' ? mask(v) : v]));
+}
+
+export function configView(config: Config, opts: { writeKeys: Record<string, string>; emulatorUrl?: string; storeKind: string }) {
+  return {
+    role: config.role,
+    store: opts.storeKind,
+    emulator: opts.emulatorUrl ?? null,
+    presets: PRESET_NAMES,
+    sources: config.sources.map((s) => ({ name: s.name, writeKey: mask(opts.writeKeys[s.name]), destinations: s.destinations ?? config.destinations.map((d) => d.name) })),
+    destinations: config.destinations.map((d) => {
+      let subscriptions: unknown[] = d.subscriptions ?? [];
+      let error: string | undefined;
+      if (!d.subscriptions) {
+        try {
+          subscriptions = getPreset(d.preset, d.settings).subscriptions;
+        } catch (err) {
+          error = (err as Error).message;
+        }
+      }
+      return {
+        name: d.name,
+        preset: d.preset,
+        apiKey: mask(d.apiKey),
+        klaviyoUrl: d.klaviyoUrl ?? null,
+        settings: maskSettings(d.settings),
+        delivery: d.delivery,
+        subscriptions: subscriptions.map((s) => ({ enabled: true, ...(s as object) })),
+        ...(error ? { error } : {}),
+      };
+    }),
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * /admin/*: the JSON API behind the dashboard and scripts (docs/admin-api.md). Bearer token; off without one.
+ * Dead letters go through the same Store calls as `klaviyo-destination dlq`.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config/index.js';
+import type { Store, SelectDeadLetters } from '../store/types.js';
+import type { Activity } from '../activity/index.js';
+import { compileDestination, type CompiledDestination } from '../destination/index.js';
+import { previewMessage } from '../preview/index.js';
+import { statusReport } from '../service/status.js';
+import { HttpError } from '../ingest/http-error.js';
+import { buildOverview, WINDOWS, type PacingView, type WindowName } from './overview.js';
+import { configView } from './config-view.js';
+
+export interface AdminDeps {
+  token?: string;
+  store: Store;
+  activity: Activity;
+  config: Config;
+  writeKeys: Record<string, string>;
+  /** Compiled destinations by name (the tester and event details plan with them). */
+  destinations: Map<string, CompiledDestination>;
+  pacing: Map<string, PacingView>;
+  emulator?: { url: string; snapshot(): { profiles: any[]; events: any[]; lists: any[] } };
+}
+
+const MAX_PREVIEW_MESSAGES = 100;
+const PING_MS = 15_000;
+
+function sameToken(given: string | undefined, expected: string): boolean {
+  const a = Buffer.from(given ?? '');
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+const num = (v: unknown, fallback: number, max: number) => {
+  const n = Number(v);
+  return Number.isFinite(n) && n > 0 ? Math.min(Math.floor(n), max) : fallback;
+};
+
+export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
+  app.addHook('onRequest', async (req) => {
+    if (!deps.token) throw new HttpError(404, 'the admin API is off: start with --admin-token (or ADMIN_TOKEN) to enable it');
+    const header = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined;
+    // EventSource cannot send headers: the stream alone also takes the token from the query string.
+    const query = req.routeOptions.url === '/admin/events/stream' ? (req.query as { token?: string }).token : undefined;
+    if (!sameToken(header ?? query, deps.token)) throw new HttpError(401, 'send the admin token as `Authorization: Bearer <token>`');
+  });
+
+  app.get('/status', async () => statusReport(deps.store));
+
+  app.get('/overview', async (req) => {
+    const w = ((req.query as { window?: string }).window ?? '1h') as WindowName;
+    if (!(w in WINDOWS)) throw new HttpError(400, `window must be one of ${Object.keys(WINDOWS).join(', ')}`);
+    return buildOverview({ store: deps.store, requests: deps.activity.requests, destinations: [...deps.destinations.keys()], pacing: deps.pacing }, w);
+  });
+
+  app.get('/events', async (req) => {
+    const q = req.query as { destination?: string; q?: string; limit?: string };
+    return { events: deps.activity.events.list({ destination: q.destination, q: q.q, limit: num(q.limit, 100, 500) }) };
+  });
+
+  app.get('/events/stream', async (req, reply) => streamEvents(req, reply, deps.activity));
+
+  app.get('/events/:id', async (req) => {
+    const { id } = req.params as { id: string };
+    const e = deps.activity.events.get(id);
+    if (!e) throw new HttpError(404, `message ${id} is not among the recent ones (this process keeps the last 500)`);
+    return {
+      event: e.summary,
+      message: e.message,
+      destinations: e.summary.destinations.map((name) => {
+        const dest = deps.destinations.get(name);
+        return {
+          name,
+          outcome: e.outcomes[name] ?? null,
+          preview: dest ? previewMessage(dest, e.message) : null,
+          deliveries: deps.activity.requests.list({ destination: name, messageId: id, limit: 20 }),
+        };
+      }),
+    };
+  });
+
+  app.get('/deliveries', async (req) => {
+    const q = req.query as { destination?: string; action?: string; status?: string; profile?: string; limit?: string };
+    if (q.status && !['ok', 'retry', 'failed'].includes(q.status)) throw new HttpError(400, 'status must be ok, retry or failed');
+    return { deliveries: deps.activity.requests.list({ ...q, limit: num(q.limit, 100, 1000) }) };
+  });
+
+  app.get('/dead-letters', async (req) => {
+    const q = req.query as { destination?: string; reason?: string; limit?: string };
+    return { deadLetters: await deps.store.listDeadLetters({ destination: q.destination, reason: q.reason, limit: num(q.limit, 100, 1000) }) };
+  });
+  const select = (req: FastifyRequest): SelectDeadLetters => {
+    const b = (req.body ?? {}) as SelectDeadLetters;
+    if (b.seqs !== undefined && (!Array.isArray(b.seqs) || !b.seqs.every((s) => Number.isInteger(s)))) throw new HttpError(400, '"seqs" must be a list of dead-letter numbers');
+    if (!b.all && !b.seqs?.length) throw new HttpError(400, 'say which dead letters: {"seqs": [..]} or {"all": true} (optionally with "destination" and "reason")');
+    return { seqs: b.seqs, all: b.all, destination: b.destination || undefined, reason: b.reason || undefined };
+  };
+  app.post('/dead-letters/replay', async (req) => ({ replayed: await deps.store.replay(select(req)) }));
+  app.post('/dead-letters/discard', async (req) => ({ discarded: await deps.store.discard(select(req)) }));
+
+  app.post('/preview', async (req) => {
+    const b = (req.body ?? {}) as { destination?: string; preset?: string; settings?: Record<string, unknown>; subscriptions?: unknown[]; messages?: unknown };
+    if (!Array.isArray(b.messages)) throw new HttpError(400, '"messages" must be a list of Segment messages');
+    if (b.messages.length > MAX_PREVIEW_MESSAGES) throw new HttpError(400, `at most ${MAX_PREVIEW_MESSAGES} messages at a time`);
+    let dest: CompiledDestination | undefined;
+    if (b.destination) {
+      dest = deps.destinations.get(b.destination);
+      if (!dest) throw new HttpError(400, `no destination named "${b.destination}" (configured: ${[...deps.destinations.keys()].join(', ')})`);
+    } else {
+      try {
+        dest = compileDestination({ preset: b.preset, settings: b.settings, subscriptions: b.subscriptions as never });
+      } catch (err) {
+        throw new HttpError(400, (err as Error).message);
+      }
+    }
+    return { results: b.messages.map((m) => previewMessage(dest!, m)) };
+  });
+
+  app.get('/config', async () =>
+    configView(deps.config, { writeKeys: deps.writeKeys, emulatorUrl: deps.emulator?.url, storeKind: deps.store.rateLedger ? 'postgres' : 'sqlite' }),
+  );
+
+  app.get('/emulator', async (req) => {
+    if (!deps.emulator) throw new HttpError(404, 'not in emulator mode: this process delivers to Klaviyo (or to --klaviyo-url)');
+    const limit = num((req.query as { limit?: string }).limit, 200, 5000);
+    const s = deps.emulator.snapshot();
+    return {
+      url: deps.emulator.url,
+      counts: { profiles: s.profiles.length, events: s.events.length, lists: s.lists.length },
+      profiles: s.profiles.slice(-limit).reverse(),
+      events: s.events.slice(-limit).reverse(),
+      lists: s.lists.map((l) => ({ id: l.id, name: l.name, size: l.profile_ids.length })),
+    };
+  });
+}
+
+/** Server-sent events: one `message` event per incoming message, and a comment now and then to keep proxies open. */
+function streamEvents(req: FastifyRequest, reply: FastifyReply, activity: Activity): void {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  res.write(': connected\n\n');
+  const unsubscribe = activity.events.subscribe((e) => res.write(`event: message\ndata: ${JSON.stringify(e)}\n\n`));
+  const ping = setInterval(() => res.write(': ping\n\n'), PING_MS);
+  const close = () => {
+    clearInterval(ping);
+    unsubscribe();
+  };
+  req.raw.on('close', close);
+  res.on('error', close);
+}

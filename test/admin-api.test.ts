@@ -1,0 +1,241 @@
+/**
+ * The admin JSON API behind the dashboard (docs/admin-api.md), against a running service and the emulator:
+ * live events (list, stream, detail), deliveries, dead letters with filtered replay, overview, tester, config.
+ */
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/index.js';
+import { startService, type RunningService } from '../src/service/index.js';
+import { createLogger } from '../src/service/logger.js';
+import { startEmulator } from '../src/emulator/index.js';
+import { registerUi } from '../src/admin/ui.js';
+import { until } from './helpers/until.js';
+
+const WRITE_KEY = 'admin_api_write_key';
+const TOKEN = 'admin-token-0123456789';
+const API_KEY = 'pk_admin_api_secret_0123';
+let dir: string;
+let svc: RunningService;
+let emu: Awaited<ReturnType<typeof startEmulator>>;
+
+const admin = async (path: string, init: RequestInit = {}) => {
+  const res = await fetch(`${svc.url}/admin${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(init.body ? { 'content-type': 'application/json' } : {}), ...init.headers },
+  });
+  return { status: res.status, body: (await res.json()) as any };
+};
+const send = (batch: unknown[]) =>
+  fetch(`${svc.url}/v1/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
+    body: JSON.stringify({ batch }),
+  });
+const faults = (f: object) => fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) });
+const emulatorState = async () => (await fetch(`${emu.url}/__emulator/state`)).json() as Promise<any>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kd-admin-'));
+  emu = await startEmulator({ port: 0, host: '127.0.0.1', apiKey: API_KEY });
+  const config = parseConfig({
+    port: 0,
+    dataDir: dir,
+    adminToken: TOKEN,
+    sources: [{ name: 'web', writeKey: WRITE_KEY }],
+    destinations: [{ name: 'klaviyo', apiKey: API_KEY, klaviyoUrl: emu.url, settings: { defaultCountry: 'US' }, delivery: { flushIntervalMs: 20, maxAttempts: 2 } }],
+  });
+  svc = await startService(config, createLogger('silent'));
+});
+afterAll(async () => {
+  await svc?.stop();
+  await emu?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('admin API', () => {
+  it('wants the token', async () => {
+    expect((await fetch(`${svc.url}/admin/events`)).status).toBe(401);
+    expect((await fetch(`${svc.url}/admin/events`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
+    const off = Fastify();
+    const { adminRoutes } = await import('../src/admin/routes.js');
+    off.register((a) => adminRoutes(a, { store: svc.store, activity: svc.activity, config: {} as never, writeKeys: {}, destinations: new Map(), pacing: new Map() }), { prefix: '/admin' });
+    const res = await off.inject({ url: '/admin/events' });
+    expect(res.statusCode).toBe(404);
+    expect(res.body).toMatch(/--admin-token/);
+    await off.close();
+  });
+
+  it('streams new messages, lists them newest first and shows what each became', async () => {
+    // Listen on the stream before sending.
+    const ctrl = new AbortController();
+    const stream = await fetch(`${svc.url}/admin/events/stream?token=${TOKEN}`, { signal: ctrl.signal });
+    expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = stream.body!.getReader();
+    let streamed = '';
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        streamed += new TextDecoder().decode(value);
+      }
+    })().catch(() => {});
+
+    const res = await send([
+      { type: 'identify', userId: 'u-live', messageId: 'live-1', traits: { email: 'Live@Example.com', phone: '(212) 555-0100' } },
+      { type: 'track', userId: 'u-live', messageId: 'live-2', event: 'Product Viewed', properties: { sku: 'A1' }, context: { traits: { email: 'live@example.com' } } },
+    ]);
+    expect(res.status).toBe(200);
+    await until(() => streamed, (s) => s.includes('"id":"live-2"'));
+    const frames = streamed.split('\n\n').filter((f) => f.startsWith('event: message'));
+    expect(frames.map((f) => JSON.parse(f.split('\ndata: ')[1]).id)).toEqual(['live-1', 'live-2']);
+    ctrl.abort();
+    await reading;
+
+    const list = await admin('/events?limit=10');
+    expect(list.body.events.slice(0, 2).map((e: any) => e.id)).toEqual(['live-2', 'live-1']);
+    expect(list.body.events[0]).toMatchObject({ source: 'web', destinations: ['klaviyo'], type: 'track', event: 'Product Viewed', userId: 'u-live', email: 'live@example.com' });
+    expect((await admin('/events?q=live@')).body.events.map((e: any) => e.id)).toEqual(['live-2', 'live-1']);
+
+    const detail = await until(
+      async () => (await admin('/events/live-2')).body,
+      (d) => d.destinations?.[0]?.outcome?.status === 'delivered',
+    );
+    const d = detail.destinations[0];
+    expect(detail.message).toMatchObject({ type: 'track', event: 'Product Viewed' });
+    expect(d.preview.actions.map((a: any) => a.action)).toEqual(['trackEvent']);
+    expect(d.preview.requests[0]).toMatchObject({ method: 'POST', path: '/api/events' });
+    expect(d.deliveries.length).toBeGreaterThan(0);
+    expect(d.deliveries[0]).toMatchObject({ destination: 'klaviyo', status: 'ok', actions: ['trackEvent'] });
+    expect(d.deliveries[0].messageIds).toContain('live-2');
+    expect((await admin('/events/nope')).status).toBe(404);
+  });
+
+  it('lists Klaviyo requests, filtered by action, status and profile', async () => {
+    const ok = (await admin('/deliveries?profile=LIVE@example.com')).body.deliveries;
+    expect(ok.length).toBeGreaterThan(0);
+    expect(ok.every((r: any) => r.profiles.some((p: string) => p.toLowerCase() === 'live@example.com'))).toBe(true);
+    expect(ok[0]).toMatchObject({ httpStatus: expect.any(Number), durationMs: expect.any(Number), items: expect.any(Number) });
+    const profiles = (await admin('/deliveries?action=upsertProfile')).body.deliveries;
+    expect(profiles.length).toBeGreaterThan(0);
+    expect(profiles.every((r: any) => r.actions.includes('upsertProfile'))).toBe(true);
+    expect((await admin('/deliveries?status=bogus')).status).toBe(400);
+  });
+
+  it('a request Klaviyo refuses becomes a dead letter with its detail; replay by reason delivers it', async () => {
+    await faults({ rate400: 1 });
+    await send([{ type: 'track', userId: 'u-dead', messageId: 'dead-1', event: 'Refused', context: { traits: { email: 'dead@example.com' } } }]);
+    const dead = await until(async () => (await admin('/dead-letters?reason=injected')).body.deadLetters, (x) => x.length === 1);
+    expect(dead[0]).toMatchObject({ messageId: 'dead-1', destination: 'klaviyo' });
+    expect(dead[0].reason).toMatch(/Klaviyo rejected it: Injected fault/);
+    const failed = (await admin('/deliveries?status=failed&profile=dead@example.com')).body.deliveries;
+    expect(failed[0]).toMatchObject({ status: 'failed', httpStatus: 400, messageIds: ['dead-1'] });
+    expect(failed[0].error.errors[0]).toMatchObject({ code: 'invalid', detail: expect.stringMatching(/Injected fault/) });
+    expect((await admin('/events/dead-1')).body.destinations[0].outcome).toMatchObject({ status: 'dead', error: expect.stringMatching(/Injected fault/) });
+
+    await faults({});
+    expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({}) })).status).toBe(400);
+    expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({ all: true, reason: 'no such reason' }) })).body).toEqual({ replayed: 0 });
+    expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({ all: true, reason: 'INJECTED' }) })).body).toEqual({ replayed: 1 });
+    const s = await until(emulatorState, (x) => x.events.some((e: any) => e.metric === 'Refused'));
+    expect(s.events.filter((e: any) => e.metric === 'Refused')).toHaveLength(1);
+    expect((await admin('/dead-letters')).body.deadLetters).toEqual([]);
+  });
+
+  it('overview: per-minute series from the store, Klaviyo traffic and rate-limit headroom', async () => {
+    const o = (await admin('/overview')).body;
+    expect(o).toMatchObject({ window: '1h', bucketMs: 60_000 });
+    const k = o.destinations.find((d: any) => d.name === 'klaviyo');
+    expect(k.series.length).toBeGreaterThanOrEqual(60);
+    const sum = (f: string) => k.series.reduce((n: number, p: any) => n + p[f], 0);
+    expect(sum('received')).toBe(3);
+    expect(sum('delivered')).toBe(3);
+    expect(sum('dead')).toBe(1);
+    expect(k.klaviyo.reduce((n: number, p: any) => n + p.requests, 0)).toBeGreaterThan(0);
+    expect(k.klaviyo.reduce((n: number, p: any) => n + p.failed, 0)).toBeGreaterThan(0);
+    expect(k.batchSizes.requests).toBeGreaterThan(0);
+    expect(k.rateLimits.find((r: any) => r.endpoint === 'createEvent')).toMatchObject({ tier: 'XL', burst: { limit: 350 }, steady: { limit: 3500 } });
+    expect(k.rateLimits.every((r: any) => r.headroom > 0 && r.headroom <= 1)).toBe(true);
+    expect(k.queue).toMatchObject({ dead: 0, delivered: 3 });
+    expect((await admin('/overview?window=24h')).body.bucketMs).toBe(600_000);
+    expect((await admin('/overview?window=7d')).status).toBe(400);
+  });
+
+  it('mapping tester: the preview engine, with the field to fix', async () => {
+    const r = await admin('/preview', {
+      method: 'POST',
+      body: JSON.stringify({
+        destination: 'klaviyo',
+        messages: [
+          { type: 'track', userId: 'u1', event: 'Signed Up', properties: { plan: 'pro' } },
+          { type: 'track', userId: 'u1' },
+        ],
+      }),
+    });
+    expect(r.body.results[0].actions[0]).toMatchObject({ action: 'trackEvent', payload: { metric_name: 'Signed Up' } });
+    expect(r.body.results[0].requests[0]).toMatchObject({ method: 'POST', path: '/api/events' });
+    expect(r.body.results[1]).toMatchObject({ requests: [], error: { field: 'event' } });
+    const rs = await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'rudderstack', settings: { apiVersion: 'v2' }, messages: [{ type: 'identify', userId: 'u2', traits: { email: 'r@example.com' } }] }) });
+    expect(rs.body.results[0].requests.length).toBeGreaterThan(0);
+    expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'nope', messages: [] }) })).body.error).toMatch(/unknown preset "nope"/);
+    expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ destination: 'other', messages: [] }) })).status).toBe(400);
+    expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ messages: 'x' }) })).status).toBe(400);
+  });
+
+  it('configuration with secrets masked; no emulator browser when delivering to a given URL', async () => {
+    const c = (await admin('/config')).body;
+    expect(JSON.stringify(c)).not.toContain(API_KEY);
+    expect(JSON.stringify(c)).not.toContain(WRITE_KEY);
+    expect(c).toMatchObject({ role: 'all', store: 'sqlite', emulator: null, presets: expect.arrayContaining(['segment-actions', 'rudderstack']) });
+    expect(c.destinations[0]).toMatchObject({ name: 'klaviyo', preset: 'segment-actions', apiKey: 'pk_…0123', klaviyoUrl: emu.url });
+    expect(c.destinations[0].subscriptions.map((s: any) => s.partnerAction)).toContain('trackEvent');
+    expect((await admin('/emulator')).status).toBe(404);
+  });
+});
+
+describe('emulator mode', () => {
+  it('browses what the built-in emulator holds', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'kd-admin-emu-'));
+    const s = await startService(parseConfig({ port: 0, dataDir: d, adminToken: TOKEN, sources: [{ name: 'web', writeKey: WRITE_KEY }], destinations: [{ name: 'klaviyo', delivery: { flushIntervalMs: 20 } }] }), createLogger('silent'));
+    try {
+      await fetch(`${s.url}/v1/identify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
+        body: JSON.stringify({ userId: 'e1', traits: { email: 'e1@example.com' } }),
+      });
+      const get = async () => (await (await fetch(`${s.url}/admin/emulator`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+      const e = await until(get, (x) => x.counts?.profiles === 1);
+      expect(e.url).toBe(s.emulatorUrl);
+      expect(e.profiles[0].attributes).toMatchObject({ email: 'e1@example.com', external_id: 'e1' });
+      const c = (await (await fetch(`${s.url}/admin/config`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+      expect(c.emulator).toBe(s.emulatorUrl);
+    } finally {
+      await s.stop();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('dashboard files', () => {
+  it('serves the built app at /ui/, and says how to build it when it is missing', async () => {
+    const built = mkdtempSync(join(tmpdir(), 'kd-ui-'));
+    writeFileSync(join(built, 'index.html'), '<!doctype html><div id="app"></div>');
+    const missing = join(built, 'missing');
+    mkdirSync(missing);
+    for (const [root, status, text] of [
+      [built, 200, 'id="app"'],
+      [missing, 503, 'npm run build'],
+    ] as const) {
+      const app = Fastify();
+      await registerUi(app, root);
+      const res = await app.inject({ url: '/ui/' });
+      expect(res.statusCode).toBe(status);
+      expect(res.body).toContain(text);
+      expect((await app.inject({ url: '/ui' })).statusCode).toBe(302);
+      await app.close();
+    }
+    rmSync(built, { recursive: true, force: true });
+  });
+});
