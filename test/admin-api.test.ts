@@ -211,6 +211,11 @@ describe('emulator mode', () => {
       expect(e.profiles[0].attributes).toMatchObject({ email: 'e1@example.com', external_id: 'e1' });
       const c = (await (await fetch(`${s.url}/admin/config`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
       expect(c.emulator).toBe(s.emulatorUrl);
+      // A dashboard left open does not hold up shutdown.
+      const stream = await fetch(`${s.url}/admin/events/stream`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(stream.status).toBe(200);
+      const stopped = await Promise.race([s.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), 5000))]);
+      expect(stopped).toBe('stopped');
     } finally {
       await s.stop();
       rmSync(d, { recursive: true, force: true });

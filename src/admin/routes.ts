@@ -62,7 +62,10 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     return { events: deps.activity.events.list({ destination: q.destination, q: q.q, limit: num(q.limit, 100, 500) }) };
   });
 
-  app.get('/events/stream', async (req, reply) => streamEvents(req, reply, deps.activity));
+  // Open streams would keep the server from closing: end them when it shuts down.
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => streams.forEach((end) => end()));
+  app.get('/events/stream', async (req, reply) => streamEvents(req, reply, deps.activity, streams));
 
   app.get('/events/:id', async (req) => {
     const { id } = req.params as { id: string };
@@ -139,7 +142,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
 }
 
 /** Server-sent events: one `message` event per incoming message, and a comment now and then to keep proxies open. */
-function streamEvents(req: FastifyRequest, reply: FastifyReply, activity: Activity): void {
+function streamEvents(req: FastifyRequest, reply: FastifyReply, activity: Activity, open: Set<() => void>): void {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -149,7 +152,10 @@ function streamEvents(req: FastifyRequest, reply: FastifyReply, activity: Activi
   const close = () => {
     clearInterval(ping);
     unsubscribe();
+    open.delete(end);
   };
+  const end = () => (close(), res.end());
+  open.add(end);
   req.raw.on('close', close);
   res.on('error', close);
 }
