@@ -75,7 +75,8 @@ export function settle(planError: { field: string; message: string } | null, out
 export class DeliveryWorker {
   private running = false;
   private loops: Promise<void>[] = [];
-  private wake: (() => void) | undefined;
+  /** Idle loops waiting for work; poke() and stop() wake them all. */
+  private readonly waiting = new Set<() => void>();
 
   private readonly models: ModelPlans;
 
@@ -92,14 +93,14 @@ export class DeliveryWorker {
   /** Stop leasing; resolves when in-flight cycles have settled their messages. */
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.waiting.forEach((wake) => wake());
     await Promise.all(this.loops);
     this.loops = [];
   }
 
   /** Ask idle loops to look for work now (after an enqueue). */
   poke(): void {
-    this.wake?.();
+    this.waiting.forEach((wake) => wake());
   }
 
   private async loop(): Promise<void> {
@@ -118,14 +119,13 @@ export class DeliveryWorker {
 
   private idle(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      const prev = this.wake;
-      this.wake = done;
-      function done() {
+      const done = () => {
         clearTimeout(t);
-        prev?.();
+        this.waiting.delete(done);
         resolve();
-      }
+      };
+      const t = setTimeout(done, ms);
+      this.waiting.add(done);
     });
   }
 

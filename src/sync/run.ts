@@ -45,6 +45,9 @@ export interface SyncOptions {
 /** Where model subscriptions are kept for workers (any process) to plan synced messages with. */
 export const modelKey = (name: string, version: string) => `retl-model:${name}:${version}`;
 
+/** Changes queued together: a worker's lease (the default batchSize). */
+const QUEUE_CHUNK = 1000;
+
 export async function runSync(o: SyncOptions): Promise<SyncSummary> {
   const { store, model } = o;
   const snapshots = store.snapshots;
@@ -71,26 +74,37 @@ export async function runSync(o: SyncOptions): Promise<SyncSummary> {
     await snapshots.pending(model.name, runId, pending);
   };
 
+  // Changes are queued a lease at a time: queued as found, a few per batch of rows, the workers would lease them
+  // as they trickle in and send many part-full bulk requests.
+  let found: Array<{ kind: ChangeKind; pk: string; hash: string; row: Row }> = [];
+  const flush = async (atLeast: number) => {
+    if (found.length < atLeast) return;
+    const changes = found;
+    found = [];
+    await queue(changes);
+  };
+
   for await (const rows of readRows(model.source)) {
     summary.rowsRead += rows.length;
     const keyed = new Map<string, Row>();
     for (const row of rows) keyed.set(primaryKeyOf(model, row), row); // a key repeated in the source: the last row wins
     const previous = await snapshots.get(model.name, [...keyed.keys()]);
-    const changes: Array<{ kind: ChangeKind; pk: string; hash: string; row: Row }> = [];
     const same: string[] = [];
     for (const [pk, row] of keyed) {
       const hash = rowHash(row);
       const prev = previous.get(pk);
       if (prev === hash) same.push(pk);
-      else changes.push({ kind: prev ? 'updated' : 'added', pk, hash, row });
+      else found.push({ kind: prev ? 'updated' : 'added', pk, hash, row });
     }
     summary.unchanged += same.length;
     // Marked in dry runs too (under their own run id): deletions are the keys a run did not see.
     await snapshots.seen(model.name, runId, [...keyed.keys()]);
-    await queue(changes);
+    await flush(QUEUE_CHUNK);
     if (size?.unit === 'bytes') bytes += rows.reduce((n, r) => n + JSON.stringify(r).length, 0);
     o.onProgress?.({ phase: 'reading', done: size?.unit === 'bytes' ? Math.min(bytes, size.total) : summary.rowsRead, total: size?.total, unit: size?.unit ?? 'rows' });
   }
+
+  await flush(1);
 
   // Keys in the snapshot that the source no longer has: deleted rows.
   for (let after = ''; ; ) {
@@ -111,13 +125,17 @@ export async function runSync(o: SyncOptions): Promise<SyncSummary> {
   const total = summary.added + summary.updated + summary.deleted;
   const deadline = Date.now() + (o.waitMs ?? 30 * 60_000);
   for (;;) {
+    const started = performance.now();
     const s = await snapshots.settle(model.name, o.destination);
+    const took = performance.now() - started;
     summary.delivered += s.delivered;
     summary.failed += s.failed;
     summary.pending = s.pending;
     o.onProgress?.({ phase: 'delivering', done: Math.min(total, summary.delivered + summary.failed), total, unit: 'changes' });
     if (!s.pending || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
+    // Settling looks at every pending change, which takes a while after a big run; the workers delivering them
+    // share this process, so look less often then.
+    await new Promise((r) => setTimeout(r, Math.max(o.pollMs ?? 500, 4 * took)));
   }
   return summary;
 }

@@ -2,6 +2,9 @@
 import type Database from 'better-sqlite3';
 import type { SnapshotChange, Snapshots } from '../types.js';
 
+/** Pending rows settled per transaction. */
+const SETTLE_CHUNK = 5000;
+
 const CHUNK = 500; // keys per IN (…) list, well under SQLite's variable limit
 
 function chunks<T>(xs: T[]): T[][] {
@@ -49,22 +52,42 @@ export class SqliteSnapshots implements Snapshots {
   }
 
   async settle(model: string, destination: string): Promise<{ delivered: number; failed: number; pending: number }> {
+    // In key ranges, one short transaction each, yielding in between: after a big run there are a million pending
+    // rows, and one transaction over them all would stall this process (its ingest server, its workers) for seconds.
+    let delivered = 0;
+    let failed = 0;
+    for (let after = ''; ; ) {
+      const chunk = this.settleRange(model, destination, after);
+      if (!chunk) break;
+      delivered += chunk.delivered;
+      failed += chunk.failed;
+      after = chunk.last;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const { n } = this.db.prepare('SELECT count(*) AS n FROM sync_rows WHERE model = ? AND pending_id IS NOT NULL').get(model) as { n: number };
+    return { delivered, failed, pending: n };
+  }
+
+  private settleRange(model: string, destination: string, after: string): { delivered: number; failed: number; last: string } | undefined {
     return this.db.transaction(() => {
+      const keys = this.db
+        .prepare('SELECT pk FROM sync_rows WHERE model = ? AND pk > ? AND pending_id IS NOT NULL ORDER BY pk LIMIT ?')
+        .pluck()
+        .all(model, after, SETTLE_CHUNK) as string[];
+      if (!keys.length) return undefined;
+      const last = keys[keys.length - 1];
+      const range = 'model = ? AND pk > ? AND pk <= ? AND pending_id IS NOT NULL';
       // Gone from the queue = delivered (acked messages are deleted); still there as 'dead' = failed.
       const inQueue = `EXISTS (SELECT 1 FROM queue q WHERE q.destination = ? AND q.message_id = sync_rows.pending_id)`;
       const dead = `EXISTS (SELECT 1 FROM queue q WHERE q.destination = ? AND q.message_id = sync_rows.pending_id AND q.state = 'dead')`;
-      const gone = this.db.prepare(`DELETE FROM sync_rows WHERE model = ? AND pending_id IS NOT NULL AND pending_hash = 'deleted' AND NOT ${inQueue}`).run(model, destination).changes;
+      const gone = this.db.prepare(`DELETE FROM sync_rows WHERE ${range} AND pending_hash = 'deleted' AND NOT ${inQueue}`).run(model, after, last, destination).changes;
       const synced = this.db
-        .prepare(
-          `UPDATE sync_rows SET hash = pending_hash, row = pending_row, pending_hash = NULL, pending_id = NULL, pending_row = NULL
-            WHERE model = ? AND pending_id IS NOT NULL AND NOT ${inQueue}`,
-        )
-        .run(model, destination).changes;
+        .prepare(`UPDATE sync_rows SET hash = pending_hash, row = pending_row, pending_hash = NULL, pending_id = NULL, pending_row = NULL WHERE ${range} AND NOT ${inQueue}`)
+        .run(model, after, last, destination).changes;
       const failed = this.db
-        .prepare(`UPDATE sync_rows SET pending_hash = NULL, pending_id = NULL, pending_row = NULL WHERE model = ? AND pending_id IS NOT NULL AND ${dead}`)
-        .run(model, destination).changes;
-      const { n } = this.db.prepare('SELECT count(*) AS n FROM sync_rows WHERE model = ? AND pending_id IS NOT NULL').get(model) as { n: number };
-      return { delivered: gone + synced, failed, pending: n };
+        .prepare(`UPDATE sync_rows SET pending_hash = NULL, pending_id = NULL, pending_row = NULL WHERE ${range} AND ${dead}`)
+        .run(model, after, last, destination).changes;
+      return { delivered: gone + synced, failed, last };
     })();
   }
 }

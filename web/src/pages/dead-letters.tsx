@@ -1,0 +1,204 @@
+/** Dead letters: why each failed, its payload; replay or discard one, a selection, or all matching a filter. */
+import { useEffect, useState } from 'preact/hooks';
+import { api, type Selection } from '../api';
+import { useApi, useDebounced } from '../hooks';
+import { dateTime } from '../format';
+import type { AdminConfig, DeadLetter } from '../types';
+import { Async, Empty } from '../components/states';
+import { JsonBlock } from '../components/json-block';
+
+/** Klaviyo's error detail (or whatever the detail holds) in one line. */
+export function summarizeDetail(detail: unknown): string {
+  if (detail == null) return '';
+  if (typeof detail === 'string') return detail;
+  if (Array.isArray(detail)) return summarizeDetail({ errors: detail });
+  const d = detail as { errors?: Array<{ detail?: string; title?: string; source?: { pointer?: string } }>; message?: string; error?: unknown };
+  if (Array.isArray(d.errors) && d.errors.length) return d.errors.map((e) => [e.detail ?? e.title, e.source?.pointer ? `(${e.source.pointer})` : ''].filter(Boolean).join(' ')).join('; ');
+  if (typeof d.message === 'string') return d.message;
+  if (d.error !== undefined) return summarizeDetail(d.error);
+  const s = JSON.stringify(detail);
+  return s.length > 240 ? `${s.slice(0, 240)}…` : s;
+}
+
+/** The first Klaviyo error's own text, to avoid repeating what the reason already says. */
+function firstDetail(detail: unknown): string | undefined {
+  const items = Array.isArray(detail) ? detail : (detail as { errors?: unknown[] } | null)?.errors;
+  const first = Array.isArray(items) ? (items[0] as { detail?: unknown } | undefined) : undefined;
+  return typeof first?.detail === 'string' ? first.detail : undefined;
+}
+
+type Pending = { kind: 'discard'; sel: Selection; count: string } | null;
+
+export function DeadLettersPage({ config }: { config: AdminConfig }) {
+  const [destination, setDestination] = useState('');
+  const [reasonInput, setReason] = useState('');
+  const reason = useDebounced(reasonInput.trim());
+  const state = useApi((signal) => api.deadLetters({ destination, reason, limit: 500 }, signal), [destination, reason], { pollMs: 10_000 });
+  const [selected, setSelected] = useState<Set<number>>(new Set());
+  const [result, setResult] = useState<{ text: string; error?: boolean } | null>(null);
+  const [pending, setPending] = useState<Pending>(null);
+  const [busy, setBusy] = useState(false);
+
+  const rows = state.data?.deadLetters ?? [];
+  // A selection only ever holds rows that are on screen.
+  useEffect(() => {
+    const shown = new Set(rows.map((r) => r.seq));
+    setSelected((s) => new Set([...s].filter((seq) => shown.has(seq))));
+  }, [state.data]);
+
+  const allMatching: Selection = { all: true, ...(destination ? { destination } : {}), ...(reason ? { reason } : {}) };
+  const filterText = [destination && `destination ${destination}`, reason && `reason containing “${reason}”`].filter(Boolean).join(' and ') || 'no filter: every dead letter';
+
+  async function run(kind: 'replay' | 'discard', sel: Selection) {
+    setBusy(true);
+    setPending(null);
+    try {
+      const n = kind === 'replay' ? (await api.replay(sel)).replayed : (await api.discard(sel)).discarded;
+      setResult({ text: kind === 'replay' ? `Replayed ${n}: queued again with the current mapping. Watch them on Live events and Deliveries.` : `Discarded ${n}.` });
+      setSelected(new Set());
+      state.reload();
+    } catch (err) {
+      setResult({ text: `${kind === 'replay' ? 'Replay' : 'Discard'} failed: ${(err as Error).message}`, error: true });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const toggle = (seq: number) =>
+    setSelected((s) => {
+      const next = new Set(s);
+      if (!next.delete(seq)) next.add(seq);
+      return next;
+    });
+
+  return (
+    <>
+      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Destination
+          <select value={destination} onChange={(e) => setDestination((e.target as HTMLSelectElement).value)} data-testid="dead-destination">
+            <option value="">All</option>
+            {config.destinations.map((d) => (
+              <option key={d.name}>{d.name}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Reason contains
+          <input type="search" value={reasonInput} onInput={(e) => setReason((e.target as HTMLInputElement).value)} placeholder="e.g. mapping failed" data-testid="dead-reason" />
+        </label>
+      </form>
+      <div class="toolbar" role="group" aria-label="Dead letter actions">
+        <button type="button" disabled={busy || selected.size === 0} onClick={() => run('replay', { seqs: [...selected] })} data-testid="replay-selected">
+          Replay selected ({selected.size})
+        </button>
+        <button type="button" disabled={busy || rows.length === 0} onClick={() => run('replay', allMatching)} data-testid="replay-all">
+          Replay all matching
+        </button>
+        <button type="button" class="danger" disabled={busy || selected.size === 0} onClick={() => setPending({ kind: 'discard', sel: { seqs: [...selected] }, count: `${selected.size} selected` })} data-testid="discard-selected">
+          Discard selected
+        </button>
+        <button type="button" class="danger" disabled={busy || rows.length === 0} onClick={() => setPending({ kind: 'discard', sel: allMatching, count: `all matching (${filterText})` })} data-testid="discard-all">
+          Discard all matching
+        </button>
+      </div>
+      {pending ? (
+        <div class="confirm" role="alertdialog" aria-labelledby="confirm-text" data-testid="confirm">
+          <p id="confirm-text">Discard {pending.count} dead letters? They are deleted for good and cannot be replayed afterwards.</p>
+          <button type="button" class="danger" onClick={() => run('discard', pending.sel)} data-testid="confirm-discard" autoFocus>
+            Yes, discard
+          </button>
+          <button type="button" onClick={() => setPending(null)}>
+            Cancel
+          </button>
+        </div>
+      ) : null}
+      {result ? (
+        <p class={result.error ? 'problem' : 'success'} role="status" data-testid="dead-result">
+          {result.text}
+        </p>
+      ) : null}
+      <p class="hint">“Replay all matching” applies to {filterText}, including any not shown below.</p>
+      <Async state={state} what="dead letters">
+        {(d) =>
+          d.deadLetters.length === 0 ? (
+            <Empty title={destination || reason ? 'No dead letter matches this filter.' : 'No dead letters.'}>
+              {destination || reason ? 'Clear the filter to see all.' : 'Messages Klaviyo refuses, or that fail after every retry, land here with the reason.'}
+            </Empty>
+          ) : (
+            <DeadTable rows={d.deadLetters} selected={selected} toggle={toggle} setSelected={setSelected} />
+          )
+        }
+      </Async>
+    </>
+  );
+}
+
+function DeadTable({ rows, selected, toggle, setSelected }: { rows: DeadLetter[]; selected: Set<number>; toggle: (seq: number) => void; setSelected: (s: Set<number>) => void }) {
+  const all = rows.length > 0 && rows.every((r) => selected.has(r.seq));
+  return (
+    <div class="table-wrap">
+      <table class="dead">
+        <caption>Dead letters, newest first ({rows.length})</caption>
+        <thead>
+          <tr>
+            <th scope="col">
+              <input type="checkbox" checked={all} aria-label="Select all shown" onChange={() => setSelected(all ? new Set() : new Set(rows.map((r) => r.seq)))} data-testid="dead-select-all" />
+            </th>
+            <th scope="col">Message</th>
+            <th scope="col">Reason</th>
+            <th scope="col">Attempts</th>
+            <th scope="col">Dead since</th>
+            <th scope="col">Destination</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <DeadRow key={r.seq} r={r} checked={selected.has(r.seq)} toggle={() => toggle(r.seq)} />
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function DeadRow({ r, checked, toggle }: { r: DeadLetter; checked: boolean; toggle: () => void }) {
+  const [open, setOpen] = useState(false);
+  const detail = summarizeDetail(r.detail);
+  const id = `dead-${r.seq}`;
+  return (
+    <>
+      <tr data-testid="dead-row" data-seq={r.seq} data-message-id={r.messageId}>
+        <td>
+          <input type="checkbox" checked={checked} onChange={toggle} aria-label={`Select dead letter ${r.seq} (${r.messageId})`} data-testid="dead-select" />
+        </td>
+        <td>
+          <button type="button" class="disclosure" aria-expanded={open} aria-controls={id} onClick={() => setOpen(!open)} data-testid="dead-toggle">
+            <span aria-hidden="true">{open ? '▾' : '▸'}</span> <span class="mono">{r.messageId}</span>
+            <span class="visually-hidden"> payload</span>
+          </button>
+        </td>
+        <td class="wrap">
+          <span data-testid="dead-reason-text">{r.reason}</span>
+          {detail && !r.reason.includes(firstDetail(r.detail) ?? detail) ? (
+            <small class="detail-text" data-testid="dead-detail">
+              {detail}
+            </small>
+          ) : null}
+        </td>
+        <td>{r.attempts}</td>
+        <td>{dateTime(r.deadAt)}</td>
+        <td>{r.destination}</td>
+      </tr>
+      {open ? (
+        <tr id={id} class="detail-row">
+          <td colSpan={6}>
+            <p class="hint">Received {dateTime(r.receivedAt)}.</p>
+            <JsonBlock value={r.payload} label="Payload (the stored message)" testid="dead-payload" />
+            {r.detail != null ? <JsonBlock value={r.detail} label="Detail" /> : null}
+          </td>
+        </tr>
+      ) : null}
+    </>
+  );
+}
