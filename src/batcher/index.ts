@@ -5,8 +5,15 @@
  * operation when both fit in one request (same kind and group), otherwise a later one. A profile upsert carrying
  * patch properties (append / unappend / unset) never shares a request with another upsert of the same profile:
  * merged into one, the patch could apply before the other's properties or after, so it goes in a wave of its own.
+ * The same holds for an event whose profile carries patch properties and the other events of that profile: one
+ * bulk event job holds one profile entry per profile (a single `meta`), and Klaviyo promises no order between
+ * the entries of a job, so two patches (or a patch and another event's profile properties) of one profile in one
+ * job could apply in either order.
  */
 import { hasPatch, orderKeys, type ListRef, type Operation, type OperationKind, type PlannedOperation } from '../klaviyo/operations.js';
+
+/** An upsert or event that patches its profile's custom properties: it shares no request with its profile's others of its kind. */
+const patches = (op: Operation) => (op.kind === 'profile.upsert' || op.kind === 'event.create') && hasPatch(op.patchProperties);
 
 export interface Batch {
   kind: OperationKind;
@@ -51,10 +58,10 @@ export function planWaves(planned: PlannedOperation[]): Batch[][] {
   for (const item of planned) {
     const group = groupKey(item.op);
     const keys = orderKeys(item);
-    const patched = item.op.kind === 'profile.upsert' && hasPatch(item.op.patchProperties);
+    const patched = patches(item.op);
     // After every earlier operation of the same profile and partition: in its wave when it can share the
     // request, else in a later one; then the earliest wave that already has a request of this group.
-    // keys[0] is the profile's: a patching upsert shares no request with another upsert of its profile.
+    // keys[0] is the profile's: a patching upsert (event) shares no request with another upsert (event) of its profile.
     let min = 0;
     keys.forEach((k, i) => {
       const prev = last.get(k);

@@ -242,21 +242,10 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   });
 
   // ---------- events ----------
-  const eventProfile = (attrs: Record<string, unknown>, pointer: string) => {
+  const eventProfile = (attrs: Record<string, unknown>, pointer: string, meta?: unknown) => {
     checkIdentifiers(attrs, pointer);
     if (!['email', 'phone_number', 'external_id', 'anonymous_id', '_kx'].some((k) => attrs[k])) throw invalid('An event profile requires an identifier.', pointer);
-    const ids = state.matches(attrs);
-    if (ids.length) {
-      const p = state.profiles.get(ids[0])!;
-      // Attributes that would clash with another profile are not moved; the event still lands.
-      try {
-        state.apply(p, attrs);
-      } catch {
-        /* keep the event */
-      }
-      return p;
-    }
-    return state.upsert(attrs).profile;
+    return state.eventProfile(attrs, meta);
   };
   const checkEvent = (a: any, pointer: string) => {
     const name = a.metric.data.attributes.name;
@@ -266,7 +255,8 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   app.post('/api/events', async (req, reply) => {
     const a = (req.body as any).data.attributes;
     checkEvent(a, '/data/attributes');
-    const p = eventProfile(a.profile.data.attributes ?? {}, '/data/attributes/profile/data/attributes');
+    const attrs = a.profile.data.attributes ?? {};
+    const p = eventProfile(attrs, '/data/attributes/profile/data/attributes', attrs.meta); // meta inside attributes here
     state.addEvent(p.id, a);
     return reply.status(202).send();
   });
@@ -287,7 +277,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
       });
     });
     entries.forEach((e, i) => {
-      const p = eventProfile(e.attributes.profile.data.attributes ?? {}, `/data/attributes/events-bulk-create/data/${i}`);
+      const p = eventProfile(e.attributes.profile.data.attributes ?? {}, `/data/attributes/events-bulk-create/data/${i}`, e.attributes.profile.data.meta); // meta beside attributes
       for (const ev of e.attributes.events.data) state.addEvent(p.id, ev.attributes);
     });
     return reply.status(202).send();

@@ -124,6 +124,24 @@ export class EmulatorState {
     profile.attributes.updated = new Date().toISOString();
   }
 
+  /**
+   * The profile an event lands on: the one its identifiers match, updated as an upsert is (attributes, then
+   * `meta.patch_properties`), else a new one. `meta` is the event profile's: inside its `attributes` on
+   * POST /api/events, beside them in a bulk event job. Identifiers that belong to another profile change nothing
+   * on the profile (patch included); the event still lands.
+   */
+  eventProfile(attrs: Record<string, unknown>, meta?: unknown): Profile {
+    const ids = this.matches(attrs);
+    if (!ids.length) return this.upsert(attrs, { meta }).profile;
+    const p = this.profiles.get(ids[0])!;
+    try {
+      this.apply(p, attrs, meta);
+    } catch {
+      /* keep the event */
+    }
+    return p;
+  }
+
   remove(id: string): void {
     const p = this.profiles.get(id);
     if (!p) return;

@@ -45,8 +45,9 @@ export type ListRef = { id: string } | { audienceKey: string; name?: string };
 export type Channel = 'email' | 'sms';
 
 /**
- * Klaviyo's `meta.patch_properties`: changes to a profile's existing custom properties, sent with the upsert.
- * `append` / `unappend` add / remove a value (or values) to / from an array property; `unset` removes properties.
+ * Klaviyo's `meta.patch_properties`: changes to a profile's existing custom properties, sent with the upsert or with
+ * the profile of an event. `append` / `unappend` add / remove a value (or values) to / from an array property;
+ * `unset` removes properties.
  */
 export interface PatchProperties {
   append?: Record<string, unknown>;
@@ -65,7 +66,11 @@ export type Operation =
    * patch its existing custom properties (never coalesced with another upsert of the same profile: docs in the batcher).
    */
   | { kind: 'profile.upsert'; profile: ProfileAttributes; list?: ListRef; patchProperties?: PatchProperties }
-  /** Record one event (metric) on a profile. `uniqueId` makes retries and replays idempotent. */
+  /**
+   * Record one event (metric) on a profile. `uniqueId` makes retries and replays idempotent. With `patchProperties`,
+   * also patch the event profile's existing custom properties (never coalesced with another event of the same
+   * profile: docs in the batcher).
+   */
   | {
       kind: 'event.create';
       metric: string;
@@ -75,6 +80,7 @@ export type Operation =
       valueCurrency?: string;
       uniqueId: string;
       profile: ProfileAttributes;
+      patchProperties?: PatchProperties;
     }
   /** Remove a profile (found by its identifiers) from a list. */
   | { kind: 'list.remove'; list: ListRef; profile: ProfileIdentifiers }

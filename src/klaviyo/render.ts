@@ -4,6 +4,8 @@
  * | operation                | one operation                         | several (coalesced)                                  |
  * |--------------------------|---------------------------------------|------------------------------------------------------|
  * | event.create             | POST /api/events (XL tier)            | POST /api/event-bulk-create-jobs (≤1000 events)      |
+ * | event.create + patch     | meta.patch_properties on the event's profile: inside its `attributes` on POST /api/events, |
+ * |                          | beside them on each profile of a bulk job (the spec's two shapes; never merged with another event of the profile) |
  * | profile.upsert           | POST /api/profile-import (L tier)     | POST /api/profile-bulk-import-jobs (≤10 000)         |
  * | profile.upsert + patch   | meta.patch_properties on each profile: profile-import, its 409 fallback PATCH /api/profiles/{id}, |
  * |                          | and each profile of a bulk import job all accept it (never merged with another upsert of the profile) |
@@ -45,12 +47,16 @@ function eventAttributes(op: Op<'event.create'>) {
   };
 }
 
+/** POST /api/events: the event profile's `meta` goes inside its `attributes` (EventProfileCreateQueryResourceObject). */
 export function createEvent(op: Op<'event.create'>): KlaviyoRequest {
+  const profile = profileBody(op.profile, true);
+  const meta = profileMeta(op.patchProperties).meta;
+  if (meta) profile.attributes.meta = meta;
   return {
     endpoint: 'createEvent',
     method: 'POST',
     path: ENDPOINTS.createEvent.path,
-    body: { data: { type: 'event', attributes: { ...eventAttributes(op), profile: { data: profileBody(op.profile, true) } } } },
+    body: { data: { type: 'event', attributes: { ...eventAttributes(op), profile: { data: profile } } } },
   };
 }
 
@@ -59,9 +65,17 @@ export function identityKey(p: ProfileAttributes): string {
   return JSON.stringify([p.id, p.email?.toLowerCase(), p.phone_number, p.external_id, p.anonymous_id, p._kx]);
 }
 
-/** Events of one request grouped per profile; a repeated unique_id for the same profile + metric is dropped (Klaviyo would fail the whole job). */
+/**
+ * Events of one request grouped per profile; a repeated unique_id for the same profile + metric is dropped (Klaviyo
+ * would fail the whole job). An event whose profile carries patch properties is never merged with another event of
+ * its profile (whether the patch applies before or after the other's properties matters): it keeps an entry of its
+ * own, its `meta` beside the profile's `attributes` (OnsiteProfileCreateQueryResourceObject). The batcher never puts
+ * two events of one profile in one job when either patches, so this is only a safeguard.
+ */
 export function bulkCreateEvents(ops: Op<'event.create'>[]): { request: KlaviyoRequest; duplicates: Op<'event.create'>[] } {
-  const entries = new Map<string, { profile: ProfileAttributes; events: Op<'event.create'>[] }>();
+  type Entry = { profile: ProfileAttributes; patchProperties?: PatchProperties; events: Op<'event.create'>[] };
+  const entries: Entry[] = [];
+  const byKey = new Map<string, Entry>();
   const seen = new Set<string>();
   const duplicates: Op<'event.create'>[] = [];
   for (const op of ops) {
@@ -72,16 +86,23 @@ export function bulkCreateEvents(ops: Op<'event.create'>[]): { request: KlaviyoR
       continue;
     }
     seen.add(dedupe);
-    const e = entries.get(key);
+    const patched = hasPatch(op.patchProperties);
+    const e = patched ? undefined : byKey.get(key);
     if (e) {
       e.events.push(op);
       e.profile = mergeProfiles(e.profile, op.profile);
-    } else entries.set(key, { profile: op.profile, events: [op] });
+      continue;
+    }
+    const entry: Entry = { profile: op.profile, ...(patched ? { patchProperties: op.patchProperties } : {}), events: [op] };
+    entries.push(entry);
+    // A later event must not merge into an entry whose patch would then apply after its profile's properties.
+    if (patched) byKey.delete(key);
+    else byKey.set(key, entry);
   }
-  const data = [...entries.values()].map((e) => ({
+  const data = entries.map((e) => ({
     type: 'event-bulk-create',
     attributes: {
-      profile: { data: profileBody(e.profile, true) },
+      profile: { data: { ...profileBody(e.profile, true), ...profileMeta(e.patchProperties) } },
       events: { data: e.events.map((op) => ({ type: 'event', attributes: eventAttributes(op) })) },
     },
   }));

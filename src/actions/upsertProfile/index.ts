@@ -65,7 +65,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => Boolean(v) && typ
  * The patch as Klaviyo takes it: `append` / `unappend` objects without null values, `unset` a list of names (one
  * name is accepted too). Anything else is dropped with a warning; an empty patch is no patch.
  */
-function patchOf(raw: unknown, warnings: PlanWarning[]): PatchProperties | undefined {
+export function patchOf(raw: unknown, warnings: PlanWarning[]): PatchProperties | undefined {
   if (raw === undefined || raw === null) return undefined;
   if (!isObject(raw)) {
     warnings.push({ field: 'patch_properties', message: 'dropped: patch_properties must be an object of append, unappend and unset' });
