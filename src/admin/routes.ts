@@ -1,5 +1,5 @@
 /**
- * /admin/*: the JSON API behind the dashboard and scripts (docs/admin-api.md). Bearer token; off without one.
+ * /admin/*: the JSON API behind the dashboard and scripts (docs/admin-api.md), behind a bearer token.
  * Dead letters go through the same Store calls as `klaviyo-destination dlq`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -15,7 +15,7 @@ import { buildOverview, WINDOWS, type PacingView, type WindowName } from './over
 import { configView } from './config-view.js';
 
 export interface AdminDeps {
-  token?: string;
+  token: string;
   store: Store;
   activity: Activity;
   config: Config;
@@ -42,7 +42,6 @@ const num = (v: unknown, fallback: number, max: number) => {
 
 export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
   app.addHook('onRequest', async (req) => {
-    if (!deps.token) throw new HttpError(404, 'the admin API is off: start with --admin-token (or ADMIN_TOKEN) to enable it');
     const header = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined;
     // EventSource cannot send headers: the stream alone also takes the token from the query string.
     const query = req.routeOptions.url === '/admin/events/stream' ? (req.query as { token?: string }).token : undefined;

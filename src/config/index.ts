@@ -105,7 +105,7 @@ export const configSchema = z.object({
     .optional(),
   /** What this process does: accept events (ingest), deliver them (worker), or both (all). */
   role: z.enum(['all', 'ingest', 'worker']).default('all'),
-  /** Protects /admin/*. Absent → the admin API is off. */
+  /** Protects /admin/* and the dashboard. Absent → one is generated, kept in the store and printed at start. */
   adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
   sources: z.array(sourceSchema).default(() => [{ name: 'default' }]),
   destinations: z.array(destinationSchema).min(1).default(() => [destinationSchema.parse({})]),

@@ -79,6 +79,12 @@ export async function startService(
   // Every process can show and test its destinations' mappings, delivering or not.
   const compiled = new Map(config.destinations.map((d) => [d.name, compileDestination({ name: d.name, preset: d.preset, subscriptions: d.subscriptions, settings: d.settings })]));
   const pacing = new Map<string, PacingView>();
+  // The admin API shows payloads: it always needs a token. A generated one is kept in the store, so every
+  // process sharing a store (and every restart) accepts the same one.
+  let adminToken = config.adminToken ?? (await store.kvGet('adminToken'));
+  const generatedToken = !config.adminToken;
+  if (!adminToken) await store.kvSet('adminToken', (adminToken = randomBytes(18).toString('base64url')));
+
   const workers = new Map<string, DeliveryWorker>();
   const clients: KlaviyoClient[] = [];
   const owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -123,7 +129,7 @@ export async function startService(
     logger: false,
     health: async () => ({ role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null }),
   });
-  app.register((admin) => adminRoutes(admin, { token: config.adminToken, store, activity, config, writeKeys, destinations: compiled, pacing, emulator }), { prefix: '/admin' });
+  app.register((admin) => adminRoutes(admin, { token: adminToken, store, activity, config, writeKeys, destinations: compiled, pacing, emulator }), { prefix: '/admin' });
   await registerUi(app);
   const url = await app.listen({ port: config.port, host: config.host });
   for (const w of workers.values()) w.start();
@@ -146,6 +152,12 @@ export async function startService(
   logger.info(
     { url, role: config.role, store: store.rateLedger ? 'postgres' : 'sqlite', sources: Object.keys(writeKeys) },
     config.role === 'worker' ? 'klaviyo-destination is delivering queued events' : 'klaviyo-destination is accepting events',
+  );
+  logger.info(
+    { dashboard: `${url}/ui/` },
+    generatedToken
+      ? `dashboard: ${url}/ui/ — admin token ${adminToken} (generated and kept in the store; set --admin-token or ADMIN_TOKEN to choose one)`
+      : `dashboard: ${url}/ui/ (admin token: the one configured)`,
   );
 
   let stopping: Promise<void> | undefined;

@@ -1,4 +1,4 @@
-/** The admin API client: every call carries the bearer token; 401 and "admin API off" are reported to the app. */
+/** The admin API client: every call carries the bearer token; a 401 is reported to the app. */
 import { getToken } from './auth';
 import type { AdminConfig, DeadLetter, Delivery, EmulatorView, EventDetail, EventSummary, Overview, OverviewWindow, PreviewResult } from './types';
 
@@ -11,9 +11,9 @@ export class ApiError extends Error {
   }
 }
 
-type AuthListener = (kind: 'unauthorized' | 'off') => void;
+type AuthListener = () => void;
 let authListener: AuthListener = () => {};
-/** The app shows the token screen again on a 401, and the "turn it on" screen when the admin API is off. */
+/** The app shows the token screen again on a 401. */
 export function onAuthProblem(fn: AuthListener): void {
   authListener = fn;
 }
@@ -22,7 +22,7 @@ export function authHeaders(token = getToken()): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
-export async function request<T>(path: string, init: { method?: string; body?: unknown; token?: string; signal?: AbortSignal; notFoundMeansOff?: boolean } = {}): Promise<T> {
+export async function request<T>(path: string, init: { method?: string; body?: unknown; token?: string; signal?: AbortSignal } = {}): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {
@@ -44,9 +44,7 @@ export async function request<T>(path: string, init: { method?: string; body?: u
   }
   if (!res.ok) {
     const message = typeof body?.error === 'string' ? body.error : typeof body?.message === 'string' ? body.message : `${res.status} ${res.statusText}`;
-    if (res.status === 401) authListener('unauthorized');
-    // A 404 on an endpoint that always exists means no admin token is configured on the server.
-    if (res.status === 404 && init.notFoundMeansOff) authListener('off');
+    if (res.status === 401) authListener();
     throw new ApiError(res.status, message);
   }
   return body as T;
@@ -77,22 +75,13 @@ export type Selection = { seqs: number[] } | { all: true; destination?: string; 
 
 export type PreviewRequest = { destination: string; messages: unknown[] } | { preset: string; settings?: unknown; subscriptions?: unknown; messages: unknown[] };
 
-/** Without a token: is the admin API on at all? (It answers 404 when the service has no admin token.) */
-export async function adminApiIsOff(): Promise<boolean> {
-  try {
-    return (await fetch('/admin/config')).status === 404;
-  } catch {
-    return false;
-  }
-}
-
 export const api = {
-  config: (token?: string) => request<AdminConfig>('/admin/config', { token, notFoundMeansOff: true }),
-  overview: (window: OverviewWindow, signal?: AbortSignal) => request<Overview>(`/admin/overview${qs({ window })}`, { signal, notFoundMeansOff: true }),
-  events: (f: { destination?: string; q?: string; limit?: number }, signal?: AbortSignal) => request<{ events: EventSummary[] }>(`/admin/events${qs(f)}`, { signal, notFoundMeansOff: true }),
+  config: (token?: string) => request<AdminConfig>('/admin/config', { token }),
+  overview: (window: OverviewWindow, signal?: AbortSignal) => request<Overview>(`/admin/overview${qs({ window })}`, { signal }),
+  events: (f: { destination?: string; q?: string; limit?: number }, signal?: AbortSignal) => request<{ events: EventSummary[] }>(`/admin/events${qs(f)}`, { signal }),
   event: (id: string, signal?: AbortSignal) => request<EventDetail>(`/admin/events/${encodeURIComponent(id)}`, { signal }),
-  deliveries: (f: DeliveryFilter, signal?: AbortSignal) => request<{ deliveries: Delivery[] }>(`/admin/deliveries${qs({ ...f })}`, { signal, notFoundMeansOff: true }),
-  deadLetters: (f: DeadLetterFilter, signal?: AbortSignal) => request<{ deadLetters: DeadLetter[] }>(`/admin/dead-letters${qs({ ...f })}`, { signal, notFoundMeansOff: true }),
+  deliveries: (f: DeliveryFilter, signal?: AbortSignal) => request<{ deliveries: Delivery[] }>(`/admin/deliveries${qs({ ...f })}`, { signal }),
+  deadLetters: (f: DeadLetterFilter, signal?: AbortSignal) => request<{ deadLetters: DeadLetter[] }>(`/admin/dead-letters${qs({ ...f })}`, { signal }),
   replay: (sel: Selection) => request<{ replayed: number }>('/admin/dead-letters/replay', { method: 'POST', body: sel }),
   discard: (sel: Selection) => request<{ discarded: number }>('/admin/dead-letters/discard', { method: 'POST', body: sel }),
   preview: (req: PreviewRequest) => request<{ results: PreviewResult[] }>('/admin/preview', { method: 'POST', body: req }),

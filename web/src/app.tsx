@@ -1,6 +1,6 @@
 /** The app shell: token gate, navigation, and the page the hash names. */
 import { useEffect, useState } from 'preact/hooks';
-import { adminApiIsOff, api, onAuthProblem } from './api';
+import { api, onAuthProblem } from './api';
 import { clearToken, getToken, setToken } from './auth';
 import { href, PAGES, useRoute, type PageId } from './router';
 import { TokenScreen, type Gate } from './token-screen';
@@ -19,14 +19,12 @@ export function App() {
   const route = useRoute();
 
   useEffect(() => {
-    onAuthProblem((kind) => {
-      if (kind === 'unauthorized') clearToken();
-      setGate(kind === 'unauthorized' ? 'refused' : 'off');
+    onAuthProblem(() => {
+      clearToken();
+      setGate('refused');
     });
     // A stored token is checked once; a refused one leads back to the token screen.
     if (getToken()) api.config().then((c) => (setConfig(c), setGate(null)), () => setGate((g) => (g === 'checking' ? 'ask' : g)));
-    // Say straight away when there is no token to ask for.
-    else void adminApiIsOff().then((off) => off && setGate('off'));
   }, []);
 
   if (gate === 'checking') return <Loading what="the dashboard" />;

@@ -1,9 +1,9 @@
-/** First screen: asks for the admin token, and explains what to do when it is refused or the admin API is off. */
+/** First screen: asks for the admin token, says where to find it, and what to do when it is refused. */
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from './api';
 import type { AdminConfig } from './types';
 
-export type Gate = 'ask' | 'refused' | 'off';
+export type Gate = 'ask' | 'refused';
 
 export function TokenScreen({ gate, onAccepted }: { gate: Gate; onAccepted: (token: string, config: AdminConfig) => void }) {
   const [token, setTokenValue] = useState('');
@@ -23,7 +23,7 @@ export function TokenScreen({ gate, onAccepted }: { gate: Gate; onAccepted: (tok
       onAccepted(t, await api.config(t));
     } catch (err) {
       const status = err instanceof ApiError ? err.status : 0;
-      setProblem(status === 401 ? 'refused' : status === 404 ? 'off' : 'unreachable');
+      setProblem(status === 401 ? 'refused' : 'unreachable');
       setDetail((err as Error).message);
     } finally {
       setBusy(false);
@@ -33,15 +33,6 @@ export function TokenScreen({ gate, onAccepted }: { gate: Gate; onAccepted: (tok
   return (
     <main id="main" class="gate">
       <h1>klaviyo-destination</h1>
-      {problem === 'off' ? (
-        <div class="state state-error" role="alert" data-testid="admin-off">
-          <p class="state-title">The admin API is off.</p>
-          <p>
-            The dashboard reads everything from <code>/admin/*</code>, which the service serves only when it has an admin token. Restart it with{' '}
-            <code>klaviyo-destination start --admin-token &lt;at least 16 characters&gt;</code> (or set <code>ADMIN_TOKEN</code>), then enter that token here.
-          </p>
-        </div>
-      ) : null}
       {problem === 'refused' ? (
         <p class="state state-error" role="alert" data-testid="token-error">
           That token was refused. Enter the token the service was started with.
@@ -55,7 +46,8 @@ export function TokenScreen({ gate, onAccepted }: { gate: Gate; onAccepted: (tok
       <form onSubmit={submit} class="card token-form">
         <label for="token">Admin token</label>
         <p id="token-help" class="hint">
-          The token given to <code>klaviyo-destination start --admin-token …</code> or in the <code>ADMIN_TOKEN</code> environment variable. It is kept in this tab only
+          The one <code>klaviyo-destination start</code> printed in its log beside the dashboard's address (generated on first start and
+          kept in the store), or the one it was given with <code>--admin-token</code> / <code>ADMIN_TOKEN</code>. It is kept in this tab only
           (sessionStorage) and sent as <code>Authorization: Bearer …</code>.
         </p>
         <input
