@@ -80,6 +80,24 @@ describe('trackEvent', () => {
   it('does not fire for Order Completed (orderCompleted does)', () => {
     expect(plan({ type: 'track', userId: 'u', event: 'Order Completed', properties: {} }).actions.map((a) => a.action)).toEqual(['orderCompleted']);
   });
+  it('patch_properties: the event profile’s patch, as upsertProfile’s; patched names are not also set from the profile’s properties', () => {
+    const d = compileDestination({
+      subscriptions: [
+        {
+          subscribe: 'type = "track"',
+          partnerAction: 'trackEvent',
+          mapping: { profile: { email: { '@path': '$.context.traits.email' }, properties: { '@path': '$.context.traits.custom' } }, metric_name: { '@path': '$.event' }, patch_properties: { '@path': '$.context.patch' } },
+        },
+      ],
+    });
+    const r = plan({ type: 'track', userId: 'u', event: 'Viewed', context: { traits: { email: 'a@b.co', custom: { tags: 'x', keep: 1 } }, patch: { append: { tags: 'x', none: null }, unset: 'old', replace: { a: 1 } } } }, d);
+    expect(r.operations[0].op).toMatchObject({ kind: 'event.create', profile: { email: 'a@b.co', external_id: 'u', properties: { keep: 1 } }, patchProperties: { append: { tags: 'x' }, unset: ['old'] } });
+    expect(r.warnings.map((w) => w.field).sort()).toEqual(['patch_properties.replace', 'profile.properties']);
+    const empty = plan({ type: 'track', userId: 'u', event: 'Viewed', context: { traits: { email: 'a@b.co' }, patch: { append: {}, unset: [] } } }, d);
+    expect(empty.operations[0].op).not.toHaveProperty('patchProperties');
+    // The default mapping sends no patch.
+    expect(plan({ type: 'track', userId: 'u', event: 'Viewed', context: { traits: { email: 'a@b.co' } } }).operations[0].op).not.toHaveProperty('patchProperties');
+  });
   it('truncates metric names over Klaviyo’s limit with a warning', () => {
     const r = plan({ type: 'track', userId: 'u', event: 'x'.repeat(200) });
     expect((r.operations[0].op as any).metric).toHaveLength(127);

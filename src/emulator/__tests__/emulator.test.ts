@@ -208,6 +208,29 @@ describe('Klaviyo emulator: lists, subscriptions, lookups', () => {
     expect(bad.statusCode).toBe(400);
   });
 
+  it('applies an event profile’s meta.patch_properties after its attributes: inside attributes on POST /api/events, beside them in a bulk event job', async () => {
+    const e = emu();
+    const props = (email: string) => e.snapshot().profiles.find((p) => p.attributes.email === email)?.properties;
+    const meta = (patch_properties: Record<string, unknown>) => ({ meta: { patch_properties } });
+    const ev = (uniqueId: string) => ({ properties: {}, unique_id: uniqueId, metric: { data: { type: 'metric', attributes: { name: 'Viewed' } } } });
+    await e.call('POST', '/api/profile-import', profile({ email: 'p@x.co', properties: { tags: ['a'], old: 1 } }));
+    const one = await e.call('POST', '/api/events', { data: { type: 'event', attributes: { ...ev('u1'), profile: { data: { type: 'profile', attributes: { email: 'p@x.co', properties: { tags: 'set' }, ...meta({ append: { tags: 'b' }, unset: 'old' }) } } } } } });
+    expect(one.statusCode).toBe(202);
+    expect(props('p@x.co')).toEqual({ tags: ['set', 'b'] }); // the properties first, then the patch
+    const entry = (email: string, m: Record<string, unknown>, uniqueId: string) => ({ type: 'event-bulk-create', attributes: { profile: { data: { type: 'profile', attributes: { email }, ...meta(m) } }, events: { data: [{ type: 'event', attributes: ev(uniqueId) }] } } });
+    const job = { data: { type: 'event-bulk-create-job', attributes: { 'events-bulk-create': { data: [entry('p@x.co', { unappend: { tags: 'set' } }, 'u2'), entry('new@x.co', { append: { tags: 'n' } }, 'u3')] } } } };
+    expect((await e.call('POST', '/api/event-bulk-create-jobs', job)).statusCode).toBe(202);
+    expect(props('p@x.co')).toEqual({ tags: ['b'] });
+    expect(props('new@x.co')).toEqual({ tags: ['n'] });
+    expect(e.snapshot().events).toHaveLength(3);
+    // Each endpoint takes meta where the spec declares it only.
+    const misplaced = await e.call('POST', '/api/events', { data: { type: 'event', attributes: { ...ev('u4'), profile: { data: { type: 'profile', attributes: { email: 'p@x.co' }, ...meta({ unset: 'tags' }) } } } } });
+    expect(misplaced.statusCode).toBe(400);
+    const inside = { data: { type: 'event-bulk-create-job', attributes: { 'events-bulk-create': { data: [{ type: 'event-bulk-create', attributes: { profile: { data: { type: 'profile', attributes: { email: 'p@x.co', ...meta({ unset: 'tags' }) } } }, events: { data: [{ type: 'event', attributes: ev('u5') }] } } }] } } } };
+    expect((await e.call('POST', '/api/event-bulk-create-jobs', inside)).statusCode).toBe(400);
+    expect(props('p@x.co')).toEqual({ tags: ['b'] });
+  });
+
   it('refuses a non-E.164 phone in a deletion request, pointing at it', async () => {
     const e = emu();
     const r = await e.call('POST', '/api/data-privacy-deletion-jobs', { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: { type: 'profile', attributes: { phone_number: '555-0100' } } } } } });

@@ -1,6 +1,6 @@
 /**
  * Compatibility presets delivered to the Klaviyo emulator: RudderStack's v2 metadata operations (seed 002) end up in
- * the profile's properties on every path an upsert takes, and a preset's own key setting authenticates the service.
+ * the profile's properties on every path an upsert or an event takes, and a preset's own key setting authenticates the service.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,6 +82,52 @@ describe('v2 fieldsToUnset / fieldsToAppend / fieldsToUnappend, delivered', () =
     expect(s.requests.byEndpoint).toMatchObject({ updateProfile: expect.any(Number) });
     expect(s.profiles.find((p) => p.attributes.external_id === 'ext-1')?.properties).toEqual({ tags: ['old', 'new'] });
     expect(s.profiles.find((p) => p.attributes.email === 'dup@x.co')?.properties).toEqual({});
+  });
+});
+
+const track = (email: string, event: string, traits: Record<string, unknown>, Klaviyo?: Record<string, unknown>) => ({ type: 'track', userId: `id-${email}`, event, context: { traits: { email, ...traits } }, ...(Klaviyo ? { integrations: { Klaviyo } } : {}) });
+
+describe('v2 fieldsToUnset / fieldsToAppend / fieldsToUnappend on track calls, delivered', () => {
+  it('one at a time (POST /api/events): the event lands and its profile is patched after its other properties', async () => {
+    const { deliver, profile, emu } = await emulator();
+    await deliver([identify('e@x.co', { tags: ['red'], old: 'x' })]);
+    await deliver([{ ...track('e@x.co', 'Viewed', { tags: 'blue', seen: 1 }, { fieldsToAppend: ['tags'], fieldsToUnset: ['old'] }), messageId: 'v1' }]);
+    expect(profile('e@x.co').properties).toEqual({ tags: ['red', 'blue'], seen: 1 });
+    await deliver([{ ...track('e@x.co', 'Viewed', { tags: 'red' }, { fieldsToUnappend: ['tags'] }), messageId: 'v2' }]);
+    expect(profile('e@x.co').properties).toEqual({ tags: ['blue'], seen: 1 });
+    // An event of a profile Klaviyo does not know yet: the profile is created with the appended list.
+    await deliver([track('new@x.co', 'Signed Up', { tags: 'first' }, { fieldsToAppend: ['tags'] })]);
+    expect(profile('new@x.co').properties).toEqual({ tags: ['first'] });
+    const s = emu.snapshot();
+    expect(s.events.map((e) => e.metric)).toEqual(['Viewed', 'Viewed', 'Signed Up']);
+    expect(s.requests.byEndpoint).toEqual({ createOrUpdateProfile: 1, createEvent: 3 });
+  });
+
+  it('coalesced (bulk event job): each profile gets its own patch, and one profile’s patched events apply in the order sent', async () => {
+    const { deliver, profile, emu } = await emulator();
+    await deliver([identify('a@x.co', { tags: ['x'] }), identify('b@x.co', { tags: ['y'] })]);
+    await deliver([
+      track('a@x.co', 'E1', { tags: 'z' }, { fieldsToAppend: ['tags'] }),
+      track('b@x.co', 'E2', { tags: 'y' }, { fieldsToUnappend: ['tags'] }),
+      track('a@x.co', 'E3', { tags: 'x' }, { fieldsToUnappend: ['tags'] }),
+      track('c@x.co', 'E4', { plan: 'pro' }),
+      track('a@x.co', 'E5', {}, { fieldsToUnset: ['tags'] }),
+      track('a@x.co', 'E6', { tags: 'w' }, { fieldsToAppend: ['tags'] }),
+    ]);
+    // a: [x] +z → [x, z] −x → [z], unset → gone, +w → [w]; any other order ends elsewhere.
+    expect(profile('a@x.co').properties).toEqual({ tags: ['w'] });
+    expect(profile('b@x.co').properties).toEqual({ tags: [] });
+    expect(profile('c@x.co').properties).toEqual({ plan: 'pro' });
+    const s = emu.snapshot();
+    expect(s.events.map((e) => e.metric)).toEqual(['E1', 'E2', 'E4', 'E3', 'E5', 'E6']);
+    // E1, E2, E4 in one job; then a@x.co's E3, E5, E6 one request each.
+    expect(s.requests.byEndpoint).toMatchObject({ bulkImportProfiles: 1, bulkCreateEvents: 1, createEvent: 3 });
+  });
+
+  it('an identify and a track of one user, both patching, apply in the order sent', async () => {
+    const { deliver, profile } = await emulator();
+    await deliver([identify('o@x.co', { tags: 'a' }, { fieldsToAppend: ['tags'] }), track('o@x.co', 'E', { tags: 'a' }, { fieldsToUnappend: ['tags'] }), identify('o@x.co', { tags: 'b' }, { fieldsToAppend: ['tags'] })]);
+    expect(profile('o@x.co').properties).toEqual({ tags: ['b'] });
   });
 });
 

@@ -236,12 +236,96 @@ describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnapp
     expect(body.attributes.properties).toMatchObject({ appendList1: 'New Value 1', unappendList2: 'Old Value 2' });
   });
 
-  it('track: the event’s profile leaves those traits out, with a warning that the patch goes with identify calls only', () => {
-    const r = plan(v2, { ...TRACK, integrations: { Klaviyo: { fieldsToAppend: ['Flagged'] } } });
+  it('track (seed 004’s example with seed 002’s integrations object): the patch rides inside the event profile’s attributes, as the original sends it', () => {
+    const traits = { ...TRACK.context.traits, appendList1: 'New Value 1', appendList2: 'New Value 2', unappendList1: 'Old Value 1', unappendList2: 'Old Value 2' };
+    const r = plan(v2, { ...TRACK, context: { traits }, integrations: PATCHING.integrations });
+    expect(r.error).toBeNull();
+    expect(r.warnings).toEqual([]);
+    // requestsOf checks the body against the 2026-07-15 spec in strict mode: EventProfileCreateQueryResourceObject
+    // declares `meta` inside `attributes` (POST /api/events).
+    expect(requestsOf(r.operations)).toEqual([
+      {
+        method: 'POST',
+        path: '/api/events',
+        body: {
+          data: {
+            type: 'event',
+            attributes: {
+              properties: { PreviouslVicePresident: true, YearElected: 1801, VicePresidents: ['AaronBurr', 'GeorgeClinton'] },
+              time: '2021-01-25T15:32:56.409Z',
+              value: 3000,
+              value_currency: 'USD',
+              unique_id: '5vs9plymaxu4zfh40cmqca7r220y3wzb2giu',
+              metric: { data: { type: 'metric', attributes: { name: 'Sample Event' } } },
+              profile: {
+                data: {
+                  type: 'profile',
+                  attributes: {
+                    email: 'alex@example.com',
+                    external_id: '1hKOmRA4el9Z',
+                    first_name: 'Alex',
+                    last_name: 'Keener',
+                    organization: 'Example Co.',
+                    title: 'Developer',
+                    location: { address1: 'Blue Gum Street', city: 'New Orleans', region: 'Louisiana', country: 'US', zip: '100-0001' },
+                    properties: { Flagged: false, Residence: '31, North Avenue' },
+                    anonymous_id: '9c6bd77ea9da3e68',
+                    meta: { patch_properties: PATCH },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('screen and page (sendPageAsTrack) patch the event profile too; a name without a value is only left out; no patch means no meta', () => {
+    const d = destination('rudderstack', { apiVersion: 'v2', sendPageAsTrack: true });
+    const integrations = { Klaviyo: { fieldsToAppend: ['tags', 'missing'], fieldsToUnset: ['old'] } };
+    for (const type of ['screen', 'page']) {
+      const r = plan(d, { type, userId: 'u1', name: 'Home', context: { traits: { email: 'a@x.co', tags: 'new', keep: 1, missing: null } }, integrations });
+      expect(r.warnings).toEqual([]);
+      const profile = event(requestsOf(r.operations)).profile.data;
+      expect(profile.attributes.properties).toEqual({ keep: 1 });
+      expect(profile.attributes.meta).toEqual({ patch_properties: { unset: ['old'], append: { tags: 'new' } } });
+    }
+    const none = plan(v2, { type: 'track', userId: 'u1', event: 'E', context: { traits: { email: 'a@x.co', keep: 1 } }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } });
+    expect(event(requestsOf(none.operations)).profile.data.attributes).not.toHaveProperty('meta');
+    expect(none.warnings).toEqual([]);
+  });
+
+  it('v1 track: no metadata operations, the traits stay the event profile’s custom properties, nothing is patched', () => {
+    const r = plan(v1, { ...TRACK, context: { traits: { ...TRACK.context.traits, tags: 'new' } }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } });
     const profile = event(requestsOf(r.operations)).profile.data;
-    expect(profile.meta).toBeUndefined();
-    expect(profile.attributes.properties).not.toHaveProperty('Flagged');
-    expect(r.warnings.map((w) => w.field)).toEqual(['integrations.Klaviyo']);
+    expect(profile.attributes.meta).toBeUndefined();
+    expect(profile.attributes.properties).toMatchObject({ tags: 'new' });
+    expect(r.operations[0].op).not.toHaveProperty('patchProperties');
+  });
+
+  it('coalesced events: each profile’s patch beside its attributes in the bulk event job; a profile’s patching event never shares a job with its other events', () => {
+    const track = (email: string, i: number, Klaviyo?: Record<string, unknown>) => ({ type: 'track', userId: email, event: `E${i}`, messageId: `t${i}`, context: { traits: { email, tags: `v${i}` } }, ...(Klaviyo ? { integrations: { Klaviyo } } : {}) });
+    const msgs = [track('a@x.co', 1, { fieldsToAppend: ['tags'] }), track('b@x.co', 2, { fieldsToAppend: ['tags'] }), track('a@x.co', 3), track('c@x.co', 4), track('a@x.co', 5, { fieldsToUnappend: ['tags'] })];
+    const ops: PlannedOperation[] = msgs.flatMap((m) => plan(v2, m).operations);
+    const reqs = requestsOf(ops); // each valid in strict mode: OnsiteProfileCreateQueryResourceObject declares `meta` beside `attributes`
+    const show = (r: { path: string; body: any }) =>
+      r.path === '/api/events'
+        ? [[r.body.data.attributes.profile.data.attributes.email, r.body.data.attributes.metric.data.attributes.name, r.body.data.attributes.profile.data.attributes.meta?.patch_properties ?? null]]
+        : r.body.data.attributes['events-bulk-create'].data.map((e: any) => [e.attributes.profile.data.attributes.email, e.attributes.events.data.map((x: any) => x.attributes.metric.data.attributes.name).join(','), e.attributes.profile.data.meta?.patch_properties ?? null]);
+    // a@x.co: E1 appends to tags, E3's profile sets tags (no patch: a custom property), E5 unappends — three requests, in order.
+    expect(reqs.map((r) => r.path)).toEqual(['/api/event-bulk-create-jobs', '/api/events', '/api/events']);
+    expect(reqs[1].body.data.attributes.profile.data.attributes.properties).toEqual({ tags: 'v3' });
+    expect(reqs.map(show)).toEqual([
+      [['a@x.co', 'E1', { append: { tags: 'v1' } }], ['b@x.co', 'E2', { append: { tags: 'v2' } }], ['c@x.co', 'E4', null]],
+      [['a@x.co', 'E3', null]],
+      [['a@x.co', 'E5', { unappend: { tags: 'v5' } }]],
+    ]);
+    expect(reqs[0].body.data.attributes['events-bulk-create'].data[0].attributes.profile.data).toEqual({
+      type: 'profile',
+      attributes: { email: 'a@x.co', external_id: 'a@x.co' },
+      meta: { patch_properties: { append: { tags: 'v1' } } },
+    });
   });
 
   it('coalesced: patches ride in the bulk import job, one per profile, and a profile’s patching upsert never shares a request with its other upserts', () => {
@@ -416,7 +500,7 @@ describe('batched delivery', () => {
 
   it('every request of a mixed run, each setting on, is valid against the spec', () => {
     const all = { listId: 'L1', consent: ['email', 'sms'], enforceEmailAsPrimary: true, flattenProperties: true, sendPageAsTrack: true, additionalPageInfo: true };
-    const msgs = [IDENTIFY, TRACK, GROUP, { type: 'page', userId: 'u9', name: 'Home', properties: { category: 'Top', a: { b: 1 } }, context: { traits: { email: 'u9@x.co' } } }, { type: 'screen', userId: 'u9', name: 'Cart', context: { traits: { email: 'u9@x.co' } } }];
+    const msgs = [IDENTIFY, TRACK, { ...TRACK, integrations: PATCHING.integrations, context: { traits: { ...TRACK.context.traits, appendList1: 'x' } } }, PATCHING, GROUP, { type: 'page', userId: 'u9', name: 'Home', properties: { category: 'Top', a: { b: 1 } }, context: { traits: { email: 'u9@x.co' } } }, { type: 'screen', userId: 'u9', name: 'Cart', context: { traits: { email: 'u9@x.co' } } }];
     for (const apiVersion of ['v1', 'v2']) {
       const d = destination('rudderstack', { ...all, apiVersion });
       const ops = msgs.flatMap((m, i) => plan(d, { ...m, messageId: `x${i}` }).operations);

@@ -112,10 +112,10 @@ function profileMapping(s: RudderStackSettings, use: 'identify' | 'event'): Reco
 }
 
 /** Custom profile properties (traits not mapped to attributes; flattened when asked), the patch (v2) and the Klaviyo profile id. */
-function profileDerived(s: RudderStackSettings, m: SegmentMessage, warnings: PlanWarning[]) {
+function profileDerived(s: RudderStackSettings, m: SegmentMessage) {
   const v2 = s.apiVersion === 'v2';
   if (s.enforceEmailAsPrimary && !v2 && !firstPresent(m, EMAIL) && !firstPresent(m, PHONE)) throw new PayloadError('email', 'enforceEmailAsPrimary is on and the message has neither an email nor a phone');
-  const { fields: patched, patch } = v2 ? patchOf(m, warnings) : { fields: [] };
+  const { fields: patched, patch } = v2 ? patchOf(m) : { fields: [] };
   let props: Record<string, unknown> = {};
   for (const bag of [m.traits, m.context?.traits]) Object.assign(props, omit(obj(bag), [...MAPPED_TRAITS[s.apiVersion], ...patched]));
   if (s.flattenProperties) props = flatten(props);
@@ -130,9 +130,10 @@ function profileDerived(s: RudderStackSettings, m: SegmentMessage, warnings: Pla
  * v2's integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnappend, as the original builds
  * meta.patch_properties: `unset` the names given; `append` / `unappend` {name: value} for each name whose trait
  * (traits, else context.traits) has a value. Those traits are kept out of the custom properties, so a list is
- * never overwritten by one value. Identify calls send the patch with the profile; the profile of an event does not.
+ * never overwritten by one value. Identify calls send the patch with the profile (upsertProfile), track, screen
+ * and page calls with the event's profile (trackEvent), as the original does for track and screen.
  */
-function patchOf(m: SegmentMessage, warnings: PlanWarning[]): { fields: string[]; patch?: { unset?: string[]; append?: Record<string, unknown>; unappend?: Record<string, unknown> } } {
+function patchOf(m: SegmentMessage): { fields: string[]; patch?: { unset?: string[]; append?: Record<string, unknown>; unappend?: Record<string, unknown> } } {
   const k = obj(m.integrations?.Klaviyo);
   const names = (f: string) => (Array.isArray(k?.[f]) ? (k![f] as unknown[]).map(String) : undefined);
   const unset = names('fieldsToUnset');
@@ -140,10 +141,6 @@ function patchOf(m: SegmentMessage, warnings: PlanWarning[]): { fields: string[]
   const unappend = names('fieldsToUnappend');
   const fields = [...(unset ?? []), ...(append ?? []), ...(unappend ?? [])];
   if (!fields.length) return { fields };
-  if (m.type !== 'identify') {
-    warnings.push({ field: 'integrations.Klaviyo', message: `not applied: meta.patch_properties for ${fields.join(', ')} is sent with identify calls only, not with an event's profile; those traits were left out of the profile's properties` });
-    return { fields };
-  }
   const traits = obj(m.traits) ?? obj(m.context?.traits);
   const values = (list: string[] | undefined) => {
     const out: Record<string, unknown> = {};
@@ -186,7 +183,7 @@ function identify(s: RudderStackSettings, m: SegmentMessage, warnings: PlanWarni
   // v1 only subscribes; v2 also unsubscribes when the flag is false.
   const operation = s.apiVersion === 'v1' ? (flag ? 'subscribe' : undefined) : flag === undefined || flag === null ? undefined : flag ? 'subscribe' : 'unsubscribe';
   const list = listId && operation ? listOp(s, m, operation, listId, t, warnings) : undefined;
-  return { ...profileDerived(s, m, warnings), ...(list ? { list } : {}) };
+  return { ...profileDerived(s, m), ...(list ? { list } : {}) };
 }
 
 function group(s: RudderStackSettings, m: SegmentMessage, warnings: PlanWarning[]) {
@@ -198,7 +195,7 @@ function group(s: RudderStackSettings, m: SegmentMessage, warnings: PlanWarning[
 }
 
 /** track and screen: metric, properties and value as the apiVersion builds them. */
-function event(s: RudderStackSettings, m: SegmentMessage, name: string, warnings: PlanWarning[]) {
+function event(s: RudderStackSettings, m: SegmentMessage, name: string) {
   const props = obj(m.properties) ?? {};
   const ecommerce = s.apiVersion === 'v1' && m.properties ? ECOMMERCE[name.trim().toLowerCase()] : undefined;
   let ev: { metric: string; properties: Record<string, any>; value?: number; valueCurrency?: string; uniqueId?: string };
@@ -215,14 +212,14 @@ function event(s: RudderStackSettings, m: SegmentMessage, name: string, warnings
     ev = { metric: name, properties: omit(props, NOT_EVENT_PROPERTIES.v2), value: toNumber(firstPresent(props, ['revenue', 'total', 'value'])), ...(typeof currency === 'string' ? { valueCurrency: currency } : {}) };
   }
   if (s.flattenProperties) ev.properties = flatten(ev.properties);
-  return { ...profileDerived(s, m, warnings), ...ev, uniqueId: ev.uniqueId ?? m.messageId };
+  return { ...profileDerived(s, m), ...ev, uniqueId: ev.uniqueId ?? m.messageId };
 }
 
 /** The web SDK's page handling (sendPageAsTrack, additionalPageInfo). */
-function page(s: RudderStackSettings, m: SegmentMessage, warnings: PlanWarning[]) {
+function page(s: RudderStackSettings, m: SegmentMessage) {
   const props = obj(m.properties);
   const metric = props?.category && m.name ? `Viewed ${props.category} ${m.name} page` : m.name ? `Viewed ${m.name} page` : 'Viewed a Page';
-  return { ...profileDerived(s, m, warnings), metric, properties: s.additionalPageInfo && props ? props : {}, uniqueId: m.messageId };
+  return { ...profileDerived(s, m), metric, properties: s.additionalPageInfo && props ? props : {}, uniqueId: m.messageId };
 }
 
 /** RudderStack's event filtering: track calls only, names trimmed and compared case-sensitively. */
@@ -238,10 +235,10 @@ function prepare(s: RudderStackSettings) {
     const warnings: PlanWarning[] = [];
     let d: Record<string, unknown> | null = null;
     if (m.type === 'identify') d = identify(s, m, warnings);
-    else if (m.type === 'track') d = filteredOut(s, m.event ?? '') ? null : event(s, m, m.event!, warnings);
+    else if (m.type === 'track') d = filteredOut(s, m.event ?? '') ? null : event(s, m, m.event!);
     // A screen's name is its event (v1 read properties.event / properties.name first).
-    else if (m.type === 'screen') d = event(s, m, String((s.apiVersion === 'v1' ? firstPresent(m, ['properties.event', 'properties.name']) : undefined) ?? m.name ?? ''), warnings);
-    else if (m.type === 'page') d = s.sendPageAsTrack ? page(s, m, warnings) : null; // without it the web SDK sent no event
+    else if (m.type === 'screen') d = event(s, m, String((s.apiVersion === 'v1' ? firstPresent(m, ['properties.event', 'properties.name']) : undefined) ?? m.name ?? ''));
+    else if (m.type === 'page') d = s.sendPageAsTrack ? page(s, m) : null; // without it the web SDK sent no event
     else if (m.type === 'group') d = group(s, m, warnings);
     // alias: not sent by the original.
     return { message: d && withDerived(m, d), ...(warnings.length ? { warnings } : {}) };
@@ -267,6 +264,7 @@ export function rudderstack(raw?: Record<string, unknown>): Preset {
         value: derived('value'),
         value_currency: derived('valueCurrency'),
         unique_id: derived('uniqueId'),
+        ...(s.apiVersion === 'v2' ? { patch_properties: derived('patchProperties') } : {}),
       },
     },
   ];
