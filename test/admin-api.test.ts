@@ -225,6 +225,40 @@ describe('emulator mode', () => {
   });
 });
 
+describe('split roles on one store', () => {
+  it('an ingest process reports what a worker process made of its messages, from the queue', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'kd-admin-roles-'));
+    const base = { port: 0, dataDir: d, adminToken: TOKEN, sources: [{ name: 'web', writeKey: WRITE_KEY }] };
+    const subscriptions = [
+      { name: 'ok', subscribe: 'event = "Split"', partnerAction: 'trackEvent' },
+      // A mapping that reads a property these events lack: planning fails, the message is dead-lettered.
+      { name: 'broken', subscribe: 'event = "Broken"', partnerAction: 'trackEvent', mapping: { profile: { external_id: { '@path': '$.userId' } }, metric_name: { '@path': '$.properties.nope' } } },
+    ];
+    const dest = { name: 'klaviyo', apiKey: API_KEY, klaviyoUrl: emu.url, subscriptions, delivery: { flushIntervalMs: 20, maxAttempts: 1 } };
+    const ingest = await startService(parseConfig({ ...base, role: 'ingest', destinations: [dest] }), createLogger('silent'), { shared: true });
+    const get = async (id: string) => (await (await fetch(`${ingest.url}/admin/events/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+    try {
+      const post = (m: object) =>
+        fetch(`${ingest.url}/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` }, body: JSON.stringify(m) });
+      await post({ userId: 'r1', messageId: 'roles-ok', event: 'Split', context: { traits: { email: 'roles@example.com' } } });
+      await post({ userId: 'r2', messageId: 'roles-none', event: 'Broken' });
+      expect((await get('roles-ok')).destinations[0].outcome).toMatchObject({ status: 'queued' });
+      const worker = await startService(parseConfig({ ...base, role: 'worker', destinations: [dest] }), createLogger('silent'), { shared: true });
+      try {
+        const ok = await until(() => get('roles-ok'), (x) => x.destinations[0].outcome.status === 'delivered');
+        expect(ok.destinations[0]).toMatchObject({ outcome: { status: 'delivered' }, deliveries: [] }); // the requests are the worker's
+        const dead = await until(() => get('roles-none'), (x) => x.destinations[0].outcome.status === 'dead');
+        expect(dead.destinations[0].outcome.error).toMatch(/mapping failed/);
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await ingest.stop();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('dashboard files', () => {
   it('serves the built app at /ui/, and says how to build it when it is missing', async () => {
     const built = mkdtempSync(join(tmpdir(), 'kd-ui-'));

@@ -18,10 +18,11 @@ export interface LiveEvent {
   email: string | null;
 }
 
-export type OutcomeStatus = 'queued' | 'delivered' | 'retrying' | 'dead' | 'filtered';
+export type OutcomeStatus = 'queued' | 'delivering' | 'delivered' | 'retrying' | 'dead' | 'filtered';
 export interface Outcome {
   status: OutcomeStatus;
-  at: number;
+  /** When this process saw it get there (absent when another process did). */
+  at?: number;
   error?: string;
 }
 

@@ -6,9 +6,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import type { Store, SelectDeadLetters } from '../store/types.js';
-import type { Activity } from '../activity/index.js';
+import type { Activity, Outcome } from '../activity/index.js';
 import { compileDestination, type CompiledDestination } from '../destination/index.js';
-import { previewMessage } from '../preview/index.js';
+import { previewMessage, type MessagePreview } from '../preview/index.js';
 import { statusReport } from '../service/status.js';
 import { HttpError } from '../ingest/http-error.js';
 import { buildOverview, WINDOWS, type PacingView, type WindowName } from './overview.js';
@@ -73,15 +73,18 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     return {
       event: e.summary,
       message: e.message,
-      destinations: e.summary.destinations.map((name) => {
-        const dest = deps.destinations.get(name);
-        return {
-          name,
-          outcome: e.outcomes[name] ?? null,
-          preview: dest ? previewMessage(dest, e.message) : null,
-          deliveries: deps.activity.requests.list({ destination: name, messageId: id, limit: 20 }),
-        };
-      }),
+      destinations: await Promise.all(
+        e.summary.destinations.map(async (name) => {
+          const dest = deps.destinations.get(name);
+          const preview = dest ? previewMessage(dest, e.message) : null;
+          return {
+            name,
+            outcome: await outcomeOf(deps.store, name, id, e.outcomes[name], preview),
+            preview,
+            deliveries: deps.activity.requests.list({ destination: name, messageId: id, limit: 20 }),
+          };
+        }),
+      ),
     };
   });
 
@@ -138,6 +141,21 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       lists: s.lists.map((l) => ({ id: l.id, name: l.name, size: l.profile_ids.length })),
     };
   });
+}
+
+/**
+ * Where a message stands for a destination. The queue knows, whichever process delivers it; what this process saw
+ * adds the time, and tells a delivered message from one that matched no action once the queue no longer holds it.
+ */
+async function outcomeOf(store: Store, destination: string, messageId: string, seen: Outcome | undefined, preview: MessagePreview | null): Promise<Outcome> {
+  const q = await store.messageState(destination, messageId);
+  const at = (status: Outcome['status']) => (seen?.status === status ? { at: seen.at } : {});
+  if (q) {
+    const status = q.state === 'leased' ? 'delivering' : q.state;
+    return { status, ...at(status), ...(q.error ? { error: q.error } : {}) } as Outcome;
+  }
+  if (seen && (seen.status === 'delivered' || seen.status === 'filtered')) return seen;
+  return { status: preview && !preview.actions.length ? 'filtered' : 'delivered' };
 }
 
 /** Server-sent events: one `message` event per incoming message, and a comment now and then to keep proxies open. */

@@ -36,6 +36,14 @@ export interface DeadLetter {
   deadAt: number;
 }
 
+/** Where a message stands in the queue; absent from the queue means delivered, matched nothing, or discarded. */
+export interface MessageState {
+  state: 'queued' | 'leased' | 'retrying' | 'dead';
+  attempts: number;
+  /** The last error (retrying) or the dead-letter reason. */
+  error?: string;
+}
+
 export interface DestinationStats {
   queued: number;
   leased: number;
@@ -129,6 +137,8 @@ export interface Store {
   /** Back to the queue without counting an attempt (rate limits, shutdown), deliverable again at retryAt (default now). */
   release(items: Array<{ seq: number; retryAt?: number }>): Promise<void>;
   deadLetter(items: Array<{ seq: number; reason: string; detail?: unknown }>): Promise<void>;
+  /** The message's newest row for the destination, or undefined when the queue no longer holds it. */
+  messageState(destination: string, messageId: string): Promise<MessageState | undefined>;
   /** Newest first. */
   listDeadLetters(filter?: ListDeadLetters): Promise<DeadLetter[]>;
   /** Dead letters back to the queue with attempts reset; returns how many. */

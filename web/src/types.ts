@@ -88,7 +88,7 @@ export interface PreviewResult {
   error: FieldError | null;
 }
 
-export type Outcome = 'queued' | 'delivered' | 'retrying' | 'dead' | 'filtered';
+export type Outcome = 'queued' | 'delivering' | 'delivered' | 'retrying' | 'dead' | 'filtered';
 
 export interface Delivery {
   id: number;

@@ -236,6 +236,22 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(await store.snapshots.settle('model', 'k')).toEqual({ delivered: 0, failed: 0, pending: n / 3 });
   });
 
+  it('tells where a message stands: queued, leased, retrying, dead, or gone', async () => {
+    await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B')]);
+    expect(await store.messageState('k', 'a1')).toEqual({ state: 'queued', attempts: 0 });
+    expect(await store.messageState('other', 'a1')).toBeUndefined();
+    const [a, b] = await lease();
+    expect(await store.messageState('k', 'a1')).toEqual({ state: 'leased', attempts: 0 });
+    await store.retry([{ seq: a.seq, retryAt: Date.now() + 60_000, error: '500 from Klaviyo' }]);
+    expect(await store.messageState('k', 'a1')).toEqual({ state: 'retrying', attempts: 1, error: '500 from Klaviyo' });
+    await store.deadLetter([{ seq: b.seq, reason: 'Klaviyo rejected it' }]);
+    expect(await store.messageState('k', 'b1')).toEqual({ state: 'dead', attempts: 1, error: 'Klaviyo rejected it' });
+    await store.enqueue('k', [msg('b1', 'B')]); // sent again after it died: the newest row counts
+    expect(await store.messageState('k', 'b1')).toEqual({ state: 'queued', attempts: 0 });
+    await store.ack([(await lease(Date.now(), 10, 'w2')).find((m) => m.messageId === 'b1')!.seq]);
+    expect(await store.messageState('k', 'b1')).toEqual({ state: 'dead', attempts: 1, error: 'Klaviyo rejected it' });
+  });
+
   it('counts delivered messages and keeps key-values', async () => {
     await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B')]);
     await store.ack((await lease()).map((m) => m.seq));

@@ -3,6 +3,8 @@
  * Each operation is one statement or one short transaction; batches go in as arrays (unnest), not one row per query.
  */
 import pg from 'pg';
+import { messageStateOf } from '../message-state.js';
+import type { MessageState } from '../types.js';
 import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, RateLedger, SelectDeadLetters, NewMessage, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 import { PostgresSnapshots } from './snapshots.js';
@@ -190,6 +192,14 @@ export class PostgresStore implements Store {
         minuteOf(Date.now()),
       ],
     );
+  }
+
+  async messageState(destination: string, messageId: string): Promise<MessageState | undefined> {
+    const { rows } = await this.pool.query(
+      'SELECT state, attempts, last_error, dead_reason FROM queue WHERE destination = $1 AND message_id = $2 ORDER BY seq DESC LIMIT 1',
+      [destination, messageId],
+    );
+    return rows[0] && messageStateOf(rows[0]);
   }
 
   async listDeadLetters(filter: ListDeadLetters = {}): Promise<DeadLetter[]> {

@@ -5,6 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { messageStateOf } from '../message-state.js';
+import type { MessageState } from '../types.js';
 import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, NewMessage, SelectDeadLetters, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 import { SqliteSnapshots } from './snapshots.js';
@@ -155,6 +157,13 @@ class SqliteStore implements Store {
         this.s.count.run(row.destination, minuteOf(now), 0, 0, 1, 0);
       }),
     )();
+  }
+
+  async messageState(destination: string, messageId: string): Promise<MessageState | undefined> {
+    const row = this.db
+      .prepare('SELECT state, attempts, last_error, dead_reason FROM queue WHERE destination = ? AND message_id = ? ORDER BY seq DESC LIMIT 1')
+      .get(destination, messageId) as Parameters<typeof messageStateOf>[0] | undefined;
+    return row && messageStateOf(row);
   }
 
   async listDeadLetters(filter: ListDeadLetters = {}): Promise<DeadLetter[]> {

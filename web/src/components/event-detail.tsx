@@ -15,8 +15,7 @@ export function EventDetailView({ id }: { id: string }) {
   const [settled, setSettled] = useState(false);
   // Outcomes settle within moments: keep asking only while something is still on its way.
   const state = useApi((signal) => api.event(id, signal), [id], { pollMs: settled ? undefined : 2000 });
-  // A delivered message is settled once the request that carried it is listed too.
-  useEffect(() => setSettled(Boolean(state.data?.destinations.every((d) => SETTLED.has(d.outcome.status) && (d.outcome.status !== 'delivered' || d.deliveries.length > 0)))), [state.data]);
+  useEffect(() => setSettled(Boolean(state.data?.destinations.every((d) => SETTLED.has(d.outcome.status)))), [state.data]);
   if (state.error instanceof ApiError && state.error.status === 404)
     return (
       <Empty title={`Message ${id} is no longer among the recent ones.`}>
