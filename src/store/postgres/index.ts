@@ -3,7 +3,7 @@
  * Each operation is one statement or one short transaction; batches go in as arrays (unnest), not one row per query.
  */
 import pg from 'pg';
-import { messageStateOf } from '../message-state.js';
+import { deadLetterOf, leasedOf, messageStateOf } from '../rows.js';
 import type { MessageState } from '../types.js';
 import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, RateLedger, SelectDeadLetters, NewMessage, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
@@ -26,16 +26,6 @@ const COUNT_SQL = `INSERT INTO throughput (destination, minute, received, delive
   ON CONFLICT (destination, minute) DO UPDATE SET received = throughput.received + excluded.received,
     delivered = throughput.delivered + excluded.delivered, dead = throughput.dead + excluded.dead`;
 
-interface Row {
-  seq: number;
-  destination: string;
-  message_id: string;
-  partition_key: string;
-  payload: string;
-  attempts: number;
-  received_at: number;
-  last_error: string | null;
-}
 
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
@@ -112,7 +102,7 @@ export class PostgresStore implements Store {
     const rows = await this.tx(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LEASE_LOCK, destination]);
       return (
-        await c.query<Row>(
+        await c.query<Parameters<typeof leasedOf>[0]>(
           `WITH c AS (
              SELECT q.seq FROM queue q
               WHERE q.destination = $1 AND q.state <> 'dead' AND q.available_at <= $2
@@ -129,16 +119,7 @@ export class PostgresStore implements Store {
     });
     return rows
       .sort((a, b) => a.seq - b.seq)
-      .map((r) => ({
-        seq: r.seq,
-        destination: r.destination,
-        messageId: r.message_id,
-        partitionKey: r.partition_key,
-        payload: JSON.parse(r.payload),
-        attempts: r.attempts,
-        receivedAt: r.received_at,
-        ...(r.last_error ? { lastError: r.last_error } : {}),
-      }));
+      .map(leasedOf);
   }
 
   async ack(seqs: number[]): Promise<void> {
@@ -209,17 +190,7 @@ export class PostgresStore implements Store {
         WHERE ${where} ORDER BY seq DESC LIMIT $${args.length + 1}`,
       [...args, filter.limit ?? 100],
     );
-    return rows.map((r) => ({
-      seq: r.seq,
-      destination: r.destination,
-      messageId: r.message_id,
-      payload: JSON.parse(r.payload),
-      reason: r.dead_reason,
-      ...(r.dead_detail ? { detail: JSON.parse(r.dead_detail) } : {}),
-      attempts: r.attempts,
-      receivedAt: r.received_at,
-      deadAt: r.dead_at,
-    }));
+    return rows.map(deadLetterOf);
   }
 
   private selectDead(f: SelectDeadLetters): { where: string; args: unknown[] } {
@@ -274,13 +245,12 @@ export class PostgresStore implements Store {
 
   async throughput(filter: { sinceMs: number; destination?: string }): Promise<MinuteCounts[]> {
     await this.pool.query('DELETE FROM throughput WHERE minute < $1', [minuteOf(Date.now() - KEEP_THROUGHPUT_MS)]);
-    const { rows } = await this.pool.query(
+    const { rows } = await this.pool.query<MinuteCounts>(
       `SELECT destination, minute, received, delivered, retried, dead FROM throughput
         WHERE minute >= $1 AND ($2::text IS NULL OR destination = $2) ORDER BY destination, minute`,
       [minuteOf(filter.sinceMs), filter.destination ?? null],
     );
-    // BIGINT columns arrive as strings.
-    return rows.map((r) => ({ destination: r.destination, minute: Number(r.minute), received: Number(r.received), delivered: Number(r.delivered), retried: Number(r.retried), dead: Number(r.dead) }));
+    return rows;
   }
 
   readonly rateLedger: RateLedger = {

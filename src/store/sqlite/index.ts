@@ -5,22 +5,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { messageStateOf } from '../message-state.js';
+import { deadLetterOf, leasedOf, messageStateOf } from '../rows.js';
 import type { MessageState } from '../types.js';
 import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, NewMessage, SelectDeadLetters, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 import { SqliteSnapshots } from './snapshots.js';
 
-interface Row {
-  seq: number;
-  destination: string;
-  message_id: string;
-  partition_key: string;
-  payload: string;
-  attempts: number;
-  received_at: number;
-  last_error: string | null;
-}
 
 const minuteOf = (ms: number) => Math.floor(ms / 60_000);
 const KEEP_THROUGHPUT_MS = 2 * 24 * 3600_000;
@@ -109,18 +99,9 @@ class SqliteStore implements Store {
     const now = opts.now ?? Date.now();
     return this.db.transaction(() => {
       this.s.expire.run(destination, now);
-      const rows = this.s.candidates.all(destination, now, now, opts.limit) as Row[];
+      const rows = this.s.candidates.all(destination, now, now, opts.limit) as Parameters<typeof leasedOf>[0][];
       for (const r of rows) this.s.lease.run(opts.owner, now + opts.leaseMs, r.seq);
-      return rows.map((r) => ({
-        seq: r.seq,
-        destination: r.destination,
-        messageId: r.message_id,
-        partitionKey: r.partition_key,
-        payload: JSON.parse(r.payload),
-        attempts: r.attempts,
-        receivedAt: r.received_at,
-        ...(r.last_error ? { lastError: r.last_error } : {}),
-      }));
+      return rows.map(leasedOf);
     })();
   }
 
@@ -174,17 +155,7 @@ class SqliteStore implements Store {
           WHERE ${where} ORDER BY seq DESC LIMIT ?`,
       )
       .all(...args, filter.limit ?? 100) as any[];
-    return rows.map((r) => ({
-      seq: r.seq,
-      destination: r.destination,
-      messageId: r.message_id,
-      payload: JSON.parse(r.payload),
-      reason: r.dead_reason,
-      ...(r.dead_detail ? { detail: JSON.parse(r.dead_detail) } : {}),
-      attempts: r.attempts,
-      receivedAt: r.received_at,
-      deadAt: r.dead_at,
-    }));
+    return rows.map(deadLetterOf);
   }
 
   private selectDead(f: SelectDeadLetters): { where: string; args: unknown[] } {
