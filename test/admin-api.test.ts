@@ -59,6 +59,8 @@ describe('admin API', () => {
   it('wants the token', async () => {
     expect((await fetch(`${svc.url}/admin/events`)).status).toBe(401);
     expect((await fetch(`${svc.url}/admin/events`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
+    // The query-string token is for the event stream only (EventSource cannot send headers).
+    expect((await fetch(`${svc.url}/admin/events?token=${TOKEN}`)).status).toBe(401);
   });
 
   it('streams new messages, lists them newest first and shows what each became', async () => {
@@ -130,11 +132,23 @@ describe('admin API', () => {
 
     await faults({});
     expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({}) })).status).toBe(400);
+    expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ all: 'false' }) })).status).toBe(400);
+    expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ seqs: Array.from({ length: 10_001 }, (_, i) => i) }) })).status).toBe(400);
     expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({ all: true, reason: 'no such reason' }) })).body).toEqual({ replayed: 0 });
     expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({ all: true, reason: 'INJECTED' }) })).body).toEqual({ replayed: 1 });
     const s = await until(emulatorState, (x) => x.events.some((e: any) => e.metric === 'Refused'));
+    expect((await until(async () => (await admin('/events/dead-1')).body.destinations[0].outcome, (o) => o.status === 'delivered')).status).toBe('delivered');
     expect(s.events.filter((e: any) => e.metric === 'Refused')).toHaveLength(1);
     expect((await admin('/dead-letters')).body.deadLetters).toEqual([]);
+  });
+
+  it('a discarded dead letter is not reported as delivered', async () => {
+    await faults({ rate400: 1 });
+    await send([{ type: 'track', userId: 'u-gone', messageId: 'gone-1', event: 'Refused', context: { traits: { email: 'gone@example.com' } } }]);
+    const [dl] = await until(async () => (await admin('/dead-letters?reason=injected')).body.deadLetters, (x) => x.length === 1);
+    await faults({});
+    expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ seqs: [dl.seq] }) })).body).toEqual({ discarded: 1 });
+    expect((await admin('/events/gone-1')).body.destinations[0].outcome).toMatchObject({ status: 'unknown', error: expect.stringMatching(/discarded/) });
   });
 
   it('overview: per-minute series from the store, Klaviyo traffic and rate-limit headroom', async () => {
@@ -143,9 +157,9 @@ describe('admin API', () => {
     const k = o.destinations.find((d: any) => d.name === 'klaviyo');
     expect(k.series.length).toBeGreaterThanOrEqual(60);
     const sum = (f: string) => k.series.reduce((n: number, p: any) => n + p[f], 0);
-    expect(sum('received')).toBe(3);
+    expect(sum('received')).toBe(4);
     expect(sum('delivered')).toBe(3);
-    expect(sum('dead')).toBe(1);
+    expect(sum('dead')).toBe(2);
     expect(k.klaviyo.reduce((n: number, p: any) => n + p.requests, 0)).toBeGreaterThan(0);
     expect(k.klaviyo.reduce((n: number, p: any) => n + p.failed, 0)).toBeGreaterThan(0);
     expect(k.batchSizes.requests).toBeGreaterThan(0);
@@ -188,6 +202,34 @@ describe('admin API', () => {
   });
 });
 
+describe('admin API under load', () => {
+  it('links every message of a bulk request to it, and finds it by any profile it carried', async () => {
+    const batch = Array.from({ length: 300 }, (_, i) => ({ type: 'track', userId: `bulk-${i}`, messageId: `bulk-${i}`, event: 'Bulk', context: { traits: { email: `bulk-${i}@example.com` } } }));
+    expect((await send(batch)).status).toBe(200);
+    const detail = await until(async () => (await admin('/events/bulk-250')).body, (d) => d.destinations?.[0]?.deliveries?.length > 0);
+    const bulk = detail.destinations[0].deliveries.find((r: any) => r.endpoint === 'bulkCreateEvents');
+    expect(bulk).toMatchObject({ status: 'ok', actions: ['trackEvent'] });
+    expect(bulk.items).toBeGreaterThan(100); // more than the ids listed on the record
+    const found = (await admin('/deliveries?profile=bulk-250@example.com')).body.deliveries;
+    expect(found.map((r: any) => r.id)).toContain(bulk.id);
+  });
+
+  it('ends the stream of a client that stopped reading instead of buffering for it', async () => {
+    const stream = await fetch(`${svc.url}/admin/events/stream`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const reader = stream.body!.getReader();
+    // Not reading: the server's buffer for this client fills up.
+    const big = 'x'.repeat(400);
+    for (let b = 0; b < 30; b++) {
+      const batch = Array.from({ length: 500 }, (_, i) => ({ type: 'track', userId: `flood-${b}-${i}`, messageId: `flood-${b}-${i}`, event: `Flood ${big}` }));
+      expect((await send(batch)).status).toBe(200);
+    }
+    const drained = (async () => {
+      for (;;) if ((await reader.read()).done) return 'ended';
+    })();
+    expect(await Promise.race([drained, new Promise((r) => setTimeout(() => r('still open'), 10_000))])).toBe('ended');
+  });
+});
+
 describe('emulator mode', () => {
   it('generates an admin token when none is configured; browses what the built-in emulator holds', async () => {
     const d = mkdtempSync(join(tmpdir(), 'kd-admin-emu-'));
@@ -218,6 +260,31 @@ describe('emulator mode', () => {
       expect(stream.status).toBe(200);
       const stopped = await Promise.race([s.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), 5000))]);
       expect(stopped).toBe('stopped');
+    } finally {
+      await s.stop();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a destination with a key beside one without', () => {
+  it('only the one without a key delivers to the built-in emulator', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'kd-admin-mixed-'));
+    const config = parseConfig({
+      port: 0,
+      dataDir: d,
+      adminToken: TOKEN,
+      // Events go to `dev` only: `real` would reach out to Klaviyo itself.
+      sources: [{ name: 'web', writeKey: WRITE_KEY, destinations: ['dev'] }],
+      destinations: [
+        { name: 'real', apiKey: API_KEY },
+        { name: 'dev', delivery: { flushIntervalMs: 20 } },
+      ],
+    });
+    const s = await startService(config, createLogger('silent'));
+    try {
+      const c = (await (await fetch(`${s.url}/admin/config`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+      expect(Object.fromEntries(c.destinations.map((x: any) => [x.name, x.deliversTo]))).toEqual({ real: 'https://a.klaviyo.com', dev: s.emulatorUrl });
     } finally {
       await s.stop();
       rmSync(d, { recursive: true, force: true });

@@ -2,10 +2,10 @@
  * Warehouse sync through the real service path: source → diff against the snapshot → queue → workers → emulator.
  * Runs on both stores (vitest projects `sqlite` and `postgres`).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
@@ -16,6 +16,9 @@ import { createLogger } from '../src/service/logger.js';
 import { runSync } from '../src/sync/run.js';
 import { fromAudience, fromModel, rowHash } from '../src/sync/model.js';
 import { parseDuration } from '../src/sync/schedule.js';
+import { sourceSize } from '../src/sync/sources.js';
+import { syncCommand } from '../src/sync/command.js';
+import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { testStoreUrl } from './helpers/test-store.js';
 import { until } from './helpers/until.js';
 
@@ -156,6 +159,200 @@ describe('warehouse sync', () => {
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, unchanged: 1 });
   });
 
+  it('a change dead-lettered once is delivered by the next run, which reports it delivered (not the old dead letter)', async () => {
+    const { store, emu } = await service();
+    const file = join(tmp(), 'flaky.csv');
+    csv(file, [['id', 'email'], ['1', 'one@example.com'], ['2', 'two@example.com']]);
+    const model = fromModel({ name: 'flaky', source: { csv: file }, primaryKey: 'id' });
+    emu.setFaults({ rate400: 1 }); // Klaviyo refuses everything this run: dead letters
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 0, failed: 2, pending: 0 });
+    emu.setFaults({});
+    // The same changes (same message ids) again: the old dead letters are still in the queue.
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, failed: 0, pending: 0 });
+    expect([...(await store.snapshots.get('flaky', ['1', '2'])).values()].every((h) => typeof h === 'string')).toBe(true);
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 0, unchanged: 2, delivered: 0, failed: 0 });
+  });
+
+  it('one run of a model at a time: a second real run fails with a clear message; a dry run beside a real run marks nothing', async () => {
+    const { store } = await service({ deliver: false });
+    const file = join(tmp(), 'people.csv');
+    csv(file, [['id', 'email'], ['1', 'a@example.com']]);
+    const model = fromModel({ name: 'people', source: { csv: file }, primaryKey: 'id' });
+    let read!: () => void;
+    const reading = new Promise<void>((r) => (read = r));
+    // Workers stopped: the first run waits for delivery (holding the model) for a while.
+    const first = runSync({ store, model, destination: 'klaviyo', waitMs: 1500, pollMs: 20, onProgress: (p) => p.phase === 'reading' && read() });
+    await reading;
+    await expect(runSync({ store, model, destination: 'klaviyo', label: 'People', waitMs: 100, pollMs: 20 })).rejects.toThrow(
+      /^model People is being synced by another process \(.+\); try again when it finishes$/,
+    );
+    // A dry run needs no lock.
+    expect(await runSync({ store, model, destination: 'klaviyo', dryRun: true })).toMatchObject({ rowsRead: 1 });
+    expect(await first).toMatchObject({ added: 1, pending: 1 });
+  });
+
+  it('a dry run beside a real run of the same model does not make the real run see its rows as deleted', async () => {
+    const { store } = await service();
+    const dir = tmp();
+    const rows = [['id', 'email'], ...Array.from({ length: 2000 }, (_, i) => [String(i), `r${i}@example.com`])];
+    const file = join(dir, 'rows.csv');
+    csv(file, rows);
+    const model = (source: string) => fromModel({ name: 'beside', source: { csv: source }, primaryKey: 'id' });
+    expect(await runSync({ store, model: model(file), destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2000, delivered: 2000 });
+
+    // The real run reads a pipe: its first batch (2000 rows) is read and marked, then it waits for the rest (the
+    // parser gives out a row once the next one begins: one more row follows).
+    const more = [...rows, ['2000', 'r2000@example.com']];
+    csv(file, more);
+    const fifo = join(dir, 'rows.fifo');
+    execFileSync('mkfifo', [fifo]);
+    let firstBatch!: () => void;
+    const marked = new Promise<void>((r) => (firstBatch = r));
+    const real = runSync({ store, model: model(fifo), destination: 'klaviyo', pollMs: 20, onProgress: (p) => p.phase === 'reading' && firstBatch() });
+    const pipe = createWriteStream(fifo);
+    pipe.write(more.map((r) => r.join(',')).join('\n') + '\n');
+    await marked;
+    // Meanwhile a dry run of the same model reads the same rows.
+    expect(await runSync({ store, model: model(file), destination: 'klaviyo', dryRun: true })).toMatchObject({ added: 1, unchanged: 2000, deleted: 0 });
+    pipe.end();
+    expect(await real).toMatchObject({ rowsRead: 2001, added: 1, unchanged: 2000, deleted: 0, delivered: 1 });
+    expect([...(await store.snapshots.get('beside', ['0', '1999'])).values()].every((h) => typeof h === 'string')).toBe(true);
+  });
+
+  it('the lock of a run that died lapses: after its lease, or at once when its process is gone from this host', async () => {
+    const { store } = await service();
+    const file = join(tmp(), 'people.csv');
+    csv(file, [['id', 'email'], ['1', 'a@example.com']]);
+    const model = fromModel({ name: 'locked', source: { csv: file }, primaryKey: 'id' });
+    await store.snapshots.lock('locked', 'elsewhere:1:abc', 300);
+    await expect(runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).rejects.toThrow(/being synced by another process \(elsewhere:1:abc\)/);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, delivered: 1 });
+    // A process of this host that no longer exists (kill -9) held it, for long.
+    const gone = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => gone.once('exit', r));
+    await store.snapshots.lock('locked', `${hostname()}:${gone.pid}:abc`, 3_600_000);
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ unchanged: 1 });
+    // The lock is released when a run ends: the next one takes it.
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ unchanged: 1 });
+  });
+
+  it('a row that leaves the source while its "added" is still queued is deleted after it (not left in Klaviyo)', async () => {
+    const { store, emu } = await service({ deliver: false });
+    const file = join(tmp(), 'vip.csv');
+    const model = fromAudience({ name: 'Quick leavers', source: { csv: file }, identifier: 'email' });
+    const sync = (waitMs?: number) => runSync({ store, model, destination: 'klaviyo', pollMs: 20, waitMs, allowMassDelete: true });
+    csv(file, [['email'], ['a@example.com'], ['b@example.com']]);
+    expect(await sync(100)).toMatchObject({ added: 2, pending: 2 });
+    csv(file, [['email'], ['a@example.com']]);
+    expect(await sync(100)).toMatchObject({ deleted: 1 });
+    svc!.workers.forEach((w) => w.start());
+    expect(await sync()).toMatchObject({ pending: 0, failed: 0 });
+    const s = emu.snapshot();
+    const list = s.lists.find((l) => l.name === 'Quick leavers')!;
+    expect(list.profile_ids.map((id) => s.profiles.find((p) => p.id === id)!.attributes.email)).toEqual(['a@example.com']);
+  });
+
+  it('a deletion subscription added to a model with history: rows are kept while unchanged, then deletions map', async () => {
+    const { store } = await service();
+    const file = join(tmp(), 'subs.csv');
+    csv(file, [['id', 'email'], ['1', 'one@example.com'], ['2', 'two@example.com'], ['3', 'three@example.com']]);
+    const before = fromModel({ name: 'subs', source: { csv: file }, primaryKey: 'id' });
+    expect(await runSync({ store, model: before, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 3, delivered: 3 });
+    const after = fromModel({ name: 'subs', source: { csv: file }, primaryKey: 'id', subscriptions: [{ on: ['added', 'updated'], partnerAction: 'upsertProfile' }, { on: ['deleted'], partnerAction: 'unsubscribeProfile' }] });
+    expect(await runSync({ store, model: after, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ unchanged: 3, delivered: 0 });
+    csv(file, [['id', 'email'], ['1', 'one@example.com'], ['3', 'three@example.com']]);
+    const deleted: unknown[] = [];
+    expect(await runSync({ store, model: after, destination: 'klaviyo', pollMs: 20, onChange: (k, _pk, row) => k === 'deleted' && deleted.push(row) })).toMatchObject({ deleted: 1, delivered: 1, failed: 0 });
+    expect(deleted).toEqual([{ id: '2', email: 'two@example.com' }]);
+  });
+
+  it('a missing source file fails the run with "cannot read <file>" (no uncaught stream error)', async () => {
+    const { store } = await service();
+    const dir = tmp();
+    for (const source of [{ csv: join(dir, 'missing.csv') }, { jsonl: join(dir, 'missing.jsonl') }, { csv: dir }]) {
+      const model = fromModel({ name: 'missing', source, primaryKey: 'id' });
+      await expect(runSync({ store, model, destination: 'klaviyo' })).rejects.toThrow(/^cannot read .*(missing\.csv|missing\.jsonl|kd-sync-\w+): E(NOENT|ISDIR)/);
+    }
+    // The model is not left locked.
+    csv(join(dir, 'missing.csv'), [['id', 'email'], ['1', 'a@example.com']]);
+    expect(await runSync({ store, model: fromModel({ name: 'missing', source: { csv: join(dir, 'missing.csv') }, primaryKey: 'id' }), destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1 });
+  });
+
+  it('an empty or truncated source deletes nothing unless mass deletion is allowed', async () => {
+    const { store } = await service();
+    const file = join(tmp(), 'mass.csv');
+    const model = fromModel({ name: 'mass', source: { csv: file }, primaryKey: 'id' });
+    const sync = (extra: { allowMassDelete?: boolean; dryRun?: boolean } = {}) => runSync({ store, model, destination: 'klaviyo', pollMs: 20, ...extra });
+    csv(file, [['id', 'email'], ['1', 'a@example.com'], ['2', 'b@example.com'], ['3', 'c@example.com'], ['4', 'd@example.com']]);
+    expect(await sync()).toMatchObject({ added: 4, delivered: 4 });
+    writeFileSync(file, 'id,email\n'); // the header alone
+    await expect(sync()).rejects.toThrow('mass: refusing to delete 4 of the 4 rows synced (the source has no rows); if the source is right, run again with --allow-mass-delete (config: allowMassDelete: true)');
+    writeFileSync(file, ''); // an empty file
+    await expect(sync()).rejects.toThrow(/refusing to delete 4 of the 4 rows synced/);
+    csv(file, [['id', 'email'], ['1', 'a@example.com']]);
+    await expect(sync()).rejects.toThrow(/refusing to delete 3 of the 4 rows synced \(more than 50 %\)/);
+    expect((await sync({ dryRun: true })).warnings).toEqual([expect.stringMatching(/refusing to delete 3 of the 4 rows synced.*a real run would refuse$/)]);
+    expect((await store.snapshots.get('mass', ['1', '2', '3', '4'])).size).toBe(4);
+    csv(file, [['id', 'email'], ['1', 'a@example.com'], ['2', 'b@example.com']]);
+    expect(await sync()).toMatchObject({ deleted: 2, unchanged: 2 }); // half is not more than half
+    csv(file, [['id', 'email']]);
+    expect(await sync({ allowMassDelete: true })).toMatchObject({ deleted: 2 });
+    expect((await store.snapshots.get('mass', ['1', '2', '3', '4'])).size).toBe(0);
+  });
+
+  it('dry runs print deletions too and write nothing; progress counts only changes sent; repeated keys and a missing key column are told', async () => {
+    const { store } = await service();
+    const dir = tmp();
+    const file = join(dir, 'dry.csv');
+    const model = fromModel({ name: 'dry', source: { csv: file }, primaryKey: 'id' });
+    csv(file, [['id', 'email'], ['1', 'a@example.com'], ['2', 'b@example.com'], ['3', 'c@example.com']]);
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 3, delivered: 3 });
+    csv(file, [['id', 'email'], ['1', 'a@example.com'], ['2', 'b2@example.com'], ['4', 'd@example.com'], ['4', 'd2@example.com']]);
+    const changes: unknown[] = [];
+    const dry = await runSync({ store, model, destination: 'klaviyo', dryRun: true, onChange: (change, primaryKey, row) => changes.push({ change, primaryKey, row }) });
+    expect(dry).toMatchObject({ added: 1, updated: 1, deleted: 1, unchanged: 1 });
+    expect(dry.warnings).toEqual(['1 rows repeat a primary key of a row just before them (e.g. id 4): the last one wins']);
+    expect(changes).toEqual([
+      { change: 'updated', primaryKey: '2', row: { id: '2', email: 'b2@example.com' } },
+      { change: 'added', primaryKey: '4', row: { id: '4', email: 'd2@example.com' } },
+      { change: 'deleted', primaryKey: '3', row: { id: '3' } },
+    ]);
+    // The real run: 1 deletion only forgotten (no action on deletions), 2 changes sent.
+    const delivering: Array<number | undefined> = [];
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20, onProgress: (p) => p.phase === 'delivering' && delivering.push(p.total) })).toMatchObject({ added: 1, updated: 1, deleted: 1, delivered: 2 });
+    expect(new Set(delivering)).toEqual(new Set([2]));
+
+    csv(file, [['uid', 'email'], ['1', 'a@example.com']]);
+    await expect(runSync({ store, model, destination: 'klaviyo' })).rejects.toThrow(`${file}: column id not in the header (uid, email)`);
+    const jsonl = join(dir, 'dry.jsonl');
+    writeFileSync(jsonl, JSON.stringify({ uid: 1, email: 'a@example.com' }) + '\n');
+    await expect(runSync({ store, model: fromModel({ name: 'dry2', source: { jsonl }, primaryKey: 'id' }), destination: 'klaviyo' })).rejects.toThrow(`${jsonl}: no row has column id (the first has uid, email)`);
+  });
+
+  it.runIf(!inject('postgresUrl'))('SQLite: settling beside another process writing the same file does not fail with "database is locked"', async () => {
+    const dir = tmp();
+    const store = await createSqliteStore({ dataDir: dir });
+    await store.migrate();
+    try {
+      const n = 6000;
+      await store.enqueue('k', Array.from({ length: n }, (_, i) => ({ messageId: `m${i}`, partitionKey: `p${i}`, payload: {} })));
+      await store.snapshots.pending('model', 'run', Array.from({ length: n }, (_, i) => ({ pk: String(i).padStart(5, '0'), hash: `h${i}`, messageId: `m${i}` })));
+      // Another process (`start`) writes all the time.
+      const writer = spawn(
+        process.execPath,
+        ['-e', `const db = new (require('better-sqlite3'))(${JSON.stringify(join(dir, 'queue.db'))}); db.pragma('busy_timeout = 5000'); const end = Date.now() + 3000; let i = 0; while (Date.now() < end) db.prepare("INSERT INTO kv (key, value) VALUES ('w', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(i++));`],
+        { cwd: root, stdio: 'ignore' },
+      );
+      const exited = new Promise((r) => writer.once('exit', r));
+      await new Promise((r) => setTimeout(r, 200));
+      for (let i = 0; i < 30; i++) expect(await store.snapshots.settle('model', 'k')).toEqual({ delivered: 0, failed: 0, pending: n });
+      await exited;
+    } finally {
+      await store.close();
+    }
+  });
+
   it.runIf(Boolean(inject('postgresUrl')))('a Postgres query model', async () => {
     const { store, emu } = await service();
     const url = (await testStoreUrl())!;
@@ -187,6 +384,41 @@ describe('sync building blocks', () => {
     expect(parseDuration('1h')).toBe(3_600_000);
     expect(parseDuration('0 * * * *')).toBeUndefined();
   });
+  it('a Postgres source is not counted before it is read (no count(*) over the whole query)', async () => {
+    // An unreachable server: counting would fail or hang; not counting returns at once.
+    expect(await sourceSize({ postgres: 'postgres://nobody@127.0.0.1:1/none', query: 'select 1 as id' })).toBeUndefined();
+  });
+  it('sync --source postgres://… needs --name: the database name would key one snapshot for every query on it', async () => {
+    await expect(
+      syncCommand({ source: 'postgres://u@127.0.0.1:1/shop', query: 'select id, email from customers', primaryKey: 'id', action: 'upsertProfile', identifier: 'email', wait: '1', dryRun: true }, createLogger('silent')),
+    ).rejects.toThrow(/--source postgres:\/\/… needs --name <model name>/);
+  });
+  it('sync --every: a bad schedule fails before any run; a failed run is reported and the next one comes', async () => {
+    const dir = tmp();
+    const file = join(dir, 'e.csv');
+    csv(file, [['id', 'email'], ['1', 'a@example.com']]);
+    const env = { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'error' };
+    delete (env as Record<string, unknown>).STORE_URL;
+    const cli = (args: string[]) => spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'sync', '--dry-run', '--primary-key', 'id', ...args], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const collect = (p: ReturnType<typeof cli>) => {
+      const out = { err: '' };
+      p.stderr!.on('data', (d) => (out.err += d));
+      return out;
+    };
+    const bad = cli(['--source', file, '--every', '5 parsecs']);
+    const badOut = collect(bad);
+    expect(await new Promise((r) => bad.once('exit', r))).toBe(1);
+    expect(badOut.err).toMatch(/neither a duration .* nor a cron expression/);
+    expect(badOut.err).not.toMatch(/rows read/);
+
+    const p = cli(['--source', join(dir, 'gone.jsonl'), '--name', 'gone', '--every', '1s']);
+    const out = collect(p);
+    const exited = new Promise((r) => p.once('exit', r));
+    const failures = await until(() => (out.err.match(/gone: sync failed: cannot read /g) ?? []).length, (n) => n >= 2, 20_000);
+    expect(failures, out.err).toBeGreaterThanOrEqual(2);
+    p.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 40_000);
   it('a model without subscriptions upserts profiles from same-named columns', () => {
     const m = fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id' });
     expect(m.subscriptions).toHaveLength(1);

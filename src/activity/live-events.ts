@@ -18,7 +18,7 @@ export interface LiveEvent {
   email: string | null;
 }
 
-export type OutcomeStatus = 'queued' | 'delivering' | 'delivered' | 'retrying' | 'dead' | 'filtered';
+export type OutcomeStatus = 'queued' | 'delivering' | 'delivered' | 'retrying' | 'dead' | 'filtered' | 'unknown';
 export interface Outcome {
   status: OutcomeStatus;
   /** When this process saw it get there (absent when another process did). */
@@ -30,7 +30,12 @@ interface Entry {
   summary: LiveEvent;
   message: SegmentMessage;
   outcomes: Map<string, Outcome>;
+  /** Ids of the Klaviyo requests that carried it (see RequestLog), oldest first. */
+  requests: number[];
 }
+
+/** Requests remembered per message: its own, plus retries and job polls. */
+const MAX_REQUESTS_PER_MESSAGE = 20;
 
 const str = (v: unknown): string | null => (typeof v === 'string' || typeof v === 'number' ? String(v) : null);
 
@@ -61,7 +66,7 @@ export class LiveEvents {
   received(source: string, destinations: string[], messages: SegmentMessage[], now = Date.now()): void {
     for (const message of messages) {
       const summary = summarize(message, source, destinations, now);
-      const entry: Entry = { summary, message, outcomes: new Map(destinations.map((d) => [d, { status: 'queued', at: now }])) };
+      const entry: Entry = { summary, message, outcomes: new Map(destinations.map((d) => [d, { status: 'queued', at: now }])), requests: [] };
       const evicted = this.ring.push(entry);
       if (evicted && this.byId.get(evicted.summary.id) === evicted) this.byId.delete(evicted.summary.id);
       this.byId.set(summary.id, entry);
@@ -72,6 +77,14 @@ export class LiveEvents {
   /** What delivery made of messages (only those still in the window are kept). */
   settled(destination: string, outcomes: Array<{ messageId: string } & Outcome>): void {
     for (const { messageId, ...o } of outcomes) this.byId.get(messageId)?.outcomes.set(destination, o);
+  }
+
+  /** A Klaviyo request carried these messages (only those still in the window are kept). */
+  carried(messageIds: Iterable<string>, requestId: number): void {
+    for (const id of messageIds) {
+      const r = this.byId.get(id)?.requests;
+      if (r && r.length < MAX_REQUESTS_PER_MESSAGE) r.push(requestId);
+    }
   }
 
   list(filter: { destination?: string; q?: string; limit?: number } = {}): LiveEvent[] {
@@ -86,9 +99,9 @@ export class LiveEvents {
     return out;
   }
 
-  get(id: string): { summary: LiveEvent; message: SegmentMessage; outcomes: Record<string, Outcome> } | undefined {
+  get(id: string): { summary: LiveEvent; message: SegmentMessage; outcomes: Record<string, Outcome>; requests: number[] } | undefined {
     const e = this.byId.get(id);
-    return e && { summary: e.summary, message: e.message, outcomes: Object.fromEntries(e.outcomes) };
+    return e && { summary: e.summary, message: e.message, outcomes: Object.fromEntries(e.outcomes), requests: e.requests };
   }
 
   /** Calls back with each new message; returns the unsubscribe function. */

@@ -50,6 +50,8 @@ const MINUTE = 60_000;
 const KEEP_MS = 24 * 3600_000;
 const MAX_LISTED_IDS = 100;
 const MAX_LISTED_PROFILES = 20;
+/** Identifiers kept per request for the profile filter (a bulk profile import carries up to 10 000). */
+const MAX_SEARCHED_PROFILES = 1000;
 const IDENTIFIERS = ['email', 'phone_number', 'external_id', 'id', 'anonymous_id'] as const;
 
 /** ok / retry / failed, and the HTTP status, from how a request ended. */
@@ -67,6 +69,9 @@ function outcome(sent: SentRequest): Pick<RequestRecord, 'httpStatus' | 'status'
 export class RequestLog {
   private readonly ring: Ring<RequestRecord>;
   private lastId = 0;
+  private readonly byId = new Map<number, RequestRecord>();
+  /** Per request, the identifiers it carried (lower case), beyond the few listed on the record. */
+  private readonly identifiers = new Map<number, string[]>();
   private readonly minutes = new Map<string, Map<number, Bucket>>();
   private readonly recent = new Map<string, Map<EndpointName, number[]>>();
 
@@ -104,7 +109,7 @@ export class RequestLog {
     const profiles = new Set<string>();
     for (const { op } of sent.items) {
       const p = op.profile as Record<string, unknown>;
-      for (const k of IDENTIFIERS) if (typeof p?.[k] === 'string' && profiles.size < MAX_LISTED_PROFILES) profiles.add(p[k] as string);
+      for (const k of IDENTIFIERS) if (typeof p?.[k] === 'string' && profiles.size < MAX_SEARCHED_PROFILES) profiles.add(p[k] as string);
     }
     const record: RequestRecord = {
       id: ++this.lastId,
@@ -117,10 +122,13 @@ export class RequestLog {
       items: sent.items.length,
       actions: [...new Set(sent.items.map((i) => i.action))],
       messageIds: [...new Set(sent.items.map((i) => i.messageId))].slice(0, MAX_LISTED_IDS),
-      profiles: [...profiles],
+      profiles: [...profiles].slice(0, MAX_LISTED_PROFILES),
       ...outcome(sent),
     };
-    this.ring.push(record);
+    const evicted = this.ring.push(record);
+    if (evicted) this.byId.delete(evicted.id), this.identifiers.delete(evicted.id);
+    this.byId.set(record.id, record);
+    this.identifiers.set(record.id, [...profiles].map((p) => p.toLowerCase()));
     const b = this.bucket(destination, now);
     b.sends++;
     b.items += record.items;
@@ -129,15 +137,19 @@ export class RequestLog {
     return record;
   }
 
-  list(filter: { destination?: string; action?: string; status?: string; profile?: string; messageId?: string; limit?: number } = {}): RequestRecord[] {
+  /** The requests with these ids still in the log, newest first. */
+  get(ids: number[]): RequestRecord[] {
+    return ids.flatMap((id) => this.byId.get(id) ?? []).sort((a, b) => b.id - a.id);
+  }
+
+  list(filter: { destination?: string; action?: string; status?: string; profile?: string; limit?: number } = {}): RequestRecord[] {
     const profile = filter.profile?.toLowerCase();
     const out: RequestRecord[] = [];
     for (const r of this.ring.newest()) {
       if (filter.destination && r.destination !== filter.destination) continue;
       if (filter.action && !r.actions.includes(filter.action)) continue;
       if (filter.status && r.status !== filter.status) continue;
-      if (filter.messageId && !r.messageIds.includes(filter.messageId)) continue;
-      if (profile && !r.profiles.some((p) => p.toLowerCase().includes(profile))) continue;
+      if (profile && !this.identifiers.get(r.id)?.some((p) => p.includes(profile))) continue;
       out.push(r);
       if (out.length >= (filter.limit ?? 100)) break;
     }

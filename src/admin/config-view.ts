@@ -14,7 +14,7 @@ function maskSettings(settings: Record<string, unknown>): Record<string, unknown
   return Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, SECRET_KEY.test(k) && typeof v === 'string' ? mask(v) : v]));
 }
 
-export function configView(config: Config, opts: { writeKeys: Record<string, string>; emulatorUrl?: string; storeKind: string }) {
+export function configView(config: Config, opts: { writeKeys: Record<string, string>; deliversTo: Map<string, string>; emulatorUrl?: string; storeKind: string }) {
   return {
     role: config.role,
     store: opts.storeKind,
@@ -36,6 +36,7 @@ export function configView(config: Config, opts: { writeKeys: Record<string, str
         preset: d.preset,
         apiKey: mask(d.apiKey),
         klaviyoUrl: d.klaviyoUrl ?? null,
+        deliversTo: opts.deliversTo.get(d.name) ?? null,
         settings: maskSettings(d.settings),
         delivery: d.delivery,
         subscriptions: subscriptions.map((s) => ({ enabled: true, ...(s as object) })),

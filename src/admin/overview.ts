@@ -37,10 +37,10 @@ export async function buildOverview(
   now = Date.now(),
 ): Promise<{ window: WindowName; bucketMs: number; now: number; destinations: DestinationOverview[] }> {
   const { ms, bucketMs } = WINDOWS[window];
-  const since = now - ms;
-  const [status, minutes] = await Promise.all([statusReport(deps.store, now), deps.store.throughput({ sinceMs: since })]);
+  // Whole buckets: the first one starts at or before the window's start, and is counted whole.
+  const first = Math.floor((now - ms) / bucketMs) * bucketMs;
+  const [status, minutes] = await Promise.all([statusReport(deps.store, now), deps.store.throughput({ sinceMs: first })]);
   const names = [...new Set([...deps.destinations, ...Object.keys(status.destinations)])].sort();
-  const first = Math.floor(since / bucketMs) * bucketMs;
 
   const destinations = names.map((name): DestinationOverview => {
     const { rates, ...queue } = status.destinations[name] ?? { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0, rates: { last5m: zero(), last60m: zero() } };
@@ -74,8 +74,8 @@ export async function buildOverview(
       queue,
       rates,
       series,
-      klaviyo: deps.requests.series(name, since, bucketMs, now),
-      batchSizes: deps.requests.batchSizes(name, since),
+      klaviyo: deps.requests.series(name, first, bucketMs, now),
+      batchSizes: deps.requests.batchSizes(name, first),
       rateLimits,
     };
   });

@@ -22,12 +22,16 @@ export interface AdminDeps {
   writeKeys: Record<string, string>;
   /** Compiled destinations by name (the tester and event details plan with them). */
   destinations: Map<string, CompiledDestination>;
+  /** The Klaviyo base URL each destination delivers to (Klaviyo, a given URL, or the built-in emulator). */
+  deliversTo: Map<string, string>;
   pacing: Map<string, PacingView>;
   emulator?: { url: string; snapshot(): { profiles: any[]; events: any[]; lists: any[] } };
 }
 
 const MAX_PREVIEW_MESSAGES = 100;
+const MAX_SEQS = 10_000;
 const PING_MS = 15_000;
+const MAX_STREAM_BUFFER = 1 << 20;
 
 function sameToken(given: string | undefined, expected: string): boolean {
   const a = Buffer.from(given ?? '');
@@ -81,7 +85,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
             name,
             outcome: await outcomeOf(deps.store, name, id, e.outcomes[name], preview),
             preview,
-            deliveries: deps.activity.requests.list({ destination: name, messageId: id, limit: 20 }),
+            deliveries: deps.activity.requests.get(e.requests).filter((r) => r.destination === name),
           };
         }),
       ),
@@ -99,10 +103,14 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     return { deadLetters: await deps.store.listDeadLetters({ destination: q.destination, reason: q.reason, limit: num(q.limit, 100, 1000) }) };
   });
   const select = (req: FastifyRequest): SelectDeadLetters => {
-    const b = (req.body ?? {}) as SelectDeadLetters;
-    if (b.seqs !== undefined && (!Array.isArray(b.seqs) || !b.seqs.every((s) => Number.isInteger(s)))) throw new HttpError(400, '"seqs" must be a list of dead-letter numbers');
-    if (!b.all && !b.seqs?.length) throw new HttpError(400, 'say which dead letters: {"seqs": [..]} or {"all": true} (optionally with "destination" and "reason")');
-    return { seqs: b.seqs, all: b.all, destination: b.destination || undefined, reason: b.reason || undefined };
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const seqs = b.seqs as number[] | undefined;
+    if (seqs !== undefined && (!Array.isArray(seqs) || !seqs.every((s) => Number.isInteger(s)))) throw new HttpError(400, '"seqs" must be a list of dead-letter numbers');
+    if (seqs && seqs.length > MAX_SEQS) throw new HttpError(400, `at most ${MAX_SEQS} seqs at a time; use {"all": true} with "destination" / "reason" for more`);
+    if (b.all !== undefined && typeof b.all !== 'boolean') throw new HttpError(400, '"all" must be true or false');
+    if (!b.all && !seqs?.length) throw new HttpError(400, 'say which dead letters: {"seqs": [..]} or {"all": true} (optionally with "destination" and "reason")');
+    const text = (k: string) => (typeof b[k] === 'string' && b[k] ? (b[k] as string) : undefined);
+    return { seqs, all: b.all === true, destination: text('destination'), reason: text('reason') };
   };
   app.post('/dead-letters/replay', async (req) => ({ replayed: await deps.store.replay(select(req)) }));
   app.post('/dead-letters/discard', async (req) => ({ discarded: await deps.store.discard(select(req)) }));
@@ -126,7 +134,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   });
 
   app.get('/config', async () =>
-    configView(deps.config, { writeKeys: deps.writeKeys, emulatorUrl: deps.emulator?.url, storeKind: deps.store.rateLedger ? 'postgres' : 'sqlite' }),
+    configView(deps.config, { writeKeys: deps.writeKeys, deliversTo: deps.deliversTo, emulatorUrl: deps.emulator?.url, storeKind: deps.store.rateLedger ? 'postgres' : 'sqlite' }),
   );
 
   app.get('/emulator', async (req) => {
@@ -155,6 +163,8 @@ async function outcomeOf(store: Store, destination: string, messageId: string, s
     return { status, ...at(status), ...(q.error ? { error: q.error } : {}) } as Outcome;
   }
   if (seen && (seen.status === 'delivered' || seen.status === 'filtered')) return seen;
+  // Last seen failing, now gone: discarded, or replayed and delivered by another process — the queue cannot tell.
+  if (seen && (seen.status === 'dead' || seen.status === 'retrying')) return { status: 'unknown', error: `no longer queued after it was ${seen.status === 'dead' ? 'dead-lettered' : 'retrying'}: discarded, or delivered by another process` };
   return { status: preview && !preview.actions.length ? 'filtered' : 'delivered' };
 }
 
@@ -164,7 +174,12 @@ function streamEvents(req: FastifyRequest, reply: FastifyReply, activity: Activi
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   res.write(': connected\n\n');
-  const unsubscribe = activity.events.subscribe((e) => res.write(`event: message\ndata: ${JSON.stringify(e)}\n\n`));
+  const unsubscribe = activity.events.subscribe((e) => {
+    // A client that stopped reading (a sleeping phone) must not make this process buffer the traffic for it:
+    // end its stream; a reconnecting client reloads the list.
+    if (res.writableLength > MAX_STREAM_BUFFER) return end();
+    res.write(`event: message\ndata: ${JSON.stringify(e)}\n\n`);
+  });
   const ping = setInterval(() => res.write(': ping\n\n'), PING_MS);
   const close = () => {
     clearInterval(ping);

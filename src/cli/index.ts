@@ -15,20 +15,20 @@ function fail(err: unknown): never {
 program
   .command('preview')
   .description('read Segment messages as JSON Lines on stdin; print what would be sent to Klaviyo (sends nothing)')
-  .option('--preset <name>', 'preset of subscriptions and settings', 'segment-actions')
+  .option('--preset <name>', 'preset of subscriptions and settings (wins over the preset in --config; default segment-actions)')
   .option('--config <file>', 'JSON file: a destination ({preset, subscriptions, settings}) or a whole service config (its first destination)')
   .option('--batch', 'treat the input as one delivery run and print the coalesced bulk requests')
-  .action(async (o: { preset: string; config?: string; batch?: boolean }) => {
+  .action(async (o: { preset?: string; config?: string; batch?: boolean }) => {
     try {
       const { runPreview } = await import('../preview/index.js');
-      const destination = o.config ? previewDestination(o.config, o.preset) : { preset: o.preset };
+      const destination = o.config ? previewDestination(o.config, o.preset) : { preset: o.preset ?? 'segment-actions' };
       await runPreview({ destination, batch: o.batch, input: process.stdin, output: process.stdout });
     } catch (err) {
       fail(err);
     }
   });
 
-function previewDestination(file: string, preset: string) {
+function previewDestination(file: string, preset: string | undefined) {
   let raw: any;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -36,7 +36,7 @@ function previewDestination(file: string, preset: string) {
     throw new Error(`cannot read ${file} as JSON: ${(err as Error).message}`);
   }
   const d = Array.isArray(raw?.destinations) ? raw.destinations[0] : raw;
-  return { preset: d?.preset ?? preset, subscriptions: d?.subscriptions, settings: d?.settings ?? {} };
+  return { preset: preset ?? d?.preset ?? 'segment-actions', subscriptions: d?.subscriptions, settings: d?.settings ?? {} };
 }
 
 program
@@ -183,13 +183,14 @@ program
   .option('--source <source>', 'one model given here: postgres://… (with --query), a .csv or a .jsonl file')
   .option('--query <sql>', 'with a postgres:// source: the query whose rows to sync')
   .option('--primary-key <column>', 'the column that identifies a row between runs')
-  .option('--name <name>', 'the model’s name (default: the file name)')
+  .option('--name <name>', 'the model’s name; it keys the snapshot (default: the file name; required for postgres://)')
   .option('--action <partnerAction>', 'action for added and updated rows', 'upsertProfile')
   .option('--audience <name>', 'sync the source’s rows as the members of the Klaviyo list of this name')
   .addOption(new Option('--identifier <field>', 'with --audience: what identifies a member').choices(['email', 'phone_number', 'external_id']).default('email'))
   .option('--column <column>', 'with --audience: the column holding the identifier (default: same name)')
   .option('--destination <name>', 'destination of the config to deliver to (default: the first)')
   .option('--dry-run', 'print what would change (JSON Lines) and send nothing')
+  .option('--allow-mass-delete', 'let a run delete more than half of the rows last synced (or all, when the source has none)')
   .option('--every <schedule>', 'keep running: sync on this schedule (30s, 15m, 1h, 1d, or cron)')
   .option('--wait <seconds>', 'how long to wait for delivery before giving up', '1800')
   .addOption(new Option('--data-dir <dir>', 'where the embedded queue lives').env('DATA_DIR'))

@@ -74,6 +74,8 @@ export const modelSchema = z.object({
   /** Default: added and updated rows → upsertProfile, columns named like its fields map by themselves. */
   subscriptions: z.array(modelSubscriptionSchema).min(1).optional(),
   every: everySchema.optional(),
+  /** Let a run delete more than half of the rows last synced, or all of them when the source reads no rows. */
+  allowMassDelete: z.boolean().optional(),
 });
 
 export const audienceSchema = z.object({
@@ -85,6 +87,8 @@ export const audienceSchema = z.object({
   identifier: z.enum(['email', 'phone_number', 'external_id']).default('email'),
   column: z.string().optional(),
   every: everySchema.optional(),
+  /** Let a run remove more than half of the members, or all of them when the source reads no rows. */
+  allowMassDelete: z.boolean().optional(),
 });
 
 const sourceSchema = z.object({

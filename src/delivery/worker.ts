@@ -164,7 +164,7 @@ export class DeliveryWorker {
           transport: this.o.transport,
           lists: this.o.lists,
           pollIntervalMs: this.o.pollIntervalMs,
-          onRequest: this.o.activity && ((sent) => this.o.activity!.requests.sent(this.o.name, sent)),
+          onRequest: this.o.activity && ((sent) => this.o.activity!.sent(this.o.name, sent)),
         })
       : new Map<PlannedOperation, OpOutcome>();
 

@@ -31,6 +31,8 @@ export interface IngestOptions {
   acceptEvents?: boolean;
   metrics?: IngestMetrics;
   logger?: boolean;
+  /** Told of every request that failed with a server error (500): the answer only says "internal error". */
+  onServerError?: (err: unknown, request: { method: string; url: string }) => void;
   health?: () => Promise<Record<string, unknown>>;
   /** Called after messages were stored (wakes idle delivery workers, feeds the dashboard's live events). */
   onEnqueued?: (destinations: string[], messages: SegmentMessage[], source: string) => void;
@@ -61,7 +63,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   app.setErrorHandler((err, _req, reply) => {
     const status = err instanceof HttpError ? err.statusCode : ((err as { statusCode?: number }).statusCode ?? 500);
     if (status >= 500) {
-      app.log.error(err);
+      opts.onServerError?.(err, { method: _req.method, url: _req.url.split('?')[0] });
       return reply.status(500).send({ success: false, error: 'internal error' });
     }
     return reply.status(status).send({ success: false, error: (err as Error).message, ...(err instanceof HttpError ? err.extra : {}) });

@@ -14,9 +14,10 @@ import { ListResolver } from '../delivery/list-resolver.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { buildIngestServer } from '../ingest/index.js';
 import { startEmulator } from '../emulator/index.js';
+import { KLAVIYO_BASE_URL } from '../klaviyo/revision.js';
 import { presetApiKey } from '../presets/index.js';
 import { createMetrics } from './metrics.js';
-import { configuredModels, runSync, schedule } from '../sync/index.js';
+import { configuredModels, runSync, schedule, SyncBusyError } from '../sync/index.js';
 import { Activity } from '../activity/index.js';
 import { adminRoutes } from '../admin/routes.js';
 import type { PacingView } from '../admin/overview.js';
@@ -54,13 +55,21 @@ export async function startService(
   const metrics = createMetrics(store);
   const delivers = config.role !== 'ingest';
 
-  // No key → the built-in emulator, so a newcomer sees data flow without a Klaviyo account.
+  // No key → the built-in emulator, so a newcomer sees data flow without a Klaviyo account. Only the destinations
+  // without a key (or URL) of their own go there.
+  const keyOf = (d: Config['destinations'][number]) => d.apiKey ?? presetApiKey(d.preset, d.settings);
+  const toEmulator = (d: Config['destinations'][number]) => !keyOf(d) && !d.klaviyoUrl;
   let emulator: Awaited<ReturnType<typeof startEmulator>> | undefined;
-  if (delivers && config.destinations.some((d) => !(d.apiKey ?? presetApiKey(d.preset, d.settings)) && !d.klaviyoUrl)) {
+  if (delivers && config.destinations.some(toEmulator)) {
     if (store.rateLedger) logger.warn({}, 'no Klaviyo API key with a shared store: each worker process delivers to its own in-process emulator; give --api-key (or --klaviyo-url of one emulator) when scaling out');
     emulator = await startEmulator({ port: 0, host: '127.0.0.1' });
-    logger.info({ emulator: emulator.url, state: `${emulator.url}/__emulator/state` }, 'no Klaviyo API key given: delivering to the built-in Klaviyo emulator');
+    logger.info(
+      { emulator: emulator.url, state: `${emulator.url}/__emulator/state`, destinations: config.destinations.filter(toEmulator).map((d) => d.name) },
+      'no Klaviyo API key given: delivering to the built-in Klaviyo emulator',
+    );
   }
+  // (A process that only ingests delivers nowhere.)
+  const deliversTo = new Map(delivers ? config.destinations.map((d) => [d.name, d.klaviyoUrl ?? (toEmulator(d) ? emulator!.url : KLAVIYO_BASE_URL)]) : []);
 
   const writeKeys: Record<string, string> = {};
   const sources = [];
@@ -99,10 +108,10 @@ export async function startService(
   };
   for (const d of delivers ? config.destinations : []) {
     const destination = compiled.get(d.name)!;
-    const apiKey = d.apiKey ?? presetApiKey(d.preset, d.settings) ?? EMULATOR_API_KEY;
+    const apiKey = keyOf(d) ?? EMULATOR_API_KEY;
     const client = new KlaviyoClient({
       apiKey,
-      baseUrl: d.klaviyoUrl ?? emulator?.url,
+      baseUrl: deliversTo.get(d.name)!,
       logger,
       limiter: budgetFor(apiKey, d.delivery.rateLimitScale),
       onResponse: (info) => {
@@ -127,9 +136,10 @@ export async function startService(
     },
     metrics: metrics.ingest,
     logger: false,
+    onServerError: (err, request) => logger.error({ ...request, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed'),
     health: async () => ({ role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null }),
   });
-  app.register((admin) => adminRoutes(admin, { token: adminToken, store, activity, config, writeKeys, destinations: compiled, pacing, emulator }), { prefix: '/admin' });
+  app.register((admin) => adminRoutes(admin, { token: adminToken, store, activity, config, writeKeys, destinations: compiled, deliversTo, pacing, emulator }), { prefix: '/admin' });
   await registerUi(app);
   const url = await app.listen({ port: config.port, host: config.host });
   for (const w of workers.values()) w.start();
@@ -144,7 +154,8 @@ export async function startService(
               const s = await runSync({ store, model: m.model, destination: m.destination });
               logger.info({ ...s, model: m.label }, 'warehouse sync finished');
             } catch (err) {
-              logger.error({ model: m.label, err: String(err) }, 'warehouse sync failed');
+              if (err instanceof SyncBusyError) logger.info({ model: m.label, reason: err.message }, 'warehouse sync skipped: another run of this model is under way');
+              else logger.error({ model: m.label, err: String(err) }, 'warehouse sync failed');
             }
           }),
         )

@@ -98,31 +98,76 @@ export interface SnapshotChange {
   hash: string;
   /** The queued message carrying it: the row counts as synced once this message is delivered. */
   messageId: string;
+  /**
+   * The queue seq after which this change's own copy of the message lies (from `queueMark`, taken before it was
+   * queued): an older dead copy of the same id is an earlier run's failure, not this change's.
+   */
+  after?: number;
   /** The row as JSON, kept for models that act on deleted rows. */
   row?: string;
+}
+
+/** A key of the snapshot that a run did not see in the source. */
+export interface UnseenRow {
+  pk: string;
+  /** Last delivered hash; null: never delivered. */
+  hash: string | null;
+  /** The last delivered row (models that act on deleted rows). */
+  row?: string;
+  /** A change still in flight: its hash ('deleted' for a deletion) and row. */
+  pendingHash?: string;
+  pendingRow?: string;
 }
 
 /**
  * What a warehouse model last delivered, per primary key: hashes (and the row only where deletions need it).
  * A change is recorded as pending with its message id and becomes the snapshot only once that message is
  * delivered, so an interrupted or failed run never marks an undelivered row as synced.
+ *
+ * Runs: a real run holds the model's lock (`lock` … `unlock`) for its whole length and marks the keys it sees in
+ * sync_rows; a dry run takes no lock and writes nothing to sync_rows: it marks keys in a scratch table under its
+ * run id (`dryRun` = true), dropped by `endRun`.
  */
 export interface Snapshots {
   /** Last delivered hash per primary key (null: known but never delivered); absent keys are new. */
   get(model: string, pks: string[]): Promise<Map<string, string | null>>;
+  /** Of these keys, those delivered whose row the snapshot does not keep (kept only for models acting on deletions). */
+  rowless(model: string, pks: string[]): Promise<Set<string>>;
+  /** Keep the rows of delivered, unchanged keys (where none is kept yet and the hash still matches). */
+  keepRows(model: string, rows: Array<{ pk: string; hash: string; row: string }>): Promise<void>;
   /** These keys are still in the source (run `runId`). */
-  seen(model: string, runId: string, pks: string[]): Promise<void>;
+  seen(model: string, runId: string, pks: string[], dryRun?: boolean): Promise<void>;
   /** Record changes whose messages were queued (and mark their keys seen). */
   pending(model: string, runId: string, changes: SnapshotChange[]): Promise<void>;
-  /** Keys not seen in run `runId`, in key order after `afterPk`: the rows deleted from the source. */
-  unseen(model: string, runId: string, limit: number, afterPk?: string): Promise<Array<{ pk: string; hash: string | null; row?: string }>>;
-  /** Drop keys that were never delivered and are gone from the source. */
+  /**
+   * Keys not seen in run `runId`, in key order after `afterPk`: the rows deleted from the source. Keys never
+   * delivered and with nothing in flight are included (hash null, no pendingHash): only to be forgotten.
+   */
+  unseen(model: string, runId: string, limit: number, afterPk?: string, dryRun?: boolean): Promise<UnseenRow[]>;
+  /** Of the keys delivered or in flight: how many run `runId` did not see, and how many there are. */
+  countUnseen(model: string, runId: string, dryRun?: boolean): Promise<{ unseen: number; total: number }>;
+  /** A dry run is over: drop the keys it marked (and any left by dry runs killed more than a day ago). */
+  endRun(runId: string): Promise<void>;
+  /** Drop keys that are gone from the source and need no deletion sent. */
   forget(model: string, pks: string[]): Promise<void>;
+  /**
+   * Before queueing these message ids: per id, the queue seq after which the copy that delivers it will lie (the
+   * newest seq now, or just before a copy already queued and not dead).
+   */
+  queueMark(destination: string, messageIds: string[]): Promise<Map<string, number>>;
   /**
    * Fold settled messages into the snapshot: delivered → synced; dead-lettered → pending dropped (the next run
    * sends the change again). Returns counts of this call's delivered and failed, and what is still pending.
    */
   settle(model: string, destination: string): Promise<{ delivered: number; failed: number; pending: number }>;
+  /**
+   * Take the model's run lock for `leaseMs`: undefined when taken (it was free, lapsed, already this owner's, or
+   * held by `stealFrom`), else the owner holding it.
+   */
+  lock(model: string, owner: string, leaseMs: number, stealFrom?: string): Promise<string | undefined>;
+  /** Extend the lease; false when this owner no longer holds the lock. */
+  renewLock(model: string, owner: string, leaseMs: number): Promise<boolean>;
+  unlock(model: string, owner: string): Promise<void>;
 }
 
 export interface Store {

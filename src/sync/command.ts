@@ -5,9 +5,9 @@ import { startService } from '../service/index.js';
 import { openStore } from '../store/open.js';
 import { configuredModels, type ConfiguredModel } from './index.js';
 import { fromAudience, fromModel } from './model.js';
-import { runSync, type SyncSummary } from './run.js';
+import { runSync, SyncBusyError, type SyncSummary } from './run.js';
 import { progressReporter } from './progress.js';
-import { schedule } from './schedule.js';
+import { checkSchedule, schedule } from './schedule.js';
 
 export interface SyncFlags extends ConfigOverrides {
   config?: string;
@@ -22,6 +22,7 @@ export interface SyncFlags extends ConfigOverrides {
   column?: string;
   destination?: string;
   dryRun?: boolean;
+  allowMassDelete?: boolean;
   every?: string;
   wait: string;
 }
@@ -30,6 +31,8 @@ function rowSource(f: SyncFlags): RowSource {
   const src = f.source!;
   if (/^postgres(ql)?:\/\//.test(src)) {
     if (!f.query) throw new Error('--source postgres://… needs --query "select …"');
+    // The name keys the snapshot; a URL's last part is the database's name, which every query on it shares.
+    if (!f.name) throw new Error('--source postgres://… needs --name <model name>: it keys what was synced, so give each query its own, and keep it stable');
     return { postgres: src, query: f.query };
   }
   if (/\.csv$/i.test(src)) return { csv: src };
@@ -60,35 +63,50 @@ export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number>
   const config = loadConfigFile(f.config, f);
   const all = f.source ? [fromFlags(f, config)] : configuredModels(config);
   const chosen = f.model?.length ? all.filter((m) => f.model!.includes(m.label)) : all;
+  if (f.every) checkSchedule(f.every);
   if (!chosen.length) throw new Error(f.model?.length ? `no model or audience named ${f.model.join(', ')} in the config (known: ${all.map((m) => m.label).join(', ') || 'none'})` : 'nothing to sync: give --source, or declare models / audiences in --config');
 
   // Dry runs only read; real runs deliver through this process's own workers (the same path as `start`).
   const service = f.dryRun ? undefined : await startService({ ...config, port: 0, role: 'worker' }, logger, { shared: true });
   const store = service?.store ?? (await openStore(config.store, config.dataDir));
   if (!service) await store.migrate();
+  const one = async (m: ConfiguredModel) => {
+    const progress = progressReporter(m.label);
+    const summary = await runSync({
+      store,
+      model: m.model,
+      destination: m.destination,
+      label: m.label,
+      dryRun: f.dryRun,
+      allowMassDelete: f.allowMassDelete || undefined,
+      waitMs: Number(f.wait) * 1000,
+      onProgress: (p) => progress.update(p),
+      onChange: f.dryRun ? (kind, pk, row) => process.stdout.write(JSON.stringify({ model: m.label, change: kind, primaryKey: pk, row }) + '\n') : undefined,
+    }).finally(() => progress.end());
+    for (const w of summary.warnings) process.stderr.write(`${m.label}: warning: ${w}\n`);
+    process.stderr.write(line(summary, m.label) + '\n');
+    return summary.failed || summary.pending ? 1 : 0;
+  };
   const once = async () => {
     let code = 0;
-    for (const m of chosen) {
-      const progress = progressReporter(m.label);
-      const summary = await runSync({
-        store,
-        model: m.model,
-        destination: m.destination,
-        dryRun: f.dryRun,
-        waitMs: Number(f.wait) * 1000,
-        onProgress: (p) => progress.update(p),
-        onChange: f.dryRun ? (kind, pk, row) => process.stdout.write(JSON.stringify({ model: m.label, change: kind, primaryKey: pk, row }) + '\n') : undefined,
-      }).finally(() => progress.end());
-      process.stderr.write(line(summary, m.label) + '\n');
-      if (summary.failed || summary.pending) code = 1;
-    }
+    for (const m of chosen) code = Math.max(code, await one(m));
     return code;
+  };
+  // On a schedule: a run's failure is logged and the next run comes; a model another process is syncing is skipped.
+  const scheduled = async () => {
+    for (const m of chosen) {
+      try {
+        await one(m);
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        process.stderr.write(err instanceof SyncBusyError ? `${m.label}: skipped this run: ${msg}\n` : `${m.label}: sync failed: ${msg}\n`);
+      }
+    }
   };
   try {
     if (!f.every) return await once();
     process.stderr.write(`syncing ${chosen.map((m) => m.label).join(', ')} every ${f.every}; stop with Ctrl-C\n`);
-    await once();
-    const s = schedule(f.every, async () => void (await once()));
+    const s = schedule(f.every, scheduled, { immediately: true });
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

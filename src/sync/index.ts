@@ -18,5 +18,5 @@ export function configuredModels(config: Config): ConfiguredModel[] {
   ];
 }
 
-export { runSync, type SyncSummary } from './run.js';
+export { runSync, SyncBusyError, type SyncSummary } from './run.js';
 export { schedule } from './schedule.js';

@@ -15,12 +15,16 @@ export type ChangeKind = 'added' | 'updated' | 'deleted';
 /** What a sync run needs of a model or an audience. */
 export interface SyncModel {
   name: string;
+  /** The name people know it by, for messages, where it differs from `name` (an audience's list name). */
+  label?: string;
   destination?: string;
   source: ModelConfig['source'];
   primaryKey: string;
   subscriptions: Subscription[];
   /** Whether some subscription acts on deleted rows: then deletions are sent, and the snapshot keeps rows (not only hashes) to map them. */
   actsOnDeleted: boolean;
+  /** A run may delete more than half of the snapshot (or all of it when the source reads no rows). */
+  allowMassDelete?: boolean;
 }
 
 export function fromModel(m: ModelConfig): SyncModel {
@@ -33,7 +37,7 @@ export function fromModel(m: ModelConfig): SyncModel {
     Object.assign(mapping, s.mapping ?? {});
     return { name: `${m.name}: ${s.partnerAction} on ${s.on.join('/')}`, subscribe: s.on.map((k) => `event = "${k}"`).join(' or '), partnerAction: s.partnerAction, mapping };
   });
-  return { name: m.name, destination: m.destination, source: m.source, primaryKey: m.primaryKey, subscriptions: subs, actsOnDeleted: (m.subscriptions ?? []).some((s) => s.on.includes('deleted')) };
+  return { name: m.name, destination: m.destination, source: m.source, primaryKey: m.primaryKey, subscriptions: subs, actsOnDeleted: (m.subscriptions ?? []).some((s) => s.on.includes('deleted')), allowMassDelete: m.allowMassDelete };
 }
 
 /** An audience: members who appear are added to the list named after it, members who leave are removed. */
@@ -42,6 +46,7 @@ export function fromAudience(a: AudienceConfig): SyncModel {
   const member = { [a.identifier]: { '@path': `$.properties.${column}` }, audience_key: a.name };
   return {
     name: `audience-${createHash('sha256').update(a.name).digest('hex').slice(0, 12)}`,
+    label: a.name,
     destination: a.destination,
     source: a.source,
     primaryKey: column,
@@ -50,6 +55,7 @@ export function fromAudience(a: AudienceConfig): SyncModel {
       { name: `${a.name}: remove members`, subscribe: 'event = "deleted"', partnerAction: 'removeProfileFromList', mapping: member },
     ],
     actsOnDeleted: true,
+    allowMassDelete: a.allowMassDelete,
   };
 }
 
@@ -75,6 +81,17 @@ export function primaryKeyOf(m: SyncModel, row: Row): string {
   const v = row[m.primaryKey];
   if (v === undefined || v === null || v === '') throw new Error(`a row of "${m.name}" has no value in its primary key column "${m.primaryKey}"`);
   return v instanceof Date ? v.toISOString() : String(v);
+}
+
+/**
+ * Fails when no row of the first batch has the primary key column: a CSV's header lacks it, or the query / JSON
+ * Lines rows do not carry it (each row without a value fails later in `primaryKeyOf`).
+ */
+export function checkPrimaryKeyColumn(m: SyncModel, rows: Row[]): void {
+  if (!rows.length || rows.some((r) => Object.prototype.hasOwnProperty.call(r, m.primaryKey))) return;
+  const columns = Object.keys(rows[0]).join(', ');
+  if ('csv' in m.source) throw new Error(`${m.source.csv}: column ${m.primaryKey} not in the header (${columns})`);
+  throw new Error(`${'jsonl' in m.source ? m.source.jsonl : 'the query'}: no row has column ${m.primaryKey} (the first has ${columns || 'none'})`);
 }
 
 /**

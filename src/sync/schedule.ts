@@ -13,28 +13,51 @@ export function parseDuration(every: string): number | undefined {
   return m ? Number(m[1]) * UNITS[m[2]] : undefined;
 }
 
-export function schedule(every: string, job: () => Promise<void>): Schedule {
+/** Throws, saying why, when `every` is not a schedule `schedule` accepts. */
+export function checkSchedule(every: string): void {
+  const ms = parseDuration(every);
+  if (ms !== undefined) {
+    if (ms < 1000) throw new Error(`every: ${every} is too often; the shortest interval is 1s`);
+    return;
+  }
+  try {
+    new Cron(every, { paused: true }).stop();
+  } catch (err) {
+    throw new Error(`every: "${every}" is neither a duration (30s, 15m, 1h, 1d) nor a cron expression: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Runs `job` on the schedule (and at once with `immediately`). A job's failure is passed to `onError` (default:
+ * written to stderr) and the schedule goes on.
+ */
+export function schedule(every: string, job: () => Promise<void>, opts: { immediately?: boolean; onError?: (err: unknown) => void } = {}): Schedule {
+  checkSchedule(every);
   let running = false;
   const run = async () => {
     if (running) return;
     running = true;
     try {
       await job();
+    } catch (err) {
+      try {
+        (opts.onError ?? ((e) => process.stderr.write(`scheduled job failed: ${e instanceof Error ? e.message : String(e)}\n`)))(err);
+      } catch {
+        // a failing error handler must not end the schedule either
+      }
     } finally {
       running = false;
     }
   };
   const ms = parseDuration(every);
+  let stop: () => void;
   if (ms !== undefined) {
-    if (ms < 1000) throw new Error(`every: ${every} is too often; the shortest interval is 1s`);
     const t = setInterval(() => void run(), ms);
-    return { stop: () => clearInterval(t) };
+    stop = () => clearInterval(t);
+  } else {
+    const cron = new Cron(every, { protect: true }, () => void run());
+    stop = () => cron.stop();
   }
-  let cron: Cron;
-  try {
-    cron = new Cron(every, { protect: true }, () => void run());
-  } catch (err) {
-    throw new Error(`every: "${every}" is neither a duration (30s, 15m, 1h, 1d) nor a cron expression: ${(err as Error).message}`);
-  }
-  return { stop: () => cron.stop() };
+  if (opts.immediately) void run();
+  return { stop };
 }

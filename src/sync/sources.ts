@@ -1,6 +1,7 @@
 /** Warehouse rows as a stream: a Postgres query (read through a cursor), a CSV file or a JSON Lines file. */
-import { createReadStream, statSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
@@ -13,23 +14,37 @@ const BATCH = 2000;
 /** Rows in batches; memory holds one batch at a time whatever the source's size. */
 export async function* readRows(source: RowSource): AsyncGenerator<Row[]> {
   if ('postgres' in source) yield* postgresRows(source.postgres, source.query);
-  else if ('csv' in source) yield* batched(createReadStream(source.csv).pipe(parse({ columns: true, skip_empty_lines: true, bom: true })) as AsyncIterable<Row>);
+  else if ('csv' in source) yield* batched(csvRows(source.csv));
   else yield* batched(jsonLines(source.jsonl));
 }
 
-/** How much there is to read, for progress: rows for a query, bytes for a file. */
-export async function sourceSize(source: RowSource): Promise<{ unit: 'rows' | 'bytes'; total: number }> {
-  if ('postgres' in source) {
-    const c = new pg.Client(source.postgres);
-    await c.connect();
-    try {
-      const { rows } = await c.query(`SELECT count(*)::bigint AS n FROM (${source.query}) AS q`);
-      return { unit: 'rows', total: Number(rows[0].n) };
-    } finally {
-      await c.end();
-    }
+/**
+ * How much there is to read, for progress: bytes for a file; undefined for a query (counting its rows would run
+ * the whole query once more before reading it).
+ */
+export async function sourceSize(source: RowSource): Promise<{ unit: 'bytes'; total: number } | undefined> {
+  if ('postgres' in source) return undefined;
+  return { unit: 'bytes', total: (await stat('csv' in source ? source.csv : source.jsonl)).size };
+}
+
+/** A file opened for reading; a file that cannot be read says so by name, not with a bare ENOENT. */
+async function openFile(path: string): Promise<import('node:fs').ReadStream> {
+  try {
+    const fh = await open(path, 'r');
+    return fh.createReadStream();
+  } catch (err) {
+    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
   }
-  return { unit: 'bytes', total: statSync('csv' in source ? source.csv : source.jsonl).size };
+}
+
+/** Through `pipeline`: a read error mid-way fails the parse (`.pipe` would leave it uncaught, ending the process). */
+async function* csvRows(path: string): AsyncGenerator<Row> {
+  const parser = pipeline(await openFile(path), parse({ columns: true, skip_empty_lines: true, bom: true }), () => {});
+  try {
+    for await (const row of parser as AsyncIterable<Row>) yield row;
+  } catch (err) {
+    throw readError(path, err);
+  }
 }
 
 async function* postgresRows(url: string, query: string): AsyncGenerator<Row[]> {
@@ -50,7 +65,7 @@ async function* postgresRows(url: string, query: string): AsyncGenerator<Row[]> 
 
 async function* jsonLines(path: string): AsyncGenerator<Row> {
   let n = 0;
-  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
+  for await (const line of lines(path)) {
     n++;
     if (!line.trim()) continue;
     let row: unknown;
@@ -62,6 +77,28 @@ async function* jsonLines(path: string): AsyncGenerator<Row> {
     if (!row || typeof row !== 'object' || Array.isArray(row)) throw new Error(`${path}:${n}: each line must be a JSON object`);
     yield row as Row;
   }
+}
+
+/** The file's lines (LF or CRLF). Not readline: its iterator does not pass on the file's read errors. */
+async function* lines(path: string): AsyncGenerator<string> {
+  const input = await openFile(path);
+  input.setEncoding('utf8');
+  let rest = '';
+  try {
+    for await (const chunk of input as AsyncIterable<string>) {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop()!;
+      for (const p of parts) yield p.endsWith('\r') ? p.slice(0, -1) : p;
+    }
+  } catch (err) {
+    throw readError(path, err);
+  }
+  if (rest) yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
+}
+
+/** A file system error as `cannot read <file>: …`; anything else (a parse error) as it is. */
+function readError(path: string, err: unknown): unknown {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string' ? new Error(`cannot read ${path}: ${err.message}`) : err;
 }
 
 async function* batched(rows: AsyncIterable<Row>): AsyncGenerator<Row[]> {

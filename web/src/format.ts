@@ -8,7 +8,8 @@ export const clock = (ms: number) => new Date(ms).toLocaleTimeString([], { hour:
 
 export const num = (n: number | null | undefined, digits = 0) => (n == null || Number.isNaN(n) ? '—' : n.toLocaleString(undefined, { maximumFractionDigits: digits }));
 
-export const perSecond = (n: number | null | undefined) => (n == null ? '—' : `${n < 10 ? n.toFixed(2) : n.toFixed(0)}/s`);
+/** A rate; one that is not zero never reads as 0.00/s. */
+export const perSecond = (n: number | null | undefined) => (n == null ? '—' : n > 0 && n < 0.01 ? '<0.01/s' : `${n < 10 ? n.toFixed(2) : n.toFixed(0)}/s`);
 
 export const json = (v: unknown) => JSON.stringify(v, null, 2);
 

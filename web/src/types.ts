@@ -88,7 +88,8 @@ export interface PreviewResult {
   error: FieldError | null;
 }
 
-export type Outcome = 'queued' | 'delivering' | 'delivered' | 'retrying' | 'dead' | 'filtered';
+/** `delivering`: a worker holds it now; `unknown`: no longer queued (discarded, or delivered by another process after a replay), with `error` saying so. */
+export type Outcome = 'queued' | 'delivering' | 'delivered' | 'retrying' | 'dead' | 'filtered' | 'unknown';
 
 export interface Delivery {
   id: number;
@@ -122,8 +123,10 @@ export interface EventDetail {
   message: Record<string, unknown>;
   destinations: Array<{
     name: string;
+    /** `at` only when this process saw it happen. */
     outcome: { status: Outcome; at?: number; error?: unknown };
-    preview: PreviewResult;
+    /** null when the destination is not configured in this process. */
+    preview: PreviewResult | null;
     deliveries: Delivery[];
   }>;
 }
@@ -153,6 +156,8 @@ export interface DestinationConfig {
   preset: string;
   apiKey: string | null;
   klaviyoUrl: string | null;
+  /** The base URL it delivers to: Klaviyo, a given URL, or the built-in emulator (older servers omit it). */
+  deliversTo?: string | null;
   settings: Record<string, unknown>;
   delivery: Record<string, unknown>;
   subscriptions: Subscription[];

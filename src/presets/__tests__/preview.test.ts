@@ -62,6 +62,9 @@ describe('preview --preset rudderstack --config (CLI)', () => {
     expect(batch.status).toBe(0);
     expectValid(batch.lines);
     expect(batch.lines.map((r) => r.path)).toContain('/api/profile-subscription-bulk-delete-jobs');
+    // --preset wins over the file's preset: segment-actions has no blacklist, so Debug Ping is sent.
+    const flag = cli(['--preset', 'segment-actions', '--config', config], jsonl([RUDDER_MESSAGES[2]]));
+    expect(flag.lines[0].requests.map((r: any) => r.path)).toEqual(['/api/events']);
 
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ settings: { apiVersion: 'v9' } }));

@@ -10,6 +10,7 @@ import type { MessageState } from '../types.js';
 import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, NewMessage, SelectDeadLetters, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 import { SqliteSnapshots } from './snapshots.js';
+import { QueueCounts } from './queue-counts.js';
 
 
 const minuteOf = (ms: number) => Math.floor(ms / 60_000);
@@ -21,7 +22,7 @@ export async function createSqliteStore(opts: { dataDir: string; file?: string }
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
-  return new SqliteStore(db);
+  return new SqliteStore(db, new QueueCounts(join(opts.dataDir, opts.file ?? 'queue.db')));
 }
 
 class SqliteStore implements Store {
@@ -29,7 +30,10 @@ class SqliteStore implements Store {
 
   readonly snapshots: SqliteSnapshots;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly counts: QueueCounts,
+  ) {
     this.snapshots = new SqliteSnapshots(db);
   }
 
@@ -137,7 +141,7 @@ class SqliteStore implements Store {
         if (!row || !this.s.dead.run(i.reason, i.detail === undefined ? null : JSON.stringify(i.detail), now, i.seq).changes) return;
         this.s.count.run(row.destination, minuteOf(now), 0, 0, 1, 0);
       }),
-    )();
+    ).immediate(); // reads, then writes: take the write lock first, or another process's commit in between fails it
   }
 
   async messageState(destination: string, messageId: string): Promise<MessageState | undefined> {
@@ -192,16 +196,7 @@ class SqliteStore implements Store {
     const now = Date.now();
     const byDestination: StoreStats['byDestination'] = {};
     const get = (d: string) => (byDestination[d] ??= { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0 });
-    const rows = this.db
-      .prepare(
-        `SELECT destination,
-                SUM(state = 'ready' AND (attempts = 0 OR available_at <= ?)) AS queued,
-                SUM(state = 'leased') AS leased,
-                SUM(state = 'ready' AND attempts > 0 AND available_at > ?) AS retrying,
-                SUM(state = 'dead') AS dead
-           FROM queue GROUP BY destination`,
-      )
-      .all(now, now) as any[];
+    const rows = await this.counts.count(now);
     for (const r of rows) Object.assign(get(r.destination), { queued: r.queued, leased: r.leased, retrying: r.retrying, dead: r.dead });
     for (const r of this.db.prepare('SELECT destination, count FROM delivered').all() as any[]) get(r.destination).delivered = r.count;
     return { byDestination };
@@ -226,6 +221,7 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.counts.close();
     this.db.close();
   }
 }

@@ -67,4 +67,24 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       ALTER TABLE throughput ADD COLUMN retried INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Queue counts per destination and state read this index alone, not the rows with their payloads.
+      CREATE INDEX queue_stats ON queue (destination, state, attempts, available_at);
+    `,
+  },
+  {
+    version: 6,
+    sql: `
+      -- Warehouse sync: one run per model at a time. The owner holds a lease it renews while running, so the lock
+      -- of a killed run lapses by itself.
+      CREATE TABLE sync_locks (model TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+      -- Keys a dry run saw (dry runs never write sync_rows), per run; dropped when the run ends.
+      CREATE TABLE sync_seen (run TEXT NOT NULL, pk TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (run, pk));
+      -- The queue seq after which the pending change's own copy of its message was queued: older dead copies of the
+      -- same message id (an earlier run's) are not its outcome.
+      ALTER TABLE sync_rows ADD COLUMN pending_after INTEGER;
+    `,
+  },
 ];

@@ -1,11 +1,14 @@
 /** Warehouse sync snapshots in the embedded SQLite store (see Snapshots in ../types.ts). */
 import type Database from 'better-sqlite3';
-import type { SnapshotChange, Snapshots } from '../types.js';
+import type { SnapshotChange, Snapshots, UnseenRow } from '../types.js';
 
 /** Pending rows settled per transaction. */
 const SETTLE_CHUNK = 5000;
 
 const CHUNK = 500; // keys per IN (…) list, well under SQLite's variable limit
+
+/** A killed dry run's scratch keys are dropped after this long. */
+const KEEP_DRY_SEEN_MS = 24 * 3600_000;
 
 function chunks<T>(xs: T[]): T[][] {
   const out: T[][] = [];
@@ -13,6 +16,11 @@ function chunks<T>(xs: T[]): T[][] {
   return out;
 }
 
+/**
+ * Every transaction here that writes is IMMEDIATE: it takes the write lock up front, waiting (busy_timeout) for
+ * another process's writer. A deferred transaction that reads first and writes second fails at once with
+ * "database is locked" when another connection wrote in between (its read snapshot can no longer be upgraded).
+ */
 export class SqliteSnapshots implements Snapshots {
   constructor(private readonly db: Database.Database) {}
 
@@ -25,30 +33,93 @@ export class SqliteSnapshots implements Snapshots {
     return out;
   }
 
-  async seen(model: string, runId: string, pks: string[]): Promise<void> {
+  async rowless(model: string, pks: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunks(pks)) {
+      const rows = this.db
+        .prepare(`SELECT pk FROM sync_rows WHERE model = ? AND hash IS NOT NULL AND row IS NULL AND pk IN (${part.map(() => '?').join(',')})`)
+        .pluck()
+        .all(model, ...part) as string[];
+      rows.forEach((pk) => out.add(pk));
+    }
+    return out;
+  }
+
+  async keepRows(model: string, rows: Array<{ pk: string; hash: string; row: string }>): Promise<void> {
+    if (!rows.length) return;
+    const stmt = this.db.prepare('UPDATE sync_rows SET row = ? WHERE model = ? AND pk = ? AND hash = ? AND row IS NULL');
+    this.db.transaction(() => rows.forEach((r) => stmt.run(r.row, model, r.pk, r.hash))).immediate();
+  }
+
+  async seen(model: string, runId: string, pks: string[], dryRun = false): Promise<void> {
+    if (!pks.length) return;
+    if (dryRun) {
+      const stmt = this.db.prepare('INSERT INTO sync_seen (run, pk, at) VALUES (?, ?, ?) ON CONFLICT (run, pk) DO NOTHING');
+      const now = Date.now();
+      this.db.transaction(() => pks.forEach((pk) => stmt.run(runId, pk, now))).immediate();
+      return;
+    }
     const stmt = this.db.prepare('UPDATE sync_rows SET seen_run = ? WHERE model = ? AND pk = ?');
-    this.db.transaction(() => pks.forEach((pk) => stmt.run(runId, model, pk)))();
+    this.db.transaction(() => pks.forEach((pk) => stmt.run(runId, model, pk))).immediate();
   }
 
   async pending(model: string, runId: string, changes: SnapshotChange[]): Promise<void> {
     const stmt = this.db.prepare(
-      `INSERT INTO sync_rows (model, pk, pending_hash, pending_id, pending_row, seen_run) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO sync_rows (model, pk, pending_hash, pending_id, pending_after, pending_row, seen_run) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (model, pk) DO UPDATE SET pending_hash = excluded.pending_hash, pending_id = excluded.pending_id,
-         pending_row = excluded.pending_row, seen_run = excluded.seen_run`,
+         pending_after = excluded.pending_after, pending_row = excluded.pending_row, seen_run = excluded.seen_run`,
     );
-    this.db.transaction(() => changes.forEach((c) => stmt.run(model, c.pk, c.hash, c.messageId, c.row ?? null, runId)))();
+    this.db.transaction(() => changes.forEach((c) => stmt.run(model, c.pk, c.hash, c.messageId, c.after ?? null, c.row ?? null, runId))).immediate();
   }
 
-  async unseen(model: string, runId: string, limit: number, afterPk = ''): Promise<Array<{ pk: string; hash: string | null; row?: string }>> {
+  private unseenWhere(dryRun: boolean): string {
+    return dryRun ? 'NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run = ? AND s.pk = sync_rows.pk)' : '(seen_run IS NULL OR seen_run != ?)';
+  }
+
+  async unseen(model: string, runId: string, limit: number, afterPk = '', dryRun = false): Promise<UnseenRow[]> {
     const rows = this.db
-      .prepare(`SELECT pk, hash, row FROM sync_rows WHERE model = ? AND (seen_run IS NULL OR seen_run != ?) AND pk > ? ORDER BY pk LIMIT ?`)
-      .all(model, runId, afterPk, limit) as Array<{ pk: string; hash: string | null; row: string | null }>;
-    return rows.map((r) => ({ pk: r.pk, hash: r.hash, ...(r.row !== null ? { row: r.row } : {}) }));
+      .prepare(`SELECT pk, hash, row, pending_hash, pending_row FROM sync_rows WHERE model = ? AND ${this.unseenWhere(dryRun)} AND pk > ? ORDER BY pk LIMIT ?`)
+      .all(model, runId, afterPk, limit) as Array<{ pk: string; hash: string | null; row: string | null; pending_hash: string | null; pending_row: string | null }>;
+    return rows.map((r) => ({
+      pk: r.pk,
+      hash: r.hash,
+      ...(r.row !== null ? { row: r.row } : {}),
+      ...(r.pending_hash !== null ? { pendingHash: r.pending_hash } : {}),
+      ...(r.pending_row !== null ? { pendingRow: r.pending_row } : {}),
+    }));
+  }
+
+  async countUnseen(model: string, runId: string, dryRun = false): Promise<{ unseen: number; total: number }> {
+    const r = this.db
+      .prepare(
+        `SELECT count(*) AS total, coalesce(sum(CASE WHEN ${this.unseenWhere(dryRun)} THEN 1 ELSE 0 END), 0) AS unseen
+           FROM sync_rows WHERE model = ? AND (hash IS NOT NULL OR pending_id IS NOT NULL)`,
+      )
+      .get(runId, model) as { total: number; unseen: number };
+    return { unseen: r.unseen, total: r.total };
+  }
+
+  async endRun(runId: string): Promise<void> {
+    this.db.prepare('DELETE FROM sync_seen WHERE run = ? OR at < ?').run(runId, Date.now() - KEEP_DRY_SEEN_MS);
   }
 
   async forget(model: string, pks: string[]): Promise<void> {
+    if (!pks.length) return;
     const stmt = this.db.prepare('DELETE FROM sync_rows WHERE model = ? AND pk = ?');
-    this.db.transaction(() => pks.forEach((pk) => stmt.run(model, pk)))();
+    this.db.transaction(() => pks.forEach((pk) => stmt.run(model, pk))).immediate();
+  }
+
+  async queueMark(destination: string, messageIds: string[]): Promise<Map<string, number>> {
+    const { max } = this.db.prepare('SELECT coalesce(max(seq), 0) AS max FROM queue').get() as { max: number };
+    const out = new Map<string, number>();
+    for (const part of chunks([...new Set(messageIds)])) {
+      const live = this.db
+        .prepare(`SELECT message_id, min(seq) AS seq FROM queue WHERE destination = ? AND state != 'dead' AND message_id IN (${part.map(() => '?').join(',')}) GROUP BY message_id`)
+        .all(destination, ...part) as Array<{ message_id: string; seq: number }>;
+      const queued = new Map(live.map((r) => [r.message_id, r.seq]));
+      for (const id of part) out.set(id, queued.has(id) ? Math.min(max, queued.get(id)! - 1) : max);
+    }
+    return out;
   }
 
   async settle(model: string, destination: string): Promise<{ delivered: number; failed: number; pending: number }> {
@@ -69,6 +140,8 @@ export class SqliteSnapshots implements Snapshots {
   }
 
   private settleRange(model: string, destination: string, after: string): { delivered: number; failed: number; last: string } | undefined {
+    // Reads, then writes: IMMEDIATE, else a `start` process writing the same file between the two fails this with
+    // "database is locked".
     return this.db.transaction(() => {
       const keys = this.db
         .prepare('SELECT pk FROM sync_rows WHERE model = ? AND pk > ? AND pending_id IS NOT NULL ORDER BY pk LIMIT ?')
@@ -77,17 +150,43 @@ export class SqliteSnapshots implements Snapshots {
       if (!keys.length) return undefined;
       const last = keys[keys.length - 1];
       const range = 'model = ? AND pk > ? AND pk <= ? AND pending_id IS NOT NULL';
+      // This change's copy of its message: queued after pending_after (older dead copies are earlier runs').
       // Gone from the queue = delivered (acked messages are deleted); still there as 'dead' = failed.
-      const inQueue = `EXISTS (SELECT 1 FROM queue q WHERE q.destination = ? AND q.message_id = sync_rows.pending_id)`;
-      const dead = `EXISTS (SELECT 1 FROM queue q WHERE q.destination = ? AND q.message_id = sync_rows.pending_id AND q.state = 'dead')`;
-      const gone = this.db.prepare(`DELETE FROM sync_rows WHERE ${range} AND pending_hash = 'deleted' AND NOT ${inQueue}`).run(model, after, last, destination).changes;
+      const copy = (state: string) =>
+        `EXISTS (SELECT 1 FROM queue q WHERE q.destination = ? AND q.message_id = sync_rows.pending_id AND q.seq > coalesce(sync_rows.pending_after, 0)${state})`;
+      const gone = this.db.prepare(`DELETE FROM sync_rows WHERE ${range} AND pending_hash = 'deleted' AND NOT ${copy('')}`).run(model, after, last, destination).changes;
       const synced = this.db
-        .prepare(`UPDATE sync_rows SET hash = pending_hash, row = pending_row, pending_hash = NULL, pending_id = NULL, pending_row = NULL WHERE ${range} AND NOT ${inQueue}`)
+        .prepare(`UPDATE sync_rows SET hash = pending_hash, row = pending_row, pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL WHERE ${range} AND NOT ${copy('')}`)
         .run(model, after, last, destination).changes;
       const failed = this.db
-        .prepare(`UPDATE sync_rows SET pending_hash = NULL, pending_id = NULL, pending_row = NULL WHERE ${range} AND ${dead}`)
-        .run(model, after, last, destination).changes;
+        .prepare(
+          `UPDATE sync_rows SET pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL
+            WHERE ${range} AND ${copy(` AND q.state = 'dead'`)} AND NOT ${copy(` AND q.state != 'dead'`)}`,
+        )
+        .run(model, after, last, destination, destination).changes;
       return { delivered: gone + synced, failed, last };
-    })();
+    }).immediate();
+  }
+
+  async lock(model: string, owner: string, leaseMs: number, stealFrom?: string): Promise<string | undefined> {
+    const now = Date.now();
+    const taken = this.db
+      .prepare(
+        `INSERT INTO sync_locks (model, owner, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (model) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+          WHERE sync_locks.expires_at < ? OR sync_locks.owner = excluded.owner OR sync_locks.owner = ?`,
+      )
+      .run(model, owner, now + leaseMs, now, stealFrom ?? null).changes;
+    if (taken) return undefined;
+    const holder = this.db.prepare('SELECT owner FROM sync_locks WHERE model = ?').pluck().get(model) as string | undefined;
+    return holder ?? (await this.lock(model, owner, leaseMs, stealFrom));
+  }
+
+  async renewLock(model: string, owner: string, leaseMs: number): Promise<boolean> {
+    return this.db.prepare('UPDATE sync_locks SET expires_at = ? WHERE model = ? AND owner = ?').run(Date.now() + leaseMs, model, owner).changes === 1;
+  }
+
+  async unlock(model: string, owner: string): Promise<void> {
+    this.db.prepare('DELETE FROM sync_locks WHERE model = ? AND owner = ?').run(model, owner);
   }
 }

@@ -50,9 +50,10 @@ export function TimeChart({ kind, labels, series, title, testid }: { kind: 'line
   });
 
   // The canvas is drawn pixels; the same numbers are summarised in text for screen readers.
-  const summary = series.map((s) => `${s.label}: ${s.values.reduce((a, b) => a + b, 0)} in total`).join(', ');
+  const totals = series.map((s) => [s.label, s.values.reduce((a, b) => a + b, 0)] as const);
+  const summary = totals.map(([label, total]) => `${label}: ${total} in total`).join(', ');
   return (
-    <figure class="chart" data-testid={testid}>
+    <figure class="chart" data-testid={testid} data-totals={JSON.stringify(Object.fromEntries(totals))}>
       <figcaption>{title}</figcaption>
       <div class="chart-box">
         <canvas ref={canvas} role="img" aria-label={`${title}. ${summary}`} />

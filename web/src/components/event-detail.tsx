@@ -9,24 +9,48 @@ import { JsonBlock } from './json-block';
 import { DeliveryTable } from './delivery-table';
 import { FieldProblem } from './field-problem';
 
-const SETTLED = new Set(['delivered', 'dead', 'filtered']);
+/** Statuses that no longer change: `unknown` means the queue no longer has it (discarded, or delivered elsewhere). */
+const SETTLED = new Set(['delivered', 'dead', 'filtered', 'unknown']);
+const POLL_MS = 2000;
+const MAX_POLL_MS = 30_000;
 
 export function EventDetailView({ id }: { id: string }) {
   const [settled, setSettled] = useState(false);
-  // Outcomes settle within moments: keep asking only while something is still on its way.
-  const state = useApi((signal) => api.event(id, signal), [id], { pollMs: settled ? undefined : 2000 });
+  const [failures, setFailures] = useState(0);
+  const [gone, setGone] = useState(false);
+  // Outcomes settle within moments: keep asking only while something is still on its way. A message that is not
+  // (or no longer) there stops the polling; other failures are asked about less and less often.
+  const pollMs = settled || gone ? undefined : Math.min(POLL_MS * 2 ** failures, MAX_POLL_MS);
+  const state = useApi((signal) => api.event(id, signal), [id], { pollMs });
+  useEffect(() => {
+    setSettled(false);
+    setFailures(0);
+    setGone(false);
+  }, [id]);
   useEffect(() => setSettled(Boolean(state.data?.destinations.every((d) => SETTLED.has(d.outcome.status)))), [state.data]);
-  if (state.error instanceof ApiError && state.error.status === 404)
+  useEffect(() => {
+    if (!state.error) return setFailures(0);
+    if (state.error instanceof ApiError && state.error.status === 404) setGone(true);
+    else setFailures((n) => n + 1);
+  }, [state.error]);
+  if (gone || (state.error instanceof ApiError && state.error.status === 404))
     return (
-      <Empty title={`Message ${id} is no longer among the recent ones.`}>
-        This process keeps the last 500 messages in memory, and forgets them when it restarts. Its delivery may still be found on Deliveries or Dead letters.
-      </Empty>
+      <div data-testid="live-not-found">
+        <Empty title={`Message ${id} is not among the recent ones.`}>
+          This process keeps the last 500 messages in memory, and forgets them when it restarts. Its delivery may still be found on Deliveries or Dead letters.
+        </Empty>
+      </div>
     );
   return (
     <div class="detail" data-testid="live-detail">
       <Async state={state} what={`message ${id}`}>
         {(d) => <Detail d={d} />}
       </Async>
+      {state.error && pollMs ? (
+        <p class="hint" data-testid="live-detail-retry">
+          Trying again in {Math.round(pollMs / 1000)} s.
+        </p>
+      ) : null}
     </div>
   );
 }
@@ -45,7 +69,7 @@ function Detail({ d }: { d: EventDetail }) {
             {dest.outcome.at ? <small>at {time(dest.outcome.at)}</small> : null}
           </h3>
           {dest.outcome.error ? <p class="problem">{typeof dest.outcome.error === 'string' ? dest.outcome.error : JSON.stringify(dest.outcome.error)}</p> : null}
-          <PreviewView p={dest.preview} />
+          {dest.preview ? <PreviewView p={dest.preview} /> : <p class="hint">No preview: destination “{dest.name}” is not configured in this process.</p>}
           <h4>Klaviyo requests that carried it</h4>
           {dest.deliveries.length ? <DeliveryTable deliveries={dest.deliveries} caption={`Requests to Klaviyo for this message (${dest.name})`} /> : <p class="hint">None yet{dest.outcome.status === 'filtered' ? ': no action matched.' : '.'}</p>}
         </section>

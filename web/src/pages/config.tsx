@@ -84,7 +84,7 @@ function Destination({ d, emulator }: { d: DestinationConfig; emulator: string |
         <dt>API key</dt>
         <dd class="mono">{d.apiKey ?? 'none (built-in emulator)'}</dd>
         <dt>Klaviyo URL</dt>
-        <dd class="mono">{d.klaviyoUrl ?? (d.apiKey || !emulator ? 'https://a.klaviyo.com' : emulator)}</dd>
+        <dd class="mono">{d.deliversTo ?? d.klaviyoUrl ?? (d.apiKey || !emulator ? 'https://a.klaviyo.com' : emulator)}</dd>
       </dl>
       <div class="table-wrap">
         <table>

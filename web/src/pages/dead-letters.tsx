@@ -1,5 +1,5 @@
 /** Dead letters: why each failed, its payload; replay or discard one, a selection, or all matching a filter. */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, type Selection } from '../api';
 import { useApi, useDebounced } from '../hooks';
 import { dateTime } from '../format';
@@ -28,16 +28,33 @@ function firstDetail(detail: unknown): string | undefined {
 }
 
 type Pending = { kind: 'discard'; sel: Selection; count: string } | null;
+type Filter = { destination: string; reason: string };
+
+const selectionFor = (f: Filter): Selection => ({ all: true, ...(f.destination ? { destination: f.destination } : {}), ...(f.reason ? { reason: f.reason } : {}) });
+const describe = (f: Filter) => [f.destination && `destination ${f.destination}`, f.reason && `reason containing “${f.reason}”`].filter(Boolean).join(' and ') || 'no filter: every dead letter';
 
 export function DeadLettersPage({ config }: { config: AdminConfig }) {
   const [destination, setDestination] = useState('');
   const [reasonInput, setReason] = useState('');
   const reason = useDebounced(reasonInput.trim());
-  const state = useApi((signal) => api.deadLetters({ destination, reason, limit: 500 }, signal), [destination, reason], { pollMs: 10_000 });
+  // Each answer remembers the filter it was loaded with: "all matching" acts on exactly that.
+  const state = useApi(
+    async (signal) => {
+      const filter: Filter = { destination, reason };
+      return { ...(await api.deadLetters({ ...filter, limit: 500 }, signal)), filter };
+    },
+    [destination, reason],
+    { pollMs: 10_000 },
+  );
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [result, setResult] = useState<{ text: string; error?: boolean } | null>(null);
   const [pending, setPending] = useState<Pending>(null);
   const [busy, setBusy] = useState(false);
+  // The discard confirmation: focus moves into it, and back to the button that opened it.
+  const opener = useRef<HTMLButtonElement | null>(null);
+  const confirmButton = useRef<HTMLButtonElement>(null);
+  const resultRef = useRef<HTMLParagraphElement>(null);
+  const [restoreFocus, setRestoreFocus] = useState(0);
 
   const rows = state.data?.deadLetters ?? [];
   // A selection only ever holds rows that are on screen.
@@ -46,10 +63,45 @@ export function DeadLettersPage({ config }: { config: AdminConfig }) {
     setSelected((s) => new Set([...s].filter((seq) => shown.has(seq))));
   }, [state.data]);
 
-  const allMatching: Selection = { all: true, ...(destination ? { destination } : {}), ...(reason ? { reason } : {}) };
-  const filterText = [destination && `destination ${destination}`, reason && `reason containing “${reason}”`].filter(Boolean).join(' and ') || 'no filter: every dead letter';
+  const shown = state.data?.filter;
+  // While the typed filter has not reached the list yet, the rows on screen are another filter's: no bulk action.
+  const settling = reasonInput.trim() !== reason || !shown || shown.destination !== destination || shown.reason !== reason;
+  const allMatching: Selection | null = shown && !settling ? selectionFor(shown) : null;
+  const filterText = describe(shown ?? { destination, reason });
 
-  async function run(kind: 'replay' | 'discard', sel: Selection) {
+  // Layout effects: the focus moves as soon as the confirmation appears or goes, not a frame later.
+  useLayoutEffect(() => {
+    if (pending) confirmButton.current?.focus();
+  }, [pending]);
+  useLayoutEffect(() => {
+    if (!restoreFocus) return;
+    const b = opener.current;
+    // The button may be disabled now (the selection it acted on is gone): then the result takes the focus.
+    if (b?.isConnected && !b.disabled) b.focus();
+    else resultRef.current?.focus();
+  }, [restoreFocus]);
+  const cancel = () => {
+    setPending(null);
+    setRestoreFocus((n) => n + 1);
+  };
+  useEffect(() => {
+    if (!pending) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      e.preventDefault();
+      cancel();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [pending]);
+  // A confirmation names the filter it was opened for: another filter closes it.
+  useEffect(() => setPending(null), [destination, reasonInput]);
+  const confirmDiscard = (e: Event, p: NonNullable<Pending>) => {
+    opener.current = e.currentTarget as HTMLButtonElement;
+    setPending(p);
+  };
+
+  async function run(kind: 'replay' | 'discard', sel: Selection, fromConfirm = false) {
     setBusy(true);
     setPending(null);
     try {
@@ -61,6 +113,7 @@ export function DeadLettersPage({ config }: { config: AdminConfig }) {
       setResult({ text: `${kind === 'replay' ? 'Replay' : 'Discard'} failed: ${(err as Error).message}`, error: true });
     } finally {
       setBusy(false);
+      if (fromConfirm) setRestoreFocus((n) => n + 1);
     }
   }
 
@@ -92,38 +145,46 @@ export function DeadLettersPage({ config }: { config: AdminConfig }) {
         <button type="button" disabled={busy || selected.size === 0} onClick={() => run('replay', { seqs: [...selected] })} data-testid="replay-selected">
           Replay selected ({selected.size})
         </button>
-        <button type="button" disabled={busy || rows.length === 0} onClick={() => run('replay', allMatching)} data-testid="replay-all">
+        <button type="button" disabled={busy || rows.length === 0 || !allMatching} onClick={() => allMatching && run('replay', allMatching)} data-testid="replay-all">
           Replay all matching
         </button>
-        <button type="button" class="danger" disabled={busy || selected.size === 0} onClick={() => setPending({ kind: 'discard', sel: { seqs: [...selected] }, count: `${selected.size} selected` })} data-testid="discard-selected">
+        <button type="button" class="danger" disabled={busy || selected.size === 0} onClick={(e) => confirmDiscard(e, { kind: 'discard', sel: { seqs: [...selected] }, count: `${selected.size} selected` })} data-testid="discard-selected">
           Discard selected
         </button>
-        <button type="button" class="danger" disabled={busy || rows.length === 0} onClick={() => setPending({ kind: 'discard', sel: allMatching, count: `all matching (${filterText})` })} data-testid="discard-all">
+        <button
+          type="button"
+          class="danger"
+          disabled={busy || rows.length === 0 || !allMatching}
+          onClick={(e) => allMatching && confirmDiscard(e, { kind: 'discard', sel: allMatching, count: `all matching (${filterText})` })}
+          data-testid="discard-all"
+        >
           Discard all matching
         </button>
       </div>
       {pending ? (
         <div class="confirm" role="alertdialog" aria-labelledby="confirm-text" data-testid="confirm">
           <p id="confirm-text">Discard {pending.count} dead letters? They are deleted for good and cannot be replayed afterwards.</p>
-          <button type="button" class="danger" onClick={() => run('discard', pending.sel)} data-testid="confirm-discard" autoFocus>
+          <button type="button" class="danger" onClick={() => run('discard', pending.sel, true)} data-testid="confirm-discard" ref={confirmButton}>
             Yes, discard
           </button>
-          <button type="button" onClick={() => setPending(null)}>
+          <button type="button" onClick={cancel} data-testid="confirm-cancel">
             Cancel
           </button>
         </div>
       ) : null}
       {result ? (
-        <p class={result.error ? 'problem' : 'success'} role="status" data-testid="dead-result">
+        <p class={result.error ? 'problem' : 'success'} role="status" data-testid="dead-result" tabIndex={-1} ref={resultRef}>
           {result.text}
         </p>
       ) : null}
-      <p class="hint">“Replay all matching” applies to {filterText}, including any not shown below.</p>
+      <p class="hint" data-testid="dead-scope">
+        {settling ? 'Loading the list for the new filter…' : `“Replay all matching” and “Discard all matching” apply to ${filterText}, including any not shown below.`}
+      </p>
       <Async state={state} what="dead letters">
         {(d) =>
           d.deadLetters.length === 0 ? (
-            <Empty title={destination || reason ? 'No dead letter matches this filter.' : 'No dead letters.'}>
-              {destination || reason ? 'Clear the filter to see all.' : 'Messages Klaviyo refuses, or that fail after every retry, land here with the reason.'}
+            <Empty title={d.filter.destination || d.filter.reason ? 'No dead letter matches this filter.' : 'No dead letters.'}>
+              {d.filter.destination || d.filter.reason ? 'Clear the filter to see all.' : 'Messages Klaviyo refuses, or that fail after every retry, land here with the reason.'}
             </Empty>
           ) : (
             <DeadTable rows={d.deadLetters} selected={selected} toggle={toggle} setSelected={setSelected} />

@@ -40,6 +40,9 @@ function DestinationPanel({ d, window }: { d: DestinationOverview; window: Overv
   const klaviyoLabels = d.klaviyo.map((p) => clock(p.t));
   const quiet = d.series.every((p) => p.received === 0 && p.delivered === 0);
   const q = d.queue;
+  const span = window === '1h' ? 'hour' : 'day';
+  // A count: a few dead letters an hour are a rate that rounds to 0.00/s.
+  const deadInWindow = d.series.reduce((n, p) => n + p.dead, 0);
   return (
     <section class="panel" aria-labelledby={`dest-${d.name}`} data-testid={`overview-${d.name}`}>
       <h2 id={`dest-${d.name}`}>{d.name}</h2>
@@ -51,10 +54,10 @@ function DestinationPanel({ d, window }: { d: DestinationOverview; window: Overv
         <Tile label="Delivered" value={num(q.delivered)} />
         <Tile label="Received (5 min)" value={perSecond(d.rates.last5m.received)} />
         <Tile label="Delivered (5 min)" value={perSecond(d.rates.last5m.delivered)} />
-        <Tile label="Dead-lettered (1 h)" value={perSecond(d.rates.last60m.dead)} />
+        <Tile label={`Dead-lettered (last ${span})`} value={num(deadInWindow)} tone={deadInWindow ? 'bad' : undefined} testid="tile-dead-window" />
       </dl>
       {quiet ? (
-        <Empty title={`No messages in the last ${window === '1h' ? 'hour' : 'day'}.`}>
+        <Empty title={`No messages in the last ${span}.`}>
           Send events to this service’s <code>/v1/track</code> (or point a Segment / RudderStack SDK at it) with a source’s write key; the charts fill in within a
           minute.
         </Empty>
@@ -99,9 +102,9 @@ function DestinationPanel({ d, window }: { d: DestinationOverview; window: Overv
   );
 }
 
-function Tile({ label, value, tone, link }: { label: string; value: string; tone?: 'warn' | 'bad'; link?: string }) {
+function Tile({ label, value, tone, link, testid }: { label: string; value: string; tone?: 'warn' | 'bad'; link?: string; testid?: string }) {
   return (
-    <div class={`tile ${tone ?? ''}`}>
+    <div class={`tile ${tone ?? ''}`} data-testid={testid}>
       <dt>{label}</dt>
       <dd>{link ? <a href={link}>{value}</a> : value}</dd>
     </div>

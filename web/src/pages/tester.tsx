@@ -172,7 +172,7 @@ export function TesterPage({ config }: { config: AdminConfig }) {
           </label>
           <label>
             Or a recent message
-            <select value="" onChange={(e) => pickRecent((e.target as HTMLSelectElement).value)} disabled={!recent.data?.events.length}>
+            <select value="" onChange={(e) => pickRecent((e.target as HTMLSelectElement).value)} disabled={!recent.data?.events.length} data-testid="tester-recent">
               <option value="">{recent.data?.events.length ? 'Choose…' : 'none yet'}</option>
               {recent.data?.events.map((ev) => (
                 <option key={ev.id} value={ev.id}>
