@@ -1,3 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, ConfigFileError } from '../src/config/index.js';
 
@@ -19,6 +24,19 @@ describe('config', () => {
     expect(c.sources[0].writeKey).toBe('wk_12345678');
   });
 
+  it('checks flags and environment values like the file, naming the flag', () => {
+    expect(() => parseConfig({}, { adminToken: 'short' })).toThrow(/--admin-token \/ ADMIN_TOKEN: the admin token must be at least 16 characters/);
+    expect(() => parseConfig({}, { port: Number('abc') })).toThrow(/--port \/ PORT:/);
+    expect(() => parseConfig({}, { writeKey: 'k' })).toThrow(/--write-key \/ WRITE_KEY: write keys must be at least 8 characters/);
+    expect(() => parseConfig({}, { klaviyoUrl: 'not a url' })).toThrow(/--klaviyo-url \/ KLAVIYO_URL:/);
+    expect(parseConfig({}, { host: '0.0.0.0' }).host).toBe('0.0.0.0');
+  });
+
+  it('refuses keys it does not know (a typo would otherwise be ignored)', () => {
+    expect(() => parseConfig({ prot: 9000 })).toThrow(/\(root\): Unrecognized key: "prot"|prot/);
+    expect(() => parseConfig({ destinations: [{ name: 'k', delivery: { batchsize: 10 } }] })).toThrow(/destinations\.0\.delivery/);
+  });
+
   it('lists every problem by path', () => {
     try {
       parseConfig({ port: 'eighty', destinations: [{ name: 'bad name!', delivery: { batchSize: 0 } }] });
@@ -38,5 +56,17 @@ describe('config', () => {
 
   it('rejects duplicate destination names', () => {
     expect(() => parseConfig({ destinations: [{ name: 'k' }, { name: 'k' }] })).toThrow(/used twice/);
+  });
+});
+
+describe('status and dlq', () => {
+  it('refuse a data dir without a queue instead of reporting an empty one', () => {
+    const dir = join(tmpdir(), `kd-no-queue-${process.pid}`);
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    for (const args of [['status'], ['dlq', 'list']]) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args, '--data-dir', dir], { cwd: root, encoding: 'utf8' });
+      expect([r.status, r.stderr]).toEqual([1, `klaviyo-destination: no queue at ${join(dir, 'queue.db')}: pass the --data-dir (or --store) that start uses\n`]);
+    }
+    expect(existsSync(dir)).toBe(false);
   });
 });

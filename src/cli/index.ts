@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** The `klaviyo-destination` command. Each subcommand is a thin shell over a library function. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { Command, Option } from 'commander';
 
 const program = new Command('klaviyo-destination')
@@ -16,11 +18,13 @@ program
   .command('preview')
   .description('read Segment messages as JSON Lines on stdin; print what would be sent to Klaviyo (sends nothing)')
   .option('--preset <name>', 'preset of subscriptions and settings (wins over the preset in --config; default segment-actions)')
-  .option('--config <file>', 'JSON file: a destination ({preset, subscriptions, settings}) or a whole service config (its first destination)')
+  .option('--config <file>', 'JSON or YAML file: a destination ({preset, subscriptions, settings}) or a whole service config (its first destination)')
   .option('--batch', 'treat the input as one delivery run and print the coalesced bulk requests')
   .action(async (o: { preset?: string; config?: string; batch?: boolean }) => {
     try {
       const { runPreview } = await import('../preview/index.js');
+      // `preview … | head`: the reader left; that is not an error.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? process.exit(0) : fail(err)));
       const destination = o.config ? previewDestination(o.config, o.preset) : { preset: o.preset ?? 'segment-actions' };
       await runPreview({ destination, batch: o.batch, input: process.stdin, output: process.stdout });
     } catch (err) {
@@ -30,10 +34,12 @@ program
 
 function previewDestination(file: string, preset: string | undefined) {
   let raw: any;
+  const yaml = /\.ya?ml$/i.test(file);
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    const text = readFileSync(file, 'utf8');
+    raw = yaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new Error(`cannot read ${file} as JSON: ${(err as Error).message}`);
+    throw new Error(`cannot read ${file} as ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
   }
   const d = Array.isArray(raw?.destinations) ? raw.destinations[0] : raw;
   return { preset: preset ?? d?.preset ?? 'segment-actions', subscriptions: d?.subscriptions, settings: d?.settings ?? {} };
@@ -41,7 +47,7 @@ function previewDestination(file: string, preset: string | undefined) {
 
 program
   .command('emulator')
-  .description('run the stateful Klaviyo emulator (GET /__emulator/state, POST /__emulator/reset)')
+  .description('run the stateful Klaviyo emulator (GET /__emulator/state, POST /__emulator/reset, POST /__emulator/faults)')
   .addOption(new Option('--port <n>', 'port').env('PORT').default('4010'))
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .option('--api-key <key>', 'accept only this Klaviyo API key (default: any)')
@@ -64,16 +70,17 @@ program
 program
   .command('start')
   .description('run the service: Segment-compatible ingest API, durable queue, delivery to Klaviyo')
-  .addOption(new Option('--port <n>', 'HTTP port').env('PORT'))
-  .addOption(new Option('--data-dir <dir>', 'where the embedded queue lives').env('DATA_DIR'))
+  .addOption(new Option('--port <n>', 'HTTP port (default 8080)').env('PORT'))
+  .addOption(new Option('--host <addr>', 'interface to listen on (default 127.0.0.1; 0.0.0.0 for every interface)').env('HOST'))
+  .addOption(new Option('--data-dir <dir>', 'where the embedded queue lives (default ./data)').env('DATA_DIR'))
   .addOption(new Option('--store <url>', 'postgres://… to share one queue between processes (default: embedded SQLite in the data dir)').env('STORE_URL'))
   .addOption(new Option('--role <role>', 'what this process does: all, ingest (accept events) or worker (deliver them)').choices(['all', 'ingest', 'worker']).env('ROLE'))
   .addOption(new Option('--write-key <key>', 'write key clients send (generated when absent)').env('WRITE_KEY'))
   .addOption(new Option('--api-key <key>', 'Klaviyo private API key (absent: the built-in emulator)').env('KLAVIYO_API_KEY'))
   .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
-  .addOption(new Option('--config <file>', 'JSON config file').env('CONFIG_FILE'))
+  .addOption(new Option('--config <file>', 'JSON or YAML config file').env('CONFIG_FILE'))
   .addOption(new Option('--admin-token <token>', 'token for /admin/* and the dashboard at /ui/ (generated and kept in the store when absent)').env('ADMIN_TOKEN'))
-  .action(async (o: { port?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string }) => {
+  .action(async (o: { port?: string; host?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string }) => {
     const { loadConfigFile } = await import('../config/index.js');
     const { startService } = await import('../service/index.js');
     const { createLogger } = await import('../service/logger.js');
@@ -81,6 +88,7 @@ program
     try {
       const config = loadConfigFile(o.config, {
         port: o.port !== undefined ? Number(o.port) : undefined,
+        host: o.host,
         dataDir: o.dataDir,
         store: o.store,
         role: o.role,
@@ -162,6 +170,8 @@ program
 
 async function withStore(o: { dataDir: string; store?: string }, fn: (store: import('../store/types.js').Store) => Promise<void>) {
   try {
+    // Looking at a queue that is not there would make an empty one and report nothing: say where to look instead.
+    if (!o.store && !existsSync(join(o.dataDir, 'queue.db'))) throw new Error(`no queue at ${join(o.dataDir, 'queue.db')}: pass the --data-dir (or --store) that start uses`);
     const { openStore } = await import('../store/open.js');
     const store = await openStore(o.store, o.dataDir);
     await store.migrate();

@@ -29,7 +29,7 @@ const deliverySchema = z.object({
   maxAgeMs: z.number().int().min(1000).default(24 * 3600_000),
   /** Klaviyo's rate-limit tiers × this: for an account with raised limits, or an emulator run with scaled tiers. */
   rateLimitScale: z.number().positive().max(1000).default(1),
-});
+}).strict();
 
 const destinationSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'destination names use letters, digits, - and _').default('klaviyo'),
@@ -41,7 +41,7 @@ const destinationSchema = z.object({
   subscriptions: z.array(subscriptionSchema).optional(),
   settings: z.record(z.string(), z.unknown()).default(() => ({})),
   delivery: deliverySchema.default(() => deliverySchema.parse({})),
-});
+}).strict();
 
 /** Where warehouse rows come from: a Postgres query, a CSV file (header row) or a JSON Lines file. */
 export const rowSourceSchema = z.union([
@@ -59,7 +59,7 @@ const modelSubscriptionSchema = z.object({
   fields: z.record(z.string(), z.string()).optional(),
   /** Full mapping-kit mapping; the row is at `$.properties`. */
   mapping: z.record(z.string(), z.unknown()).optional(),
-});
+}).strict();
 
 const nameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'names use letters, digits, - and _');
 /** `30s`, `15m`, `1h`, `1d`, or a cron expression (`0 * * * *`). */
@@ -76,7 +76,7 @@ export const modelSchema = z.object({
   every: everySchema.optional(),
   /** Let a run delete more than half of the rows last synced, or all of them when the source reads no rows. */
   allowMassDelete: z.boolean().optional(),
-});
+}).strict();
 
 export const audienceSchema = z.object({
   /** The audience's name: also the Klaviyo list's name (created when missing). */
@@ -89,14 +89,14 @@ export const audienceSchema = z.object({
   every: everySchema.optional(),
   /** Let a run remove more than half of the members, or all of them when the source reads no rows. */
   allowMassDelete: z.boolean().optional(),
-});
+}).strict();
 
 const sourceSchema = z.object({
   name: z.string().min(1).default('default'),
   writeKey: z.string().min(8, 'write keys must be at least 8 characters').optional(),
   /** Destination names this source feeds; default: all. */
   destinations: z.array(z.string()).optional(),
-});
+}).strict();
 
 export const configSchema = z.object({
   port: z.number().int().min(0).max(65535).default(8080),
@@ -116,7 +116,7 @@ export const configSchema = z.object({
   /** Warehouse models synced by `sync` (and on their schedule by `start`). */
   models: z.array(modelSchema).default(() => []),
   audiences: z.array(audienceSchema).default(() => []),
-});
+}).strict();
 
 export type ModelConfig = z.infer<typeof modelSchema>;
 export type AudienceConfig = z.infer<typeof audienceSchema>;
@@ -133,6 +133,7 @@ export class ConfigFileError extends Error {
 /** Overrides from flags or the environment; only what was given. */
 export interface ConfigOverrides {
   port?: number;
+  host?: string;
   dataDir?: string;
   store?: string;
   role?: string;
@@ -155,13 +156,27 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Conf
     throw new ConfigFileError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const config = result.data;
-  if (overrides.port !== undefined) config.port = overrides.port;
+  // The rest apply to every source or destination: checked here, named by their flag.
+  const check = <T>(schema: z.ZodType<T>, value: T | undefined, flag: string): T | undefined => {
+    if (value === undefined || value === '') return undefined;
+    const r = schema.safeParse(value);
+    if (!r.success) throw new ConfigFileError(`invalid configuration:\n  - ${flag}: ${r.error.issues[0].message}`);
+    return r.data;
+  };
+  const port = check(configSchema.shape.port, overrides.port, '--port / PORT');
+  const host = check(configSchema.shape.host, overrides.host, '--host / HOST');
+  const adminToken = check(configSchema.shape.adminToken, overrides.adminToken, '--admin-token / ADMIN_TOKEN');
+  const writeKey = check(sourceSchema.shape.writeKey, overrides.writeKey, '--write-key / WRITE_KEY');
+  const apiKey = check(destinationSchema.shape.apiKey, overrides.apiKey, '--api-key / KLAVIYO_API_KEY');
+  const klaviyoUrl = check(destinationSchema.shape.klaviyoUrl, overrides.klaviyoUrl, '--klaviyo-url / KLAVIYO_URL');
+  if (port !== undefined) config.port = port;
+  if (host) config.host = host;
   if (overrides.dataDir) config.dataDir = overrides.dataDir;
-  if (overrides.adminToken) config.adminToken = overrides.adminToken;
-  if (overrides.writeKey) for (const s of config.sources) s.writeKey = overrides.writeKey;
+  if (adminToken) config.adminToken = adminToken;
+  if (writeKey) for (const s of config.sources) s.writeKey = writeKey;
   for (const d of config.destinations) {
-    if (overrides.apiKey) d.apiKey = overrides.apiKey;
-    if (overrides.klaviyoUrl) d.klaviyoUrl = overrides.klaviyoUrl;
+    if (apiKey) d.apiKey = apiKey;
+    if (klaviyoUrl) d.klaviyoUrl = klaviyoUrl;
   }
   const names = new Set<string>();
   for (const d of config.destinations) {

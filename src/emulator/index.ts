@@ -22,6 +22,8 @@ export interface FaultOptions {
   seed?: number;
 }
 
+const FAULT_KEYS = ['rate429', 'rate500', 'rate400', 'rateSlow', 'slowMs', 'rateDrop', 'seed'] as const;
+
 export interface EmulatorOptions {
   /** Only this key is accepted; unset → any non-empty key. */
   apiKey?: string;
@@ -392,7 +394,14 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     faults = f ?? {};
     random = seeded(faults.seed ?? 42);
   };
-  app.post('/__emulator/faults', async (req) => (setFaults((req.body ?? {}) as FaultOptions), { faults }));
+  app.post('/__emulator/faults', async (req) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    // A misspelt fault would silently inject nothing: name what is known instead.
+    const unknown = Object.keys(body).filter((k) => !(FAULT_KEYS as readonly string[]).includes(k) || typeof body[k] !== 'number');
+    if (unknown.length) throw new ApiError(400, 'invalid', 'Invalid input.', `unknown or non-numeric faults: ${unknown.join(', ')}; known (numbers): ${FAULT_KEYS.join(', ')}`);
+    setFaults(body as FaultOptions);
+    return { faults };
+  });
 
   return {
     app,

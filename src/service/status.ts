@@ -26,7 +26,8 @@ export async function statusReport(store: Store, now = Date.now()): Promise<{ de
       sum.delivered += Number(m.delivered);
       sum.dead += Number(m.dead);
     }
-    const r = (n: number) => Math.round((n / seconds) * 100) / 100;
+    // Three significant digits: light traffic over an hour is a small rate, not zero.
+    const r = (n: number) => Number((n / seconds).toPrecision(3));
     return { received: r(sum.received), delivered: r(sum.delivered), dead: r(sum.dead) };
   };
   const destinations: Record<string, DestinationStatus> = {};

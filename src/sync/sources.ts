@@ -47,9 +47,24 @@ async function* csvRows(path: string): AsyncGenerator<Row> {
   }
 }
 
+/** The URL without its password, for messages. */
+function shown(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the postgres:// source';
+  }
+}
+
 async function* postgresRows(url: string, query: string): AsyncGenerator<Row[]> {
   const client = new pg.Client(url);
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(`cannot read ${shown(url)}: ${(err as Error).message}`);
+  }
   try {
     const cursor = client.query(new Cursor(query));
     for (;;) {

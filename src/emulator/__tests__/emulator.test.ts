@@ -99,6 +99,15 @@ describe('Klaviyo emulator', () => {
     expect(Date.now() - t).toBeGreaterThanOrEqual(290);
     e.setFaults({});
     expect((await e.call('GET', '/api/accounts')).statusCode).toBe(200);
+    // Over HTTP: a 400 in Klaviyo's shape; a misspelt fault is refused rather than silently ignored.
+    const set = (body: object) => e.app.inject({ method: 'POST', url: '/__emulator/faults', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    expect((await set({ rate400: 1 })).statusCode).toBe(200);
+    const refused = await e.call('GET', '/api/accounts');
+    expect([refused.statusCode, refused.json().errors[0].code]).toEqual([400, 'invalid']);
+    const bad = await set({ rate: 0.5, rate500: 'x' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors[0].detail).toMatch(/unknown or non-numeric faults: rate, rate500; known/);
+    expect((await set({})).statusCode).toBe(200);
   });
 
   it('drops connections on request (the client sees a retryable network error)', async () => {
