@@ -42,8 +42,11 @@ export async function statusReport(store: Store, now = Date.now()): Promise<{ de
 export function formatStatus(report: Awaited<ReturnType<typeof statusReport>>): string {
   const rows = Object.entries(report.destinations);
   if (!rows.length) return 'no messages yet\n';
-  const head = ['destination', 'queued', 'in flight', 'retrying', 'dead letters', 'delivered', 'delivered/s 5m', 'delivered/s 1h', 'received/s 5m', 'dead/s 1h'];
-  const body = rows.map(([name, s]) => [name, s.queued, s.leased, s.retrying, s.dead, s.delivered, s.rates.last5m.delivered, s.rates.last60m.delivered, s.rates.last5m.received, s.rates.last60m.dead].map(String));
+  const head = ['destination', 'queued', 'in flight', 'retrying', 'dead letters', 'delivered', 'received/s 5m', 'received/s 1h', 'delivered/s 5m', 'delivered/s 1h', 'dead/s 5m', 'dead/s 1h'];
+  const body = rows.map(([name, s]) => {
+    const { last5m: m5, last60m: h1 } = s.rates;
+    return [name, s.queued, s.leased, s.retrying, s.dead, s.delivered, m5.received, h1.received, m5.delivered, h1.delivered, m5.dead, h1.dead].map(String);
+  });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), ...body.map(line)].join('\n') + '\n';
