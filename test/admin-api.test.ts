@@ -79,7 +79,7 @@ describe('admin API', () => {
     })().catch(() => {});
 
     const res = await send([
-      { type: 'identify', userId: 'u-live', messageId: 'live-1', traits: { email: 'Live@Example.com', phone: '(212) 555-0100' } },
+      { type: 'identify', userId: 'u-live', messageId: 'live-1', traits: { email: ' Live@EXAMPLE.com', phone: '(212) 555-0100' } },
       { type: 'track', userId: 'u-live', messageId: 'live-2', event: 'Product Viewed', properties: { sku: 'A1' }, context: { traits: { email: 'live@example.com' } } },
     ]);
     expect(res.status).toBe(200);
@@ -92,6 +92,7 @@ describe('admin API', () => {
     const list = await admin('/events?limit=10');
     expect(list.body.events.slice(0, 2).map((e: any) => e.id)).toEqual(['live-2', 'live-1']);
     expect(list.body.events[0]).toMatchObject({ source: 'web', destinations: ['klaviyo'], type: 'track', event: 'Product Viewed', userId: 'u-live', email: 'live@example.com' });
+    expect(list.body.events[1].email).toBe('Live@example.com'); // as delivered: trimmed, domain lower-cased
     expect((await admin('/events?q=live@')).body.events.map((e: any) => e.id)).toEqual(['live-2', 'live-1']);
 
     const detail = await until(

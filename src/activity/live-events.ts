@@ -3,6 +3,7 @@
  * destination. In memory, per process: this is a window onto traffic, not a record (the store is that).
  */
 import type { SegmentMessage } from '../spec/index.js';
+import { normaliseEmail } from '../actions/identity.js';
 import { Ring } from './ring.js';
 
 export interface LiveEvent {
@@ -50,7 +51,8 @@ export function summarize(message: SegmentMessage, source: string, destinations:
     event: str(m.type === 'track' ? m.event : m.name),
     userId: str(m.userId),
     anonymousId: str(m.anonymousId),
-    email: str(m.traits?.email ?? m.context?.traits?.email ?? m.properties?.email),
+    // As delivery will use it: normalised, or null when it would be dropped as invalid.
+    email: normaliseEmail(m.traits?.email ?? m.context?.traits?.email ?? m.properties?.email, []) ?? null,
   };
 }
 
