@@ -156,20 +156,9 @@ export class RequestLog {
     return out;
   }
 
-  /** Counts per bucket from `sinceMs` to now, oldest first, with empty buckets as zeros. */
-  series(destination: string, sinceMs: number, bucketMs: number, now = Date.now()): KlaviyoMinute[] {
-    const first = Math.floor(sinceMs / bucketMs) * bucketMs;
-    const out: KlaviyoMinute[] = [];
-    for (let t = first; t <= now; t += bucketMs) out.push({ t, requests: 0, rateLimited: 0, failed: 0, items: 0 });
-    for (const [minute, b] of this.minutes.get(destination) ?? []) {
-      const i = Math.floor((minute * MINUTE - first) / bucketMs);
-      if (i < 0 || i >= out.length) continue;
-      out[i].requests += b.requests;
-      out[i].rateLimited += b.rateLimited;
-      out[i].failed += b.failed;
-      out[i].items += b.items;
-    }
-    return out;
+  /** This destination's Klaviyo traffic per minute (minute = epoch ms / 60 000, floored), for the last day. */
+  perMinute(destination: string): Array<{ minute: number } & Omit<KlaviyoMinute, 't'>> {
+    return [...(this.minutes.get(destination) ?? [])].map(([minute, b]) => ({ minute, requests: b.requests, rateLimited: b.rateLimited, failed: b.failed, items: b.items }));
   }
 
   batchSizes(destination: string, sinceMs: number): { requests: number; avgItems: number; maxItems: number } {

@@ -39,21 +39,15 @@ export async function buildOverview(
   const { ms, bucketMs } = WINDOWS[window];
   // Whole buckets: the first one starts at or before the window's start, and is counted whole.
   const first = Math.floor((now - ms) / bucketMs) * bucketMs;
-  const [status, minutes] = await Promise.all([statusReport(deps.store, now), deps.store.throughput({ sinceMs: first })]);
+  // One read of the per-minute counts serves the rates too: the window covers at least their hour.
+  const minutes = await deps.store.throughput({ sinceMs: first });
+  const lastHour = Math.floor((now - 3600_000) / 60_000);
+  const status = await statusReport(deps.store, now, minutes.filter((m) => m.minute >= lastHour));
   const names = [...new Set([...deps.destinations, ...Object.keys(status.destinations)])].sort();
 
   const destinations = names.map((name): DestinationOverview => {
     const { rates, ...queue } = status.destinations[name] ?? { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0, rates: { last5m: zero(), last60m: zero() } };
-    const series: DestinationOverview['series'] = [];
-    for (let t = first; t <= now; t += bucketMs) series.push({ t, received: 0, delivered: 0, retried: 0, dead: 0 });
-    for (const m of minutes) {
-      const i = Math.floor((m.minute * 60_000 - first) / bucketMs);
-      if (m.destination !== name || i < 0 || i >= series.length) continue;
-      series[i].received += m.received;
-      series[i].delivered += m.delivered;
-      series[i].retried += m.retried;
-      series[i].dead += m.dead;
-    }
+    const buckets = <K extends string>(rows: Array<{ minute: number } & Record<K, number>>, keys: readonly K[]) => bucketed(rows, keys, first, bucketMs, now);
     const pacing = deps.pacing.get(name);
     const rateLimits = pacing
       ? deps.requests.usage(name, now).map((u) => {
@@ -73,8 +67,8 @@ export async function buildOverview(
       name,
       queue,
       rates,
-      series,
-      klaviyo: deps.requests.series(name, first, bucketMs, now),
+      series: buckets(minutes.filter((m) => m.destination === name), ['received', 'delivered', 'retried', 'dead'] as const),
+      klaviyo: buckets(deps.requests.perMinute(name), ['requests', 'rateLimited', 'failed', 'items'] as const),
       batchSizes: deps.requests.batchSizes(name, first),
       rateLimits,
     };
@@ -83,3 +77,14 @@ export async function buildOverview(
 }
 
 const zero = () => ({ received: 0, delivered: 0, dead: 0 });
+
+/** Per-minute rows summed into whole buckets from `first` to `now`, oldest first; buckets without rows are zeros. */
+function bucketed<K extends string>(rows: Array<{ minute: number } & Record<K, number>>, keys: readonly K[], first: number, bucketMs: number, now: number): Array<{ t: number } & Record<K, number>> {
+  const out: Array<{ t: number } & Record<K, number>> = [];
+  for (let t = first; t <= now; t += bucketMs) out.push({ t, ...(Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>) });
+  for (const r of rows) {
+    const bucket = out[Math.floor((r.minute * 60_000 - first) / bucketMs)];
+    if (bucket) for (const k of keys) (bucket as Record<K, number>)[k] += r[k];
+  }
+  return out;
+}

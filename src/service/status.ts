@@ -1,5 +1,5 @@
 /** What `status` and `GET /admin/status` report: queue state per destination and recent rates. */
-import type { DestinationStats, Store } from '../store/types.js';
+import type { DestinationStats, MinuteCounts, Store } from '../store/types.js';
 
 export interface Rates {
   /** Per second, averaged over the window. */
@@ -12,15 +12,16 @@ export interface DestinationStatus extends DestinationStats {
   rates: { last5m: Rates; last60m: Rates };
 }
 
-export async function statusReport(store: Store, now = Date.now()): Promise<{ destinations: Record<string, DestinationStatus> }> {
-  const [stats, minutes] = await Promise.all([store.stats(), store.throughput({ sinceMs: now - 60 * 60_000 })]);
-  const names = new Set([...Object.keys(stats.byDestination), ...minutes.map((m) => m.destination)]);
+/** `minutes`: per-minute counts covering at least the last hour, when the caller has read them already. */
+export async function statusReport(store: Store, now = Date.now(), minutes?: MinuteCounts[]): Promise<{ destinations: Record<string, DestinationStatus> }> {
+  const [stats, counts] = await Promise.all([store.stats(), minutes ?? store.throughput({ sinceMs: now - 60 * 60_000 })]);
+  const names = new Set([...Object.keys(stats.byDestination), ...counts.map((m) => m.destination)]);
   const rates = (destination: string, windowMin: number): Rates => {
     // Whole minutes since the window's first minute, plus the current, partial one.
     const first = Math.floor((now - windowMin * 60_000) / 60_000);
     const seconds = (now - first * 60_000) / 1000;
     const sum = { received: 0, delivered: 0, dead: 0 };
-    for (const m of minutes) {
+    for (const m of counts) {
       if (m.destination !== destination || m.minute < first) continue;
       sum.received += Number(m.received);
       sum.delivered += Number(m.delivered);
