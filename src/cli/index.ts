@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /** The `klaviyo-destination` command. Each subcommand is a thin shell over a library function. */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Command, Option } from 'commander';
 
@@ -171,7 +170,8 @@ program
 async function withStore(o: { dataDir: string; store?: string }, fn: (store: import('../store/types.js').Store) => Promise<void>) {
   try {
     // Looking at a queue that is not there would make an empty one and report nothing: say where to look instead.
-    if (!o.store && !existsSync(join(o.dataDir, 'queue.db'))) throw new Error(`no queue at ${join(o.dataDir, 'queue.db')}: pass the --data-dir (or --store) that start uses`);
+    const { queueFile } = await import('../store/sqlite/index.js');
+    if (!o.store && !existsSync(queueFile(o.dataDir))) throw new Error(`no queue at ${queueFile(o.dataDir)}: pass the --data-dir (or --store) that start uses`);
     const { openStore } = await import('../store/open.js');
     const store = await openStore(o.store, o.dataDir);
     await store.migrate();

@@ -38,7 +38,6 @@ export interface IngestOptions {
   onEnqueued?: (destinations: string[], messages: SegmentMessage[], source: string) => void;
 }
 
-
 const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 
 export function buildIngestServer(opts: IngestOptions): FastifyInstance {
@@ -60,10 +59,10 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     }
   });
 
-  app.setErrorHandler((err, _req, reply) => {
+  app.setErrorHandler((err, req, reply) => {
     const status = err instanceof HttpError ? err.statusCode : ((err as { statusCode?: number }).statusCode ?? 500);
     if (status >= 500) {
-      opts.onServerError?.(err, { method: _req.method, url: _req.url.split('?')[0] });
+      opts.onServerError?.(err, { method: req.method, url: req.url.split('?')[0] });
       return reply.status(500).send({ success: false, error: 'internal error' });
     }
     return reply.status(status).send({ success: false, error: (err as Error).message, ...(err instanceof HttpError ? err.extra : {}) });

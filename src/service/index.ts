@@ -71,14 +71,23 @@ export async function startService(
   // (A process that only ingests delivers nowhere.)
   const deliversTo = new Map(delivers ? config.destinations.map((d) => [d.name, d.klaviyoUrl ?? (toEmulator(d) ? emulator!.url : KLAVIYO_BASE_URL)]) : []);
 
+  /** A secret kept in the store under `name`, generated the first time it is asked for. */
+  const keptSecret = async (name: string): Promise<{ value: string; generated: boolean }> => {
+    const kept = await store.kvGet(name);
+    if (kept) return { value: kept, generated: false };
+    const value = randomBytes(18).toString('base64url');
+    await store.kvSet(name, value);
+    return { value, generated: true };
+  };
+
   const writeKeys: Record<string, string> = {};
   const sources = [];
   for (const s of config.sources) {
-    let key = s.writeKey ?? (await store.kvGet(`writeKey:${s.name}`));
+    let key = s.writeKey;
     if (!key) {
-      key = randomBytes(18).toString('base64url');
-      await store.kvSet(`writeKey:${s.name}`, key);
-      logger.info({ source: s.name }, `generated write key for source "${s.name}": ${key} (stored in the data dir; send it as the HTTP Basic auth user name)`);
+      const secret = await keptSecret(`writeKey:${s.name}`);
+      key = secret.value;
+      if (secret.generated) logger.info({ source: s.name }, `generated write key for source "${s.name}": ${key} (stored in the data dir; send it as the HTTP Basic auth user name)`);
     }
     writeKeys[s.name] = key;
     sources.push({ name: s.name, writeKey: key, destinations: s.destinations ?? config.destinations.map((d) => d.name) });
@@ -90,9 +99,8 @@ export async function startService(
   const pacing = new Map<string, PacingView>();
   // The admin API shows payloads: it always needs a token. A generated one is kept in the store, so every
   // process sharing a store (and every restart) accepts the same one.
-  let adminToken = config.adminToken ?? (await store.kvGet('adminToken'));
+  const adminToken = config.adminToken ?? (await keptSecret('adminToken')).value;
   const generatedToken = !config.adminToken;
-  if (!adminToken) await store.kvSet('adminToken', (adminToken = randomBytes(18).toString('base64url')));
 
   const workers = new Map<string, DeliveryWorker>();
   const clients: KlaviyoClient[] = [];

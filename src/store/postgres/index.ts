@@ -26,7 +26,6 @@ const COUNT_SQL = `INSERT INTO throughput (destination, minute, received, delive
   ON CONFLICT (destination, minute) DO UPDATE SET received = throughput.received + excluded.received,
     delivered = throughput.delivered + excluded.delivered, dead = throughput.dead + excluded.dead`;
 
-
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   readonly snapshots: PostgresSnapshots;

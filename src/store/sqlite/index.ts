@@ -12,17 +12,20 @@ import { MIGRATIONS } from './schema.js';
 import { SqliteSnapshots } from './snapshots.js';
 import { QueueCounts } from './queue-counts.js';
 
-
 const minuteOf = (ms: number) => Math.floor(ms / 60_000);
 const KEEP_THROUGHPUT_MS = 2 * 24 * 3600_000;
 
+/** The embedded queue's file in a data dir. */
+export const queueFile = (dataDir: string, file = 'queue.db') => join(dataDir, file);
+
 export async function createSqliteStore(opts: { dataDir: string; file?: string }): Promise<Store> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const db = new Database(join(opts.dataDir, opts.file ?? 'queue.db'));
+  const path = queueFile(opts.dataDir, opts.file);
+  const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
-  return new SqliteStore(db, new QueueCounts(join(opts.dataDir, opts.file ?? 'queue.db')));
+  return new SqliteStore(db, new QueueCounts(path));
 }
 
 class SqliteStore implements Store {
