@@ -6,6 +6,7 @@ import { dateTime } from '../format';
 import type { AdminConfig, DeadLetter } from '../types';
 import { Async, Empty } from '../components/states';
 import { JsonBlock } from '../components/json-block';
+import { DestinationFilter } from '../components/destination-filter';
 
 /** Klaviyo's error detail (or whatever the detail holds) in one line. */
 export function summarizeDetail(detail: unknown): string {
@@ -127,15 +128,7 @@ export function DeadLettersPage({ config }: { config: AdminConfig }) {
   return (
     <>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Destination
-          <select value={destination} onChange={(e) => setDestination((e.target as HTMLSelectElement).value)} data-testid="dead-destination">
-            <option value="">All</option>
-            {config.destinations.map((d) => (
-              <option key={d.name}>{d.name}</option>
-            ))}
-          </select>
-        </label>
+        <DestinationFilter config={config} value={destination} onChange={setDestination} testId="dead-destination" />
         <label>
           Reason contains
           <input type="search" value={reasonInput} onInput={(e) => setReason((e.target as HTMLInputElement).value)} placeholder="e.g. mapping failed" data-testid="dead-reason" />

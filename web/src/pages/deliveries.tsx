@@ -5,6 +5,7 @@ import { useApi, useDebounced } from '../hooks';
 import type { AdminConfig } from '../types';
 import { Async, Empty } from '../components/states';
 import { DeliveryTable } from '../components/delivery-table';
+import { DestinationFilter } from '../components/destination-filter';
 
 const ACTIONS = ['upsertProfile', 'trackEvent', 'orderCompleted', 'addProfileToList', 'removeProfileFromList', 'subscribeProfile', 'unsubscribeProfile', 'removeProfile'];
 
@@ -21,15 +22,7 @@ export function DeliveriesPage({ config }: { config: AdminConfig }) {
   return (
     <>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Destination
-          <select value={destination} onChange={(e) => setDestination((e.target as HTMLSelectElement).value)}>
-            <option value="">All</option>
-            {config.destinations.map((d) => (
-              <option key={d.name}>{d.name}</option>
-            ))}
-          </select>
-        </label>
+        <DestinationFilter config={config} value={destination} onChange={setDestination} />
         <label>
           Action
           <select value={action} onChange={(e) => setAction((e.target as HTMLSelectElement).value)} data-testid="deliveries-action">

@@ -16,6 +16,7 @@ import { href } from '../router';
 import type { AdminConfig, EventSummary } from '../types';
 import { Async, Empty } from '../components/states';
 import { EventDetailView } from '../components/event-detail';
+import { DestinationFilter } from '../components/destination-filter';
 
 const KEEP = 500;
 const FIRST_LOAD = 100;
@@ -178,15 +179,7 @@ export function LivePage({ config, openId }: { config: AdminConfig; openId: stri
           Search
           <input type="search" value={qInput} onInput={(e) => setQ((e.target as HTMLInputElement).value)} placeholder="message id, user id, event, email" data-testid="live-search" />
         </label>
-        <label>
-          Destination
-          <select value={destination} onChange={(e) => setDestination((e.target as HTMLSelectElement).value)}>
-            <option value="">All</option>
-            {config.destinations.map((d) => (
-              <option key={d.name}>{d.name}</option>
-            ))}
-          </select>
-        </label>
+        <DestinationFilter config={config} value={destination} onChange={setDestination} />
         <button type="button" aria-pressed={paused} onClick={togglePause} data-testid="live-pause">
           Pause
         </button>
