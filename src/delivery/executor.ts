@@ -208,7 +208,7 @@ async function importProfiles(items: PlannedOperation[], upserts: r.ProfileUpser
   const res = await transport.send(r.bulkImportProfiles(upserts, listId));
   const jobId: string | undefined = res.body?.data?.id;
   // The request's profiles are the merged entries, in order: index → the items each carries.
-  const entryItems = r.bulkImportEntries(upserts).map((e) => e.from.map((i) => items[i]));
+  const entryItems = r.profileEntries(upserts).map((e) => e.from.map((i) => items[i]));
   items.forEach((i) => out.set(i, { status: 'delivered' }));
   if (!jobId) return;
   const deadline = Date.now() + jobTimeoutMs;

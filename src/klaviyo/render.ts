@@ -73,37 +73,23 @@ export function identityKey(p: ProfileAttributes): string {
  * two events of one profile in one job when either patches, so this is only a safeguard.
  */
 export function bulkCreateEvents(ops: Op<'event.create'>[]): { request: KlaviyoRequest; duplicates: Op<'event.create'>[] } {
-  type Entry = { profile: ProfileAttributes; patchProperties?: PatchProperties; events: Op<'event.create'>[] };
-  const entries: Entry[] = [];
-  const byKey = new Map<string, Entry>();
+  const kept: Op<'event.create'>[] = [];
   const seen = new Set<string>();
   const duplicates: Op<'event.create'>[] = [];
   for (const op of ops) {
-    const key = identityKey(op.profile);
-    const dedupe = `${key}|${op.metric}|${op.uniqueId}`;
+    const dedupe = `${identityKey(op.profile)}|${op.metric}|${op.uniqueId}`;
     if (seen.has(dedupe)) {
       duplicates.push(op);
       continue;
     }
     seen.add(dedupe);
-    const patched = hasPatch(op.patchProperties);
-    const e = patched ? undefined : byKey.get(key);
-    if (e) {
-      e.events.push(op);
-      e.profile = mergeProfiles(e.profile, op.profile);
-      continue;
-    }
-    const entry: Entry = { profile: op.profile, ...(patched ? { patchProperties: op.patchProperties } : {}), events: [op] };
-    entries.push(entry);
-    // A later event must not merge into an entry whose patch would then apply after its profile's properties.
-    if (patched) byKey.delete(key);
-    else byKey.set(key, entry);
+    kept.push(op);
   }
-  const data = entries.map((e) => ({
+  const data = profileEntries(kept).map((e) => ({
     type: 'event-bulk-create',
     attributes: {
       profile: { data: { ...profileBody(e.profile, true), ...profileMeta(e.patchProperties) } },
-      events: { data: e.events.map((op) => ({ type: 'event', attributes: eventAttributes(op) })) },
+      events: { data: e.from.map((i) => ({ type: 'event', attributes: eventAttributes(kept[i]) })) },
     },
   }));
   return {
@@ -146,12 +132,12 @@ export interface ProfileUpsert {
 }
 
 /**
- * The profiles of one bulk import job: one entry per distinct profile, upserts merged in order, each entry with the
- * indexes of the upserts it carries. An upsert with patch properties is never merged (whether a patch applies
- * before or after another upsert's properties matters): it keeps an entry of its own. The batcher never puts two
- * upserts of one profile in one job when either patches, so this is only a safeguard.
+ * The profiles of one bulk job (profile import, or events grouped by profile): one entry per distinct profile,
+ * merged in order, each entry with the indexes of the items it carries. An item with patch properties is never
+ * merged (whether a patch applies before or after another item's properties matters): it keeps an entry of its
+ * own. The batcher never puts two items of one profile in one job when either patches, so this is only a safeguard.
  */
-export function bulkImportEntries(upserts: ProfileUpsert[]): Array<ProfileUpsert & { from: number[] }> {
+export function profileEntries(upserts: ProfileUpsert[]): Array<ProfileUpsert & { from: number[] }> {
   const entries: Array<ProfileUpsert & { from: number[] }> = [];
   const byKey = new Map<string, ProfileUpsert & { from: number[] }>();
   upserts.forEach((u, i) => {
@@ -181,7 +167,7 @@ export function bulkImportProfiles(upserts: ProfileUpsert[], listId?: string): K
     body: {
       data: {
         type: 'profile-bulk-import-job',
-        attributes: { profiles: { data: bulkImportEntries(upserts).map((e) => ({ ...profileBody(e.profile, false), ...profileMeta(e.patchProperties) })) } },
+        attributes: { profiles: { data: profileEntries(upserts).map((e) => ({ ...profileBody(e.profile, false), ...profileMeta(e.patchProperties) })) } },
         ...(listId ? { relationships: { lists: { data: [{ type: 'list', id: listId }] } } } : {}),
       },
     },
