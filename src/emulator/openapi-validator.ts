@@ -43,14 +43,31 @@ function convert(s: Schema, strict: boolean): Schema {
     if (typeof out.type === 'string') out.type = [out.type, 'null'];
     if (out.enum) out.enum = [...out.enum, null];
     if (out.anyOf) out.anyOf = [...out.anyOf, { type: 'null' }];
+    // A nullable schema with no type of its own (e.g. only allOf): null is one more alternative.
+    else if (out.type === undefined && out.enum === undefined && Object.keys(out).length) return { anyOf: [out, { type: 'null' }] };
   }
   return out;
 }
+
+const get = (x: unknown, pointer: string) => pointer.split('/').slice(1).reduce<any>((o, k) => o?.[k], x);
 
 export interface BodyProblem {
   pointer: string;
   detail: string;
 }
+
+/** A problem with a whole request: `where` is `path`, `method`, `query/<name>` or `body<pointer>`. */
+export interface RequestProblem {
+  where: string;
+  message: string;
+}
+
+interface Route {
+  template: string;
+  methods: Record<string, any>;
+  shared: any[];
+}
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
 
 export class OpenApiValidator {
   private readonly ajv = new Ajv({ allErrors: false, strict: false, validateFormats: true });
@@ -78,6 +95,74 @@ export class OpenApiValidator {
     }
     this.compiled.set(key, fn);
     return fn;
+  }
+
+  private routes?: { literal: Map<string, Route>; templated: Array<{ re: RegExp; route: Route }> };
+
+  /** The operation at a concrete path (`/api/lists/Y6nRLr/relationships/profiles`), from the vendored slices. */
+  private route(path: string): Route | undefined {
+    if (!this.routes) {
+      this.routes = { literal: new Map(), templated: [] };
+      for (const [template, item] of Object.entries(this.spec.paths)) {
+        const methods = Object.fromEntries(METHODS.filter((m) => item[m]).map((m) => [m, item[m]]));
+        const route: Route = { template, methods, shared: item.parameters ?? [] };
+        if (!template.includes('{')) this.routes.literal.set(template, route);
+        else this.routes.templated.push({ re: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`), route });
+      }
+    }
+    return this.routes.literal.get(path) ?? this.routes.templated.find((t) => t.re.test(path))?.route;
+  }
+
+  /**
+   * Check a whole request as Klaviyo would see it: a known path and method (of the vendored slices), only declared
+   * query parameters, a body exactly when the operation takes one, and the body against its schema.
+   */
+  validateRequest(req: { method: string; path: string; body?: unknown }): { operationId?: string; errors: RequestProblem[] } {
+    const url = new URL(req.path, 'https://a.klaviyo.com');
+    const path = url.pathname.replace(/\/+$/, '');
+    const route = this.route(path);
+    if (!route) return { errors: [{ where: 'path', message: `unknown path ${path || '/'} (not in the vendored OpenAPI slices)` }] };
+    const method = req.method.toLowerCase();
+    const op = route.methods[method];
+    if (!op) return { errors: [{ where: 'method', message: `${req.method.toUpperCase()} not allowed on ${route.template}; allowed: ${Object.keys(route.methods).join(', ').toUpperCase()}` }] };
+    const errors: RequestProblem[] = [];
+    errors.push(...this.checkQuery(`${method} ${route.template}`, [...route.shared, ...(op.parameters ?? [])], url.searchParams));
+    if (req.body === undefined || req.body === null) {
+      if (op.requestBody?.required) errors.push({ where: 'body', message: 'request body is required' });
+    } else if (!op.requestBody) {
+      errors.push({ where: 'body', message: `${op.operationId} takes no request body` });
+    } else {
+      const problem = this.check(req.method, route.template, req.body);
+      if (problem) errors.push({ where: `body${problem.pointer === '/' ? '' : problem.pointer}`, message: problem.detail });
+    }
+    return { operationId: op.operationId, errors };
+  }
+
+  /** Query parameters: only declared ones, required ones present, values (enums, ranges) per their schemas. */
+  private checkQuery(key: string, params: any[], search: URLSearchParams): RequestProblem[] {
+    const declared = new Map<string, any>(params.filter((p) => p.in === 'query').map((p) => [p.name, p]));
+    const errors: RequestProblem[] = [];
+    const values: Record<string, unknown> = {};
+    for (const [name, raw] of search) {
+      const type = declared.get(name)?.schema?.type;
+      if (!declared.has(name)) errors.push({ where: `query/${name}`, message: 'not a parameter of this operation' });
+      else if (type === 'array') values[name] = raw.split(','); // style form, explode false: comma-separated
+      else if ((type === 'integer' || type === 'number') && /^-?\d+(\.\d+)?$/.test(raw)) values[name] = Number(raw);
+      else if (type === 'boolean' && (raw === 'true' || raw === 'false')) values[name] = raw === 'true';
+      else values[name] = raw;
+    }
+    if (!this.compiled.has(`query ${key}`)) {
+      const properties = Object.fromEntries([...declared].map(([n, p]) => [n, convert(p.schema ?? {}, false)]));
+      const required = [...declared.values()].filter((p) => p.required).map((p) => p.name);
+      this.compiled.set(`query ${key}`, this.ajv.compile({ type: 'object', properties, required }));
+    }
+    const fn = this.compiled.get(`query ${key}`)!;
+    if (!fn(values)) {
+      const e = fn.errors![0];
+      const name = e.keyword === 'required' ? (e.params as { missingProperty: string }).missingProperty : e.instancePath.split('/')[1];
+      errors.push({ where: `query/${name}`, message: e.keyword === 'required' ? 'is a required parameter' : `${JSON.stringify(get(values, e.instancePath))} ${e.message}` });
+    }
+    return errors;
   }
 
   /** undefined when valid (or when the operation takes no body). */
