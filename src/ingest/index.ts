@@ -8,9 +8,10 @@
  */
 import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, partitionKey, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
+import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
 import type { Store } from '../store/types.js';
 import { HttpError } from './http-error.js';
+import { enqueueMessages } from './enqueue.js';
 
 export interface IngestSource {
   name: string;
@@ -79,12 +80,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     return s;
   }
 
-  async function store(src: IngestSource, messages: SegmentMessage[]): Promise<void> {
-    const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: partitionKey(m), payload: m }));
-    for (const d of src.destinations) await opts.store.enqueue(d, rows);
-    opts.metrics?.received(src.name, messages.length);
-    opts.onEnqueued?.(src.destinations, messages, src.name);
-  }
+  const store = (src: IngestSource, messages: SegmentMessage[]) => enqueueMessages(opts, src, messages);
 
   for (const type of opts.acceptEvents === false ? [] : SINGLE) {
     app.post(`/v1/${type}`, async (req) => {

@@ -13,7 +13,8 @@ import { RateLimiter, type RateBudget } from '../klaviyo/limiter.js';
 import { SharedRateLimiter } from '../klaviyo/shared-limiter.js';
 import { ListResolver } from '../delivery/list-resolver.js';
 import { DeliveryWorker } from '../delivery/worker.js';
-import { buildIngestServer } from '../ingest/index.js';
+import { buildIngestServer, type IngestSource } from '../ingest/index.js';
+import { enqueueRaw, type EnqueueContext, type EnqueueResult } from '../ingest/enqueue.js';
 import { startEmulator } from '../emulator/index.js';
 import { KLAVIYO_BASE_URL } from '../klaviyo/revision.js';
 import { presetApiKey } from '../presets/index.js';
@@ -36,6 +37,11 @@ export interface RunningService {
   workers: Map<string, DeliveryWorker>;
   /** What the dashboard shows: recent messages and Klaviyo requests. */
   activity: Activity;
+  /**
+   * Ingest as a library call: validate messages as `POST /v1/batch` does and store the valid ones for the source's
+   * destinations (default: the first source). Resolves once they are durable.
+   */
+  enqueue(messages: unknown[], opts?: { source?: string }): Promise<EnqueueResult>;
   stop(): Promise<void>;
 }
 
@@ -82,7 +88,7 @@ export async function startService(
   };
 
   const writeKeys: Record<string, string> = {};
-  const sources = [];
+  const sources: IngestSource[] = [];
   for (const s of config.sources) {
     let key = s.writeKey;
     if (!key) {
@@ -135,15 +141,18 @@ export async function startService(
     workers.set(d.name, worker);
   }
 
-  const app = buildIngestServer({
+  const enqueueContext: EnqueueContext = {
     store,
-    sources,
-    acceptEvents: config.role !== 'worker',
     onEnqueued: (names, messages, source) => {
       activity.events.received(source, names, messages);
       names.forEach((n) => workers.get(n)?.poke());
     },
     metrics: metrics.ingest,
+  };
+  const app = buildIngestServer({
+    ...enqueueContext,
+    sources,
+    acceptEvents: config.role !== 'worker',
     logger: false,
     onServerError: (err, request) => logger.error({ ...request, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed'),
     health: async () => ({ role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null }),
@@ -188,6 +197,13 @@ export async function startService(
     store,
     workers,
     activity,
+    async enqueue(messages, opts = {}) {
+      if (config.role === 'worker') throw new Error('this process only delivers (role "worker"): enqueue on a process with role "all" or "ingest"');
+      if (stopping) throw new Error('the service is stopping: it accepts no more messages');
+      const src = opts.source === undefined ? sources[0] : sources.find((s) => s.name === opts.source);
+      if (!src) throw new Error(`no source is named "${opts.source}" (known: ${sources.map((s) => s.name).join(', ')})`);
+      return enqueueRaw(enqueueContext, src, messages);
+    },
     stop() {
       // Order matters: stop accepting, finish in-flight deliveries, then close the store.
       stopping ??= (async () => {

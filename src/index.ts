@@ -1,0 +1,60 @@
+/**
+ * klaviyo-destination as a library: run the service inside your own process, hand it messages without HTTP,
+ * see what messages would become in Klaviyo requests, and start the Klaviyo emulator for your own tests.
+ *
+ *   import { start, startEmulator } from 'klaviyo-destination';
+ *   const klaviyo = await startEmulator();
+ *   const service = await start({ config: { port: 0, dataDir: './data' }, overrides: { klaviyoUrl: klaviyo.url } });
+ *   await service.enqueue([{ type: 'identify', userId: 'u1', traits: { email: 'a@example.com' } }]);
+ *   await service.stop();
+ *
+ * Everything here is what the CLI's `start`, `preview` and `emulator` commands use.
+ */
+import { pino, type Logger } from 'pino';
+import type { z } from 'zod';
+import { configSchema, parseConfig, type Config, type ConfigOverrides } from './config/index.js';
+import { compileDestination, type DestinationConfig } from './destination/index.js';
+import { previewMessage, type MessagePreview } from './preview/index.js';
+import { startService, type RunningService } from './service/index.js';
+
+/** Settings as written in a config file (see the README's "Configuration"); whatever is left out takes its default. */
+export type ConfigInput = z.input<typeof configSchema>;
+
+export interface StartOptions {
+  /** The configuration; default: one source, one Segment-preset destination, the built-in emulator as Klaviyo. */
+  config?: ConfigInput;
+  /** What the CLI's flags and environment set (apiKey, klaviyoUrl, port, writeKey, …), applied over `config`. */
+  overrides?: ConfigOverrides;
+  /** A pino logger for the service's logs; default: none. */
+  logger?: Logger;
+}
+
+/** A service running in this process: ingest (HTTP and `enqueue`), delivery workers, admin API and dashboard. */
+export type Service = RunningService;
+
+/**
+ * Start the service in this process, as `klaviyo-destination start` does: it listens on `config.port` (0 picks a
+ * free port; `service.url` says which) and delivers until `service.stop()`. Throws a ConfigFileError that names
+ * every bad setting.
+ */
+export async function start(options: StartOptions = {}): Promise<Service> {
+  const config = parseConfig(options.config ?? {}, options.overrides);
+  return startService(config, options.logger ?? pino({ level: 'silent' }));
+}
+
+/**
+ * What each message would become, alone: the actions it matches, their payloads and the Klaviyo requests. Sends
+ * nothing. `destination` is a config file's destination entry (preset, subscriptions, settings); default: Segment's.
+ */
+export async function preview(messages: unknown[], destination: DestinationConfig = {}): Promise<MessagePreview[]> {
+  const compiled = compileDestination(destination);
+  return messages.map((m) => previewMessage(compiled, m));
+}
+
+export { parseConfig, loadConfigFile, ConfigFileError } from './config/index.js';
+export type { Config, ConfigOverrides };
+export type { EnqueueResult } from './ingest/enqueue.js';
+export type { MessagePreview } from './preview/index.js';
+export type { DestinationConfig } from './destination/index.js';
+/** The Klaviyo emulator (`klaviyo-destination emulator`): the revision's endpoints, validation, limits and state. */
+export { startEmulator, type EmulatorOptions, type EmulatorSnapshot } from './emulator/index.js';

@@ -1,0 +1,33 @@
+/**
+ * The one path from accepted messages to the queue, for the HTTP tracking API and the library call alike:
+ * store them for each of the source's destinations, then count them and tell the listeners (workers, dashboard).
+ */
+import { partitionKey, validateBatch, type SegmentMessage } from '../spec/index.js';
+import type { IngestOptions, IngestSource } from './index.js';
+
+export type EnqueueContext = Pick<IngestOptions, 'store' | 'metrics' | 'onEnqueued'>;
+
+/** Store valid messages; resolves once they are durable (committed). */
+export async function enqueueMessages(ctx: EnqueueContext, src: IngestSource, messages: SegmentMessage[]): Promise<void> {
+  const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: partitionKey(m), payload: m }));
+  for (const d of src.destinations) await ctx.store.enqueue(d, rows);
+  ctx.metrics?.received(src.name, messages.length);
+  ctx.onEnqueued?.(src.destinations, messages, src.name);
+}
+
+export interface EnqueueResult {
+  /** Messages stored for delivery. */
+  accepted: number;
+  /** Messages refused, by their index in the input, with the field at fault. */
+  rejected: Array<{ index: number; field: string; message: string }>;
+  /** Text cleaned on the way in (control characters, lone surrogates, prototype keys). */
+  warnings: Array<{ index: number; field: string; message: string }>;
+}
+
+/** Validate raw messages as `/v1/batch` does (a bad one never costs the others) and store the valid ones. */
+export async function enqueueRaw(ctx: EnqueueContext, src: IngestSource, raw: unknown[]): Promise<EnqueueResult> {
+  const { messages, errors, warnings } = validateBatch({ batch: raw });
+  if (errors.length) ctx.metrics?.rejected(src.name, 'invalid', errors.length);
+  if (messages.length) await enqueueMessages(ctx, src, messages);
+  return { accepted: messages.length, rejected: errors, warnings };
+}
