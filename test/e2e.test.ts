@@ -102,13 +102,3 @@ describe('end to end against the emulator', () => {
     expect(emu.snapshot().deletions).toHaveLength(1);
   });
 });
-
-describe('audiences', () => {
-  it('createAudience makes a list and getAudience reads it back; an unknown id is a 404', async () => {
-    const { createAudience, getAudience } = await import('../src/delivery/audiences.js');
-    const { PermanentError } = await import('../src/klaviyo/errors.js');
-    const made = await createAudience(client, 'Winback');
-    expect(await getAudience(client, made.id)).toEqual({ id: made.id, name: 'Winback' });
-    await expect(getAudience(client, 'NOPE')).rejects.toBeInstanceOf(PermanentError);
-  });
-});

@@ -11,10 +11,6 @@ export function getListsByName(name: string): KlaviyoRequest {
   return { endpoint: 'getLists', method: 'GET', path: `${ENDPOINTS.getLists.path}?${qs.toString()}` };
 }
 
-export function getList(id: string): KlaviyoRequest {
-  return { endpoint: 'getList', method: 'GET', path: ENDPOINTS.getList.path.replace('{id}', encodeURIComponent(id)) };
-}
-
 export function createList(name: string): KlaviyoRequest {
   return { endpoint: 'createList', method: 'POST', path: ENDPOINTS.createList.path, body: { data: { type: 'list', attributes: { name } } } };
 }
