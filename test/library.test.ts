@@ -34,16 +34,18 @@ for (const end = Date.now() + 60_000; Date.now() < end && !(state.profiles.lengt
   await new Promise((r) => setTimeout(r, 50));
   state = klaviyo.snapshot();
 }
+let sourceError = '';
+await service.enqueue([{ type: 'track', userId: 'lib-1', event: 'Lost' }], { source: 'nope' }).catch((err: Error) => (sourceError = err.message));
 let configError = '';
 await start({ config: { port: -1 } }).catch((err: unknown) => (configError = err instanceof ConfigFileError ? err.message : 'not a ConfigFileError'));
 await service.stop();
 await klaviyo.close();
-console.log(JSON.stringify({ result, previews, profiles: state.profiles, events: state.events, configError }));
+console.log(JSON.stringify({ result, previews, profiles: state.profiles, events: state.events, configError, sourceError }));
 `;
 
 describe('klaviyo-destination as a library (import by package name)', () => {
   let dir: string;
-  let out: { result: any; previews: any[]; profiles: any[]; events: any[]; configError: string };
+  let out: { result: any; previews: any[]; profiles: any[]; events: any[]; configError: string; sourceError: string };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kd-lib-'));
@@ -78,6 +80,10 @@ describe('klaviyo-destination as a library (import by package name)', () => {
     expect(out.result.accepted).toBe(2);
     expect(out.result.rejected).toHaveLength(1);
     expect(out.result.rejected[0]).toMatchObject({ index: 2 });
+  });
+
+  it('enqueue: an unknown source is refused, naming the known ones', () => {
+    expect(out.sourceError).toBe('no source is named "nope" (known: default)');
   });
 
   it('delivers the enqueued messages to the emulator', () => {
