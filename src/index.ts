@@ -12,7 +12,7 @@
  */
 import { pino, type Logger } from 'pino';
 import type { z } from 'zod';
-import { configSchema, parseConfig, type Config, type ConfigOverrides } from './config/index.js';
+import { type configSchema, parseConfig, type Config, type ConfigOverrides } from './config/index.js';
 import { compileDestination, type DestinationConfig } from './destination/index.js';
 import { previewMessage, type MessagePreview } from './preview/index.js';
 import { startService, type RunningService } from './service/index.js';
@@ -48,7 +48,7 @@ export async function start(options: StartOptions = {}): Promise<Service> {
  */
 export async function preview(messages: unknown[], destination: DestinationConfig = {}): Promise<MessagePreview[]> {
   const compiled = compileDestination(destination);
-  return messages.map((m) => previewMessage(compiled, m));
+  return Promise.all(messages.map((m) => previewMessage(compiled, m)));
 }
 
 export { parseConfig, loadConfigFile, ConfigFileError } from './config/index.js';

@@ -124,7 +124,10 @@ export class OpenApiValidator {
     if (!route) return { errors: [{ where: 'path', message: `unknown path ${path || '/'} (not in the vendored OpenAPI slices)` }] };
     const method = req.method.toLowerCase();
     const op = route.methods[method];
-    if (!op) return { errors: [{ where: 'method', message: `${req.method.toUpperCase()} not allowed on ${route.template}; allowed: ${Object.keys(route.methods).join(', ').toUpperCase()}` }] };
+    if (!op) {
+      const allowed = Object.keys(route.methods).join(', ').toUpperCase();
+      return { errors: [{ where: 'method', message: `${req.method.toUpperCase()} not allowed on ${route.template}; allowed: ${allowed}` }] };
+    }
     const errors: RequestProblem[] = [];
     errors.push(...this.checkQuery(`${method} ${route.template}`, [...route.shared, ...(op.parameters ?? [])], url.searchParams));
     if (req.body === undefined || req.body === null) {
@@ -160,7 +163,8 @@ export class OpenApiValidator {
     if (!fn(values)) {
       const e = fn.errors![0];
       const name = e.keyword === 'required' ? (e.params as { missingProperty: string }).missingProperty : e.instancePath.split('/')[1];
-      errors.push({ where: `query/${name}`, message: e.keyword === 'required' ? 'is a required parameter' : `${JSON.stringify(get(values, e.instancePath))} ${e.message}` });
+      const message = e.keyword === 'required' ? 'is a required parameter' : `${JSON.stringify(get(values, e.instancePath))} ${e.message}`;
+      errors.push({ where: `query/${name}`, message });
     }
     return errors;
   }

@@ -24,7 +24,11 @@ const with_ = (patch: (b: any) => void) => {
 };
 
 const bad: Array<[string, { method: string; path: string; body?: unknown }, string]> = [
-  ['an attribute the spec does not declare', with_((b) => (b.data.attributes.profile.data.attributes.emial = 'a@x.co')), 'body/data/attributes/profile/data/attributes/emial'],
+  [
+    'an attribute the spec does not declare',
+    with_((b) => (b.data.attributes.profile.data.attributes.emial = 'a@x.co')),
+    'body/data/attributes/profile/data/attributes/emial',
+  ],
   ['a missing required attribute', with_((b) => delete b.data.attributes.metric), 'body/data/attributes'],
   ['a wrong type', with_((b) => (b.data.attributes.value = 'ten')), 'body/data/attributes/value'],
   ['a date-time without a zone', with_((b) => (b.data.attributes.time = '2026-01-01T10:00:00')), 'body/data/attributes/time'],
