@@ -70,7 +70,7 @@ describe('preview --preset rudderstack --config (CLI)', () => {
     writeFileSync(bad, JSON.stringify({ settings: { apiVersion: 'v9' } }));
     const r = cli(['--preset', 'rudderstack', '--config', bad], '');
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('invalid settings for preset "rudderstack":\n  - apiVersion: apiVersion must be "v1" or "v2"');
+    expect(r.stderr).toContain('invalid settings for preset "rudderstack":\n  - apiVersion: apiVersion must be "v1", "v2" or "v3"');
   });
 });
 

@@ -123,7 +123,7 @@ describe('identify (seed 004)', () => {
   });
 
   it('listId setting: used when the traits name none; no list anywhere means no subscription', () => {
-    const d = destination('rudderstack', { listId: 'DEFAULT' });
+    const d = destination('rudderstack', { apiVersion: 'v2', listId: 'DEFAULT' });
     const traits = { email: 'a@x.co', properties: { subscribe: true } };
     expect(requests(d, { type: 'identify', userId: 'u1', traits }).map((r) => r.body.data.relationships?.list.data.id)).toEqual([undefined, 'DEFAULT']);
     expect(requests(v2, { type: 'identify', userId: 'u1', traits }).map((r) => r.path)).toEqual(['/api/profile-import']);
@@ -149,15 +149,15 @@ describe('identify (seed 004)', () => {
     const m = (properties: Record<string, unknown>) => ({ type: 'identify', userId: 'u1', traits: { email: 'a@x.co', phone: '+14155550100', properties: { listId: 'L1', subscribe: true, ...properties } } });
     const channels = (d: ReturnType<typeof destination>, props = {}) => Object.keys(requests(d, m(props))[1].body.data.attributes.profiles.data[0].attributes.subscriptions);
     expect(channels(v2)).toEqual(['email']);
-    expect(channels(destination('rudderstack', { consent: ['sms'] }))).toEqual(['sms']);
-    expect(channels(destination('rudderstack', { consent: 'sms' }))).toEqual(['sms']); // RudderStack's older single-value form
-    expect(channels(destination('rudderstack', { smsConsent: true }))).toEqual(['email', 'sms']);
+    expect(channels(destination('rudderstack', { apiVersion: 'v2', consent: ['sms'] }))).toEqual(['sms']);
+    expect(channels(destination('rudderstack', { apiVersion: 'v2', consent: 'sms' }))).toEqual(['sms']); // RudderStack's older single-value form
+    expect(channels(destination('rudderstack', { apiVersion: 'v2', smsConsent: true }))).toEqual(['email', 'sms']);
     expect(channels(v2, { consent: ['sms'] })).toEqual(['sms']);
     expect(channels(v1, { consent: ['email', 'sms'] })).toEqual(['email', 'sms']);
   });
 
   it('a consent with no matching identifier: the profile goes, the subscription is left out with a warning', () => {
-    const r = plan(destination('rudderstack', { consent: ['sms'] }), { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', properties: { listId: 'L1', subscribe: true } } });
+    const r = plan(destination('rudderstack', { apiVersion: 'v2', consent: ['sms'] }), { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', properties: { listId: 'L1', subscribe: true } } });
     expect(r.error).toBeNull();
     expect(requestsOf(r.operations).map((q) => q.path)).toEqual(['/api/profile-import']);
     expect(r.warnings).toEqual([{ field: 'traits.properties.subscribe', message: 'cannot subscribe to list L1: consent [sms] names no channel whose identifier is in the message' }]);
@@ -183,7 +183,7 @@ describe('identify (seed 004)', () => {
   });
 
   it('flattenProperties: nested custom traits and event properties become dot keys; arrays of values stay arrays', () => {
-    const d = destination('rudderstack', { flattenProperties: true });
+    const d = destination('rudderstack', { apiVersion: 'v2', flattenProperties: true });
     const nested = { prefs: { color: 'red', sizes: ['S', 'M'] }, orders: [{ id: 1 }], empty: {} };
     const [profile] = requests(d, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', ...nested } });
     expect(profile.body.data.attributes.properties).toEqual({ 'prefs.color': 'red', 'prefs.sizes': ['S', 'M'], 'orders[0].id': 1, empty: {} });
@@ -433,22 +433,22 @@ describe('track, screen, page (seeds 002, 004)', () => {
     const m = { type: 'page', userId: 'u1', name: 'Pricing', properties: { category: 'Docs', url: 'https://x/pricing' } };
     const r = plan(v2, m);
     expect([r.actions, r.operations, r.error]).toEqual([[], [], null]);
-    const asTrack = destination('rudderstack', { sendPageAsTrack: true });
+    const asTrack = destination('rudderstack', { apiVersion: 'v2', sendPageAsTrack: true });
     expect(event(requests(asTrack, m))).toMatchObject({ metric: { data: { attributes: { name: 'Viewed Docs Pricing page' } } }, properties: {} });
     expect(event(requests(asTrack, { ...m, properties: {} })).metric.data.attributes.name).toBe('Viewed Pricing page');
     expect(event(requests(asTrack, { type: 'page', userId: 'u1' })).metric.data.attributes.name).toBe('Viewed a Page');
-    const withInfo = destination('rudderstack', { sendPageAsTrack: true, additionalPageInfo: true });
+    const withInfo = destination('rudderstack', { apiVersion: 'v2', sendPageAsTrack: true, additionalPageInfo: true });
     expect(event(requests(withInfo, m)).properties).toEqual({ category: 'Docs', url: 'https://x/pricing' });
   });
 
   it('eventFilteringOption: track calls only, names trimmed and compared case-sensitively; filtered calls send nothing and are no error', () => {
     const names = (d: ReturnType<typeof destination>) =>
       ['Signed Up', ' Signed Up ', 'signed up', 'Other'].map((e) => plan(d, { type: 'track', userId: 'u1', event: e }).operations.length);
-    const white = destination('rudderstack', { eventFilteringOption: 'whitelistedEvents', whitelistedEvents: [{ eventName: 'Signed Up ' }] });
-    const black = destination('rudderstack', { eventFilteringOption: 'blacklistedEvents', blacklistedEvents: ['Signed Up'] });
+    const white = destination('rudderstack', { apiVersion: 'v2', eventFilteringOption: 'whitelistedEvents', whitelistedEvents: [{ eventName: 'Signed Up ' }] });
+    const black = destination('rudderstack', { apiVersion: 'v2', eventFilteringOption: 'blacklistedEvents', blacklistedEvents: ['Signed Up'] });
     expect(names(white)).toEqual([1, 1, 0, 0]);
     expect(names(black)).toEqual([0, 0, 1, 1]);
-    expect(names(destination('rudderstack', { eventFilteringOption: 'disable', blacklistedEvents: ['Signed Up'] }))).toEqual([1, 1, 1, 1]);
+    expect(names(destination('rudderstack', { apiVersion: 'v2', eventFilteringOption: 'disable', blacklistedEvents: ['Signed Up'] }))).toEqual([1, 1, 1, 1]);
     expect(plan(white, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co' } }).operations).toHaveLength(1);
     expect(plan(white, { type: 'track', userId: 'u1', event: 'Other' }).error).toBeNull();
   });
@@ -528,9 +528,12 @@ describe('settings (RudderStack’s names), checked at startup', () => {
       }
       throw new Error('no error');
     };
-    expect(err({ apiVersion: 'v3' })).toContain('apiVersion: apiVersion must be "v1" or "v2"');
+    expect(err({ apiVersion: 'v4' })).toContain('apiVersion: apiVersion must be "v1", "v2" or "v3"');
     expect(err({ consent: ['push'] })).toContain('consent: consent must be "email", "sms" or a list of them');
-    expect(err({ listid: 'L1' })).toMatch(/Unrecognized key.*"listid"/);
+    expect(err({ listid: 'L1' })).toContain('  - listid: Unrecognized key "listid"; did you mean "listId"?');
+    expect(err({ flattenProperty: true, sendPageAsTrak: true })).toMatch(/flattenProperty: .*did you mean "flattenProperties"\?\n.*sendPageAsTrak: .*did you mean "sendPageAsTrack"\?/);
+    // Nothing near: the known keys are listed instead.
+    expect(err({ region: 'eu' })).toMatch(/region: Unrecognized key "region" \(known: apiVersion, privateApiKey, listId, .*useNewKlaviyoRevisionVersion\)/);
     expect(err({ flattenProperties: 'yes', eventFilteringOption: 'allow' })).toMatch(/flattenProperties: .*\n.*eventFilteringOption/);
   });
 });
