@@ -537,3 +537,180 @@ describe('settings (RudderStack’s names), checked at startup', () => {
     expect(err({ flattenProperties: 'yes', eventFilteringOption: 'allow' })).toMatch(/flattenProperties: .*\n.*eventFilteringOption/);
   });
 });
+
+// Issue 16: configs as RudderStack stores them, v3, screen calls, value, Reverse ETL records.
+describe('configs as RudderStack stores them', () => {
+  it('no apiVersion means v1, as RudderStack reads a destination saved before the field existed; the summary says so', () => {
+    const none = destination('rudderstack', { privateApiKey: 'pk_test' });
+    // v1: anonymousId keys an anonymous profile as external_id (v2 would not), no Klaviyo profile id, group only subscribes.
+    const [imp] = requests(none, { type: 'identify', anonymousId: 'anon-1', context: { externalId: [{ type: 'klaviyo-profileId', id: 'K1' }] }, traits: { email: 'a@x.co' } });
+    expect(imp.body.data.id).toBeUndefined();
+    expect(imp.body.data.attributes.external_id).toBe('anon-1');
+    expect(plan(none, { ...GROUP, traits: { subscribe: false } }).error?.field).toBe('traits.subscribe');
+    expect(getPreset('rudderstack', {}).summary).toMatch(/^apiVersion v1 \(the settings name none/);
+    expect(getPreset('rudderstack', { apiVersion: 'v2' }).summary).toBe('apiVersion v2');
+  });
+
+  it('accepts every key of RudderStack’s definition in the shapes it stores them, and its web options per source type', () => {
+    // The destination's Config as RudderStack's control plane keeps it today (rudder-integrations-config schema.json).
+    const today = {
+      apiVersion: 'v2',
+      publicApiKey: 'PUB123',
+      privateApiKey: 'pk_test',
+      listId: '',
+      consent: ['email'],
+      flattenProperties: false,
+      enforceEmailAsPrimary: false,
+      eventFilteringOption: 'disable',
+      whitelistedEvents: [{ eventName: '' }],
+      blacklistedEvents: [{ eventName: '' }],
+      useNativeSDK: { web: false },
+      connectionMode: { web: 'cloud', android: 'cloud' },
+      connectionModes: { webDevice: {} },
+      sendPageAsTrack: { web: true },
+      additionalPageInfo: { web: false },
+      consentManagement: { web: [{ provider: 'oneTrust', consents: [{ consent: 'C0001' }], resolutionStrategy: '' }] },
+      oneTrustCookieCategories: { web: [{ oneTrustCookieCategory: '' }] },
+      ketchConsentPurposes: { web: [{ purpose: '' }] },
+      useNewKlaviyoRevisionVersion: true,
+    };
+    const d = destination('rudderstack', today);
+    const page = { type: 'page', userId: 'u1', name: 'Pricing', properties: { url: 'https://x' }, context: { traits: { email: 'a@x.co' } } };
+    expect(event(requests(d, page))).toMatchObject({ metric: { data: { attributes: { name: 'Viewed Pricing page' } } }, properties: {} });
+    expect(plan(destination('rudderstack', { ...today, sendPageAsTrack: { web: false } }), page).operations).toEqual([]);
+    expect(event(requests(destination('rudderstack', { ...today, additionalPageInfo: { web: true } }), page)).properties).toEqual({ url: 'https://x' });
+    // A pre-2023 destination: no apiVersion, consent as one string, the smsConsent checkbox, web options as booleans.
+    const legacy = destination('rudderstack', { publicApiKey: 'PUB', privateApiKey: 'pk', listId: 'L1', consent: 'email', smsConsent: true, sendPageAsTrack: false, additionalPageInfo: false, useNativeSDK: false });
+    const reqs = requests(legacy, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', phone: '+14155550100', properties: { subscribe: true } } });
+    expect(reqs[1].body.data.attributes.profiles.data[0].attributes.subscriptions).toEqual(marketing('email', 'sms'));
+  });
+
+  it('a destination export ({"Config": …} / {"config": …}) is read as its settings; its other keys are RudderStack’s', () => {
+    const exported = { ID: '2abc', Name: 'klaviyo prod', Enabled: true, WorkspaceID: 'w1', DestinationDefinition: { Name: 'KLAVIYO' }, Config: { apiVersion: 'v3', privateApiKey: 'pk_exp', consent: ['sms'] } };
+    const p = getPreset('rudderstack', exported);
+    expect([p.apiKey, p.summary]).toEqual(['pk_exp', 'apiVersion v3']);
+    expect(getPreset('rudderstack', { id: 'x', config: { apiVersion: 'v2' } }).summary).toBe('apiVersion v2');
+    // The settings inside are checked as usual.
+    expect(() => getPreset('rudderstack', { Config: { apiVersion: 'v2', listID: 'L1' } })).toThrow('listID: Unrecognized key "listID"; did you mean "listId"?');
+  });
+});
+
+describe('apiVersion v3: v2’s behaviour with explicit per-channel consent states (rudder-transformer’s v3 fixtures)', () => {
+  const v3 = destination('rudderstack', { privateApiKey: 'pk_test', apiVersion: 'v3', consent: ['email', 'sms'] });
+  const v3sms = destination('rudderstack', { privateApiKey: 'pk_test', apiVersion: 'v3', consent: ['sms'] });
+  const v2sms = destination('rudderstack', { privateApiKey: 'pk_test', apiVersion: 'v2', consent: ['sms'] });
+  const group = (subscribe: boolean) => ({ type: 'group', userId: 'user123', groupId: 'group_list_id', traits: { subscribe }, context: { traits: { email: 'test@rudderstack.com', phone: '+14155550100' } } });
+  const profiles = (r: { body: any }) => r.body.data.attributes.profiles.data.map((p: any) => p.attributes);
+  const unsubscribed = (...channels: string[]) => Object.fromEntries(channels.map((c) => [c, { marketing: { consent: 'UNSUBSCRIBED' } }]));
+
+  it('group subscribe: the configured channels SUBSCRIBED; unsubscribe: only the configured channels UNSUBSCRIBED (v2 withdraws both)', () => {
+    const sub = requests(v3, group(true));
+    expect(sub.map((r) => r.path)).toEqual(['/api/profile-subscription-bulk-create-jobs']);
+    expect(profiles(sub[0])).toEqual([{ email: 'test@rudderstack.com', phone_number: '+14155550100', subscriptions: marketing('email', 'sms') }]);
+    expect(sub[0].body.data.relationships.list.data.id).toBe('group_list_id');
+    const unsub = requests(v3sms, group(false));
+    expect(unsub.map((r) => r.path)).toEqual(['/api/profile-subscription-bulk-delete-jobs']);
+    expect(profiles(unsub[0])).toEqual([{ phone_number: '+14155550100', subscriptions: unsubscribed('sms') }]);
+    expect(profiles(requests(v2sms, group(false))[0])).toEqual([{ email: 'test@rudderstack.com', phone_number: '+14155550100', subscriptions: unsubscribed('email', 'sms') }]);
+  });
+
+  it('identify: profile-import as v2, then the subscribe or unsubscribe job with the channels of the consent (message override first)', () => {
+    const traits = (subscribe: boolean, consent?: string[]) => ({ email: 'test@rudderstack.com', phone: '+14155550100', firstName: 'Test', properties: { listId: 'XUepkK', subscribe, ...(consent ? { consent } : {}) } });
+    const sub = requests(v3, { type: 'identify', userId: 'user@1', context: { traits: traits(true) } });
+    expect(sub.map((r) => r.path)).toEqual(['/api/profile-import', '/api/profile-subscription-bulk-create-jobs']);
+    expect(sub[0].body.data.attributes).toMatchObject({ external_id: 'user@1', first_name: 'Test' });
+    expect(profiles(sub[1])).toEqual([{ email: 'test@rudderstack.com', phone_number: '+14155550100', subscriptions: marketing('email', 'sms') }]);
+    const unsub = requests(v3, { type: 'identify', userId: 'user@1', context: { traits: traits(false) } });
+    expect(unsub.map((r) => r.path)).toEqual(['/api/profile-import', '/api/profile-subscription-bulk-delete-jobs']);
+    expect(profiles(unsub[1])).toEqual([{ email: 'test@rudderstack.com', phone_number: '+14155550100', subscriptions: unsubscribed('email', 'sms') }]);
+    const overridden = requests(v3, { type: 'identify', userId: 'user@1', context: { traits: traits(false, ['email']) } });
+    expect(profiles(overridden[1])).toEqual([{ email: 'test@rudderstack.com', subscriptions: unsubscribed('email') }]);
+  });
+
+  it('no channel of the consent has its identifier: v3 refuses the call (identify and group), where v2 sends the identify without the subscription', () => {
+    const m = { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', properties: { listId: 'L1', subscribe: false } } };
+    expect(plan(v3sms, m).error).toEqual({ field: 'consent', message: 'cannot unsubscribe from list L1: consent [sms] names no channel whose identifier is in the message' });
+    expect(plan(v3sms, { ...m, traits: { ...m.traits, properties: { listId: 'L1', subscribe: true } } }).error?.field).toBe('consent');
+    expect(plan(v3sms, { ...group(true), context: { traits: { email: 'a@x.co' } } }).error?.field).toBe('consent');
+    const v2 = plan(v2sms, { ...m, traits: { ...m.traits, properties: { listId: 'L1', subscribe: true } } });
+    expect([v2.error, v2.operations.map((o) => o.op.kind), v2.warnings.length]).toEqual([null, ['profile.upsert'], 1]);
+  });
+
+  it('track, screen and identify without a list behave as v2', () => {
+    const d3 = destination('rudderstack', { apiVersion: 'v3' });
+    const d2 = destination('rudderstack', { apiVersion: 'v2' });
+    for (const m of [TRACK, IDENTIFY, PATCHING, { type: 'screen', userId: 'u1', name: 'Home', properties: { revenue: '12.5' }, context: { traits: { email: 'a@x.co' } } }]) {
+      const strip = (rs: { path: string; body: any }[]) => rs.filter((r) => !r.path.includes('subscription'));
+      expect(strip(requests(d3, m))).toEqual(strip(requests(d2, m)));
+    }
+  });
+});
+
+describe('screen calls', () => {
+  it('a screen with an `event` field is an event of that name (v1 and v2, as RudderStack’s fixtures), else v1’s properties.event / name, else the screen name', () => {
+    const m = { type: 'screen', event: 'TestEven001', userId: 'sajal12', name: 'Home', context: { traits: { email: 'test@rudderstack.com' } }, properties: { PreviouslyVicePresident: true, YearElected: 1801 } };
+    for (const d of [v1, v2, destination('rudderstack', { apiVersion: 'v3' })]) {
+      expect(event(requests(d, m))).toMatchObject({ metric: { data: { attributes: { name: 'TestEven001' } } }, properties: { PreviouslyVicePresident: true, YearElected: 1801 } });
+    }
+    const { event: _e, ...noEvent } = m;
+    expect(event(requests(v1, { ...noEvent, properties: { event: 'From props' } })).metric.data.attributes.name).toBe('From props');
+    expect(event(requests(v1, noEvent)).metric.data.attributes.name).toBe('Home');
+    expect(event(requests(v2, noEvent)).metric.data.attributes.name).toBe('Home');
+  });
+});
+
+describe('a non-numeric value refuses the event, naming the property (RudderStack v2: "Invalid float value")', () => {
+  it('value, revenue or total that is not a number or numeric text: an error, not an event without its value', () => {
+    for (const d of [v1, v2, destination('rudderstack', { apiVersion: 'v3' })]) {
+      const r = plan(d, { type: 'track', userId: 'u1', event: 'Paid', properties: { value: { amount: 3 } } });
+      expect(r.error).toEqual({ field: 'properties.value', message: 'properties.value is the event\'s value and must be a number (or numeric text); got {"amount":3}' });
+      expect(r.operations).toEqual([]);
+      expect(plan(d, { type: 'track', userId: 'u1', event: 'Paid', properties: { revenue: 'lots', value: 3 } }).error?.field).toBe('properties.revenue');
+      expect(event(requests(d, { type: 'track', userId: 'u1', event: 'Paid', properties: { total: ' 12.50 ' } })).value).toBe(12.5);
+    }
+    // v1's ecommerce value ($value ← properties.value) too.
+    expect(plan(v1, { type: 'track', userId: 'u1', event: 'Product Added', properties: { value: [1] } }).error?.field).toBe('properties.value');
+  });
+});
+
+describe('Reverse ETL records (context.mappedToDestination)', () => {
+  // rudder-transformer's "Retl Router tests" inputs (router/dataV2.ts), one config with and one without a list.
+  const retl1 = {
+    type: 'identify',
+    anonymousId: 'anonTestKlaviyo1',
+    userId: 'testKlaviyo1',
+    context: { mappedToDestination: 'true', externalId: [{ id: 'testklaviyo1@email.com', identifierType: 'email', type: 'KLAVIYO-profile_v2' }], traits: { properties: { subscribe: false }, firstname: 'Test Klaviyo 1' } },
+  };
+  const retl2 = {
+    type: 'identify',
+    anonymousId: 'anonTestKlaviyo2',
+    userId: 'testKlaviyo2',
+    traits: { firstname: 'Test Klaviyo 2', properties: { subscribe: true, listId: 'configListId', consent: ['email'] } },
+    context: { mappedToDestination: 'true', externalId: [{ id: 'testklaviyo2@rs.com', identifierType: 'email', type: 'KLAVIYO-profile_v2' }] },
+  };
+
+  it('the first externalId is the user: its id is the userId (external_id) and the trait its identifierType names', () => {
+    const r1 = requests(v2, retl1);
+    expect(r1.map((r) => r.path)).toEqual(['/api/profile-import']); // subscribe: false, but no list anywhere
+    expect(r1[0].body.data.attributes).toEqual({ external_id: 'testklaviyo1@email.com', email: 'testklaviyo1@email.com', first_name: 'Test Klaviyo 1', properties: { anonymous_id: 'anonTestKlaviyo1' } });
+    const r2 = requests(v2, retl2);
+    expect(r2.map((r) => r.path)).toEqual(['/api/profile-import', '/api/profile-subscription-bulk-create-jobs']);
+    expect(r2[0].body.data.attributes).toMatchObject({ external_id: 'testklaviyo2@rs.com', email: 'testklaviyo2@rs.com', first_name: 'Test Klaviyo 2' });
+    expect(r2[1].body.data.relationships.list.data.id).toBe('configListId');
+    const phone = requests(v1, { type: 'identify', anonymousId: 'row-7', context: { mappedToDestination: true, externalId: [{ id: '+14155550100', identifierType: 'phone', type: 'KLAVIYO-profile' }], traits: { plan: 'pro' } } });
+    expect(phone[0].body.data.attributes).toMatchObject({ external_id: '+14155550100', phone_number: '+14155550100', properties: { plan: 'pro' } });
+  });
+
+  it('a record subscribes to the configured list unless it says subscribe: false; without mappedToDestination nothing changes', () => {
+    const listed = destination('rudderstack', { apiVersion: 'v2', listId: 'L9' });
+    const rec = { type: 'identify', anonymousId: 'row-8', context: { mappedToDestination: true, externalId: [{ id: 'w@x.co', identifierType: 'email', type: 'KLAVIYO-profile_v2' }], traits: { firstname: 'W' } } };
+    const reqs = requests(listed, rec);
+    expect(reqs.map((r) => r.path)).toEqual(['/api/profile-import', '/api/profile-subscription-bulk-create-jobs']);
+    expect(reqs[1].body.data.relationships.list.data.id).toBe('L9');
+    expect(requests(listed, retl1).map((r) => r.path)).toEqual(['/api/profile-import', '/api/profile-subscription-bulk-delete-jobs']);
+    // The same message from an event stream (no mappedToDestination): no identifiers from externalId, no subscription.
+    const plain = plan(listed, { ...rec, userId: 'u1', context: { ...rec.context, mappedToDestination: undefined } });
+    expect(plain.operations.map((o) => o.op.kind)).toEqual(['profile.upsert']);
+    expect((plain.operations[0].op as any).profile.email).toBeUndefined();
+  });
+});
