@@ -9,6 +9,22 @@ import { validateMessage } from '../spec/index.js';
 import { compileDestination, planMessage, type CompiledDestination, type DestinationConfig } from '../destination/index.js';
 import { renderAll } from '../klaviyo/render.js';
 import type { PlannedOperation } from '../klaviyo/operations.js';
+import { ConfigFileError, DESTINATION_ONLY_KEYS, parseConfig, parseDestination } from '../config/index.js';
+
+/**
+ * The destination a `preview --config` file describes, checked as `start` checks it (unknown keys are named):
+ * a whole service config (its first destination), one destination entry ({preset, settings, …}), or — for
+ * a file with neither shape — the settings object of `preset` (default `rudderstack`): RudderStack's bare settings
+ * or a destination export holding them under `config` / `Config`. `preset` wins over the file's.
+ */
+export function previewDestination(raw: unknown, preset?: string): DestinationConfig {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigFileError('the --config file must hold an object: a service config, a destination, or a preset’s settings');
+  const o = raw as Record<string, unknown>;
+  const d = 'destinations' in o ? parseConfig(o).destinations[0] : DESTINATION_ONLY_KEYS.some((k) => k in o) ? parseDestination(o) : undefined;
+  const config: DestinationConfig = d ? { preset: preset ?? d.preset, subscriptions: d.subscriptions, settings: d.settings } : { preset: preset ?? 'rudderstack', settings: o };
+  compileDestination(config); // the preset's settings too: every problem now, before any input is read
+  return config;
+}
 
 export interface PreviewOptions {
   destination: DestinationConfig;

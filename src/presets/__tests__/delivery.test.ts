@@ -17,6 +17,8 @@ import { startService } from '../../service/index.js';
 import { createLogger } from '../../service/logger.js';
 import { presetApiKey } from '../index.js';
 import { until } from '../../../test/helpers/until.js';
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
 import { destination, plan } from './helpers.js';
 
 const closers: Array<() => Promise<unknown>> = [];
@@ -177,5 +179,38 @@ describe('the preset’s key setting is the API key', () => {
         rmSync(dir, { recursive: true, force: true });
       }
     }
+  });
+});
+
+describe('the RudderStack apiVersion in use is shown at start and on the Configuration page', () => {
+  it('a config without apiVersion runs v1 and says why; a destination export’s key authenticates and stays masked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kd-preset-version-'));
+    const lines: any[] = [];
+    const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) }));
+    const config = parseConfig({
+      port: 0,
+      dataDir: dir,
+      adminToken: 'admin-token-version-0123',
+      sources: [{ name: 'rs', writeKey: 'wk_version_1' }],
+      destinations: [
+        { name: 'legacy', preset: 'rudderstack', settings: { listId: 'L1' } },
+        { name: 'exported', preset: 'rudderstack', settings: { ID: 'd1', Name: 'Klaviyo', Config: { apiVersion: 'v3', privateApiKey: 'pk_exported_secret_0001' } } },
+      ],
+    });
+    const svc = await startService(config, logger);
+    closers.push(async () => (await svc.stop(), rmSync(dir, { recursive: true, force: true })));
+    const said = lines.filter((l) => l.preset === 'rudderstack').map((l) => l.msg);
+    expect(said).toEqual([
+      'destination "legacy": preset rudderstack, apiVersion v1 (the settings name none: RudderStack’s default for a destination saved without one)',
+      'destination "exported": preset rudderstack, apiVersion v3',
+    ]);
+    const view = await (await fetch(`${svc.url}/admin/config`, { headers: { authorization: 'Bearer admin-token-version-0123' } })).json();
+    expect(view.destinations.map((d: any) => [d.name, d.presetSummary])).toEqual([
+      ['legacy', expect.stringMatching(/^apiVersion v1 \(the settings name none/)],
+      ['exported', 'apiVersion v3'],
+    ]);
+    expect(JSON.stringify(view)).not.toContain('pk_exported_secret_0001');
+    expect(view.destinations[1].settings.Config.privateApiKey).toBe('pk_…0001');
+    expect(presetApiKey('rudderstack', config.destinations[1].settings)).toBe('pk_exported_secret_0001');
   });
 });

@@ -101,3 +101,49 @@ describe('preview with the segment-classic preset (module)', () => {
     expectValid(lines.flatMap((l) => l.requests));
   });
 });
+
+describe('preview --config reads the shapes a RudderStack user has at hand, and validates them as start does', () => {
+  const write = (name: string, content: unknown) => {
+    const f = join(dir, name);
+    writeFileSync(f, typeof content === 'string' ? content : JSON.stringify(content));
+    return f;
+  };
+  const identify = { type: 'identify', messageId: 'i1', anonymousId: 'anon-1', context: { externalId: [{ type: 'klaviyo-profileId', id: 'K1' }] }, traits: { email: 'a@x.co', properties: { subscribe: false } } };
+  const paths = (l: any) => l.requests.map((r: any) => r.path);
+
+  it('the bare settings object, a destination export ({"config": …} / {"Config": …}): read as the rudderstack preset’s settings', () => {
+    const v2 = { privateApiKey: 'pk_test', apiVersion: 'v2', listId: 'L1', consent: ['email'], useNewKlaviyoRevisionVersion: true };
+    for (const [name, content] of [
+      ['bare.json', v2],
+      ['export-lower.json', { id: 'd1', name: 'Klaviyo', enabled: true, config: v2 }],
+      ['export-upper.json', { ID: 'd1', Name: 'Klaviyo', Enabled: true, DestinationDefinition: { Name: 'KLAVIYO' }, Config: v2 }],
+      ['bare.yaml', 'privateApiKey: pk_test\napiVersion: v2\nlistId: L1\n'],
+    ] as const) {
+      const { status, stderr, lines } = cli(['--config', write(name, content)], jsonl([identify]));
+      expect([name, status, stderr]).toEqual([name, 0, '']);
+      // v2: the Klaviyo profile id, and subscribe: false unsubscribes from the configured list (segment-actions would do neither).
+      expect(paths(lines[0])).toEqual(['/api/profile-import', '/api/profile-subscription-bulk-delete-jobs']);
+      expect(lines[0].requests[0].body.data.id).toBe('K1');
+    }
+    // The same settings without apiVersion: v1, as RudderStack reads them (no profile id, no unsubscribe).
+    const { privateApiKey, listId } = v2;
+    const v1 = cli(['--config', write('bare-v1.json', { privateApiKey, listId })], jsonl([identify]));
+    expect(paths(v1.lines[0])).toEqual(['/api/profile-import']);
+    expect(v1.lines[0].requests[0].body.data.id).toBeUndefined();
+  });
+
+  it('unknown keys stop it with the key named (and the closest known one), in every shape; --batch too', () => {
+    const bare = cli(['--config', write('typo.json', { privateApiKey: 'pk', apiVersion: 'v2', listID: 'L1' })], jsonl([identify]));
+    expect(bare.status).toBe(1);
+    expect(bare.stderr).toContain('invalid settings for preset "rudderstack":\n  - listID: Unrecognized key "listID"; did you mean "listId"?');
+    expect(bare.lines).toEqual([]);
+    const exported = cli(['--batch', '--config', write('typo-export.json', { Config: { privateApiKey: 'pk', flattenProperty: true } })], jsonl([identify]));
+    expect([exported.status, exported.stderr]).toEqual([1, expect.stringContaining('flattenProperty: Unrecognized key "flattenProperty"; did you mean "flattenProperties"?')]);
+    const dest = cli(['--config', write('typo-dest.json', { preset: 'rudderstack', setings: { apiVersion: 'v2' } })], jsonl([identify]));
+    expect([dest.status, dest.stderr]).toEqual([1, expect.stringMatching(/invalid destination:\n  - \(destination\): Unrecognized key: "setings"/)]);
+    const service = cli(['--config', write('typo-service.json', { destinations: [{ preset: 'rudderstack', settings: {} }], prot: 1 })], jsonl([identify]));
+    expect([service.status, service.stderr]).toEqual([1, expect.stringMatching(/invalid configuration:\n  - \(root\): Unrecognized key: "prot"/)]);
+    const inService = cli(['--config', write('typo-service-settings.json', { destinations: [{ preset: 'rudderstack', settings: { enforceEmailAsPrimay: true } }] })], jsonl([identify]));
+    expect([inService.status, inService.stderr]).toEqual([1, expect.stringContaining('enforceEmailAsPrimay: Unrecognized key "enforceEmailAsPrimay"; did you mean "enforceEmailAsPrimary"?')]);
+  });
+});
