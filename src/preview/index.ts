@@ -1,13 +1,14 @@
 /**
  * `klaviyo-destination preview`: JSON Lines of Segment messages in, what would be sent to Klaviyo out. Sends nothing.
  * Per message: matched actions, payloads and that message's own requests. With `batch`: the whole input as
- * one delivery run, one line per coalesced request.
+ * one delivery run, one line per coalesced request, with the wave it is sent in.
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { validateMessage } from '../spec/index.js';
 import { compileDestination, planMessage, type CompiledDestination, type DestinationConfig } from '../destination/index.js';
-import { renderAll } from '../klaviyo/render.js';
+import { renderAll, renderBatch } from '../klaviyo/render.js';
+import { planWaves } from '../batcher/index.js';
 import type { PlannedOperation } from '../klaviyo/operations.js';
 import { ConfigFileError, DESTINATION_ONLY_KEYS, parseConfig, parseDestination } from '../config/index.js';
 
@@ -72,7 +73,8 @@ export async function runPreview(opts: PreviewOptions): Promise<{ messages: numb
     for (const w of [...(v.warnings ?? []), ...result.warnings]) process.stderr.write(`line ${lineNo}: warning: ${w.field}: ${w.message}\n`);
     if (result.error) process.stderr.write(`line ${lineNo}: ${result.error.field}: ${result.error.message}\n`);
   }
-  if (opts.batch) for (const r of renderAll(all)) write({ method: r.method, path: r.path, body: r.body, messageIds: r.messageIds });
+  // `wave`: requests of one wave are sent in parallel, each wave after the one before (a profile's operations keep their order).
+  if (opts.batch) planWaves(all).forEach((wave, i) => wave.forEach((b) => renderBatch(b.items).forEach((r) => write({ method: r.method, path: r.path, body: r.body, messageIds: r.messageIds, wave: i + 1 }))));
   return { messages, errors };
 }
 

@@ -28,8 +28,8 @@ afterEach(async () => {
 
 const v2 = destination('rudderstack', { apiVersion: 'v2' });
 
-async function emulator(apiKey = 'pk_test') {
-  const emu = await startEmulator({ rateLimits: false, jobDelayMs: 1, apiKey });
+async function emulator(apiKey = 'pk_test', jobDelayMs = 1) {
+  const emu = await startEmulator({ rateLimits: false, jobDelayMs, apiKey });
   const client = new KlaviyoClient({ apiKey, baseUrl: emu.url });
   closers.push(() => emu.close(), () => client.close());
   const deliver = async (msgs: Record<string, unknown>[]) => {
@@ -212,5 +212,30 @@ describe('the RudderStack apiVersion in use is shown at start and on the Configu
     expect(JSON.stringify(view)).not.toContain('pk_exported_secret_0001');
     expect(view.destinations[1].settings.Config.privateApiKey).toBe('pk_…0001');
     expect(presetApiKey('rudderstack', config.destinations[1].settings)).toBe('pk_exported_secret_0001');
+  });
+});
+
+describe('one batch, one profile, conflicting identifiers: the later message’s identifiers win, delivered', () => {
+  // Slow bulk jobs: anything sent beside the import job (instead of after it) lands first and is then overwritten.
+  const user1 = (email: string, extra: Record<string, unknown> = {}) => ({ type: 'identify', userId: 'user1', traits: { email, ...extra } });
+  const order = (email: string, event = 'Order') => ({ type: 'track', userId: 'user1', event, context: { traits: { email } } });
+
+  it('identify (bulk import job) then an event with another email: the profile ends with the event’s email, the event on it', async () => {
+    const { deliver, emu } = await emulator('pk_test', 150);
+    await deliver([user1('old@x.co', { firstName: 'A' }), identify('u2@x.co', {}), order('new@x.co'), track('u2@x.co', 'Order', {})]);
+    const s = emu.snapshot();
+    const p = s.profiles.find((x) => x.attributes.external_id === 'user1')!;
+    expect(p.attributes).toMatchObject({ email: 'new@x.co', first_name: 'A' });
+    expect(s.profiles.filter((x) => x.attributes.email === 'old@x.co')).toEqual([]);
+    expect(s.events.filter((e) => e.metric === 'Order').length).toBe(2);
+  });
+
+  it('the other way round, and with the queue’s partitions (user id) as the worker tags them: the identify’s email wins', async () => {
+    const { deliver, emu } = await emulator('pk_test', 150);
+    await deliver([order('first@x.co', 'Viewed'), order('first@x.co', 'Viewed 2'), user1('second@x.co'), user1('third@x.co', { plan: 'pro' })]);
+    const p = emu.snapshot().profiles.find((x) => x.attributes.external_id === 'user1')!;
+    expect([p.attributes.email, p.properties]).toEqual(['third@x.co', { plan: 'pro' }]);
+    const ops = [user1('a@x.co'), order('b@x.co')].flatMap((m, i) => plan(v2, { messageId: `p${i}`, ...m }).operations.map((op) => ({ ...op, partition: 'user1' })));
+    expect(planWaves(ops).map((w) => w.map((b) => b.kind))).toEqual([['profile.upsert'], ['event.create']]);
   });
 });

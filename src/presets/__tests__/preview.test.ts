@@ -147,3 +147,30 @@ describe('preview --config reads the shapes a RudderStack user has at hand, and 
     expect([inService.status, inService.stderr]).toEqual([1, expect.stringContaining('enforceEmailAsPrimay: Unrecognized key "enforceEmailAsPrimay"; did you mean "enforceEmailAsPrimary"?')]);
   });
 });
+
+describe('preview --batch: one profile with conflicting identifiers in one batch', () => {
+  it('an identify then events of the same userId with another email: the events go in a later wave, so the later email wins', () => {
+    const config = join(dir, 'rudderstack-order.json');
+    writeFileSync(config, JSON.stringify({ apiVersion: 'v2', privateApiKey: 'pk_test' }));
+    // RudderStack's router batching shape: identifies and tracks of several users in one request.
+    const msgs = [
+      { type: 'identify', messageId: 'm1', userId: 'user1', traits: { email: 'old@x.co', firstName: 'A' } },
+      { type: 'identify', messageId: 'm2', userId: 'user2', traits: { email: 'u2@x.co' } },
+      { type: 'track', messageId: 'm3', userId: 'user1', event: 'Order', context: { traits: { email: 'new@x.co' } } },
+      { type: 'track', messageId: 'm4', userId: 'user2', event: 'Order', context: { traits: { email: 'u2@x.co' } } },
+    ];
+    const { status, stderr, lines } = cli(['--batch', '--config', config], jsonl(msgs));
+    expect([status, stderr]).toEqual([0, '']);
+    expectValid(lines);
+    expect(lines.map((l) => [l.wave, l.path, l.messageIds])).toEqual([
+      [1, '/api/profile-bulk-import-jobs', ['m1', 'm2']],
+      [2, '/api/event-bulk-create-jobs', ['m3', 'm4']],
+    ]);
+    // Two identifies of one user id with different emails never share a bulk job either.
+    const two = cli(['--batch', '--config', config], jsonl([msgs[0], { ...msgs[1], userId: 'user1', messageId: 'm5', traits: { email: 'new@x.co' } }]));
+    expect(two.lines.map((l) => [l.wave, l.path, l.messageIds])).toEqual([
+      [1, '/api/profile-import', ['m1']],
+      [2, '/api/profile-import', ['m5']],
+    ]);
+  });
+});
