@@ -239,3 +239,16 @@ describe('one batch, one profile, conflicting identifiers: the later message’s
     expect(planWaves(ops).map((w) => w.map((b) => b.kind))).toEqual([['profile.upsert'], ['event.create']]);
   });
 });
+
+describe('v2 screen calls patch the profile as track calls do, delivered', () => {
+  it('fieldsToAppend / fieldsToUnset on a screen: the event lands under the screen’s name and the profile is patched', async () => {
+    const { deliver, profile, emu } = await emulator();
+    await deliver([identify('s@x.co', { tags: ['red'], old: 'x' })]);
+    const screen = (name: string, traits: Record<string, unknown>, Klaviyo: Record<string, unknown>) => ({ type: 'screen', userId: 'id-s@x.co', name, context: { traits: { email: 's@x.co', ...traits } }, integrations: { Klaviyo } });
+    await deliver([screen('Home', { tags: 'blue' }, { fieldsToAppend: ['tags'], fieldsToUnset: ['old'] })]);
+    expect(profile('s@x.co').properties).toEqual({ tags: ['red', 'blue'] });
+    await deliver([screen('Cart', { tags: 'red' }, { fieldsToUnappend: ['tags'] })]);
+    expect(profile('s@x.co').properties).toEqual({ tags: ['blue'] });
+    expect(emu.snapshot().events.map((e) => e.metric)).toEqual(['Home', 'Cart']);
+  });
+});
