@@ -17,31 +17,28 @@ program
   .command('preview')
   .description('read Segment messages as JSON Lines on stdin; print what would be sent to Klaviyo (sends nothing)')
   .option('--preset <name>', 'preset of subscriptions and settings (wins over the preset in --config; default segment-actions)')
-  .option('--config <file>', 'JSON or YAML file: a destination ({preset, subscriptions, settings}) or a whole service config (its first destination)')
+  .option('--config <file>', 'JSON or YAML file: a whole service config (its first destination), a destination ({preset, subscriptions, settings}), or a preset’s settings (default rudderstack: its settings object or a destination export)')
   .option('--batch', 'treat the input as one delivery run and print the coalesced bulk requests')
   .action(async (o: { preset?: string; config?: string; batch?: boolean }) => {
     try {
-      const { runPreview } = await import('../preview/index.js');
+      const { runPreview, previewDestination } = await import('../preview/index.js');
       // `preview … | head`: the reader left; that is not an error.
       process.stdout.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? process.exit(0) : fail(err)));
-      const destination = o.config ? previewDestination(o.config, o.preset) : { preset: o.preset ?? 'segment-actions' };
+      const destination = o.config ? previewDestination(readConfigFile(o.config), o.preset) : { preset: o.preset ?? 'segment-actions' };
       await runPreview({ destination, batch: o.batch, input: process.stdin, output: process.stdout });
     } catch (err) {
       fail(err);
     }
   });
 
-function previewDestination(file: string, preset: string | undefined) {
-  let raw: any;
+function readConfigFile(file: string): unknown {
   const yaml = /\.ya?ml$/i.test(file);
   try {
     const text = readFileSync(file, 'utf8');
-    raw = yaml ? parseYaml(text) : JSON.parse(text);
+    return yaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
     throw new Error(`cannot read ${file} as ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
   }
-  const d = Array.isArray(raw?.destinations) ? raw.destinations[0] : raw;
-  return { preset: preset ?? d?.preset ?? 'segment-actions', subscriptions: d?.subscriptions, settings: d?.settings ?? {} };
 }
 
 program

@@ -143,6 +143,20 @@ export interface ConfigOverrides {
   adminToken?: string;
 }
 
+/**
+ * One destination entry ({name, preset, settings, subscriptions, …}), checked as `start` checks each destination of
+ * a config (`preview --config`); throws ConfigFileError listing every problem by key.
+ */
+export function parseDestination(raw: unknown): DestinationEntry {
+  const result = destinationSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(destination)'}: ${i.message}`);
+  throw new ConfigFileError(`invalid destination:\n${lines.join('\n')}`);
+}
+
+/** Keys only a destination entry has (not the settings objects of the presets): what tells the two apart. */
+export const DESTINATION_ONLY_KEYS = ['preset', 'subscriptions', 'settings', 'delivery', 'klaviyoUrl'] as const;
+
 /** Parse raw config (already read from a file) plus overrides; throws ConfigFileError listing every problem by path. */
 export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Config {
   if (raw != null && (typeof raw !== 'object' || Array.isArray(raw))) throw new ConfigFileError('invalid configuration: the config must be an object of settings');

@@ -16,7 +16,7 @@ import { DeliveryWorker } from '../delivery/worker.js';
 import { buildIngestServer } from '../ingest/index.js';
 import { startEmulator } from '../emulator/index.js';
 import { KLAVIYO_BASE_URL } from '../klaviyo/revision.js';
-import { presetApiKey } from '../presets/index.js';
+import { getPreset, presetApiKey } from '../presets/index.js';
 import { createMetrics } from './metrics.js';
 import { configuredModels, runSync, schedule, SyncBusyError } from '../sync/index.js';
 import { Activity } from '../activity/index.js';
@@ -169,6 +169,11 @@ export async function startService(
           }),
         )
     : [];
+  // What each preset's settings chose (rudderstack: the apiVersion in use, also when the settings name none).
+  for (const d of config.destinations) {
+    const summary = getPreset(d.preset, d.settings).summary;
+    if (summary) logger.info({ destination: d.name, preset: d.preset, summary }, `destination "${d.name}": preset ${d.preset}, ${summary}`);
+  }
   logger.info(
     { url, role: config.role, store: store.rateLedger ? 'postgres' : 'sqlite', sources: Object.keys(writeKeys) },
     config.role === 'worker' ? 'klaviyo-destination is delivering queued events' : 'klaviyo-destination is accepting events',
