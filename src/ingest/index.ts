@@ -11,6 +11,8 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
 import type { Store } from '../store/types.js';
 import { HttpError } from './http-error.js';
+import { registerCors } from './cors.js';
+import { beaconWriteKey, registerSdkSettings, rewriteSdkPath } from './sdk.js';
 
 export interface IngestSource {
   name: string;
@@ -36,12 +38,18 @@ export interface IngestOptions {
   health?: () => Promise<Record<string, unknown>>;
   /** Called after messages were stored (wakes idle delivery workers, feeds the dashboard's live events). */
   onEnqueued?: (destinations: string[], messages: SegmentMessage[], source: string) => void;
+  /** Origins whose pages may call /v1/* from a browser (default: any). */
+  corsOrigins?: readonly string[];
+  /** The address SDKs reach this service at, for the settings endpoints (default: each request's own). */
+  publicUrl?: string;
 }
 
 const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 
 export function buildIngestServer(opts: IngestOptions): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_BATCH_BYTES * 2 });
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_BATCH_BYTES * 2,
+    // Segment's short paths (/v1/t, /v1/b, …) and RudderStack's beacon path reach the long paths' handlers (./sdk.ts).
+    rewriteUrl: rewriteSdkPath });
   const byKey = new Map(opts.sources.map((s) => [s.writeKey, s]));
 
   // Raw buffers: gzip is undone here, with the size cap applied to the decompressed body.
@@ -68,11 +76,18 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     return reply.status(status).send({ success: false, error: (err as Error).message, ...(err instanceof HttpError ? err.extra : {}) });
   });
 
+  // Browser and mobile SDKs: CORS on the tracking API, and the settings endpoints they fetch first (./sdk.ts).
+  if (opts.acceptEvents !== false) {
+    registerCors(app, { origins: opts.corsOrigins ?? ['*'] });
+    registerSdkSettings(app, { sources: opts.sources, publicUrl: opts.publicUrl });
+  }
+
   function source(req: FastifyRequest): IngestSource {
     let key: string | undefined;
     const auth = req.headers.authorization;
     if (auth?.startsWith('Basic ')) key = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0];
     key ||= (req.body as { writeKey?: string } | undefined)?.writeKey;
+    key ||= beaconWriteKey(req);
     if (!key) throw new HttpError(401, 'missing write key: send it as the HTTP Basic auth user name (empty password) or as `writeKey` in the body');
     const s = byKey.get(key);
     if (!s) throw new HttpError(401, 'unknown write key');
