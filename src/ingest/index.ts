@@ -90,7 +90,8 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     key ||= beaconWriteKey(req);
     if (!key) throw new HttpError(401, 'missing write key: send it as the HTTP Basic auth user name (empty password) or as `writeKey` in the body');
     const s = byKey.get(key);
-    if (!s) throw new HttpError(401, 'unknown write key');
+    // "invalid write key": RudderStack's mobile SDKs stop on that text instead of retrying the batch forever.
+    if (!s) throw new HttpError(401, 'invalid write key: no source of this service has it');
     return s;
   }
 
