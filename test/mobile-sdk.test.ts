@@ -168,7 +168,18 @@ describe("RudderStack's mobile SDKs", () => {
   const sourceConfig = async (path: string) => {
     const res = await send({ method: 'GET', path, headers: { authorization: basic(RUDDER_KEY) } });
     expect(res.status).toBe(200);
-    expect(res.body.source).toMatchObject({ writeKey: RUDDER_KEY, enabled: true, destinations: [] });
+    // Every field the Kotlin and Swift SDKs' SourceConfig models require (a missing one fails their decoding):
+    // rudder-sdk-kotlin core/.../models/SourceConfig.kt, rudder-sdk-swift Sources/.../SourceConfig/SourceConfig.swift.
+    expect(res.body.source).toMatchObject({
+      id: expect.any(String),
+      name: 'rudder-app',
+      writeKey: RUDDER_KEY,
+      enabled: true,
+      workspaceId: expect.any(String),
+      updatedAt: expect.any(String),
+      config: { statsCollection: { errors: { enabled: false }, metrics: { enabled: false } } },
+      destinations: [],
+    });
     expect(res.body.source.dataplanes.US[0].url).toBe(svc.url);
     return res.body;
   };
@@ -231,6 +242,24 @@ describe("RudderStack's mobile SDKs", () => {
     const s = await until(state, (x) => metricsOf(x, profileOf(x, 'rk-1')).length >= 1);
     expect(profileOf(s, 'rk-1').attributes).toMatchObject({ email: 'rk@example.com', first_name: 'Dorothy' });
     expect(metricsOf(s, profileOf(s, 'rk-1'))).toEqual(['Cart Viewed']);
+  });
+
+  it('rudder-sdk-swift: sourceConfig with writeKey in the query, then a gzipped {batch, sentAt}', async () => {
+    // Sources/RudderStackAnalytics/Network/HttpClient.swift: <controlPlaneUrl>/sourceConfig with the default query
+    // and writeKey, <dataPlaneUrl>/v1/batch; Content-Type application/json and Basic auth on both, AnonymousId and
+    // (gzipEnabled by default) Content-Encoding gzip on uploads; Storage/Store/DataStore.swift: `{"batch":[` …
+    // `],"sentAt":"…"}`.
+    await sourceConfig(`/sourceConfig?p=ios&v=1.0.0&writeKey=${RUDDER_KEY}`);
+    const messages = [
+      rudderMessage('com.rudderstack.ios.sdk', { type: 'identify', userId: 'rsw-1', traits: { email: 'rsw@example.com', lastName: 'Hamilton' } }),
+      rudderMessage('com.rudderstack.ios.sdk', { type: 'track', event: 'Subscription Started', userId: 'rsw-1', properties: { plan: 'pro' } }),
+    ];
+    const body = gzipSync(`{"batch":[${messages.map((m) => JSON.stringify(m)).join(',')}],"sentAt":"${now()}"}`);
+    const res = await send({ method: 'POST', path: '/v1/batch', headers: { authorization: basic(RUDDER_KEY), 'content-type': 'application/json', anonymousid: messages[0].anonymousId, 'content-encoding': 'gzip' }, body });
+    expect(res).toEqual({ status: 200, body: { success: true } });
+    const s = await until(state, (x) => metricsOf(x, profileOf(x, 'rsw-1')).length >= 1);
+    expect(profileOf(s, 'rsw-1').attributes).toMatchObject({ email: 'rsw@example.com', last_name: 'Hamilton' });
+    expect(metricsOf(s, profileOf(s, 'rsw-1'))).toEqual(['Subscription Started']);
   });
 
   it('a wrong write key is answered with the text the SDKs stop on ("invalid write key"), not retried forever', async () => {

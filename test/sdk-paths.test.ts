@@ -26,7 +26,7 @@ const queued = async () => {
   return rows.map((r) => r.payload as Record<string, any>);
 };
 const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
-  fetch(`${svc.url}${path}`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body });
+  fetch(`${svc.url}${path}`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body: typeof body === 'string' ? body : new Uint8Array(body) });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kd-sdk-paths-'));
