@@ -12,7 +12,7 @@ import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, validateBatch, validateMessage, typ
 import type { Store } from '../store/types.js';
 import { HttpError } from './http-error.js';
 import { registerCors } from './cors.js';
-import { beaconWriteKey, registerSdkSettings, rewriteSdkPath } from './sdk.js';
+import { beaconWriteKey, registerSdkSettings, rewriteSdkPath, withoutWriteKeys } from './sdk.js';
 
 export interface IngestSource {
   name: string;
@@ -122,7 +122,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   for (const path of opts.acceptEvents === false ? [] : ['/v1/batch', '/v1/import']) {
     app.post(path, async (req) => {
       const src = source(req);
-      const { messages, errors, warnings } = validateBatch(req.body);
+      const { messages, errors, warnings } = validateBatch(withoutWriteKeys(req.body));
       if (errors.length) opts.metrics?.rejected(src.name, 'invalid', errors.length);
       if (!messages.length) {
         const tooBig = errors.find((e) => e.message.includes('bytes; the limit'));

@@ -36,6 +36,21 @@ export function beaconWriteKey(req: FastifyRequest): string | undefined {
   return (req.query as { writeKey?: string } | undefined)?.writeKey || undefined;
 }
 
+/**
+ * analytics.js puts the write key in every message of a /b batch (the mobile SDKs once, beside `batch`): it is a
+ * credential, not part of the message, so it is not stored, as on the single-message paths.
+ */
+export function withoutWriteKeys(body: unknown): unknown {
+  const b = body as { batch?: unknown } | null;
+  if (!b || typeof b !== 'object' || !Array.isArray(b.batch)) return body;
+  const strip = (m: unknown) => {
+    if (!m || typeof m !== 'object' || Array.isArray(m) || !('writeKey' in m)) return m;
+    const { writeKey: _wk, ...rest } = m as Record<string, unknown>;
+    return rest;
+  };
+  return { ...b, batch: b.batch.map(strip) };
+}
+
 export interface SdkSettingsOptions {
   sources: IngestSource[];
   /** The address SDKs reach this service at; absent → each request's scheme and Host. */
