@@ -1,6 +1,7 @@
 /**
  * Segment-compatible HTTP Tracking API (RudderStack's SDKs use the same paths): POST /v1/{identify,track,page,
- * screen,group,alias,batch,import}. Answers 200 only once every accepted message is durably stored.
+ * screen,group,alias,batch,import}. Answers 200 only once every accepted message is durably stored. The browser and
+ * mobile SDKs' short and beacon paths, CORS and settings endpoints: ./sdk.ts and ./cors.ts.
  *
  * Batch policy: the valid messages of a batch are stored and the invalid ones reported with their index
  * (`200 {success:true, accepted, rejected:[…]}`); a batch with no valid message is a 400. A bad message
