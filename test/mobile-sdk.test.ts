@@ -26,20 +26,41 @@ let svc: RunningService;
 const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
 const state = async () => (await fetch(`${svc.emulatorUrl}/__emulator/state`)).json() as Promise<any>;
 const profileOf = (s: any, externalId: string) => s.profiles.find((p: any) => p.attributes.external_id === externalId);
-const metricsOf = (s: any, p: any) => (p ? s.events.filter((e: any) => e.profile_id === p.id).map((e: any) => e.metric).sort() : []);
+const metricsOf = (s: any, p: any) =>
+  p
+    ? s.events
+        .filter((e: any) => e.profile_id === p.id)
+        .map((e: any) => e.metric)
+        .sort()
+    : [];
 
 /** One raw HTTP/1.1 request, headers exactly as given (no added Content-Length when the body is streamed in chunks). */
-function send(opts: { method: string; path: string; headers: Record<string, string>; body?: Buffer; chunked?: boolean }): Promise<{ status: number; body: any }> {
+function send(opts: {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: Buffer;
+  chunked?: boolean;
+}): Promise<{ status: number; body: any }> {
   const { port } = new URL(svc.url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method: opts.method, path: opts.path, headers: { ...opts.headers, ...(opts.body && !opts.chunked ? { 'content-length': String(opts.body.length) } : {}) } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d) => parts.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(parts).toString('utf8');
-        resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined });
-      });
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: opts.method,
+        path: opts.path,
+        headers: { ...opts.headers, ...(opts.body && !opts.chunked ? { 'content-length': String(opts.body.length) } : {}) },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d) => parts.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(parts).toString('utf8');
+          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined });
+        });
+      },
+    );
     req.on('error', reject);
     if (opts.body && opts.chunked) {
       // Written in pieces, as a streaming client (HttpURLConnection in chunked mode) sends it.
@@ -65,7 +86,15 @@ const segmentEvent = (library: string, e: Record<string, unknown>) => ({
   anonymousId: 'a1b2c3d4-0000-4000-8000-000000000001',
   messageId: `${library}-${e.type}-${Math.random().toString(36).slice(2)}`,
   timestamp: now(),
-  context: { library: { name: library, version: '1.0.0' }, app: { name: 'Shop', version: '3.1', build: '31' }, device: { manufacturer: 'Apple', model: 'iPhone15,2', type: 'ios' }, os: { name: 'iOS', version: '17.4' }, locale: 'en-US', timezone: 'Europe/Berlin', network: { wifi: true } },
+  context: {
+    library: { name: library, version: '1.0.0' },
+    app: { name: 'Shop', version: '3.1', build: '31' },
+    device: { manufacturer: 'Apple', model: 'iPhone15,2', type: 'ios' },
+    os: { name: 'iOS', version: '17.4' },
+    locale: 'en-US',
+    timezone: 'Europe/Berlin',
+    network: { wifi: true },
+  },
   integrations: {},
   _metadata: { bundled: [], unbundled: [], bundledIds: [] },
   ...e,
@@ -76,7 +105,15 @@ const rudderMessage = (library: string, e: Record<string, unknown>) => ({
   channel: 'mobile',
   anonymousId: 'f0e1d2c3-0000-4000-8000-000000000002',
   originalTimestamp: now(),
-  context: { library: { name: library, version: '1.0.0' }, app: { name: 'Shop', version: '3.1', build: '31', namespace: 'com.example.shop' }, os: { name: 'Android', version: '14' }, device: { manufacturer: 'Google', model: 'Pixel 8' }, locale: 'en-US', timezone: 'Europe/Berlin', traits: { anonymousId: 'f0e1d2c3-0000-4000-8000-000000000002', ...((e.traits as object) ?? {}) } },
+  context: {
+    library: { name: library, version: '1.0.0' },
+    app: { name: 'Shop', version: '3.1', build: '31', namespace: 'com.example.shop' },
+    os: { name: 'Android', version: '14' },
+    device: { manufacturer: 'Google', model: 'Pixel 8' },
+    locale: 'en-US',
+    timezone: 'Europe/Berlin',
+    traits: { anonymousId: 'f0e1d2c3-0000-4000-8000-000000000002', ...((e.traits as object) ?? {}) },
+  },
   integrations: { All: true },
   ...e,
 });
@@ -113,7 +150,13 @@ describe("Segment's mobile SDKs", () => {
     // on its own line after a comma, and finishFile() ends it with sentAt and the write key (no Authorization).
     const events = [
       segmentEvent('analytics-ios', { type: 'identify', userId: 'swift-1', traits: { email: 'swift@example.com', firstName: 'Tim' } }),
-      segmentEvent('analytics-ios', { type: 'track', userId: 'swift-1', event: 'Product Viewed', properties: { sku: 'IOS-1' }, context: { traits: { email: 'swift@example.com' } } }),
+      segmentEvent('analytics-ios', {
+        type: 'track',
+        userId: 'swift-1',
+        event: 'Product Viewed',
+        properties: { sku: 'IOS-1' },
+        context: { traits: { email: 'swift@example.com' } },
+      }),
     ];
     const file = `{ "batch": [\n${events.map((e, i) => (i ? ',' : '') + JSON.stringify(e)).join('\n')}\n],"sentAt":"${now()}","writeKey":"${SEGMENT_KEY}"}\n`;
     const res = await send({ method: 'POST', path: `${api}/b`, headers, body: Buffer.from(file) });
@@ -131,10 +174,22 @@ describe("Segment's mobile SDKs", () => {
     // core/.../utilities/StorageImpl.kt: begin `{"batch":[`, events comma-separated, end `],"sentAt":…,"writeKey":…}`.
     const events = [
       segmentEvent('analytics-kotlin', { type: 'identify', userId: 'kotlin-1', traits: { email: 'kotlin@example.com', lastName: 'Lovelace' } }),
-      segmentEvent('analytics-kotlin', { type: 'track', userId: 'kotlin-1', event: 'Checkout Started', properties: { value: 30 }, context: { traits: { email: 'kotlin@example.com' } } }),
+      segmentEvent('analytics-kotlin', {
+        type: 'track',
+        userId: 'kotlin-1',
+        event: 'Checkout Started',
+        properties: { value: 30 },
+        context: { traits: { email: 'kotlin@example.com' } },
+      }),
     ];
     const body = gzipSync(`{"batch":[${events.map((e) => JSON.stringify(e)).join(',')}],"sentAt":"${now()}","writeKey":"${SEGMENT_KEY}"}`);
-    const res = await send({ method: 'POST', path: `${api}/b`, headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'transfer-encoding': 'chunked', 'user-agent': 'analytics-kotlin/1.19.0' }, body, chunked: true });
+    const res = await send({
+      method: 'POST',
+      path: `${api}/b`,
+      headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'transfer-encoding': 'chunked', 'user-agent': 'analytics-kotlin/1.19.0' },
+      body,
+      chunked: true,
+    });
     expect(res).toEqual({ status: 200, body: { success: true } });
     const s = await until(state, (x) => metricsOf(x, profileOf(x, 'kotlin-1')).length >= 1);
     expect(profileOf(s, 'kotlin-1').attributes).toMatchObject({ email: 'kotlin@example.com', last_name: 'Lovelace' });
@@ -150,11 +205,22 @@ describe("Segment's mobile SDKs", () => {
     const events = [
       segmentEvent('analytics-react-native', { type: 'identify', userId: 'rn-1', traits: { email: 'rn@example.com', firstName: 'Margaret' } }),
       segmentEvent('analytics-react-native', { type: 'screen', userId: 'rn-1', name: 'Cart', properties: {} }),
-      segmentEvent('analytics-react-native', { type: 'track', userId: 'rn-1', event: 'Added to Cart', properties: { sku: 'RN-1' }, context: { traits: { email: 'rn@example.com' } } }),
+      segmentEvent('analytics-react-native', {
+        type: 'track',
+        userId: 'rn-1',
+        event: 'Added to Cart',
+        properties: { sku: 'RN-1' },
+        context: { traits: { email: 'rn@example.com' } },
+      }),
     ];
     const body = Buffer.from(JSON.stringify({ batch: events, sentAt: now(), writeKey: SEGMENT_KEY }));
     for (const retry of [undefined, '1']) {
-      const res = await send({ method: 'POST', path: `${api}/b`, headers: { 'content-type': 'application/json; charset=utf-8', ...(retry ? { 'x-retry-count': retry } : {}) }, body });
+      const res = await send({
+        method: 'POST',
+        path: `${api}/b`,
+        headers: { 'content-type': 'application/json; charset=utf-8', ...(retry ? { 'x-retry-count': retry } : {}) },
+        body,
+      });
       expect(res).toEqual({ status: 200, body: { success: true } });
     }
     const s = await until(state, (x) => metricsOf(x, profileOf(x, 'rn-1')).length >= 1);
@@ -192,14 +258,29 @@ describe("RudderStack's mobile SDKs", () => {
     // core/.../FlushUtils.java getPayloadFromMessages(): {"sentAt":…,"batch": [each message with its sentAt]}.
     const sentAt = now();
     const messages = [
-      rudderMessage('com.rudderstack.android.sdk.core', { type: 'identify', event: 'identify', userId: 'droid-1', traits: { email: 'droid@example.com', firstName: 'Katherine' } }),
-      rudderMessage('com.rudderstack.android.sdk.core', { type: 'track', event: 'Order Completed', userId: 'droid-1', properties: { order_id: 'A-1', revenue: 10 } }),
+      rudderMessage('com.rudderstack.android.sdk.core', {
+        type: 'identify',
+        event: 'identify',
+        userId: 'droid-1',
+        traits: { email: 'droid@example.com', firstName: 'Katherine' },
+      }),
+      rudderMessage('com.rudderstack.android.sdk.core', {
+        type: 'track',
+        event: 'Order Completed',
+        userId: 'droid-1',
+        properties: { order_id: 'A-1', revenue: 10 },
+      }),
     ];
     const payload = `{"sentAt":"${sentAt}","batch": [${messages.map((m) => JSON.stringify(m).slice(0, -1) + `,"sentAt":"${sentAt}"}`).join(',')}]}`;
     const res = await send({
       method: 'POST',
       path: '/v1/batch',
-      headers: { authorization: basic(RUDDER_KEY), 'content-type': 'application/json', anonymousid: Buffer.from(messages[0].anonymousId).toString('base64'), 'content-encoding': 'gzip' },
+      headers: {
+        authorization: basic(RUDDER_KEY),
+        'content-type': 'application/json',
+        anonymousid: Buffer.from(messages[0].anonymousId).toString('base64'),
+        'content-encoding': 'gzip',
+      },
       body: gzipSync(payload),
     });
     expect(res).toEqual({ status: 200, body: { success: true } });
@@ -219,7 +300,12 @@ describe("RudderStack's mobile SDKs", () => {
       rudderMessage('rudder-ios-library', { type: 'track', event: 'Product Viewed', userId: 'ios-1', properties: { sku: 'IOS-2' } }),
     ];
     const payload = `{"sentAt":"${sentAt}","batch":[${messages.map((m) => JSON.stringify({ ...m, sentAt })).join(',')}]}`;
-    const res = await send({ method: 'POST', path: '/v1/batch', headers: { authorization: basic(RUDDER_KEY), 'content-type': 'application/json', anonymousid: Buffer.from(messages[0].anonymousId).toString('base64') }, body: Buffer.from(payload) });
+    const res = await send({
+      method: 'POST',
+      path: '/v1/batch',
+      headers: { authorization: basic(RUDDER_KEY), 'content-type': 'application/json', anonymousid: Buffer.from(messages[0].anonymousId).toString('base64') },
+      body: Buffer.from(payload),
+    });
     expect(res).toEqual({ status: 200, body: { success: true } });
     const s = await until(state, (x) => metricsOf(x, profileOf(x, 'ios-1')).length >= 1);
     expect(profileOf(s, 'ios-1').attributes).toMatchObject({ email: 'ios@example.com', last_name: 'Johnson' });
@@ -237,7 +323,20 @@ describe("RudderStack's mobile SDKs", () => {
       rudderMessage('com.rudderstack.sdk.kotlin', { type: 'track', event: 'Cart Viewed', userId: 'rk-1', properties: { items: 2 } }),
     ];
     const body = gzipSync(`{"batch":[${messages.map((m) => JSON.stringify(m)).join(',')}],"sentAt":"${now()}"}`);
-    const res = await send({ method: 'POST', path: '/v1/batch', headers: { authorization: basic(RUDDER_KEY), 'content-type': 'application/json', anonymousid: messages[0].anonymousId, 'content-encoding': 'gzip', 'rsa-retry-attempt': '1', 'rsa-since-last-attempt': '2000', 'rsa-retry-reason': 'server-500' }, body });
+    const res = await send({
+      method: 'POST',
+      path: '/v1/batch',
+      headers: {
+        authorization: basic(RUDDER_KEY),
+        'content-type': 'application/json',
+        anonymousid: messages[0].anonymousId,
+        'content-encoding': 'gzip',
+        'rsa-retry-attempt': '1',
+        'rsa-since-last-attempt': '2000',
+        'rsa-retry-reason': 'server-500',
+      },
+      body,
+    });
     expect(res).toEqual({ status: 200, body: { success: true } });
     const s = await until(state, (x) => metricsOf(x, profileOf(x, 'rk-1')).length >= 1);
     expect(profileOf(s, 'rk-1').attributes).toMatchObject({ email: 'rk@example.com', first_name: 'Dorothy' });
@@ -255,7 +354,12 @@ describe("RudderStack's mobile SDKs", () => {
       rudderMessage('com.rudderstack.ios.sdk', { type: 'track', event: 'Subscription Started', userId: 'rsw-1', properties: { plan: 'pro' } }),
     ];
     const body = gzipSync(`{"batch":[${messages.map((m) => JSON.stringify(m)).join(',')}],"sentAt":"${now()}"}`);
-    const res = await send({ method: 'POST', path: '/v1/batch', headers: { authorization: basic(RUDDER_KEY), 'content-type': 'application/json', anonymousid: messages[0].anonymousId, 'content-encoding': 'gzip' }, body });
+    const res = await send({
+      method: 'POST',
+      path: '/v1/batch',
+      headers: { authorization: basic(RUDDER_KEY), 'content-type': 'application/json', anonymousid: messages[0].anonymousId, 'content-encoding': 'gzip' },
+      body,
+    });
     expect(res).toEqual({ status: 200, body: { success: true } });
     const s = await until(state, (x) => metricsOf(x, profileOf(x, 'rsw-1')).length >= 1);
     expect(profileOf(s, 'rsw-1').attributes).toMatchObject({ email: 'rsw@example.com', last_name: 'Hamilton' });
@@ -265,7 +369,12 @@ describe("RudderStack's mobile SDKs", () => {
   it('a wrong write key is answered with the text the SDKs stop on ("invalid write key"), not retried forever', async () => {
     // rudder-sdk-android RudderNetworkManager.getResult(): an error body containing "invalid write key" → WRITE_KEY_ERROR,
     // which ends the upload loop; any other error is retried.
-    const res = await send({ method: 'POST', path: '/v1/batch', headers: { authorization: basic('not-a-key-of-ours'), 'content-type': 'application/json' }, body: Buffer.from('{"batch":[]}') });
+    const res = await send({
+      method: 'POST',
+      path: '/v1/batch',
+      headers: { authorization: basic('not-a-key-of-ours'), 'content-type': 'application/json' },
+      body: Buffer.from('{"batch":[]}'),
+    });
     expect(res.status).toBe(401);
     expect(String(res.body.error).toLowerCase()).toContain('invalid write key');
     const cfg = await send({ method: 'GET', path: '/sourceConfig?p=ios&v=1', headers: { authorization: basic('not-a-key-of-ours') } });

@@ -26,7 +26,11 @@ const queued = async () => {
   return rows.map((r) => r.payload as Record<string, any>);
 };
 const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
-  fetch(`${svc.url}${path}`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body: typeof body === 'string' ? body : new Uint8Array(body) });
+  fetch(`${svc.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain', ...headers },
+    body: typeof body === 'string' ? body : new Uint8Array(body),
+  });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kd-sdk-paths-'));
@@ -43,7 +47,14 @@ afterAll(async () => {
 
 describe("Segment's short paths", () => {
   it('/v1/t|i|p|s|g|a take text/plain JSON with the write key in the body, like the long paths', async () => {
-    const calls = { t: { type: 'track', event: 'Product Viewed' }, i: { type: 'identify', traits: { email: 's@example.com' } }, p: { type: 'page', name: 'Home' }, s: { type: 'screen', name: 'Cart' }, g: { type: 'group', groupId: 'g-1' }, a: { type: 'alias', previousId: 'anon-1' } };
+    const calls = {
+      t: { type: 'track', event: 'Product Viewed' },
+      i: { type: 'identify', traits: { email: 's@example.com' } },
+      p: { type: 'page', name: 'Home' },
+      s: { type: 'screen', name: 'Cart' },
+      g: { type: 'group', groupId: 'g-1' },
+      a: { type: 'alias', previousId: 'anon-1' },
+    };
     for (const [path, call] of Object.entries(calls)) {
       const res = await post(`/v1/${path}`, JSON.stringify({ ...call, userId: 'short-1', messageId: `short-${path}`, writeKey: KEY }));
       expect({ path, status: res.status, body: await res.json() }).toEqual({ path, status: 200, body: { success: true } });
@@ -56,16 +67,28 @@ describe("Segment's short paths", () => {
 
   it('/v1/b takes a text/plain batch (analytics.js batching), Basic auth or the key in the body', async () => {
     // analytics.js's batched dispatcher: each event keeps the writeKey normalize() gave it; the body has one too.
-    const batch = [{ type: 'track', event: 'A', userId: 'b-1', messageId: 'b-1', writeKey: KEY }, { type: 'identify', userId: 'b-1', messageId: 'b-2', writeKey: KEY }];
+    const batch = [
+      { type: 'track', event: 'A', userId: 'b-1', messageId: 'b-1', writeKey: KEY },
+      { type: 'identify', userId: 'b-1', messageId: 'b-2', writeKey: KEY },
+    ];
     expect((await post('/v1/b', JSON.stringify({ batch, writeKey: KEY, sentAt: new Date().toISOString() }))).status).toBe(200);
-    expect((await post('/v1/b', JSON.stringify({ batch: [{ ...batch[0], messageId: 'b-3' }] }), { authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` })).status).toBe(200);
+    expect(
+      (
+        await post('/v1/b', JSON.stringify({ batch: [{ ...batch[0], messageId: 'b-3' }] }), {
+          authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}`,
+        })
+      ).status,
+    ).toBe(200);
     const rows = await queued();
     expect(rows.map((m) => m.messageId)).toEqual(['b-1', 'b-2', 'b-3']);
     expect(rows.some((m) => 'writeKey' in m)).toBe(false);
   });
 
   it('RudderStack beacons: /beacon/v1/batch with the write key in the query; the query key is taken from beacons only', async () => {
-    const body = JSON.stringify({ batch: [{ type: 'track', event: 'Beacon', anonymousId: 'anon-b', messageId: 'beacon-1' }], sentAt: new Date().toISOString() });
+    const body = JSON.stringify({
+      batch: [{ type: 'track', event: 'Beacon', anonymousId: 'anon-b', messageId: 'beacon-1' }],
+      sentAt: new Date().toISOString(),
+    });
     expect((await post(`/beacon/v1/batch?writeKey=${KEY}`, body)).status).toBe(200);
     const elsewhere = await post(`/v1/batch?writeKey=${KEY}`, body);
     expect(elsewhere.status).toBe(401);
@@ -81,7 +104,10 @@ describe("Segment's short paths", () => {
 
 describe('CORS', () => {
   const preflight = (path: string, origin: string) =>
-    fetch(`${svc.url}${path}`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,anonymousid' } });
+    fetch(`${svc.url}${path}`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,anonymousid' },
+    });
 
   it('answers preflights of the tracking API, beacons and sourceConfig for an allowed origin', async () => {
     for (const path of ['/v1/t', '/v1/batch', '/v1/projects/x/settings', '/beacon/v1/batch', '/sourceConfig/']) {
@@ -138,14 +164,28 @@ describe('settings endpoints', () => {
   it("RudderStack's sourceConfig has no destination and names the public URL as data plane", async () => {
     const res = await fetch(`${svc.url}/sourceConfig/?p=browser&v=3.0.0&writeKey=${KEY}`);
     const body = (await res.json()) as any;
-    expect(body.source).toMatchObject({ writeKey: KEY, enabled: true, destinations: [], dataplanes: { US: [{ url: 'https://events.shop.test/kd', default: true }] } });
+    expect(body.source).toMatchObject({
+      writeKey: KEY,
+      enabled: true,
+      destinations: [],
+      dataplanes: { US: [{ url: 'https://events.shop.test/kd', default: true }] },
+    });
     expect((await fetch(`${svc.url}/sourceConfig?p=ios`)).status).toBe(401);
   });
 });
 
 describe('hostile input on the new paths', () => {
   it('a text/plain body over the batch limit is a 413 on /v1/b and on beacons, and nothing of it is kept', async () => {
-    const huge = JSON.stringify({ writeKey: KEY, batch: Array.from({ length: 40 }, (_, i) => ({ type: 'track', event: 'Big', userId: 'h-1', messageId: `huge-${i}`, properties: { pad: 'x'.repeat(16 * 1024) } })) });
+    const huge = JSON.stringify({
+      writeKey: KEY,
+      batch: Array.from({ length: 40 }, (_, i) => ({
+        type: 'track',
+        event: 'Big',
+        userId: 'h-1',
+        messageId: `huge-${i}`,
+        properties: { pad: 'x'.repeat(16 * 1024) },
+      })),
+    });
     expect(huge.length).toBeGreaterThan(MAX_BATCH_BYTES);
     expect((await post('/v1/b', huge)).status).toBe(413);
     expect((await post(`/beacon/v1/batch?writeKey=${KEY}`, huge)).status).toBe(413);
@@ -155,7 +195,10 @@ describe('hostile input on the new paths', () => {
   });
 
   it('a message over the message limit on /v1/t is a 413; broken JSON on /v1/i a 400', async () => {
-    const res = await post('/v1/t', JSON.stringify({ type: 'track', event: 'Big', userId: 'h-2', writeKey: KEY, properties: { pad: 'x'.repeat(MAX_MESSAGE_BYTES) } }));
+    const res = await post(
+      '/v1/t',
+      JSON.stringify({ type: 'track', event: 'Big', userId: 'h-2', writeKey: KEY, properties: { pad: 'x'.repeat(MAX_MESSAGE_BYTES) } }),
+    );
     expect(res.status).toBe(413);
     const broken = await post('/v1/i', '{"type":"identify","userId":');
     expect(broken.status).toBe(400);
@@ -164,7 +207,17 @@ describe('hostile input on the new paths', () => {
   });
 
   it('a bad message in a /v1/b batch is reported by index and the good ones are kept', async () => {
-    const res = await post('/v1/b', JSON.stringify({ writeKey: KEY, batch: [{ type: 'track', event: 'Good', userId: 'h-3', messageId: 'good-b' }, { type: 'track', event: 'No user' }, { type: 'nonsense', userId: 'h-3' }] }));
+    const res = await post(
+      '/v1/b',
+      JSON.stringify({
+        writeKey: KEY,
+        batch: [
+          { type: 'track', event: 'Good', userId: 'h-3', messageId: 'good-b' },
+          { type: 'track', event: 'No user' },
+          { type: 'nonsense', userId: 'h-3' },
+        ],
+      }),
+    );
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
     expect(body.accepted).toBe(1);

@@ -12,7 +12,18 @@ const CORS_PATH = /^\/(v1\/|beacon\/v1\/|sourceConfig(\/|\?|$))/;
  * Headers the SDKs send that make a request non-simple: analytics.js sends Authorization and X-Retry-Count;
  * RudderStack's JS SDK Authorization, AnonymousId, SentAt and its Rsa-* retry headers (xhrQueue plugin).
  */
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'AnonymousId', 'SentAt', 'X-Retry-Count', 'Rsa-Recovered', 'Rsa-Retry-Attempt', 'Rsa-Since-Last-Attempt', 'Rsa-Since-First-Attempt', 'Rsa-Retry-Reason'].join(', ');
+const ALLOWED_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'AnonymousId',
+  'SentAt',
+  'X-Retry-Count',
+  'Rsa-Recovered',
+  'Rsa-Retry-Attempt',
+  'Rsa-Since-Last-Attempt',
+  'Rsa-Since-First-Attempt',
+  'Rsa-Retry-Reason',
+].join(', ');
 
 export interface CorsOptions {
   /** `*` for any origin, or exact origins (scheme://host[:port]). */

@@ -9,7 +9,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
+import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, partitionKey, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
 import type { Store } from '../store/types.js';
 import { HttpError } from './http-error.js';
 import { registerCors } from './cors.js';
@@ -48,9 +48,12 @@ export interface IngestOptions {
 const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 
 export function buildIngestServer(opts: IngestOptions): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_BATCH_BYTES * 2,
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: MAX_BATCH_BYTES * 2,
     // Segment's short paths (/v1/t, /v1/b, …) and RudderStack's beacon path reach the long paths' handlers (./sdk.ts).
-    rewriteUrl: rewriteSdkPath });
+    rewriteUrl: rewriteSdkPath,
+  });
   const byKey = new Map(opts.sources.map((s) => [s.writeKey, s]));
 
   // Raw buffers: gzip is undone here, with the size cap applied to the decompressed body.
@@ -97,7 +100,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   }
 
   async function store(src: IngestSource, messages: SegmentMessage[]): Promise<void> {
-    const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: String(m.userId ?? m.anonymousId), payload: m }));
+    const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: partitionKey(m), payload: m }));
     for (const d of src.destinations) await opts.store.enqueue(d, rows);
     opts.metrics?.received(src.name, messages.length);
     opts.onEnqueued?.(src.destinations, messages, src.name);
