@@ -76,7 +76,9 @@ program
   .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
   .addOption(new Option('--config <file>', 'JSON or YAML config file').env('CONFIG_FILE'))
   .addOption(new Option('--admin-token <token>', 'token for /admin/* and the dashboard at /ui/ (generated and kept in the store when absent)').env('ADMIN_TOKEN'))
-  .action(async (o: { port?: string; host?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string }) => {
+  .addOption(new Option('--cors-origins <origins>', 'comma-separated origins whose pages may send events from the browser (default: any)').env('CORS_ORIGINS'))
+  .addOption(new Option('--public-url <url>', 'the address SDKs reach this service at, for the settings endpoints (default: from each request)').env('PUBLIC_URL'))
+  .action(async (o: { port?: string; host?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string; corsOrigins?: string; publicUrl?: string }) => {
     const { loadConfigFile } = await import('../config/index.js');
     const { startService } = await import('../service/index.js');
     const { createLogger } = await import('../service/logger.js');
@@ -92,6 +94,8 @@ program
         apiKey: o.apiKey,
         klaviyoUrl: o.klaviyoUrl,
         adminToken: o.adminToken,
+        corsOrigins: o.corsOrigins,
+        publicUrl: o.publicUrl,
       });
       const service = await startService(config, logger);
       const shutdown = (signal: string) => {

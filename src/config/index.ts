@@ -111,6 +111,10 @@ export const configSchema = z.object({
   role: z.enum(['all', 'ingest', 'worker']).default('all'),
   /** Protects /admin/* and the dashboard. Absent → one is generated, kept in the store and printed at start. */
   adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
+  /** Origins whose pages may call /v1/* (browser SDKs): `*` for any (write keys are public), or exact origins. */
+  corsOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'an origin is `*` or scheme://host[:port], without a path')).min(1).default(() => ['*']),
+  /** The address SDKs reach this service at, named in the settings endpoints (behind a proxy: its https URL). Absent: each request's own scheme and Host. */
+  publicUrl: z.string().url().regex(/^https?:\/\//, 'the public URL is http(s)://…').optional(),
   sources: z.array(sourceSchema).default(() => [{ name: 'default' }]),
   destinations: z.array(destinationSchema).min(1).default(() => [destinationSchema.parse({})]),
   /** Warehouse models synced by `sync` (and on their schedule by `start`). */
@@ -141,6 +145,9 @@ export interface ConfigOverrides {
   apiKey?: string;
   klaviyoUrl?: string;
   adminToken?: string;
+  /** Comma-separated origins. */
+  corsOrigins?: string;
+  publicUrl?: string;
 }
 
 /**
@@ -183,10 +190,14 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Conf
   const writeKey = check(sourceSchema.shape.writeKey, overrides.writeKey, '--write-key / WRITE_KEY');
   const apiKey = check(destinationSchema.shape.apiKey, overrides.apiKey, '--api-key / KLAVIYO_API_KEY');
   const klaviyoUrl = check(destinationSchema.shape.klaviyoUrl, overrides.klaviyoUrl, '--klaviyo-url / KLAVIYO_URL');
+  const corsOrigins = check(configSchema.shape.corsOrigins, overrides.corsOrigins?.split(',').map((o) => o.trim()).filter(Boolean), '--cors-origins / CORS_ORIGINS');
+  const publicUrl = check(configSchema.shape.publicUrl, overrides.publicUrl, '--public-url / PUBLIC_URL');
   if (port !== undefined) config.port = port;
   if (host) config.host = host;
   if (overrides.dataDir) config.dataDir = overrides.dataDir;
   if (adminToken) config.adminToken = adminToken;
+  if (corsOrigins) config.corsOrigins = corsOrigins;
+  if (publicUrl) config.publicUrl = publicUrl.replace(/\/+$/, '');
   if (writeKey) for (const s of config.sources) s.writeKey = writeKey;
   for (const d of config.destinations) {
     if (apiKey) d.apiKey = apiKey;

@@ -139,6 +139,8 @@ export async function startService(
     store,
     sources,
     acceptEvents: config.role !== 'worker',
+    corsOrigins: config.corsOrigins,
+    publicUrl: config.publicUrl,
     onEnqueued: (names, messages, source) => {
       activity.events.received(source, names, messages);
       names.forEach((n) => workers.get(n)?.poke());
