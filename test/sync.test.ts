@@ -447,7 +447,9 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
     const file = join(tmp(), 'people.csv');
     csv(file, [['id', 'email', 'mobile', 'ltv', 'plan', 'notes', 'zip'], ['1', 'a@example.com', '+14155550111', '120', 'pro', 'secret', '94110']]);
     const sync = (name: string, rules: object) => runSync({ store, model: fromModel({ name, source: { csv: file }, primaryKey: 'id', ...rules }), destination: 'klaviyo', pollMs: 20 });
-    expect(await sync('mapped', { map: { mobile: 'phone_number', ltv: 'properties.lifetime_value', id: 'external_id' }, exclude: ['notes'] })).toMatchObject({ added: 1, delivered: 1 });
+    const mapped = await sync('mapped', { map: { mobile: 'phone_number', ltv: 'properties.lifetime_value', id: 'external_id' }, exclude: ['notes', 'gone'] });
+    expect(mapped).toMatchObject({ added: 1, delivered: 1 });
+    expect(mapped.warnings).toEqual(['no column gone in the source, though the model names it (map, exclude, properties, fields or timeColumn)']);
     const p = () => emu.snapshot().profiles.find((x) => x.attributes.email === 'a@example.com')!;
     expect(p().attributes).toMatchObject({ phone_number: '+14155550111', external_id: '1', location: { zip: '94110' } });
     expect(p().properties).toEqual({ lifetime_value: '120', plan: 'pro' });
