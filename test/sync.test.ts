@@ -634,6 +634,12 @@ describe('sync building blocks', () => {
       /map: mobile=mobile_phone: upsertProfile has no field mobile_phone; known: email, phone_number, external_id, first_name, .*location\.city, .*properties\.<name>$/,
     );
     expect(() => fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', subscriptions: [{ on: ['added'], partnerAction: 'upsertProfile', eventName: 'Renewed' }] })).toThrow(/eventName: upsertProfile sends no event/);
+    // The model's map serves all its subscriptions: a target one of them has is accepted, the others leave it out.
+    const both = fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', map: { ltv: 'properties.lifetime_value' }, subscriptions: [{ on: ['added'], partnerAction: 'upsertProfile' }, { on: ['deleted'], partnerAction: 'unsubscribeProfile' }] });
+    expect(withColumns(both, ['id', 'email', 'ltv']).plans.map((p) => p.columns.find((c) => c.column === 'ltv'))).toEqual([
+      { column: 'ltv', to: 'properties.lifetime_value', why: 'mapped' },
+      { column: 'ltv', why: 'no field for it' },
+    ]);
     const m = fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', subscriptions: [{ on: ['added'], partnerAction: 'trackEvent' }] });
     expect(() => withColumns(m, ['id', 'email'])).toThrow(/trackEvent needs an event name: --event-name/);
   });

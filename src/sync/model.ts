@@ -9,7 +9,7 @@ import type { Subscription } from '../actions/types.js';
 import { ACTIONS } from '../actions/index.js';
 import type { SegmentMessage } from '../spec/index.js';
 import type { Row } from './sources.js';
-import { checkTargets, planColumns, planMapping, vocabulary, type ColumnRules, type PlannedColumn } from './columns.js';
+import { checkTargets, planColumns, planMapping, resolveTarget, vocabulary, type ColumnRules, type PlannedColumn } from './columns.js';
 
 export type ChangeKind = 'added' | 'updated' | 'deleted';
 
@@ -50,11 +50,14 @@ function actionOf(model: string, s: ModelSubscription, i: number) {
 export function fromModel(m: ModelConfig): SyncModel {
   const subs = m.subscriptions ?? [{ on: ['added', 'updated'] as ChangeKind[], partnerAction: 'upsertProfile' }];
   const rules: ColumnRules = { map: m.map, exclude: m.exclude, properties: m.properties };
+  const vocabularies = subs.map((s, i) => vocabulary(actionOf(m.name, s, i)));
+  // The model's map serves every subscription: a target one of their actions has is fine (the others skip it).
+  const unknown = Object.entries(m.map ?? {}).filter(([, target]) => vocabularies.every((v) => resolveTarget(v, target) === undefined));
+  checkTargets(vocabularies[0], unknown, `model "${m.name}": map`);
   subs.forEach((s, i) => {
     const action = actionOf(m.name, s, i);
-    const v = vocabulary(action);
-    const where = `model "${m.name}"${m.subscriptions ? ` subscriptions[${i}]` : ''}`;
-    checkTargets(v, Object.entries(m.map ?? {}), `${where}: map`);
+    const v = vocabularies[i];
+    const where = `model "${m.name}"${subs.length > 1 ? ` subscriptions[${i}]` : ''}`;
     checkTargets(v, Object.entries(s.fields ?? {}).map(([field, column]) => [column, field]), `${where}: fields`);
     if (s.eventName !== undefined && !action.fields.metric_name) throw new Error(`${where}: eventName: ${s.partnerAction} sends no event (trackEvent does)`);
     if (s.timeColumn !== undefined && !action.fields.time) throw new Error(`${where}: timeColumn: ${s.partnerAction} sends no event (trackEvent does)`);
