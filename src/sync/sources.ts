@@ -191,9 +191,10 @@ async function* duckdbRows(path: string, query: string, shownAs: string): AsyncG
   }
 }
 
-/** DuckDB's JS values as JSON's: big integers as numbers when exact (else text), the rest as they are. */
+/** DuckDB's JS values as JSON's: big integers as numbers when exact (else text), blobs as base64, the rest as they are. */
 function plain(v: unknown): unknown {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   if (Array.isArray(v)) return v.map(plain);
   if (v && typeof v === 'object' && !(v instanceof Date) && Object.getPrototypeOf(v) === Object.prototype) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
   return v;
