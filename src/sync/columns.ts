@@ -106,7 +106,8 @@ export function checkTargets(v: Vocabulary, targets: Iterable<[column: string, t
 
 /**
  * The plan for these columns. `map` wins, then `exclude`, then the primary key (not sent), then a column named like
- * a field (the field's own name before other spellings; one column per field), then custom properties.
+ * a field (the field's own name before other spellings; one column per field), then custom properties. A name with
+ * `.` or quotes cannot be addressed by a mapping-kit path: not sent, and the plan says why.
  */
 export function planColumns(v: Vocabulary, columns: string[], primaryKey: string, rules: ColumnRules = {}): PlannedColumn[] {
   const map = rules.map ?? {};
@@ -115,13 +116,14 @@ export function planColumns(v: Vocabulary, columns: string[], primaryKey: string
   const taken = new Set<string>();
   for (const c of columns) {
     const target = map[c];
-    if (target !== undefined) {
+    // mapping-kit paths split on `.` even inside brackets.
+    if (/[."']/.test(c)) plan.set(c, { column: c, why: 'name has . or quotes' });
+    else if (target !== undefined) {
       const to = resolveTarget(v, target);
       plan.set(c, to ? { column: c, to, why: 'mapped' } : { column: c, why: 'no field for it' });
       if (to) taken.add(to);
     } else if (exclude.has(c)) plan.set(c, { column: c, why: 'excluded' });
     else if (c === primaryKey) plan.set(c, { column: c, why: 'primary key' });
-    else if (/[."']/.test(c)) plan.set(c, { column: c, why: 'name has . or quotes' });
   }
   const open = () => columns.filter((c) => !plan.has(c));
   // The field's own name first (`phone_number` wins over `phone`), then its other spellings.
