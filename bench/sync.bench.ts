@@ -155,7 +155,8 @@ async function run(model: SyncModel): Promise<Run> {
   return { summary, diffSeconds: (diffEnd! - t0) / 1000, seconds: (performance.now() - t0) / 1000, rssDiff, rssDelivery };
 }
 
-const range = (xs: number[]) => (xs.length ? `${Math.min(...xs)}–${Math.max(...xs)} MB (${xs.length} samples)` : 'n/a');
+// First and last samples too: flat memory has no upward trend from one to the other.
+const range = (xs: number[]) => (xs.length ? `${Math.min(...xs)}–${Math.max(...xs)} MB (${xs.length} samples, first ${xs[0]}, last ${xs[xs.length - 1]})` : 'n/a');
 function report(label: string, r: Run, expected: { added: number; updated: number; deleted: number }) {
   const s = r.summary;
   const changed = s.added + s.updated + s.deleted;
