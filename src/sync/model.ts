@@ -59,8 +59,8 @@ export function fromModel(m: ModelConfig): SyncModel {
     const v = vocabularies[i];
     const where = `model "${m.name}"${subs.length > 1 ? ` subscriptions[${i}]` : ''}`;
     checkTargets(v, Object.entries(s.fields ?? {}).map(([field, column]) => [column, field]), `${where}: fields`);
-    if (s.eventName !== undefined && !action.fields.metric_name) throw new Error(`${where}: eventName: ${s.partnerAction} sends no event (trackEvent does)`);
-    if (s.timeColumn !== undefined && !action.fields.time) throw new Error(`${where}: timeColumn: ${s.partnerAction} sends no event (trackEvent does)`);
+    if (s.eventName !== undefined && !action.fields.metric_name) throw new Error(`${where}: eventName: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
+    if (s.timeColumn !== undefined && !action.fields.time) throw new Error(`${where}: timeColumn: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
   });
   const model: SyncModel = {
     name: m.name,
