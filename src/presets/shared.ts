@@ -1,5 +1,5 @@
 /** What every preset is, and the pure helpers the compatibility presets share. */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { DestinationSettings, PlanWarning, Subscription } from '../actions/types.js';
 import type { SegmentMessage } from '../spec/index.js';
 

@@ -1,6 +1,7 @@
 /**
  * `klaviyo-destination start`: wires store → ingest server → delivery workers → Klaviyo (or the built-in emulator).
  */
+import { KV } from '../store/keys.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -85,7 +86,7 @@ export async function startService(
   for (const s of config.sources) {
     let key = s.writeKey;
     if (!key) {
-      const secret = await keptSecret(`writeKey:${s.name}`);
+      const secret = await keptSecret(KV.writeKey(s.name));
       key = secret.value;
       if (secret.generated) logger.info({ source: s.name }, `generated write key for source "${s.name}": ${key} (stored in the data dir; send it as the HTTP Basic auth user name)`);
     }
@@ -99,7 +100,7 @@ export async function startService(
   const pacing = new Map<string, PacingView>();
   // The admin API shows payloads: it always needs a token. A generated one is kept in the store, so every
   // process sharing a store (and every restart) accepts the same one.
-  const adminToken = config.adminToken ?? (await keptSecret('adminToken')).value;
+  const adminToken = config.adminToken ?? (await keptSecret(KV.adminToken)).value;
   const generatedToken = !config.adminToken;
 
   const workers = new Map<string, DeliveryWorker>();
@@ -129,7 +130,7 @@ export async function startService(
     });
     clients.push(client);
     pacing.set(d.name, { waitMs: (endpoint) => client.waitMs(endpoint), scale: d.delivery.rateLimitScale });
-    const lists = new ListResolver(client, { get: (k) => store.kvGet(`list:${d.name}:${k}`), set: (k, v) => store.kvSet(`list:${d.name}:${k}`, v) });
+    const lists = new ListResolver(client, { get: (k) => store.kvGet(KV.audienceList(d.name, k)), set: (k, v) => store.kvSet(KV.audienceList(d.name, k), v) });
     const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery, activity });
     workers.set(d.name, worker);
   }
