@@ -177,11 +177,11 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
     model = planned.model;
     version = modelVersion(model);
     if (!before && planned.missing.length) summary.warnings.push(`no column ${planned.missing.join(', ')} in the source, though the model names ${planned.missing.length > 1 ? 'them' : 'it'} (map, exclude, properties, fields or timeColumn)`);
-    const shownKey = `retl-columns:${model.name}`;
+    const shownKey = KV.retlColumnsShown(model.name);
     const first = dry || (await store.kvGet(shownKey)) !== version;
     o.onPlan?.(planned.plans, first);
     if (dry) return;
-    await store.kvSet(modelKey(model.name, version), JSON.stringify({ subscriptions: model.subscriptions }));
+    await store.kvSet(KV.retlModel(model.name, version), JSON.stringify({ subscriptions: model.subscriptions }));
     await store.kvSet(shownKey, version);
   };
 
