@@ -43,11 +43,16 @@ const destinationSchema = z.object({
   delivery: deliverySchema.default(() => deliverySchema.parse({})),
 }).strict();
 
-/** Where warehouse rows come from: a Postgres query, a CSV file (header row) or a JSON Lines file. */
+/**
+ * Where warehouse rows come from: a Postgres query, a CSV file (header row), a JSON Lines file, Parquet files (a
+ * path or a glob) or a query on a DuckDB database file.
+ */
 export const rowSourceSchema = z.union([
   z.object({ postgres: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'), query: z.string().min(1, 'the SQL query whose rows to sync') }).strict(),
   z.object({ csv: z.string().min(1) }).strict(),
   z.object({ jsonl: z.string().min(1) }).strict(),
+  z.object({ parquet: z.string().min(1) }).strict(),
+  z.object({ duckdb: z.string().min(1, 'the DuckDB database file'), query: z.string().min(1, 'the SQL query whose rows to sync') }).strict(),
 ]);
 
 const changeKind = z.enum(['added', 'updated', 'deleted']);
@@ -59,6 +64,10 @@ const modelSubscriptionSchema = z.object({
   fields: z.record(z.string(), z.string()).optional(),
   /** Full mapping-kit mapping; the row is at `$.properties`. */
   mapping: z.record(z.string(), z.unknown()).optional(),
+  /** trackEvent / orderCompleted: the event's name (Klaviyo metric). */
+  eventName: z.string().min(1).optional(),
+  /** Event actions: the column holding when the event happened (default: when it is synced). */
+  timeColumn: z.string().min(1).optional(),
 }).strict();
 
 const nameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'names use letters, digits, - and _');
@@ -71,8 +80,14 @@ export const modelSchema = z.object({
   destination: z.string().optional(),
   source: rowSourceSchema,
   primaryKey: z.string().min(1),
-  /** Default: added and updated rows → upsertProfile, columns named like its fields map by themselves. */
+  /** Default: added and updated rows → upsertProfile. */
   subscriptions: z.array(modelSubscriptionSchema).min(1).optional(),
+  /** Column → field (`phone_number`, `location.city`, `properties.lifetime_value`): overrides where a column goes. */
+  map: z.record(z.string(), z.string().min(1)).optional(),
+  /** Columns not sent. */
+  exclude: z.array(z.string()).optional(),
+  /** Only these columns become custom properties (false: none); default every column not sent to a field. */
+  properties: z.union([z.array(z.string()), z.literal(false)]).optional(),
   every: everySchema.optional(),
   /** Let a run delete more than half of the rows last synced, or all of them when the source reads no rows. */
   allowMassDelete: z.boolean().optional(),

@@ -162,7 +162,13 @@ export async function startService(
         .map((m) =>
           schedule(m.every!, async () => {
             try {
-              const s = await runSync({ store, model: m.model, destination: m.destination });
+              const s = await runSync({
+                store,
+                model: m.model,
+                destination: m.destination,
+                // Where each column goes, when a model's plan is new (its first run, or its columns or rules changed).
+                onPlan: (plans, first) => first && logger.info({ model: m.label, plans: plans.map((p) => ({ action: p.action, columns: Object.fromEntries(p.columns.map((c) => [c.column, c.to ?? `not sent (${c.why})`])) })) }, 'warehouse sync: column plan'),
+              });
               logger.info({ ...s, model: m.label }, 'warehouse sync finished');
             } catch (err) {
               if (err instanceof SyncBusyError) logger.info({ model: m.label, reason: err.message }, 'warehouse sync skipped: another run of this model is under way');
