@@ -52,7 +52,7 @@ const serviceConfig = {
         },
       ],
     },
-    { name: 'klaviyo-rudderstack', preset: 'rudderstack', settings: { sendPageAsTrack: true }, delivery: { flushIntervalMs: 20 } },
+    { name: 'klaviyo-rudderstack', preset: 'rudderstack', settings: { apiVersion: 'v2', sendPageAsTrack: true }, delivery: { flushIntervalMs: 20 } },
   ],
 };
 

@@ -130,7 +130,7 @@ beforeAll(async () => {
     ],
     destinations: [
       { name: 'klaviyo', delivery: { flushIntervalMs: 20 } },
-      { name: 'klaviyo-rudderstack', preset: 'rudderstack', delivery: { flushIntervalMs: 20 } },
+      { name: 'klaviyo-rudderstack', preset: 'rudderstack', settings: { apiVersion: 'v2' }, delivery: { flushIntervalMs: 20 } },
     ],
   });
   svc = await startService(config, createLogger('silent'));
