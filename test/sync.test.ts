@@ -20,7 +20,7 @@ import { ACTIONS } from '../src/actions/index.js';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parseDuration } from '../src/sync/schedule.js';
 import { sourceSize } from '../src/sync/sources.js';
-import { syncCommand } from '../src/sync/command.js';
+import { syncCommand } from '../src/cli/sync.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { testStoreUrl } from './helpers/test-store.js';
 import { until } from './helpers/until.js';

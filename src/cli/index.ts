@@ -215,7 +215,7 @@ program
   .addOption(new Option('--api-key <key>', 'Klaviyo private API key (absent: the built-in emulator)').env('KLAVIYO_API_KEY'))
   .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
   .action(async (o) => {
-    const { syncCommand } = await import('../sync/command.js');
+    const { syncCommand } = await import('./sync.js');
     const { createLogger } = await import('../service/logger.js');
     try {
       process.exitCode = await syncCommand(o, createLogger(process.env.LOG_LEVEL ?? 'warn'));

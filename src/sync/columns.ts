@@ -80,7 +80,7 @@ export function vocabulary(action: ActionDefinition): Vocabulary {
   // the profile by name, the rest are event properties unless mapped.
   const byName = new Set([...targets.keys()].filter((t) => profileAt !== 'profile.' || IDENTIFIERS.includes(t)));
   // The action's other fields by their own names; an object field (`properties`, `products`) takes a JSON column whole.
-  for (const [name, def] of Object.entries(f)) {
+  for (const name of Object.keys(f)) {
     if (name === 'location' || name === 'profile' || name === 'enable_batching' || targets.has(name)) continue;
     targets.set(name, name);
     byName.add(name);

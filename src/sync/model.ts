@@ -157,7 +157,7 @@ export function primaryKeyOf(m: SyncModel, row: Row): string {
  * Lines rows do not carry it (each row without a value fails later in `primaryKeyOf`).
  */
 export function checkPrimaryKeyColumn(m: SyncModel, rows: Row[]): void {
-  if (!rows.length || rows.some((r) => Object.prototype.hasOwnProperty.call(r, m.primaryKey))) return;
+  if (!rows.length || rows.some((r) => Object.hasOwn(r, m.primaryKey))) return;
   const columns = Object.keys(rows[0]).join(', ');
   if ('csv' in m.source) throw new Error(`${m.source.csv}: column ${m.primaryKey} not in the header (${columns})`);
   if ('parquet' in m.source) throw new Error(`${m.source.parquet}: no column ${m.primaryKey} (columns: ${columns})`);

@@ -3,7 +3,6 @@
  * or a DuckDB query (both read by DuckDB, a chunk at a time).
  */
 import { open, stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
 import pg from 'pg';
@@ -171,7 +170,7 @@ async function* duckdbRows(path: string, query: string, shownAs: string): AsyncG
   const db = await duckdb(path);
   const c = await db.connect();
   try {
-    let result;
+    let result: Awaited<ReturnType<typeof c.stream>>;
     try {
       result = await c.stream(query);
     } catch (err) {

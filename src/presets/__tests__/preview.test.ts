@@ -140,9 +140,9 @@ describe('preview --config reads the shapes a RudderStack user has at hand, and 
     const exported = cli(['--batch', '--config', write('typo-export.json', { Config: { privateApiKey: 'pk', flattenProperty: true } })], jsonl([identify]));
     expect([exported.status, exported.stderr]).toEqual([1, expect.stringContaining('flattenProperty: Unrecognized key "flattenProperty"; did you mean "flattenProperties"?')]);
     const dest = cli(['--config', write('typo-dest.json', { preset: 'rudderstack', setings: { apiVersion: 'v2' } })], jsonl([identify]));
-    expect([dest.status, dest.stderr]).toEqual([1, expect.stringMatching(/invalid destination:\n  - \(destination\): Unrecognized key: "setings"/)]);
+    expect([dest.status, dest.stderr]).toEqual([1, expect.stringMatching(/invalid destination:\n {2}- \(destination\): Unrecognized key: "setings"/)]);
     const service = cli(['--config', write('typo-service.json', { destinations: [{ preset: 'rudderstack', settings: {} }], prot: 1 })], jsonl([identify]));
-    expect([service.status, service.stderr]).toEqual([1, expect.stringMatching(/invalid configuration:\n  - \(root\): Unrecognized key: "prot"/)]);
+    expect([service.status, service.stderr]).toEqual([1, expect.stringMatching(/invalid configuration:\n {2}- \(root\): Unrecognized key: "prot"/)]);
     const inService = cli(['--config', write('typo-service-settings.json', { destinations: [{ preset: 'rudderstack', settings: { enforceEmailAsPrimay: true } }] })], jsonl([identify]));
     expect([inService.status, inService.stderr]).toEqual([1, expect.stringContaining('enforceEmailAsPrimay: Unrecognized key "enforceEmailAsPrimay"; did you mean "enforceEmailAsPrimary"?')]);
   });

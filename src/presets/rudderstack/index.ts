@@ -213,7 +213,7 @@ function group(s: RudderStackSettings, m: SegmentMessage, warnings: PlanWarning[
  * The event's value: a number, or numeric text. Anything else refuses the event, naming the property, as v2 and v3
  * do ("Invalid float value"); v1 passed it on and Klaviyo refused it. Never dropped silently.
  */
-function valueOf(props: Record<string, any>, key: string | undefined): number | undefined {
+function numericValue(props: Record<string, any>, key: string | undefined): number | undefined {
   if (key === undefined || !present(props[key])) return undefined;
   const n = toNumber(props[key]);
   if (n === undefined) throw new PayloadError(`properties.${key}`, `properties.${key} is the event's value and must be a number (or numeric text); got ${JSON.stringify(props[key])}`);
@@ -230,12 +230,12 @@ function event(s: RudderStackSettings, m: SegmentMessage, name: string) {
     const mapped = Array.isArray(items) ? items.map((i) => pick(ITEM, obj(i) ?? {})).filter((i) => Object.keys(i).length) : [];
     const all: Record<string, any> = { ...pick(ecommerce.map, props), ...(mapped.length ? { items: mapped } : {}), ...omit(props, ECOMMERCE_KEYS) };
     const { $value, $event_id, ...properties } = all;
-    ev = { metric: ecommerce.metric, properties, value: valueOf(props, present($value) ? 'value' : undefined), ...(present($event_id) ? { uniqueId: String($event_id) } : {}) };
+    ev = { metric: ecommerce.metric, properties, value: numericValue(props, present($value) ? 'value' : undefined), ...(present($event_id) ? { uniqueId: String($event_id) } : {}) };
   } else if (s.apiVersion === 'v1') {
-    ev = { metric: name, properties: omit(props, NOT_EVENT_PROPERTIES.v1), value: valueOf(props, ['revenue', 'total', 'value'].find((k) => props[k])) }; // v1: revenue || total || value
+    ev = { metric: name, properties: omit(props, NOT_EVENT_PROPERTIES.v1), value: numericValue(props, ['revenue', 'total', 'value'].find((k) => props[k])) }; // v1: revenue || total || value
   } else {
     const currency = props.currency;
-    ev = { metric: name, properties: omit(props, NOT_EVENT_PROPERTIES.v2), value: valueOf(props, ['revenue', 'total', 'value'].find((k) => present(props[k]))), ...(typeof currency === 'string' ? { valueCurrency: currency } : {}) };
+    ev = { metric: name, properties: omit(props, NOT_EVENT_PROPERTIES.v2), value: numericValue(props, ['revenue', 'total', 'value'].find((k) => present(props[k]))), ...(typeof currency === 'string' ? { valueCurrency: currency } : {}) };
   }
   if (s.flattenProperties) ev.properties = flatten(ev.properties);
   return { ...profileDerived(s, m), ...ev, uniqueId: ev.uniqueId ?? m.messageId };

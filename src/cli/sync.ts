@@ -3,12 +3,12 @@ import type { Logger } from 'pino';
 import { loadConfigFile, modelSchema, audienceSchema, type Config, type ConfigOverrides, type RowSource } from '../config/index.js';
 import { startService } from '../service/index.js';
 import { openStore } from '../store/open.js';
-import { configuredModels, type ConfiguredModel } from './index.js';
-import { fromAudience, fromModel } from './model.js';
-import { runSync, SyncBusyError, type SyncSummary } from './run.js';
-import { progressReporter } from './progress.js';
-import { formatPlan } from './columns.js';
-import { checkSchedule, schedule } from './schedule.js';
+import { configuredModels, type ConfiguredModel } from '../sync/index.js';
+import { fromAudience, fromModel } from '../sync/model.js';
+import { runSync, SyncBusyError, type SyncSummary } from '../sync/run.js';
+import { progressReporter } from '../sync/progress.js';
+import { formatPlan } from '../sync/columns.js';
+import { checkSchedule, schedule } from '../sync/schedule.js';
 
 export interface SyncFlags extends ConfigOverrides {
   config?: string;
