@@ -192,6 +192,13 @@ describe('admin API', () => {
     expect(r.body.results[0].actions[0]).toMatchObject({ action: 'trackEvent', payload: { metric_name: 'Signed Up' } });
     expect(r.body.results[0].requests[0]).toMatchObject({ method: 'POST', path: '/api/events' });
     expect(r.body.results[1]).toMatchObject({ requests: [], error: { field: 'event' } });
+    // Delivery's own send code: an audience's list is looked up by name and created, then named by the import job.
+    const entered = { type: 'track', userId: 'u5', event: 'Audience Entered', context: { traits: { email: 'aud@example.com' }, personas: { computation_key: 'vip_buyers', computation_id: 'aud_7' } } };
+    const aud = await admin('/preview', { method: 'POST', body: JSON.stringify({ destination: 'klaviyo', messages: [entered] }) });
+    const lines = aud.body.results[0].requests.map((q: any) => `${q.method} ${decodeURIComponent(q.path)}`);
+    expect(lines).toEqual(expect.arrayContaining(['GET /api/lists?filter=equals(name,"vip_buyers")', 'POST /api/lists', 'POST /api/profile-bulk-import-jobs']));
+    const job = aud.body.results[0].requests.find((q: any) => q.path === '/api/profile-bulk-import-jobs');
+    expect(job.body.data.relationships.lists.data).toEqual([{ type: 'list', id: '<list id of vip_buyers>' }]);
     const rs = await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'rudderstack', settings: { apiVersion: 'v2' }, messages: [{ type: 'identify', userId: 'u2', traits: { email: 'r@example.com' } }] }) });
     expect(rs.body.results[0].requests.length).toBeGreaterThan(0);
     // RudderStack's destination export is read as its settings; an unknown setting is refused, naming it and the closest known one.
