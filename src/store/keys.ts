@@ -8,4 +8,6 @@ export const KV = {
   audienceList: (destination: string, audienceKey: string) => `list:${destination}:audience:${audienceKey}`,
   /** The subscriptions a warehouse model had at one version: replays re-plan with the mapping the change was made with. */
   retlModel: (name: string, version: string) => `retl-model:${name}:${version}`,
+  /** The version of a warehouse model whose column plan was last shown (a new one is printed again). */
+  retlColumnsShown: (name: string) => `retl-columns:${name}`,
 };
