@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
 import type { Store } from '../store/types.js';
 import { HttpError } from './http-error.js';
+import { STORE_RETRY_AFTER_S, type StoreHealth } from '../store/outage.js';
 
 export interface IngestSource {
   name: string;
@@ -36,6 +37,8 @@ export interface IngestOptions {
   health?: () => Promise<Record<string, unknown>>;
   /** Called after messages were stored (wakes idle delivery workers, feeds the dashboard's live events). */
   onEnqueued?: (destinations: string[], messages: SegmentMessage[], source: string) => void;
+  /** The process's store condition: a store outage is a 503 with Retry-After, and /health reports it. */
+  storeHealth?: StoreHealth;
 }
 
 const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
@@ -60,6 +63,9 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   });
 
   app.setErrorHandler((err, req, reply) => {
+    // The store is down or full: nothing was acknowledged, and the client should send the same batch again later.
+    const outage = opts.storeHealth?.failed(err);
+    if (outage) return reply.status(503).header('retry-after', String(STORE_RETRY_AFTER_S)).send({ success: false, error: `try again later: ${outage.reason}` });
     const status = err instanceof HttpError ? err.statusCode : ((err as { statusCode?: number }).statusCode ?? 500);
     if (status >= 500) {
       opts.onServerError?.(err, { method: req.method, url: req.url.split('?')[0] });
@@ -82,6 +88,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   async function store(src: IngestSource, messages: SegmentMessage[]): Promise<void> {
     const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: String(m.userId ?? m.anonymousId), payload: m }));
     for (const d of src.destinations) await opts.store.enqueue(d, rows);
+    opts.storeHealth?.ok();
     opts.metrics?.received(src.name, messages.length);
     opts.onEnqueued?.(src.destinations, messages, src.name);
   }
@@ -122,7 +129,17 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     });
   }
 
-  app.get('/health', async () => ({ status: 'ok', ...((await opts.health?.()) ?? {}) }));
+  app.get('/health', async (_req, reply) => {
+    const extra = (await opts.health?.()) ?? {};
+    const h = opts.storeHealth;
+    if (!h) return { status: 'ok', ...extra };
+    // A read tells whether Postgres is reachable even when no traffic has tried it lately.
+    await opts.store.kvGet('health-probe').then(() => h.readable(), (err) => h.failed(err));
+    const store = h.state();
+    if (store.up) return { status: 'ok', store: { up: true }, ...extra };
+    // 503: a load balancer sends traffic to another instance while this one cannot store it.
+    return reply.status(503).send({ status: 'degraded', reason: store.reason, store: { ...store, since: new Date(store.since!).toISOString() }, ...extra });
+  });
   app.get('/metrics', async (_req, reply) => {
     if (!opts.metrics) return reply.status(404).send({ error: 'metrics are off' });
     const m = await opts.metrics.render();

@@ -22,6 +22,7 @@ import { Activity } from '../activity/index.js';
 import { adminRoutes } from '../admin/routes.js';
 import type { PacingView } from '../admin/overview.js';
 import { registerUi } from '../admin/ui.js';
+import { StoreHealth } from '../store/outage.js';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
 
@@ -53,6 +54,7 @@ export async function startService(
   const recovered = opts.shared ? 0 : ((await store.releaseAllLeases?.()) ?? 0);
   if (recovered) logger.warn({ recovered }, 'took back messages a previous run was delivering when it stopped');
   const metrics = createMetrics(store);
+  const storeHealth = new StoreHealth(logger);
   const delivers = config.role !== 'ingest';
 
   // No key → the built-in emulator, so a newcomer sees data flow without a Klaviyo account. Only the destinations
@@ -130,7 +132,7 @@ export async function startService(
     clients.push(client);
     pacing.set(d.name, { waitMs: (endpoint) => client.waitMs(endpoint), scale: d.delivery.rateLimitScale });
     const lists = new ListResolver(client, { get: (k) => store.kvGet(`list:${d.name}:${k}`), set: (k, v) => store.kvSet(`list:${d.name}:${k}`, v) });
-    const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery, activity });
+    const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery, activity, storeHealth });
     workers.set(d.name, worker);
   }
 
@@ -143,6 +145,7 @@ export async function startService(
       names.forEach((n) => workers.get(n)?.poke());
     },
     metrics: metrics.ingest,
+    storeHealth,
     logger: false,
     onServerError: (err, request) => logger.error({ ...request, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed'),
     health: async () => ({ role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null }),
