@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { cleanJson, hygieneWarnings, newNotes } from './text.js';
+import { cleanJson, hygieneWarnings, MAX_NESTING, newNotes, tooDeep } from './text.js';
 
 export type MessageType = 'identify' | 'track' | 'page' | 'screen' | 'group' | 'alias';
 export const MESSAGE_TYPES: readonly MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
@@ -101,6 +101,9 @@ export function validateMessage(
   opts: { typeHint?: MessageType } = {},
 ): { ok: true; message: SegmentMessage; warnings?: SpecError[] } | { ok: false; error: SpecError } {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return { ok: false, error: { field: '', message: `a message must be a JSON object, got ${describe(input)}` } };
+  // Before anything that recurses (JSON.stringify, the cleaning copy): thousands of levels would overflow the stack.
+  const deep = tooDeep(input);
+  if (deep) return { ok: false, error: { field: deep.field, message: `nested more than ${MAX_NESTING} levels deep; the limit is ${MAX_NESTING} levels of objects and arrays` } };
   const bytes = messageBytes(input);
   if (bytes > MAX_MESSAGE_BYTES) return { ok: false, error: { field: '', message: `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES}` } };
   const notes = newNotes();

@@ -15,6 +15,26 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** Deeper objects become JSON text (Klaviyo keeps only 10 levels of event properties anyway). */
 export const MAX_DEPTH = 32;
 
+/** Deeper than this and a message is refused: measuring and copying it would take a recursion per level. */
+export const MAX_NESTING = 64;
+
+/**
+ * The top-level field under which `value` nests objects/arrays more than `limit` levels deep, or undefined when it
+ * does not. Iterative (no recursion), so 100 000 levels cost a loop, not the call stack.
+ */
+export function tooDeep(value: unknown, limit = MAX_NESTING): { field: string } | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const stack: Array<[unknown, number, string]> = [[value, 0, '']];
+  while (stack.length) {
+    const [v, depth, top] = stack.pop()!;
+    if (!v || typeof v !== 'object') continue;
+    if (depth >= limit) return { field: top };
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push([v[i], depth + 1, depth === 0 ? String(i) : top]);
+    else for (const k of Object.keys(v)) stack.push([(v as Record<string, unknown>)[k], depth + 1, depth === 0 ? k : top]);
+  }
+  return undefined;
+}
+
 export interface HygieneNotes {
   control: string[];
   surrogate: string[];

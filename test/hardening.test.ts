@@ -1,0 +1,85 @@
+/**
+ * Hostile input against a running service (embedded store, the emulator as Klaviyo): absurd nesting, bad admin
+ * bodies and queries, huge batches, slow clients; and the dashboard's security headers.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/index.js';
+import { startService, type RunningService } from '../src/service/index.js';
+import { createLogger } from '../src/service/logger.js';
+import { startEmulator } from '../src/emulator/index.js';
+import { until } from './helpers/until.js';
+
+const WRITE_KEY = 'hardening_write_key';
+const TOKEN = 'hardening-admin-token-0123';
+let dir: string;
+let svc: RunningService;
+let emu: Awaited<ReturnType<typeof startEmulator>>;
+
+const basic = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`;
+const admin = async (path: string, init: RequestInit = {}) => {
+  const res = await fetch(`${svc.url}/admin${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(init.body ? { 'content-type': 'application/json' } : {}), ...init.headers },
+  });
+  return { status: res.status, body: (await res.json()) as any };
+};
+const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+  const res = await fetch(`${svc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, bytes: text.length, body: text ? (JSON.parse(text) as any) : undefined };
+};
+const track = (id: string, extra: object = {}) => ({ type: 'track', userId: 'u-hard', messageId: id, event: 'Hardened', ...extra });
+/** `levels` arrays nested in one another, as JSON text (JSON.stringify itself would recurse). */
+const nestedText = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kd-hard-'));
+  emu = await startEmulator({ port: 0, host: '127.0.0.1', rateLimits: false });
+  const config = parseConfig({
+    port: 0,
+    dataDir: dir,
+    adminToken: TOKEN,
+    sources: [{ name: 'web', writeKey: WRITE_KEY }],
+    destinations: [{ name: 'klaviyo', apiKey: 'pk_hardening', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 20 } }],
+  });
+  svc = await startService(config, createLogger('silent'));
+});
+afterAll(async () => {
+  await svc?.stop();
+  await emu?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('deep nesting', () => {
+  it('refuses only the deeply nested message of a batch, with a 400-style error naming the limit; the others are stored', async () => {
+    const body = `{"batch":[${JSON.stringify(track('deep-ok-1'))},${JSON.stringify(track('deep-bad')).slice(0, -1)},"properties":{"x":${nestedText(5000)}}},${JSON.stringify(track('deep-ok-2'))}]}`;
+    const r = await post('/v1/batch', body);
+    expect(r.status).toBe(200);
+    expect(r.body.accepted).toBe(2);
+    expect(r.body.rejected).toEqual([{ index: 1, field: 'batch[1].properties', message: expect.stringMatching(/nested more than 64 levels deep; the limit is 64/) }]);
+    await until(() => emu.snapshot().events.map((e) => e.unique_id), (ids) => ids.includes('deep-ok-1') && ids.includes('deep-ok-2'));
+    expect(emu.snapshot().events.some((e) => e.unique_id === 'deep-bad')).toBe(false);
+  });
+
+  it('a single deeply nested message is a 400 naming the limit', async () => {
+    const r = await post('/v1/track', `${JSON.stringify(track('deep-single')).slice(0, -1)},"context":{"traits":${nestedText(100_000)}}}`);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatch(/context: nested more than 64 levels deep/);
+  });
+
+  it('/admin/preview answers for each message, refusing only the deep one', async () => {
+    const res = await fetch(`${svc.url}/admin/preview`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: `{"destination":"klaviyo","messages":[${JSON.stringify(track('p-ok'))},{"type":"track","userId":"u","event":"E","messageId":${nestedText(5000)},"properties":${nestedText(5000)}}]}`,
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body.results[0].error).toBeNull();
+    expect(body.results[0].requests.length).toBeGreaterThan(0);
+    expect(body.results[1]).toMatchObject({ messageId: null, error: { message: expect.stringMatching(/the limit is 64/) } });
+  });
+});
