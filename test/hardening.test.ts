@@ -83,3 +83,47 @@ describe('deep nesting', () => {
     expect(body.results[1]).toMatchObject({ messageId: null, error: { message: expect.stringMatching(/the limit is 64/) } });
   });
 });
+
+describe('admin input', () => {
+  const faults = (f: object) => fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) });
+
+  it('replay and discard refuse a filter they do not understand, and never widen it', async () => {
+    await faults({ rate400: 1 });
+    await post('/v1/batch', { batch: [track('adm-dead-1'), track('adm-dead-2')] });
+    await until(async () => (await admin('/dead-letters')).body.deadLetters.length, (n) => n === 2);
+    await faults({});
+    const bad: unknown[] = [
+      { all: true, destination: ['x'] },
+      { all: true, reason: ['a', 'b'] },
+      { all: true, destination: '' },
+      { all: true, destinations: 'klaviyo' },
+      { all: true, destination: 7 },
+      { seqs: ['1'] },
+      [],
+      'all',
+    ];
+    for (const body of bad) {
+      for (const op of ['replay', 'discard']) {
+        const r = await admin(`/dead-letters/${op}`, { method: 'POST', body: JSON.stringify(body) });
+        expect({ body, op, status: r.status }).toEqual({ body, op, status: 400 });
+        expect(r.body.error).toBeTruthy();
+      }
+    }
+    expect((await admin('/dead-letters')).body.deadLetters).toHaveLength(2);
+    expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ all: true, destination: 'nothing-here' }) })).body).toEqual({ discarded: 0 });
+    expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ all: true, destination: 'klaviyo' }) })).body).toEqual({ discarded: 2 });
+  });
+
+  it('wrong types, repeated query parameters and prototype names are a 400, not a 500', async () => {
+    for (const path of ['/overview?window=__proto__', '/overview?window=toString', '/overview?window=1h&window=24h', '/events?limit=abc', '/events?destination=a&destination=b', '/deliveries?status=ok&status=failed', '/deliveries?status=nope', '/dead-letters?reason=a&reason=b', '/dead-letters?limit=-1', '/deliveries?limit=0']) {
+      const r = await admin(path);
+      expect({ path, status: r.status }).toEqual({ path, status: 400 });
+      expect(r.body.error).toMatch(/query parameter "\w+"/);
+    }
+    expect((await admin('/overview?window=24h')).status).toBe(200);
+    expect((await admin('/events?limit=100000')).status).toBe(200);
+    const preview = await admin('/preview', { method: 'POST', body: JSON.stringify({ destination: 'klaviyo', messages: 'x' }) });
+    expect(preview).toMatchObject({ status: 400, body: { error: expect.stringMatching(/messages/) } });
+    expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 1, messages: [] }) })).status).toBe(400);
+  });
+});
