@@ -27,7 +27,7 @@ const admin = async (path: string, init: RequestInit = {}) => {
   return { status: res.status, body: (await res.json()) as any };
 };
 const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-  const res = await fetch(`${svc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${svc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic, ...headers }, body: typeof body === 'string' || Buffer.isBuffer(body) ? (body as BodyInit) : JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, headers: res.headers, bytes: text.length, body: text ? (JSON.parse(text) as any) : undefined };
 };
@@ -125,5 +125,28 @@ describe('admin input', () => {
     const preview = await admin('/preview', { method: 'POST', body: JSON.stringify({ destination: 'klaviyo', messages: 'x' }) });
     expect(preview).toMatchObject({ status: 400, body: { error: expect.stringMatching(/messages/) } });
     expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 1, messages: [] }) })).status).toBe(400);
+  });
+});
+
+describe('response amplification', () => {
+  it('a batch over the message cap is refused in a short answer, even when it gzips to 532 bytes', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const body = gzipSync(JSON.stringify({ batch: new Array(240_000).fill(0) }));
+    const r = await post('/v1/batch', body, { 'content-encoding': 'gzip' });
+    expect(r.body.error).toBe('the batch has 240000 messages; the limit is 2500 messages per batch');
+    expect(r.status).toBe(413);
+    expect(r.bytes).toBeLessThan(1000);
+  });
+
+  it('lists the first 100 errors and counts the rest', async () => {
+    const bad = await post('/v1/batch', { batch: new Array(2000).fill(0) });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors).toHaveLength(100);
+    expect(bad.body.errorsCount).toBe(2000);
+    const some = await post('/v1/batch', { batch: [...new Array(300).fill(0), track('amp-ok')] });
+    expect(some.status).toBe(200);
+    expect(some.body).toMatchObject({ accepted: 1, rejectedCount: 300 });
+    expect(some.body.rejected).toHaveLength(100);
+    expect(some.body.rejected[99].index).toBe(99);
   });
 });

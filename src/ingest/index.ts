@@ -8,7 +8,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
+import { MAX_BATCH_BYTES, MAX_LISTED_ERRORS, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
 import type { Store } from '../store/types.js';
 import { HttpError } from './http-error.js';
 import { STORE_RETRY_AFTER_S, type StoreHealth } from '../store/outage.js';
@@ -110,21 +110,25 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     });
   }
 
+  /** The first MAX_LISTED_ERRORS items under `key`, and `<key>Count` when there are more: the answer stays small. */
+  const listed = <T>(key: string, items: T[]): Record<string, T[] | number> =>
+    items.length > MAX_LISTED_ERRORS ? { [key]: items.slice(0, MAX_LISTED_ERRORS), [`${key}Count`]: items.length } : { [key]: items };
+
   for (const path of opts.acceptEvents === false ? [] : ['/v1/batch', '/v1/import']) {
     app.post(path, async (req) => {
       const src = source(req);
       const { messages, errors, warnings } = validateBatch(req.body);
       if (errors.length) opts.metrics?.rejected(src.name, 'invalid', errors.length);
       if (!messages.length) {
-        const tooBig = errors.find((e) => e.message.includes('bytes; the limit'));
+        const tooBig = errors.find((e) => e.message.includes('bytes; the limit') || e.message.includes('messages per batch'));
         if (tooBig && errors.length === 1) throw new HttpError(413, tooBig.message, { errors });
-        throw new HttpError(400, errors.length ? `no valid message in the batch (${errors.length} rejected)` : 'the batch is empty', { errors });
+        throw new HttpError(400, errors.length ? `no valid message in the batch (${errors.length} rejected)` : 'the batch is empty', listed('errors', errors));
       }
       await store(src, messages);
       return {
         success: true,
-        ...(errors.length ? { accepted: messages.length, rejected: errors } : {}),
-        ...(warnings.length ? { warnings } : {}),
+        ...(errors.length ? { accepted: messages.length, ...listed('rejected', errors) } : {}),
+        ...(warnings.length ? listed('warnings', warnings) : {}),
       };
     });
   }
