@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { startService, type RunningService } from '../src/service/index.js';
@@ -148,5 +149,76 @@ describe('response amplification', () => {
     expect(some.body).toMatchObject({ accepted: 1, rejectedCount: 300 });
     expect(some.body.rejected).toHaveLength(100);
     expect(some.body.rejected[99].index).toBe(99);
+  });
+});
+
+describe('slow and many clients', () => {
+  let tight: RunningService;
+  let port: number;
+  const tightDir = mkdtempSync(join(tmpdir(), 'kd-hard-tight-'));
+  beforeAll(async () => {
+    const config = parseConfig({
+      port: 0,
+      dataDir: tightDir,
+      adminToken: TOKEN,
+      sources: [{ name: 'web', writeKey: WRITE_KEY }],
+      destinations: [{ name: 'klaviyo', apiKey: 'pk_hardening', klaviyoUrl: emu.url }],
+      http: { maxConnections: 3, requestTimeoutMs: 1500, headersTimeoutMs: 1000 },
+    });
+    tight = await startService(config, createLogger('silent'));
+    port = Number(new URL(tight.url).port);
+  });
+  afterAll(async () => {
+    await tight?.stop();
+    rmSync(tightDir, { recursive: true, force: true });
+  });
+
+  /** A raw socket and everything the server sent on it; `closed` once the server ended it. */
+  const raw = () => {
+    const s = netConnect(port, '127.0.0.1');
+    const seen = { data: '', closed: false, socket: s };
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => (seen.data += d));
+    s.on('close', () => (seen.closed = true));
+    s.on('error', () => {});
+    return seen;
+  };
+
+  it('refuses an unknown write key before reading the body', async () => {
+    const c = raw();
+    const unknown = Buffer.from('not-a-key:').toString('base64');
+    c.socket.write(`POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\nAuthorization: Basic ${unknown}\r\n\r\n{"batch":[`);
+    const data = await until(() => c.data, (d) => d.includes('\r\n\r\n'), 10_000);
+    expect(data).toMatch(/^HTTP\/1\.1 401/);
+    c.socket.destroy();
+  });
+
+  it('cuts off a client that trickles its request', async () => {
+    const c = raw();
+    c.socket.write('POST /v1/batch HTTP/1.1\r\nHost: x\r\n');
+    const drip = setInterval(() => !c.closed && c.socket.write('X'), 200);
+    try {
+      expect(await until(() => c.closed, (x) => x, 20_000)).toBe(true);
+    } finally {
+      clearInterval(drip);
+    }
+  });
+
+  it('refuses connections over the cap, and takes them again once one closes', async () => {
+    const held = [raw(), raw(), raw()];
+    await until(() => tight.url, () => held.every((h) => h.socket.readyState === 'open'), 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    const over = raw();
+    expect(await until(() => over.closed, (x) => x, 10_000)).toBe(true);
+    held.forEach((h) => h.socket.destroy());
+    const ok = await until(() => fetch(`${tight.url}/health`).then((r) => r.status, () => 0), (s) => s === 200, 10_000);
+    expect(ok).toBe(200);
+  });
+
+  it('accepts the auth scheme names in any case', async () => {
+    const lower = await fetch(`${tight.url}/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` }, body: JSON.stringify(track('case-1')) });
+    expect(lower.status).toBe(200);
+    const bearer = await fetch(`${tight.url}/admin/status`, { headers: { authorization: `BEARER ${TOKEN}` } });
+    expect(bearer.status).toBe(200);
   });
 });

@@ -40,7 +40,8 @@ function sameToken(given: string | undefined, expected: string): boolean {
 
 export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
   app.addHook('onRequest', async (req) => {
-    const header = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined;
+    // The scheme name is case-insensitive (RFC 9110).
+    const header = /^bearer\s+(\S+)/i.exec(req.headers.authorization ?? '')?.[1];
     // EventSource cannot send headers: the stream alone also takes the token from the query string.
     const query = req.routeOptions.url === '/admin/events/stream' ? parseInput(streamQuery, req.query, 'query').token : undefined;
     if (!sameToken(header ?? query, deps.token)) throw new HttpError(401, 'send the admin token as `Authorization: Bearer <token>`');

@@ -79,7 +79,8 @@ program
   .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
   .addOption(new Option('--config <file>', 'JSON or YAML config file').env('CONFIG_FILE'))
   .addOption(new Option('--admin-token <token>', 'token for /admin/* and the dashboard at /ui/ (generated and kept in the store when absent)').env('ADMIN_TOKEN'))
-  .action(async (o: { port?: string; host?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string }) => {
+  .addOption(new Option('--max-connections <n>', 'open HTTP connections per process (default 1024; more are refused)').env('MAX_CONNECTIONS'))
+  .action(async (o: { port?: string; host?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string; maxConnections?: string }) => {
     const { loadConfigFile } = await import('../config/index.js');
     const { startService } = await import('../service/index.js');
     const { createLogger } = await import('../service/logger.js');
@@ -95,6 +96,7 @@ program
         apiKey: o.apiKey,
         klaviyoUrl: o.klaviyoUrl,
         adminToken: o.adminToken,
+        maxConnections: o.maxConnections !== undefined ? Number(o.maxConnections) : undefined,
       });
       const service = await startService(config, logger);
       const shutdown = (signal: string) => {

@@ -39,13 +39,50 @@ export interface IngestOptions {
   onEnqueued?: (destinations: string[], messages: SegmentMessage[], source: string) => void;
   /** The process's store condition: a store outage is a 503 with Retry-After, and /health reports it. */
   storeHealth?: StoreHealth;
+  /** Timeouts and the connection cap (config `http`); defaults as there. */
+  http?: Partial<HttpLimits>;
+}
+
+export interface HttpLimits {
+  maxConnections: number;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+const HTTP_DEFAULTS: HttpLimits = { maxConnections: 1024, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, idleTimeoutMs: 60_000 };
+
+/** The write key of an `Authorization: Basic` header (scheme name in any case), or undefined. */
+function basicUser(auth: string | undefined): string | undefined {
+  const m = auth && /^basic\s+(\S+)/i.exec(auth);
+  return m ? Buffer.from(m[1], 'base64').toString('utf8').split(':')[0] : undefined;
 }
 
 const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 
 export function buildIngestServer(opts: IngestOptions): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_BATCH_BYTES * 2 });
+  const limits = { ...HTTP_DEFAULTS, ...opts.http };
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: MAX_BATCH_BYTES * 2,
+    // A client that trickles its request, or holds a socket without using it, is cut off instead of holding memory.
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node checks the request and header deadlines on this interval (30 s by default): check often enough to matter.
+    http: { headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs), connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs) },
+  });
+  app.server.maxConnections = limits.maxConnections;
   const byKey = new Map(opts.sources.map((s) => [s.writeKey, s]));
+
+  // A wrong write key in the Authorization header is refused before the body is read (and buffered). A request
+  // without the header may carry `writeKey` in its body: it is checked once the body is parsed.
+  app.addHook('onRequest', async (req) => {
+    if (!req.url.startsWith('/v1/')) return;
+    const key = basicUser(req.headers.authorization);
+    if (key && !byKey.has(key)) throw new HttpError(401, 'unknown write key');
+  });
 
   // Raw buffers: gzip is undone here, with the size cap applied to the decompressed body.
   app.removeAllContentTypeParsers();
@@ -75,9 +112,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   });
 
   function source(req: FastifyRequest): IngestSource {
-    let key: string | undefined;
-    const auth = req.headers.authorization;
-    if (auth?.startsWith('Basic ')) key = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0];
+    let key = basicUser(req.headers.authorization);
     key ||= (req.body as { writeKey?: string } | undefined)?.writeKey;
     if (!key) throw new HttpError(401, 'missing write key: send it as the HTTP Basic auth user name (empty password) or as `writeKey` in the body');
     const s = byKey.get(key);
