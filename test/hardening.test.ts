@@ -163,7 +163,7 @@ describe('slow and many clients', () => {
       adminToken: TOKEN,
       sources: [{ name: 'web', writeKey: WRITE_KEY }],
       destinations: [{ name: 'klaviyo', apiKey: 'pk_hardening', klaviyoUrl: emu.url }],
-      http: { maxConnections: 3, requestTimeoutMs: 1500, headersTimeoutMs: 1000 },
+      http: { maxConnections: 3, requestTimeoutMs: 1500, headersTimeoutMs: 1000, maxStreamClients: 1 },
     });
     tight = await startService(config, createLogger('silent'));
     port = Number(new URL(tight.url).port);
@@ -213,6 +213,22 @@ describe('slow and many clients', () => {
     held.forEach((h) => h.socket.destroy());
     const ok = await until(() => fetch(`${tight.url}/health`).then((r) => r.status, () => 0), (s) => s === 200, 10_000);
     expect(ok).toBe(200);
+  });
+
+  it('caps the open live-event streams', async () => {
+    const ctl = new AbortController();
+    const first = await fetch(`${tight.url}/admin/events/stream`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctl.signal });
+    expect(first.status).toBe(200);
+    const second = await fetch(`${tight.url}/admin/events/stream`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(second.status).toBe(503);
+    expect(((await second.json()) as any).error).toMatch(/maxStreamClients/);
+    ctl.abort();
+    const again = await until(async () => {
+      const r = await fetch(`${tight.url}/admin/events/stream`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      if (r.status === 200) await r.body?.cancel();
+      return r.status;
+    }, (st) => st === 200, 10_000);
+    expect(again).toBe(200);
   });
 
   it('accepts the auth scheme names in any case', async () => {

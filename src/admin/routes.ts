@@ -13,6 +13,7 @@ import { statusReport } from '../service/status.js';
 import { HttpError } from '../ingest/http-error.js';
 import { buildOverview, type PacingView } from './overview.js';
 import { configView } from './config-view.js';
+import { EventStreamHub } from './event-stream.js';
 import { deadLetterSelection, deadLettersQuery, deliveriesQuery, emulatorQuery, eventsQuery, overviewQuery, parseInput, previewBody, streamQuery } from './input.js';
 
 export interface AdminDeps {
@@ -30,7 +31,7 @@ export interface AdminDeps {
 }
 
 const PING_MS = 15_000;
-const MAX_STREAM_BUFFER = 1 << 20;
+const MAX_STREAM_BUFFER = 256 * 1024;
 
 function sameToken(given: string | undefined, expected: string): boolean {
   const a = Buffer.from(given ?? '');
@@ -59,10 +60,15 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     return { events: deps.activity.events.list({ destination: q.destination, q: q.q, limit: q.limit ?? 100 }) };
   });
 
+  const streams = new EventStreamHub(deps.activity.events, { maxClients: deps.config.http.maxStreamClients, maxBuffer: MAX_STREAM_BUFFER, pingMs: PING_MS });
   // Open streams would keep the server from closing: end them when it shuts down.
-  const streams = new Set<() => void>();
-  app.addHook('preClose', async () => streams.forEach((end) => end()));
-  app.get('/events/stream', async (req, reply) => streamEvents(req, reply, deps.activity, streams));
+  app.addHook('preClose', async () => streams.endAll());
+  app.get('/events/stream', async (req, reply) => {
+    if (streams.size >= deps.config.http.maxStreamClients) {
+      return reply.status(503).header('retry-after', '30').send({ success: false, error: `${streams.size} live-event streams are open, the most this process serves (config http.maxStreamClients)` });
+    }
+    streamEvents(req, reply, streams);
+  });
 
   app.get('/events/:id', async (req) => {
     const { id } = req.params as { id: string };
@@ -153,26 +159,18 @@ async function outcomeOf(store: Store, destination: string, messageId: string, s
   return { status: preview && !preview.actions.length ? 'filtered' : 'delivered' };
 }
 
-/** Server-sent events: one `message` event per incoming message, and a comment now and then to keep proxies open. */
-function streamEvents(req: FastifyRequest, reply: FastifyReply, activity: Activity, open: Set<() => void>): void {
+/**
+ * Server-sent events: one `message` event per incoming message, and a comment now and then to keep proxies open.
+ * A client that stopped reading (a sleeping phone) has its socket closed by the hub; a reconnecting client
+ * reloads the list.
+ */
+function streamEvents(req: FastifyRequest, reply: FastifyReply, hub: EventStreamHub): void {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   res.write(': connected\n\n');
-  const unsubscribe = activity.events.subscribe((e) => {
-    // A client that stopped reading (a sleeping phone) must not make this process buffer the traffic for it:
-    // end its stream; a reconnecting client reloads the list.
-    if (res.writableLength > MAX_STREAM_BUFFER) return end();
-    res.write(`event: message\ndata: ${JSON.stringify(e)}\n\n`);
-  });
-  const ping = setInterval(() => res.write(': ping\n\n'), PING_MS);
-  const close = () => {
-    clearInterval(ping);
-    unsubscribe();
-    open.delete(end);
-  };
-  const end = () => (close(), res.end());
-  open.add(end);
+  hub.add(res);
+  const close = () => hub.remove(res);
   req.raw.on('close', close);
   res.on('error', close);
 }
