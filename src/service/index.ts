@@ -101,8 +101,8 @@ export async function startService(
   const pacing = new Map<string, PacingView>();
   // The admin API shows payloads: it always needs a token. A generated one is kept in the store, so every
   // process sharing a store (and every restart) accepts the same one.
-  const adminToken = config.adminToken ?? (await keptSecret('adminToken')).value;
-  const generatedToken = !config.adminToken;
+  const admin = config.adminToken ? { value: config.adminToken, generated: false } : await keptSecret('adminToken');
+  const adminToken = admin.value;
 
   const workers = new Map<string, DeliveryWorker>();
   const clients: KlaviyoClient[] = [];
@@ -178,9 +178,12 @@ export async function startService(
   );
   logger.info(
     { dashboard: `${url}/ui/` },
-    generatedToken
-      ? `dashboard: ${url}/ui/ — admin token ${adminToken} (generated and kept in the store; set --admin-token or ADMIN_TOKEN to choose one)`
-      : `dashboard: ${url}/ui/ (admin token: the one configured)`,
+    // The token is a secret: logged once, by the start that generated it (logs are often kept and shared).
+    admin.generated
+      ? `dashboard: ${url}/ui/ — admin token ${adminToken} (generated now and kept in the store; it is not logged again; set --admin-token or ADMIN_TOKEN to choose one)`
+      : config.adminToken
+        ? `dashboard: ${url}/ui/ (admin token: the one configured)`
+        : `dashboard: ${url}/ui/ (admin token: the one generated and logged by the first start; set --admin-token or ADMIN_TOKEN to choose one)`,
   );
 
   let stopping: Promise<void> | undefined;
