@@ -238,3 +238,28 @@ describe('slow and many clients', () => {
     expect(bearer.status).toBe(200);
   });
 });
+
+describe('dashboard security headers', () => {
+  it('every dashboard response forbids framing, sniffing, referrers, and scripts from anywhere but itself', async () => {
+    const { existsSync } = await import('node:fs');
+    const { UI_DIR } = await import('../src/admin/ui.js');
+    const paths = ['/ui', '/ui/'];
+    if (existsSync(join(UI_DIR, 'index.html'))) {
+      const html = await (await fetch(`${svc.url}/ui/`)).text();
+      // No inline script: the page loads its code from files.
+      expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+      paths.push(html.match(/src="(\/ui\/assets\/[^"]+\.js)"/)![1]);
+    }
+    for (const path of paths) {
+      const res = await fetch(`${svc.url}${path}`, { redirect: 'manual' });
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect({ path, csp }).toEqual({ path, csp: expect.stringContaining("default-src 'self'") });
+      expect(csp).toContain("script-src 'self';");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    }
+  });
+});
