@@ -163,7 +163,7 @@ describe('slow and many clients', () => {
       adminToken: TOKEN,
       sources: [{ name: 'web', writeKey: WRITE_KEY }],
       destinations: [{ name: 'klaviyo', apiKey: 'pk_hardening', klaviyoUrl: emu.url }],
-      http: { maxConnections: 3, requestTimeoutMs: 1500, headersTimeoutMs: 1000, maxStreamClients: 1 },
+      http: { maxConnections: 3, requestTimeoutMs: 1500, headersTimeoutMs: 1000, maxStreamClients: 1, protectDetails: true },
     });
     tight = await startService(config, createLogger('silent'));
     port = Number(new URL(tight.url).port);
@@ -231,6 +231,16 @@ describe('slow and many clients', () => {
     expect(again).toBe(200);
   });
 
+  it('with protectDetails, /metrics needs the admin token and /health shows only its status without it', async () => {
+    expect((await fetch(`${tight.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${tight.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    expect(await (await fetch(`${tight.url}/health`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${tight.url}/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()).toMatchObject({ status: 'ok', destinations: ['klaviyo'] });
+    // Off (the default): as before.
+    expect((await fetch(`${svc.url}/metrics`)).status).toBe(200);
+    expect(await (await fetch(`${svc.url}/health`)).json()).toMatchObject({ destinations: ['klaviyo'] });
+  });
+
   it('accepts the auth scheme names in any case', async () => {
     const lower = await fetch(`${tight.url}/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` }, body: JSON.stringify(track('case-1')) });
     expect(lower.status).toBe(200);
@@ -261,5 +271,17 @@ describe('dashboard security headers', () => {
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('referrer-policy')).toBe('no-referrer');
     }
+  });
+});
+
+describe('numbers and bytes JSON cannot carry', () => {
+  it('reports 1e400 (sent as null) and invalid UTF-8 (replaced) as warnings', async () => {
+    const r = await post('/v1/batch', `{"batch":[{"type":"track","userId":"u-num","messageId":"num-1","event":"Big","properties":{"n":1e400,"ok":2}}]}`);
+    expect(r.status).toBe(200);
+    expect(r.body.warnings).toEqual([{ index: 0, field: 'batch[0].properties.n', message: expect.stringMatching(/as null: the number is too large/) }]);
+    const bytes = Buffer.concat([Buffer.from('{"type":"track","userId":"u-utf","messageId":"utf-1","event":"Bad '), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const res = await fetch(`${svc.url}/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic }, body: bytes });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).warnings).toEqual([{ field: '', message: expect.stringMatching(/not valid UTF-8/) }]);
   });
 });

@@ -113,6 +113,8 @@ export const httpSchema = z
     idleTimeoutMs: z.number().int().min(1000).max(3_600_000).default(60_000),
     /** Open dashboard live-event streams per process. */
     maxStreamClients: z.number().int().min(1).max(10_000).default(20),
+    /** /metrics needs the admin token and /health shows only its status without it (listening beyond loopback). */
+    protectDetails: z.boolean().default(false),
   })
   .strict();
 

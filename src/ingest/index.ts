@@ -6,6 +6,8 @@
  * (`200 {success:true, accepted, rejected:[…]}`); a batch with no valid message is a 400. A bad message
  * never costs the good ones.
  */
+import { isUtf8 } from 'node:buffer';
+import { timingSafeEqual } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { MAX_BATCH_BYTES, MAX_LISTED_ERRORS, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
@@ -39,6 +41,11 @@ export interface IngestOptions {
   onEnqueued?: (destinations: string[], messages: SegmentMessage[], source: string) => void;
   /** The process's store condition: a store outage is a 503 with Retry-After, and /health reports it. */
   storeHealth?: StoreHealth;
+  /**
+   * When set, /metrics needs `Authorization: Bearer <this>` and /health shows only its status to others (for a
+   * process listening beyond loopback: the details name destinations, the role and store errors).
+   */
+  detailsToken?: string;
   /** Timeouts and the connection cap (config `http`); defaults as there. */
   http?: Partial<HttpLimits>;
 }
@@ -75,6 +82,9 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   });
   app.server.maxConnections = limits.maxConnections;
   const byKey = new Map(opts.sources.map((s) => [s.writeKey, s]));
+  /** Requests whose body was not valid UTF-8 (decoded with U+FFFD in place of the bad bytes): their answer says so. */
+  const notUtf8 = new WeakSet<object>();
+  const utf8Warning = { field: '', message: 'the body is not valid UTF-8: invalid bytes were replaced with U+FFFD; send UTF-8' };
 
   // A wrong write key in the Authorization header is refused before the body is read (and buffered). A request
   // without the header may carry `writeKey` in its body: it is checked once the body is parsed.
@@ -91,6 +101,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
       let buf = body;
       if (String(req.headers['content-encoding'] ?? '').includes('gzip')) buf = gunzipSync(body, { maxOutputLength: MAX_BATCH_BYTES + 1 });
       if (buf.length > MAX_BATCH_BYTES) throw new HttpError(413, `the request body is over ${MAX_BATCH_BYTES} bytes; send smaller batches`);
+      if (!isUtf8(buf)) notUtf8.add(req.raw);
       done(null, buf.length ? JSON.parse(buf.toString('utf8')) : {});
     } catch (err) {
       if (err instanceof HttpError) return done(err, undefined);
@@ -141,7 +152,8 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
       }
       await store(src, [v.message]);
       // Cleaned text (control characters, lone surrogates, prototype keys) is reported, not refused.
-      return v.warnings?.length ? { success: true, warnings: v.warnings } : { success: true };
+      const warnings = [...(notUtf8.has(req.raw) ? [utf8Warning] : []), ...(v.warnings ?? [])];
+      return warnings.length ? { success: true, warnings } : { success: true };
     });
   }
 
@@ -152,7 +164,8 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   for (const path of opts.acceptEvents === false ? [] : ['/v1/batch', '/v1/import']) {
     app.post(path, async (req) => {
       const src = source(req);
-      const { messages, errors, warnings } = validateBatch(req.body);
+      const { messages, errors, warnings: found } = validateBatch(req.body);
+      const warnings = notUtf8.has(req.raw) ? [{ index: -1, ...utf8Warning }, ...found] : found;
       if (errors.length) opts.metrics?.rejected(src.name, 'invalid', errors.length);
       if (!messages.length) {
         const tooBig = errors.find((e) => e.message.includes('bytes; the limit') || e.message.includes('messages per batch'));
@@ -168,18 +181,29 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     });
   }
 
-  app.get('/health', async (_req, reply) => {
-    const extra = (await opts.health?.()) ?? {};
+  /** Whether the request may see details: always, unless a details token is set and not given. */
+  const mayDetail = (req: FastifyRequest): boolean => {
+    if (!opts.detailsToken) return true;
+    const given = Buffer.from(/^bearer\s+(\S+)/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
+    const want = Buffer.from(opts.detailsToken);
+    return given.length === want.length && timingSafeEqual(given, want);
+  };
+
+  app.get('/health', async (req, reply) => {
+    const detailed = mayDetail(req);
+    const extra = detailed ? ((await opts.health?.()) ?? {}) : {};
     const h = opts.storeHealth;
     if (!h) return { status: 'ok', ...extra };
     // A read tells whether Postgres is reachable even when no traffic has tried it lately.
     await opts.store.kvGet('health-probe').then(() => h.readable(), (err) => h.failed(err));
     const store = h.state();
-    if (store.up) return { status: 'ok', store: { up: true }, ...extra };
+    if (store.up) return { status: 'ok', ...(detailed ? { store: { up: true } } : {}), ...extra };
     // 503: a load balancer sends traffic to another instance while this one cannot store it.
+    if (!detailed) return reply.status(503).send({ status: 'degraded' });
     return reply.status(503).send({ status: 'degraded', reason: store.reason, store: { ...store, since: new Date(store.since!).toISOString() }, ...extra });
   });
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', async (req, reply) => {
+    if (!mayDetail(req)) return reply.status(401).send({ success: false, error: 'send the admin token as `Authorization: Bearer <token>` (http.protectDetails is on)' });
     if (!opts.metrics) return reply.status(404).send({ error: 'metrics are off' });
     const m = await opts.metrics.render();
     return reply.type(m.contentType).send(m.body);

@@ -147,6 +147,7 @@ export async function startService(
     metrics: metrics.ingest,
     storeHealth,
     http: config.http,
+    detailsToken: config.http.protectDetails ? adminToken : undefined,
     logger: false,
     onServerError: (err, request) => logger.error({ ...request, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed'),
     health: async () => ({ role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null }),

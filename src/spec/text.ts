@@ -40,9 +40,11 @@ export interface HygieneNotes {
   surrogate: string[];
   forbidden: string[];
   deep: string[];
+  /** Numbers JSON can write but a double cannot hold (1e400 parses as Infinity). */
+  overflow: string[];
 }
 
-export const newNotes = (): HygieneNotes => ({ control: [], surrogate: [], forbidden: [], deep: [] });
+export const newNotes = (): HygieneNotes => ({ control: [], surrogate: [], forbidden: [], deep: [], overflow: [] });
 
 export function cleanString(s: string, path: string, notes: HygieneNotes): string {
   const out = s.replace(CONTROL, '');
@@ -60,6 +62,11 @@ const join = (path: string, key: string | number) => (typeof key === 'number' ? 
  */
 export function cleanJson<T>(value: T, notes: HygieneNotes, path = '', depth = 0): T {
   if (typeof value === 'string') return cleanString(value, path, notes) as T;
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    // Stored as JSON it would silently become null: make that explicit, and say so.
+    notes.overflow.push(path);
+    return null as T;
+  }
   if (value && typeof value === 'object' && depth > MAX_DEPTH) {
     notes.deep.push(path);
     return cleanString(JSON.stringify(value), path, notes) as T;
@@ -101,6 +108,7 @@ export function hygieneWarnings(notes: HygieneNotes): SpecError[] {
   if (notes.control.length) out.push({ field: notes.control[0], message: `removed control characters (U+0000–U+001F except tab/newline, U+007F–U+009F) from ${listPaths(notes.control)}` });
   if (notes.surrogate.length) out.push({ field: notes.surrogate[0], message: `replaced unpaired UTF-16 surrogates with U+FFFD in ${listPaths(notes.surrogate)}; send valid Unicode text` });
   if (notes.deep.length) out.push({ field: notes.deep[0], message: `sent ${listPaths(notes.deep)} as JSON text: nested more than ${MAX_DEPTH} levels deep` });
+  if (notes.overflow.length) out.push({ field: notes.overflow[0], message: `sent ${listPaths(notes.overflow)} as null: the number is too large for a 64-bit float (such as 1e400); send it as a string` });
   if (notes.forbidden.length) out.push({ field: notes.forbidden[0], message: `dropped ${listPaths(notes.forbidden)}: keys named __proto__, constructor or prototype are refused (they could pollute objects)` });
   return out;
 }
