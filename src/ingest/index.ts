@@ -112,7 +112,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
 
   app.setErrorHandler((err, req, reply) => {
     // The store is down or full: nothing was acknowledged, and the client should send the same batch again later.
-    const outage = opts.storeHealth?.failed(err);
+    const outage = err instanceof HttpError || (err as { statusCode?: number }).statusCode ? undefined : opts.storeHealth?.failed(err);
     if (outage) return reply.status(503).header('retry-after', String(STORE_RETRY_AFTER_S)).send({ success: false, error: `try again later: ${outage.reason}` });
     const status = err instanceof HttpError ? err.statusCode : ((err as { statusCode?: number }).statusCode ?? 500);
     if (status >= 500) {
