@@ -107,10 +107,13 @@ export const httpSchema = z
     requestTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
     /** Time to receive the request headers. */
     headersTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
-    /** How long an idle keep-alive connection stays open between requests. */
-    keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
+    /**
+     * How long an idle keep-alive connection stays open between requests. Longer than the idle timeout of the load
+     * balancers in front (60 s on AWS ALB), or they reuse a connection this process is closing (502s).
+     */
+    keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(72_000),
     /** A socket with no traffic either way for this long is closed (live-event streams ping every 15 s). */
-    idleTimeoutMs: z.number().int().min(1000).max(3_600_000).default(60_000),
+    idleTimeoutMs: z.number().int().min(1000).max(3_600_000).default(120_000),
     /** Open dashboard live-event streams per process. */
     maxStreamClients: z.number().int().min(1).max(10_000).default(20),
     /** /metrics needs the admin token and /health shows only its status without it (listening beyond loopback). */

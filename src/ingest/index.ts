@@ -58,7 +58,7 @@ export interface HttpLimits {
   idleTimeoutMs: number;
 }
 
-const HTTP_DEFAULTS: HttpLimits = { maxConnections: 1024, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, idleTimeoutMs: 60_000 };
+const HTTP_DEFAULTS: HttpLimits = { maxConnections: 1024, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, idleTimeoutMs: 120_000 };
 
 /** The write key of an `Authorization: Basic` header (scheme name in any case), or undefined. */
 function basicUser(auth: string | undefined): string | undefined {
