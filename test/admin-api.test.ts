@@ -187,6 +187,12 @@ describe('admin API', () => {
     expect(r.body.results[1]).toMatchObject({ requests: [], error: { field: 'event' } });
     const rs = await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'rudderstack', settings: { apiVersion: 'v2' }, messages: [{ type: 'identify', userId: 'u2', traits: { email: 'r@example.com' } }] }) });
     expect(rs.body.results[0].requests.length).toBeGreaterThan(0);
+    // RudderStack's destination export is read as its settings; an unknown setting is refused, naming it and the closest known one.
+    const anon = { type: 'identify', anonymousId: 'a-3', traits: { email: 'x@example.com' } };
+    const exported = await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'rudderstack', settings: { ID: 'd1', Config: { privateApiKey: 'pk_x' } }, messages: [anon] }) });
+    expect(exported.body.results[0].requests[0].body.data.attributes.external_id).toBe('a-3'); // no apiVersion: v1 keys anonymous users by anonymousId
+    const typo = await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'rudderstack', settings: { config: { apiVersion: 'v2', listid: 'L1' } }, messages: [anon] }) });
+    expect([typo.status, typo.body.error]).toEqual([400, expect.stringContaining('listid: Unrecognized key "listid"; did you mean "listId"?')]);
     expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'nope', messages: [] }) })).body.error).toMatch(/unknown preset "nope"/);
     expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ destination: 'other', messages: [] }) })).status).toBe(400);
     expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ messages: 'x' }) })).status).toBe(400);

@@ -262,6 +262,7 @@ describe('dashboard security headers', () => {
     }
     for (const path of paths) {
       const res = await fetch(`${svc.url}${path}`, { redirect: 'manual' });
+      await res.arrayBuffer();
       const csp = res.headers.get('content-security-policy') ?? '';
       expect({ path, csp }).toEqual({ path, csp: expect.stringContaining("default-src 'self'") });
       expect(csp).toContain("script-src 'self';");

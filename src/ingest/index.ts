@@ -1,6 +1,7 @@
 /**
  * Segment-compatible HTTP Tracking API (RudderStack's SDKs use the same paths): POST /v1/{identify,track,page,
- * screen,group,alias,batch,import}. Answers 200 only once every accepted message is durably stored.
+ * screen,group,alias,batch,import}. Answers 200 only once every accepted message is durably stored. The browser and
+ * mobile SDKs' short and beacon paths, CORS and settings endpoints: ./sdk.ts and ./cors.ts.
  *
  * Batch policy: the valid messages of a batch are stored and the invalid ones reported with their index
  * (`200 {success:true, accepted, rejected:[…]}`); a batch with no valid message is a 400. A bad message
@@ -10,9 +11,11 @@ import { isUtf8 } from 'node:buffer';
 import { timingSafeEqual } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { MAX_BATCH_BYTES, MAX_LISTED_ERRORS, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
+import { MAX_BATCH_BYTES, MAX_LISTED_ERRORS, MAX_MESSAGE_BYTES, partitionKey, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
 import type { Store } from '../store/types.js';
 import { HttpError } from './http-error.js';
+import { registerCors } from './cors.js';
+import { beaconWriteKey, registerSdkSettings, rewriteSdkPath, withoutWriteKeys } from './sdk.js';
 import { STORE_RETRY_AFTER_S, type StoreHealth } from '../store/outage.js';
 
 export interface IngestSource {
@@ -39,6 +42,10 @@ export interface IngestOptions {
   health?: () => Promise<Record<string, unknown>>;
   /** Called after messages were stored (wakes idle delivery workers, feeds the dashboard's live events). */
   onEnqueued?: (destinations: string[], messages: SegmentMessage[], source: string) => void;
+  /** Origins whose pages may call /v1/* from a browser (default: any). */
+  corsOrigins?: readonly string[];
+  /** The address SDKs reach this service at, for the settings endpoints (default: each request's own). */
+  publicUrl?: string;
   /** The process's store condition: a store outage is a 503 with Retry-After, and /health reports it. */
   storeHealth?: StoreHealth;
   /**
@@ -77,6 +84,8 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     requestTimeout: limits.requestTimeoutMs,
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Segment's short paths (/v1/t, /v1/b, …) and RudderStack's beacon path reach the long paths' handlers (./sdk.ts).
+    rewriteUrl: rewriteSdkPath,
     // Node checks the request and header deadlines on this interval (30 s by default): check often enough to matter.
     http: { headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs), connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs) },
   });
@@ -91,7 +100,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   app.addHook('onRequest', async (req) => {
     if (!req.url.startsWith('/v1/')) return;
     const key = basicUser(req.headers.authorization);
-    if (key && !byKey.has(key)) throw new HttpError(401, 'unknown write key');
+    if (key && !byKey.has(key)) throw new HttpError(401, 'invalid write key: no source of this service has it');
   });
 
   // Raw buffers: gzip is undone here, with the size cap applied to the decompressed body.
@@ -122,17 +131,25 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     return reply.status(status).send({ success: false, error: (err as Error).message, ...(err instanceof HttpError ? err.extra : {}) });
   });
 
+  // Browser and mobile SDKs: CORS on the tracking API, and the settings endpoints they fetch first (./sdk.ts).
+  if (opts.acceptEvents !== false) {
+    registerCors(app, { origins: opts.corsOrigins ?? ['*'] });
+    registerSdkSettings(app, { sources: opts.sources, publicUrl: opts.publicUrl });
+  }
+
   function source(req: FastifyRequest): IngestSource {
     let key = basicUser(req.headers.authorization);
     key ||= (req.body as { writeKey?: string } | undefined)?.writeKey;
+    key ||= beaconWriteKey(req);
     if (!key) throw new HttpError(401, 'missing write key: send it as the HTTP Basic auth user name (empty password) or as `writeKey` in the body');
     const s = byKey.get(key);
-    if (!s) throw new HttpError(401, 'unknown write key');
+    // "invalid write key": RudderStack's mobile SDKs stop on that text instead of retrying the batch forever.
+    if (!s) throw new HttpError(401, 'invalid write key: no source of this service has it');
     return s;
   }
 
   async function store(src: IngestSource, messages: SegmentMessage[]): Promise<void> {
-    const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: String(m.userId ?? m.anonymousId), payload: m }));
+    const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: partitionKey(m), payload: m }));
     for (const d of src.destinations) await opts.store.enqueue(d, rows);
     opts.storeHealth?.ok();
     opts.metrics?.received(src.name, messages.length);
@@ -164,7 +181,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   for (const path of opts.acceptEvents === false ? [] : ['/v1/batch', '/v1/import']) {
     app.post(path, async (req) => {
       const src = source(req);
-      const { messages, errors, warnings: found } = validateBatch(req.body);
+      const { messages, errors, warnings: found } = validateBatch(withoutWriteKeys(req.body));
       const warnings = notUtf8.has(req.raw) ? [{ index: -1, ...utf8Warning }, ...found] : found;
       if (errors.length) opts.metrics?.rejected(src.name, 'invalid', errors.length);
       if (!messages.length) {

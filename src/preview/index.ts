@@ -1,14 +1,33 @@
 /**
  * `klaviyo-destination preview`: JSON Lines of Segment messages in, what would be sent to Klaviyo out. Sends nothing.
  * Per message: matched actions, payloads and that message's own requests. With `batch`: the whole input as
- * one delivery run, one line per coalesced request.
+ * one delivery run, one line per coalesced request, with the wave it is sent in.
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { validateMessage } from '../spec/index.js';
+import { partitionKey, validateMessage } from '../spec/index.js';
 import { compileDestination, planMessage, type CompiledDestination, type DestinationConfig } from '../destination/index.js';
-import { renderAll } from '../klaviyo/render.js';
 import type { PlannedOperation } from '../klaviyo/operations.js';
+import { planWaves } from '../batcher/index.js';
+import { deliverWaves } from '../delivery/executor.js';
+import { ListResolver } from '../delivery/list-resolver.js';
+import { RecordingTransport } from './recording-transport.js';
+import { ConfigFileError, DESTINATION_ONLY_KEYS, parseConfig, parseDestination } from '../config/index.js';
+
+/**
+ * The destination a `preview --config` file describes, checked as `start` checks it (unknown keys are named):
+ * a whole service config (its first destination), one destination entry ({preset, settings, …}), or — for
+ * a file with neither shape — the settings object of `preset` (default `rudderstack`): RudderStack's bare settings
+ * or a destination export holding them under `config` / `Config`. `preset` wins over the file's.
+ */
+export function previewDestination(raw: unknown, preset?: string): DestinationConfig {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigFileError('the --config file must hold an object: a service config, a destination, or a preset’s settings');
+  const o = raw as Record<string, unknown>;
+  const d = 'destinations' in o ? parseConfig(o).destinations[0] : DESTINATION_ONLY_KEYS.some((k) => k in o) ? parseDestination(o) : undefined;
+  const config: DestinationConfig = d ? { preset: preset ?? d.preset, subscriptions: d.subscriptions, settings: d.settings } : { preset: preset ?? 'rudderstack', settings: o };
+  compileDestination(config); // the preset's settings too: every problem now, before any input is read
+  return config;
+}
 
 export interface PreviewOptions {
   destination: DestinationConfig;
@@ -39,7 +58,7 @@ export async function runPreview(opts: PreviewOptions): Promise<{ messages: numb
       continue;
     }
     if (!opts.batch) {
-      const r = previewMessage(dest, parsed);
+      const r = await previewMessage(dest, parsed);
       if (r.error) errors++;
       write(r);
       continue;
@@ -52,31 +71,66 @@ export async function runPreview(opts: PreviewOptions): Promise<{ messages: numb
     }
     const result = planMessage(dest, v.message);
     if (result.error) errors++;
-    all.push(...result.operations);
+    // Tagged with the queue partition as the worker does: a user's operations keep their order.
+    all.push(...result.operations.map((op) => ({ ...op, partition: partitionKey(v.message) })));
     for (const w of [...(v.warnings ?? []), ...result.warnings]) process.stderr.write(`line ${lineNo}: warning: ${w.field}: ${w.message}\n`);
     if (result.error) process.stderr.write(`line ${lineNo}: ${result.error.field}: ${result.error.message}\n`);
   }
-  if (opts.batch) for (const r of renderAll(all)) write({ method: r.method, path: r.path, body: r.body, messageIds: r.messageIds });
+  // `wave`: requests of one wave are sent in parallel, each wave after the one before (a profile's operations keep their order).
+  if (opts.batch) for (const r of await previewRequests(all)) write(r);
   return { messages, errors };
 }
 
 export interface MessagePreview {
   messageId: unknown;
   actions: Array<{ action: string; payload: unknown; error?: { field: string; message: string }; warnings?: unknown[] }>;
-  requests: Array<{ method: string; path: string; body: unknown }>;
+  requests: Array<{ method: string; path: string; body?: unknown }>;
   warnings?: unknown[];
   error: { field: string; message: string } | null;
 }
 
-/** What one message would become, alone: matched actions, their payloads and its own requests. Pure. */
-export function previewMessage(dest: CompiledDestination, raw: unknown): MessagePreview {
+/** One request delivery would send, with the messages whose operations it carries. */
+export interface PreviewRequest {
+  method: string;
+  path: string;
+  body?: unknown;
+  messageIds: string[];
+  /** Requests of one wave go out in parallel, each wave after the one before. */
+  wave: number;
+}
+
+/**
+ * The requests delivery would send for these operations in one run: the batcher's waves through the executor and
+ * each kind's send code, over a transport that records instead of sending (placeholder ids where Klaviyo makes them).
+ * Part-full bulk requests are sent, not held back for a fuller one.
+ */
+export async function previewRequests(planned: PlannedOperation[]): Promise<PreviewRequest[]> {
+  const out: PreviewRequest[] = [];
+  const transport = new RecordingTransport();
+  const lists = new ListResolver(transport);
+  // Wave by wave, to number them: nothing fails here, so no wave holds back a later one's operations.
+  for (const [i, wave] of planWaves(planned).entries()) {
+    await deliverWaves([wave], {
+      transport,
+      lists,
+      pollIntervalMs: 0,
+      holdBack: false,
+      onRequest: ({ request, items }) =>
+        out.push({ method: request.method, path: request.path, ...(request.body !== undefined ? { body: request.body } : {}), messageIds: [...new Set(items.map((i) => i.messageId))], wave: i + 1 }),
+    });
+  }
+  return out;
+}
+
+/** What one message would become, alone: matched actions, their payloads and its own requests. Sends nothing. */
+export async function previewMessage(dest: CompiledDestination, raw: unknown): Promise<MessagePreview> {
   const v = validateMessage(raw);
   if (!v.ok) return { messageId: idOf((raw as { messageId?: unknown })?.messageId), actions: [], requests: [], error: v.error };
   const result = planMessage(dest, v.message);
   return {
     messageId: result.messageId,
     actions: result.actions.map((a) => ({ action: a.action, payload: a.payload, ...(a.error ? { error: a.error } : {}), ...(a.warnings.length ? { warnings: a.warnings } : {}) })),
-    requests: renderAll(result.operations).map(({ method, path, body }) => ({ method, path, body })),
+    requests: (await previewRequests(result.operations.map((op) => ({ ...op, partition: partitionKey(v.message) })))).map(({ messageIds: _ids, wave: _wave, ...r }) => r),
     // Text cleaned on the way in (control characters, surrogates, dangerous keys); action warnings are under actions.
     ...(v.warnings ? { warnings: v.warnings } : {}),
     error: result.error,

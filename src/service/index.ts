@@ -1,6 +1,7 @@
 /**
  * `klaviyo-destination start`: wires store → ingest server → delivery workers → Klaviyo (or the built-in emulator).
  */
+import { KV } from '../store/keys.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -15,7 +16,7 @@ import { DeliveryWorker } from '../delivery/worker.js';
 import { buildIngestServer } from '../ingest/index.js';
 import { startEmulator } from '../emulator/index.js';
 import { KLAVIYO_BASE_URL } from '../klaviyo/revision.js';
-import { presetApiKey } from '../presets/index.js';
+import { getPreset, presetApiKey } from '../presets/index.js';
 import { createMetrics } from './metrics.js';
 import { configuredModels, runSync, schedule, SyncBusyError } from '../sync/index.js';
 import { Activity } from '../activity/index.js';
@@ -87,7 +88,7 @@ export async function startService(
   for (const s of config.sources) {
     let key = s.writeKey;
     if (!key) {
-      const secret = await keptSecret(`writeKey:${s.name}`);
+      const secret = await keptSecret(KV.writeKey(s.name));
       key = secret.value;
       if (secret.generated) logger.info({ source: s.name }, `generated write key for source "${s.name}": ${key} (stored in the data dir; send it as the HTTP Basic auth user name)`);
     }
@@ -101,7 +102,7 @@ export async function startService(
   const pacing = new Map<string, PacingView>();
   // The admin API shows payloads: it always needs a token. A generated one is kept in the store, so every
   // process sharing a store (and every restart) accepts the same one.
-  const admin = config.adminToken ? { value: config.adminToken, generated: false } : await keptSecret('adminToken');
+  const admin = config.adminToken ? { value: config.adminToken, generated: false } : await keptSecret(KV.adminToken);
   const adminToken = admin.value;
 
   const workers = new Map<string, DeliveryWorker>();
@@ -131,7 +132,7 @@ export async function startService(
     });
     clients.push(client);
     pacing.set(d.name, { waitMs: (endpoint) => client.waitMs(endpoint), scale: d.delivery.rateLimitScale });
-    const lists = new ListResolver(client, { get: (k) => store.kvGet(`list:${d.name}:${k}`), set: (k, v) => store.kvSet(`list:${d.name}:${k}`, v) });
+    const lists = new ListResolver(client, { get: (k) => store.kvGet(KV.audienceList(d.name, k)), set: (k, v) => store.kvSet(KV.audienceList(d.name, k), v) });
     const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery, activity, storeHealth });
     workers.set(d.name, worker);
   }
@@ -140,6 +141,8 @@ export async function startService(
     store,
     sources,
     acceptEvents: config.role !== 'worker',
+    corsOrigins: config.corsOrigins,
+    publicUrl: config.publicUrl,
     onEnqueued: (names, messages, source) => {
       activity.events.received(source, names, messages);
       names.forEach((n) => workers.get(n)?.poke());
@@ -164,7 +167,13 @@ export async function startService(
         .map((m) =>
           schedule(m.every!, async () => {
             try {
-              const s = await runSync({ store, model: m.model, destination: m.destination });
+              const s = await runSync({
+                store,
+                model: m.model,
+                destination: m.destination,
+                // Where each column goes, when a model's plan is new (its first run, or its columns or rules changed).
+                onPlan: (plans, first) => first && logger.info({ model: m.label, plans: plans.map((p) => ({ action: p.action, columns: Object.fromEntries(p.columns.map((c) => [c.column, c.to ?? `not sent (${c.why})`])) })) }, 'warehouse sync: column plan'),
+              });
               logger.info({ ...s, model: m.label }, 'warehouse sync finished');
             } catch (err) {
               if (err instanceof SyncBusyError) logger.info({ model: m.label, reason: err.message }, 'warehouse sync skipped: another run of this model is under way');
@@ -173,6 +182,11 @@ export async function startService(
           }),
         )
     : [];
+  // What each preset's settings chose (rudderstack: the apiVersion in use, also when the settings name none).
+  for (const d of config.destinations) {
+    const summary = getPreset(d.preset, d.settings).summary;
+    if (summary) logger.info({ destination: d.name, preset: d.preset, summary }, `destination "${d.name}": preset ${d.preset}, ${summary}`);
+  }
   logger.info(
     { url, role: config.role, store: store.rateLedger ? 'postgres' : 'sqlite', sources: Object.keys(writeKeys) },
     config.role === 'worker' ? 'klaviyo-destination is delivering queued events' : 'klaviyo-destination is accepting events',

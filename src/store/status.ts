@@ -1,5 +1,5 @@
 /** What `status` and `GET /admin/status` report: queue state per destination and recent rates. */
-import type { DestinationStats, MinuteCounts, Store } from '../store/types.js';
+import type { DestinationStats, MinuteCounts, Store } from './types.js';
 
 export interface Rates {
   /** Per second, averaged over the window. */
