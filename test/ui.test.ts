@@ -60,6 +60,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'dashboard in headless Chromium' : `
   let childLog = '';
   let browser: Browser;
   let page: Page;
+  const cspViolations: string[] = [];
 
   const startService = async () => {
     childLog = '';
@@ -120,6 +121,8 @@ describe.skipIf(!hasChromium)(hasChromium ? 'dashboard in headless Chromium' : `
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.setDefaultTimeout(15_000);
+    // The dashboard runs under a strict Content-Security-Policy: Chromium reports each thing it blocks here.
+    page.on('console', (m) => /Content Security Policy/i.test(m.text()) && cspViolations.push(m.text()));
   }, 60_000);
 
   afterAll(async () => {
@@ -471,5 +474,12 @@ describe.skipIf(!hasChromium)(hasChromium ? 'dashboard in headless Chromium' : `
     if (process.env.UPDATE_SCREENSHOTS !== '1') return;
     mkdirSync(DOC_SHOTS, { recursive: true });
     for (const name of ['overview', 'live', 'deliveries', 'dead-letters', 'tester', 'config', 'phone']) copyFileSync(join(SHOTS, `${name}.png`), join(DOC_SHOTS, `${name}.png`));
+  });
+
+  it('is served with the security headers, and nothing it does was blocked by its Content-Security-Policy', async () => {
+    const res = await fetch(`${url}/ui/`);
+    expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self';.*frame-ancestors 'none'/);
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(cspViolations).toEqual([]);
   });
 });

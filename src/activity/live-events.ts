@@ -59,7 +59,9 @@ export function summarize(message: SegmentMessage, source: string, destinations:
 export class LiveEvents {
   private readonly ring: Ring<Entry>;
   private readonly byId = new Map<string, Entry>();
-  private readonly listeners = new Set<(e: LiveEvent) => void>();
+  private readonly listeners = new Set<(batch: LiveEvent[]) => void>();
+  /** New messages not yet told to listeners: they hear of them once the ingest request has been answered. */
+  private pending: LiveEvent[] = [];
 
   constructor(capacity = 500) {
     this.ring = new Ring(capacity);
@@ -72,8 +74,23 @@ export class LiveEvents {
       const evicted = this.ring.push(entry);
       if (evicted && this.byId.get(evicted.summary.id) === evicted) this.byId.delete(evicted.summary.id);
       this.byId.set(summary.id, entry);
-      for (const l of this.listeners) l(summary);
+      if (this.listeners.size) this.pending.push(summary);
     }
+    // Publishing runs after the current I/O callbacks, i.e. after ingest has answered: the dashboard's
+    // streams never slow the request that stored the messages.
+    if (this.pending.length && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.publish());
+    }
+  }
+
+  private scheduled = false;
+
+  private publish(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length) for (const l of this.listeners) l(batch);
   }
 
   /** What delivery made of messages (only those still in the window are kept). */
@@ -106,8 +123,8 @@ export class LiveEvents {
     return e && { summary: e.summary, message: e.message, outcomes: Object.fromEntries(e.outcomes), requests: e.requests };
   }
 
-  /** Calls back with each new message; returns the unsubscribe function. */
-  subscribe(listener: (e: LiveEvent) => void): () => void {
+  /** Calls back with the new messages, a batch at a time, after the request that brought them; returns the unsubscribe function. */
+  subscribe(listener: (batch: LiveEvent[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -11,8 +11,10 @@ import { compileDestination, type CompiledDestination } from '../destination/ind
 import { previewMessage, type MessagePreview } from '../preview/index.js';
 import { statusReport } from '../store/status.js';
 import { HttpError } from '../ingest/http-error.js';
-import { buildOverview, WINDOWS, type PacingView, type WindowName } from './overview.js';
+import { buildOverview, type PacingView } from './overview.js';
 import { configView } from './config-view.js';
+import { EventStreamHub } from './event-stream.js';
+import { deadLetterSelection, deadLettersQuery, deliveriesQuery, emulatorQuery, eventsQuery, overviewQuery, parseInput, previewBody, streamQuery } from './input.js';
 
 export interface AdminDeps {
   token: string;
@@ -28,10 +30,8 @@ export interface AdminDeps {
   emulator?: { url: string; snapshot(): { profiles: any[]; events: any[]; lists: any[] } };
 }
 
-const MAX_PREVIEW_MESSAGES = 100;
-const MAX_SEQS = 10_000;
 const PING_MS = 15_000;
-const MAX_STREAM_BUFFER = 1 << 20;
+const MAX_STREAM_BUFFER = 256 * 1024;
 
 function sameToken(given: string | undefined, expected: string): boolean {
   const a = Buffer.from(given ?? '');
@@ -39,36 +39,36 @@ function sameToken(given: string | undefined, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-const num = (v: unknown, fallback: number, max: number) => {
-  const n = Number(v);
-  return Number.isFinite(n) && n > 0 ? Math.min(Math.floor(n), max) : fallback;
-};
-
 export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
   app.addHook('onRequest', async (req) => {
-    const header = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined;
+    // The scheme name is case-insensitive (RFC 9110).
+    const header = /^bearer\s+(\S+)/i.exec(req.headers.authorization ?? '')?.[1];
     // EventSource cannot send headers: the stream alone also takes the token from the query string.
-    const query = req.routeOptions.url === '/admin/events/stream' ? (req.query as { token?: string }).token : undefined;
+    const query = req.routeOptions.url === '/admin/events/stream' ? parseInput(streamQuery, req.query, 'query').token : undefined;
     if (!sameToken(header ?? query, deps.token)) throw new HttpError(401, 'send the admin token as `Authorization: Bearer <token>`');
   });
 
   app.get('/status', async () => statusReport(deps.store));
 
   app.get('/overview', async (req) => {
-    const w = ((req.query as { window?: string }).window ?? '1h') as WindowName;
-    if (!(w in WINDOWS)) throw new HttpError(400, `window must be one of ${Object.keys(WINDOWS).join(', ')}`);
+    const w = parseInput(overviewQuery, req.query, 'query').window ?? '1h';
     return buildOverview({ store: deps.store, requests: deps.activity.requests, destinations: [...deps.destinations.keys()], pacing: deps.pacing }, w);
   });
 
   app.get('/events', async (req) => {
-    const q = req.query as { destination?: string; q?: string; limit?: string };
-    return { events: deps.activity.events.list({ destination: q.destination, q: q.q, limit: num(q.limit, 100, 500) }) };
+    const q = parseInput(eventsQuery, req.query, 'query');
+    return { events: deps.activity.events.list({ destination: q.destination, q: q.q, limit: q.limit ?? 100 }) };
   });
 
+  const streams = new EventStreamHub(deps.activity.events, { maxClients: deps.config.http.maxStreamClients, maxBuffer: MAX_STREAM_BUFFER, pingMs: PING_MS });
   // Open streams would keep the server from closing: end them when it shuts down.
-  const streams = new Set<() => void>();
-  app.addHook('preClose', async () => streams.forEach((end) => end()));
-  app.get('/events/stream', async (req, reply) => streamEvents(req, reply, deps.activity, streams));
+  app.addHook('preClose', async () => streams.endAll());
+  app.get('/events/stream', async (req, reply) => {
+    if (streams.size >= deps.config.http.maxStreamClients) {
+      return reply.status(503).header('retry-after', '30').send({ success: false, error: `${streams.size} live-event streams are open, the most this process serves (config http.maxStreamClients)` });
+    }
+    streamEvents(req, reply, streams);
+  });
 
   app.get('/events/:id', async (req) => {
     const { id } = req.params as { id: string };
@@ -93,32 +93,23 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   });
 
   app.get('/deliveries', async (req) => {
-    const q = req.query as { destination?: string; action?: string; status?: string; profile?: string; limit?: string };
-    if (q.status && !['ok', 'retry', 'failed'].includes(q.status)) throw new HttpError(400, 'status must be ok, retry or failed');
-    return { deliveries: deps.activity.requests.list({ ...q, limit: num(q.limit, 100, 1000) }) };
+    const q = parseInput(deliveriesQuery, req.query, 'query');
+    return { deliveries: deps.activity.requests.list({ ...q, limit: q.limit ?? 100 }) };
   });
 
   app.get('/dead-letters', async (req) => {
-    const q = req.query as { destination?: string; reason?: string; limit?: string };
-    return { deadLetters: await deps.store.listDeadLetters({ destination: q.destination, reason: q.reason, limit: num(q.limit, 100, 1000) }) };
+    const q = parseInput(deadLettersQuery, req.query, 'query');
+    return { deadLetters: await deps.store.listDeadLetters({ destination: q.destination, reason: q.reason, limit: q.limit ?? 100 }) };
   });
   const select = (req: FastifyRequest): SelectDeadLetters => {
-    const b = (req.body ?? {}) as Record<string, unknown>;
-    const seqs = b.seqs as number[] | undefined;
-    if (seqs !== undefined && (!Array.isArray(seqs) || !seqs.every((s) => Number.isInteger(s)))) throw new HttpError(400, '"seqs" must be a list of dead-letter numbers');
-    if (seqs && seqs.length > MAX_SEQS) throw new HttpError(400, `at most ${MAX_SEQS} seqs at a time; use {"all": true} with "destination" / "reason" for more`);
-    if (b.all !== undefined && typeof b.all !== 'boolean') throw new HttpError(400, '"all" must be true or false');
-    if (!b.all && !seqs?.length) throw new HttpError(400, 'say which dead letters: {"seqs": [..]} or {"all": true} (optionally with "destination" and "reason")');
-    const text = (k: string) => (typeof b[k] === 'string' && b[k] ? (b[k] as string) : undefined);
-    return { seqs, all: b.all === true, destination: text('destination'), reason: text('reason') };
+    const b = parseInput(deadLetterSelection, req.body, 'body');
+    return { seqs: b.seqs, all: b.all === true, destination: b.destination, reason: b.reason };
   };
   app.post('/dead-letters/replay', async (req) => ({ replayed: await deps.store.replay(select(req)) }));
   app.post('/dead-letters/discard', async (req) => ({ discarded: await deps.store.discard(select(req)) }));
 
   app.post('/preview', async (req) => {
-    const b = (req.body ?? {}) as { destination?: string; preset?: string; settings?: Record<string, unknown>; subscriptions?: unknown[]; messages?: unknown };
-    if (!Array.isArray(b.messages)) throw new HttpError(400, '"messages" must be a list of Segment messages');
-    if (b.messages.length > MAX_PREVIEW_MESSAGES) throw new HttpError(400, `at most ${MAX_PREVIEW_MESSAGES} messages at a time`);
+    const b = parseInput(previewBody, req.body, 'body');
     let dest: CompiledDestination | undefined;
     if (b.destination) {
       dest = deps.destinations.get(b.destination);
@@ -139,7 +130,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
 
   app.get('/emulator', async (req) => {
     if (!deps.emulator) throw new HttpError(404, 'not in emulator mode: this process delivers to Klaviyo (or to --klaviyo-url)');
-    const limit = num((req.query as { limit?: string }).limit, 200, 5000);
+    const limit = parseInput(emulatorQuery, req.query, 'query').limit ?? 200;
     const s = deps.emulator.snapshot();
     return {
       url: deps.emulator.url,
@@ -168,26 +159,18 @@ async function outcomeOf(store: Store, destination: string, messageId: string, s
   return { status: preview && !preview.actions.length ? 'filtered' : 'delivered' };
 }
 
-/** Server-sent events: one `message` event per incoming message, and a comment now and then to keep proxies open. */
-function streamEvents(req: FastifyRequest, reply: FastifyReply, activity: Activity, open: Set<() => void>): void {
+/**
+ * Server-sent events: one `message` event per incoming message, and a comment now and then to keep proxies open.
+ * A client that stopped reading (a sleeping phone) has its socket closed by the hub; a reconnecting client
+ * reloads the list.
+ */
+function streamEvents(req: FastifyRequest, reply: FastifyReply, hub: EventStreamHub): void {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   res.write(': connected\n\n');
-  const unsubscribe = activity.events.subscribe((e) => {
-    // A client that stopped reading (a sleeping phone) must not make this process buffer the traffic for it:
-    // end its stream; a reconnecting client reloads the list.
-    if (res.writableLength > MAX_STREAM_BUFFER) return end();
-    res.write(`event: message\ndata: ${JSON.stringify(e)}\n\n`);
-  });
-  const ping = setInterval(() => res.write(': ping\n\n'), PING_MS);
-  const close = () => {
-    clearInterval(ping);
-    unsubscribe();
-    open.delete(end);
-  };
-  const end = () => (close(), res.end());
-  open.add(end);
+  hub.add(res);
+  const close = () => hub.remove(res);
   req.raw.on('close', close);
   res.on('error', close);
 }

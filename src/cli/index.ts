@@ -76,24 +76,30 @@ program
   .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
   .addOption(new Option('--config <file>', 'JSON or YAML config file').env('CONFIG_FILE'))
   .addOption(new Option('--admin-token <token>', 'token for /admin/* and the dashboard at /ui/ (generated and kept in the store when absent)').env('ADMIN_TOKEN'))
+  .addOption(new Option('--api-key-file <path>', 'read the Klaviyo API key from this file (not visible in ps, unlike --api-key)').env('KLAVIYO_API_KEY_FILE'))
+  .addOption(new Option('--store-file <path>', 'read the postgres:// store URL (with its password) from this file').env('STORE_URL_FILE'))
+  .addOption(new Option('--admin-token-file <path>', 'read the admin token from this file').env('ADMIN_TOKEN_FILE'))
+  .addOption(new Option('--max-connections <n>', 'open HTTP connections per process (default 1024; more are refused)').env('MAX_CONNECTIONS'))
   .addOption(new Option('--cors-origins <origins>', 'comma-separated origins whose pages may send events from the browser (default: any)').env('CORS_ORIGINS'))
   .addOption(new Option('--public-url <url>', 'the address SDKs reach this service at, for the settings endpoints (default: from each request)').env('PUBLIC_URL'))
-  .action(async (o: { port?: string; host?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string; corsOrigins?: string; publicUrl?: string }) => {
+  .action(async (o: { port?: string; host?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string; corsOrigins?: string; publicUrl?: string; maxConnections?: string; apiKeyFile?: string; storeFile?: string; adminTokenFile?: string }) => {
     const { loadConfigFile } = await import('../config/index.js');
     const { startService } = await import('../service/index.js');
     const { createLogger } = await import('../service/logger.js');
     const logger = createLogger();
     try {
+      const { secretFrom } = await import('../config/secret-file.js');
       const config = loadConfigFile(o.config, {
         port: o.port !== undefined ? Number(o.port) : undefined,
         host: o.host,
         dataDir: o.dataDir,
-        store: o.store,
+        store: secretFrom(o.store, o.storeFile, { value: '--store / STORE_URL', file: '--store-file / STORE_URL_FILE' }),
         role: o.role,
         writeKey: o.writeKey,
-        apiKey: o.apiKey,
+        apiKey: secretFrom(o.apiKey, o.apiKeyFile, { value: '--api-key / KLAVIYO_API_KEY', file: '--api-key-file / KLAVIYO_API_KEY_FILE' }),
         klaviyoUrl: o.klaviyoUrl,
-        adminToken: o.adminToken,
+        adminToken: secretFrom(o.adminToken, o.adminTokenFile, { value: '--admin-token / ADMIN_TOKEN', file: '--admin-token-file / ADMIN_TOKEN_FILE' }),
+        maxConnections: o.maxConnections !== undefined ? Number(o.maxConnections) : undefined,
         corsOrigins: o.corsOrigins,
         publicUrl: o.publicUrl,
       });
@@ -118,11 +124,13 @@ program
 const dlq = program.command('dlq').description('dead letters: list, replay, discard');
 const dataDirOption = () => new Option('--data-dir <dir>', 'where the embedded queue lives').env('DATA_DIR').default('./data');
 const storeOption = () => new Option('--store <url>', 'postgres://… when the service runs on a shared Postgres store').env('STORE_URL');
+const storeFileOption = () => new Option('--store-file <path>', 'read the postgres:// URL from this file').env('STORE_URL_FILE');
 
 dlq
   .command('list')
   .addOption(dataDirOption())
   .addOption(storeOption())
+  .addOption(storeFileOption())
   .option('--destination <name>')
   .option('--reason <text>', 'only those whose reason contains this text (any case)')
   .option('--limit <n>', 'how many, newest first', '100')
@@ -140,6 +148,7 @@ for (const verb of ['replay', 'discard'] as const) {
     .description(verb === 'replay' ? 'put dead letters back in the queue (e.g. after fixing a mapping)' : 'delete dead letters')
     .addOption(dataDirOption())
     .addOption(storeOption())
+    .addOption(storeFileOption())
     .option('--destination <name>')
     .option('--id <seq...>', 'dead letter ids (seq)')
     .option('--all', 'every dead letter (of --destination and --reason, if given)')
@@ -159,6 +168,7 @@ program
   .description('queue depth, delivery rates and dead letters per destination')
   .addOption(dataDirOption())
   .addOption(storeOption())
+  .addOption(storeFileOption())
   .option('--json', 'print JSON instead of a table')
   .action(async (o: { dataDir: string; store?: string; json?: boolean }) => {
     await withStore(o, async (store) => {
@@ -168,8 +178,10 @@ program
     });
   });
 
-async function withStore(o: { dataDir: string; store?: string }, fn: (store: import('../store/types.js').Store) => Promise<void>) {
+async function withStore(o: { dataDir: string; store?: string; storeFile?: string }, fn: (store: import('../store/types.js').Store) => Promise<void>) {
   try {
+    const { secretFrom } = await import('../config/secret-file.js');
+    o = { ...o, store: secretFrom(o.store, o.storeFile, { value: '--store / STORE_URL', file: '--store-file / STORE_URL_FILE' }) };
     // Looking at a queue that is not there would make an empty one and report nothing: say where to look instead.
     const { queueFile } = await import('../store/sqlite/index.js');
     if (!o.store && !existsSync(queueFile(o.dataDir))) throw new Error(`no queue at ${queueFile(o.dataDir)}: pass the --data-dir (or --store) that start uses`);

@@ -113,6 +113,29 @@ const sourceSchema = z.object({
   destinations: z.array(z.string()).optional(),
 }).strict();
 
+/** Limits that keep slow or many clients from holding this process's memory and sockets. */
+export const httpSchema = z
+  .object({
+    /** Open connections per process; more are refused at once (the OS backlog does not grow). */
+    maxConnections: z.number().int().min(1).max(1_000_000).default(1024),
+    /** Time to receive a whole request (headers and body); a trickling client is cut off after it. */
+    requestTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /** Time to receive the request headers. */
+    headersTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    /**
+     * How long an idle keep-alive connection stays open between requests. Longer than the idle timeout of the load
+     * balancers in front (60 s on AWS ALB), or they reuse a connection this process is closing (502s).
+     */
+    keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(72_000),
+    /** A socket with no traffic either way for this long is closed (live-event streams ping every 15 s). */
+    idleTimeoutMs: z.number().int().min(1000).max(3_600_000).default(120_000),
+    /** Open dashboard live-event streams per process. */
+    maxStreamClients: z.number().int().min(1).max(10_000).default(20),
+    /** /metrics needs the admin token and /health shows only its status without it (listening beyond loopback). */
+    protectDetails: z.boolean().default(false),
+  })
+  .strict();
+
 export const configSchema = z.object({
   port: z.number().int().min(0).max(65535).default(8080),
   host: z.string().default('127.0.0.1'),
@@ -135,6 +158,7 @@ export const configSchema = z.object({
   /** Warehouse models synced by `sync` (and on their schedule by `start`). */
   models: z.array(modelSchema).default(() => []),
   audiences: z.array(audienceSchema).default(() => []),
+  http: httpSchema.default(() => httpSchema.parse({})),
 }).strict();
 
 export type ModelConfig = z.infer<typeof modelSchema>;
@@ -163,6 +187,7 @@ export interface ConfigOverrides {
   /** Comma-separated origins. */
   corsOrigins?: string;
   publicUrl?: string;
+  maxConnections?: number;
 }
 
 /**
@@ -207,6 +232,8 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Conf
   const klaviyoUrl = check(destinationSchema.shape.klaviyoUrl, overrides.klaviyoUrl, '--klaviyo-url / KLAVIYO_URL');
   const corsOrigins = check(configSchema.shape.corsOrigins, overrides.corsOrigins?.split(',').map((o) => o.trim()).filter(Boolean), '--cors-origins / CORS_ORIGINS');
   const publicUrl = check(configSchema.shape.publicUrl, overrides.publicUrl, '--public-url / PUBLIC_URL');
+  const maxConnections = check(httpSchema.shape.maxConnections, overrides.maxConnections, '--max-connections / MAX_CONNECTIONS');
+  if (maxConnections !== undefined) config.http.maxConnections = maxConnections;
   if (port !== undefined) config.port = port;
   if (host) config.host = host;
   if (overrides.dataDir) config.dataDir = overrides.dataDir;

@@ -17,6 +17,7 @@ import { backoffMs } from '../klaviyo/backoff.js';
 import { ModelPlans, retlOf } from './model-plans.js';
 import type { DeliveryOptions } from '../config/index.js';
 import type { Activity, Outcome } from '../activity/index.js';
+import type { StoreHealth } from '../store/outage.js';
 
 export interface DeliveryMetrics {
   settled(destination: string, outcome: 'delivered' | 'retried' | 'dead' | 'filtered', n: number): void;
@@ -40,6 +41,8 @@ export interface DeliveryWorkerOptions {
   options: DeliveryOptions;
   owner: string;
   logger?: WorkerLogger;
+  /** Told of store failures and successes (503s on ingest, /health, logging an outage once). */
+  storeHealth?: StoreHealth;
   metrics?: DeliveryMetrics;
   /** Executor knobs (tests shorten job polling). */
   pollIntervalMs?: number;
@@ -72,6 +75,12 @@ export function settle(planError: { field: string; message: string } | null, out
   return { kind: 'ack' };
 }
 
+/** Wait after the n-th consecutive failed cycle: 100 ms doubling up to 30 s. */
+export function cycleBackoffMs(failures: number): number {
+  return Math.min(CYCLE_BACKOFF_CAP_MS, 100 * 2 ** Math.min(Math.max(failures - 1, 0), 20));
+}
+export const CYCLE_BACKOFF_CAP_MS = 30_000;
+
 export class DeliveryWorker {
   private running = false;
   private loops: Promise<void>[] = [];
@@ -100,6 +109,8 @@ export class DeliveryWorker {
 
   /** Ask idle loops to look for work now (after an enqueue). */
   poke(): void {
+    // Backing off after failures: an enqueue does not cut the wait short.
+    if (this.failures) return;
     this.waiting.forEach((wake) => wake());
   }
 
@@ -108,13 +119,44 @@ export class DeliveryWorker {
       let n = 0;
       try {
         n = await this.cycle();
+        this.cycleSucceeded(n);
       } catch (err) {
-        this.o.logger?.error({ err: String(err), destination: this.o.name }, 'delivery cycle failed');
+        // A store that is down (or a full disk) fails every cycle: wait longer each time instead of spinning.
+        if (this.running) await this.idle(this.cycleFailed(err));
+        continue;
       }
       if (n === 0 && this.running) await this.idle(this.o.options.flushIntervalMs);
       // Let timers and I/O in between cycles: the store is synchronous, and a fast Klaviyo answers at once.
       else await new Promise((resolve) => setImmediate(resolve));
     }
+  }
+
+  /** Consecutive failed cycles (all loops of this worker) and the last error logged. */
+  private failures = 0;
+  private lastLogged: string | undefined;
+
+  /** Returns how long to wait before the next cycle. Logs a failure once, then only when its message changes. */
+  private cycleFailed(err: unknown): number {
+    this.failures++;
+    const outage = this.o.storeHealth?.failed(err);
+    const message = outage?.reason ?? String(err);
+    const waitMs = cycleBackoffMs(this.failures);
+    if (message !== this.lastLogged) {
+      this.lastLogged = message;
+      this.o.logger?.error({ err: message, destination: this.o.name, retryInMs: waitMs }, outage ? 'delivery paused: the store is unavailable' : 'delivery cycle failed');
+    }
+    return waitMs;
+  }
+
+  private cycleSucceeded(leased: number): void {
+    // A lease that took messages wrote to the store: it takes writes again. An empty lease may have written
+    // nothing (a full disk still reads), so it only shows the store is reachable.
+    if (leased) this.o.storeHealth?.ok();
+    else this.o.storeHealth?.readable();
+    if (!this.failures) return;
+    if (this.lastLogged) this.o.logger?.info({ destination: this.o.name, failedCycles: this.failures }, 'delivery resumed');
+    this.failures = 0;
+    this.lastLogged = undefined;
   }
 
   private idle(ms: number): Promise<void> {

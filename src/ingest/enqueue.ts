@@ -5,12 +5,13 @@
 import { partitionKey, validateBatch, type SegmentMessage } from '../spec/index.js';
 import type { IngestOptions, IngestSource } from './index.js';
 
-export type EnqueueContext = Pick<IngestOptions, 'store' | 'metrics' | 'onEnqueued'>;
+export type EnqueueContext = Pick<IngestOptions, 'store' | 'storeHealth' | 'metrics' | 'onEnqueued'>;
 
 /** Store valid messages; resolves once they are durable (committed). */
 export async function enqueueMessages(ctx: EnqueueContext, src: IngestSource, messages: SegmentMessage[]): Promise<void> {
   const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: partitionKey(m), payload: m }));
   for (const d of src.destinations) await ctx.store.enqueue(d, rows);
+  ctx.storeHealth?.ok();
   ctx.metrics?.received(src.name, messages.length);
   ctx.onEnqueued?.(src.destinations, messages, src.name);
 }

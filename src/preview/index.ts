@@ -125,7 +125,7 @@ export async function previewRequests(planned: PlannedOperation[]): Promise<Prev
 /** What one message would become, alone: matched actions, their payloads and its own requests. Sends nothing. */
 export async function previewMessage(dest: CompiledDestination, raw: unknown): Promise<MessagePreview> {
   const v = validateMessage(raw);
-  if (!v.ok) return { messageId: (raw as { messageId?: unknown })?.messageId ?? null, actions: [], requests: [], error: v.error };
+  if (!v.ok) return { messageId: idOf((raw as { messageId?: unknown })?.messageId), actions: [], requests: [], error: v.error };
   const result = planMessage(dest, v.message);
   return {
     messageId: result.messageId,
@@ -136,3 +136,6 @@ export async function previewMessage(dest: CompiledDestination, raw: unknown): P
     error: result.error,
   };
 }
+
+/** A refused message's own id, when it is one (not an object it may have sent in its place). */
+const idOf = (v: unknown): string | null => (typeof v === 'string' || typeof v === 'number' ? String(v) : null);

@@ -24,6 +24,7 @@ import { Activity } from '../activity/index.js';
 import { adminRoutes } from '../admin/routes.js';
 import type { PacingView } from '../admin/overview.js';
 import { registerUi } from '../admin/ui.js';
+import { StoreHealth } from '../store/outage.js';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
 
@@ -60,6 +61,7 @@ export async function startService(
   const recovered = opts.shared ? 0 : ((await store.releaseAllLeases?.()) ?? 0);
   if (recovered) logger.warn({ recovered }, 'took back messages a previous run was delivering when it stopped');
   const metrics = createMetrics(store);
+  const storeHealth = new StoreHealth(logger);
   const delivers = config.role !== 'ingest';
 
   // No key → the built-in emulator, so a newcomer sees data flow without a Klaviyo account. Only the destinations
@@ -106,8 +108,8 @@ export async function startService(
   const pacing = new Map<string, PacingView>();
   // The admin API shows payloads: it always needs a token. A generated one is kept in the store, so every
   // process sharing a store (and every restart) accepts the same one.
-  const adminToken = config.adminToken ?? (await keptSecret(KV.adminToken)).value;
-  const generatedToken = !config.adminToken;
+  const admin = config.adminToken ? { value: config.adminToken, generated: false } : await keptSecret(KV.adminToken);
+  const adminToken = admin.value;
 
   const workers = new Map<string, DeliveryWorker>();
   const clients: KlaviyoClient[] = [];
@@ -137,7 +139,7 @@ export async function startService(
     clients.push(client);
     pacing.set(d.name, { waitMs: (endpoint) => client.waitMs(endpoint), scale: d.delivery.rateLimitScale });
     const lists = new ListResolver(client, { get: (k) => store.kvGet(KV.audienceList(d.name, k)), set: (k, v) => store.kvSet(KV.audienceList(d.name, k), v) });
-    const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery, activity });
+    const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery, activity, storeHealth });
     workers.set(d.name, worker);
   }
 
@@ -148,6 +150,7 @@ export async function startService(
       names.forEach((n) => workers.get(n)?.poke());
     },
     metrics: metrics.ingest,
+    storeHealth,
   };
   const app = buildIngestServer({
     ...enqueueContext,
@@ -155,6 +158,8 @@ export async function startService(
     acceptEvents: config.role !== 'worker',
     corsOrigins: config.corsOrigins,
     publicUrl: config.publicUrl,
+    http: config.http,
+    detailsToken: config.http.protectDetails ? adminToken : undefined,
     logger: false,
     onServerError: (err, request) => logger.error({ ...request, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed'),
     health: async () => ({ role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null }),
@@ -197,9 +202,12 @@ export async function startService(
   );
   logger.info(
     { dashboard: `${url}/ui/` },
-    generatedToken
-      ? `dashboard: ${url}/ui/ — admin token ${adminToken} (generated and kept in the store; set --admin-token or ADMIN_TOKEN to choose one)`
-      : `dashboard: ${url}/ui/ (admin token: the one configured)`,
+    // The token is a secret: logged once, by the start that generated it (logs are often kept and shared).
+    admin.generated
+      ? `dashboard: ${url}/ui/ — admin token ${adminToken} (generated now and kept in the store; it is not logged again; set --admin-token or ADMIN_TOKEN to choose one)`
+      : config.adminToken
+        ? `dashboard: ${url}/ui/ (admin token: the one configured)`
+        : `dashboard: ${url}/ui/ (admin token: the one generated and logged by the first start; set --admin-token or ADMIN_TOKEN to choose one)`,
   );
 
   let stopping: Promise<void> | undefined;

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { cleanJson, hygieneWarnings, newNotes } from './text.js';
+import { cleanJson, hygieneWarnings, MAX_NESTING, newNotes, tooDeep } from './text.js';
 
 export type MessageType = 'identify' | 'track' | 'page' | 'screen' | 'group' | 'alias';
 export const MESSAGE_TYPES: readonly MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
@@ -36,6 +36,10 @@ export interface SpecError {
 
 export const MAX_MESSAGE_BYTES = 32 * 1024;
 export const MAX_BATCH_BYTES = 500 * 1024;
+/** Messages per batch: 500 KB of `[0,0,…]` would otherwise be 250 000 items, each validated and answered. */
+export const MAX_BATCH_MESSAGES = 2500;
+/** Errors (and warnings) listed in one answer; the rest are counted. */
+export const MAX_LISTED_ERRORS = 100;
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -101,6 +105,9 @@ export function validateMessage(
   opts: { typeHint?: MessageType } = {},
 ): { ok: true; message: SegmentMessage; warnings?: SpecError[] } | { ok: false; error: SpecError } {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return { ok: false, error: { field: '', message: `a message must be a JSON object, got ${describe(input)}` } };
+  // Before anything that recurses (JSON.stringify, the cleaning copy): thousands of levels would overflow the stack.
+  const deep = tooDeep(input);
+  if (deep) return { ok: false, error: { field: deep.field, message: `nested more than ${MAX_NESTING} levels deep; the limit is ${MAX_NESTING} levels of objects and arrays` } };
   const bytes = messageBytes(input);
   if (bytes > MAX_MESSAGE_BYTES) return { ok: false, error: { field: '', message: `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES}` } };
   const notes = newNotes();
@@ -124,6 +131,7 @@ export function validateMessage(
 export function validateBatch(input: unknown): { messages: SegmentMessage[]; errors: Array<{ index: number } & SpecError>; warnings: Array<{ index: number } & SpecError> } {
   const body = input as { batch?: unknown; context?: unknown; integrations?: unknown } | null;
   if (!body || typeof body !== 'object' || !Array.isArray(body.batch)) return { messages: [], errors: [{ index: -1, field: 'batch', message: 'a batch body needs a `batch` array of messages' }], warnings: [] };
+  if (body.batch.length > MAX_BATCH_MESSAGES) return { messages: [], errors: [{ index: -1, field: 'batch', message: `the batch has ${body.batch.length} messages; the limit is ${MAX_BATCH_MESSAGES} messages per batch` }], warnings: [] };
   const messages: SegmentMessage[] = [];
   const errors: Array<{ index: number } & SpecError> = [];
   const warnings: Array<{ index: number } & SpecError> = [];

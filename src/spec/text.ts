@@ -15,14 +15,36 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** Deeper objects become JSON text (Klaviyo keeps only 10 levels of event properties anyway). */
 export const MAX_DEPTH = 32;
 
+/** Deeper than this and a message is refused: measuring and copying it would take a recursion per level. */
+export const MAX_NESTING = 64;
+
+/**
+ * The top-level field under which `value` nests objects/arrays more than `limit` levels deep, or undefined when it
+ * does not. Iterative (no recursion), so 100 000 levels cost a loop, not the call stack.
+ */
+export function tooDeep(value: unknown, limit = MAX_NESTING): { field: string } | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const stack: Array<[unknown, number, string]> = [[value, 0, '']];
+  while (stack.length) {
+    const [v, depth, top] = stack.pop()!;
+    if (!v || typeof v !== 'object') continue;
+    if (depth >= limit) return { field: top };
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push([v[i], depth + 1, depth === 0 ? String(i) : top]);
+    else for (const k of Object.keys(v)) stack.push([(v as Record<string, unknown>)[k], depth + 1, depth === 0 ? k : top]);
+  }
+  return undefined;
+}
+
 export interface HygieneNotes {
   control: string[];
   surrogate: string[];
   forbidden: string[];
   deep: string[];
+  /** Numbers JSON can write but a double cannot hold (1e400 parses as Infinity). */
+  overflow: string[];
 }
 
-export const newNotes = (): HygieneNotes => ({ control: [], surrogate: [], forbidden: [], deep: [] });
+export const newNotes = (): HygieneNotes => ({ control: [], surrogate: [], forbidden: [], deep: [], overflow: [] });
 
 export function cleanString(s: string, path: string, notes: HygieneNotes): string {
   const out = s.replace(CONTROL, '');
@@ -40,6 +62,11 @@ const join = (path: string, key: string | number) => (typeof key === 'number' ? 
  */
 export function cleanJson<T>(value: T, notes: HygieneNotes, path = '', depth = 0): T {
   if (typeof value === 'string') return cleanString(value, path, notes) as T;
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    // Stored as JSON it would silently become null: make that explicit, and say so.
+    notes.overflow.push(path);
+    return null as T;
+  }
   if (value && typeof value === 'object' && depth > MAX_DEPTH) {
     notes.deep.push(path);
     return cleanString(JSON.stringify(value), path, notes) as T;
@@ -81,6 +108,7 @@ export function hygieneWarnings(notes: HygieneNotes): SpecError[] {
   if (notes.control.length) out.push({ field: notes.control[0], message: `removed control characters (U+0000–U+001F except tab/newline, U+007F–U+009F) from ${listPaths(notes.control)}` });
   if (notes.surrogate.length) out.push({ field: notes.surrogate[0], message: `replaced unpaired UTF-16 surrogates with U+FFFD in ${listPaths(notes.surrogate)}; send valid Unicode text` });
   if (notes.deep.length) out.push({ field: notes.deep[0], message: `sent ${listPaths(notes.deep)} as JSON text: nested more than ${MAX_DEPTH} levels deep` });
+  if (notes.overflow.length) out.push({ field: notes.overflow[0], message: `sent ${listPaths(notes.overflow)} as null: the number is too large for a 64-bit float (such as 1e400); send it as a string` });
   if (notes.forbidden.length) out.push({ field: notes.forbidden[0], message: `dropped ${listPaths(notes.forbidden)}: keys named __proto__, constructor or prototype are refused (they could pollute objects)` });
   return out;
 }

@@ -15,6 +15,10 @@ export interface PgServer {
   /** Superuser URL of the `postgres` database. */
   url: string;
   stop(): Promise<void>;
+  /** Stop the server without a clean shutdown (`pg_ctl stop -m immediate`), keeping its data dir. */
+  halt(): void;
+  /** Start it again on the same data dir and port (after halt()). */
+  resume(): void;
 }
 
 /** The newest system PostgreSQL's bin folder, else the npm-installed one's. */
@@ -65,7 +69,11 @@ function run(bin: string, args: string[]): void {
   else execFileSync(bin, args, { stdio: 'pipe' });
 }
 
-export async function startPostgres(): Promise<PgServer> {
+/**
+ * `durable`: commits are on disk before they are acknowledged (synchronous_commit on), so a server that is
+ * halted and resumed keeps every acknowledged commit (the outage tests count on it). Off by default: faster.
+ */
+export async function startPostgres(opts: { durable?: boolean } = {}): Promise<PgServer> {
   const bin = await binDir();
   const dir = mkdtempSync(join(tmpdir(), 'kd-pg-'));
   const data = join(dir, 'data');
@@ -88,10 +96,14 @@ export async function startPostgres(): Promise<PgServer> {
     run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
     const port = await freePort();
     // Durability settings off: the data dies with the test. The socket goes in the temp dir, not /var/run.
-    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
-    run(join(bin, 'pg_ctl'), ['start', '-D', data, '-l', log, '-w', '-t', '60', '-o', opts]);
+    // (fsync stays off even when durable: an immediate stop kills the server, not the machine's page cache.)
+    const serverOpts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=${opts.durable ? 'on' : 'off'} -c full_page_writes=off`;
+    const start = () => run(join(bin, 'pg_ctl'), ['start', '-D', data, '-l', log, '-w', '-t', '60', '-o', serverOpts]);
+    start();
     return {
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      halt: () => run(join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'immediate', '-w']),
+      resume: start,
       async stop() {
         process.removeListener('exit', stopSync);
         stopSync();

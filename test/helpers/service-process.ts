@@ -19,10 +19,11 @@ export function freePort(): Promise<number> {
 
 
 /** The service as its own process; on a shared store a killed run's leases expire after 2 s. */
-export function startChild(port: number, dataDir: string, emulatorUrl: string, opts: { store?: string; role?: string } = {}): ChildProcess {
+/** `logs`: collect the child's log lines (JSON, level info and up) instead of discarding them. */
+export function startChild(port: number, dataDir: string, emulatorUrl: string, opts: { store?: string; role?: string; logs?: string[] } = {}): ChildProcess {
   const config = join(dataDir, `config-${port}.json`);
   writeFileSync(config, JSON.stringify({ destinations: [{ delivery: { leaseMs: 2000, flushIntervalMs: 20 } }] }));
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'start'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'start'], {
     cwd: root,
     env: {
       ...process.env,
@@ -32,12 +33,14 @@ export function startChild(port: number, dataDir: string, emulatorUrl: string, o
       WRITE_KEY,
       KLAVIYO_API_KEY: 'pk_crash',
       KLAVIYO_URL: emulatorUrl,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: opts.logs ? 'info' : 'warn',
       ...(opts.store ? { STORE_URL: opts.store } : {}),
       ...(opts.role ? { ROLE: opts.role } : {}),
     },
-    stdio: 'ignore',
+    stdio: opts.logs ? ['ignore', 'pipe', 'pipe'] : 'ignore',
   });
+  if (opts.logs) for (const s of [child.stdout!, child.stderr!]) s.setEncoding('utf8').on('data', (d: string) => opts.logs!.push(...d.split('\n').filter(Boolean)));
+  return child;
 }
 
 

@@ -31,9 +31,13 @@ export class PostgresStore implements Store {
   readonly snapshots: PostgresSnapshots;
 
   constructor(connectionString: string) {
-    this.pool = new pg.Pool({ connectionString, types });
-    // An idle connection dropped by the server must not crash the process: the pool discards it and reconnects.
+    // A connect that hangs (server gone without a reset) fails after 5 s instead of holding a request forever.
+    this.pool = new pg.Pool({ connectionString, types, connectionTimeoutMillis: 5000 });
+    // A connection dropped by the server must not crash the process (an 'error' event without a listener
+    // throws): idle ones are discarded by the pool; a checked-out one fails its query, which the caller sees,
+    // and is discarded on release. Either way the next call opens a new connection.
     this.pool.on('error', () => {});
+    this.pool.on('connect', (client) => client.on('error', () => {}));
     this.snapshots = new PostgresSnapshots(this.pool);
   }
 

@@ -2,7 +2,7 @@
  * Embedded store on better-sqlite3: WAL, synchronous=FULL (an acknowledged enqueue survives a power cut),
  * prepared statements, batch writes in one transaction.
  */
-import { mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { deadLetterOf, leasedOf, messageStateOf } from '../rows.js';
@@ -18,9 +18,34 @@ const KEEP_THROUGHPUT_MS = 2 * 24 * 3600_000;
 /** The embedded queue's file in a data dir. */
 export const queueFile = (dataDir: string, file = 'queue.db') => join(dataDir, file);
 
+/**
+ * The data dir, ready for the queue: created 0700 when missing, and checked writable. The queue holds the admin
+ * token, the write keys and every payload (personal data): only the service's user may read it.
+ */
+function prepareDataDir(dir: string, path: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+    // The file is created 0600 before SQLite opens it; SQLite gives its WAL and SHM files the same mode.
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why: Record<string, string> = {
+      EACCES: 'permission denied: the user running the service cannot write there',
+      EPERM: 'permission denied: the user running the service cannot write there',
+      EROFS: 'the file system is read-only',
+      ENOTDIR: 'a part of the path is a file, not a directory',
+      ENOSPC: 'the disk is full',
+    };
+    throw new Error(`cannot use the data dir ${dir} for the queue: ${why[e.code ?? ''] ?? e.message} (${e.code ?? 'error'}); choose another with --data-dir / DATA_DIR`);
+  }
+}
+
 export async function createSqliteStore(opts: { dataDir: string; file?: string }): Promise<Store> {
-  mkdirSync(opts.dataDir, { recursive: true });
   const path = queueFile(opts.dataDir, opts.file);
+  prepareDataDir(opts.dataDir, path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
