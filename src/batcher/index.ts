@@ -44,7 +44,7 @@ export function groupKey(op: Operation): string {
     case 'list.remove':
       return `${op.kind}|${listKey(op.list)}`;
     case 'subscription.subscribe':
-      return `${op.kind}|${op.listId ?? ''}|${op.customSource ?? ''}|${op.consentedAt ? 'historical' : ''}`;
+      return `${op.kind}|${op.listId ?? ''}|${op.customSource ?? ''}|${op.historicalImport || op.consentedAt ? 'historical' : ''}`;
     case 'subscription.unsubscribe':
       return `${op.kind}|${op.listId ?? ''}`;
     default:

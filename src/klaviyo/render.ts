@@ -196,7 +196,7 @@ export function listRelationships(method: 'POST' | 'DELETE', listId: string, pro
 
 export function bulkSubscribe(ops: Op<'subscription.subscribe'>[]): KlaviyoRequest {
   const first = ops[0];
-  const historical = Boolean(first.consentedAt);
+  const historical = Boolean(first.historicalImport || first.consentedAt);
   return {
     endpoint: 'bulkSubscribe',
     method: 'POST',
@@ -242,7 +242,7 @@ export function bulkUnsubscribe(ops: Op<'subscription.unsubscribe'>[]): KlaviyoR
             data: ops.map((op) => {
               const subscriptions: Record<string, unknown> = {};
               if (op.channels.includes('email')) subscriptions.email = { marketing: { consent: 'UNSUBSCRIBED' } };
-              if (op.channels.includes('sms')) subscriptions.sms = { marketing: { consent: 'UNSUBSCRIBED' } };
+              if (op.channels.includes('sms')) subscriptions.sms = { marketing: { consent: 'UNSUBSCRIBED' }, ...(op.smsTransactional ? { transactional: { consent: 'UNSUBSCRIBED' } } : {}) };
               return { type: 'profile', attributes: { ...(op.profile.email ? { email: op.profile.email } : {}), ...(op.profile.phone_number ? { phone_number: op.profile.phone_number } : {}), subscriptions } };
             }),
           },
