@@ -8,6 +8,7 @@ import { endpointFor, ENDPOINTS, type EndpointName } from '../klaviyo/endpoints.
 import { EmulatorState, IdentifierConflict, errorId, identifierProblem, newId, type ImportJob, type Profile } from './state.js';
 import { OpenApiValidator } from './openapi-validator.js';
 import { RateWindows } from './rate-limits.js';
+import { SCOPES } from '../klaviyo/key-check.js';
 
 export interface FaultOptions {
   rate429?: number;
@@ -27,6 +28,8 @@ const FAULT_KEYS = ['rate429', 'rate500', 'rate400', 'rateSlow', 'slowMs', 'rate
 export interface EmulatorOptions {
   /** Only this key is accepted; unset → any non-empty key. */
   apiKey?: string;
+  /** The key's scopes (Klaviyo's custom-scope keys); a request needing another answers 403. Unset → full access. */
+  scopes?: readonly string[];
   /** true (default) = Klaviyo's tiers; a number multiplies them; false = off. */
   rateLimits?: boolean | number;
   /** Validate bodies against the OpenAPI spec, strictly (default true). */
@@ -102,6 +105,8 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     const key = auth.startsWith('Klaviyo-API-Key ') ? auth.slice(16).trim() : '';
     if (!key || (opts.apiKey && key !== opts.apiKey)) throw new ApiError(401, 'not_authenticated', 'Authentication credentials were not provided.', 'Missing or invalid private key.');
     if (!req.headers.revision) throw new ApiError(400, 'invalid', 'Invalid input.', 'Missing required header: revision', undefined);
+    const lacking = endpoint && opts.scopes ? SCOPES[endpoint].filter((s) => !opts.scopes!.includes(s)) : [];
+    if (lacking.length) throw new ApiError(403, 'permission_denied', 'You do not have permission to perform this action.', `This API key is missing required scopes: ${lacking.join(', ')}.`);
     if (faults.rate429 && random() < faults.rate429) {
       state.requests.rateLimited++;
       reply.header('Retry-After', '1');

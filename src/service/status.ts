@@ -10,6 +10,21 @@ export interface Rates {
 
 export interface DestinationStatus extends DestinationStats {
   rates: { last5m: Rates; last60m: Rates };
+  /** Set while delivery is paused because Klaviyo refused the API key: why, and since when (ms). */
+  paused?: { reason: string; since: number };
+}
+
+/** The store key under which a delivering process records its destination's pause (empty: not paused). */
+export const pausedKey = (destination: string) => `paused:${destination}`;
+
+async function pauseOf(store: Store, destination: string): Promise<DestinationStatus['paused']> {
+  const raw = await store.kvGet(pausedKey(destination));
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as DestinationStatus['paused'];
+  } catch {
+    return undefined;
+  }
 }
 
 /** `minutes`: per-minute counts covering at least the last hour, when the caller has read them already. */
@@ -34,7 +49,8 @@ export async function statusReport(store: Store, now = Date.now(), minutes?: Min
   const destinations: Record<string, DestinationStatus> = {};
   for (const d of [...names].sort()) {
     const s = stats.byDestination[d] ?? { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0 };
-    destinations[d] = { ...s, rates: { last5m: rates(d, 5), last60m: rates(d, 60) } };
+    const paused = await pauseOf(store, d);
+    destinations[d] = { ...s, rates: { last5m: rates(d, 5), last60m: rates(d, 60) }, ...(paused ? { paused } : {}) };
   }
   return { destinations };
 }
@@ -50,5 +66,6 @@ export function formatStatus(report: Awaited<ReturnType<typeof statusReport>>): 
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(head), ...body.map(line)].join('\n') + '\n';
+  const pauses = rows.filter(([, s]) => s.paused).map(([name, s]) => `${name}: PAUSED since ${new Date(s.paused!.since).toISOString()}, messages kept queued: ${s.paused!.reason}`);
+  return [line(head), ...body.map(line), ...pauses].join('\n') + '\n';
 }

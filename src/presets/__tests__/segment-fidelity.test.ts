@@ -58,7 +58,7 @@ async function emulator() {
 function preview(m: Record<string, unknown>, dest: CompiledDestination = segment) {
   const p = previewMessage(dest, m);
   expect(p.error).toBeNull();
-  expectValid(p.requests);
+  expectValid(p.requests as Parameters<typeof expectValid>[0]);
   return p;
 }
 const bodyOf = (p: ReturnType<typeof preview>, path: string) => p.requests.find((r) => r.path === path)?.body as any;
