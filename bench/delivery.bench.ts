@@ -20,7 +20,7 @@ import { ListResolver } from '../src/delivery/list-resolver.js';
 import { DeliveryWorker } from '../src/delivery/worker.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { parseConfig } from '../src/config/index.js';
-import { MAX_ITEMS } from '../src/batcher/index.js';
+import { KINDS } from '../src/kinds/index.js';
 
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '120' }, multiplier: { type: 'string', default: '0.2' }, faults: { type: 'string', default: '0' } } });
 const seconds = Number(args.seconds);
@@ -56,7 +56,7 @@ for (let i = 0; i < SAMPLE; i++) {
     else throw new Error(`unexpected operation ${op.kind} in the mix`);
   }
 }
-const perRequest = { bulkCreateEvents: MAX_ITEMS['event.create'], bulkImportProfiles: MAX_ITEMS['profile.upsert'] };
+const perRequest = { bulkCreateEvents: KINDS['event.create'].maxItems, bulkImportProfiles: KINDS['profile.upsert'].maxItems };
 const ceilingPerSecond = Math.min(
   ...(Object.keys(itemsPerMessage) as (keyof typeof itemsPerMessage)[]).map((e) => {
     const steadyPerSecond = Math.max(1, Math.floor(TIERS[ENDPOINTS[e].tier].steady * multiplier)) / 60;

@@ -5,7 +5,7 @@
  */
 import { validateMessage, type SegmentMessage } from '../src/spec/index.js';
 import { compileDestination, planMessage } from '../src/destination/index.js';
-import { renderAll } from '../src/klaviyo/render.js';
+import { previewRequests } from '../src/preview/index.js';
 import type { PlannedOperation } from '../src/klaviyo/operations.js';
 
 const dest = compileDestination({ settings: { defaultCountry: 'US' } });
@@ -46,9 +46,9 @@ for (const [name, make] of Object.entries(kinds)) {
   const all: PlannedOperation[] = [];
   for (const m of msgs) {
     const ops = planMessage(dest, m).operations;
-    alone += renderAll(ops).length;
+    alone += (await previewRequests(ops)).length;
     all.push(...ops);
   }
-  const batched = renderAll(all).length;
+  const batched = (await previewRequests(all)).length;
   console.log(`  ${name.padEnd(8)} ${String(alone).padStart(6)} ${String(batched).padStart(9)} ${(alone / batched).toFixed(0).padStart(6)}×`);
 }

@@ -12,7 +12,7 @@ import { parseConfig } from '../src/config/index.js';
 import { startService, type RunningService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
 import { startEmulator } from '../src/emulator/index.js';
-import { formatStatus, statusReport } from '../src/service/status.js';
+import { formatStatus, statusReport } from '../src/store/status.js';
 import { REQUIRED_SCOPES } from '../src/klaviyo/key-check.js';
 import { until } from './helpers/until.js';
 

@@ -1,5 +1,5 @@
 /** What this process has seen lately — incoming messages and Klaviyo requests — for the dashboard. */
-import type { SentRequest } from '../delivery/executor.js';
+import type { SentRequest } from '../klaviyo/request.js';
 import { LiveEvents } from './live-events.js';
 import { RequestLog, type RequestRecord } from './requests.js';
 

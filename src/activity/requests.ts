@@ -3,7 +3,7 @@
  * carried, per-minute counts for a day, and the requests of the last minute per endpoint (rate-limit headroom).
  * In memory, per process.
  */
-import type { SentRequest } from '../delivery/executor.js';
+import type { SentRequest } from '../klaviyo/request.js';
 import type { EndpointName } from '../klaviyo/endpoints.js';
 import { DuplicateProfileError, KlaviyoError, RetryableError } from '../klaviyo/errors.js';
 import { Ring } from './ring.js';

@@ -1,7 +1,7 @@
 /** GET /admin/overview: per destination, queue state and rates (store), traffic series and rate-limit headroom. */
 import type { Store } from '../store/types.js';
 import type { RequestLog, KlaviyoMinute } from '../activity/requests.js';
-import { statusReport, type DestinationStatus } from '../service/status.js';
+import { statusReport, type DestinationStatus } from '../store/status.js';
 import { ENDPOINTS, type EndpointName } from '../klaviyo/endpoints.js';
 import { limitsFor } from '../klaviyo/limiter.js';
 

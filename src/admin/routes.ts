@@ -9,7 +9,7 @@ import type { Store, SelectDeadLetters } from '../store/types.js';
 import type { Activity, Outcome } from '../activity/index.js';
 import { compileDestination, type CompiledDestination } from '../destination/index.js';
 import { previewMessage, type MessagePreview } from '../preview/index.js';
-import { statusReport } from '../service/status.js';
+import { statusReport } from '../store/status.js';
 import { HttpError } from '../ingest/http-error.js';
 import { buildOverview, WINDOWS, type PacingView, type WindowName } from './overview.js';
 import { configView } from './config-view.js';
@@ -99,7 +99,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       destinations: await Promise.all(
         e.summary.destinations.map(async (name) => {
           const dest = deps.destinations.get(name);
-          const preview = dest ? previewMessage(dest, e.message) : null;
+          const preview = dest ? await previewMessage(dest, e.message) : null;
           return {
             name,
             outcome: await outcomeOf(deps.store, name, id, e.outcomes[name], preview),
@@ -149,7 +149,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
         throw new HttpError(400, (err as Error).message);
       }
     }
-    return { results: b.messages.map((m) => previewMessage(dest!, m)) };
+    return { results: await Promise.all(b.messages.map((m) => previewMessage(dest!, m))) };
   });
 
   app.get('/config', async () =>

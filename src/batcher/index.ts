@@ -8,12 +8,10 @@
  * The same holds for an event whose profile carries patch properties and the other events of that profile: one
  * bulk event job holds one profile entry per profile (a single `meta`), and Klaviyo promises no order between
  * the entries of a job, so two patches (or a patch and another event's profile properties) of one profile in one
- * job could apply in either order.
+ * job could apply in either order. Each kind's limits, group key and what stands alone come from its module in src/kinds.
  */
-import { hasPatch, orderKeys, type ListRef, type Operation, type OperationKind, type PlannedOperation } from '../klaviyo/operations.js';
-
-/** An upsert or event that patches its profile's custom properties: it shares no request with its profile's others of its kind. */
-const patches = (op: Operation) => (op.kind === 'profile.upsert' || op.kind === 'event.create') && hasPatch(op.patchProperties);
+import { orderKeys, type OperationKind, type PlannedOperation } from '../klaviyo/operations.js';
+import { kindOf, KINDS } from '../kinds/index.js';
 
 export interface Batch {
   kind: OperationKind;
@@ -23,42 +21,14 @@ export interface Batch {
   remainder?: true;
 }
 
-/** Most operations one request of each kind may carry (Klaviyo's per-request limits). */
-export const MAX_ITEMS: Record<OperationKind, number> = {
-  'event.create': 1000,
-  'profile.upsert': 10_000,
-  'list.remove': 100, // one profile lookup page
-  'subscription.subscribe': 1000,
-  'subscription.unsubscribe': 100,
-  'profile.delete': 1,
-};
-/** Stay under Klaviyo's 5 MB body limit with room for the JSON:API envelope. */
-export const MAX_BATCH_BYTES = 4_500_000;
-
-const listKey = (l: ListRef | undefined) => (!l ? '' : 'id' in l ? `id:${l.id}` : `aud:${l.audienceKey}`);
-
-/** Operations with the same group key can share one request. */
-export function groupKey(op: Operation): string {
-  switch (op.kind) {
-    case 'profile.upsert':
-    case 'list.remove':
-      return `${op.kind}|${listKey(op.list)}`;
-    case 'subscription.subscribe':
-      return `${op.kind}|${op.listId ?? ''}|${op.customSource ?? ''}|${op.historicalImport || op.consentedAt ? 'historical' : ''}`;
-    case 'subscription.unsubscribe':
-      return `${op.kind}|${op.listId ?? ''}`;
-    default:
-      return op.kind;
-  }
-}
-
 export function planWaves(planned: PlannedOperation[]): Batch[][] {
   const waves: Map<string, Batch>[] = [];
   const last = new Map<string, { wave: number; group: string; patched: boolean }>();
   for (const item of planned) {
-    const group = groupKey(item.op);
+    const kind = kindOf(item.op);
+    const group = kind.groupKey(item.op);
     const keys = orderKeys(item);
-    const patched = patches(item.op);
+    const patched = Boolean(kind.standsAlone?.(item.op));
     // After every earlier operation of the same profile and partition: in its wave when it can share the
     // request, else in a later one; then the earliest wave that already has a request of this group.
     // keys[0] is the profile's: a patching upsert (event) shares no request with another upsert (event) of its profile.
@@ -83,8 +53,8 @@ export function planWaves(planned: PlannedOperation[]): Batch[][] {
  * a profile whose events alone overflow a request: events carry their own time and unique id, so they may span requests.
  */
 function split(batch: Batch): Batch[] {
-  const max = MAX_ITEMS[batch.kind];
-  if (batch.items.length <= max && (batch.items.length === 1 || bytes(batch.items) <= MAX_BATCH_BYTES)) return [batch];
+  const { maxItems: max, maxBytes, spansRequests } = KINDS[batch.kind];
+  if (batch.items.length <= max && (batch.items.length === 1 || bytes(batch.items) <= maxBytes)) return [batch];
   // Operations that keep an order (one profile's, one queue partition's) stay together.
   const byProfile = new Map<string, PlannedOperation[]>();
   for (const item of batch.items) {
@@ -93,13 +63,13 @@ function split(batch: Batch): Batch[] {
     if (list) list.push(item);
     else byProfile.set(k, [item]);
   }
-  const groups = [...byProfile.values()].flatMap((g) => (batch.kind === 'event.create' ? chunk(g, max) : [g]));
+  const groups = [...byProfile.values()].flatMap((g) => (spansRequests ? chunk(g, max, maxBytes) : [g]));
   const out: Batch[] = [];
   let current: PlannedOperation[] = [];
   let size = 0;
   for (const items of groups) {
     const b = bytes(items);
-    if (current.length && (current.length + items.length > max || size + b > MAX_BATCH_BYTES)) {
+    if (current.length && (current.length + items.length > max || size + b > maxBytes)) {
       out.push({ ...batch, items: current });
       current = [];
       size = 0;
@@ -112,13 +82,13 @@ function split(batch: Batch): Batch[] {
 }
 
 /** Consecutive runs of items that each fit one request. */
-function chunk(items: PlannedOperation[], max: number): PlannedOperation[][] {
+function chunk(items: PlannedOperation[], max: number, maxBytes: number): PlannedOperation[][] {
   const out: PlannedOperation[][] = [[]];
   let size = 0;
   for (const item of items) {
     const b = bytes([item]);
     const last = out[out.length - 1];
-    if (last.length && (last.length >= max || size + b > MAX_BATCH_BYTES)) {
+    if (last.length && (last.length >= max || size + b > maxBytes)) {
       out.push([item]);
       size = b;
     } else {

@@ -161,7 +161,7 @@ program
   .option('--json', 'print JSON instead of a table')
   .action(async (o: { dataDir: string; store?: string; json?: boolean }) => {
     await withStore(o, async (store) => {
-      const { statusReport, formatStatus } = await import('../service/status.js');
+      const { statusReport, formatStatus } = await import('../store/status.js');
       const report = await statusReport(store);
       process.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report));
     });

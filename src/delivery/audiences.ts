@@ -1,6 +1,6 @@
 /** Audience support as Segment's Klaviyo destination names it: an audience is a Klaviyo list. */
 import type { KlaviyoTransport } from '../klaviyo/request.js';
-import { createList, getList } from '../klaviyo/render.js';
+import { createList, getList } from './list-resolver.js';
 
 /** createAudience: a new Klaviyo list with this name; returns its id. */
 export async function createAudience(transport: KlaviyoTransport, name: string): Promise<{ id: string; name: string }> {

@@ -4,7 +4,7 @@
  */
 import type { Store } from '../store/types.js';
 import { compileDestination, type CompiledDestination } from '../destination/index.js';
-import { modelKey } from '../sync/run.js';
+import { KV } from '../store/keys.js';
 
 interface RetlContext {
   model: string;
@@ -26,7 +26,7 @@ export class ModelPlans {
 
   /** The compiled destination for a synced message (an Error when its model cannot be found or compiled). */
   async for(r: RetlContext): Promise<CompiledDestination | Error> {
-    const key = modelKey(r.model, r.version);
+    const key = KV.retlModel(r.model, r.version);
     let d = this.cache.get(key);
     if (d) return d;
     const raw = await this.store.kvGet(key);

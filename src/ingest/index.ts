@@ -8,7 +8,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
+import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, partitionKey, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
 import type { Store } from '../store/types.js';
 import { HttpError } from './http-error.js';
 
@@ -80,7 +80,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   }
 
   async function store(src: IngestSource, messages: SegmentMessage[]): Promise<void> {
-    const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: String(m.userId ?? m.anonymousId), payload: m }));
+    const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: partitionKey(m), payload: m }));
     for (const d of src.destinations) await opts.store.enqueue(d, rows);
     opts.metrics?.received(src.name, messages.length);
     opts.onEnqueued?.(src.destinations, messages, src.name);

@@ -1,4 +1,5 @@
 import type { EndpointName } from './endpoints.js';
+import type { PlannedOperation } from './operations.js';
 
 /** One HTTP call to Klaviyo, exactly as it will be sent (minus auth headers, which the client adds). */
 export interface KlaviyoRequest {
@@ -21,4 +22,14 @@ export interface KlaviyoTransport {
   send(request: KlaviyoRequest, options?: { signal?: AbortSignal }): Promise<KlaviyoResponse>;
   /** How long a request to this endpoint would wait for the rate limiter now (0 = it would go at once). */
   waitMs?(endpoint: EndpointName): number;
+}
+
+/** One request as sent, for the activity log and preview: the operations it carried and how it ended. */
+export interface SentRequest {
+  request: KlaviyoRequest;
+  items: PlannedOperation[];
+  durationMs: number;
+  /** The 2xx status, when it succeeded. */
+  status?: number;
+  error?: unknown;
 }

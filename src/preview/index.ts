@@ -5,10 +5,13 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { validateMessage } from '../spec/index.js';
+import { partitionKey, validateMessage } from '../spec/index.js';
 import { compileDestination, planMessage, type CompiledDestination, type DestinationConfig } from '../destination/index.js';
-import { renderAll } from '../klaviyo/render.js';
 import type { PlannedOperation } from '../klaviyo/operations.js';
+import { planWaves } from '../batcher/index.js';
+import { deliverWaves } from '../delivery/executor.js';
+import { ListResolver } from '../delivery/list-resolver.js';
+import { RecordingTransport } from './recording-transport.js';
 
 export interface PreviewOptions {
   destination: DestinationConfig;
@@ -39,7 +42,7 @@ export async function runPreview(opts: PreviewOptions): Promise<{ messages: numb
       continue;
     }
     if (!opts.batch) {
-      const r = previewMessage(dest, parsed);
+      const r = await previewMessage(dest, parsed);
       if (r.error) errors++;
       write(r);
       continue;
@@ -52,31 +55,58 @@ export async function runPreview(opts: PreviewOptions): Promise<{ messages: numb
     }
     const result = planMessage(dest, v.message);
     if (result.error) errors++;
-    all.push(...result.operations);
+    // Tagged with the queue partition as the worker does: a user's operations keep their order.
+    all.push(...result.operations.map((op) => ({ ...op, partition: partitionKey(v.message) })));
     for (const w of [...(v.warnings ?? []), ...result.warnings]) process.stderr.write(`line ${lineNo}: warning: ${w.field}: ${w.message}\n`);
     if (result.error) process.stderr.write(`line ${lineNo}: ${result.error.field}: ${result.error.message}\n`);
   }
-  if (opts.batch) for (const r of renderAll(all)) write({ method: r.method, path: r.path, body: r.body, messageIds: r.messageIds });
+  if (opts.batch) for (const r of await previewRequests(all)) write(r);
   return { messages, errors };
 }
 
 export interface MessagePreview {
   messageId: unknown;
   actions: Array<{ action: string; payload: unknown; error?: { field: string; message: string }; warnings?: unknown[] }>;
-  requests: Array<{ method: string; path: string; body: unknown }>;
+  requests: Array<{ method: string; path: string; body?: unknown }>;
   warnings?: unknown[];
   error: { field: string; message: string } | null;
 }
 
-/** What one message would become, alone: matched actions, their payloads and its own requests. Pure. */
-export function previewMessage(dest: CompiledDestination, raw: unknown): MessagePreview {
+/** One request delivery would send, with the messages whose operations it carries. */
+export interface PreviewRequest {
+  method: string;
+  path: string;
+  body?: unknown;
+  messageIds: string[];
+}
+
+/**
+ * The requests delivery would send for these operations in one run: the batcher's waves through the executor and
+ * each kind's send code, over a transport that records instead of sending (placeholder ids where Klaviyo makes them).
+ * Part-full bulk requests are sent, not held back for a fuller one.
+ */
+export async function previewRequests(planned: PlannedOperation[]): Promise<PreviewRequest[]> {
+  const out: PreviewRequest[] = [];
+  const transport = new RecordingTransport();
+  await deliverWaves(planWaves(planned), {
+    transport,
+    lists: new ListResolver(transport),
+    pollIntervalMs: 0,
+    holdBack: false,
+    onRequest: ({ request, items }) => out.push({ method: request.method, path: request.path, ...(request.body !== undefined ? { body: request.body } : {}), messageIds: [...new Set(items.map((i) => i.messageId))] }),
+  });
+  return out;
+}
+
+/** What one message would become, alone: matched actions, their payloads and its own requests. Sends nothing. */
+export async function previewMessage(dest: CompiledDestination, raw: unknown): Promise<MessagePreview> {
   const v = validateMessage(raw);
   if (!v.ok) return { messageId: (raw as { messageId?: unknown })?.messageId ?? null, actions: [], requests: [], error: v.error };
   const result = planMessage(dest, v.message);
   return {
     messageId: result.messageId,
     actions: result.actions.map((a) => ({ action: a.action, payload: a.payload, ...(a.error ? { error: a.error } : {}), ...(a.warnings.length ? { warnings: a.warnings } : {}) })),
-    requests: renderAll(result.operations).map(({ method, path, body }) => ({ method, path, body })),
+    requests: (await previewRequests(result.operations.map((op) => ({ ...op, partition: partitionKey(v.message) })))).map(({ messageIds: _ids, ...r }) => r),
     // Text cleaned on the way in (control characters, surrogates, dangerous keys); action warnings are under actions.
     ...(v.warnings ? { warnings: v.warnings } : {}),
     error: result.error,

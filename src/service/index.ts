@@ -1,6 +1,7 @@
 /**
  * `klaviyo-destination start`: wires store → ingest server → delivery workers → Klaviyo (or the built-in emulator).
  */
+import { KV } from '../store/keys.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -13,7 +14,6 @@ import { SharedRateLimiter } from '../klaviyo/shared-limiter.js';
 import { ListResolver } from '../delivery/list-resolver.js';
 import { DeliveryWorker, watchAuth, type PauseState } from '../delivery/worker.js';
 import { authProblem, checkApiKey } from '../klaviyo/key-check.js';
-import { pausedKey } from './status.js';
 import { deleteUser, type DeletionRequest } from '../delivery/user-deletion.js';
 import { buildIngestServer } from '../ingest/index.js';
 import { startEmulator } from '../emulator/index.js';
@@ -88,7 +88,7 @@ export async function startService(
   for (const s of config.sources) {
     let key = s.writeKey;
     if (!key) {
-      const secret = await keptSecret(`writeKey:${s.name}`);
+      const secret = await keptSecret(KV.writeKey(s.name));
       key = secret.value;
       if (secret.generated) logger.info({ source: s.name }, `generated write key for source "${s.name}": ${key} (stored in the data dir; send it as the HTTP Basic auth user name)`);
     }
@@ -102,7 +102,7 @@ export async function startService(
   const pacing = new Map<string, PacingView>();
   // The admin API shows payloads: it always needs a token. A generated one is kept in the store, so every
   // process sharing a store (and every restart) accepts the same one.
-  const adminToken = config.adminToken ?? (await keptSecret('adminToken')).value;
+  const adminToken = config.adminToken ?? (await keptSecret(KV.adminToken)).value;
   const generatedToken = !config.adminToken;
 
   const workers = new Map<string, DeliveryWorker>();
@@ -136,11 +136,11 @@ export async function startService(
     pacing.set(d.name, { waitMs: (endpoint) => client.waitMs(endpoint), scale: d.delivery.rateLimitScale });
     // A 401/403 while finding a list pauses the destination too.
     const listTransport = watchAuth(client, (err, req) => workers.get(d.name)?.pause(authProblem(err, req.endpoint)));
-    const lists = new ListResolver(listTransport, { get: (k) => store.kvGet(`list:${d.name}:${k}`), set: (k, v) => store.kvSet(`list:${d.name}:${k}`, v) });
+    const lists = new ListResolver(listTransport, { get: (k) => store.kvGet(KV.audienceList(d.name, k)), set: (k, v) => store.kvSet(KV.audienceList(d.name, k), v) });
     const onPauseChange = (state: PauseState | undefined) => {
       metrics.paused(d.name, Boolean(state));
       // Kept in the store so `status` (another process) shows it; cleared on resume and on a start whose key check passes.
-      store.kvSet(pausedKey(d.name), state ? JSON.stringify(state) : '').catch((err) => logger.warn({ err: String(err) }, 'could not record the pause in the store'));
+      store.kvSet(KV.paused(d.name), state ? JSON.stringify(state) : '').catch((err) => logger.warn({ err: String(err) }, 'could not record the pause in the store'));
     };
     const keyCheck = { check: () => checkApiKey(client) };
     const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery, activity, onPauseChange, keyCheck });
@@ -155,7 +155,7 @@ export async function startService(
         const r = await checkApiKey(clientOf.get(name)!);
         if (r.ok) {
           metrics.paused(name, false);
-          await store.kvSet(pausedKey(name), '');
+          await store.kvSet(KV.paused(name), '');
           logger.info({ destination: name, account: r.account }, 'Klaviyo API key accepted');
         } else worker.pause(`destination "${name}": ${r.message}`);
       } catch (err) {

@@ -169,3 +169,8 @@ export function validateBatch(input: unknown): { messages: SegmentMessage[]; err
   });
   return { messages, errors, warnings };
 }
+
+/** The queue partition of a message: its user. A user's messages are delivered in order (docs: delivery guarantees). */
+export function partitionKey(m: Pick<SegmentMessage, 'userId' | 'anonymousId'>): string {
+  return String(m.userId ?? m.anonymousId);
+}

@@ -3,6 +3,7 @@
  * per change → wait until the workers settle them → fold the delivered ones into the snapshot. Changes go through
  * the same queue and workers as live events; this module only decides what changed.
  */
+import { KV } from '../store/keys.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Store, SnapshotChange, Snapshots } from '../store/types.js';
@@ -63,7 +64,6 @@ export interface SyncOptions {
 }
 
 /** Where model subscriptions are kept for workers (any process) to plan synced messages with. */
-export const modelKey = (name: string, version: string) => `retl-model:${name}:${version}`;
 
 /** Changes queued together: a worker's lease (the default batchSize). */
 const QUEUE_CHUNK = 1000;
@@ -157,7 +157,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
   const dry = Boolean(o.dryRun);
   const version = modelVersion(model);
   const summary: SyncSummary = { model: model.name, rowsRead: 0, added: 0, updated: 0, deleted: 0, unchanged: 0, delivered: 0, failed: 0, pending: 0, dryRun: dry, warnings: [] };
-  if (!dry) await store.kvSet(modelKey(model.name, version), JSON.stringify({ subscriptions: model.subscriptions }));
+  if (!dry) await store.kvSet(KV.retlModel(model.name, version), JSON.stringify({ subscriptions: model.subscriptions }));
 
   const size = await sourceSize(model.source).catch(() => undefined);
   let bytes = 0;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileDestination, planMessage, type CompiledDestination, type MessageResult } from '../../destination/index.js';
 import { validateMessage, type SegmentMessage } from '../../spec/index.js';
-import { renderAll, type RenderedRequest } from '../../klaviyo/render.js';
+import { previewRequests, type PreviewRequest } from '../../preview/index.js';
 import { LIMITS, jsonBytes } from '../limits.js';
 import { onDelete } from '../index.js';
 import { validateStrict } from '../../../test/helpers/klaviyo-validate.js';
@@ -21,12 +21,12 @@ const track = (event: string, properties: Record<string, unknown>, extra: Record
 
 interface Outcome {
   result: MessageResult;
-  requests: RenderedRequest[];
+  requests: PreviewRequest[];
   warnings: Array<[string, string]>;
 }
 
 /** Ingest (validateMessage) unless `raw`: RETL-style callers and replays hand planMessage messages directly. */
-function run(message: Record<string, unknown>, dest = US, raw = false): Outcome {
+async function run(message: Record<string, unknown>, dest = US, raw = false): Promise<Outcome> {
   let m = message as SegmentMessage;
   const warnings: Array<[string, string]> = [];
   if (!raw) {
@@ -37,18 +37,18 @@ function run(message: Record<string, unknown>, dest = US, raw = false): Outcome 
   }
   const result = planMessage(dest, m);
   for (const w of result.warnings) warnings.push([w.field, w.message]);
-  const requests = renderAll(result.operations);
+  const requests = await previewRequests(result.operations);
   for (const r of requests) expect(validateStrict({ method: r.method, path: r.path, body: r.body }).errors, `${r.method} ${r.path}`).toEqual([]);
   return { result, requests, warnings };
 }
 
 /** The profile a request sends: profile-import's data, or the event's profile. */
-function profileOf(r: RenderedRequest): { id?: string; attributes: Record<string, unknown> } {
+function profileOf(r: PreviewRequest): { id?: string; attributes: Record<string, unknown> } {
   const data = (r.body as any).data;
   if (r.path === '/api/events') return data.attributes.profile.data;
   return r.path === '/api/profile-bulk-import-jobs' ? data.attributes.profiles.data[0] : data;
 }
-const eventOf = (r: RenderedRequest) => (r.body as any).data.attributes;
+const eventOf = (r: PreviewRequest) => (r.body as any).data.attributes;
 
 interface Case {
   name: string;
@@ -210,7 +210,9 @@ const CASES: Case[] = [
     check: ({ requests }) => {
       const upsert = requests.find((r) => r.path === '/api/profile-bulk-import-jobs')!;
       expect(profileOf(upsert)).toEqual({ type: 'profile', attributes: { email: 'vip@example.com', phone_number: '+12125550100', external_id: 'u1' } });
-      expect((upsert.body as any).data.relationships).toEqual({ lists: { data: [{ type: 'list', id: '<list id of audience aud_1>' }] } });
+      // The audience's list is looked up by name, created when missing, and the import job names its id.
+      expect(requests.filter((r) => r.path.startsWith('/api/lists')).map((r) => [r.method, decodeURIComponent(r.path)])).toEqual([['GET', '/api/lists?filter=equals(name,"vips")'], ['POST', '/api/lists']]);
+      expect((upsert.body as any).data.relationships).toEqual({ lists: { data: [{ type: 'list', id: '<list id of vips>' }] } });
     },
   },
   {
@@ -385,10 +387,10 @@ const CASES: Case[] = [
 ];
 
 describe('data quality: real-world identifiers and payloads', () => {
-  it('has at least 50 cases', () => expect(CASES.length).toBeGreaterThanOrEqual(50));
+  it('has at least 50 cases', async () => expect(CASES.length).toBeGreaterThanOrEqual(50));
 
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-    const o = run(c.message, c.dest, c.raw);
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const o = await run(c.message, c.dest, c.raw);
     const { result, requests, warnings } = o;
     if (c.error) {
       expect(result.error).toEqual({ field: c.error[0], message: expect.stringMatching(c.error[1]) });
@@ -404,7 +406,7 @@ describe('data quality: real-world identifiers and payloads', () => {
     c.check?.(o);
   });
 
-  it('onDelete deletes by the first identifier of the documented order', () => {
+  it('onDelete deletes by the first identifier of the documented order', async () => {
     expect(onDelete({ userId: 'u1', context: { traits: { phone: '(212) 555-0100' } } }, { defaultCountry: 'US' }).operations).toEqual([{ kind: 'profile.delete', profile: { phone_number: '+12125550100' } }]);
     expect(onDelete({ userId: 'u1', traits: { email: 'Bye@Example.com' } }, {}).operations).toEqual([{ kind: 'profile.delete', profile: { email: 'Bye@example.com' } }]);
   });

@@ -1,8 +1,8 @@
-/** Test helpers: plan a message through a preset, render its requests and check each against the OpenAPI spec (strict). */
+/** Test helpers: plan a message through a preset, preview its requests (delivery's send code, recorded) and check each against the OpenAPI spec (strict). */
 import { expect } from 'vitest';
 import { compileDestination, planMessage, type CompiledDestination, type MessageResult } from '../../destination/index.js';
 import { validateMessage } from '../../spec/index.js';
-import { renderAll, type RenderedRequest } from '../../klaviyo/render.js';
+import { previewRequests, type PreviewRequest } from '../../preview/index.js';
 import type { PlannedOperation } from '../../klaviyo/operations.js';
 import { validateStrict } from '../../../test/helpers/klaviyo-validate.js';
 
@@ -14,20 +14,23 @@ export function plan(dest: CompiledDestination, m: Record<string, unknown>): Mes
   return planMessage(dest, v.message);
 }
 
+/** Delivery polls each bulk import job until it is done; preview shows that poll with a placeholder job id. */
+export const POLL = '/api/profile-bulk-import-jobs/%3Cimport%20job%20id%3E';
+
 /** Every request valid in strict mode (attributes the spec does not declare are errors). */
-export function expectValid(requests: Pick<RenderedRequest, 'method' | 'path' | 'body'>[]): void {
+export function expectValid(requests: Pick<PreviewRequest, 'method' | 'path' | 'body'>[]): void {
   for (const r of requests) expect(validateStrict({ method: r.method, path: r.path, body: r.body }).errors, `${r.method} ${r.path} ${JSON.stringify(r.body)}`).toEqual([]);
 }
 
 /** The requests of some planned operations, as delivery would coalesce them; all checked against the spec. */
-export function requestsOf(ops: PlannedOperation[]): { method: string; path: string; body: any }[] {
-  const reqs = renderAll(ops).map(({ method, path, body }) => ({ method, path, body: body as any }));
+export async function requestsOf(ops: PlannedOperation[]): Promise<{ method: string; path: string; body: any }[]> {
+  const reqs = (await previewRequests(ops)).map(({ method, path, body }) => ({ method, path, body: body as any }));
   expectValid(reqs);
   return reqs;
 }
 
 /** Plan one message that must succeed; its valid requests. */
-export function requests(dest: CompiledDestination, m: Record<string, unknown>) {
+export async function requests(dest: CompiledDestination, m: Record<string, unknown>) {
   const r = plan(dest, m);
   expect(r.error).toBeNull();
   return requestsOf(r.operations);

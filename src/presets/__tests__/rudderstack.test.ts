@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { compileDestination } from '../../destination/index.js';
 import { PresetSettingsError, getPreset } from '../index.js';
 import type { PlannedOperation } from '../../klaviyo/operations.js';
-import { destination, plan, requests, requestsOf } from './helpers.js';
+import { destination, plan, POLL, requests, requestsOf } from './helpers.js';
 
 // Seed 004's identify, track and group examples, as RudderStack's SDKs send them.
 const IDENTIFY = {
@@ -69,8 +69,8 @@ const marketing = (...channels: string[]) => Object.fromEntries(channels.map((c)
 const event = (reqs: { body: any }[]) => reqs[0].body.data.attributes;
 
 describe('identify (seed 004)', () => {
-  it('v2: profile-import with the Klaviyo profile id, then a subscription to traits.properties.listId with the consented channels', () => {
-    expect(requests(v2, IDENTIFY)).toEqual([
+  it('v2: profile-import with the Klaviyo profile id, then a subscription to traits.properties.listId with the consented channels', async () => {
+    expect((await requests(v2, IDENTIFY))).toEqual([
       {
         method: 'POST',
         path: '/api/profile-import',
@@ -97,21 +97,21 @@ describe('identify (seed 004)', () => {
     ]);
   });
 
-  it('v1: no profile id, anonymousId not sent, and the traits v1 does not map (street) stay custom properties', () => {
-    const [profile, subscribe] = requests(v1, IDENTIFY);
+  it('v1: no profile id, anonymousId not sent, and the traits v1 does not map (street) stay custom properties', async () => {
+    const [profile, subscribe] = (await requests(v1, IDENTIFY));
     expect(profile.body.data.id).toBeUndefined();
     expect(profile.body.data.attributes.properties).toEqual({ Flagged: false, Residence: '31, North Avenue', street: 'Blue Gum Street' });
     expect(profile.body.data.attributes.external_id).toBe('1hKOmRA4el9Z');
     expect(subscribe.path).toBe('/api/profile-subscription-bulk-create-jobs');
   });
 
-  it('reads traits before context.traits, maps address, image, _kx and location from context', () => {
-    const [profile] = requests(v2, {
+  it('reads traits before context.traits, maps address, image, _kx and location from context', async () => {
+    const [profile] = (await requests(v2, {
       type: 'identify',
       userId: 'u1',
       traits: { email: 'a@x.co', first_name: 'Ann', image: 'https://x/a.png', _kx: 'kx123', address: { street: '1 Main', city: 'Paris', country: 'FR', postalCode: '75001', region: 'IDF' }, timezone: 'Europe/Paris' },
       context: { ip: '10.0.0.1', location: { latitude: 48.85, longitude: 2.35 }, traits: { email: 'other@x.co', first_name: 'Other' } },
-    });
+    }));
     expect(profile.body.data.attributes).toEqual({
       email: 'a@x.co',
       external_id: 'u1',
@@ -122,16 +122,16 @@ describe('identify (seed 004)', () => {
     });
   });
 
-  it('listId setting: used when the traits name none; no list anywhere means no subscription', () => {
+  it('listId setting: used when the traits name none; no list anywhere means no subscription', async () => {
     const d = destination('rudderstack', { listId: 'DEFAULT' });
     const traits = { email: 'a@x.co', properties: { subscribe: true } };
-    expect(requests(d, { type: 'identify', userId: 'u1', traits }).map((r) => r.body.data.relationships?.list.data.id)).toEqual([undefined, 'DEFAULT']);
-    expect(requests(v2, { type: 'identify', userId: 'u1', traits }).map((r) => r.path)).toEqual(['/api/profile-import']);
+    expect((await requests(d, { type: 'identify', userId: 'u1', traits })).map((r) => r.body.data.relationships?.list.data.id)).toEqual([undefined, 'DEFAULT']);
+    expect((await requests(v2, { type: 'identify', userId: 'u1', traits })).map((r) => r.path)).toEqual(['/api/profile-import']);
   });
 
-  it('subscribe: false — v2 unsubscribes both identifiers from the list, v1 does nothing', () => {
+  it('subscribe: false — v2 unsubscribes both identifiers from the list, v1 does nothing', async () => {
     const m = { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', phone: '+14155550100', properties: { listId: 'L1', subscribe: false } } };
-    expect(requests(v2, m)[1]).toEqual({
+    expect((await requests(v2, m))[1]).toEqual({
       method: 'POST',
       path: '/api/profile-subscription-bulk-delete-jobs',
       body: {
@@ -142,31 +142,31 @@ describe('identify (seed 004)', () => {
         },
       },
     });
-    expect(requests(v1, m).map((r) => r.path)).toEqual(['/api/profile-import']);
+    expect((await requests(v1, m)).map((r) => r.path)).toEqual(['/api/profile-import']);
   });
 
-  it('consent setting (default ["email"]): only consented channels are subscribed; the message’s consent overrides it; smsConsent adds sms', () => {
+  it('consent setting (default ["email"]): only consented channels are subscribed; the message’s consent overrides it; smsConsent adds sms', async () => {
     const m = (properties: Record<string, unknown>) => ({ type: 'identify', userId: 'u1', traits: { email: 'a@x.co', phone: '+14155550100', properties: { listId: 'L1', subscribe: true, ...properties } } });
-    const channels = (d: ReturnType<typeof destination>, props = {}) => Object.keys(requests(d, m(props))[1].body.data.attributes.profiles.data[0].attributes.subscriptions);
-    expect(channels(v2)).toEqual(['email']);
-    expect(channels(destination('rudderstack', { consent: ['sms'] }))).toEqual(['sms']);
-    expect(channels(destination('rudderstack', { consent: 'sms' }))).toEqual(['sms']); // RudderStack's older single-value form
-    expect(channels(destination('rudderstack', { smsConsent: true }))).toEqual(['email', 'sms']);
-    expect(channels(v2, { consent: ['sms'] })).toEqual(['sms']);
-    expect(channels(v1, { consent: ['email', 'sms'] })).toEqual(['email', 'sms']);
+    const channels = async (d: ReturnType<typeof destination>, props = {}) => Object.keys((await requests(d, m(props)))[1].body.data.attributes.profiles.data[0].attributes.subscriptions);
+    expect(await channels(v2)).toEqual(['email']);
+    expect(await channels(destination('rudderstack', { consent: ['sms'] }))).toEqual(['sms']);
+    expect(await channels(destination('rudderstack', { consent: 'sms' }))).toEqual(['sms']); // RudderStack's older single-value form
+    expect(await channels(destination('rudderstack', { smsConsent: true }))).toEqual(['email', 'sms']);
+    expect(await channels(v2, { consent: ['sms'] })).toEqual(['sms']);
+    expect(await channels(v1, { consent: ['email', 'sms'] })).toEqual(['email', 'sms']);
   });
 
-  it('a consent with no matching identifier: the profile goes, the subscription is left out with a warning', () => {
+  it('a consent with no matching identifier: the profile goes, the subscription is left out with a warning', async () => {
     const r = plan(destination('rudderstack', { consent: ['sms'] }), { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', properties: { listId: 'L1', subscribe: true } } });
     expect(r.error).toBeNull();
-    expect(requestsOf(r.operations).map((q) => q.path)).toEqual(['/api/profile-import']);
+    expect((await requestsOf(r.operations)).map((q) => q.path)).toEqual(['/api/profile-import']);
     expect(r.warnings).toEqual([{ field: 'traits.properties.subscribe', message: 'cannot subscribe to list L1: consent [sms] names no channel whose identifier is in the message' }]);
   });
 
-  it('enforceEmailAsPrimary: no external_id, the userId as the custom property _id; v1 refuses a call with neither email nor phone', () => {
+  it('enforceEmailAsPrimary: no external_id, the userId as the custom property _id; v1 refuses a call with neither email nor phone', async () => {
     const m = { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', plan: 'pro' } };
     for (const apiVersion of ['v1', 'v2']) {
-      const [profile] = requests(destination('rudderstack', { apiVersion, enforceEmailAsPrimary: true }), m);
+      const [profile] = (await requests(destination('rudderstack', { apiVersion, enforceEmailAsPrimary: true }), m));
       expect(profile.body.data.attributes).toEqual({ email: 'a@x.co', properties: { plan: 'pro', _id: 'u1' } });
     }
     const r = plan(destination('rudderstack', { apiVersion: 'v1', enforceEmailAsPrimary: true }), { type: 'identify', userId: 'u1', traits: { plan: 'pro' } });
@@ -174,20 +174,20 @@ describe('identify (seed 004)', () => {
     expect(r.operations).toEqual([]);
   });
 
-  it('anonymous users: v1 keys them by anonymousId as external_id, v2 sends anonymous_id (on events) and no external_id', () => {
+  it('anonymous users: v1 keys them by anonymousId as external_id, v2 sends anonymous_id (on events) and no external_id', async () => {
     const m = { type: 'track', anonymousId: 'anon-1', event: 'Viewed', context: { traits: { email: 'a@x.co' } } };
-    expect(event(requests(v1, m)).profile.data.attributes).toEqual({ email: 'a@x.co', external_id: 'anon-1' });
-    expect(event(requests(v2, m)).profile.data.attributes).toEqual({ email: 'a@x.co', anonymous_id: 'anon-1' });
-    expect(requests(v1, { type: 'identify', anonymousId: 'anon-1', traits: { plan: 'x' } })[0].body.data.attributes.external_id).toBe('anon-1');
+    expect(event((await requests(v1, m))).profile.data.attributes).toEqual({ email: 'a@x.co', external_id: 'anon-1' });
+    expect(event((await requests(v2, m))).profile.data.attributes).toEqual({ email: 'a@x.co', anonymous_id: 'anon-1' });
+    expect((await requests(v1, { type: 'identify', anonymousId: 'anon-1', traits: { plan: 'x' } }))[0].body.data.attributes.external_id).toBe('anon-1');
     expect(plan(v2, { type: 'identify', anonymousId: 'anon-1', traits: { plan: 'x' } }).error?.field).toBe('email'); // profile-import needs a real identifier
   });
 
-  it('flattenProperties: nested custom traits and event properties become dot keys; arrays of values stay arrays', () => {
+  it('flattenProperties: nested custom traits and event properties become dot keys; arrays of values stay arrays', async () => {
     const d = destination('rudderstack', { flattenProperties: true });
     const nested = { prefs: { color: 'red', sizes: ['S', 'M'] }, orders: [{ id: 1 }], empty: {} };
-    const [profile] = requests(d, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', ...nested } });
+    const [profile] = (await requests(d, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', ...nested } }));
     expect(profile.body.data.attributes.properties).toEqual({ 'prefs.color': 'red', 'prefs.sizes': ['S', 'M'], 'orders[0].id': 1, empty: {} });
-    const ev = event(requests(d, { type: 'track', userId: 'u1', event: 'E', properties: nested, context: { traits: { email: 'a@x.co', ...nested } } }));
+    const ev = event((await requests(d, { type: 'track', userId: 'u1', event: 'E', properties: nested, context: { traits: { email: 'a@x.co', ...nested } } })));
     expect(ev.properties).toEqual({ 'prefs.color': 'red', 'prefs.sizes': ['S', 'M'], 'orders[0].id': 1, empty: {} });
     expect(ev.profile.data.attributes.properties).toEqual({ 'prefs.color': 'red', 'prefs.sizes': ['S', 'M'], 'orders[0].id': 1, empty: {} });
   });
@@ -207,11 +207,11 @@ const PATCHING = {
 const PATCH = { append: { appendList1: 'New Value 1', appendList2: 'New Value 2' }, unappend: { unappendList1: 'Old Value 1', unappendList2: 'Old Value 2' }, unset: ['Unset1', 'Unset2'] };
 
 describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnappend (seed 002) → meta.patch_properties', () => {
-  it('identify: unset the names, append / unappend {name: trait value}; those traits are not custom properties', () => {
+  it('identify: unset the names, append / unappend {name: trait value}; those traits are not custom properties', async () => {
     const r = plan(v2, PATCHING);
     expect(r.error).toBeNull();
     expect(r.warnings).toEqual([]);
-    expect(requestsOf(r.operations)).toEqual([
+    expect((await requestsOf(r.operations))).toEqual([
       {
         method: 'POST',
         path: '/api/profile-import',
@@ -220,30 +220,30 @@ describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnapp
     ]);
   });
 
-  it('reads traits, else context.traits, as the original; a name without a value is only left out, and no patch means no meta', () => {
+  it('reads traits, else context.traits, as the original; a name without a value is only left out, and no patch means no meta', async () => {
     const r = plan(v2, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', tags: 'new', old: 'x', keep: 1 }, context: { traits: { gone: 'ctx' } }, integrations: { Klaviyo: { fieldsToAppend: ['tags', 'gone'], fieldsToUnappend: ['missing'] } } });
-    const body = requestsOf(r.operations)[0].body.data;
+    const body = (await requestsOf(r.operations))[0].body.data;
     expect(body.attributes.properties).toEqual({ old: 'x', keep: 1 }); // gone (context.traits) is left out too
     expect(body.meta).toEqual({ patch_properties: { append: { tags: 'new' } } });
     const none = plan(v2, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } });
-    expect(requestsOf(none.operations)[0].body.data.meta).toBeUndefined();
+    expect((await requestsOf(none.operations))[0].body.data.meta).toBeUndefined();
     expect(none.warnings).toEqual([]);
   });
 
-  it('v1 has no metadata operations: the traits stay custom properties, nothing is patched', () => {
-    const body = requestsOf(plan(v1, PATCHING).operations)[0].body.data;
+  it('v1 has no metadata operations: the traits stay custom properties, nothing is patched', async () => {
+    const body = (await requestsOf(plan(v1, PATCHING).operations))[0].body.data;
     expect(body.meta).toBeUndefined();
     expect(body.attributes.properties).toMatchObject({ appendList1: 'New Value 1', unappendList2: 'Old Value 2' });
   });
 
-  it('track (seed 004’s example with seed 002’s integrations object): the patch rides inside the event profile’s attributes, as the original sends it', () => {
+  it('track (seed 004’s example with seed 002’s integrations object): the patch rides inside the event profile’s attributes, as the original sends it', async () => {
     const traits = { ...TRACK.context.traits, appendList1: 'New Value 1', appendList2: 'New Value 2', unappendList1: 'Old Value 1', unappendList2: 'Old Value 2' };
     const r = plan(v2, { ...TRACK, context: { traits }, integrations: PATCHING.integrations });
     expect(r.error).toBeNull();
     expect(r.warnings).toEqual([]);
     // requestsOf checks the body against the 2026-07-15 spec in strict mode: EventProfileCreateQueryResourceObject
     // declares `meta` inside `attributes` (POST /api/events).
-    expect(requestsOf(r.operations)).toEqual([
+    expect((await requestsOf(r.operations))).toEqual([
       {
         method: 'POST',
         path: '/api/events',
@@ -281,34 +281,34 @@ describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnapp
     ]);
   });
 
-  it('screen and page (sendPageAsTrack) patch the event profile too; a name without a value is only left out; no patch means no meta', () => {
+  it('screen and page (sendPageAsTrack) patch the event profile too; a name without a value is only left out; no patch means no meta', async () => {
     const d = destination('rudderstack', { apiVersion: 'v2', sendPageAsTrack: true });
     const integrations = { Klaviyo: { fieldsToAppend: ['tags', 'missing'], fieldsToUnset: ['old'] } };
     for (const type of ['screen', 'page']) {
       const r = plan(d, { type, userId: 'u1', name: 'Home', context: { traits: { email: 'a@x.co', tags: 'new', keep: 1, missing: null } }, integrations });
       expect(r.warnings).toEqual([]);
-      const profile = event(requestsOf(r.operations)).profile.data;
+      const profile = event((await requestsOf(r.operations))).profile.data;
       expect(profile.attributes.properties).toEqual({ keep: 1 });
       expect(profile.attributes.meta).toEqual({ patch_properties: { unset: ['old'], append: { tags: 'new' } } });
     }
     const none = plan(v2, { type: 'track', userId: 'u1', event: 'E', context: { traits: { email: 'a@x.co', keep: 1 } }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } });
-    expect(event(requestsOf(none.operations)).profile.data.attributes).not.toHaveProperty('meta');
+    expect(event((await requestsOf(none.operations))).profile.data.attributes).not.toHaveProperty('meta');
     expect(none.warnings).toEqual([]);
   });
 
-  it('v1 track: no metadata operations, the traits stay the event profile’s custom properties, nothing is patched', () => {
+  it('v1 track: no metadata operations, the traits stay the event profile’s custom properties, nothing is patched', async () => {
     const r = plan(v1, { ...TRACK, context: { traits: { ...TRACK.context.traits, tags: 'new' } }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } });
-    const profile = event(requestsOf(r.operations)).profile.data;
+    const profile = event((await requestsOf(r.operations))).profile.data;
     expect(profile.attributes.meta).toBeUndefined();
     expect(profile.attributes.properties).toMatchObject({ tags: 'new' });
     expect(r.operations[0].op).not.toHaveProperty('patchProperties');
   });
 
-  it('coalesced events: each profile’s patch beside its attributes in the bulk event job; a profile’s patching event never shares a job with its other events', () => {
+  it('coalesced events: each profile’s patch beside its attributes in the bulk event job; a profile’s patching event never shares a job with its other events', async () => {
     const track = (email: string, i: number, Klaviyo?: Record<string, unknown>) => ({ type: 'track', userId: email, event: `E${i}`, messageId: `t${i}`, context: { traits: { email, tags: `v${i}` } }, ...(Klaviyo ? { integrations: { Klaviyo } } : {}) });
     const msgs = [track('a@x.co', 1, { fieldsToAppend: ['tags'] }), track('b@x.co', 2, { fieldsToAppend: ['tags'] }), track('a@x.co', 3), track('c@x.co', 4), track('a@x.co', 5, { fieldsToUnappend: ['tags'] })];
     const ops: PlannedOperation[] = msgs.flatMap((m) => plan(v2, m).operations);
-    const reqs = requestsOf(ops); // each valid in strict mode: OnsiteProfileCreateQueryResourceObject declares `meta` beside `attributes`
+    const reqs = (await requestsOf(ops)); // each valid in strict mode: OnsiteProfileCreateQueryResourceObject declares `meta` beside `attributes`
     const show = (r: { path: string; body: any }) =>
       r.path === '/api/events'
         ? [[r.body.data.attributes.profile.data.attributes.email, r.body.data.attributes.metric.data.attributes.name, r.body.data.attributes.profile.data.attributes.meta?.patch_properties ?? null]]
@@ -328,7 +328,7 @@ describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnapp
     });
   });
 
-  it('coalesced: patches ride in the bulk import job, one per profile, and a profile’s patching upsert never shares a request with its other upserts', () => {
+  it('coalesced: patches ride in the bulk import job, one per profile, and a profile’s patching upsert never shares a request with its other upserts', async () => {
     const msgs = [
       { type: 'identify', userId: 'a', traits: { email: 'a@x.co', tags: ['x'] } },
       { type: 'identify', userId: 'b', traits: { email: 'b@x.co', tags: 'y' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } },
@@ -337,11 +337,11 @@ describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnapp
       { type: 'identify', userId: 'b', traits: { email: 'b@x.co' }, integrations: { Klaviyo: { fieldsToUnset: ['tags'] } } },
     ];
     const ops: PlannedOperation[] = msgs.flatMap((m, i) => plan(v2, { ...m, messageId: `p${i}` }).operations);
-    const reqs = requestsOf(ops); // each valid in strict mode
+    const reqs = (await requestsOf(ops)); // each valid in strict mode
     const show = (r: { path: string; body: any }) =>
       r.path === '/api/profile-import' ? [[r.body.data.attributes.email, r.body.data.meta?.patch_properties ?? null]] : r.body.data.attributes.profiles.data.map((p: any) => [p.attributes.email, p.meta?.patch_properties ?? null]);
-    expect(reqs.map((r) => r.path)).toEqual(['/api/profile-bulk-import-jobs', '/api/profile-bulk-import-jobs', '/api/profile-import']);
-    expect(reqs.map(show)).toEqual([
+    expect(reqs.map((r) => r.path)).toEqual(['/api/profile-bulk-import-jobs', POLL, '/api/profile-bulk-import-jobs', POLL, '/api/profile-import']);
+    expect(reqs.filter((r) => r.method !== 'GET').map(show)).toEqual([
       [['a@x.co', null], ['b@x.co', { append: { tags: 'y' } }]],
       [['a@x.co', { append: { tags: 'z' } }], ['b@x.co', { unset: ['tags'] }]],
       [['a@x.co', null]],
@@ -350,8 +350,8 @@ describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnapp
 });
 
 describe('track, screen, page (seeds 002, 004)', () => {
-  it('v2 (seed 004 example): value from revenue, value_currency from currency, both out of properties; unique_id is the messageId', () => {
-    expect(requests(v2, TRACK)).toEqual([
+  it('v2 (seed 004 example): value from revenue, value_currency from currency, both out of properties; unique_id is the messageId', async () => {
+    expect((await requests(v2, TRACK))).toEqual([
       {
         method: 'POST',
         path: '/api/events',
@@ -388,60 +388,60 @@ describe('track, screen, page (seeds 002, 004)', () => {
     ]);
   });
 
-  it('v1: currency stays a property, revenue || total || value is the value; the event profile has v1’s fields only', () => {
-    const ev = event(requests(v1, TRACK));
+  it('v1: currency stays a property, revenue || total || value is the value; the event profile has v1’s fields only', async () => {
+    const ev = event((await requests(v1, TRACK)));
     expect(ev.properties).toEqual({ PreviouslVicePresident: true, YearElected: 1801, VicePresidents: ['AaronBurr', 'GeorgeClinton'], currency: 'USD' });
     expect(ev.value).toBe(3000);
     expect(ev.value_currency).toBeUndefined();
     expect(Object.keys(ev.profile.data.attributes).sort()).toEqual(['email', 'external_id', 'first_name', 'last_name', 'location', 'properties']);
-    expect(event(requests(v1, { ...TRACK, properties: { total: '12.5' } })).value).toBe(12.5);
+    expect(event((await requests(v1, { ...TRACK, properties: { total: '12.5' } }))).value).toBe(12.5);
   });
 
-  it('v1 ecommerce events are renamed and their properties mapped (seed 002); v2 sends them as they are', () => {
-    const viewed = event(requests(v1, { type: 'track', userId: 'u1', event: ' Product Viewed ', properties: { name: 'Shoe', product_id: 'p1', sku: 'S1', price: 9.5, url: 'https://x/p1', color: 'red' } }));
+  it('v1 ecommerce events are renamed and their properties mapped (seed 002); v2 sends them as they are', async () => {
+    const viewed = event((await requests(v1, { type: 'track', userId: 'u1', event: ' Product Viewed ', properties: { name: 'Shoe', product_id: 'p1', sku: 'S1', price: 9.5, url: 'https://x/p1', color: 'red' } })));
     expect(viewed.metric.data.attributes.name).toBe('Viewed Product');
     expect(viewed.properties).toEqual({ ProductName: 'Shoe', ProductID: 'p1', SKU: 'S1', URL: 'https://x/p1', Price: 9.5, color: 'red' });
-    expect(event(requests(v1, { type: 'track', userId: 'u1', event: 'product clicked', properties: { sku: 'S1' } })).metric.data.attributes.name).toBe('Viewed Product');
+    expect(event((await requests(v1, { type: 'track', userId: 'u1', event: 'product clicked', properties: { sku: 'S1' } }))).metric.data.attributes.name).toBe('Viewed Product');
 
-    const added = event(requests(v1, { type: 'track', userId: 'u1', event: 'Product Added', properties: { name: 'Shoe', product_id: 'p1', quantity: 2, value: 19 } }));
+    const added = event((await requests(v1, { type: 'track', userId: 'u1', event: 'Product Added', properties: { name: 'Shoe', product_id: 'p1', quantity: 2, value: 19 } })));
     expect([added.metric.data.attributes.name, added.value, added.properties]).toEqual(['Added to Cart', 19, { AddedItemProductName: 'Shoe', AddedItemProductID: 'p1', AddedItemQuantity: 2 }]);
 
     const checkout = event(
-      requests(v1, {
+      (await requests(v1, {
         type: 'track',
         userId: 'u1',
         messageId: 'm-checkout',
         event: 'Checkout Started',
         properties: { order_id: 'o1', value: 30, checkout_url: 'https://x/c', products: [{ product_id: 'p1', name: 'Shoe', price: 10, quantity: 3, brand: 'X' }, {}], coupon: 'SAVE' },
-      }),
+      })),
     );
     expect(checkout.metric.data.attributes.name).toBe('Started Checkout');
     expect(checkout.unique_id).toBe('o1'); // $event_id
     expect(checkout.value).toBe(30); // $value
     expect(checkout.properties).toEqual({ CheckoutURL: 'https://x/c', items: [{ ProductID: 'p1', ProductName: 'Shoe', Quantity: 3, ItemPrice: 10 }], coupon: 'SAVE' });
 
-    expect(event(requests(v2, { type: 'track', userId: 'u1', event: 'Product Viewed', properties: { sku: 'S1' } })).metric.data.attributes.name).toBe('Product Viewed');
+    expect(event((await requests(v2, { type: 'track', userId: 'u1', event: 'Product Viewed', properties: { sku: 'S1' } }))).metric.data.attributes.name).toBe('Product Viewed');
   });
 
-  it('screen: the screen name is the event (v1 prefers properties.name)', () => {
+  it('screen: the screen name is the event (v1 prefers properties.name)', async () => {
     const m = { type: 'screen', userId: 'u1', name: 'Home', properties: { name: 'Home screen', tab: 2 } };
-    expect(event(requests(v2, m)).metric.data.attributes.name).toBe('Home');
-    expect(event(requests(v1, m)).metric.data.attributes.name).toBe('Home screen');
+    expect(event((await requests(v2, m))).metric.data.attributes.name).toBe('Home');
+    expect(event((await requests(v1, m))).metric.data.attributes.name).toBe('Home screen');
   });
 
-  it('page: nothing unless sendPageAsTrack; then "Viewed [category] <name> page", with the properties only with additionalPageInfo', () => {
+  it('page: nothing unless sendPageAsTrack; then "Viewed [category] <name> page", with the properties only with additionalPageInfo', async () => {
     const m = { type: 'page', userId: 'u1', name: 'Pricing', properties: { category: 'Docs', url: 'https://x/pricing' } };
     const r = plan(v2, m);
     expect([r.actions, r.operations, r.error]).toEqual([[], [], null]);
     const asTrack = destination('rudderstack', { sendPageAsTrack: true });
-    expect(event(requests(asTrack, m))).toMatchObject({ metric: { data: { attributes: { name: 'Viewed Docs Pricing page' } } }, properties: {} });
-    expect(event(requests(asTrack, { ...m, properties: {} })).metric.data.attributes.name).toBe('Viewed Pricing page');
-    expect(event(requests(asTrack, { type: 'page', userId: 'u1' })).metric.data.attributes.name).toBe('Viewed a Page');
+    expect(event((await requests(asTrack, m)))).toMatchObject({ metric: { data: { attributes: { name: 'Viewed Docs Pricing page' } } }, properties: {} });
+    expect(event((await requests(asTrack, { ...m, properties: {} }))).metric.data.attributes.name).toBe('Viewed Pricing page');
+    expect(event((await requests(asTrack, { type: 'page', userId: 'u1' }))).metric.data.attributes.name).toBe('Viewed a Page');
     const withInfo = destination('rudderstack', { sendPageAsTrack: true, additionalPageInfo: true });
-    expect(event(requests(withInfo, m)).properties).toEqual({ category: 'Docs', url: 'https://x/pricing' });
+    expect(event((await requests(withInfo, m))).properties).toEqual({ category: 'Docs', url: 'https://x/pricing' });
   });
 
-  it('eventFilteringOption: track calls only, names trimmed and compared case-sensitively; filtered calls send nothing and are no error', () => {
+  it('eventFilteringOption: track calls only, names trimmed and compared case-sensitively; filtered calls send nothing and are no error', async () => {
     const names = (d: ReturnType<typeof destination>) =>
       ['Signed Up', ' Signed Up ', 'signed up', 'Other'].map((e) => plan(d, { type: 'track', userId: 'u1', event: e }).operations.length);
     const white = destination('rudderstack', { eventFilteringOption: 'whitelistedEvents', whitelistedEvents: [{ eventName: 'Signed Up ' }] });
@@ -453,33 +453,33 @@ describe('track, screen, page (seeds 002, 004)', () => {
     expect(plan(white, { type: 'track', userId: 'u1', event: 'Other' }).error).toBeNull();
   });
 
-  it('the Klaviyo profile id (context.externalId type klaviyo-profileId) goes on v2 event profiles', () => {
-    const ev = event(requests(v2, { ...TRACK, context: { ...TRACK.context, externalId: [{ type: 'other', id: 'x' }, { type: 'klaviyo-profileId', id: '01HPROFILE' }] } }));
+  it('the Klaviyo profile id (context.externalId type klaviyo-profileId) goes on v2 event profiles', async () => {
+    const ev = event((await requests(v2, { ...TRACK, context: { ...TRACK.context, externalId: [{ type: 'other', id: 'x' }, { type: 'klaviyo-profileId', id: '01HPROFILE' }] } })));
     expect(ev.profile.data.id).toBe('01HPROFILE');
   });
 });
 
 describe('group (seed 004)', () => {
-  it('subscribes the user to the list in groupId with the consented channels and traits.custom_source', () => {
-    expect(requests(v2, GROUP)).toEqual([subscribeJob('group123', [{ type: 'profile', attributes: { email: 'alex@example.com', subscriptions: marketing('email') } }])]);
-    const [job] = requests(v2, { ...GROUP, traits: { subscribe: true, custom_source: 'signup-form' } });
+  it('subscribes the user to the list in groupId with the consented channels and traits.custom_source', async () => {
+    expect((await requests(v2, GROUP))).toEqual([subscribeJob('group123', [{ type: 'profile', attributes: { email: 'alex@example.com', subscriptions: marketing('email') } }])]);
+    const [job] = (await requests(v2, { ...GROUP, traits: { subscribe: true, custom_source: 'signup-form' } }));
     expect(job.body.data.attributes.custom_source).toBe('signup-form');
   });
 
-  it('subscribe: false unsubscribes (v2); v1 and a missing flag are refused, naming traits.subscribe', () => {
-    expect(requests(v2, { ...GROUP, traits: { subscribe: false } })[0].path).toBe('/api/profile-subscription-bulk-delete-jobs');
+  it('subscribe: false unsubscribes (v2); v1 and a missing flag are refused, naming traits.subscribe', async () => {
+    expect((await requests(v2, { ...GROUP, traits: { subscribe: false } }))[0].path).toBe('/api/profile-subscription-bulk-delete-jobs');
     expect(plan(v1, { ...GROUP, traits: { subscribe: false } }).error?.field).toBe('traits.subscribe');
     expect(plan(v2, { ...GROUP, traits: {} }).error).toEqual({ field: 'traits.subscribe', message: 'a group call needs traits.subscribe: true subscribes to the list in groupId, false unsubscribes' });
-    expect(requests(v1, GROUP)[0].path).toBe('/api/profile-subscription-bulk-create-jobs');
+    expect((await requests(v1, GROUP))[0].path).toBe('/api/profile-subscription-bulk-create-jobs');
   });
 
-  it('a group call with no identifier for its channels fails: subscribing is all it does', () => {
+  it('a group call with no identifier for its channels fails: subscribing is all it does', async () => {
     expect(plan(v2, { ...GROUP, context: { traits: { phone: '+14155550100' } } }).error).toEqual({ field: 'consent', message: 'cannot subscribe to list group123: consent [email] names no channel whose identifier is in the message' });
   });
 });
 
 describe('batched delivery', () => {
-  it('keeps RudderStack’s order for one user’s consecutive events of different types (seed 002’s example)', () => {
+  it('keeps RudderStack’s order for one user’s consecutive events of different types (seed 002’s example)', async () => {
     const msgs: [string, Record<string, unknown>][] = [
       ['user1', { type: 'track', userId: 'user1', event: 'track1', context: { traits: { email: 'u1@x.co' } } }],
       ['user1', { type: 'identify', userId: 'user1', traits: { email: 'u1@x.co' } }],
@@ -490,35 +490,35 @@ describe('batched delivery', () => {
     ];
     // The queue partitions by user (userId, else anonymousId); the worker tags each operation with it.
     const ops: PlannedOperation[] = msgs.flatMap(([user, m], i) => plan(v2, { ...m, messageId: `job${i + 1}` }).operations.map((op) => ({ ...op, partition: user })));
-    const reqs = requestsOf(ops);
+    const reqs = (await requestsOf(ops));
     // Input 1..6 → [1], [2, 4], [3, 5, 6], as RudderStack's router groups them.
-    expect(reqs.map((r) => r.path)).toEqual(['/api/events', '/api/profile-bulk-import-jobs', '/api/event-bulk-create-jobs']);
+    expect(reqs.map((r) => r.path)).toEqual(['/api/events', '/api/profile-bulk-import-jobs', POLL, '/api/event-bulk-create-jobs']);
     expect(reqs[1].body.data.attributes.profiles.data.map((p: any) => p.attributes.email)).toEqual(['u1@x.co', 'u2@x.co']);
-    const names = reqs[2].body.data.attributes['events-bulk-create'].data.flatMap((e: any) => e.attributes.events.data.map((x: any) => `${e.attributes.profile.data.attributes.email} ${x.attributes.metric.data.attributes.name}`));
+    const names = reqs[3].body.data.attributes['events-bulk-create'].data.flatMap((e: any) => e.attributes.events.data.map((x: any) => `${e.attributes.profile.data.attributes.email} ${x.attributes.metric.data.attributes.name}`));
     expect(names).toEqual(['u1@x.co track2', 'u1@x.co track3', 'u2@x.co track1']);
   });
 
-  it('every request of a mixed run, each setting on, is valid against the spec', () => {
+  it('every request of a mixed run, each setting on, is valid against the spec', async () => {
     const all = { listId: 'L1', consent: ['email', 'sms'], enforceEmailAsPrimary: true, flattenProperties: true, sendPageAsTrack: true, additionalPageInfo: true };
     const msgs = [IDENTIFY, TRACK, { ...TRACK, integrations: PATCHING.integrations, context: { traits: { ...TRACK.context.traits, appendList1: 'x' } } }, PATCHING, GROUP, { type: 'page', userId: 'u9', name: 'Home', properties: { category: 'Top', a: { b: 1 } }, context: { traits: { email: 'u9@x.co' } } }, { type: 'screen', userId: 'u9', name: 'Cart', context: { traits: { email: 'u9@x.co' } } }];
     for (const apiVersion of ['v1', 'v2']) {
       const d = destination('rudderstack', { ...all, apiVersion });
       const ops = msgs.flatMap((m, i) => plan(d, { ...m, messageId: `x${i}` }).operations);
       expect(ops.length).toBeGreaterThanOrEqual(6);
-      requestsOf(ops); // coalesced
-      for (const op of ops) requestsOf([op]); // one by one
+      await requestsOf(ops); // coalesced
+      for (const op of ops) await requestsOf([op]); // one by one
     }
   });
 });
 
 describe('settings (RudderStack’s names), checked at startup', () => {
-  it('accepts a config pasted from RudderStack, dashboard-only keys included', () => {
+  it('accepts a config pasted from RudderStack, dashboard-only keys included', async () => {
     expect(() =>
       getPreset('rudderstack', { privateApiKey: 'pk', publicApiKey: 'Pub', apiVersion: 'v1', useNativeSDK: { web: false }, connectionMode: { web: 'cloud' }, consentManagement: [], oneTrustCookieCategories: {}, ketchConsentPurposes: {}, whitelistedEvents: [{ eventName: '' }] }),
     ).not.toThrow();
   });
 
-  it('names each bad setting', () => {
+  it('names each bad setting', async () => {
     const err = (settings: Record<string, unknown>) => {
       try {
         compileDestination({ preset: 'rudderstack', settings });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileDestination } from '../../destination/index.js';
 import { PresetSettingsError } from '../index.js';
-import { destination, plan, requests, requestsOf } from './helpers.js';
+import { destination, plan, POLL, requests, requestsOf } from './helpers.js';
 
 // Seed 003's examples.
 const IDENTIFY = {
@@ -46,8 +46,8 @@ const events = (reqs: { path: string; body: any }[]) =>
   );
 
 describe('identify (seed 003)', () => {
-  it('creates the person with $id = userId and custom traits, then subscribes them to integrations.Klaviyo.listId without confirmation (confirmOptin: false)', () => {
-    expect(requests(classic, IDENTIFY)).toEqual([
+  it('creates the person with $id = userId and custom traits, then subscribes them to integrations.Klaviyo.listId without confirmation (confirmOptin: false)', async () => {
+    expect((await requests(classic, IDENTIFY))).toEqual([
       {
         method: 'POST',
         path: '/api/profile-import',
@@ -68,8 +68,8 @@ describe('identify (seed 003)', () => {
     ]);
   });
 
-  it('maps Segment’s special traits to Klaviyo’s special properties', () => {
-    const [profile] = requests(classic, {
+  it('maps Segment’s special traits to Klaviyo’s special properties', async () => {
+    const [profile] = (await requests(classic, {
       type: 'identify',
       userId: 'u1',
       traits: {
@@ -88,7 +88,7 @@ describe('identify (seed 003)', () => {
         avatar: 'https://x/a.png',
         plan: 'pro',
       },
-    });
+    }));
     expect(profile.body.data.attributes).toEqual({
       email: 'a@x.co',
       phone_number: '+14155550100',
@@ -103,59 +103,59 @@ describe('identify (seed 003)', () => {
     });
   });
 
-  it('an email userId is the email', () => {
-    expect(requests(classic, { type: 'identify', userId: 'ann@x.co', traits: {} })[0].body.data.attributes).toEqual({ email: 'ann@x.co', external_id: 'ann@x.co' });
+  it('an email userId is the email', async () => {
+    expect((await requests(classic, { type: 'identify', userId: 'ann@x.co', traits: {} }))[0].body.data.attributes).toEqual({ email: 'ann@x.co', external_id: 'ann@x.co' });
   });
 
-  it('listId setting is the default list; confirmOptin (default true) leaves confirmation to the list; the call’s integrations.Klaviyo overrides both', () => {
+  it('listId setting is the default list; confirmOptin (default true) leaves confirmation to the list; the call’s integrations.Klaviyo overrides both', async () => {
     const d = destination('segment-classic', { listId: 'DEFAULT' });
     const m = { type: 'identify', userId: 'u1', timestamp: '2026-03-01T12:00:00Z', traits: { email: 'a@x.co' } };
-    const confirmed = subscription(requests(d, m));
+    const confirmed = subscription((await requests(d, m)));
     expect(confirmed.relationships.list.data.id).toBe('DEFAULT');
     expect(confirmed.attributes).toEqual({ profiles: { data: [{ type: 'profile', attributes: { email: 'a@x.co', subscriptions: { email: { marketing: { consent: 'SUBSCRIBED' } } } } }] } });
 
-    const given = subscription(requests(destination('segment-classic', { listId: 'DEFAULT', confirmOptin: false }), m));
+    const given = subscription((await requests(destination('segment-classic', { listId: 'DEFAULT', confirmOptin: false }), m)));
     expect(given.attributes.historical_import).toBe(true);
-    const overridden = subscription(requests(destination('segment-classic', { listId: 'DEFAULT', confirmOptin: false }), { ...m, integrations: { Klaviyo: { listId: 'OTHER', confirmOptin: true } } }));
+    const overridden = subscription((await requests(destination('segment-classic', { listId: 'DEFAULT', confirmOptin: false }), { ...m, integrations: { Klaviyo: { listId: 'OTHER', confirmOptin: true } } })));
     expect([overridden.relationships.list.data.id, overridden.attributes.historical_import]).toEqual(['OTHER', undefined]);
-    expect(subscription(requests(classic, m))).toBeUndefined(); // no list anywhere
+    expect(subscription((await requests(classic, m)))).toBeUndefined(); // no list anywhere
   });
 
-  it('a list needs an email: without one the person is still updated, with a warning', () => {
+  it('a list needs an email: without one the person is still updated, with a warning', async () => {
     const r = plan(destination('segment-classic', { listId: 'L1' }), { type: 'identify', userId: 'u1', traits: { plan: 'pro' } });
     expect(r.error).toBeNull();
-    expect(requestsOf(r.operations).map((q) => q.path)).toEqual(['/api/profile-import']);
+    expect((await requestsOf(r.operations)).map((q) => q.path)).toEqual(['/api/profile-import']);
     expect(r.warnings).toEqual([{ field: 'traits.email', message: 'not subscribed to list L1: the List API needs an email (traits.email or an email userId)' }]);
   });
 
-  it('confirmOptin false without a timestamp: subscribed under the list’s own setting, with a warning', () => {
+  it('confirmOptin false without a timestamp: subscribed under the list’s own setting, with a warning', async () => {
     const r = plan(destination('segment-classic', { listId: 'L1', confirmOptin: false }), { type: 'identify', userId: 'u1', traits: { email: 'a@x.co' } });
-    expect(subscription(requestsOf(r.operations)).attributes.historical_import).toBeUndefined();
+    expect(subscription((await requestsOf(r.operations))).attributes.historical_import).toBeUndefined();
     expect(r.warnings.map((w) => w.field)).toEqual(['timestamp']);
   });
 });
 
 describe('Enforce Email as Primary Identifier, Fallback on Anonymous ID', () => {
-  it('enforceEmail: $id is never set; the userId becomes the custom property id; identify and track need an email', () => {
+  it('enforceEmail: $id is never set; the userId becomes the custom property id; identify and track need an email', async () => {
     for (const settings of [{ enforceEmail: true }, { enforceEmailAsPrimary: true }]) {
       const d = destination('segment-classic', settings);
-      expect(requests(d, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', plan: 'pro' } })[0].body.data.attributes).toEqual({ email: 'a@x.co', properties: { plan: 'pro', id: 'u1' } });
-      expect(events(requests(d, { ...ITEM_ADDED, properties: { email: 'b@x.co' } }))[0].profile.data.attributes).toEqual({ email: 'b@x.co', properties: { id: 'user123' } });
+      expect((await requests(d, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', plan: 'pro' } }))[0].body.data.attributes).toEqual({ email: 'a@x.co', properties: { plan: 'pro', id: 'u1' } });
+      expect(events((await requests(d, { ...ITEM_ADDED, properties: { email: 'b@x.co' } })))[0].profile.data.attributes).toEqual({ email: 'b@x.co', properties: { id: 'user123' } });
       expect(plan(d, ITEM_ADDED).error).toEqual({ field: 'email', message: 'enforceEmail is on, so Klaviyo is keyed by email, and the call has none (properties.email or an email userId)' });
     }
   });
 
-  it('server-side calls need a userId unless sendAnonymous, which falls back on the anonymousId', () => {
+  it('server-side calls need a userId unless sendAnonymous, which falls back on the anonymousId', async () => {
     const anon = { type: 'track', anonymousId: 'anon-1', event: 'Viewed' };
     expect(plan(classic, anon).error).toEqual({ field: 'userId', message: 'server-side calls need a userId; enable sendAnonymous to fall back on the anonymousId' });
-    for (const settings of [{ sendAnonymous: true }, { fallbackOnAnonymousId: true }]) expect(events(requests(destination('segment-classic', settings), anon))[0].profile.data.attributes).toEqual({ external_id: 'anon-1' });
-    expect(requests(destination('segment-classic', { sendAnonymous: true }), { type: 'identify', anonymousId: 'anon-1', traits: { email: 'a@x.co' } })[0].body.data.attributes.external_id).toBe('anon-1');
+    for (const settings of [{ sendAnonymous: true }, { fallbackOnAnonymousId: true }]) expect(events((await requests(destination('segment-classic', settings), anon)))[0].profile.data.attributes).toEqual({ external_id: 'anon-1' });
+    expect((await requests(destination('segment-classic', { sendAnonymous: true }), { type: 'identify', anonymousId: 'anon-1', traits: { email: 'a@x.co' } }))[0].body.data.attributes.external_id).toBe('anon-1');
   });
 });
 
 describe('track (seed 003)', () => {
-  it('keys the event by userId, with properties as sent, revenue as the value and properties.email as the email', () => {
-    const [ev] = events(requests(classic, { ...ITEM_ADDED, timestamp: '2026-03-01T12:00:00Z', properties: { ...ITEM_ADDED.properties, revenue: '39.95', email: 'c@x.co' } }));
+  it('keys the event by userId, with properties as sent, revenue as the value and properties.email as the email', async () => {
+    const [ev] = events((await requests(classic, { ...ITEM_ADDED, timestamp: '2026-03-01T12:00:00Z', properties: { ...ITEM_ADDED.properties, revenue: '39.95', email: 'c@x.co' } })));
     expect(ev).toEqual({
       properties: { price: 39.95, type: 'Dress', colour: 'Red', shippingMethod: '2-day', revenue: '39.95', email: 'c@x.co' },
       time: '2026-03-01T12:00:00.000Z',
@@ -166,8 +166,8 @@ describe('track (seed 003)', () => {
     });
   });
 
-  it('Order Completed → Placed Order (revenue as value, orderId as its unique id) and one Ordered Product per product, keyed orderId_productId', () => {
-    const evs = events(requests(classic, ORDER));
+  it('Order Completed → Placed Order (revenue as value, orderId as its unique id) and one Ordered Product per product, keyed orderId_productId', async () => {
+    const evs = events((await requests(classic, ORDER)));
     expect(evs.map((e) => [e.metric.data.attributes.name, e.unique_id, e.value])).toEqual([
       ['Placed Order', '50314b8e9bcf000000000000', 25],
       ['Ordered Product', '50314b8e9bcf000000000000_507f1f77bcf86cd799439011', 19],
@@ -187,37 +187,37 @@ describe('track (seed 003)', () => {
     expect(evs.every((e) => e.profile.data.attributes.external_id === '019mr8mf4r')).toBe(true);
   });
 
-  it('product ids: productId, then id, then sku; eventId keys the order when given', () => {
+  it('product ids: productId, then id, then sku; eventId keys the order when given', async () => {
     const products = [{ productId: 'P1', id: 'I1', sku: 'S1' }, { id: 'I2', sku: 'S2' }, { sku: 'S3' }];
-    const evs = events(requests(classic, { ...ORDER, properties: { orderId: 'o1', eventId: 'ev-9', products } }));
+    const evs = events((await requests(classic, { ...ORDER, properties: { orderId: 'o1', eventId: 'ev-9', products } })));
     expect(evs.map((e) => e.unique_id)).toEqual(['ev-9', 'o1_P1', 'o1_I2', 'o1_S3']);
   });
 
-  it('useSegmentSpec ("Send Placed Order Events as Order Completed") keeps the event’s name; "Completed Order" (spec v1) is an order too', () => {
+  it('useSegmentSpec ("Send Placed Order Events as Order Completed") keeps the event’s name; "Completed Order" (spec v1) is an order too', async () => {
     for (const settings of [{ useSegmentSpec: true }, { sendPlacedOrderAsOrderCompleted: true }]) {
-      expect(events(requests(destination('segment-classic', settings), ORDER))[0].metric.data.attributes.name).toBe('Order Completed');
+      expect(events((await requests(destination('segment-classic', settings), ORDER)))[0].metric.data.attributes.name).toBe('Order Completed');
     }
-    expect(events(requests(classic, { ...ORDER, event: 'Completed Order' })).map((e) => e.metric.data.attributes.name)).toEqual(['Placed Order', 'Ordered Product', 'Ordered Product']);
+    expect(events((await requests(classic, { ...ORDER, event: 'Completed Order' }))).map((e) => e.metric.data.attributes.name)).toEqual(['Placed Order', 'Ordered Product', 'Ordered Product']);
   });
 
-  it('page, screen and group calls send nothing (the classic destination took identify and track server side)', () => {
+  it('page, screen and group calls send nothing (the classic destination took identify and track server side)', async () => {
     for (const m of [{ type: 'page', userId: 'u1', name: 'Home' }, { type: 'screen', userId: 'u1', name: 'Home' }, { type: 'group', userId: 'u1', groupId: 'g1' }]) {
       expect(plan(classic, m)).toMatchObject({ actions: [], operations: [], error: null });
     }
   });
 
-  it('a run of every kind of call coalesces into requests all valid against the spec', () => {
+  it('a run of every kind of call coalesces into requests all valid against the spec', async () => {
     const d = destination('segment-classic', { listId: 'L1', confirmOptin: false, sendAnonymous: true });
     const msgs = [IDENTIFY, ORDER, ITEM_ADDED, { type: 'identify', anonymousId: 'a2', timestamp: '2026-03-01T12:00:00Z', traits: { email: 'z@x.co', address: { city: 'Lyon', country: 'FR' } } }];
     const ops = msgs.flatMap((m, i) => plan(d, { ...m, messageId: `c${i}` }).operations);
-    const reqs = requestsOf(ops);
-    expect(reqs.map((r) => r.path)).toEqual(['/api/profile-bulk-import-jobs', '/api/event-bulk-create-jobs', '/api/profile-subscription-bulk-create-jobs', '/api/profile-subscription-bulk-create-jobs']);
-    expect(reqs.slice(2).map((r) => r.body.data.relationships.list.data.id)).toEqual(['baV129', 'L1']); // one job per list
+    const reqs = (await requestsOf(ops));
+    expect(reqs.map((r) => r.path)).toEqual(['/api/profile-bulk-import-jobs', '/api/event-bulk-create-jobs', POLL, '/api/profile-subscription-bulk-create-jobs', '/api/profile-subscription-bulk-create-jobs']);
+    expect(reqs.slice(3).map((r) => r.body.data.relationships.list.data.id)).toEqual(['baV129', 'L1']); // one job per list
   });
 });
 
 describe('settings (Segment’s names), checked at startup', () => {
-  it('names each bad setting', () => {
+  it('names each bad setting', async () => {
     const message = (settings: Record<string, unknown>) => {
       try {
         compileDestination({ preset: 'segment-classic', settings });

@@ -55,13 +55,13 @@ async function emulator() {
 }
 
 /** What preview shows for one message: no error, and its requests (valid against the spec). */
-function preview(m: Record<string, unknown>, dest: CompiledDestination = segment) {
-  const p = previewMessage(dest, m);
+async function preview(m: Record<string, unknown>, dest: CompiledDestination = segment) {
+  const p = await previewMessage(dest, m);
   expect(p.error).toBeNull();
   expectValid(p.requests as Parameters<typeof expectValid>[0]);
   return p;
 }
-const bodyOf = (p: ReturnType<typeof preview>, path: string) => p.requests.find((r) => r.path === path)?.body as any;
+const bodyOf = (p: Awaited<ReturnType<typeof preview>>, path: string) => p.requests.find((r) => r.path === path)?.body as any;
 
 // analytics.js / analytics-node context, as sent.
 const context = { library: { name: 'analytics.js', version: '2.11.1' }, ip: '203.0.113.9', userAgent: 'Mozilla/5.0', page: { path: '/pricing' } };
@@ -74,10 +74,10 @@ describe('segment-actions on real-world Segment input', () => {
     await deliver([identify, track]);
     expect(profile('ts@example.com').attributes.first_name).toBe('Tess');
     expect(emu.snapshot().events).toMatchObject([{ metric: 'Product Viewed', time: new Date(RECEIVED).toISOString(), properties: { sku: 'A1' } }]);
-    const p = preview(track);
+    const p = await preview(track);
     expect(p.warnings).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'timestamp', message: expect.stringMatching(/^dropped "last tuesday"/) })]));
     expect(Date.parse(bodyOf(p, '/api/events').data.attributes.time)).toBeGreaterThan(Date.now() - 60_000);
-    expect(preview(identify).requests.map((r) => r.path)).toEqual(['/api/profile-import']);
+    expect((await preview(identify)).requests.map((r) => r.path)).toEqual(['/api/profile-import']);
   });
 
   it('2 + 4. consent actions read identifiers from top-level traits; an unsubscribe by phone withdraws SMS marketing and transactional consent', async () => {
@@ -90,8 +90,8 @@ describe('segment-actions on real-world Segment input', () => {
     expect(sub.attributes).toMatchObject({ email: 'Sub@example.com', phone_number: '+12125550100' });
     expect(sub.subscriptions).toMatchObject({ email: { consent: 'SUBSCRIBED', custom_source: '-59' }, sms: { consent: 'SUBSCRIBED' } });
     expect(sms.subscriptions.sms).toMatchObject({ consent: 'UNSUBSCRIBED', transactional: { consent: 'UNSUBSCRIBED' } });
-    expect(bodyOf(preview(subscribed), '/api/profile-subscription-bulk-create-jobs').data.attributes.profiles.data[0].attributes).toMatchObject({ email: 'Sub@example.com', phone_number: '+12125550100' });
-    expect(bodyOf(preview(unsubscribed), '/api/profile-subscription-bulk-delete-jobs').data.attributes.profiles.data[0].attributes.subscriptions).toEqual({
+    expect(bodyOf(await preview(subscribed), '/api/profile-subscription-bulk-create-jobs').data.attributes.profiles.data[0].attributes).toMatchObject({ email: 'Sub@example.com', phone_number: '+12125550100' });
+    expect(bodyOf(await preview(unsubscribed), '/api/profile-subscription-bulk-delete-jobs').data.attributes.profiles.data[0].attributes.subscriptions).toEqual({
       sms: { marketing: { consent: 'UNSUBSCRIBED' }, transactional: { consent: 'UNSUBSCRIBED' } },
     });
   });
@@ -102,7 +102,7 @@ describe('segment-actions on real-world Segment input', () => {
     await deliver([identify]);
     expect(profile('props@example.com').properties).toEqual({ plan: 'pro', loyalty: { tier: 'gold' } });
     expect(profile('props@example.com').attributes.first_name).toBe('Pat');
-    expect(bodyOf(preview(identify), '/api/profile-import').data.attributes.properties).toEqual({ plan: 'pro', loyalty: { tier: 'gold' } });
+    expect(bodyOf(await preview(identify), '/api/profile-import').data.attributes.properties).toEqual({ plan: 'pro', loyalty: { tier: 'gold' } });
   });
 
   it('5. Engage "Audience Entered" with profile fields in properties: name, title, company, avatar, address and custom properties reach the profile', async () => {
@@ -130,7 +130,7 @@ describe('segment-actions on real-world Segment input', () => {
     expect(ann.attributes).toMatchObject({ first_name: 'Ann', last_name: 'Lee', title: 'CTO', organization: 'Acme', image: 'https://cdn.example.com/ann.png', location: { address1: '1 Rue de Rivoli', city: 'Paris', zip: '75001', country: 'FR' } });
     expect(ann.properties).toEqual({ lifetime_value: 1200 });
     expect(emu.snapshot().lists).toMatchObject([{ name: 'vip_users', profile_ids: [ann.id] }]);
-    const p = preview(entered);
+    const p = await preview(entered);
     expect(p.actions.find((a) => a.action === 'addProfileToList')?.payload).toMatchObject({ first_name: 'Ann', organization: 'Acme', properties: { lifetime_value: 1200 } });
   });
 
@@ -142,8 +142,8 @@ describe('segment-actions on real-world Segment input', () => {
     await deliver([cleared, viewed]);
     expect(profile('null@example.com').properties).toEqual({ plan: 'pro', extra: { note: '', left: null } });
     expect(emu.snapshot().events[0].properties).toEqual({ c: { d: null }, e: '', f: null, g: 1 });
-    expect(bodyOf(preview(viewed), '/api/events').data.attributes.properties).toEqual({ c: { d: null }, e: '', f: null, g: 1 });
-    expect(bodyOf(preview(cleared), '/api/profile-import').data).toMatchObject({ attributes: { properties: { extra: { note: '', left: null } } }, meta: { patch_properties: { unset: ['coupon'] } } });
+    expect(bodyOf(await preview(viewed), '/api/events').data.attributes.properties).toEqual({ c: { d: null }, e: '', f: null, g: 1 });
+    expect(bodyOf(await preview(cleared), '/api/profile-import').data).toMatchObject({ attributes: { properties: { extra: { note: '', left: null } } }, meta: { patch_properties: { unset: ['coupon'] } } });
   });
 });
 
@@ -160,10 +160,10 @@ describe('consent: double opt-in is never skipped unless asked', () => {
     expect(profile('new@example.com').subscriptions.email).toMatchObject({ consent: 'NEVER_SUBSCRIBED', double_opt_in: 'PENDING' });
     expect(profile('old@example.com').subscriptions.email).toMatchObject({ consent: 'SUBSCRIBED', timestamp: '2026-11-29T08:00:00.000Z' });
     expect(emu.snapshot().lists[0].profile_ids).toEqual([profile('old@example.com').id]);
-    const plain = bodyOf(preview(subscribed('new@example.com'), through(list)), '/api/profile-subscription-bulk-create-jobs').data.attributes;
+    const plain = bodyOf(await preview(subscribed('new@example.com'), through(list)), '/api/profile-subscription-bulk-create-jobs').data.attributes;
     expect(plain).not.toHaveProperty('historical_import');
     expect(plain.profiles.data[0].attributes.subscriptions.email.marketing).toEqual({ consent: 'SUBSCRIBED' });
-    const historical = bodyOf(preview(subscribed('old@example.com'), through(list, { historical_import: true })), '/api/profile-subscription-bulk-create-jobs').data.attributes;
+    const historical = bodyOf(await preview(subscribed('old@example.com'), through(list, { historical_import: true })), '/api/profile-subscription-bulk-create-jobs').data.attributes;
     expect(historical.historical_import).toBe(true);
     expect(historical.profiles.data[0].attributes.subscriptions.email.marketing).toEqual({ consent: 'SUBSCRIBED', consented_at: '2026-11-29T08:00:00.000Z' });
   });

@@ -1,5 +1,6 @@
 /** What `status` and `GET /admin/status` report: queue state per destination and recent rates. */
-import type { DestinationStats, MinuteCounts, Store } from '../store/types.js';
+import type { DestinationStats, MinuteCounts, Store } from './types.js';
+import { KV } from './keys.js';
 
 export interface Rates {
   /** Per second, averaged over the window. */
@@ -14,11 +15,8 @@ export interface DestinationStatus extends DestinationStats {
   paused?: { reason: string; since: number };
 }
 
-/** The store key under which a delivering process records its destination's pause (empty: not paused). */
-export const pausedKey = (destination: string) => `paused:${destination}`;
-
 async function pauseOf(store: Store, destination: string): Promise<DestinationStatus['paused']> {
-  const raw = await store.kvGet(pausedKey(destination));
+  const raw = await store.kvGet(KV.paused(destination));
   if (!raw) return undefined;
   try {
     return JSON.parse(raw) as DestinationStatus['paused'];

@@ -1,0 +1,25 @@
+/** Every operation kind, by name: the one table the batcher, the executor and preview read. */
+import type { Operation, OperationKind } from '../klaviyo/operations.js';
+import { eventCreate } from './event-create.js';
+import { listRemove } from './list-remove.js';
+import { profileDelete } from './profile-delete.js';
+import { profileUpsert } from './profile-upsert.js';
+import { subscriptionSubscribe } from './subscription-subscribe.js';
+import { subscriptionUnsubscribe } from './subscription-unsubscribe.js';
+import type { OperationKindModule } from './types.js';
+
+export const KINDS: { [K in OperationKind]: OperationKindModule<K> } = {
+  'event.create': eventCreate,
+  'profile.upsert': profileUpsert,
+  'list.remove': listRemove,
+  'subscription.subscribe': subscriptionSubscribe,
+  'subscription.unsubscribe': subscriptionUnsubscribe,
+  'profile.delete': profileDelete,
+};
+
+/** The module of an operation's kind, typed loosely for code that handles every kind alike. */
+export function kindOf(op: Operation): OperationKindModule<any> {
+  return KINDS[op.kind];
+}
+
+export type { OpOutcome, SendContext, OperationKindModule } from './types.js';

@@ -1,0 +1,13 @@
+/** The store's key-value namespaces, each spelled here once (Store.kvGet / kvSet). */
+export const KV = {
+  /** A source's generated write key. */
+  writeKey: (source: string) => `writeKey:${source}`,
+  /** The generated admin token. */
+  adminToken: 'adminToken',
+  /** The Klaviyo list id of an audience, per destination. */
+  audienceList: (destination: string, audienceKey: string) => `list:${destination}:audience:${audienceKey}`,
+  /** The subscriptions a warehouse model had at one version: replays re-plan with the mapping the change was made with. */
+  retlModel: (name: string, version: string) => `retl-model:${name}:${version}`,
+  /** Why a destination's delivery is paused (Klaviyo refused its key), as JSON; empty when it is not. */
+  paused: (destination: string) => `paused:${destination}`,
+};
