@@ -18,6 +18,7 @@ import { ModelPlans, retlOf } from './model-plans.js';
 import type { DeliveryOptions } from '../config/index.js';
 import type { Activity, Outcome } from '../activity/index.js';
 import { AuthError } from '../klaviyo/errors.js';
+import { KV } from '../store/keys.js';
 import { authProblem, type KeyCheck } from '../klaviyo/key-check.js';
 
 /** Why a destination is paused, and since when (ms). */
@@ -97,6 +98,14 @@ export function settle(planError: { field: string; message: string } | null, out
   if (failed && failed.status === 'failed') return { kind: 'dead', reason: `Klaviyo rejected it: ${failed.error}`, detail: failed.detail };
   if (planError) return { kind: 'dead', reason: `mapping failed at ${planError.field}: ${planError.message}` };
   return { kind: 'ack' };
+}
+
+/** Identity conflicts are counted per destination in the store, with the last one, so `status` shows them. */
+async function recordConflicts(store: Store, destination: string, conflicts: Array<{ messageId: string; note: string }>, at: number): Promise<void> {
+  const raw = await store.kvGet(KV.identityConflicts(destination));
+  const before = raw ? (JSON.parse(raw) as { count: number }).count : 0;
+  const last = conflicts[conflicts.length - 1];
+  await store.kvSet(KV.identityConflicts(destination), JSON.stringify({ count: before + conflicts.length, last: { ...last, at } }));
 }
 
 export class DeliveryWorker {
@@ -256,15 +265,23 @@ export class DeliveryWorker {
     const released: { seq: number; retryAt: number }[] = []; // held back by Klaviyo's rate limits
     const dead: { seq: number; reason: string; detail?: unknown }[] = [];
     const seen: Array<{ messageId: string } & Outcome> = [];
-    const saw = (m: LeasedMessage, status: Outcome['status'], error?: string) => seen.push({ messageId: m.messageId, status, at: now, ...(error ? { error } : {}) });
+    const saw = (m: LeasedMessage, status: Outcome['status'], error?: string, warning?: string) => seen.push({ messageId: m.messageId, status, at: now, ...(error ? { error } : {}), ...(warning ? { warning } : {}) });
+    const conflicts: Array<{ messageId: string; note: string }> = [];
     for (const m of leased) {
       const ops = opsOf.get(m.seq) ?? [];
+      // What delivery had to change (an identity conflict), said on the message.
+      const notes = [...new Set(ops.map((op) => outcomes.get(op)).flatMap((o) => (o?.status === 'delivered' && o.note ? [o.note] : [])))];
+      const noted = notes.length ? notes.join('; ') : undefined;
       const s = settle(planErrors.get(m.seq) ?? null, ops.map((op) => outcomes.get(op) ?? { status: 'retry', error: 'not attempted' }));
       if (this.pausedState && s.kind !== 'ack') {
         // The key was refused: not this message's fault. It waits, attempts untouched, until delivery resumes.
         released.push({ seq: m.seq, retryAt: now });
         saw(m, 'queued');
-      } else if (s.kind === 'ack') (ops.length ? acks : filtered).push(m.seq), saw(m, ops.length ? 'delivered' : 'filtered');
+      } else if (s.kind === 'ack') {
+        (ops.length ? acks : filtered).push(m.seq);
+        saw(m, ops.length ? 'delivered' : 'filtered', undefined, noted);
+        for (const note of notes) if (note.startsWith('identity conflict')) conflicts.push({ messageId: m.messageId, note });
+      }
       else if (s.kind === 'dead') dead.push({ seq: m.seq, reason: s.reason, detail: s.detail }), saw(m, 'dead', s.reason);
       else {
         const attempts = m.attempts + 1;
@@ -293,6 +310,11 @@ export class DeliveryWorker {
     metrics?.settled(this.o.name, 'retried', retries.length + released.length);
     metrics?.settled(this.o.name, 'dead', dead.length);
     for (const d of dead) this.o.logger?.warn({ destination: this.o.name, seq: d.seq, reason: d.reason }, 'message dead-lettered');
+    for (const c of conflicts) this.o.logger?.warn({ destination: this.o.name, ...c }, 'delivered around an identity conflict');
+    if (conflicts.length) {
+      metrics?.warnings(this.o.name, conflicts.map(() => 'identity_conflict'));
+      await recordConflicts(store, this.o.name, conflicts, now);
+    }
     this.o.activity?.events.settled(this.o.name, seen);
   }
 }

@@ -10,4 +10,6 @@ export const KV = {
   retlModel: (name: string, version: string) => `retl-model:${name}:${version}`,
   /** Why a destination's delivery is paused (Klaviyo refused its key), as JSON; empty when it is not. */
   paused: (destination: string) => `paused:${destination}`,
+  /** Updates delivered around an identity conflict: {count, last: {messageId, note, at}} (docs/identity.md). */
+  identityConflicts: (destination: string) => `identity-conflicts:${destination}`,
 };
