@@ -148,7 +148,7 @@ export async function startService(
   }
   // The key is checked once before delivery starts: a wrong key or missing scopes pause that destination (messages
   // stay queued, ingest goes on) with a sentence saying what to fix, instead of dead-lettering every message.
-  // Not awaited: an unreachable Klaviyo must not hold up ingest.
+  // Awaited for at most 5 s (below): an unreachable Klaviyo must not hold up the start.
   const keysChecked = Promise.all(
     [...workers.entries()].map(async ([name, worker]) => {
       try {
@@ -188,10 +188,9 @@ export async function startService(
   );
   await registerUi(app);
   const url = await app.listen({ port: config.port, host: config.host });
-  let stopping: Promise<void> | undefined;
-  void keysChecked.then(() => {
-    if (!stopping) for (const w of workers.values()) w.start();
-  });
+  // Delivery starts once the keys are checked (a wrong one pauses first), or after 5 s if Klaviyo is slow to answer.
+  await Promise.race([keysChecked, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+  for (const w of workers.values()) w.start();
   // Warehouse models and audiences with a schedule sync in a delivering process (on a shared store, configure
   // schedules on one process only).
   const schedules = delivers
@@ -220,6 +219,7 @@ export async function startService(
       : `dashboard: ${url}/ui/ (admin token: the one configured)`,
   );
 
+  let stopping: Promise<void> | undefined;
   return {
     url,
     writeKeys,

@@ -41,6 +41,7 @@ async function emulator() {
     const outcomes = await deliverWaves(planWaves(ops), { transport: client, lists: new ListResolver(client), pollIntervalMs: 5 });
     expect([...outcomes.values()].filter((o) => o.status !== 'delivered')).toEqual([]);
     await emu.idle();
+    return [...outcomes.entries()].map(([item, o]) => ({ messageId: item.messageId, status: o.status, note: o.status === 'delivered' ? o.note : undefined }));
   };
   const createList = async (name: string, opt_in_process: string) => {
     const res = await fetch(`${emu.url}/api/lists`, {
@@ -166,5 +167,41 @@ describe('consent: double opt-in is never skipped unless asked', () => {
     const historical = bodyOf(await preview(subscribed('old@example.com'), through(list, { historical_import: true })), '/api/profile-subscription-bulk-create-jobs').data.attributes;
     expect(historical.historical_import).toBe(true);
     expect(historical.profiles.data[0].attributes.subscriptions.email.marketing).toEqual({ consent: 'SUBSCRIBED', consented_at: '2026-11-29T08:00:00.000Z' });
+  });
+});
+
+describe('identity conflicts: delivered on the strongest identifier, never merging two people', () => {
+  // A family sharing a landline, as an analytics-node backend would identify them.
+  const member = (userId: string, email: string, phone = '+12125550100') => ({ type: 'identify', messageId: `id-${userId}`, userId, traits: { email, phone, firstName: userId } });
+
+  it('profile-import (one at a time): the 409 is answered by leaving out the phone another person holds', async () => {
+    const { deliver, emu, profile } = await emulator();
+    await deliver([member('ann', 'ann@example.com')]);
+    const [bob] = await deliver([member('bob', 'bob@example.com')]);
+    expect(bob.note).toMatch(/^identity conflict: left out phone_number=\+12125550100 \(Klaviyo profile \w+ holds one of the identifiers\).*delivered on email=bob@example.com, external_id=bob/);
+    expect(profile('ann@example.com').attributes).toMatchObject({ first_name: 'ann', external_id: 'ann', phone_number: '+12125550100' });
+    expect(profile('bob@example.com').attributes).toMatchObject({ first_name: 'bob', external_id: 'bob' });
+    expect(profile('bob@example.com').attributes.phone_number).toBeUndefined();
+    expect(emu.snapshot().requests.byEndpoint).toEqual({ createOrUpdateProfile: 3 }); // Ann, Bob's 409, Bob without the phone: no PATCH of Ann
+  });
+
+  it('a bulk import job: the profiles it fails for a conflict go into a second job without the clashing identifier; the rest are untouched', async () => {
+    const { deliver, emu, profile } = await emulator();
+    await deliver([member('ann', 'ann@example.com')]);
+    const outcomes = await deliver([member('bob', 'bob@example.com'), member('cy', 'cy@example.com'), member('dee', 'dee@example.com', '+12125550199'), member('ann', 'ann@example.com')]);
+    const note = (id: string) => outcomes.find((o) => o.messageId === `id-${id}`)?.note;
+    expect(note('bob')).toMatch(/^identity conflict: left out phone_number=\+12125550100/);
+    expect(note('cy')).toMatch(/^identity conflict: left out phone_number=\+12125550100/);
+    expect(note('dee')).toBeUndefined();
+    expect(note('ann')).toBeUndefined();
+    const s = emu.snapshot();
+    expect(s.profiles.map((p) => [p.attributes.email, p.attributes.external_id, p.attributes.phone_number ?? null]).sort()).toEqual([
+      ['ann@example.com', 'ann', '+12125550100'],
+      ['bob@example.com', 'bob', null],
+      ['cy@example.com', 'cy', null],
+      ['dee@example.com', 'dee', '+12125550199'],
+    ]);
+    expect(s.jobs.map((j: any) => [j.total_count, j.failed_count])).toEqual([[4, 2], [2, 0]]);
+    expect(profile('ann@example.com').attributes.first_name).toBe('ann');
   });
 });
