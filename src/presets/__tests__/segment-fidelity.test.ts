@@ -41,7 +41,7 @@ async function emulator() {
     const outcomes = await deliverWaves(planWaves(ops), { transport: client, lists: new ListResolver(client), pollIntervalMs: 5 });
     expect([...outcomes.values()].filter((o) => o.status !== 'delivered')).toEqual([]);
     await emu.idle();
-    return [...outcomes.entries()].map(([item, o]) => ({ messageId: item.messageId, status: o.status, note: o.status === 'delivered' ? o.note : undefined }));
+    return [...outcomes.entries()].map(([item, o]) => ({ messageId: item.messageId, action: item.action, status: o.status, note: o.status === 'delivered' ? o.note : undefined }));
   };
   const createList = async (name: string, opt_in_process: string) => {
     const res = await fetch(`${emu.url}/api/lists`, {
@@ -203,5 +203,15 @@ describe('identity conflicts: delivered on the strongest identifier, never mergi
     ]);
     expect(s.jobs.map((j: any) => [j.total_count, j.failed_count])).toEqual([[4, 2], [2, 0]]);
     expect(profile('ann@example.com').attributes.first_name).toBe('ann');
+  });
+
+  it('a subscription whose phone is another person’s: email consent recorded, no SMS consent on either profile', async () => {
+    const { deliver, profile } = await emulator();
+    await deliver([member('ann', 'ann@example.com')]);
+    const subscribed = { type: 'track', messageId: 'sub-bob', userId: 'bob', event: 'User Subscribed', traits: { email: 'bob@example.com', phone: '+12125550100' } };
+    const bob = (await deliver([subscribed])).find((o) => o.action === 'subscribeProfile')!;
+    expect(bob.note).toMatch(/^identity conflict: left out phone_number=\+12125550100 .*subscribed email=bob@example.com without SMS consent/);
+    expect(profile('bob@example.com').subscriptions).toEqual({ email: expect.objectContaining({ consent: 'SUBSCRIBED' }) });
+    expect(profile('ann@example.com').subscriptions).toEqual({});
   });
 });
