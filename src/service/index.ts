@@ -148,7 +148,7 @@ export async function startService(
   }
   // The key is checked once before delivery starts: a wrong key or missing scopes pause that destination (messages
   // stay queued, ingest goes on) with a sentence saying what to fix, instead of dead-lettering every message.
-  // Awaited for at most 5 s (below): an unreachable Klaviyo must not hold up the start.
+  // Not awaited: an unreachable Klaviyo must not hold up the start.
   const keysChecked = Promise.all(
     [...workers.entries()].map(async ([name, worker]) => {
       try {
@@ -188,8 +188,8 @@ export async function startService(
   );
   await registerUi(app);
   const url = await app.listen({ port: config.port, host: config.host });
-  // Delivery starts once the keys are checked (a wrong one pauses first), or after 5 s if Klaviyo is slow to answer.
-  await Promise.race([keysChecked, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+  // Delivery starts at once, beside the key check: a wrong key's first 401 pauses the destination just the same
+  // (the messages in flight go back to the queue), the check only says it sooner and names missing scopes.
   for (const w of workers.values()) w.start();
   // Warehouse models and audiences with a schedule sync in a delivering process (on a shared store, configure
   // schedules on one process only).
