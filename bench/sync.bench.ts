@@ -9,7 +9,9 @@
  * shares the CPU), so by default run 1 delivers to a stub that accepts every request (as bench/backlog.bench.ts
  * does): it still reads, diffs, queues, plans and settles every row, only the HTTP calls are skipped. Run 2 always
  * goes to the emulator. `--seed emulator` sends run 1 there too.
- * Run: npm run bench:sync -- [--rows 1000000] [--multiplier 100] [--seed stub|emulator]
+ * Then the same for a Parquet file of --parquet-rows (100 000) rows read through DuckDB, with the default column plan
+ * (no subscriptions: names, city, plan … go where they are named), both runs to the emulator.
+ * Run: npm run bench:sync -- [--rows 1000000] [--parquet-rows 100000] [--only jsonl|parquet] [--multiplier 100] [--seed stub|emulator]
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -25,12 +27,16 @@ import { ListResolver } from '../src/delivery/list-resolver.js';
 import { DeliveryWorker } from '../src/delivery/worker.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { parseConfig } from '../src/config/index.js';
-import { fromModel } from '../src/sync/model.js';
+import { fromModel, type SyncModel } from '../src/sync/model.js';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { runSync, type SyncSummary } from '../src/sync/run.js';
 import { freePort } from '../test/helpers/service-process.js';
 import type { KlaviyoTransport } from '../src/klaviyo/request.js';
 
-const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, multiplier: { type: 'string', default: '100' }, seed: { type: 'string', default: 'stub' } } });
+const { values: args } = parseArgs({
+  options: { rows: { type: 'string', default: '1000000' }, 'parquet-rows': { type: 'string', default: '100000' }, only: { type: 'string' }, multiplier: { type: 'string', default: '100' }, seed: { type: 'string', default: 'stub' } },
+});
+if (args.only && args.only !== 'jsonl' && args.only !== 'parquet') throw new Error('--only is jsonl or parquet');
 const total = Number(args.rows);
 const multiplier = Number(args.multiplier);
 if (args.seed !== 'stub' && args.seed !== 'emulator') throw new Error('--seed is stub or emulator');
@@ -129,7 +135,7 @@ interface Run {
   rssDelivery: number[];
 }
 
-async function run(): Promise<Run> {
+async function run(model: SyncModel): Promise<Run> {
   const rssDiff: number[] = [];
   const rssDelivery: number[] = [];
   let lastSample = 0;
@@ -149,7 +155,8 @@ async function run(): Promise<Run> {
   return { summary, diffSeconds: (diffEnd! - t0) / 1000, seconds: (performance.now() - t0) / 1000, rssDiff, rssDelivery };
 }
 
-const range = (xs: number[]) => (xs.length ? `${Math.min(...xs)}–${Math.max(...xs)} MB (${xs.length} samples)` : 'n/a');
+// First and last samples too: flat memory has no upward trend from one to the other.
+const range = (xs: number[]) => (xs.length ? `${Math.min(...xs)}–${Math.max(...xs)} MB (${xs.length} samples, first ${xs[0]}, last ${xs[xs.length - 1]})` : 'n/a');
 function report(label: string, r: Run, expected: { added: number; updated: number; deleted: number }) {
   const s = r.summary;
   const changed = s.added + s.updated + s.deleted;
@@ -162,22 +169,60 @@ function report(label: string, r: Run, expected: { added: number; updated: numbe
   console.log(`  RSS while diffing ${range(r.rssDiff)}; while waiting for delivery ${range(r.rssDelivery)}`);
 }
 
-console.log(`sync: a ${fmt(total)}-row JSON Lines model, emulator rate limits ×${multiplier} (own process), embedded SQLite store; RSS ${mb()} MB at start`);
-if (stubbed) console.log('run 1 delivers to a stub transport (every request accepted at once) to keep the bench to minutes; run 2 delivers to the emulator');
-let t = performance.now();
-await writeModel(false);
-console.log(`wrote ${file} (${(statSync(file).size / 1e6).toFixed(0)} MB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-const first = await run();
-report('run 1 (every row new)', first, { added: total, updated: 0, deleted: 0 });
+if (args.only !== 'parquet') {
+  console.log(`sync: a ${fmt(total)}-row JSON Lines model, emulator rate limits ×${multiplier} (own process), embedded SQLite store; RSS ${mb()} MB at start`);
+  if (stubbed) console.log('run 1 delivers to a stub transport (every request accepted at once) to keep the bench to minutes; run 2 delivers to the emulator');
+  let t = performance.now();
+  await writeModel(false);
+  console.log(`wrote ${file} (${(statSync(file).size / 1e6).toFixed(0)} MB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const first = await run(model);
+  report('run 1 (every row new)', first, { added: total, updated: 0, deleted: 0 });
 
-t = performance.now();
-const edits = await writeModel(true);
-console.log(`changed ${fmt(edits.updated + edits.deleted + edits.added)} rows (${fmt(edits.updated)} updated, ${fmt(edits.deleted)} deleted, ${fmt(edits.added)} new) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-requests = 0;
-byEndpoint = {};
-stubbed = false;
-const second = await run();
-report('run 2 (1 % changed)', second, edits);
+  t = performance.now();
+  const edits = await writeModel(true);
+  console.log(`changed ${fmt(edits.updated + edits.deleted + edits.added)} rows (${fmt(edits.updated)} updated, ${fmt(edits.deleted)} deleted, ${fmt(edits.added)} new) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  requests = 0;
+  byEndpoint = {};
+  stubbed = false;
+  const second = await run(model);
+  report('run 2 (1 % changed)', second, edits);
+}
+
+/**
+ * The same rows as `row` (dates as DATE), written by DuckDB; `changed` makes the second version's edits. Returns
+ * how many of each edit it made.
+ */
+async function writeParquet(path: string, n: number, changed: boolean): Promise<{ updated: number; deleted: number; added: number }> {
+  const list = (xs: string[]) => `[${xs.map((x) => `'${x}'`).join(', ')}]`;
+  const cols = (plan: string) =>
+    `i as id, 'customer' || i || '@example.com' as email, 'First' || (i % 977) as first_name, 'Last' || (i % 1553) as last_name, ${plan} as plan, ` +
+    `${list(CITIES)}[i % 6 + 1] as city, date '2020-01-01' + (i % 2000)::int as signed_up_at, (i % 5000) / 10 as lifetime_value`;
+  const plan = changed ? `case when i % 200 = 0 then 'churned' else ${list(PLANS)}[i % 4 + 1] end` : `${list(PLANS)}[i % 4 + 1]`;
+  const rows = `select ${cols(plan)} from range(0, ${n}) t(i)${changed ? ` where i % 400 <> 1 union all select ${cols(`${list(PLANS)}[i % 4 + 1]`)} from range(${n}, ${n + n / 400}) t(i)` : ''}`;
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  await c.run(`COPY (${rows}) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE 10000)`);
+  c.closeSync();
+  db.closeSync();
+  const edits = (from: number, to: number, every: number, at: number) => Math.floor((to - 1 - at) / every) - Math.floor((from - 1 - at) / every);
+  return changed ? { updated: edits(0, n, 200, 0), deleted: edits(0, n, 400, 1), added: n / 400 } : { updated: 0, deleted: 0, added: n };
+}
+
+if (args.only !== 'jsonl') {
+  const n = Number(args['parquet-rows']);
+  const parquet = join(dir, 'customers.parquet');
+  console.log(`sync: a ${fmt(n)}-row Parquet file read through DuckDB, default column plan, emulator rate limits ×${multiplier}; RSS ${mb()} MB at start`);
+  stubbed = false;
+  const parquetModel = fromModel({ name: 'parquet-customers', source: { parquet }, primaryKey: 'id' });
+  for (const [label, changed] of [['run 1 (every row new)', false], ['run 2 (1 % changed)', true]] as const) {
+    const t = performance.now();
+    const expected = await writeParquet(parquet, n, changed);
+    console.log(`wrote ${parquet} (${(statSync(parquet).size / 1e6).toFixed(1)} MB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    requests = 0;
+    byEndpoint = {};
+    report(`parquet ${label}`, await run(parquetModel), expected);
+  }
+}
 
 await worker.stop();
 await client.close();

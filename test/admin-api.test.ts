@@ -153,20 +153,27 @@ describe('admin API', () => {
   });
 
   it('overview: per-minute series from the store, Klaviyo traffic and rate-limit headroom', async () => {
+    const klaviyo = async () => (await admin('/overview')).body.destinations.find((d: any) => d.name === 'klaviyo');
+    const sum = (k: any, f: string) => k.series.reduce((n: number, p: any) => n + p[f], 0);
+    const totals = (k: any) => ({ received: sum(k, 'received'), delivered: sum(k, 'delivered'), dead: sum(k, 'dead') });
+    // Its own traffic, measured as a difference, so it passes alone and in any order: one delivered, one dead letter.
+    const before = totals(await klaviyo());
+    await send([{ type: 'track', userId: 'u-ov', messageId: 'ov-1', event: 'Overview Probe', context: { traits: { email: 'ov@example.com' } } }]);
+    await until(klaviyo, (k) => sum(k, 'delivered') === before.delivered + 1);
+    await faults({ rate400: 1 });
+    await send([{ type: 'track', userId: 'u-ov2', messageId: 'ov-2', event: 'Overview Probe', context: { traits: { email: 'ov2@example.com' } } }]);
+    const k = await until(klaviyo, (x) => sum(x, 'dead') === before.dead + 1);
+    await faults({});
+    expect(totals(k)).toEqual({ received: before.received + 2, delivered: before.delivered + 1, dead: before.dead + 1 });
     const o = (await admin('/overview')).body;
     expect(o).toMatchObject({ window: '1h', bucketMs: 60_000 });
-    const k = o.destinations.find((d: any) => d.name === 'klaviyo');
     expect(k.series.length).toBeGreaterThanOrEqual(60);
-    const sum = (f: string) => k.series.reduce((n: number, p: any) => n + p[f], 0);
-    expect(sum('received')).toBe(4);
-    expect(sum('delivered')).toBe(3);
-    expect(sum('dead')).toBe(2);
     expect(k.klaviyo.reduce((n: number, p: any) => n + p.requests, 0)).toBeGreaterThan(0);
     expect(k.klaviyo.reduce((n: number, p: any) => n + p.failed, 0)).toBeGreaterThan(0);
     expect(k.batchSizes.requests).toBeGreaterThan(0);
     expect(k.rateLimits.find((r: any) => r.endpoint === 'createEvent')).toMatchObject({ tier: 'XL', burst: { limit: 350 }, steady: { limit: 3500 } });
     expect(k.rateLimits.every((r: any) => r.headroom > 0 && r.headroom <= 1)).toBe(true);
-    expect(k.queue).toMatchObject({ dead: 0, delivered: 3 });
+    expect(k.queue.dead).toBe((await admin('/dead-letters')).body.deadLetters.length);
     expect((await admin('/overview?window=24h')).body.bucketMs).toBe(600_000);
     expect((await admin('/overview?window=7d')).status).toBe(400);
   });
@@ -185,8 +192,21 @@ describe('admin API', () => {
     expect(r.body.results[0].actions[0]).toMatchObject({ action: 'trackEvent', payload: { metric_name: 'Signed Up' } });
     expect(r.body.results[0].requests[0]).toMatchObject({ method: 'POST', path: '/api/events' });
     expect(r.body.results[1]).toMatchObject({ requests: [], error: { field: 'event' } });
+    // Delivery's own send code: an audience's list is looked up by name and created, then named by the import job.
+    const entered = { type: 'track', userId: 'u5', event: 'Audience Entered', context: { traits: { email: 'aud@example.com' }, personas: { computation_key: 'vip_buyers', computation_id: 'aud_7' } } };
+    const aud = await admin('/preview', { method: 'POST', body: JSON.stringify({ destination: 'klaviyo', messages: [entered] }) });
+    const lines = aud.body.results[0].requests.map((q: any) => `${q.method} ${decodeURIComponent(q.path)}`);
+    expect(lines).toEqual(expect.arrayContaining(['GET /api/lists?filter=equals(name,"vip_buyers")', 'POST /api/lists', 'POST /api/profile-bulk-import-jobs']));
+    const job = aud.body.results[0].requests.find((q: any) => q.path === '/api/profile-bulk-import-jobs');
+    expect(job.body.data.relationships.lists.data).toEqual([{ type: 'list', id: '<list id of vip_buyers>' }]);
     const rs = await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'rudderstack', settings: { apiVersion: 'v2' }, messages: [{ type: 'identify', userId: 'u2', traits: { email: 'r@example.com' } }] }) });
     expect(rs.body.results[0].requests.length).toBeGreaterThan(0);
+    // RudderStack's destination export is read as its settings; an unknown setting is refused, naming it and the closest known one.
+    const anon = { type: 'identify', anonymousId: 'a-3', traits: { email: 'x@example.com' } };
+    const exported = await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'rudderstack', settings: { ID: 'd1', Config: { privateApiKey: 'pk_x' } }, messages: [anon] }) });
+    expect(exported.body.results[0].requests[0].body.data.attributes.external_id).toBe('a-3'); // no apiVersion: v1 keys anonymous users by anonymousId
+    const typo = await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'rudderstack', settings: { config: { apiVersion: 'v2', listid: 'L1' } }, messages: [anon] }) });
+    expect([typo.status, typo.body.error]).toEqual([400, expect.stringContaining('listid: Unrecognized key "listid"; did you mean "listId"?')]);
     expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'nope', messages: [] }) })).body.error).toMatch(/unknown preset "nope"/);
     expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ destination: 'other', messages: [] }) })).status).toBe(400);
     expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ messages: 'x' }) })).status).toBe(400);

@@ -14,10 +14,13 @@ import { parseConfig } from '../src/config/index.js';
 import { startService, type RunningService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
 import { runSync } from '../src/sync/run.js';
-import { fromAudience, fromModel, rowHash } from '../src/sync/model.js';
+import { fromAudience, fromModel, rowHash, withColumns } from '../src/sync/model.js';
+import { planColumns, vocabulary } from '../src/sync/columns.js';
+import { ACTIONS } from '../src/actions/index.js';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { parseDuration } from '../src/sync/schedule.js';
 import { sourceSize } from '../src/sync/sources.js';
-import { syncCommand } from '../src/sync/command.js';
+import { syncCommand } from '../src/cli/sync.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { testStoreUrl } from './helpers/test-store.js';
 import { until } from './helpers/until.js';
@@ -402,6 +405,169 @@ describe('warehouse sync', () => {
   });
 });
 
+/** Runs DuckDB SQL in a database file (or in memory), e.g. to write the Parquet files a test reads. */
+async function duck(sql: string[], file = ':memory:') {
+  const db = await DuckDBInstance.create(file);
+  const c = await db.connect();
+  try {
+    for (const q of sql) await c.run(q);
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+const cli = (args: string[], env: NodeJS.ProcessEnv) =>
+  new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'sync', ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (err += d));
+    p.once('exit', (code) => resolve({ code, out, err }));
+  });
+
+describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB', () => {
+  it.runIf(Boolean(inject('postgresUrl')))('the one-line Postgres sync puts plan, city and country into the profile, and prints the column plan on the first run', async () => {
+    emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
+    const url = (await testStoreUrl())!;
+    const db = new pg.Client(url);
+    await db.connect();
+    try {
+      await db.query(`CREATE TABLE customers (id int primary key, email text, first_name text, last_name text, phone text, plan text, city text, country text)`);
+      await db.query(`INSERT INTO customers VALUES (1, 'ann@example.com', 'Ann', 'Lee', '+14155550101', 'pro', 'Oakland', 'US'), (2, 'bo@example.com', 'Bo', 'Diaz', '+14155550102', 'free', 'Lyon', 'FR')`);
+    } finally {
+      await db.end();
+    }
+    const env = { DATA_DIR: tmp(), KLAVIYO_API_KEY: 'pk_sync', KLAVIYO_URL: emu.url, STORE_URL: await testStoreUrl() };
+    const args = ['--source', url, '--query', 'select id, email, first_name, last_name, phone as phone_number, plan, city, country from customers', '--name', 'customers', '--primary-key', 'id'];
+    const first = await cli(args, env);
+    expect(first.code, first.err).toBe(0);
+    expect(first.err).toMatch(/customers: columns → Klaviyo \(upsertProfile\):\n {2}id +not sent \(primary key\)\n {2}email +→ email\n/);
+    expect(first.err).toMatch(/ plan +→ properties\.plan\n {2}city +→ location\.city\n {2}country +→ location\.country\n/);
+    const ann = emu.snapshot().profiles.find((p) => p.attributes.email === 'ann@example.com')!;
+    expect(ann.attributes).toMatchObject({ first_name: 'Ann', last_name: 'Lee', phone_number: '+14155550101', location: { city: 'Oakland', country: 'US' } });
+    expect(ann.properties).toEqual({ plan: 'pro' });
+    expect(emu.snapshot().profiles.find((p) => p.attributes.email === 'bo@example.com')!.attributes.location).toEqual({ city: 'Lyon', country: 'FR' });
+    // The plan was shown once: the next run only reports.
+    const second = await cli(args, env);
+    expect(second.err).toMatch(/2 rows read, 0 added, 0 updated, 0 deleted, 2 unchanged/);
+    expect(second.err).not.toMatch(/columns → Klaviyo/);
+  }, 60_000);
+
+  it.runIf(Boolean(inject('postgresUrl')))('Postgres columns keep their types: numbers (bigint and numeric too), booleans, timestamps as ISO text, JSON as objects', async () => {
+    const { store, emu } = await service();
+    const url = (await testStoreUrl())!;
+    const db = new pg.Client(url);
+    await db.connect();
+    try {
+      await db.query(`CREATE TABLE accounts (id bigint primary key, email text, seats int, mrr numeric(10,2), points bigint, vip boolean, renews_at timestamptz, prefs jsonb)`);
+      await db.query(`INSERT INTO accounts VALUES (7, 'acme@example.com', 12, 99.50, 9007199254740993, true, '2026-03-01T10:00:00Z', '{"digest": "weekly", "topics": ["a", "b"]}')`);
+      const model = fromModel({ name: 'accounts', source: { postgres: url, query: 'select * from accounts' }, primaryKey: 'id' });
+      expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, delivered: 1 });
+      expect(emu.snapshot().profiles[0].properties).toEqual({ seats: 12, mrr: 99.5, points: '9007199254740993', vip: true, renews_at: '2026-03-01T10:00:00.000Z', prefs: { digest: 'weekly', topics: ['a', 'b'] } });
+    } finally {
+      await db.end();
+    }
+  });
+
+  it('--map, --exclude and --properties in the config: columns go where said, the rest stays out', async () => {
+    const { store, emu } = await service();
+    const file = join(tmp(), 'people.csv');
+    csv(file, [['id', 'email', 'mobile', 'ltv', 'plan', 'notes', 'zip'], ['1', 'a@example.com', '+14155550111', '120', 'pro', 'secret', '94110']]);
+    const sync = (name: string, rules: object) => runSync({ store, model: fromModel({ name, source: { csv: file }, primaryKey: 'id', ...rules }), destination: 'klaviyo', pollMs: 20 });
+    const mapped = await sync('mapped', { map: { mobile: 'phone_number', ltv: 'properties.lifetime_value', id: 'external_id' }, exclude: ['notes', 'gone'] });
+    expect(mapped).toMatchObject({ added: 1, delivered: 1 });
+    expect(mapped.warnings).toEqual(['no column gone in the source, though the model names it (map, exclude, properties, fields or timeColumn)']);
+    const p = () => emu.snapshot().profiles.find((x) => x.attributes.email === 'a@example.com')!;
+    expect(p().attributes).toMatchObject({ phone_number: '+14155550111', external_id: '1', location: { zip: '94110' } });
+    expect(p().properties).toEqual({ lifetime_value: '120', plan: 'pro' });
+    emu.reset();
+    expect(await sync('listed', { properties: ['plan'] })).toMatchObject({ delivered: 1 });
+    expect(p().properties).toEqual({ plan: 'pro' });
+    expect(p().attributes.phone_number).toBeUndefined();
+    emu.reset();
+    expect(await sync('none', { properties: false })).toMatchObject({ delivered: 1 });
+    expect(p().properties).toEqual({});
+    expect(p().attributes.location).toEqual({ zip: '94110' });
+  });
+
+  it('sync --map / --exclude / --properties / --no-properties on the command line: the dry run shows the plan; a bad target or pair is refused', async () => {
+    const dir = tmp();
+    const file = join(dir, 'people.csv');
+    csv(file, [['id', 'email', 'mobile', 'ltv', 'plan', 'notes'], ['1', 'a@example.com', '+14155550111', '120', 'pro', 'x']]);
+    const env = { DATA_DIR: dir, STORE_URL: '' };
+    const base = ['--source', file, '--primary-key', 'id', '--dry-run'];
+    const mapped = await cli([...base, '--map', 'mobile=phone_number', '--map', 'ltv=properties.lifetime_value', '--exclude', 'notes', '--properties', 'plan', 'ltv'], env);
+    expect(mapped.code, mapped.err).toBe(0);
+    expect(mapped.err).toMatch(/ mobile +→ phone_number\n {2}ltv +→ properties\.lifetime_value\n {2}plan +→ properties\.plan\n {2}notes +not sent \(excluded\)\n/);
+    expect(JSON.parse(mapped.out)).toMatchObject({ change: 'added', primaryKey: '1' });
+    const none = await cli([...base, '--no-properties'], env);
+    expect(none.err).toMatch(/ plan +not sent \(no properties\)\n/);
+    const bad = await cli([...base, '--map', 'mobile=cell'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/mobile=cell: upsertProfile has no field cell; known: email, phone_number, /);
+    expect((await cli([...base, '--map', 'mobile'], env)).err).toMatch(/--map mobile: give column=field/);
+  }, 60_000);
+
+  it('rows as events: the columns are event properties, the time column the time; a re-run that lost its snapshot duplicates nothing', async () => {
+    const { store, emu } = await service();
+    const file = join(tmp(), 'renewals.csv');
+    const model = fromModel({ name: 'renewals', source: { csv: file }, primaryKey: 'id', subscriptions: [{ on: ['added', 'updated'], partnerAction: 'trackEvent', eventName: 'Subscription Renewed', timeColumn: 'renewed_at' }] });
+    csv(file, [['id', 'email', 'plan', 'renewed_at'], ['1', 'a@example.com', 'pro', '2026-05-01T09:00:00Z'], ['2', 'b@example.com', 'team', '2026-05-02T09:00:00Z']]);
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, failed: 0 });
+    const events = () => emu.snapshot().events.map((e) => ({ metric: e.metric, time: e.time, properties: e.properties, email: emu.snapshot().profiles.find((p) => p.id === e.profile_id)!.attributes.email }));
+    expect(events()).toEqual([
+      { metric: 'Subscription Renewed', time: '2026-05-01T09:00:00.000Z', properties: { plan: 'pro' }, email: 'a@example.com' },
+      { metric: 'Subscription Renewed', time: '2026-05-02T09:00:00.000Z', properties: { plan: 'team' }, email: 'b@example.com' },
+    ]);
+    // A renewal: the changed row is a new event.
+    csv(file, [['id', 'email', 'plan', 'renewed_at'], ['1', 'a@example.com', 'pro', '2026-06-01T09:00:00Z'], ['2', 'b@example.com', 'team', '2026-05-02T09:00:00Z']]);
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ updated: 1, unchanged: 1, delivered: 1 });
+    expect(events()).toHaveLength(3);
+    // Another store (a lost snapshot): every row is `added` again, with the unique ids of the changes already sent.
+    const other = await startService(parseConfig({ port: 0, dataDir: tmp(), store: await testStoreUrl(), destinations: [{ apiKey: 'pk_sync', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 10 } }] }), createLogger('silent'));
+    try {
+      expect(await runSync({ store: other.store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, failed: 0 });
+    } finally {
+      await other.stop();
+    }
+    expect(events()).toHaveLength(3);
+  });
+
+  it('a Parquet file (and a glob of them): typed columns arrive typed, read a chunk at a time, diffed like any source', async () => {
+    const { store, emu } = await service();
+    const dir = tmp();
+    const rows = `select i::bigint as id, 'p' || i || '@example.com' as email, 'N' || i as first_name, 'Berlin' as city, 'DE' as country,
+      case when i % 2 = 0 then 'pro' else 'free' end as plan, i * 1.5 as score, i % 3 = 0 as vip, timestamptz '2026-01-02 03:04:05+00' + to_days(i::int) as signed_up_at
+      from range(1, 3001) t(i)`;
+    await duck([`COPY (${rows}) TO '${join(dir, 'all.parquet')}' (FORMAT parquet)`, `COPY (${rows} where i <= 1000) TO '${join(dir, 'part-1.parquet')}' (FORMAT parquet)`, `COPY (${rows} where i > 1000) TO '${join(dir, 'part-2.parquet')}' (FORMAT parquet)`]);
+    const model = (parquet: string) => fromModel({ name: 'parquet-customers', source: { parquet }, primaryKey: 'id' });
+    const progress: number[] = [];
+    expect(await sourceSize({ parquet: join(dir, 'all.parquet') })).toEqual({ unit: 'rows', total: 3000 });
+    expect(await runSync({ store, model: model(join(dir, 'all.parquet')), destination: 'klaviyo', pollMs: 20, onProgress: (p) => p.phase === 'reading' && progress.push(p.done) })).toMatchObject({ rowsRead: 3000, added: 3000, delivered: 3000, failed: 0 });
+    expect(progress).toEqual([2000, 3000]);
+    const p = emu.snapshot().profiles.find((x) => x.attributes.email === 'p3@example.com')!;
+    expect(p.attributes).toMatchObject({ first_name: 'N3', location: { city: 'Berlin', country: 'DE' } });
+    expect(p.properties).toEqual({ plan: 'free', score: 4.5, vip: true, signed_up_at: '2026-01-05T03:04:05.000Z' });
+    // The same rows split over two files, read through a glob: nothing changed.
+    expect(await runSync({ store, model: model(join(dir, 'part-*.parquet')), destination: 'klaviyo', pollMs: 20 })).toMatchObject({ rowsRead: 3000, added: 0, unchanged: 3000, delivered: 0 });
+    await expect(runSync({ store, model: model(join(dir, 'missing.parquet')), destination: 'klaviyo' })).rejects.toThrow(/missing\.parquet/);
+  });
+
+  it('a DuckDB database file: the rows of a query, JSON columns as objects; sync --source duckdb: needs --query and --name', async () => {
+    const { store, emu } = await service();
+    const file = join(tmp(), 'shop.duckdb');
+    await duck([`CREATE TABLE customers (id INTEGER, email VARCHAR, plan VARCHAR, prefs JSON)`, `INSERT INTO customers VALUES (1, 'd@example.com', 'pro', '{"digest": "weekly"}'), (2, 'e@example.com', 'free', NULL)`], file);
+    const model = fromModel({ name: 'duck', source: { duckdb: file, query: 'select * from customers' }, primaryKey: 'id' });
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ rowsRead: 2, added: 2, delivered: 2 });
+    expect(emu.snapshot().profiles.find((x) => x.attributes.email === 'd@example.com')!.properties).toEqual({ plan: 'pro', prefs: { digest: 'weekly' } });
+    const flags = { source: `duckdb:${file}`, primaryKey: 'id', action: 'upsertProfile', identifier: 'email', wait: '1', dryRun: true };
+    await expect(syncCommand(flags, createLogger('silent'))).rejects.toThrow(/--source duckdb:<file> needs --query/);
+    await expect(syncCommand({ ...flags, query: 'select 1' }, createLogger('silent'))).rejects.toThrow(/--source duckdb:<file> needs --name/);
+  });
+});
+
 describe('sync building blocks', () => {
   it('a row hash ignores column order and sees every value', () => {
     expect(rowHash({ a: 1, b: 'x' })).toBe(rowHash({ b: 'x', a: 1 }));
@@ -448,10 +614,62 @@ describe('sync building blocks', () => {
     p.kill('SIGTERM');
     expect(await exited).toBe(0);
   }, 40_000);
-  it('a model without subscriptions upserts profiles from same-named columns', () => {
+  it('a model without subscriptions upserts profiles, its mapping planned from the columns', () => {
     const m = fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id' });
     expect(m.subscriptions).toHaveLength(1);
-    expect(m.subscriptions[0]).toMatchObject({ subscribe: 'event = "added" or event = "updated"', partnerAction: 'upsertProfile', mapping: { email: { '@path': '$.properties.email' } } });
+    const planned = withColumns(m, ['id', 'email', 'plan']).model;
+    expect(planned.subscriptions[0]).toMatchObject({ subscribe: 'event = "added" or event = "updated"', partnerAction: 'upsertProfile' });
+    expect(planned.subscriptions[0].mapping).toEqual({ email: { '@path': '$.properties.email' }, properties: { plan: { '@path': '$.properties.plan' } } });
     expect(m.actsOnDeleted).toBe(false);
+  });
+  it('the column plan: attributes and location parts by their common spellings, the rest custom properties, the key nowhere', () => {
+    const v = vocabulary(ACTIONS.upsertProfile);
+    const cols = ['ID', 'Email', 'firstName', 'LAST_NAME', 'phone', 'company', 'avatar_url', 'address_1', 'Address2', 'City', 'state', 'postcode', 'Country', 'lat', 'lng', 'time_zone', 'plan', 'Lifetime Value', 'a.b'];
+    const plan = Object.fromEntries(planColumns(v, cols, 'ID').map((p) => [p.column, p.to ?? p.why]));
+    expect(plan).toEqual({
+      ID: 'primary key',
+      Email: 'email',
+      firstName: 'first_name',
+      LAST_NAME: 'last_name',
+      phone: 'phone_number',
+      company: 'organization',
+      avatar_url: 'image',
+      address_1: 'location.address1',
+      Address2: 'location.address2',
+      City: 'location.city',
+      state: 'location.region',
+      postcode: 'location.zip',
+      Country: 'location.country',
+      lat: 'location.latitude',
+      lng: 'location.longitude',
+      time_zone: 'location.timezone',
+      plan: 'properties.plan',
+      'Lifetime Value': 'properties.Lifetime Value',
+      'a.b': 'name has . or quotes',
+    });
+    // The field's own name wins over another spelling; the other column stays a custom property.
+    expect(planColumns(v, ['phone', 'phone_number'], 'id').map((p) => p.to)).toEqual(['properties.phone', 'phone_number']);
+    // --map, --exclude, --properties / --no-properties.
+    const ruled = (rules: Parameters<typeof planColumns>[3]) => planColumns(v, ['id', 'email', 'mobile', 'ltv', 'plan', 'notes', 'city'], 'id', rules).map((p) => p.to ?? `(${p.why})`);
+    expect(ruled({ map: { mobile: 'phone_number', ltv: 'properties.lifetime_value', id: 'external_id' }, exclude: ['notes'] })).toEqual(['external_id', 'email', 'phone_number', 'properties.lifetime_value', 'properties.plan', '(excluded)', 'location.city']);
+    expect(ruled({ properties: ['plan'] })).toEqual(['(primary key)', 'email', '(not listed in properties)', '(not listed in properties)', 'properties.plan', '(not listed in properties)', 'location.city']);
+    expect(ruled({ properties: false })).toEqual(['(primary key)', 'email', '(no properties)', '(no properties)', '(no properties)', '(no properties)', 'location.city']);
+    // Events: identifiers go to the event's profile, every other column is an event property.
+    const e = Object.fromEntries(planColumns(vocabulary(ACTIONS.trackEvent), ['id', 'email', 'title', 'city', 'value'], 'id').map((p) => [p.column, p.to ?? p.why]));
+    expect(e).toEqual({ id: 'primary key', email: 'profile.email', title: 'properties.title', city: 'properties.city', value: 'value' });
+  });
+  it('an unknown target field is refused with the known ones; an event model needs its name', () => {
+    expect(() => fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', map: { mobile: 'mobile_phone' } })).toThrow(
+      /map: mobile=mobile_phone: upsertProfile has no field mobile_phone; known: email, phone_number, external_id, first_name, .*location\.city, .*properties\.<name>$/,
+    );
+    expect(() => fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', subscriptions: [{ on: ['added'], partnerAction: 'upsertProfile', eventName: 'Renewed' }] })).toThrow(/eventName: upsertProfile sends no event/);
+    // The model's map serves all its subscriptions: a target one of them has is accepted, the others leave it out.
+    const both = fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', map: { ltv: 'properties.lifetime_value' }, subscriptions: [{ on: ['added'], partnerAction: 'upsertProfile' }, { on: ['deleted'], partnerAction: 'unsubscribeProfile' }] });
+    expect(withColumns(both, ['id', 'email', 'ltv']).plans.map((p) => p.columns.find((c) => c.column === 'ltv'))).toEqual([
+      { column: 'ltv', to: 'properties.lifetime_value', why: 'mapped' },
+      { column: 'ltv', why: 'no field for it' },
+    ]);
+    const m = fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', subscriptions: [{ on: ['added'], partnerAction: 'trackEvent' }] });
+    expect(() => withColumns(m, ['id', 'email'])).toThrow(/trackEvent needs an event name: --event-name/);
   });
 });

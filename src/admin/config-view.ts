@@ -10,8 +10,11 @@ export function mask(secret: string | undefined | null): string | null {
 
 const SECRET_KEY = /key|secret|token|password/i;
 
+/** Secrets masked at any depth: a RudderStack destination export keeps its privateApiKey under `Config`. */
 function maskSettings(settings: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, SECRET_KEY.test(k) && typeof v === 'string' ? mask(v) : v]));
+  return Object.fromEntries(
+    Object.entries(settings).map(([k, v]) => [k, SECRET_KEY.test(k) && typeof v === 'string' ? mask(v) : v && typeof v === 'object' && !Array.isArray(v) ? maskSettings(v as Record<string, unknown>) : v]),
+  );
 }
 
 export function configView(config: Config, opts: { writeKeys: Record<string, string>; deliversTo: Map<string, string>; emulatorUrl?: string; storeKind: string }) {
@@ -24,16 +27,19 @@ export function configView(config: Config, opts: { writeKeys: Record<string, str
     destinations: config.destinations.map((d) => {
       let subscriptions: unknown[] = d.subscriptions ?? [];
       let error: string | undefined;
-      if (!d.subscriptions) {
-        try {
-          subscriptions = getPreset(d.preset, d.settings).subscriptions;
-        } catch (err) {
-          error = (err as Error).message;
-        }
+      let presetSummary: string | null = null;
+      try {
+        const preset = getPreset(d.preset, d.settings);
+        presetSummary = preset.summary ?? null;
+        if (!d.subscriptions) subscriptions = preset.subscriptions;
+      } catch (err) {
+        error = (err as Error).message;
       }
       return {
         name: d.name,
         preset: d.preset,
+        /** What the preset's settings chose (rudderstack: the apiVersion in use). */
+        presetSummary,
         apiKey: mask(d.apiKey),
         klaviyoUrl: d.klaviyoUrl ?? null,
         deliversTo: opts.deliversTo.get(d.name) ?? null,

@@ -23,27 +23,31 @@ export interface Batch {
 
 export function planWaves(planned: PlannedOperation[]): Batch[][] {
   const waves: Map<string, Batch>[] = [];
-  const last = new Map<string, { wave: number; group: string; patched: boolean }>();
+  const last = new Map<string, { wave: number; group: string; patched: boolean; profile: string }>();
   for (const item of planned) {
     const kind = kindOf(item.op);
     const group = kind.groupKey(item.op);
     const keys = orderKeys(item);
+    const profile = keys[0];
     const patched = Boolean(kind.standsAlone?.(item.op));
-    // After every earlier operation of the same profile and partition: in its wave when it can share the
+    // After every earlier operation sharing an identifier or the partition: in its wave when it can share the
     // request, else in a later one; then the earliest wave that already has a request of this group.
-    // keys[0] is the profile's: a patching upsert (event) shares no request with another upsert (event) of its profile.
+    // Through an identifier, only the same profile (keys[0]) shares a request — one with other identifiers (a user
+    // id with another email) goes after it, so the later identifiers win — and a patching upsert (event) shares
+    // no request with another upsert (event) of its profile.
     let min = 0;
-    keys.forEach((k, i) => {
+    for (const k of keys) {
       const prev = last.get(k);
-      if (prev) min = Math.max(min, prev.group === group && !(i === 0 && (patched || prev.patched)) ? prev.wave : prev.wave + 1);
-    });
+      const share = prev?.group === group && (k.startsWith('partition:') || (prev.profile === profile && !(patched || prev.patched)));
+      if (prev) min = Math.max(min, share ? prev.wave : prev.wave + 1);
+    }
     let wave = waves.findIndex((w, i) => i >= min && w.has(group));
     if (wave < 0) wave = min;
     while (waves.length <= wave) waves.push(new Map());
     let batch = waves[wave].get(group);
     if (!batch) waves[wave].set(group, (batch = { kind: item.op.kind, groupKey: group, items: [] }));
     batch.items.push(item);
-    for (const k of keys) last.set(k, { wave, group, patched });
+    for (const k of keys) last.set(k, { wave, group, patched, profile });
   }
   return waves.map((w) => [...w.values()].flatMap(split));
 }

@@ -17,31 +17,28 @@ program
   .command('preview')
   .description('read Segment messages as JSON Lines on stdin; print what would be sent to Klaviyo (sends nothing)')
   .option('--preset <name>', 'preset of subscriptions and settings (wins over the preset in --config; default segment-actions)')
-  .option('--config <file>', 'JSON or YAML file: a destination ({preset, subscriptions, settings}) or a whole service config (its first destination)')
+  .option('--config <file>', 'JSON or YAML file: a whole service config (its first destination), a destination ({preset, subscriptions, settings}), or a preset’s settings (default rudderstack: its settings object or a destination export)')
   .option('--batch', 'treat the input as one delivery run and print the coalesced bulk requests')
   .action(async (o: { preset?: string; config?: string; batch?: boolean }) => {
     try {
-      const { runPreview } = await import('../preview/index.js');
+      const { runPreview, previewDestination } = await import('../preview/index.js');
       // `preview … | head`: the reader left; that is not an error.
       process.stdout.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? process.exit(0) : fail(err)));
-      const destination = o.config ? previewDestination(o.config, o.preset) : { preset: o.preset ?? 'segment-actions' };
+      const destination = o.config ? previewDestination(readConfigFile(o.config), o.preset) : { preset: o.preset ?? 'segment-actions' };
       await runPreview({ destination, batch: o.batch, input: process.stdin, output: process.stdout });
     } catch (err) {
       fail(err);
     }
   });
 
-function previewDestination(file: string, preset: string | undefined) {
-  let raw: any;
+function readConfigFile(file: string): unknown {
   const yaml = /\.ya?ml$/i.test(file);
   try {
     const text = readFileSync(file, 'utf8');
-    raw = yaml ? parseYaml(text) : JSON.parse(text);
+    return yaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
     throw new Error(`cannot read ${file} as ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
   }
-  const d = Array.isArray(raw?.destinations) ? raw.destinations[0] : raw;
-  return { preset: preset ?? d?.preset ?? 'segment-actions', subscriptions: d?.subscriptions, settings: d?.settings ?? {} };
 }
 
 program
@@ -79,7 +76,9 @@ program
   .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
   .addOption(new Option('--config <file>', 'JSON or YAML config file').env('CONFIG_FILE'))
   .addOption(new Option('--admin-token <token>', 'token for /admin/* and the dashboard at /ui/ (generated and kept in the store when absent)').env('ADMIN_TOKEN'))
-  .action(async (o: { port?: string; host?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string }) => {
+  .addOption(new Option('--cors-origins <origins>', 'comma-separated origins whose pages may send events from the browser (default: any)').env('CORS_ORIGINS'))
+  .addOption(new Option('--public-url <url>', 'the address SDKs reach this service at, for the settings endpoints (default: from each request)').env('PUBLIC_URL'))
+  .action(async (o: { port?: string; host?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string; corsOrigins?: string; publicUrl?: string }) => {
     const { loadConfigFile } = await import('../config/index.js');
     const { startService } = await import('../service/index.js');
     const { createLogger } = await import('../service/logger.js');
@@ -95,6 +94,8 @@ program
         apiKey: o.apiKey,
         klaviyoUrl: o.klaviyoUrl,
         adminToken: o.adminToken,
+        corsOrigins: o.corsOrigins,
+        publicUrl: o.publicUrl,
       });
       const service = await startService(config, logger);
       const shutdown = (signal: string) => {
@@ -228,11 +229,17 @@ program
   .description('send warehouse rows to Klaviyo: only rows added, changed or deleted since the last run')
   .addOption(new Option('--config <file>', 'config file declaring models and audiences').env('CONFIG_FILE'))
   .option('--model <name...>', 'models or audiences of the config to sync (default: all)')
-  .option('--source <source>', 'one model given here: postgres://… (with --query), a .csv or a .jsonl file')
-  .option('--query <sql>', 'with a postgres:// source: the query whose rows to sync')
+  .option('--source <source>', 'one model given here: postgres://… or duckdb:<file> (with --query), a .csv, .jsonl or .parquet file, or a glob of .parquet files')
+  .option('--query <sql>', 'with a postgres:// or duckdb: source: the query whose rows to sync')
   .option('--primary-key <column>', 'the column that identifies a row between runs')
   .option('--name <name>', 'the model’s name; it keys the snapshot (default: the file name; required for postgres://)')
   .option('--action <partnerAction>', 'action for added and updated rows', 'upsertProfile')
+  .option('--map <column=field...>', 'send a column to this field (repeatable): --map mobile=phone_number --map ltv=properties.lifetime_value')
+  .option('--exclude <column...>', 'columns not to send')
+  .option('--properties <column...>', 'only these columns become custom properties (the others named like no field are not sent)')
+  .option('--no-properties', 'no column becomes a custom property')
+  .option('--event-name <name>', 'with --action trackEvent: the event (Klaviyo metric) name')
+  .option('--time-column <column>', 'with --action trackEvent: the column holding when the event happened')
   .option('--audience <name>', 'sync the source’s rows as the members of the Klaviyo list of this name')
   .addOption(new Option('--identifier <field>', 'with --audience: what identifies a member').choices(['email', 'phone_number', 'external_id']).default('email'))
   .option('--column <column>', 'with --audience: the column holding the identifier (default: same name)')
@@ -246,7 +253,7 @@ program
   .addOption(new Option('--api-key <key>', 'Klaviyo private API key (absent: the built-in emulator)').env('KLAVIYO_API_KEY'))
   .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
   .action(async (o) => {
-    const { syncCommand } = await import('../sync/command.js');
+    const { syncCommand } = await import('./sync.js');
     const { createLogger } = await import('../service/logger.js');
     try {
       process.exitCode = await syncCommand(o, createLogger(process.env.LOG_LEVEL ?? 'warn'));

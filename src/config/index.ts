@@ -43,11 +43,16 @@ const destinationSchema = z.object({
   delivery: deliverySchema.default(() => deliverySchema.parse({})),
 }).strict();
 
-/** Where warehouse rows come from: a Postgres query, a CSV file (header row) or a JSON Lines file. */
+/**
+ * Where warehouse rows come from: a Postgres query, a CSV file (header row), a JSON Lines file, Parquet files (a
+ * path or a glob) or a query on a DuckDB database file.
+ */
 export const rowSourceSchema = z.union([
   z.object({ postgres: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'), query: z.string().min(1, 'the SQL query whose rows to sync') }).strict(),
   z.object({ csv: z.string().min(1) }).strict(),
   z.object({ jsonl: z.string().min(1) }).strict(),
+  z.object({ parquet: z.string().min(1) }).strict(),
+  z.object({ duckdb: z.string().min(1, 'the DuckDB database file'), query: z.string().min(1, 'the SQL query whose rows to sync') }).strict(),
 ]);
 
 const changeKind = z.enum(['added', 'updated', 'deleted']);
@@ -59,6 +64,10 @@ const modelSubscriptionSchema = z.object({
   fields: z.record(z.string(), z.string()).optional(),
   /** Full mapping-kit mapping; the row is at `$.properties`. */
   mapping: z.record(z.string(), z.unknown()).optional(),
+  /** trackEvent / orderCompleted: the event's name (Klaviyo metric). */
+  eventName: z.string().min(1).optional(),
+  /** Event actions: the column holding when the event happened (default: when it is synced). */
+  timeColumn: z.string().min(1).optional(),
 }).strict();
 
 const nameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'names use letters, digits, - and _');
@@ -71,8 +80,14 @@ export const modelSchema = z.object({
   destination: z.string().optional(),
   source: rowSourceSchema,
   primaryKey: z.string().min(1),
-  /** Default: added and updated rows → upsertProfile, columns named like its fields map by themselves. */
+  /** Default: added and updated rows → upsertProfile. */
   subscriptions: z.array(modelSubscriptionSchema).min(1).optional(),
+  /** Column → field (`phone_number`, `location.city`, `properties.lifetime_value`): overrides where a column goes. */
+  map: z.record(z.string(), z.string().min(1)).optional(),
+  /** Columns not sent. */
+  exclude: z.array(z.string()).optional(),
+  /** Only these columns become custom properties (false: none); default every column not sent to a field. */
+  properties: z.union([z.array(z.string()), z.literal(false)]).optional(),
   every: everySchema.optional(),
   /** Let a run delete more than half of the rows last synced, or all of them when the source reads no rows. */
   allowMassDelete: z.boolean().optional(),
@@ -111,6 +126,10 @@ export const configSchema = z.object({
   role: z.enum(['all', 'ingest', 'worker']).default('all'),
   /** Protects /admin/* and the dashboard. Absent → one is generated, kept in the store and printed at start. */
   adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
+  /** Origins whose pages may call /v1/* (browser SDKs): `*` for any (write keys are public), or exact origins. */
+  corsOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'an origin is `*` or scheme://host[:port], without a path')).min(1).default(() => ['*']),
+  /** The address SDKs reach this service at, named in the settings endpoints (behind a proxy: its https URL). Absent: each request's own scheme and Host. */
+  publicUrl: z.string().url().regex(/^https?:\/\//, 'the public URL is http(s)://…').optional(),
   sources: z.array(sourceSchema).default(() => [{ name: 'default' }]),
   destinations: z.array(destinationSchema).min(1).default(() => [destinationSchema.parse({})]),
   /** Warehouse models synced by `sync` (and on their schedule by `start`). */
@@ -141,7 +160,24 @@ export interface ConfigOverrides {
   apiKey?: string;
   klaviyoUrl?: string;
   adminToken?: string;
+  /** Comma-separated origins. */
+  corsOrigins?: string;
+  publicUrl?: string;
 }
+
+/**
+ * One destination entry ({name, preset, settings, subscriptions, …}), checked as `start` checks each destination of
+ * a config (`preview --config`); throws ConfigFileError listing every problem by key.
+ */
+export function parseDestination(raw: unknown): DestinationEntry {
+  const result = destinationSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(destination)'}: ${i.message}`);
+  throw new ConfigFileError(`invalid destination:\n${lines.join('\n')}`);
+}
+
+/** Keys only a destination entry has (not the settings objects of the presets): what tells the two apart. */
+export const DESTINATION_ONLY_KEYS = ['preset', 'subscriptions', 'settings', 'delivery', 'klaviyoUrl'] as const;
 
 /** Parse raw config (already read from a file) plus overrides; throws ConfigFileError listing every problem by path. */
 export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Config {
@@ -169,10 +205,14 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Conf
   const writeKey = check(sourceSchema.shape.writeKey, overrides.writeKey, '--write-key / WRITE_KEY');
   const apiKey = check(destinationSchema.shape.apiKey, overrides.apiKey, '--api-key / KLAVIYO_API_KEY');
   const klaviyoUrl = check(destinationSchema.shape.klaviyoUrl, overrides.klaviyoUrl, '--klaviyo-url / KLAVIYO_URL');
+  const corsOrigins = check(configSchema.shape.corsOrigins, overrides.corsOrigins?.split(',').map((o) => o.trim()).filter(Boolean), '--cors-origins / CORS_ORIGINS');
+  const publicUrl = check(configSchema.shape.publicUrl, overrides.publicUrl, '--public-url / PUBLIC_URL');
   if (port !== undefined) config.port = port;
   if (host) config.host = host;
   if (overrides.dataDir) config.dataDir = overrides.dataDir;
   if (adminToken) config.adminToken = adminToken;
+  if (corsOrigins) config.corsOrigins = corsOrigins;
+  if (publicUrl) config.publicUrl = publicUrl.replace(/\/+$/, '');
   if (writeKey) for (const s of config.sources) s.writeKey = writeKey;
   for (const d of config.destinations) {
     if (apiKey) d.apiKey = apiKey;

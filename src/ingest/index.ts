@@ -1,6 +1,7 @@
 /**
  * Segment-compatible HTTP Tracking API (RudderStack's SDKs use the same paths): POST /v1/{identify,track,page,
- * screen,group,alias,batch,import}. Answers 200 only once every accepted message is durably stored.
+ * screen,group,alias,batch,import}. Answers 200 only once every accepted message is durably stored. The browser and
+ * mobile SDKs' short and beacon paths, CORS and settings endpoints: ./sdk.ts and ./cors.ts.
  *
  * Batch policy: the valid messages of a batch are stored and the invalid ones reported with their index
  * (`200 {success:true, accepted, rejected:[…]}`); a batch with no valid message is a 400. A bad message
@@ -11,6 +12,8 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, partitionKey, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
 import type { Store } from '../store/types.js';
 import { HttpError } from './http-error.js';
+import { registerCors } from './cors.js';
+import { beaconWriteKey, registerSdkSettings, rewriteSdkPath, withoutWriteKeys } from './sdk.js';
 
 export interface IngestSource {
   name: string;
@@ -36,12 +39,21 @@ export interface IngestOptions {
   health?: () => Promise<Record<string, unknown>>;
   /** Called after messages were stored (wakes idle delivery workers, feeds the dashboard's live events). */
   onEnqueued?: (destinations: string[], messages: SegmentMessage[], source: string) => void;
+  /** Origins whose pages may call /v1/* from a browser (default: any). */
+  corsOrigins?: readonly string[];
+  /** The address SDKs reach this service at, for the settings endpoints (default: each request's own). */
+  publicUrl?: string;
 }
 
 const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 
 export function buildIngestServer(opts: IngestOptions): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_BATCH_BYTES * 2 });
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: MAX_BATCH_BYTES * 2,
+    // Segment's short paths (/v1/t, /v1/b, …) and RudderStack's beacon path reach the long paths' handlers (./sdk.ts).
+    rewriteUrl: rewriteSdkPath,
+  });
   const byKey = new Map(opts.sources.map((s) => [s.writeKey, s]));
 
   // Raw buffers: gzip is undone here, with the size cap applied to the decompressed body.
@@ -68,14 +80,22 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     return reply.status(status).send({ success: false, error: (err as Error).message, ...(err instanceof HttpError ? err.extra : {}) });
   });
 
+  // Browser and mobile SDKs: CORS on the tracking API, and the settings endpoints they fetch first (./sdk.ts).
+  if (opts.acceptEvents !== false) {
+    registerCors(app, { origins: opts.corsOrigins ?? ['*'] });
+    registerSdkSettings(app, { sources: opts.sources, publicUrl: opts.publicUrl });
+  }
+
   function source(req: FastifyRequest): IngestSource {
     let key: string | undefined;
     const auth = req.headers.authorization;
     if (auth?.startsWith('Basic ')) key = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0];
     key ||= (req.body as { writeKey?: string } | undefined)?.writeKey;
+    key ||= beaconWriteKey(req);
     if (!key) throw new HttpError(401, 'missing write key: send it as the HTTP Basic auth user name (empty password) or as `writeKey` in the body');
     const s = byKey.get(key);
-    if (!s) throw new HttpError(401, 'unknown write key');
+    // "invalid write key": RudderStack's mobile SDKs stop on that text instead of retrying the batch forever.
+    if (!s) throw new HttpError(401, 'invalid write key: no source of this service has it');
     return s;
   }
 
@@ -106,7 +126,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   for (const path of opts.acceptEvents === false ? [] : ['/v1/batch', '/v1/import']) {
     app.post(path, async (req) => {
       const src = source(req);
-      const { messages, errors, warnings } = validateBatch(req.body);
+      const { messages, errors, warnings } = validateBatch(withoutWriteKeys(req.body));
       if (errors.length) opts.metrics?.rejected(src.name, 'invalid', errors.length);
       if (!messages.length) {
         const tooBig = errors.find((e) => e.message.includes('bytes; the limit'));

@@ -1,5 +1,5 @@
 /** HTTP outcome → error class. A table, so the policy reads in one place. */
-import { AuthError, DuplicateProfileError, KlaviyoError, PermanentError, RateLimitedError, RetryableError, type KlaviyoErrorItem } from './errors.js';
+import { AuthError, DuplicateProfileError, type KlaviyoError, PermanentError, RateLimitedError, RetryableError, type KlaviyoErrorItem } from './errors.js';
 
 function items(body: unknown): KlaviyoErrorItem[] {
   const errs = (body as { errors?: unknown })?.errors;

@@ -3,7 +3,7 @@
  * per-endpoint pacing, short in-process retries, and outcomes classified into error classes.
  * The API key never appears in an error or a log line.
  */
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { KLAVIYO_BASE_URL, KLAVIYO_REVISION, JSON_API } from './revision.js';
 import type { KlaviyoRequest, KlaviyoResponse, KlaviyoTransport } from './request.js';
 import type { EndpointName } from './endpoints.js';
@@ -78,7 +78,7 @@ export class KlaviyoClient implements KlaviyoTransport {
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     if (body !== undefined) headers['content-type'] = JSON_API;
     const started = performance.now();
-    let res;
+    let res: Dispatcher.ResponseData;
     try {
       res = await this.pool.request({
         method: req.method,

@@ -117,11 +117,27 @@ export interface PlannedOperation {
   partition?: string;
 }
 
-/** The keys whose operations must take effect in order: the profile's, and the message's partition. */
+/**
+ * The keys whose operations must take effect in order: one per identifier of the profile, the profile's own key
+ * (profileKey) first, then the message's partition. Two operations sharing any identifier are ordered, so when
+ * they disagree on another (one user id, two emails) the later one's identifiers win.
+ */
 export function orderKeys(item: PlannedOperation): string[] {
   const k = profileKey(item.op);
-  return [k === 'none' ? `none:${item.messageId}` : k, ...(item.partition !== undefined ? [`partition:${item.partition}`] : [])];
+  const p = item.op.profile as ProfileIdentifiers;
+  const ids = IDENTIFIER_KEYS.flatMap(([name, key]) => (p[name] ? [key(String(p[name]))] : [])).filter((x) => x !== k);
+  return [k === 'none' ? `none:${item.messageId}` : k, ...ids, ...(item.partition !== undefined ? [`partition:${item.partition}`] : [])];
 }
+
+/** Each identifier's order key, in Klaviyo's matching order (profileKey's). */
+const IDENTIFIER_KEYS: [keyof ProfileIdentifiers, (v: string) => string][] = [
+  ['id', (v) => `id:${v}`],
+  ['email', (v) => `email:${v.toLowerCase()}`],
+  ['phone_number', (v) => `phone:${v}`],
+  ['external_id', (v) => `ext:${v}`],
+  ['anonymous_id', (v) => `anon:${v}`],
+  ['_kx', (v) => `kx:${v}`],
+];
 
 /**
  * The key that orders operations: two operations with the same key must take effect in order.

@@ -20,6 +20,8 @@ export interface Preset {
   prepare?: (message: SegmentMessage) => PresetStep;
   /** The Klaviyo private API key the settings carry under the original product's name (rudderstack: `privateApiKey`). */
   apiKey?: string;
+  /** What the settings chose that changes behaviour most, in a line (rudderstack: the apiVersion in use): shown at start and on the Configuration page. */
+  summary?: string;
 }
 
 export class PresetSettingsError extends Error {
@@ -30,8 +32,34 @@ export class PresetSettingsError extends Error {
 export function parseSettings<S extends z.ZodType>(preset: string, schema: S, raw: unknown): z.infer<S> {
   const r = schema.safeParse(raw ?? {});
   if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  - ${i.path.join('.') || '(settings)'}: ${i.message}`);
+  const known = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+  const lines = r.error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys' && !i.path.length
+      ? i.keys.map((k) => `  - ${k}: Unrecognized key "${k}"${closest(k, known) ? `; did you mean "${closest(k, known)}"?` : ` (known: ${known.join(', ')})`}`)
+      : [`  - ${i.path.join('.') || '(settings)'}: ${i.message}`],
+  );
   throw new PresetSettingsError(`invalid settings for preset "${preset}":\n${lines.join('\n')}`);
+}
+
+/** The known name nearest to a mistyped one (case-insensitive edit distance), when near enough to be the one meant. */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  const a = name.toLowerCase();
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = distance(a, k.toLowerCase());
+    if (!best || d < best.d) best = { k, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(name.length / 3)) ? best.k : undefined;
+}
+
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * `klaviyo-destination preview`: JSON Lines of Segment messages in, what would be sent to Klaviyo out. Sends nothing.
  * Per message: matched actions, payloads and that message's own requests. With `batch`: the whole input as
- * one delivery run, one line per coalesced request.
+ * one delivery run, one line per coalesced request, with the wave it is sent in.
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -12,6 +12,22 @@ import { planWaves } from '../batcher/index.js';
 import { deliverWaves } from '../delivery/executor.js';
 import { ListResolver } from '../delivery/list-resolver.js';
 import { RecordingTransport } from './recording-transport.js';
+import { ConfigFileError, DESTINATION_ONLY_KEYS, parseConfig, parseDestination } from '../config/index.js';
+
+/**
+ * The destination a `preview --config` file describes, checked as `start` checks it (unknown keys are named):
+ * a whole service config (its first destination), one destination entry ({preset, settings, …}), or — for
+ * a file with neither shape — the settings object of `preset` (default `rudderstack`): RudderStack's bare settings
+ * or a destination export holding them under `config` / `Config`. `preset` wins over the file's.
+ */
+export function previewDestination(raw: unknown, preset?: string): DestinationConfig {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigFileError('the --config file must hold an object: a service config, a destination, or a preset’s settings');
+  const o = raw as Record<string, unknown>;
+  const d = 'destinations' in o ? parseConfig(o).destinations[0] : DESTINATION_ONLY_KEYS.some((k) => k in o) ? parseDestination(o) : undefined;
+  const config: DestinationConfig = d ? { preset: preset ?? d.preset, subscriptions: d.subscriptions, settings: d.settings } : { preset: preset ?? 'rudderstack', settings: o };
+  compileDestination(config); // the preset's settings too: every problem now, before any input is read
+  return config;
+}
 
 export interface PreviewOptions {
   destination: DestinationConfig;
@@ -60,6 +76,7 @@ export async function runPreview(opts: PreviewOptions): Promise<{ messages: numb
     for (const w of [...(v.warnings ?? []), ...result.warnings]) process.stderr.write(`line ${lineNo}: warning: ${w.field}: ${w.message}\n`);
     if (result.error) process.stderr.write(`line ${lineNo}: ${result.error.field}: ${result.error.message}\n`);
   }
+  // `wave`: requests of one wave are sent in parallel, each wave after the one before (a profile's operations keep their order).
   if (opts.batch) for (const r of await previewRequests(all)) write(r);
   return { messages, errors };
 }
@@ -78,6 +95,8 @@ export interface PreviewRequest {
   path: string;
   body?: unknown;
   messageIds: string[];
+  /** Requests of one wave go out in parallel, each wave after the one before. */
+  wave: number;
 }
 
 /**
@@ -88,13 +107,18 @@ export interface PreviewRequest {
 export async function previewRequests(planned: PlannedOperation[]): Promise<PreviewRequest[]> {
   const out: PreviewRequest[] = [];
   const transport = new RecordingTransport();
-  await deliverWaves(planWaves(planned), {
-    transport,
-    lists: new ListResolver(transport),
-    pollIntervalMs: 0,
-    holdBack: false,
-    onRequest: ({ request, items }) => out.push({ method: request.method, path: request.path, ...(request.body !== undefined ? { body: request.body } : {}), messageIds: [...new Set(items.map((i) => i.messageId))] }),
-  });
+  const lists = new ListResolver(transport);
+  // Wave by wave, to number them: nothing fails here, so no wave holds back a later one's operations.
+  for (const [i, wave] of planWaves(planned).entries()) {
+    await deliverWaves([wave], {
+      transport,
+      lists,
+      pollIntervalMs: 0,
+      holdBack: false,
+      onRequest: ({ request, items }) =>
+        out.push({ method: request.method, path: request.path, ...(request.body !== undefined ? { body: request.body } : {}), messageIds: [...new Set(items.map((i) => i.messageId))], wave: i + 1 }),
+    });
+  }
   return out;
 }
 
@@ -106,7 +130,7 @@ export async function previewMessage(dest: CompiledDestination, raw: unknown): P
   return {
     messageId: result.messageId,
     actions: result.actions.map((a) => ({ action: a.action, payload: a.payload, ...(a.error ? { error: a.error } : {}), ...(a.warnings.length ? { warnings: a.warnings } : {}) })),
-    requests: (await previewRequests(result.operations.map((op) => ({ ...op, partition: partitionKey(v.message) })))).map(({ messageIds: _ids, ...r }) => r),
+    requests: (await previewRequests(result.operations.map((op) => ({ ...op, partition: partitionKey(v.message) })))).map(({ messageIds: _ids, wave: _wave, ...r }) => r),
     // Text cleaned on the way in (control characters, surrogates, dangerous keys); action warnings are under actions.
     ...(v.warnings ? { warnings: v.warnings } : {}),
     error: result.error,

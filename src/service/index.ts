@@ -18,7 +18,7 @@ import { deleteUser, type DeletionRequest } from '../delivery/user-deletion.js';
 import { buildIngestServer } from '../ingest/index.js';
 import { startEmulator } from '../emulator/index.js';
 import { KLAVIYO_BASE_URL } from '../klaviyo/revision.js';
-import { presetApiKey } from '../presets/index.js';
+import { getPreset, presetApiKey } from '../presets/index.js';
 import { createMetrics } from './metrics.js';
 import { configuredModels, runSync, schedule, SyncBusyError } from '../sync/index.js';
 import { Activity } from '../activity/index.js';
@@ -168,6 +168,8 @@ export async function startService(
     store,
     sources,
     acceptEvents: config.role !== 'worker',
+    corsOrigins: config.corsOrigins,
+    publicUrl: config.publicUrl,
     onEnqueued: (names, messages, source) => {
       activity.events.received(source, names, messages);
       names.forEach((n) => workers.get(n)?.poke());
@@ -199,7 +201,13 @@ export async function startService(
         .map((m) =>
           schedule(m.every!, async () => {
             try {
-              const s = await runSync({ store, model: m.model, destination: m.destination });
+              const s = await runSync({
+                store,
+                model: m.model,
+                destination: m.destination,
+                // Where each column goes, when a model's plan is new (its first run, or its columns or rules changed).
+                onPlan: (plans, first) => first && logger.info({ model: m.label, plans: plans.map((p) => ({ action: p.action, columns: Object.fromEntries(p.columns.map((c) => [c.column, c.to ?? `not sent (${c.why})`])) })) }, 'warehouse sync: column plan'),
+              });
               logger.info({ ...s, model: m.label }, 'warehouse sync finished');
             } catch (err) {
               if (err instanceof SyncBusyError) logger.info({ model: m.label, reason: err.message }, 'warehouse sync skipped: another run of this model is under way');
@@ -208,6 +216,11 @@ export async function startService(
           }),
         )
     : [];
+  // What each preset's settings chose (rudderstack: the apiVersion in use, also when the settings name none).
+  for (const d of config.destinations) {
+    const summary = getPreset(d.preset, d.settings).summary;
+    if (summary) logger.info({ destination: d.name, preset: d.preset, summary }, `destination "${d.name}": preset ${d.preset}, ${summary}`);
+  }
   logger.info(
     { url, role: config.role, store: store.rateLedger ? 'postgres' : 'sqlite', sources: Object.keys(writeKeys) },
     config.role === 'worker' ? 'klaviyo-destination is delivering queued events' : 'klaviyo-destination is accepting events',

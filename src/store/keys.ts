@@ -12,4 +12,6 @@ export const KV = {
   paused: (destination: string) => `paused:${destination}`,
   /** Updates delivered around an identity conflict: {count, last: {messageId, note, at}} (docs/identity.md). */
   identityConflicts: (destination: string) => `identity-conflicts:${destination}`,
+  /** The version of a warehouse model whose column plan was last shown (a new one is printed again). */
+  retlColumnsShown: (name: string) => `retl-columns:${name}`,
 };

@@ -9,8 +9,11 @@ import type { Subscription } from '../actions/types.js';
 import { ACTIONS } from '../actions/index.js';
 import type { SegmentMessage } from '../spec/index.js';
 import type { Row } from './sources.js';
+import { checkTargets, planColumns, planMapping, resolveTarget, vocabulary, type ColumnRules, type PlannedColumn } from './columns.js';
 
 export type ChangeKind = 'added' | 'updated' | 'deleted';
+
+type ModelSubscription = NonNullable<ModelConfig['subscriptions']>[number];
 
 /** What a sync run needs of a model or an audience. */
 export interface SyncModel {
@@ -20,24 +23,90 @@ export interface SyncModel {
   destination?: string;
   source: ModelConfig['source'];
   primaryKey: string;
+  /** The subscriptions changes are planned with (a model's: as planned for the columns known so far, see `withColumns`). */
   subscriptions: Subscription[];
+  /** A model's subscriptions are planned from the source's columns once they are read; an audience's are fixed. */
+  columns?: { rules: ColumnRules; subscriptions: ModelSubscription[] };
   /** Whether some subscription acts on deleted rows: then deletions are sent, and the snapshot keeps rows (not only hashes) to map them. */
   actsOnDeleted: boolean;
   /** A run may delete more than half of the snapshot (or all of it when the source reads no rows). */
   allowMassDelete?: boolean;
 }
 
+/** Where each column goes, for one subscription. */
+export interface SubscriptionPlan {
+  subscription: string;
+  action: string;
+  columns: PlannedColumn[];
+}
+
+function actionOf(model: string, s: ModelSubscription, i: number) {
+  const action = ACTIONS[s.partnerAction];
+  if (!action) throw new Error(`model "${model}" subscriptions[${i}]: unknown partnerAction "${s.partnerAction}"; known: ${Object.keys(ACTIONS).join(', ')}`);
+  return action;
+}
+
+/** Checks what can be checked before the columns are known: actions, target fields, event settings. */
 export function fromModel(m: ModelConfig): SyncModel {
-  const subs = (m.subscriptions ?? [{ on: ['added', 'updated'] as ChangeKind[], partnerAction: 'upsertProfile' }]).map((s, i) => {
-    const action = ACTIONS[s.partnerAction];
-    if (!action) throw new Error(`model "${m.name}" subscriptions[${i}]: unknown partnerAction "${s.partnerAction}"; known: ${Object.keys(ACTIONS).join(', ')}`);
-    // Columns named like the action's fields map by themselves; `fields` renames; `mapping` says anything else.
-    const mapping: Record<string, unknown> = Object.fromEntries(Object.keys(action.fields).map((f) => [f, { '@path': `$.properties.${f}` }]));
-    for (const [field, column] of Object.entries(s.fields ?? {})) mapping[field] = { '@path': `$.properties.${column}` };
-    Object.assign(mapping, s.mapping ?? {});
-    return { name: `${m.name}: ${s.partnerAction} on ${s.on.join('/')}`, subscribe: s.on.map((k) => `event = "${k}"`).join(' or '), partnerAction: s.partnerAction, mapping };
+  const subs = m.subscriptions ?? [{ on: ['added', 'updated'] as ChangeKind[], partnerAction: 'upsertProfile' }];
+  const rules: ColumnRules = { map: m.map, exclude: m.exclude, properties: m.properties };
+  const vocabularies = subs.map((s, i) => vocabulary(actionOf(m.name, s, i)));
+  // The model's map serves every subscription: a target one of their actions has is fine (the others skip it).
+  const unknown = Object.entries(m.map ?? {}).filter(([, target]) => vocabularies.every((v) => resolveTarget(v, target) === undefined));
+  checkTargets(vocabularies[0], unknown, `model "${m.name}": map`);
+  subs.forEach((s, i) => {
+    const action = actionOf(m.name, s, i);
+    const v = vocabularies[i];
+    const where = `model "${m.name}"${subs.length > 1 ? ` subscriptions[${i}]` : ''}`;
+    checkTargets(v, Object.entries(s.fields ?? {}).map(([field, column]) => [column, field]), `${where}: fields`);
+    if (s.eventName !== undefined && !action.fields.metric_name) throw new Error(`${where}: eventName: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
+    if (s.timeColumn !== undefined && !action.fields.time) throw new Error(`${where}: timeColumn: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
   });
-  return { name: m.name, destination: m.destination, source: m.source, primaryKey: m.primaryKey, subscriptions: subs, actsOnDeleted: (m.subscriptions ?? []).some((s) => s.on.includes('deleted')), allowMassDelete: m.allowMassDelete };
+  const model: SyncModel = {
+    name: m.name,
+    destination: m.destination,
+    source: m.source,
+    primaryKey: m.primaryKey,
+    subscriptions: [],
+    columns: { rules, subscriptions: subs },
+    actsOnDeleted: subs.some((s) => s.on.includes('deleted')),
+    allowMassDelete: m.allowMassDelete,
+  };
+  return { ...model, subscriptions: withColumns(model, []).model.subscriptions };
+}
+
+/**
+ * The model with each subscription's mapping planned for these columns: the column plan first, then the
+ * subscription's `fields` (field → column) and `mapping` over it. Event actions get the event name, the time
+ * column and a unique id per change. An audience is returned as it is.
+ */
+export function withColumns(m: SyncModel, columns: string[]): { model: SyncModel; plans: SubscriptionPlan[]; missing: string[] } {
+  if (!m.columns) return { model: m, plans: [], missing: [] };
+  const { rules, subscriptions } = m.columns;
+  const plans: SubscriptionPlan[] = [];
+  const subs = subscriptions.map((s, i) => {
+    const action = actionOf(m.name, s, i);
+    const v = vocabulary(action);
+    const map = { ...rules.map };
+    for (const [field, column] of Object.entries(s.fields ?? {})) map[column] = field;
+    if (s.timeColumn) map[s.timeColumn] = 'time';
+    const planned = planColumns(v, columns, m.primaryKey, { ...rules, map });
+    const mapping: Record<string, unknown> = {};
+    // Literal defaults (orderCompleted's metric name) stay; directives would read a live event's fields.
+    for (const [k, f] of Object.entries(action.fields)) if (typeof f.default === 'string') mapping[k] = f.default;
+    if (s.eventName) mapping.metric_name = s.eventName;
+    // The same change gives the same unique id, whatever run sends it: Klaviyo records it once.
+    if (JSON.stringify(action.fields.unique_id?.default) === JSON.stringify({ '@path': '$.messageId' })) mapping.unique_id = { '@path': '$.context.retl.changeId' };
+    Object.assign(mapping, planMapping(planned), s.mapping ?? {});
+    const name = `${m.name}: ${s.partnerAction} on ${s.on.join('/')}`;
+    if (columns.length && action.fields.metric_name?.required && mapping.metric_name === undefined)
+      throw new Error(`model "${m.name}": ${s.partnerAction} needs an event name: --event-name "…" (config: eventName), or a metric_name column`);
+    plans.push({ subscription: name, action: s.partnerAction, columns: planned });
+    return { name, subscribe: s.on.map((k) => `event = "${k}"`).join(' or '), partnerAction: s.partnerAction, mapping };
+  });
+  const named = [...Object.keys(rules.map ?? {}), ...(rules.exclude ?? []), ...(Array.isArray(rules.properties) ? rules.properties : []), ...subscriptions.flatMap((s) => [...Object.values(s.fields ?? {}), ...(s.timeColumn ? [s.timeColumn] : [])])];
+  const missing = columns.length ? [...new Set(named.filter((c) => !columns.includes(c)))] : [];
+  return { model: { ...m, subscriptions: subs }, plans, missing };
 }
 
 /** An audience: members who appear are added to the list named after it, members who leave are removed. */
@@ -88,9 +157,10 @@ export function primaryKeyOf(m: SyncModel, row: Row): string {
  * Lines rows do not carry it (each row without a value fails later in `primaryKeyOf`).
  */
 export function checkPrimaryKeyColumn(m: SyncModel, rows: Row[]): void {
-  if (!rows.length || rows.some((r) => Object.prototype.hasOwnProperty.call(r, m.primaryKey))) return;
+  if (!rows.length || rows.some((r) => Object.hasOwn(r, m.primaryKey))) return;
   const columns = Object.keys(rows[0]).join(', ');
   if ('csv' in m.source) throw new Error(`${m.source.csv}: column ${m.primaryKey} not in the header (${columns})`);
+  if ('parquet' in m.source) throw new Error(`${m.source.parquet}: no column ${m.primaryKey} (columns: ${columns})`);
   throw new Error(`${'jsonl' in m.source ? m.source.jsonl : 'the query'}: no row has column ${m.primaryKey} (the first has ${columns || 'none'})`);
 }
 
@@ -100,6 +170,8 @@ export function checkPrimaryKeyColumn(m: SyncModel, rows: Row[]): void {
  */
 export function changeMessage(m: SyncModel, version: string, kind: ChangeKind, pk: string, hash: string, row: Row): SegmentMessage {
   const id = createHash('sha256').update(`${m.name}\u0000${pk}`).digest('hex').slice(0, 20);
+  // The change without its kind: an event re-sent as `added` by a run that lost the snapshot keeps its unique id.
+  const changeId = createHash('sha256').update(`${m.name}\u0000${pk}\u0000${hash}`).digest('hex').slice(0, 32);
   return {
     type: 'track',
     event: kind,
@@ -107,6 +179,6 @@ export function changeMessage(m: SyncModel, version: string, kind: ChangeKind, p
     anonymousId: `retl:${m.name}:${pk}`,
     timestamp: new Date().toISOString(),
     properties: JSON.parse(JSON.stringify(row)),
-    context: { retl: { model: m.name, version, kind, primaryKey: pk } },
+    context: { retl: { model: m.name, version, kind, primaryKey: pk, changeId } },
   } as SegmentMessage;
 }

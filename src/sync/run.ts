@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Store, SnapshotChange, Snapshots } from '../store/types.js';
 import { readRows, sourceSize, type Row } from './sources.js';
-import { changeMessage, checkPrimaryKeyColumn, modelVersion, primaryKeyOf, rowHash, type ChangeKind, type SyncModel } from './model.js';
+import { changeMessage, checkPrimaryKeyColumn, modelVersion, primaryKeyOf, rowHash, withColumns, type ChangeKind, type SubscriptionPlan, type SyncModel } from './model.js';
 
 export interface SyncSummary {
   model: string;
@@ -49,6 +49,11 @@ export interface SyncOptions {
   model: SyncModel;
   destination: string;
   dryRun?: boolean;
+  /**
+   * Where the columns go, once the first rows are read (and again if later rows bring new columns); `first` when
+   * this plan was never shown for the model before (its first run, or the columns or rules changed). Dry runs: always first.
+   */
+  onPlan?: (plans: SubscriptionPlan[], first: boolean) => void;
   /** Each change as it is found (dry runs print these). */
   onChange?: (kind: ChangeKind, pk: string, row: Row) => void;
   onProgress?: (p: SyncProgress) => void;
@@ -152,12 +157,33 @@ export async function runSync(o: SyncOptions): Promise<SyncSummary> {
 }
 
 async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: RunLock): Promise<SyncSummary> {
-  const { store, model } = o;
+  const { store } = o;
+  let model = o.model;
   const snapshots = store.snapshots;
   const dry = Boolean(o.dryRun);
-  const version = modelVersion(model);
+  let version = modelVersion(model);
   const summary: SyncSummary = { model: model.name, rowsRead: 0, added: 0, updated: 0, deleted: 0, unchanged: 0, delivered: 0, failed: 0, pending: 0, dryRun: dry, warnings: [] };
   if (!dry) await store.kvSet(KV.retlModel(model.name, version), JSON.stringify({ subscriptions: model.subscriptions }));
+
+  // A model's mappings come from the source's columns: planned with the first rows, again when rows bring new ones
+  // (JSON Lines rows need not share their keys). Each plan is a model version the workers load.
+  const columns = new Set<string>();
+  const planFor = async (rows: Row[]) => {
+    if (!o.model.columns) return;
+    const before = columns.size;
+    for (const r of rows) for (const k of Object.keys(r)) columns.add(k);
+    if (columns.size === before) return;
+    const planned = withColumns(o.model, [...columns]);
+    model = planned.model;
+    version = modelVersion(model);
+    if (!before && planned.missing.length) summary.warnings.push(`no column ${planned.missing.join(', ')} in the source, though the model names ${planned.missing.length > 1 ? 'them' : 'it'} (map, exclude, properties, fields or timeColumn)`);
+    const shownKey = KV.retlColumnsShown(model.name);
+    const first = dry || (await store.kvGet(shownKey)) !== version;
+    o.onPlan?.(planned.plans, first);
+    if (dry) return;
+    await store.kvSet(KV.retlModel(model.name, version), JSON.stringify({ subscriptions: model.subscriptions }));
+    await store.kvSet(shownKey, version);
+  };
 
   const size = await sourceSize(model.source).catch(() => undefined);
   let bytes = 0;
@@ -200,6 +226,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
   for await (const rows of readRows(model.source)) {
     await lock?.check();
     if (!summary.rowsRead) checkPrimaryKeyColumn(model, rows);
+    await planFor(rows);
     summary.rowsRead += rows.length;
     const keyed = new Map<string, Row>();
     for (const row of rows) {
@@ -230,8 +257,9 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
     // Deletions are the keys a run did not see (a dry run marks them aside, under its run id).
     await snapshots.seen(model.name, runId, [...keyed.keys()], dry);
     await flush(QUEUE_CHUNK);
-    if (size) bytes += rows.reduce((n, r) => n + JSON.stringify(r).length, 0);
-    o.onProgress?.({ phase: 'reading', done: size ? Math.min(bytes, size.total) : summary.rowsRead, total: size?.total, unit: size ? 'bytes' : 'rows' });
+    if (size?.unit === 'bytes') bytes += rows.reduce((n, r) => n + JSON.stringify(r).length, 0);
+    const done = size?.unit === 'bytes' ? Math.min(bytes, size.total) : summary.rowsRead;
+    o.onProgress?.({ phase: 'reading', done, total: size?.total, unit: size?.unit ?? 'rows' });
   }
   if (repeated) summary.warnings.push(`${repeated} rows repeat a primary key of a row just before them (e.g. ${model.primaryKey} ${repeatedExample}): the last one wins`);
 
@@ -268,6 +296,8 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
       else deletions.push({ kind: 'deleted', pk: g.pk, hash: g.hash ?? g.pendingHash ?? 'none', row });
     }
     if (!dry) await snapshots.forget(model.name, forget);
+    // A source that read no rows: the deleted rows' own columns plan their mapping.
+    await planFor(deletions.map((d) => d.row));
     await queue(deletions);
   }
 

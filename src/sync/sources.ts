@@ -1,6 +1,8 @@
-/** Warehouse rows as a stream: a Postgres query (read through a cursor), a CSV file or a JSON Lines file. */
+/**
+ * Warehouse rows as a stream: a Postgres query (read through a cursor), a CSV file, a JSON Lines file, Parquet files
+ * or a DuckDB query (both read by DuckDB, a chunk at a time).
+ */
 import { open, stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
 import pg from 'pg';
@@ -15,15 +17,19 @@ const BATCH = 2000;
 export async function* readRows(source: RowSource): AsyncGenerator<Row[]> {
   if ('postgres' in source) yield* postgresRows(source.postgres, source.query);
   else if ('csv' in source) yield* batched(csvRows(source.csv));
-  else yield* batched(jsonLines(source.jsonl));
+  else if ('jsonl' in source) yield* batched(jsonLines(source.jsonl));
+  else if ('parquet' in source) yield* batched(duckdbRows(':memory:', `select * from read_parquet(${sqlText(source.parquet)})`, source.parquet));
+  else yield* batched(duckdbRows(source.duckdb, source.query, source.duckdb));
 }
 
 /**
  * How much there is to read, for progress: bytes for a file; undefined for a query (counting its rows would run
  * the whole query once more before reading it).
  */
-export async function sourceSize(source: RowSource): Promise<{ unit: 'bytes'; total: number } | undefined> {
-  if ('postgres' in source) return undefined;
+export async function sourceSize(source: RowSource): Promise<{ unit: 'bytes' | 'rows'; total: number } | undefined> {
+  if ('postgres' in source || 'duckdb' in source) return undefined;
+  // Parquet files say how many rows they hold in their footers.
+  if ('parquet' in source) return { unit: 'rows', total: await parquetRowCount(source.parquet) };
   return { unit: 'bytes', total: (await stat('csv' in source ? source.csv : source.jsonl)).size };
 }
 
@@ -58,8 +64,17 @@ function shown(url: string): string {
   }
 }
 
+/** bigint and numeric as numbers where a number holds them exactly enough (pg gives text, to be safe). */
+const pgTypes = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === 20) return (v: string) => (Number.isSafeInteger(Number(v)) ? Number(v) : v);
+    if (oid === 1700) return (v: string) => (Number.isFinite(Number(v)) && v.replace(/^-|\.|0+$|^0+/g, '').length <= 15 ? Number(v) : v);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
 async function* postgresRows(url: string, query: string): AsyncGenerator<Row[]> {
-  const client = new pg.Client(url);
+  const client = new pg.Client({ connectionString: url, types: pgTypes });
   try {
     await client.connect();
   } catch (err) {
@@ -123,4 +138,63 @@ async function* batched(rows: AsyncIterable<Row>): AsyncGenerator<Row[]> {
     if (batch.length >= BATCH) (yield batch), (batch = []);
   }
   if (batch.length) yield batch;
+}
+
+/** A string as an SQL literal. */
+const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+async function duckdb(path: string) {
+  // Loaded on use: its native binding is only needed by Parquet and DuckDB sources.
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  try {
+    return await DuckDBInstance.create(path, path === ':memory:' ? {} : { access_mode: 'READ_ONLY' });
+  } catch (err) {
+    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+async function parquetRowCount(path: string): Promise<number> {
+  const db = await duckdb(':memory:');
+  const c = await db.connect();
+  try {
+    const r = await c.runAndReadAll(`select coalesce(sum(num_rows), 0)::double as n from parquet_file_metadata(${sqlText(path)})`);
+    return Number(r.getRowObjectsJS()[0].n);
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+/** A query's rows through DuckDB's streaming result, a chunk (2048 rows) at a time. */
+async function* duckdbRows(path: string, query: string, shownAs: string): AsyncGenerator<Row> {
+  const db = await duckdb(path);
+  const c = await db.connect();
+  try {
+    let result: Awaited<ReturnType<typeof c.stream>>;
+    try {
+      result = await c.stream(query);
+    } catch (err) {
+      throw new Error(`cannot read ${shownAs}: ${(err as Error).message}`);
+    }
+    const json = new Set(result.columnNames().filter((_, i) => result.columnType(i).alias === 'JSON'));
+    for await (const rows of result.yieldRowObjectJs()) {
+      for (const r of rows) {
+        const row: Row = {};
+        for (const [k, v] of Object.entries(r)) row[k] = json.has(k) && typeof v === 'string' ? JSON.parse(v) : plain(v);
+        yield row;
+      }
+    }
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+/** DuckDB's JS values as JSON's: big integers as numbers when exact (else text), blobs as base64, the rest as they are. */
+function plain(v: unknown): unknown {
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === 'object' && !(v instanceof Date) && Object.getPrototypeOf(v) === Object.prototype) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
 }

@@ -163,6 +163,8 @@ export interface Subscription {
 export interface DestinationConfig {
   name: string;
   preset: string;
+  /** What the preset's settings chose, e.g. rudderstack's apiVersion in use (older servers omit it). */
+  presetSummary?: string | null;
   apiKey: string | null;
   klaviyoUrl: string | null;
   /** The base URL it delivers to: Klaviyo, a given URL, or the built-in emulator (older servers omit it). */

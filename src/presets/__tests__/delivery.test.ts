@@ -17,6 +17,8 @@ import { startService } from '../../service/index.js';
 import { createLogger } from '../../service/logger.js';
 import { presetApiKey } from '../index.js';
 import { until } from '../../../test/helpers/until.js';
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
 import { destination, plan } from './helpers.js';
 
 const closers: Array<() => Promise<unknown>> = [];
@@ -26,8 +28,8 @@ afterEach(async () => {
 
 const v2 = destination('rudderstack', { apiVersion: 'v2' });
 
-async function emulator(apiKey = 'pk_test') {
-  const emu = await startEmulator({ rateLimits: false, jobDelayMs: 1, apiKey });
+async function emulator(apiKey = 'pk_test', jobDelayMs = 1) {
+  const emu = await startEmulator({ rateLimits: false, jobDelayMs, apiKey });
   const client = new KlaviyoClient({ apiKey, baseUrl: emu.url });
   closers.push(() => emu.close(), () => client.close());
   const deliver = async (msgs: Record<string, unknown>[]) => {
@@ -178,5 +180,76 @@ describe('the preset’s key setting is the API key', () => {
         rmSync(dir, { recursive: true, force: true });
       }
     }
+  });
+});
+
+describe('the RudderStack apiVersion in use is shown at start and on the Configuration page', () => {
+  it('a config without apiVersion runs v1 and says why; a destination export’s key authenticates and stays masked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kd-preset-version-'));
+    const lines: any[] = [];
+    const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) }));
+    const config = parseConfig({
+      port: 0,
+      dataDir: dir,
+      adminToken: 'admin-token-version-0123',
+      sources: [{ name: 'rs', writeKey: 'wk_version_1' }],
+      destinations: [
+        { name: 'legacy', preset: 'rudderstack', settings: { listId: 'L1' } },
+        { name: 'exported', preset: 'rudderstack', settings: { ID: 'd1', Name: 'Klaviyo', Config: { apiVersion: 'v3', privateApiKey: 'pk_exported_secret_0001' } } },
+      ],
+    });
+    const svc = await startService(config, logger);
+    closers.push(async () => (await svc.stop(), rmSync(dir, { recursive: true, force: true })));
+    const said = lines.filter((l) => l.preset === 'rudderstack').map((l) => l.msg);
+    expect(said).toEqual([
+      'destination "legacy": preset rudderstack, apiVersion v1 (the settings name none: RudderStack’s default for a destination saved without one)',
+      'destination "exported": preset rudderstack, apiVersion v3',
+    ]);
+    const view = await (await fetch(`${svc.url}/admin/config`, { headers: { authorization: 'Bearer admin-token-version-0123' } })).json();
+    expect(view.destinations.map((d: any) => [d.name, d.presetSummary])).toEqual([
+      ['legacy', expect.stringMatching(/^apiVersion v1 \(the settings name none/)],
+      ['exported', 'apiVersion v3'],
+    ]);
+    expect(JSON.stringify(view)).not.toContain('pk_exported_secret_0001');
+    expect(view.destinations[1].settings.Config.privateApiKey).toBe('pk_…0001');
+    expect(presetApiKey('rudderstack', config.destinations[1].settings)).toBe('pk_exported_secret_0001');
+  });
+});
+
+describe('one batch, one profile, conflicting identifiers: the later message’s identifiers win, delivered', () => {
+  // Slow bulk jobs: anything sent beside the import job (instead of after it) lands first and is then overwritten.
+  const user1 = (email: string, extra: Record<string, unknown> = {}) => ({ type: 'identify', userId: 'user1', traits: { email, ...extra } });
+  const order = (email: string, event = 'Order') => ({ type: 'track', userId: 'user1', event, context: { traits: { email } } });
+
+  it('identify (bulk import job) then an event with another email: the profile ends with the event’s email, the event on it', async () => {
+    const { deliver, emu } = await emulator('pk_test', 150);
+    await deliver([user1('old@x.co', { firstName: 'A' }), identify('u2@x.co', {}), order('new@x.co'), track('u2@x.co', 'Order', {})]);
+    const s = emu.snapshot();
+    const p = s.profiles.find((x) => x.attributes.external_id === 'user1')!;
+    expect(p.attributes).toMatchObject({ email: 'new@x.co', first_name: 'A' });
+    expect(s.profiles.filter((x) => x.attributes.email === 'old@x.co')).toEqual([]);
+    expect(s.events.filter((e) => e.metric === 'Order').length).toBe(2);
+  });
+
+  it('the other way round, and with the queue’s partitions (user id) as the worker tags them: the identify’s email wins', async () => {
+    const { deliver, emu } = await emulator('pk_test', 150);
+    await deliver([order('first@x.co', 'Viewed'), order('first@x.co', 'Viewed 2'), user1('second@x.co'), user1('third@x.co', { plan: 'pro' })]);
+    const p = emu.snapshot().profiles.find((x) => x.attributes.external_id === 'user1')!;
+    expect([p.attributes.email, p.properties]).toEqual(['third@x.co', { plan: 'pro' }]);
+    const ops = [user1('a@x.co'), order('b@x.co')].flatMap((m, i) => plan(v2, { messageId: `p${i}`, ...m }).operations.map((op) => ({ ...op, partition: 'user1' })));
+    expect(planWaves(ops).map((w) => w.map((b) => b.kind))).toEqual([['profile.upsert'], ['event.create']]);
+  });
+});
+
+describe('v2 screen calls patch the profile as track calls do, delivered', () => {
+  it('fieldsToAppend / fieldsToUnset on a screen: the event lands under the screen’s name and the profile is patched', async () => {
+    const { deliver, profile, emu } = await emulator();
+    await deliver([identify('s@x.co', { tags: ['red'], old: 'x' })]);
+    const screen = (name: string, traits: Record<string, unknown>, Klaviyo: Record<string, unknown>) => ({ type: 'screen', userId: 'id-s@x.co', name, context: { traits: { email: 's@x.co', ...traits } }, integrations: { Klaviyo } });
+    await deliver([screen('Home', { tags: 'blue' }, { fieldsToAppend: ['tags'], fieldsToUnset: ['old'] })]);
+    expect(profile('s@x.co').properties).toEqual({ tags: ['red', 'blue'] });
+    await deliver([screen('Cart', { tags: 'red' }, { fieldsToUnappend: ['tags'] })]);
+    expect(profile('s@x.co').properties).toEqual({ tags: ['blue'] });
+    expect(emu.snapshot().events.map((e) => e.metric)).toEqual(['Home', 'Cart']);
   });
 });

@@ -123,7 +123,7 @@ describe('identify (seed 004)', () => {
   });
 
   it('listId setting: used when the traits name none; no list anywhere means no subscription', async () => {
-    const d = destination('rudderstack', { listId: 'DEFAULT' });
+    const d = destination('rudderstack', { apiVersion: 'v2', listId: 'DEFAULT' });
     const traits = { email: 'a@x.co', properties: { subscribe: true } };
     expect((await requests(d, { type: 'identify', userId: 'u1', traits })).map((r) => r.body.data.relationships?.list.data.id)).toEqual([undefined, 'DEFAULT']);
     expect((await requests(v2, { type: 'identify', userId: 'u1', traits })).map((r) => r.path)).toEqual(['/api/profile-import']);
@@ -149,15 +149,15 @@ describe('identify (seed 004)', () => {
     const m = (properties: Record<string, unknown>) => ({ type: 'identify', userId: 'u1', traits: { email: 'a@x.co', phone: '+14155550100', properties: { listId: 'L1', subscribe: true, ...properties } } });
     const channels = async (d: ReturnType<typeof destination>, props = {}) => Object.keys((await requests(d, m(props)))[1].body.data.attributes.profiles.data[0].attributes.subscriptions);
     expect(await channels(v2)).toEqual(['email']);
-    expect(await channels(destination('rudderstack', { consent: ['sms'] }))).toEqual(['sms']);
-    expect(await channels(destination('rudderstack', { consent: 'sms' }))).toEqual(['sms']); // RudderStack's older single-value form
-    expect(await channels(destination('rudderstack', { smsConsent: true }))).toEqual(['email', 'sms']);
+    expect(await channels(destination('rudderstack', { apiVersion: 'v2', consent: ['sms'] }))).toEqual(['sms']);
+    expect(await channels(destination('rudderstack', { apiVersion: 'v2', consent: 'sms' }))).toEqual(['sms']); // RudderStack's older single-value form
+    expect(await channels(destination('rudderstack', { apiVersion: 'v2', smsConsent: true }))).toEqual(['email', 'sms']);
     expect(await channels(v2, { consent: ['sms'] })).toEqual(['sms']);
     expect(await channels(v1, { consent: ['email', 'sms'] })).toEqual(['email', 'sms']);
   });
 
   it('a consent with no matching identifier: the profile goes, the subscription is left out with a warning', async () => {
-    const r = plan(destination('rudderstack', { consent: ['sms'] }), { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', properties: { listId: 'L1', subscribe: true } } });
+    const r = plan(destination('rudderstack', { apiVersion: 'v2', consent: ['sms'] }), { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', properties: { listId: 'L1', subscribe: true } } });
     expect(r.error).toBeNull();
     expect((await requestsOf(r.operations)).map((q) => q.path)).toEqual(['/api/profile-import']);
     expect(r.warnings).toEqual([{ field: 'traits.properties.subscribe', message: 'cannot subscribe to list L1: consent [sms] names no channel whose identifier is in the message' }]);
@@ -183,7 +183,7 @@ describe('identify (seed 004)', () => {
   });
 
   it('flattenProperties: nested custom traits and event properties become dot keys; arrays of values stay arrays', async () => {
-    const d = destination('rudderstack', { flattenProperties: true });
+    const d = destination('rudderstack', { apiVersion: 'v2', flattenProperties: true });
     const nested = { prefs: { color: 'red', sizes: ['S', 'M'] }, orders: [{ id: 1 }], empty: {} };
     const [profile] = (await requests(d, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', ...nested } }));
     expect(profile.body.data.attributes.properties).toEqual({ 'prefs.color': 'red', 'prefs.sizes': ['S', 'M'], 'orders[0].id': 1, empty: {} });
@@ -433,22 +433,22 @@ describe('track, screen, page (seeds 002, 004)', () => {
     const m = { type: 'page', userId: 'u1', name: 'Pricing', properties: { category: 'Docs', url: 'https://x/pricing' } };
     const r = plan(v2, m);
     expect([r.actions, r.operations, r.error]).toEqual([[], [], null]);
-    const asTrack = destination('rudderstack', { sendPageAsTrack: true });
+    const asTrack = destination('rudderstack', { apiVersion: 'v2', sendPageAsTrack: true });
     expect(event((await requests(asTrack, m)))).toMatchObject({ metric: { data: { attributes: { name: 'Viewed Docs Pricing page' } } }, properties: {} });
     expect(event((await requests(asTrack, { ...m, properties: {} }))).metric.data.attributes.name).toBe('Viewed Pricing page');
     expect(event((await requests(asTrack, { type: 'page', userId: 'u1' }))).metric.data.attributes.name).toBe('Viewed a Page');
-    const withInfo = destination('rudderstack', { sendPageAsTrack: true, additionalPageInfo: true });
+    const withInfo = destination('rudderstack', { apiVersion: 'v2', sendPageAsTrack: true, additionalPageInfo: true });
     expect(event((await requests(withInfo, m))).properties).toEqual({ category: 'Docs', url: 'https://x/pricing' });
   });
 
   it('eventFilteringOption: track calls only, names trimmed and compared case-sensitively; filtered calls send nothing and are no error', async () => {
     const names = (d: ReturnType<typeof destination>) =>
       ['Signed Up', ' Signed Up ', 'signed up', 'Other'].map((e) => plan(d, { type: 'track', userId: 'u1', event: e }).operations.length);
-    const white = destination('rudderstack', { eventFilteringOption: 'whitelistedEvents', whitelistedEvents: [{ eventName: 'Signed Up ' }] });
-    const black = destination('rudderstack', { eventFilteringOption: 'blacklistedEvents', blacklistedEvents: ['Signed Up'] });
+    const white = destination('rudderstack', { apiVersion: 'v2', eventFilteringOption: 'whitelistedEvents', whitelistedEvents: [{ eventName: 'Signed Up ' }] });
+    const black = destination('rudderstack', { apiVersion: 'v2', eventFilteringOption: 'blacklistedEvents', blacklistedEvents: ['Signed Up'] });
     expect(names(white)).toEqual([1, 1, 0, 0]);
     expect(names(black)).toEqual([0, 0, 1, 1]);
-    expect(names(destination('rudderstack', { eventFilteringOption: 'disable', blacklistedEvents: ['Signed Up'] }))).toEqual([1, 1, 1, 1]);
+    expect(names(destination('rudderstack', { apiVersion: 'v2', eventFilteringOption: 'disable', blacklistedEvents: ['Signed Up'] }))).toEqual([1, 1, 1, 1]);
     expect(plan(white, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co' } }).operations).toHaveLength(1);
     expect(plan(white, { type: 'track', userId: 'u1', event: 'Other' }).error).toBeNull();
   });
@@ -528,9 +528,189 @@ describe('settings (RudderStack’s names), checked at startup', () => {
       }
       throw new Error('no error');
     };
-    expect(err({ apiVersion: 'v3' })).toContain('apiVersion: apiVersion must be "v1" or "v2"');
+    expect(err({ apiVersion: 'v4' })).toContain('apiVersion: apiVersion must be "v1", "v2" or "v3"');
     expect(err({ consent: ['push'] })).toContain('consent: consent must be "email", "sms" or a list of them');
-    expect(err({ listid: 'L1' })).toMatch(/Unrecognized key.*"listid"/);
+    expect(err({ listid: 'L1' })).toContain('  - listid: Unrecognized key "listid"; did you mean "listId"?');
+    expect(err({ flattenProperty: true, sendPageAsTrak: true })).toMatch(/flattenProperty: .*did you mean "flattenProperties"\?\n.*sendPageAsTrak: .*did you mean "sendPageAsTrack"\?/);
+    // Nothing near: the known keys are listed instead.
+    expect(err({ region: 'eu' })).toMatch(/region: Unrecognized key "region" \(known: apiVersion, privateApiKey, listId, .*useNewKlaviyoRevisionVersion\)/);
     expect(err({ flattenProperties: 'yes', eventFilteringOption: 'allow' })).toMatch(/flattenProperties: .*\n.*eventFilteringOption/);
+  });
+});
+
+// Issue 16: configs as RudderStack stores them, v3, screen calls, value, Reverse ETL records.
+describe('configs as RudderStack stores them', () => {
+  it('no apiVersion means v1, as RudderStack reads a destination saved before the field existed; the summary says so', async () => {
+    const none = destination('rudderstack', { privateApiKey: 'pk_test' });
+    // v1: anonymousId keys an anonymous profile as external_id (v2 would not), no Klaviyo profile id, group only subscribes.
+    const [imp] = (await requests(none, { type: 'identify', anonymousId: 'anon-1', context: { externalId: [{ type: 'klaviyo-profileId', id: 'K1' }] }, traits: { email: 'a@x.co' } }));
+    expect(imp.body.data.id).toBeUndefined();
+    expect(imp.body.data.attributes.external_id).toBe('anon-1');
+    expect(plan(none, { ...GROUP, traits: { subscribe: false } }).error?.field).toBe('traits.subscribe');
+    expect(getPreset('rudderstack', {}).summary).toMatch(/^apiVersion v1 \(the settings name none/);
+    expect(getPreset('rudderstack', { apiVersion: 'v2' }).summary).toBe('apiVersion v2');
+  });
+
+  it('accepts every key of RudderStack’s definition in the shapes it stores them, and its web options per source type', async () => {
+    // The destination's Config as RudderStack's control plane keeps it today (rudder-integrations-config schema.json).
+    const today = {
+      apiVersion: 'v2',
+      publicApiKey: 'PUB123',
+      privateApiKey: 'pk_test',
+      listId: '',
+      consent: ['email'],
+      flattenProperties: false,
+      enforceEmailAsPrimary: false,
+      eventFilteringOption: 'disable',
+      whitelistedEvents: [{ eventName: '' }],
+      blacklistedEvents: [{ eventName: '' }],
+      useNativeSDK: { web: false },
+      connectionMode: { web: 'cloud', android: 'cloud' },
+      connectionModes: { webDevice: {} },
+      sendPageAsTrack: { web: true },
+      additionalPageInfo: { web: false },
+      consentManagement: { web: [{ provider: 'oneTrust', consents: [{ consent: 'C0001' }], resolutionStrategy: '' }] },
+      oneTrustCookieCategories: { web: [{ oneTrustCookieCategory: '' }] },
+      ketchConsentPurposes: { web: [{ purpose: '' }] },
+      useNewKlaviyoRevisionVersion: true,
+    };
+    const d = destination('rudderstack', today);
+    const page = { type: 'page', userId: 'u1', name: 'Pricing', properties: { url: 'https://x' }, context: { traits: { email: 'a@x.co' } } };
+    expect(event((await requests(d, page)))).toMatchObject({ metric: { data: { attributes: { name: 'Viewed Pricing page' } } }, properties: {} });
+    expect(plan(destination('rudderstack', { ...today, sendPageAsTrack: { web: false } }), page).operations).toEqual([]);
+    expect(event((await requests(destination('rudderstack', { ...today, additionalPageInfo: { web: true } }), page))).properties).toEqual({ url: 'https://x' });
+    // A pre-2023 destination: no apiVersion, consent as one string, the smsConsent checkbox, web options as booleans.
+    const legacy = destination('rudderstack', { publicApiKey: 'PUB', privateApiKey: 'pk', listId: 'L1', consent: 'email', smsConsent: true, sendPageAsTrack: false, additionalPageInfo: false, useNativeSDK: false });
+    const reqs = (await requests(legacy, { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', phone: '+14155550100', properties: { subscribe: true } } }));
+    expect(reqs[1].body.data.attributes.profiles.data[0].attributes.subscriptions).toEqual(marketing('email', 'sms'));
+  });
+
+  it('a destination export ({"Config": …} / {"config": …}) is read as its settings; its other keys are RudderStack’s', async () => {
+    const exported = { ID: '2abc', Name: 'klaviyo prod', Enabled: true, WorkspaceID: 'w1', DestinationDefinition: { Name: 'KLAVIYO' }, Config: { apiVersion: 'v3', privateApiKey: 'pk_exp', consent: ['sms'] } };
+    const p = getPreset('rudderstack', exported);
+    expect([p.apiKey, p.summary]).toEqual(['pk_exp', 'apiVersion v3']);
+    expect(getPreset('rudderstack', { id: 'x', config: { apiVersion: 'v2' } }).summary).toBe('apiVersion v2');
+    // The settings inside are checked as usual.
+    expect(() => getPreset('rudderstack', { Config: { apiVersion: 'v2', listID: 'L1' } })).toThrow('listID: Unrecognized key "listID"; did you mean "listId"?');
+  });
+});
+
+describe('apiVersion v3: v2’s behaviour with explicit per-channel consent states (rudder-transformer’s v3 fixtures)', () => {
+  const v3 = destination('rudderstack', { privateApiKey: 'pk_test', apiVersion: 'v3', consent: ['email', 'sms'] });
+  const v3sms = destination('rudderstack', { privateApiKey: 'pk_test', apiVersion: 'v3', consent: ['sms'] });
+  const v2sms = destination('rudderstack', { privateApiKey: 'pk_test', apiVersion: 'v2', consent: ['sms'] });
+  const group = (subscribe: boolean) => ({ type: 'group', userId: 'user123', groupId: 'group_list_id', traits: { subscribe }, context: { traits: { email: 'test@rudderstack.com', phone: '+14155550100' } } });
+  const profiles = (r: { body: any }) => r.body.data.attributes.profiles.data.map((p: any) => p.attributes);
+  const unsubscribed = (...channels: string[]) => Object.fromEntries(channels.map((c) => [c, { marketing: { consent: 'UNSUBSCRIBED' } }]));
+
+  it('group subscribe: the configured channels SUBSCRIBED; unsubscribe: only the configured channels UNSUBSCRIBED (v2 withdraws both)', async () => {
+    const sub = (await requests(v3, group(true)));
+    expect(sub.map((r) => r.path)).toEqual(['/api/profile-subscription-bulk-create-jobs']);
+    expect(profiles(sub[0])).toEqual([{ email: 'test@rudderstack.com', phone_number: '+14155550100', subscriptions: marketing('email', 'sms') }]);
+    expect(sub[0].body.data.relationships.list.data.id).toBe('group_list_id');
+    const unsub = (await requests(v3sms, group(false)));
+    expect(unsub.map((r) => r.path)).toEqual(['/api/profile-subscription-bulk-delete-jobs']);
+    expect(profiles(unsub[0])).toEqual([{ phone_number: '+14155550100', subscriptions: unsubscribed('sms') }]);
+    expect(profiles((await requests(v2sms, group(false)))[0])).toEqual([{ email: 'test@rudderstack.com', phone_number: '+14155550100', subscriptions: unsubscribed('email', 'sms') }]);
+  });
+
+  it('identify: profile-import as v2, then the subscribe or unsubscribe job with the channels of the consent (message override first)', async () => {
+    const traits = (subscribe: boolean, consent?: string[]) => ({ email: 'test@rudderstack.com', phone: '+14155550100', firstName: 'Test', properties: { listId: 'XUepkK', subscribe, ...(consent ? { consent } : {}) } });
+    const sub = (await requests(v3, { type: 'identify', userId: 'user@1', context: { traits: traits(true) } }));
+    expect(sub.map((r) => r.path)).toEqual(['/api/profile-import', '/api/profile-subscription-bulk-create-jobs']);
+    expect(sub[0].body.data.attributes).toMatchObject({ external_id: 'user@1', first_name: 'Test' });
+    expect(profiles(sub[1])).toEqual([{ email: 'test@rudderstack.com', phone_number: '+14155550100', subscriptions: marketing('email', 'sms') }]);
+    const unsub = (await requests(v3, { type: 'identify', userId: 'user@1', context: { traits: traits(false) } }));
+    expect(unsub.map((r) => r.path)).toEqual(['/api/profile-import', '/api/profile-subscription-bulk-delete-jobs']);
+    expect(profiles(unsub[1])).toEqual([{ email: 'test@rudderstack.com', phone_number: '+14155550100', subscriptions: unsubscribed('email', 'sms') }]);
+    const overridden = (await requests(v3, { type: 'identify', userId: 'user@1', context: { traits: traits(false, ['email']) } }));
+    expect(profiles(overridden[1])).toEqual([{ email: 'test@rudderstack.com', subscriptions: unsubscribed('email') }]);
+  });
+
+  it('no channel of the consent has its identifier: v3 refuses the call (identify and group), where v2 sends the identify without the subscription', async () => {
+    const m = { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', properties: { listId: 'L1', subscribe: false } } };
+    expect(plan(v3sms, m).error).toEqual({ field: 'consent', message: 'cannot unsubscribe from list L1: consent [sms] names no channel whose identifier is in the message' });
+    expect(plan(v3sms, { ...m, traits: { ...m.traits, properties: { listId: 'L1', subscribe: true } } }).error?.field).toBe('consent');
+    expect(plan(v3sms, { ...group(true), context: { traits: { email: 'a@x.co' } } }).error?.field).toBe('consent');
+    const v2 = plan(v2sms, { ...m, traits: { ...m.traits, properties: { listId: 'L1', subscribe: true } } });
+    expect([v2.error, v2.operations.map((o) => o.op.kind), v2.warnings.length]).toEqual([null, ['profile.upsert'], 1]);
+  });
+
+  it('track, screen and identify without a list behave as v2', async () => {
+    const d3 = destination('rudderstack', { apiVersion: 'v3' });
+    const d2 = destination('rudderstack', { apiVersion: 'v2' });
+    for (const m of [TRACK, IDENTIFY, PATCHING, { type: 'screen', userId: 'u1', name: 'Home', properties: { revenue: '12.5' }, context: { traits: { email: 'a@x.co' } } }]) {
+      const strip = (rs: { path: string; body: any }[]) => rs.filter((r) => !r.path.includes('subscription'));
+      expect(strip((await requests(d3, m)))).toEqual(strip((await requests(d2, m))));
+    }
+  });
+});
+
+describe('screen calls', () => {
+  it('a screen with an `event` field is an event of that name (v1 and v2, as RudderStack’s fixtures), else v1’s properties.event / name, else the screen name', async () => {
+    const m = { type: 'screen', event: 'TestEven001', userId: 'sajal12', name: 'Home', context: { traits: { email: 'test@rudderstack.com' } }, properties: { PreviouslyVicePresident: true, YearElected: 1801 } };
+    for (const d of [v1, v2, destination('rudderstack', { apiVersion: 'v3' })]) {
+      expect(event((await requests(d, m)))).toMatchObject({ metric: { data: { attributes: { name: 'TestEven001' } } }, properties: { PreviouslyVicePresident: true, YearElected: 1801 } });
+    }
+    const { event: _e, ...noEvent } = m;
+    expect(event((await requests(v1, { ...noEvent, properties: { event: 'From props' } }))).metric.data.attributes.name).toBe('From props');
+    expect(event((await requests(v1, noEvent))).metric.data.attributes.name).toBe('Home');
+    expect(event((await requests(v2, noEvent))).metric.data.attributes.name).toBe('Home');
+  });
+});
+
+describe('a non-numeric value refuses the event, naming the property (RudderStack v2: "Invalid float value")', () => {
+  it('value, revenue or total that is not a number or numeric text: an error, not an event without its value', async () => {
+    for (const d of [v1, v2, destination('rudderstack', { apiVersion: 'v3' })]) {
+      const r = plan(d, { type: 'track', userId: 'u1', event: 'Paid', properties: { value: { amount: 3 } } });
+      expect(r.error).toEqual({ field: 'properties.value', message: 'properties.value is the event\'s value and must be a number (or numeric text); got {"amount":3}' });
+      expect(r.operations).toEqual([]);
+      expect(plan(d, { type: 'track', userId: 'u1', event: 'Paid', properties: { revenue: 'lots', value: 3 } }).error?.field).toBe('properties.revenue');
+      expect(event((await requests(d, { type: 'track', userId: 'u1', event: 'Paid', properties: { total: ' 12.50 ' } }))).value).toBe(12.5);
+    }
+    // v1's ecommerce value ($value ← properties.value) too.
+    expect(plan(v1, { type: 'track', userId: 'u1', event: 'Product Added', properties: { value: [1] } }).error?.field).toBe('properties.value');
+  });
+});
+
+describe('Reverse ETL records (context.mappedToDestination)', () => {
+  // rudder-transformer's "Retl Router tests" inputs (router/dataV2.ts), one config with and one without a list.
+  const retl1 = {
+    type: 'identify',
+    anonymousId: 'anonTestKlaviyo1',
+    userId: 'testKlaviyo1',
+    context: { mappedToDestination: 'true', externalId: [{ id: 'testklaviyo1@email.com', identifierType: 'email', type: 'KLAVIYO-profile_v2' }], traits: { properties: { subscribe: false }, firstname: 'Test Klaviyo 1' } },
+  };
+  const retl2 = {
+    type: 'identify',
+    anonymousId: 'anonTestKlaviyo2',
+    userId: 'testKlaviyo2',
+    traits: { firstname: 'Test Klaviyo 2', properties: { subscribe: true, listId: 'configListId', consent: ['email'] } },
+    context: { mappedToDestination: 'true', externalId: [{ id: 'testklaviyo2@rs.com', identifierType: 'email', type: 'KLAVIYO-profile_v2' }] },
+  };
+
+  it('the first externalId is the user: its id is the userId (external_id) and the trait its identifierType names', async () => {
+    const r1 = (await requests(v2, retl1));
+    expect(r1.map((r) => r.path)).toEqual(['/api/profile-import']); // subscribe: false, but no list anywhere
+    expect(r1[0].body.data.attributes).toEqual({ external_id: 'testklaviyo1@email.com', email: 'testklaviyo1@email.com', first_name: 'Test Klaviyo 1', properties: { anonymous_id: 'anonTestKlaviyo1' } });
+    const r2 = (await requests(v2, retl2));
+    expect(r2.map((r) => r.path)).toEqual(['/api/profile-import', '/api/profile-subscription-bulk-create-jobs']);
+    expect(r2[0].body.data.attributes).toMatchObject({ external_id: 'testklaviyo2@rs.com', email: 'testklaviyo2@rs.com', first_name: 'Test Klaviyo 2' });
+    expect(r2[1].body.data.relationships.list.data.id).toBe('configListId');
+    const phone = (await requests(v1, { type: 'identify', anonymousId: 'row-7', context: { mappedToDestination: true, externalId: [{ id: '+14155550100', identifierType: 'phone', type: 'KLAVIYO-profile' }], traits: { plan: 'pro' } } }));
+    expect(phone[0].body.data.attributes).toMatchObject({ external_id: '+14155550100', phone_number: '+14155550100', properties: { plan: 'pro' } });
+  });
+
+  it('a record subscribes to the configured list unless it says subscribe: false; without mappedToDestination nothing changes', async () => {
+    const listed = destination('rudderstack', { apiVersion: 'v2', listId: 'L9' });
+    const rec = { type: 'identify', anonymousId: 'row-8', context: { mappedToDestination: true, externalId: [{ id: 'w@x.co', identifierType: 'email', type: 'KLAVIYO-profile_v2' }], traits: { firstname: 'W' } } };
+    const reqs = (await requests(listed, rec));
+    expect(reqs.map((r) => r.path)).toEqual(['/api/profile-import', '/api/profile-subscription-bulk-create-jobs']);
+    expect(reqs[1].body.data.relationships.list.data.id).toBe('L9');
+    expect((await requests(listed, retl1)).map((r) => r.path)).toEqual(['/api/profile-import', '/api/profile-subscription-bulk-delete-jobs']);
+    // The same message from an event stream (no mappedToDestination): no identifiers from externalId, no subscription.
+    const plain = plan(listed, { ...rec, userId: 'u1', context: { ...rec.context, mappedToDestination: undefined } });
+    expect(plain.operations.map((o) => o.op.kind)).toEqual(['profile.upsert']);
+    expect((plain.operations[0].op as any).profile.email).toBeUndefined();
   });
 });

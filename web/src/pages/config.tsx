@@ -80,7 +80,10 @@ function Destination({ d, emulator }: { d: DestinationConfig; emulator: string |
       <h3 id={`cfg-${d.name}`}>{d.name}</h3>
       <dl class="facts">
         <dt>Preset</dt>
-        <dd>{d.preset}</dd>
+        <dd data-testid="config-preset">
+          {d.preset}
+          {d.presetSummary ? <> — {d.presetSummary}</> : null}
+        </dd>
         <dt>API key</dt>
         <dd class="mono">{d.apiKey ?? 'none (built-in emulator)'}</dd>
         <dt>Klaviyo URL</dt>

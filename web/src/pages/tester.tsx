@@ -141,7 +141,7 @@ export function TesterPage({ config }: { config: AdminConfig }) {
               </select>
             </label>
             <label>
-              Settings (JSON object)
+              Settings (JSON object{preset === 'rudderstack' ? '; RudderStack’s settings as they are, or its destination export with "config"' : ''})
               <textarea rows={3} value={settings} onInput={(e) => setSettings((e.target as HTMLTextAreaElement).value)} aria-invalid={Boolean(errorFor('settings'))} spellcheck={false} />
             </label>
             {errorFor('settings') ? <FieldProblem error={errorFor('settings')!} /> : null}

@@ -3,11 +3,12 @@ import type { Logger } from 'pino';
 import { loadConfigFile, modelSchema, audienceSchema, type Config, type ConfigOverrides, type RowSource } from '../config/index.js';
 import { startService } from '../service/index.js';
 import { openStore } from '../store/open.js';
-import { configuredModels, type ConfiguredModel } from './index.js';
-import { fromAudience, fromModel } from './model.js';
-import { runSync, SyncBusyError, type SyncSummary } from './run.js';
-import { progressReporter } from './progress.js';
-import { checkSchedule, schedule } from './schedule.js';
+import { configuredModels, type ConfiguredModel } from '../sync/index.js';
+import { fromAudience, fromModel } from '../sync/model.js';
+import { runSync, SyncBusyError, type SyncSummary } from '../sync/run.js';
+import { progressReporter } from '../sync/progress.js';
+import { formatPlan } from '../sync/columns.js';
+import { checkSchedule, schedule } from '../sync/schedule.js';
 
 export interface SyncFlags extends ConfigOverrides {
   config?: string;
@@ -17,6 +18,13 @@ export interface SyncFlags extends ConfigOverrides {
   primaryKey?: string;
   name?: string;
   action: string;
+  /** `column=field`, repeatable. */
+  map?: string[];
+  exclude?: string[];
+  /** Columns kept as custom properties; false (`--no-properties`): none; true or absent: the default. */
+  properties?: string[] | boolean;
+  eventName?: string;
+  timeColumn?: string;
   audience?: string;
   identifier: string;
   column?: string;
@@ -35,9 +43,30 @@ function rowSource(f: SyncFlags): RowSource {
     if (!f.name) throw new Error('--source postgres://… needs --name <model name>: it keys what was synced, so give each query its own, and keep it stable');
     return { postgres: src, query: f.query };
   }
+  if (src.startsWith('duckdb:')) {
+    if (!f.query) throw new Error('--source duckdb:<file> needs --query "select …"');
+    if (!f.name) throw new Error('--source duckdb:<file> needs --name <model name>: it keys what was synced, so give each query its own, and keep it stable');
+    return { duckdb: src.slice('duckdb:'.length) || ':memory:', query: f.query };
+  }
+  if (/\.parquet$/i.test(src)) {
+    if (/[*?[{]/.test(src) && !f.name) throw new Error(`--source ${src}: a glob needs --name <model name>: it keys what was synced, so keep it stable`);
+    return { parquet: src };
+  }
   if (/\.csv$/i.test(src)) return { csv: src };
   if (/\.jsonl?$|\.ndjson$/i.test(src)) return { jsonl: src };
-  throw new Error(`--source ${src}: give a postgres:// URL, a .csv file or a .jsonl file`);
+  throw new Error(`--source ${src}: give a postgres:// URL, duckdb:<file> (with --query), a .csv, .jsonl or .parquet file (or a glob of .parquet files)`);
+}
+
+/** `--map column=field` flags as an object. */
+function mapFlags(pairs: string[] | undefined): Record<string, string> | undefined {
+  if (!pairs?.length) return undefined;
+  return Object.fromEntries(
+    pairs.map((p) => {
+      const at = p.lastIndexOf('=');
+      if (at <= 0 || at === p.length - 1) throw new Error(`--map ${p}: give column=field, e.g. --map mobile=phone_number or --map ltv=properties.lifetime_value`);
+      return [p.slice(0, at), p.slice(at + 1)];
+    }),
+  );
 }
 
 /** The ad hoc model or audience the flags describe, validated like one from a config file. */
@@ -50,7 +79,16 @@ function fromFlags(f: SyncFlags, config: Config): ConfiguredModel {
   }
   if (!f.primaryKey) throw new Error('--primary-key <column> is required: it is how rows are told apart between runs');
   const name = f.name ?? ((f.source!.split(/[\\/]/).pop() ?? '').replace(/\.[^.]*$/, '').replace(/[^a-z0-9_-]/gi, '-') || 'model');
-  const m = modelSchema.parse({ name, source, primaryKey: f.primaryKey, destination, subscriptions: [{ on: ['added', 'updated'], partnerAction: f.action }] });
+  const m = modelSchema.parse({
+    name,
+    source,
+    primaryKey: f.primaryKey,
+    destination,
+    map: mapFlags(f.map),
+    exclude: f.exclude,
+    properties: f.properties === true ? undefined : f.properties,
+    subscriptions: [{ on: ['added', 'updated'], partnerAction: f.action, eventName: f.eventName, timeColumn: f.timeColumn }],
+  });
   return { label: m.name, model: fromModel(m), destination };
 }
 
@@ -81,6 +119,10 @@ export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number>
       allowMassDelete: f.allowMassDelete || undefined,
       waitMs: Number(f.wait) * 1000,
       onProgress: (p) => progress.update(p),
+      // Where each column goes: on a model's first run, when it changes, and in every dry run.
+      onPlan: (plans, first) => {
+        if (first) for (const p of plans) process.stderr.write(`${m.label}: ${formatPlan(p.columns, p.action)}\n`);
+      },
       onChange: f.dryRun ? (kind, pk, row) => process.stdout.write(JSON.stringify({ model: m.label, change: kind, primaryKey: pk, row }) + '\n') : undefined,
     }).finally(() => progress.end());
     for (const w of summary.warnings) process.stderr.write(`${m.label}: warning: ${w}\n`);

@@ -1,0 +1,31 @@
+// Mutation testing of the modules that hold the delivery rules: `npm run test:mutation` (not in CI: it takes a while).
+// The report goes to reports/mutation/ (ignored by git).
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts' },
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  mutate: [
+    'src/batcher/index.ts',
+    'src/delivery/executor.ts',
+    'src/delivery/worker.ts',
+    'src/kinds/*.ts',
+    'src/klaviyo/classify.ts',
+    'src/klaviyo/backoff.ts',
+    'src/klaviyo/limiter.ts',
+    'src/klaviyo/operations.ts',
+    'src/actions/identity.ts',
+    'src/spec/index.ts',
+  ],
+  coverageAnalysis: 'perTest',
+  // Module-level tables (classify's rules) would re-run every test per mutant; their rules are each tested directly.
+  ignoreStatic: true,
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  tempDirName: '.stryker-tmp',
+  concurrency: 2,
+  timeoutMS: 20_000,
+  thresholds: { high: 90, low: 80, break: null },
+};
