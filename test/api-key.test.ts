@@ -37,7 +37,13 @@ function dataDir() {
 }
 
 async function service(dir: string, apiKey: string, klaviyoUrl: string): Promise<RunningService> {
-  const config = parseConfig({ port: 0, dataDir: dir, adminToken: ADMIN, sources: [{ name: 'web', writeKey: WRITE_KEY }], destinations: [{ name: 'klaviyo', apiKey, klaviyoUrl, delivery: { flushIntervalMs: 20 } }] });
+  const config = parseConfig({
+    port: 0,
+    dataDir: dir,
+    adminToken: ADMIN,
+    sources: [{ name: 'web', writeKey: WRITE_KEY }],
+    destinations: [{ name: 'klaviyo', apiKey, klaviyoUrl, delivery: { flushIntervalMs: 20 } }],
+  });
   const svc = await startService(config, createLogger('silent'));
   cleanup.push(() => svc.stop());
   return svc;
@@ -49,7 +55,8 @@ const track = (svc: RunningService, messageId: string, event = 'Product Viewed')
     headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
     body: JSON.stringify({ userId: 'k-1', messageId, event, properties: { sku: 'A1' }, context: { traits: { email: 'key@example.com' } } }),
   });
-const admin = (svc: RunningService, path: string, init: RequestInit = {}) => fetch(`${svc.url}/admin${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+const admin = (svc: RunningService, path: string, init: RequestInit = {}) =>
+  fetch(`${svc.url}/admin${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 const health = async (svc: RunningService) => (await fetch(`${svc.url}/health`)).json() as Promise<any>;
 const metric = async (svc: RunningService) => /kd_destination_paused\{destination="klaviyo"\} (\d)/.exec(await (await fetch(`${svc.url}/metrics`)).text())?.[1];
 
@@ -58,7 +65,10 @@ describe('a bad API key', () => {
     const emu = await emulator({ apiKey: 'pk_right' });
     const dir = dataDir();
     const svc = await service(dir, 'pk_wrong', emu.url);
-    const paused = await until(() => svc.workers.get('klaviyo')!.paused, (p) => Boolean(p));
+    const paused = await until(
+      () => svc.workers.get('klaviyo')!.paused,
+      (p) => Boolean(p),
+    );
     expect(paused?.reason).toMatch(/Klaviyo refused the API key \(401.*\): it is wrong or revoked; set the destination's apiKey/);
     expect((await track(svc, 'held-1')).status).toBe(200);
     expect((await track(svc, 'held-2')).status).toBe(200);
@@ -74,8 +84,16 @@ describe('a bad API key', () => {
     await svc.stop();
 
     const fixed = await service(dir, 'pk_right', emu.url);
-    await until(() => emu.snapshot().events.length, (n) => n === 2);
-    expect(emu.snapshot().events.map((e) => e.unique_id).sort()).toEqual(['held-1', 'held-2']);
+    await until(
+      () => emu.snapshot().events.length,
+      (n) => n === 2,
+    );
+    expect(
+      emu
+        .snapshot()
+        .events.map((e) => e.unique_id)
+        .sort(),
+    ).toEqual(['held-1', 'held-2']);
     expect(fixed.workers.get('klaviyo')!.paused).toBeUndefined();
     expect((await health(fixed)).status).toBe('ok');
     expect(await metric(fixed)).toBe('0');
@@ -87,17 +105,26 @@ describe('a bad API key', () => {
   it('a key without a read scope is paused at start, naming the scopes it lacks', async () => {
     const emu = await emulator({ apiKey: 'pk_scoped', scopes: REQUIRED_SCOPES.filter((s) => s !== 'lists:read' && s !== 'profiles:read') });
     const svc = await service(dataDir(), 'pk_scoped', emu.url);
-    const paused = await until(() => svc.workers.get('klaviyo')!.paused, (p) => Boolean(p));
+    const paused = await until(
+      () => svc.workers.get('klaviyo')!.paused,
+      (p) => Boolean(p),
+    );
     expect(paused?.reason).toMatch(/lacks profiles:read, lists:read; this destination needs accounts:read, data-privacy:write, events:write/);
   });
 
   it('a 403 during delivery (a write scope missing) pauses it too, naming the scope; the message stays queued', async () => {
     const emu = await emulator({ apiKey: 'pk_noevents', scopes: REQUIRED_SCOPES.filter((s) => s !== 'events:write') });
     const svc = await service(dataDir(), 'pk_noevents', emu.url);
-    await until(() => emu.snapshot().requests.byEndpoint.getLists ?? 0, (n) => n > 0); // the key check passed
+    await until(
+      () => emu.snapshot().requests.byEndpoint.getLists ?? 0,
+      (n) => n > 0,
+    ); // the key check passed
     expect(svc.workers.get('klaviyo')!.paused).toBeUndefined();
     expect((await track(svc, 'scope-1')).status).toBe(200);
-    const paused = await until(() => svc.workers.get('klaviyo')!.paused, (p) => Boolean(p));
+    const paused = await until(
+      () => svc.workers.get('klaviyo')!.paused,
+      (p) => Boolean(p),
+    );
     expect(paused?.reason).toMatch(/lacks a scope for createEvent \(403: .*\); give the key events:write/);
     const s = await until(
       async () => (await statusReport(svc.store)).destinations.klaviyo,
@@ -112,7 +139,10 @@ describe("Segment's onDelete", () => {
     const emu = await emulator({ apiKey: 'pk_del' });
     const svc = await service(dataDir(), 'pk_del', emu.url);
     expect((await track(svc, 'before-delete')).status).toBe(200);
-    await until(() => emu.snapshot().profiles.length, (n) => n === 1);
+    await until(
+      () => emu.snapshot().profiles.length,
+      (n) => n === 1,
+    );
     expect((await fetch(`${svc.url}/admin/destinations/klaviyo/delete-user`, { method: 'POST', body: '{}' })).status).toBe(401);
     const bad = await admin(svc, '/destinations/klaviyo/delete-user', { method: 'POST', body: JSON.stringify({}) });
     expect(bad.status).toBe(400);
@@ -136,8 +166,11 @@ describe("Segment's onDelete", () => {
     // Asynchronously: the emulator answering it runs in this process.
     const cli = (args: string[], env: Record<string, string> = {}) =>
       new Promise<{ status: number; stdout: string; stderr: string }>((resolve) =>
-        execFile(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'delete-user', ...args], { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH!, ...env } }, (err, stdout, stderr) =>
-          resolve({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', 'src/cli/index.ts', 'delete-user', ...args],
+          { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH!, ...env } },
+          (err, stdout, stderr) => resolve({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
         ),
       );
     const nokey = await cli(['--user-id', 'cli-user']);

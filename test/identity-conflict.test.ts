@@ -22,7 +22,16 @@ let emu: Awaited<ReturnType<typeof startEmulator>>;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kd-conflict-'));
   emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
-  svc = await startService(parseConfig({ port: 0, dataDir: dir, adminToken: ADMIN, sources: [{ name: 'web', writeKey: 'wk-conflict' }], destinations: [{ apiKey: 'pk_c', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 20 } }] }), createLogger('silent'));
+  svc = await startService(
+    parseConfig({
+      port: 0,
+      dataDir: dir,
+      adminToken: ADMIN,
+      sources: [{ name: 'web', writeKey: 'wk-conflict' }],
+      destinations: [{ apiKey: 'pk_c', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 20 } }],
+    }),
+    createLogger('silent'),
+  );
 });
 afterAll(async () => {
   await svc.stop();
@@ -40,15 +49,26 @@ const identify = (userId: string, email: string) =>
 
 it('a message delivered around an identity conflict shows the warning in its outcome and in status', async () => {
   await identify('ann', 'ann@example.com');
-  await until(() => emu.snapshot().profiles.length, (n) => n === 1);
+  await until(
+    () => emu.snapshot().profiles.length,
+    (n) => n === 1,
+  );
   await identify('bob', 'bob@example.com');
   const outcome = async (id: string) => (await admin(`/events/${id}`)).destinations?.find((d: any) => d.name === 'klaviyo')?.outcome;
-  const bob = await until(() => outcome('m-bob'), (o) => o?.status === 'delivered');
+  const bob = await until(
+    () => outcome('m-bob'),
+    (o) => o?.status === 'delivered',
+  );
   expect(bob.warning).toMatch(/^identity conflict: left out phone_number=\+12125550100 .*delivered on email=bob@example.com, external_id=bob/);
   expect(await outcome('m-ann')).toMatchObject({ status: 'delivered' });
   expect((await outcome('m-ann')).warning).toBeUndefined();
   const status = await admin('/status');
   expect(status.destinations.klaviyo.identityConflicts).toMatchObject({ count: 1, last: { messageId: 'm-bob' } });
   expect(formatStatus(status)).toContain('klaviyo: 1 update(s) delivered around an identity conflict; last (m-bob): identity conflict: left out phone_number');
-  expect(emu.snapshot().profiles.map((p) => p.attributes.email).sort()).toEqual(['ann@example.com', 'bob@example.com']);
+  expect(
+    emu
+      .snapshot()
+      .profiles.map((p) => p.attributes.email)
+      .sort(),
+  ).toEqual(['ann@example.com', 'bob@example.com']);
 });

@@ -28,7 +28,11 @@ export interface DeletionResult {
 export async function deleteUser(request: DeletionRequest, settings: DestinationSettings, transport: KlaviyoTransport): Promise<DeletionResult> {
   const traits = { ...(request.email ? { email: request.email } : {}), ...(request.phone ? { phone: request.phone } : {}) };
   const planned = onDelete({ ...(request.userId ? { userId: request.userId } : {}), traits }, settings);
-  const items: PlannedOperation[] = planned.operations.map((op) => ({ messageId: `delete-user:${request.userId ?? request.email ?? request.phone}`, action: 'removeProfile', op }));
+  const items: PlannedOperation[] = planned.operations.map((op) => ({
+    messageId: `delete-user:${request.userId ?? request.email ?? request.phone}`,
+    action: 'removeProfile',
+    op,
+  }));
   const outcomes = await deliverWaves(planWaves(items), { transport, lists: new ListResolver(transport) });
   const outcome = outcomes.get(items[0]);
   if (outcome?.status !== 'delivered') throw new Error(`Klaviyo did not accept the deletion: ${outcome?.error ?? 'not sent'}`);

@@ -7,7 +7,7 @@
  */
 import { ENDPOINTS } from '../klaviyo/endpoints.js';
 import { DuplicateProfileError } from '../klaviyo/errors.js';
-import { hasPatch, type ListRef, type PatchProperties, type ProfileAttributes } from '../klaviyo/operations.js';
+import { hasPatch, type ListRef } from '../klaviyo/operations.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import { profileBody, profileEntries, profileMeta, type ProfileUpsert } from './profile-resource.js';
 import { delivered, REQUEST_BYTES, type OpOutcome, type OperationKindModule, type SendContext } from './types.js';
