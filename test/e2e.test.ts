@@ -72,20 +72,18 @@ describe('end to end against the emulator', () => {
     expect(emu.snapshot().profiles.map((p) => p.attributes.email).sort()).toEqual(['a@x.co', 'c@x.co']);
   });
 
-  it('a 409 on profile-import updates the existing profile', async () => {
+  it('a 409 on profile-import (an identity conflict) is delivered on the strongest identifier, never merging the two profiles', async () => {
     const send = (attributes: Record<string, unknown>) => client.send({ endpoint: 'createOrUpdateProfile', method: 'POST', path: '/api/profile-import', body: { data: { type: 'profile', attributes } } });
     await send({ email: 'one@x.co' });
     await send({ external_id: 'ext-2' });
-    // Plain 409 → PATCH of that profile.
-    const simple: PlannedOperation = { messageId: 'y', action: 'upsertProfile', op: { kind: 'profile.upsert', profile: { email: 'one@x.co', first_name: 'One' } } };
-    await deliverWaves(planWaves([simple]), { transport: client, lists: new ListResolver(client) });
-    // email of one profile + external id of another → Klaviyo answers 409; the executor PATCHes the duplicate.
-    const planned: PlannedOperation = { messageId: 'x', action: 'upsertProfile', op: { kind: 'profile.upsert', profile: { email: 'one@x.co', external_id: 'ext-2', first_name: 'Merged' } } };
+    // email of one profile + external id of another → Klaviyo answers 409; sent again on the email alone.
+    const planned: PlannedOperation = { messageId: 'x', action: 'upsertProfile', op: { kind: 'profile.upsert', profile: { email: 'one@x.co', external_id: 'ext-2', first_name: 'One' } } };
     const outcomes = await deliverWaves(planWaves([planned]), { transport: client, lists: new ListResolver(client) });
-    expect(outcomes.get(planned)).toMatchObject({ status: 'delivered', note: expect.stringMatching(/belong to different Klaviyo profiles/) });
+    expect(outcomes.get(planned)).toMatchObject({ status: 'delivered', note: expect.stringMatching(/^identity conflict: left out external_id=ext-2 .*delivered on email=one@x.co/) });
     const s = emu.snapshot();
-    expect(s.profiles.find((p) => p.attributes.first_name === 'Merged')).toBeDefined();
-    expect(s.requests.byEndpoint.updateProfile).toBeGreaterThanOrEqual(1);
+    expect(s.profiles.find((p) => p.attributes.email === 'one@x.co')?.attributes).toMatchObject({ first_name: 'One' });
+    expect(s.profiles.find((p) => p.attributes.external_id === 'ext-2')?.attributes.first_name).toBeUndefined();
+    expect(s.requests.byEndpoint.updateProfile).toBeUndefined();
   });
 
   it('removes an audience member and deletes a profile by external id', async () => {

@@ -104,6 +104,35 @@ describe('warehouse sync', () => {
     expect(emu.snapshot().profiles.find((p) => p.attributes.email === 'c2@example.com')!.attributes.first_name).toBe('Bobby');
   });
 
+  it('a customers table with shared phone numbers: every row is delivered (the shared phone left out with a warning), no two customers merged, nothing re-sent next run', async () => {
+    const { store, emu } = await service();
+    const file = join(tmp(), 'customers.csv');
+    // A household sharing a landline, and a recycled mobile number now held by a new customer.
+    csv(file, [
+      ['id', 'email', 'phone_number', 'first_name'],
+      ['1', 'ann@example.com', '+12125550100', 'Ann'],
+      ['2', 'bob@example.com', '+12125550100', 'Bob'],
+      ['3', 'old@example.com', '+12125550177', 'Old'],
+      ['4', 'new@example.com', '+12125550177', 'New'],
+      ['5', 'solo@example.com', '+12125550188', 'Solo'],
+    ]);
+    const model = fromModel({ name: 'customers', source: { csv: file }, primaryKey: 'id' });
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 5, delivered: 5, failed: 0 });
+    const people = () => emu.snapshot().profiles.map((p) => [p.attributes.first_name, p.attributes.email, p.attributes.phone_number ?? null]).sort();
+    const phones = people().map((p) => p[2]);
+    // Each shared number stays on exactly one profile (whichever row Klaviyo took first); five customers, five profiles.
+    expect(people().map((p) => p[1])).toEqual(['ann@example.com', 'bob@example.com', 'new@example.com', 'old@example.com', 'solo@example.com']);
+    expect(phones.filter((p) => p === '+12125550100')).toHaveLength(1);
+    expect(phones.filter((p) => p === '+12125550177')).toHaveLength(1);
+    expect(phones).toContain('+12125550188');
+    const status = (await (await import('../src/store/status.js')).statusReport(store)).destinations.klaviyo;
+    expect(status.identityConflicts).toMatchObject({ count: 2, last: { note: expect.stringMatching(/^identity conflict: left out phone_number=\+121255501(00|77)/) } });
+    // The next run finds nothing changed: the rows count as synced, no conflict is sent again.
+    const before = emu.snapshot().requests.total;
+    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 0, updated: 0, unchanged: 5, delivered: 0 });
+    expect(emu.snapshot().requests.total).toBe(before);
+  });
+
   it('an interrupted run marks nothing undelivered as synced; the next run sends it again', async () => {
     const { store } = await service({ deliver: false });
     const file = join(tmp(), 'people.csv');

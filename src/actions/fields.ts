@@ -2,7 +2,9 @@
 import type { FieldDefinition } from './types.js';
 
 const path = (p: string) => ({ '@path': p });
-const firstOf = (a: string, b: string) => ({ '@if': { exists: path(a), then: path(a), else: path(b) } });
+/** The first of several message paths that exists, as a mapping-kit @if chain. */
+const firstOf = (...paths: string[]): unknown =>
+  paths.slice(0, -1).reduceRight<unknown>((rest, p) => ({ '@if': { exists: path(p), then: path(p), else: rest } }), path(paths[paths.length - 1]));
 
 export const email = (def: unknown = path('$.traits.email')): FieldDefinition => ({
   label: 'Email',
@@ -34,30 +36,37 @@ export const enable_batching: FieldDefinition = {
   type: 'boolean',
 };
 
-export const profileAttributes = (traits = '$.traits'): Record<string, FieldDefinition> => ({
-  first_name: { label: 'First Name', description: "Individual's first name.", type: 'string', default: path(`${traits}.firstName`) },
-  last_name: { label: 'Last Name', description: "Individual's last name.", type: 'string', default: path(`${traits}.lastName`) },
-  organization: { label: 'Organization', description: 'Company the individual works for.', type: 'string', default: path(`${traits}.company.name`) },
-  title: { label: 'Title', description: "Individual's job title.", type: 'string', default: path(`${traits}.title`) },
-  image: { label: 'Image', description: 'URL of a profile image.', type: 'string', default: path(`${traits}.avatar`) },
-  location: {
-    label: 'Location',
-    description: "Individual's address.",
-    type: 'object',
-    default: {
-      address1: path(`${traits}.address.street`),
-      address2: path(`${traits}.address.street2`),
-      city: path(`${traits}.address.city`),
-      region: path(`${traits}.address.state`),
-      zip: path(`${traits}.address.postal_code`),
-      country: path(`${traits}.address.country`),
-      latitude: path('$.context.location.latitude'),
-      longitude: path('$.context.location.longitude'),
-      timezone: path('$.context.timezone'),
-      ip: path('$.context.ip'),
+/**
+ * Klaviyo's standard profile attributes read from Segment's trait keys under each base in turn (the first present
+ * wins): upsertProfile reads `$.traits`; an Engage audience event `$.properties`, then `$.context.traits`.
+ */
+export const profileAttributes = (...bases: string[]): Record<string, FieldDefinition> => {
+  const at = (key: string) => (bases.length ? firstOf(...bases.map((b) => `${b}.${key}`)) : path(`$.traits.${key}`));
+  return {
+    first_name: { label: 'First Name', description: "Individual's first name.", type: 'string', default: at('firstName') },
+    last_name: { label: 'Last Name', description: "Individual's last name.", type: 'string', default: at('lastName') },
+    organization: { label: 'Organization', description: 'Company the individual works for.', type: 'string', default: at('company.name') },
+    title: { label: 'Title', description: "Individual's job title.", type: 'string', default: at('title') },
+    image: { label: 'Image', description: 'URL of a profile image.', type: 'string', default: at('avatar') },
+    location: {
+      label: 'Location',
+      description: "Individual's address.",
+      type: 'object',
+      default: {
+        address1: at('address.street'),
+        address2: at('address.street2'),
+        city: at('address.city'),
+        region: at('address.state'),
+        zip: at('address.postal_code'),
+        country: at('address.country'),
+        latitude: path('$.context.location.latitude'),
+        longitude: path('$.context.location.longitude'),
+        timezone: path('$.context.timezone'),
+        ip: path('$.context.ip'),
+      },
     },
-  },
-});
+  };
+};
 
 export const eventProfile: FieldDefinition = {
   label: 'Profile',
@@ -85,9 +94,12 @@ export const eventFields = (metricDefault: unknown): Record<string, FieldDefinit
 
 export { path, firstOf };
 
-/** Identifier fields of the consent actions: what is subscribed is the channel each identifier names. */
+/**
+ * Identifier fields of the consent actions: what is subscribed is the channel each identifier names. Segment's
+ * defaults (`$.traits`, then `$.context.traits`), then the event's own `$.properties`.
+ */
 export const consentIdentifiers = (): Record<string, FieldDefinition> => ({
-  email: email(firstOf('$.properties.email', '$.context.traits.email')),
-  phone_number: phone_number(firstOf('$.properties.phone', '$.context.traits.phone')),
+  email: email(firstOf('$.traits.email', '$.context.traits.email', '$.properties.email')),
+  phone_number: phone_number(firstOf('$.traits.phone', '$.context.traits.phone', '$.properties.phone')),
   country_code,
 });

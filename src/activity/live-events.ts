@@ -25,6 +25,8 @@ export interface Outcome {
   /** When this process saw it get there (absent when another process did). */
   at?: number;
   error?: string;
+  /** Delivered, but with a change the user should know of (an identity conflict: docs/identity.md). */
+  warning?: string;
 }
 
 interface Entry {

@@ -15,6 +15,8 @@ import { buildOverview, type PacingView } from './overview.js';
 import { configView } from './config-view.js';
 import { EventStreamHub } from './event-stream.js';
 import { deadLetterSelection, deadLettersQuery, deliveriesQuery, emulatorQuery, eventsQuery, overviewQuery, parseInput, previewBody, streamQuery } from './input.js';
+import type { DeletionRequest, DeletionResult } from '../delivery/user-deletion.js';
+import { PayloadError } from '../actions/types.js';
 
 export interface AdminDeps {
   token: string;
@@ -28,6 +30,8 @@ export interface AdminDeps {
   deliversTo: Map<string, string>;
   pacing: Map<string, PacingView>;
   emulator?: { url: string; snapshot(): { profiles: any[]; events: any[]; lists: any[] } };
+  /** Segment's onDelete for a destination this process delivers to (absent: it does not deliver). */
+  deleteUser?: (destination: string, request: DeletionRequest) => Promise<DeletionResult>;
 }
 
 const PING_MS = 15_000;
@@ -49,6 +53,21 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   });
 
   app.get('/status', async () => statusReport(deps.store));
+
+  // A user-deletion request (Segment's onDelete): Klaviyo's data-privacy deletion of the user's profile.
+  app.post('/destinations/:name/delete-user', async (req) => {
+    const name = (req.params as { name: string }).name;
+    if (!deps.destinations.has(name)) throw new HttpError(404, `no destination named ${name}`);
+    if (!deps.deleteUser) throw new HttpError(409, 'this process does not deliver (--role ingest): send the request to a worker');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const text = (k: string) => (typeof body[k] === 'string' || typeof body[k] === 'number' ? String(body[k]) : undefined);
+    try {
+      return await deps.deleteUser(name, { userId: text('userId'), email: text('email'), phone: text('phone') });
+    } catch (err) {
+      if (err instanceof PayloadError) throw new HttpError(400, `${err.message}: send {"userId"}, {"email"} or {"phone"}`);
+      throw new HttpError(502, (err as Error).message);
+    }
+  });
 
   app.get('/overview', async (req) => {
     const w = parseInput(overviewQuery, req.query, 'query').window ?? '1h';

@@ -199,6 +199,44 @@ async function withStore(o: { dataDir: string; store?: string; storeFile?: strin
 }
 
 program
+  .command('delete-user')
+  .description("request the deletion of a user's Klaviyo profile (Segment's onDelete): by user id (external_id), email or phone")
+  .option('--user-id <id>', 'the userId (Klaviyo external_id)')
+  .option('--email <email>')
+  .option('--phone <phone>', 'E.164, or national with the destination setting defaultCountry')
+  .option('--destination <name>', 'destination of the config (default: the first)')
+  .addOption(new Option('--config <file>', 'JSON or YAML config file').env('CONFIG_FILE'))
+  .addOption(new Option('--api-key <key>', 'Klaviyo private API key').env('KLAVIYO_API_KEY'))
+  .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
+  .action(async (o: { userId?: string; email?: string; phone?: string; destination?: string; config?: string; apiKey?: string; klaviyoUrl?: string }) => {
+    const { loadConfigFile } = await import('../config/index.js');
+    const { presetApiKey } = await import('../presets/index.js');
+    const { compileDestination } = await import('../destination/index.js');
+    const { KlaviyoClient } = await import('../klaviyo/client.js');
+    const { deleteUser } = await import('../delivery/user-deletion.js');
+    try {
+      if (!o.userId && !o.email && !o.phone) throw new Error('say whom to delete: --user-id, --email or --phone');
+      const config = loadConfigFile(o.config, { apiKey: o.apiKey, klaviyoUrl: o.klaviyoUrl });
+      const d = o.destination ? config.destinations.find((x) => x.name === o.destination) : config.destinations[0];
+      if (!d) throw new Error(`no destination named ${o.destination} (known: ${config.destinations.map((x) => x.name).join(', ')})`);
+      const apiKey = d.apiKey ?? presetApiKey(d.preset, d.settings);
+      // Without a key `start` delivers to a throwaway emulator; a deletion sent there would delete nothing real.
+      if (!apiKey) throw new Error('a deletion needs the Klaviyo private API key: --api-key or KLAVIYO_API_KEY (or the destination apiKey in --config)');
+      const client = new KlaviyoClient({ apiKey, ...(d.klaviyoUrl ? { baseUrl: d.klaviyoUrl } : {}) });
+      try {
+        const dest = compileDestination({ name: d.name, preset: d.preset, subscriptions: d.subscriptions, settings: d.settings });
+        const r = await deleteUser({ userId: o.userId, email: o.email, phone: o.phone }, dest.settings, client);
+        for (const w of r.warnings) process.stderr.write(`warning: ${w.field}: ${w.message}\n`);
+        process.stdout.write(`${JSON.stringify({ destination: d.name, ...r })}\n`);
+      } finally {
+        await client.close();
+      }
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
   .command('sync')
   .description('send warehouse rows to Klaviyo: only rows added, changed or deleted since the last run')
   .addOption(new Option('--config <file>', 'config file declaring models and audiences').env('CONFIG_FILE'))

@@ -9,7 +9,7 @@ import type { CompiledDestination } from '../destination/index.js';
 import { planMessage } from '../destination/index.js';
 import type { SegmentMessage } from '../spec/index.js';
 import type { PlannedOperation } from '../klaviyo/operations.js';
-import type { KlaviyoTransport } from '../klaviyo/request.js';
+import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import { planWaves } from '../batcher/index.js';
 import { deliverWaves, type OpOutcome } from './executor.js';
 import type { ListResolver } from './list-resolver.js';
@@ -18,6 +18,31 @@ import { ModelPlans, retlOf } from './model-plans.js';
 import type { DeliveryOptions } from '../config/index.js';
 import type { Activity, Outcome } from '../activity/index.js';
 import type { StoreHealth } from '../store/outage.js';
+
+import { AuthError } from '../klaviyo/errors.js';
+import { KV } from '../store/keys.js';
+import { authProblem, type KeyCheck } from '../klaviyo/key-check.js';
+
+/** Why a destination is paused, and since when (ms). */
+export interface PauseState {
+  reason: string;
+  since: number;
+}
+
+/** The transport, telling `onAuthError` of every 401/403 (with the endpoint, to name the missing scope). */
+export function watchAuth(transport: KlaviyoTransport, onAuthError: (err: AuthError, request: KlaviyoRequest) => void): KlaviyoTransport {
+  return {
+    waitMs: transport.waitMs?.bind(transport),
+    async send(request, options) {
+      try {
+        return await transport.send(request, options);
+      } catch (err) {
+        if (err instanceof AuthError) onAuthError(err, request);
+        throw err;
+      }
+    },
+  };
+}
 
 export interface DeliveryMetrics {
   settled(destination: string, outcome: 'delivered' | 'retried' | 'dead' | 'filtered', n: number): void;
@@ -48,6 +73,10 @@ export interface DeliveryWorkerOptions {
   pollIntervalMs?: number;
   /** Where the dashboard learns of requests sent and of what became of each message. */
   activity?: Activity;
+  /** Told when the destination pauses (Klaviyo refused the key) and resumes (undefined). */
+  onPauseChange?: (state: PauseState | undefined) => void;
+  /** While paused, the key is checked again this often (default 60 s) and delivery resumes once it passes. */
+  keyCheck?: { check: () => Promise<KeyCheck>; everyMs?: number };
 }
 
 /** What happened to one message in one cycle. */
@@ -81,6 +110,14 @@ export function cycleBackoffMs(failures: number): number {
 }
 export const CYCLE_BACKOFF_CAP_MS = 30_000;
 
+/** Identity conflicts are counted per destination in the store, with the last one, so `status` shows them. */
+async function recordConflicts(store: Store, destination: string, conflicts: Array<{ messageId: string; note: string }>, at: number): Promise<void> {
+  const raw = await store.kvGet(KV.identityConflicts(destination));
+  const before = raw ? (JSON.parse(raw) as { count: number }).count : 0;
+  const last = conflicts[conflicts.length - 1];
+  await store.kvSet(KV.identityConflicts(destination), JSON.stringify({ count: before + conflicts.length, last: { ...last, at } }));
+}
+
 export class DeliveryWorker {
   private running = false;
   private loops: Promise<void>[] = [];
@@ -88,9 +125,48 @@ export class DeliveryWorker {
   private readonly waiting = new Set<() => void>();
 
   private readonly models: ModelPlans;
+  /** Set while Klaviyo refuses the key (401/403): nothing is leased, so messages stay queued, none dead-lettered. */
+  private pausedState: PauseState | undefined;
+  private lastKeyCheck = 0;
+  private readonly transport: KlaviyoTransport;
 
   constructor(private readonly o: DeliveryWorkerOptions) {
     this.models = new ModelPlans(o.store, o.destination);
+    this.transport = watchAuth(o.transport, (err, req) => this.pause(authProblem(err, req.endpoint)));
+  }
+
+  get paused(): PauseState | undefined {
+    return this.pausedState;
+  }
+
+  /** Stop delivering until resume(): messages in flight go back to the queue without using an attempt. */
+  pause(reason: string): void {
+    if (this.pausedState) return;
+    this.pausedState = { reason, since: Date.now() };
+    this.lastKeyCheck = Date.now();
+    this.o.logger?.error({ destination: this.o.name, reason }, 'delivery paused: messages stay queued until the key is fixed');
+    this.o.onPauseChange?.(this.pausedState);
+  }
+
+  resume(): void {
+    if (!this.pausedState) return;
+    this.pausedState = undefined;
+    this.o.logger?.info({ destination: this.o.name }, 'delivery resumed');
+    this.o.onPauseChange?.(undefined);
+    this.poke();
+  }
+
+  /** While paused: check the key again now and then (scopes fixed in Klaviyo need no restart). */
+  private async recheckKey(): Promise<void> {
+    const kc = this.o.keyCheck;
+    if (!kc || Date.now() - this.lastKeyCheck < (kc.everyMs ?? 60_000)) return;
+    this.lastKeyCheck = Date.now();
+    try {
+      const r = await kc.check();
+      if (r.ok) this.resume();
+    } catch {
+      /* Klaviyo unreachable: try again later */
+    }
   }
 
   start(): void {
@@ -174,6 +250,10 @@ export class DeliveryWorker {
   /** One lease → deliver → settle round. Returns how many messages it handled. */
   async cycle(now = Date.now()): Promise<number> {
     const { store, options } = this.o;
+    if (this.pausedState) {
+      await this.recheckKey();
+      if (this.pausedState) return 0;
+    }
     const leased = await store.lease(this.o.name, { limit: options.batchSize, leaseMs: options.leaseMs, owner: this.o.owner, now });
     if (leased.length === 0) return 0;
 
@@ -203,7 +283,7 @@ export class DeliveryWorker {
 
     const outcomes = planned.length
       ? await deliverWaves(planWaves(planned), {
-          transport: this.o.transport,
+          transport: this.transport,
           lists: this.o.lists,
           pollIntervalMs: this.o.pollIntervalMs,
           onRequest: this.o.activity && ((sent) => this.o.activity!.sent(this.o.name, sent)),
@@ -228,11 +308,23 @@ export class DeliveryWorker {
     const released: { seq: number; retryAt: number }[] = []; // held back by Klaviyo's rate limits
     const dead: { seq: number; reason: string; detail?: unknown }[] = [];
     const seen: Array<{ messageId: string } & Outcome> = [];
-    const saw = (m: LeasedMessage, status: Outcome['status'], error?: string) => seen.push({ messageId: m.messageId, status, at: now, ...(error ? { error } : {}) });
+    const saw = (m: LeasedMessage, status: Outcome['status'], error?: string, warning?: string) => seen.push({ messageId: m.messageId, status, at: now, ...(error ? { error } : {}), ...(warning ? { warning } : {}) });
+    const conflicts: Array<{ messageId: string; note: string }> = [];
     for (const m of leased) {
       const ops = opsOf.get(m.seq) ?? [];
+      // What delivery had to change (an identity conflict), said on the message.
+      const notes = [...new Set(ops.map((op) => outcomes.get(op)).flatMap((o) => (o?.status === 'delivered' && o.note ? [o.note] : [])))];
+      const noted = notes.length ? notes.join('; ') : undefined;
       const s = settle(planErrors.get(m.seq) ?? null, ops.map((op) => outcomes.get(op) ?? { status: 'retry', error: 'not attempted' }));
-      if (s.kind === 'ack') (ops.length ? acks : filtered).push(m.seq), saw(m, ops.length ? 'delivered' : 'filtered');
+      if (this.pausedState && s.kind !== 'ack') {
+        // The key was refused: not this message's fault. It waits, attempts untouched, until delivery resumes.
+        released.push({ seq: m.seq, retryAt: now });
+        saw(m, 'queued');
+      } else if (s.kind === 'ack') {
+        (ops.length ? acks : filtered).push(m.seq);
+        saw(m, ops.length ? 'delivered' : 'filtered', undefined, noted);
+        for (const note of notes) if (note.startsWith('identity conflict')) conflicts.push({ messageId: m.messageId, note });
+      }
       else if (s.kind === 'dead') dead.push({ seq: m.seq, reason: s.reason, detail: s.detail }), saw(m, 'dead', s.reason);
       else {
         const attempts = m.attempts + 1;
@@ -261,6 +353,11 @@ export class DeliveryWorker {
     metrics?.settled(this.o.name, 'retried', retries.length + released.length);
     metrics?.settled(this.o.name, 'dead', dead.length);
     for (const d of dead) this.o.logger?.warn({ destination: this.o.name, seq: d.seq, reason: d.reason }, 'message dead-lettered');
+    for (const c of conflicts) this.o.logger?.warn({ destination: this.o.name, ...c }, 'delivered around an identity conflict');
+    if (conflicts.length) {
+      metrics?.warnings(this.o.name, conflicts.map(() => 'identity_conflict'));
+      await recordConflicts(store, this.o.name, conflicts, now);
+    }
     this.o.activity?.events.settled(this.o.name, seen);
   }
 }

@@ -5,9 +5,10 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { endpointFor, ENDPOINTS, type EndpointName } from '../klaviyo/endpoints.js';
-import { EmulatorState, errorId, identifierProblem, newId, type ImportJob, type Profile } from './state.js';
+import { EmulatorState, IdentifierConflict, errorId, identifierProblem, newId, type ImportJob, type Profile } from './state.js';
 import { OpenApiValidator } from './openapi-validator.js';
 import { RateWindows } from './rate-limits.js';
+import { SCOPES } from '../klaviyo/key-check.js';
 
 export interface FaultOptions {
   rate429?: number;
@@ -27,6 +28,8 @@ const FAULT_KEYS = ['rate429', 'rate500', 'rate400', 'rateSlow', 'slowMs', 'rate
 export interface EmulatorOptions {
   /** Only this key is accepted; unset → any non-empty key. */
   apiKey?: string;
+  /** The key's scopes (Klaviyo's custom-scope keys); a request needing another answers 403. Unset → full access. */
+  scopes?: readonly string[];
   /** true (default) = Klaviyo's tiers; a number multiplies them; false = off. */
   rateLimits?: boolean | number;
   /** Validate bodies against the OpenAPI spec, strictly (default true). */
@@ -102,6 +105,8 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     const key = auth.startsWith('Klaviyo-API-Key ') ? auth.slice(16).trim() : '';
     if (!key || (opts.apiKey && key !== opts.apiKey)) throw new ApiError(401, 'not_authenticated', 'Authentication credentials were not provided.', 'Missing or invalid private key.');
     if (!req.headers.revision) throw new ApiError(400, 'invalid', 'Invalid input.', 'Missing required header: revision', undefined);
+    const lacking = endpoint && opts.scopes ? SCOPES[endpoint].filter((s) => !opts.scopes!.includes(s)) : [];
+    if (lacking.length) throw new ApiError(403, 'permission_denied', 'You do not have permission to perform this action.', `This API key is missing required scopes: ${lacking.join(', ')}.`);
     if (faults.rate429 && random() < faults.rate429) {
       state.requests.rateLimited++;
       reply.header('Retry-After', '1');
@@ -139,8 +144,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     if (problem) throw invalid(problem.detail, `${base}/${problem.pointer}`);
   };
   const duplicate = (err: unknown): never => {
-    const dup = (err as { duplicateOf?: string }).duplicateOf;
-    if (dup) throw new ApiError(409, 'duplicate_profile', 'Conflict.', 'A profile already exists with one of these identifiers.', '/data', { duplicate_profile_id: dup });
+    if (err instanceof IdentifierConflict) throw new ApiError(409, 'duplicate_profile', 'Conflict.', 'A profile already exists with one of these identifiers.', '/data', { duplicate_profile_id: err.duplicateOf });
     throw err;
   };
   const upsertOrDuplicate = (attrs: Record<string, unknown>, o: { id?: string; meta?: unknown } = {}) => {
@@ -208,16 +212,26 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
         const attrs = p.attributes ?? {};
         const problem = identifierProblem(attrs) ?? (['email', 'phone_number', 'external_id', '_kx'].some((k) => attrs[k]) ? undefined : { pointer: '', detail: 'A profile requires at least one identifier.' });
         let profile: Profile | undefined;
+        let conflict: IdentifierConflict | undefined;
         if (!problem) {
           try {
             profile = current.upsert(attrs, { ...(p.id ? { id: p.id } : {}), meta: p.meta }).profile;
-          } catch {
-            profile = undefined;
+          } catch (err) {
+            conflict = err instanceof IdentifierConflict ? err : undefined;
           }
         }
         if (!profile) {
+          // The same conflict profile-import answers with 409 fails just this profile, with the same duplicate id.
           job.failed_count++;
-          job.errors.push({ id: errorId(), code: 'invalid', title: 'Invalid input.', detail: problem?.detail ?? 'A profile already exists with one of these identifiers.', source: { pointer: `/data/attributes/profiles/data/${i}` }, original_payload: attrs });
+          job.errors.push({
+            id: errorId(),
+            code: conflict ? 'duplicate_profile' : 'invalid',
+            title: conflict ? 'Conflict.' : 'Invalid input.',
+            detail: problem?.detail ?? 'A profile already exists with one of these identifiers.',
+            source: { pointer: `/data/attributes/profiles/data/${i}` },
+            original_payload: attrs,
+            ...(conflict ? { meta: { duplicate_profile_id: conflict.duplicateOf } } : {}),
+          });
           return;
         }
         job.completed_count++;
@@ -340,15 +354,24 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
         for (const params of Object.values(ch ?? {}) as any[])
           if (params?.consented_at && !a.historical_import) throw invalid('consented_at can only be set when historical_import is true.', `/data/attributes/profiles/data/${i}/attributes/subscriptions`);
     });
+    // A double opt-in list asks for confirmation first: email consent stays pending and the profile joins the list
+    // only once confirmed (never, here). A historical import records consent already given, so it skips this.
+    const doubleOptIn = Boolean(listId) && state.lists.get(listId!)!.opt_in_process === 'double_opt_in' && !a.historical_import;
     for (const p of profiles) {
       const pa = p.attributes;
       const { profile } = upsertOrDuplicate({ ...(pa.email ? { email: pa.email } : {}), ...(pa.phone_number ? { phone_number: pa.phone_number } : {}) }, p.id ? { id: p.id } : {});
+      let pending = false;
       for (const [channel, params] of Object.entries(pa.subscriptions ?? {}) as [string, any][]) {
         const m = params?.marketing;
         if (!m) continue;
-        profile.subscriptions[channel] = { consent: 'SUBSCRIBED', timestamp: m.consented_at ?? new Date().toISOString(), method: 'API', ...(a.custom_source ? { custom_source: a.custom_source } : {}), ...(listId ? { list_id: listId } : {}) };
+        const common = { timestamp: m.consented_at ?? new Date().toISOString(), method: 'API', ...(a.custom_source ? { custom_source: a.custom_source } : {}), ...(listId ? { list_id: listId } : {}) };
+        const before = profile.subscriptions[channel]?.consent;
+        if (channel === 'email' && doubleOptIn && before !== 'SUBSCRIBED') {
+          pending = true;
+          profile.subscriptions[channel] = { consent: before ?? 'NEVER_SUBSCRIBED', double_opt_in: 'PENDING', ...common };
+        } else profile.subscriptions[channel] = { consent: 'SUBSCRIBED', ...common };
       }
-      if (listId) (state.lists.get(listId)!.profiles.add(profile.id), profile.lists.add(listId));
+      if (listId && !pending) (state.lists.get(listId)!.profiles.add(profile.id), profile.lists.add(listId));
     }
     return reply.status(202).send();
   });
@@ -362,7 +385,14 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     for (const p of profiles) {
       const pa = p.attributes;
       const { profile } = upsertOrDuplicate({ ...(pa.email ? { email: pa.email } : {}), ...(pa.phone_number ? { phone_number: pa.phone_number } : {}) });
-      for (const channel of Object.keys(pa.subscriptions ?? {})) profile.subscriptions[channel] = { consent: 'UNSUBSCRIBED', timestamp: new Date().toISOString(), method: 'API', ...(listId ? { list_id: listId } : {}) };
+      for (const [channel, params] of Object.entries(pa.subscriptions ?? {}) as [string, any][])
+        profile.subscriptions[channel] = {
+          consent: 'UNSUBSCRIBED',
+          timestamp: new Date().toISOString(),
+          method: 'API',
+          ...(listId ? { list_id: listId } : {}),
+          ...(params?.transactional ? { transactional: { consent: 'UNSUBSCRIBED' } } : {}),
+        };
       if (listId) (state.lists.get(listId)!.profiles.delete(profile.id), profile.lists.delete(listId));
     }
     return reply.status(202).send();

@@ -28,11 +28,27 @@ export interface ImportJob {
   failed_count: number;
   created_at: string;
   completed_at?: string;
-  errors: Array<{ id: string; code: string; title: string; detail: string; source: { pointer: string }; original_payload: unknown }>;
+  errors: Array<{ id: string; code: string; title: string; detail: string; source: { pointer: string }; original_payload: unknown; meta?: { duplicate_profile_id: string } }>;
 }
 
 export const IDENTIFIERS = ['email', 'phone_number', 'external_id', '_kx', 'anonymous_id'] as const;
 export type Identifier = (typeof IDENTIFIERS)[number];
+/** Identifiers that name one person: a profile holding another value of one of them is someone else's. */
+const PERSON_IDENTIFIERS = ['email', 'external_id'] as const;
+
+/**
+ * Thrown when a request's identifiers would join two people: they belong to two profiles, or the one profile they
+ * match (by phone number or another weak identifier only) has another email or external id than the request.
+ */
+export class IdentifierConflict extends Error {
+  constructor(
+    readonly duplicateOf: string,
+    readonly identifier: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
 const E164 = /^\+[1-9]\d{6,14}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -66,6 +82,31 @@ export class EmulatorState {
     return `${id}:${id === 'email' ? String(v).toLowerCase() : String(v)}`;
   }
 
+  /**
+   * The profile these identifiers name (undefined: none yet), or an IdentifierConflict, the same on every endpoint:
+   * identifiers of two profiles, or a profile found by a weak identifier alone (a shared or recycled phone) that
+   * holds another email or external id than the request's, which would re-point it to another person.
+   */
+  resolve(attrs: Record<string, unknown>): string | undefined {
+    const owners = new Map<string, Identifier>();
+    for (const k of IDENTIFIERS) if (typeof attrs[k] === 'string') {
+      const id = this.index.get(this.key(k, attrs[k]));
+      if (id && !owners.has(id)) owners.set(id, k);
+    }
+    const [first, second] = [...owners.entries()];
+    if (second) throw new IdentifierConflict(second[0], second[1], `A profile already exists with one of these identifiers: ${second[1]} belongs to profile ${second[0]}, ${first[1]} to profile ${first[0]}.`);
+    if (!first) return undefined;
+    const p = this.profiles.get(first[0])!;
+    const byPerson = PERSON_IDENTIFIERS.some((k) => typeof attrs[k] === 'string' && this.index.get(this.key(k, attrs[k])) === p.id);
+    if (!byPerson)
+      for (const k of PERSON_IDENTIFIERS) {
+        const held = p.attributes[k];
+        if (typeof attrs[k] === 'string' && typeof held === 'string' && this.key(k, held) !== this.key(k, attrs[k]))
+          throw new IdentifierConflict(p.id, first[1], `A profile already exists with one of these identifiers: ${first[1]} belongs to profile ${p.id}, whose ${k} is another.`);
+      }
+    return p.id;
+  }
+
   /** Distinct existing profiles matched by the identifiers given. */
   matches(attrs: Record<string, unknown>): string[] {
     const ids = new Set<string>();
@@ -82,9 +123,8 @@ export class EmulatorState {
    * Throws { duplicateOf } when the identifiers belong to two different profiles.
    */
   upsert(attrs: Record<string, unknown>, opts: { id?: string; meta?: unknown } = {}): { profile: Profile; created: boolean } {
-    const found = opts.id ? [opts.id] : this.matches(attrs);
-    if (found.length > 1) throw Object.assign(new Error('duplicate'), { duplicateOf: found[1] });
-    let profile = found.length ? this.profiles.get(found[0]) : undefined;
+    const target = opts.id ?? this.resolve(attrs);
+    let profile = target ? this.profiles.get(target) : undefined;
     const created = !profile;
     if (!profile) {
       profile = { id: newId(), attributes: { created: new Date().toISOString() }, properties: {}, subscriptions: {}, lists: new Set() };
@@ -103,7 +143,7 @@ export class EmulatorState {
       const v = attrs[k];
       if (typeof v !== 'string') continue;
       const owner = this.index.get(this.key(k, v));
-      if (owner && owner !== profile.id) throw Object.assign(new Error('duplicate'), { duplicateOf: owner });
+      if (owner && owner !== profile.id) throw new IdentifierConflict(owner, k, `A profile already exists with one of these identifiers: ${k} belongs to profile ${owner}.`);
     }
     for (const [k, v] of Object.entries(attrs)) {
       if (k === 'properties') {
@@ -127,15 +167,15 @@ export class EmulatorState {
   /**
    * The profile an event lands on: the one its identifiers match, updated as an upsert is (attributes, then
    * `meta.patch_properties`), else a new one. `meta` is the event profile's: inside its `attributes` on
-   * POST /api/events, beside them in a bulk event job. Identifiers that belong to another profile change nothing
-   * on the profile (patch included); the event still lands.
+   * POST /api/events, beside them in a bulk event job. Identifiers in conflict (see resolve) change nothing on
+   * the profile (patch included); the event still lands, on the profile its first matching identifier names.
    */
   eventProfile(attrs: Record<string, unknown>, meta?: unknown): Profile {
     const ids = this.matches(attrs);
     if (!ids.length) return this.upsert(attrs, { meta }).profile;
     const p = this.profiles.get(ids[0])!;
     try {
-      this.apply(p, attrs, meta);
+      if (this.resolve(attrs) === p.id) this.apply(p, attrs, meta);
     } catch {
       /* keep the event */
     }

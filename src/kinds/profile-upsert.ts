@@ -1,25 +1,22 @@
 /**
- * profile.upsert — one profile: POST /api/profile-import (L tier), and on 409 PATCH /api/profiles/{id} of the
- * profile Klaviyo names; several, or into a list: POST /api/profile-bulk-import-jobs (≤10 000, one entry per
+ * profile.upsert — one profile: POST /api/profile-import (L tier), on a 409 (an identity conflict) again without
+ * the weakest identifier (./identity-conflict.ts); several, or into a list: POST /api/profile-bulk-import-jobs (≤10 000, one entry per
  * profile merged in order), polled until done so the profiles Klaviyo refused fail alone. The bulk job is the only
  * list-membership endpoint that takes identifiers (add_profiles_to_list needs Klaviyo ids: a lookup per profile).
  * `meta.patch_properties` rides on every one of these shapes.
  */
 import { ENDPOINTS } from '../klaviyo/endpoints.js';
 import { DuplicateProfileError } from '../klaviyo/errors.js';
-import { hasPatch, type ListRef, type PatchProperties, type ProfileAttributes } from '../klaviyo/operations.js';
+import { hasPatch, type ListRef } from '../klaviyo/operations.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import { profileBody, profileEntries, profileMeta, type ProfileUpsert } from './profile-resource.js';
 import { delivered, REQUEST_BYTES, type OpOutcome, type OperationKindModule, type SendContext } from './types.js';
+import { conflictNote, isConflict, withoutWeakest } from './identity-conflict.js';
 
 const listKey = (l: ListRef | undefined) => (!l ? '' : 'id' in l ? `id:${l.id}` : `aud:${l.audienceKey}`);
 
 function profileImport(u: ProfileUpsert): KlaviyoRequest {
   return { endpoint: 'createOrUpdateProfile', method: 'POST', path: ENDPOINTS.createOrUpdateProfile.path, body: { data: { ...profileBody(u.profile, false), ...profileMeta(u.patchProperties) } } };
-}
-
-function updateProfile(id: string, profile: ProfileAttributes, patch?: PatchProperties): KlaviyoRequest {
-  return { endpoint: 'updateProfile', method: 'PATCH', path: `/api/profiles/${encodeURIComponent(id)}`, body: { data: { ...profileBody(profile, false), id, ...profileMeta(patch) } } };
 }
 
 function bulkImportProfiles(upserts: ProfileUpsert[], listId?: string): KlaviyoRequest {
@@ -38,25 +35,51 @@ function bulkImportProfiles(upserts: ProfileUpsert[], listId?: string): KlaviyoR
 }
 
 /**
- * After a 409: update the profile Klaviyo named. When the identifiers sent belong to two different profiles,
- * that update clashes too; then only the non-identifying attributes are written and the conflict is noted.
+ * One profile-import; on a 409 (identifiers of two profiles: docs/identity.md) again without the weakest
+ * identifier, until Klaviyo takes it. Never a PATCH of the profile Klaviyo names: that is another person's.
  */
-async function updateDuplicate(id: string, upsert: ProfileUpsert, transport: KlaviyoTransport): Promise<string | undefined> {
-  const { profile, patchProperties } = upsert;
-  try {
-    await transport.send(updateProfile(id, profile, patchProperties));
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof DuplicateProfileError)) throw err;
-    const { email, phone_number, external_id, _kx, anonymous_id: _anon, id: _id, ...rest } = profile;
-    await transport.send(updateProfile(id, rest, patchProperties));
-    const ids = Object.entries({ email, phone_number, external_id, _kx }).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`);
-    return `identifiers ${ids.join(', ')} belong to different Klaviyo profiles; updated ${id} without changing its identifiers`;
+async function importAroundConflicts(upsert: ProfileUpsert, transport: KlaviyoTransport): Promise<OpOutcome> {
+  const left: string[] = [];
+  for (let current = upsert; ; ) {
+    try {
+      await transport.send(profileImport(current));
+      return left.length ? { status: 'delivered', note: conflictNote(current.profile, left) } : { status: 'delivered' };
+    } catch (err) {
+      if (!(err instanceof DuplicateProfileError)) throw err;
+      const next = withoutWeakest(current.profile, err.duplicateProfileId);
+      if (!next) return { status: 'failed', error: `identity conflict Klaviyo would not resolve: ${err.detail}`, detail: err.errors };
+      left.push(next.left);
+      current = { ...current, profile: next.profile };
+    }
   }
 }
 
-/** A bulk import job: submit, wait for it to finish, then fail exactly the profiles Klaviyo reported. */
-async function importProfiles(upserts: ProfileUpsert[], listId: string | undefined, ctx: SendContext): Promise<OpOutcome[]> {
+/**
+ * A bulk import job: submit, wait for it to finish, then fail exactly the profiles Klaviyo reported. Profiles it
+ * failed for an identifier conflict go into another job without their weakest identifier (as importAroundConflicts
+ * does; `left` says what each has lost so far), so a job of a warehouse table with shared phones delivers every row.
+ */
+async function importProfiles(upserts: ProfileUpsert[], listId: string | undefined, ctx: SendContext, left: string[][] = upserts.map(() => [])): Promise<OpOutcome[]> {
+  const out = await runImportJob(upserts, listId, ctx);
+  const again: Array<{ i: number; upsert: ProfileUpsert; left: string[] }> = [];
+  out.forEach((o, i) => {
+    if (o.status === 'delivered' && left[i].length) out[i] = { status: 'delivered', note: conflictNote(upserts[i].profile, left[i]) };
+    const e = o.status === 'failed' ? (o.detail as { code?: string; detail?: string; meta?: { duplicate_profile_id?: string } } | undefined) : undefined;
+    const next = e && isConflict(e) ? withoutWeakest(upserts[i].profile, e.meta?.duplicate_profile_id) : undefined;
+    if (next) again.push({ i, upsert: { ...upserts[i], profile: next.profile }, left: [...left[i], next.left] });
+  });
+  if (!again.length) return out;
+  const retried = await importProfiles(
+    again.map((a) => a.upsert),
+    listId,
+    ctx,
+    again.map((a) => a.left),
+  );
+  again.forEach((a, j) => (out[a.i] = retried[j]));
+  return out;
+}
+
+async function runImportJob(upserts: ProfileUpsert[], listId: string | undefined, ctx: SendContext): Promise<OpOutcome[]> {
   const { transport, pollIntervalMs, jobTimeoutMs } = ctx;
   const res = await transport.send(bulkImportProfiles(upserts, listId));
   const jobId: string | undefined = res.body?.data?.id;
@@ -100,14 +123,7 @@ export const profileUpsert: OperationKindModule<'profile.upsert'> = {
     const ops = items.map((i) => i.op);
     const list = ops[0].list;
     if (!list && ops.length === 1) {
-      try {
-        await ctx.transport.send(profileImport(ops[0]));
-        return delivered(1);
-      } catch (err) {
-        // 409: the identifiers already belong to a profile — update that profile instead.
-        if (!(err instanceof DuplicateProfileError) || !err.duplicateProfileId) throw err;
-        return delivered(1, await updateDuplicate(err.duplicateProfileId, ops[0], ctx.transport));
-      }
+      return [await importAroundConflicts(ops[0], ctx.transport)];
     }
     return importProfiles(ops, list ? await ctx.lists.resolve(list, ctx.transport) : undefined, ctx);
   },

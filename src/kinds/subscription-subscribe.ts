@@ -4,13 +4,15 @@
  */
 import { ENDPOINTS } from '../klaviyo/endpoints.js';
 import type { KlaviyoRequest } from '../klaviyo/request.js';
-import { delivered, REQUEST_BYTES, type Op, type OperationKindModule } from './types.js';
+import { DuplicateProfileError } from '../klaviyo/errors.js';
+import type { KlaviyoTransport } from '../klaviyo/request.js';
+import { delivered, REQUEST_BYTES, type Op, type OpOutcome, type OperationKindModule } from './types.js';
 
 type SubscribeOp = Op<'subscription.subscribe'>;
 
 function bulkSubscribe(ops: SubscribeOp[]): KlaviyoRequest {
   const first = ops[0];
-  const historical = Boolean(first.consentedAt);
+  const historical = Boolean(first.historicalImport || first.consentedAt);
   return {
     endpoint: 'bulkSubscribe',
     method: 'POST',
@@ -42,15 +44,41 @@ function bulkSubscribe(ops: SubscribeOp[]): KlaviyoRequest {
   };
 }
 
+/**
+ * One subscription whose email and phone belong to two profiles: subscribed on the email (the strongest
+ * identifier) without the phone, so no SMS consent is recorded on another person's profile; said on the message.
+ */
+async function subscribeAroundConflict(op: SubscribeOp, transport: KlaviyoTransport): Promise<OpOutcome> {
+  try {
+    await transport.send(bulkSubscribe([op]));
+    return { status: 'delivered' };
+  } catch (err) {
+    if (!(err instanceof DuplicateProfileError)) throw err;
+    const { phone_number, ...profile } = op.profile;
+    if (!phone_number || !profile.email) return { status: 'failed', error: `identity conflict Klaviyo would not resolve: ${err.detail}`, detail: err.errors };
+    await transport.send(bulkSubscribe([{ ...op, profile, channels: op.channels.filter((c) => c !== 'sms') }]));
+    return {
+      status: 'delivered',
+      note: `identity conflict: left out phone_number=${phone_number} (Klaviyo profile ${err.duplicateProfileId ?? '?'} holds one of the identifiers): another person's profile in Klaviyo has it; subscribed email=${profile.email} without SMS consent`,
+    };
+  }
+}
+
 export const subscriptionSubscribe: OperationKindModule<'subscription.subscribe'> = {
   kind: 'subscription.subscribe',
   maxItems: ENDPOINTS.bulkSubscribe.maxItems,
   maxBytes: REQUEST_BYTES,
-  groupKey: (op) => `subscription.subscribe|${op.listId ?? ''}|${op.customSource ?? ''}|${op.consentedAt ? 'historical' : ''}`,
+  groupKey: (op) => `subscription.subscribe|${op.listId ?? ''}|${op.customSource ?? ''}|${op.historicalImport || op.consentedAt ? 'historical' : ''}`,
   fillEndpoint: () => 'bulkSubscribe',
   isolatesRefusals: true,
   async send(items, { transport }) {
-    await transport.send(bulkSubscribe(items.map((i) => i.op)));
-    return delivered(items.length);
+    try {
+      await transport.send(bulkSubscribe(items.map((i) => i.op)));
+      return delivered(items.length);
+    } catch (err) {
+      if (!(err instanceof DuplicateProfileError)) throw err;
+      // An identity conflict (docs/identity.md) fails the whole job: find it by sending each alone.
+      return Promise.all(items.map((i) => subscribeAroundConflict(i.op, transport)));
+    }
   },
 };

@@ -90,15 +90,18 @@ export type Operation =
       channels: Channel[];
       profile: Pick<ProfileIdentifiers, 'email' | 'phone_number' | 'external_id' | 'id'>;
       listId?: string;
+      /** Consent gathered earlier (Klaviyo's historical_import): skips double opt-in. `consentedAt` only with it. */
+      historicalImport?: true;
       consentedAt?: string;
       customSource?: string;
     }
-  /** Withdraw marketing consent; without a list this unsubscribes globally. */
+  /** Withdraw marketing consent (with `smsTransactional`, SMS transactional consent too); without a list this unsubscribes globally. */
   | {
       kind: 'subscription.unsubscribe';
       channels: Channel[];
       profile: Pick<ProfileIdentifiers, 'email' | 'phone_number'>;
       listId?: string;
+      smsTransactional?: true;
     }
   /** Data-privacy deletion of every profile matching the identifier. */
   | { kind: 'profile.delete'; profile: Pick<ProfileIdentifiers, 'email' | 'phone_number' | 'id' | 'external_id'> };

@@ -8,24 +8,30 @@ const { transform } = createRequire(import.meta.url)('@segment/actions-core/mapp
   transform(mapping: Mapping, data: unknown): Record<string, unknown>;
 };
 
-function removeEmpty(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(removeEmpty);
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) {
-      const c = removeEmpty(x);
-      if (c === undefined || c === null || c === '') continue;
-      if (c && typeof c === 'object' && !Array.isArray(c) && Object.keys(c).length === 0 && !(x && typeof x === 'object' && Object.keys(x).length === 0)) continue;
-      out[k] = c;
-    }
-    return out;
+const isPlain = (v: unknown): v is Record<string, unknown> => Boolean(v) && typeof v === 'object' && !Array.isArray(v);
+/** A mapping object that is a structure of fields (no directive such as @path at its own level). */
+const isStructure = (m: unknown): m is Record<string, unknown> => isPlain(m) && !Object.keys(m).some((k) => k.startsWith('@'));
+
+/**
+ * Segment's empty-value removal: null and "" are dropped, and objects they leave empty, but only where the mapping
+ * itself builds the structure (its fields and literal sub-objects such as location). A value a directive produced,
+ * e.g. `properties: {"@path": "$.traits"}`, is free-form and kept exactly as sent, nulls included.
+ */
+function removeEmpty(mapping: unknown, v: unknown): unknown {
+  if (!isStructure(mapping) || !isPlain(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const c = removeEmpty(mapping[k], x);
+    if (c === undefined || c === null || c === '') continue;
+    if (isPlain(c) && Object.keys(c).length === 0 && !(isPlain(x) && Object.keys(x).length === 0)) continue;
+    out[k] = c;
   }
-  return v;
+  return out;
 }
 
-/** Apply a mapping to a message; nulls, empty strings and objects left empty by missing paths are dropped. */
+/** Apply a mapping to a message; nulls, empty strings and objects left empty by missing paths are dropped (see removeEmpty). */
 export function mapPayload(mapping: Mapping, message: object): Record<string, unknown> {
-  return removeEmpty(transform(mapping, message)) as Record<string, unknown>;
+  return removeEmpty(mapping, transform(mapping, message)) as Record<string, unknown>;
 }
 
 /** The defaults of an action's fields, as one mapping. */

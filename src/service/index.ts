@@ -12,7 +12,9 @@ import { KlaviyoClient } from '../klaviyo/client.js';
 import { RateLimiter, type RateBudget } from '../klaviyo/limiter.js';
 import { SharedRateLimiter } from '../klaviyo/shared-limiter.js';
 import { ListResolver } from '../delivery/list-resolver.js';
-import { DeliveryWorker } from '../delivery/worker.js';
+import { DeliveryWorker, watchAuth, type PauseState } from '../delivery/worker.js';
+import { authProblem, checkApiKey } from '../klaviyo/key-check.js';
+import { deleteUser, type DeletionRequest } from '../delivery/user-deletion.js';
 import { buildIngestServer, type IngestSource } from '../ingest/index.js';
 import { enqueueRaw, type EnqueueContext, type EnqueueResult } from '../ingest/enqueue.js';
 import { startEmulator } from '../emulator/index.js';
@@ -113,6 +115,7 @@ export async function startService(
 
   const workers = new Map<string, DeliveryWorker>();
   const clients: KlaviyoClient[] = [];
+  const clientOf = new Map<string, KlaviyoClient>();
   const owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
   // Klaviyo's limits are per account: destinations with the same key share one budget, and with a shared
   // store so do all worker processes.
@@ -137,11 +140,37 @@ export async function startService(
       },
     });
     clients.push(client);
+    clientOf.set(d.name, client);
     pacing.set(d.name, { waitMs: (endpoint) => client.waitMs(endpoint), scale: d.delivery.rateLimitScale });
-    const lists = new ListResolver(client, { get: (k) => store.kvGet(KV.audienceList(d.name, k)), set: (k, v) => store.kvSet(KV.audienceList(d.name, k), v) });
-    const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery, activity, storeHealth });
+    // A 401/403 while finding a list pauses the destination too.
+    const listTransport = watchAuth(client, (err, req) => workers.get(d.name)?.pause(authProblem(err, req.endpoint)));
+    const lists = new ListResolver(listTransport, { get: (k) => store.kvGet(KV.audienceList(d.name, k)), set: (k, v) => store.kvSet(KV.audienceList(d.name, k), v) });
+    const onPauseChange = (state: PauseState | undefined) => {
+      metrics.paused(d.name, Boolean(state));
+      // Kept in the store so `status` (another process) shows it; cleared on resume and on a start whose key check passes.
+      store.kvSet(KV.paused(d.name), state ? JSON.stringify(state) : '').catch((err) => logger.warn({ err: String(err) }, 'could not record the pause in the store'));
+    };
+    const keyCheck = { check: () => checkApiKey(client) };
+    const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery, activity, onPauseChange, keyCheck, storeHealth });
     workers.set(d.name, worker);
   }
+  // The key is checked once before delivery starts: a wrong key or missing scopes pause that destination (messages
+  // stay queued, ingest goes on) with a sentence saying what to fix, instead of dead-lettering every message.
+  // Not awaited: an unreachable Klaviyo must not hold up the start.
+  const keysChecked = Promise.all(
+    [...workers.entries()].map(async ([name, worker]) => {
+      try {
+        const r = await checkApiKey(clientOf.get(name)!);
+        if (r.ok) {
+          metrics.paused(name, false);
+          await store.kvSet(KV.paused(name), '');
+          logger.info({ destination: name, account: r.account }, 'Klaviyo API key accepted');
+        } else worker.pause(`destination "${name}": ${r.message}`);
+      } catch (err) {
+        logger.warn({ destination: name, err: String(err) }, 'could not check the Klaviyo API key (Klaviyo unreachable?); delivering anyway');
+      }
+    }),
+  );
 
   const enqueueContext: EnqueueContext = {
     store,
@@ -162,11 +191,21 @@ export async function startService(
     detailsToken: config.http.protectDetails ? adminToken : undefined,
     logger: false,
     onServerError: (err, request) => logger.error({ ...request, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed'),
-    health: async () => ({ role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null }),
+    health: async () => {
+      // Ingest still works while a destination is paused, so this is "degraded", not a failure.
+      const paused = Object.fromEntries([...workers].filter(([, w]) => w.paused).map(([n, w]) => [n, w.paused!]));
+      return { ...(Object.keys(paused).length ? { status: 'degraded', paused } : {}), role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null };
+    },
   });
-  app.register((admin) => adminRoutes(admin, { token: adminToken, store, activity, config, writeKeys, destinations: compiled, deliversTo, pacing, emulator }), { prefix: '/admin' });
+  const deleteUserIn = (name: string, request: DeletionRequest) => deleteUser(request, compiled.get(name)!.settings, clientOf.get(name)!);
+  app.register(
+    (admin) => adminRoutes(admin, { token: adminToken, store, activity, config, writeKeys, destinations: compiled, deliversTo, pacing, emulator, ...(delivers ? { deleteUser: deleteUserIn } : {}) }),
+    { prefix: '/admin' },
+  );
   await registerUi(app);
   const url = await app.listen({ port: config.port, host: config.host });
+  // Delivery starts at once, beside the key check: a wrong key's first 401 pauses the destination just the same
+  // (the messages in flight go back to the queue), the check only says it sooner and names missing scopes.
   for (const w of workers.values()) w.start();
   // Warehouse models and audiences with a schedule sync in a delivering process (on a shared store, configure
   // schedules on one process only).
@@ -229,6 +268,7 @@ export async function startService(
       // Order matters: stop accepting, finish in-flight deliveries, then close the store.
       stopping ??= (async () => {
         schedules.forEach((s) => s.stop());
+        await keysChecked;
         await app.close();
         await Promise.all([...workers.values()].map((w) => w.stop()));
         await Promise.all(clients.map((c) => c.close()));

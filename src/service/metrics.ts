@@ -53,6 +53,13 @@ export function createMetrics(store: Store) {
     },
   });
 
+  const pausedGauge = new client.Gauge({
+    name: 'kd_destination_paused',
+    help: '1 while a destination is paused because Klaviyo refused its API key (401/403); its messages stay queued',
+    labelNames: ['destination'],
+    registers: [registry],
+  });
+
   const delivery: DeliveryMetrics = {
     settled: (destination, outcome, n) => n > 0 && settled.inc({ destination, outcome }, n),
     batch: (destination, messages) => batchMessages.observe({ destination }, messages),
@@ -68,6 +75,7 @@ export function createMetrics(store: Store) {
       rejected: (source: string, reason: string, n: number) => rejected.inc({ source, reason }, n),
       render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     },
+    paused: (destination: string, paused: boolean) => pausedGauge.set({ destination }, paused ? 1 : 0),
     onKlaviyoResponse(info: { endpoint: string; status: number; durationMs: number }) {
       klaviyoLatency.observe({ endpoint: info.endpoint, status: String(info.status) }, info.durationMs / 1000);
       if (info.status === 429) klaviyo429.inc({ endpoint: info.endpoint });

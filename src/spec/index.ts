@@ -50,9 +50,10 @@ function describe(v: unknown): string {
 const id = z.union([z.string(), z.number()]).transform((v) => String(v));
 const obj = (name: string) =>
   z.custom<Record<string, any>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), { error: (i) => `${name} must be an object, got ${describe(i.input)}` });
-const isoDate = z
-  .string({ error: (i) => `must be an ISO-8601 date string, got ${describe(i.input)}` })
-  .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), { error: 'must be an ISO-8601 date such as 2026-11-24T10:00:00Z' });
+/** An ISO-8601 date Date.parse reads as such ("2025-13-45T99:00:00Z" and "last tuesday" are not). */
+const isIsoDate = (v: unknown): v is string => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v));
+/** The message's own times: an unparseable one is dropped with a warning (dropBadTimes) rather than refusing the message. */
+const TIME_FIELDS = ['timestamp', 'originalTimestamp', 'sentAt'] as const;
 
 const contextSchema = obj('context').pipe(
   z
@@ -80,9 +81,9 @@ const messageSchema = z
     properties: obj('properties').optional(),
     context: contextSchema.optional(),
     integrations: obj('integrations').optional(),
-    timestamp: isoDate.optional(),
-    originalTimestamp: isoDate.optional(),
-    sentAt: isoDate.optional(),
+    timestamp: z.string().optional(),
+    originalTimestamp: z.string().optional(),
+    sentAt: z.string().optional(),
   })
   .passthrough()
   .superRefine((m, ctx) => {
@@ -100,9 +101,28 @@ function deterministicId(m: unknown): string {
   return 'gen-' + createHash('sha256').update(JSON.stringify(m)).digest('hex').slice(0, 32);
 }
 
+/**
+ * Drops each unparseable time (Segment's pipeline does not refuse a message for it) and says so. When `timestamp`
+ * itself is dropped it becomes the time the message was received, so an event is recorded then, not at whatever
+ * time Klaviyo happens to receive it after queueing.
+ */
+function dropBadTimes(copy: Record<string, unknown>, receivedAt: number, warnings: SpecError[]): void {
+  for (const k of TIME_FIELDS) {
+    const v = copy[k];
+    if (v === undefined || isIsoDate(v)) continue;
+    delete copy[k];
+    const received = k === 'timestamp' ? new Date(receivedAt).toISOString() : undefined;
+    if (received) copy.timestamp = received;
+    warnings.push({
+      field: k,
+      message: `dropped ${JSON.stringify(v)}: not an ISO-8601 date such as 2026-11-24T10:00:00Z${received ? `; the time the message was received (${received}) is used instead` : ''}`,
+    });
+  }
+}
+
 export function validateMessage(
   input: unknown,
-  opts: { typeHint?: MessageType } = {},
+  opts: { typeHint?: MessageType; receivedAt?: number } = {},
 ): { ok: true; message: SegmentMessage; warnings?: SpecError[] } | { ok: false; error: SpecError } {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return { ok: false, error: { field: '', message: `a message must be a JSON object, got ${describe(input)}` } };
   // Before anything that recurses (JSON.stringify, the cleaning copy): thousands of levels would overflow the stack.
@@ -116,14 +136,18 @@ export function validateMessage(
   if (typeof copy.type === 'string') copy.type = copy.type.toLowerCase();
   else if (copy.type === undefined && opts.typeHint) copy.type = opts.typeHint;
   for (const k of ['userId', 'anonymousId', 'messageId'] as const) if (copy[k] === '' || copy[k] === null) delete copy[k];
+  // The generated messageId is taken before the received time fills a dropped timestamp: a resend keeps its id.
+  const fallbackId = copy.messageId === undefined ? deterministicId(copy) : undefined;
+  const timeWarnings: SpecError[] = [];
+  dropBadTimes(copy, opts.receivedAt ?? Date.now(), timeWarnings);
   const r = messageSchema.safeParse(copy);
   if (!r.success) {
     const issue = r.error.issues[0];
     return { ok: false, error: { field: issue.path.join('.'), message: issue.message } };
   }
   const message = r.data as SegmentMessage;
-  if (!message.messageId) message.messageId = deterministicId(copy);
-  const warnings = hygieneWarnings(notes);
+  if (!message.messageId) message.messageId = fallbackId ?? deterministicId(copy);
+  const warnings = [...hygieneWarnings(notes), ...timeWarnings];
   return warnings.length ? { ok: true, message, warnings } : { ok: true, message };
 }
 

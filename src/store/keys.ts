@@ -8,6 +8,10 @@ export const KV = {
   audienceList: (destination: string, audienceKey: string) => `list:${destination}:audience:${audienceKey}`,
   /** The subscriptions a warehouse model had at one version: replays re-plan with the mapping the change was made with. */
   retlModel: (name: string, version: string) => `retl-model:${name}:${version}`,
+  /** Why a destination's delivery is paused (Klaviyo refused its key), as JSON; empty when it is not. */
+  paused: (destination: string) => `paused:${destination}`,
+  /** Updates delivered around an identity conflict: {count, last: {messageId, note, at}} (docs/identity.md). */
+  identityConflicts: (destination: string) => `identity-conflicts:${destination}`,
   /** The version of a warehouse model whose column plan was last shown (a new one is printed again). */
   retlColumnsShown: (name: string) => `retl-columns:${name}`,
 };

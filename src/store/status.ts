@@ -1,5 +1,6 @@
 /** What `status` and `GET /admin/status` report: queue state per destination and recent rates. */
 import type { DestinationStats, MinuteCounts, Store } from './types.js';
+import { KV } from './keys.js';
 
 export interface Rates {
   /** Per second, averaged over the window. */
@@ -10,6 +11,30 @@ export interface Rates {
 
 export interface DestinationStatus extends DestinationStats {
   rates: { last5m: Rates; last60m: Rates };
+  /** Set while delivery is paused because Klaviyo refused the API key: why, and since when (ms). */
+  paused?: { reason: string; since: number };
+  /** Updates delivered without an identifier another person's profile holds (docs/identity.md): how many, and the last. */
+  identityConflicts?: { count: number; last: { messageId: string; note: string; at: number } };
+}
+
+async function kvJson<T>(store: Store, key: string): Promise<T | undefined> {
+  const raw = await store.kvGet(key);
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+async function pauseOf(store: Store, destination: string): Promise<DestinationStatus['paused']> {
+  const raw = await store.kvGet(KV.paused(destination));
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as DestinationStatus['paused'];
+  } catch {
+    return undefined;
+  }
 }
 
 /** `minutes`: per-minute counts covering at least the last hour, when the caller has read them already. */
@@ -34,7 +59,9 @@ export async function statusReport(store: Store, now = Date.now(), minutes?: Min
   const destinations: Record<string, DestinationStatus> = {};
   for (const d of [...names].sort()) {
     const s = stats.byDestination[d] ?? { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0 };
-    destinations[d] = { ...s, rates: { last5m: rates(d, 5), last60m: rates(d, 60) } };
+    const paused = await pauseOf(store, d);
+    const identityConflicts = await kvJson<DestinationStatus['identityConflicts']>(store, KV.identityConflicts(d));
+    destinations[d] = { ...s, rates: { last5m: rates(d, 5), last60m: rates(d, 60) }, ...(paused ? { paused } : {}), ...(identityConflicts ? { identityConflicts } : {}) };
   }
   return { destinations };
 }
@@ -50,5 +77,9 @@ export function formatStatus(report: Awaited<ReturnType<typeof statusReport>>): 
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(head), ...body.map(line)].join('\n') + '\n';
+  const pauses = rows.filter(([, s]) => s.paused).map(([name, s]) => `${name}: PAUSED since ${new Date(s.paused!.since).toISOString()}, messages kept queued: ${s.paused!.reason}`);
+  const conflicts = rows
+    .filter(([, s]) => s.identityConflicts)
+    .map(([name, s]) => `${name}: ${s.identityConflicts!.count} update(s) delivered around an identity conflict; last (${s.identityConflicts!.last.messageId}): ${s.identityConflicts!.last.note}`);
+  return [line(head), ...body.map(line), ...pauses, ...conflicts].join('\n') + '\n';
 }

@@ -38,7 +38,16 @@ export interface RateLimitView {
 
 export interface DestinationOverview {
   name: string;
-  queue: { queued: number; leased: number; retrying: number; dead: number; delivered: number };
+  queue: {
+    queued: number;
+    leased: number;
+    retrying: number;
+    dead: number;
+    delivered: number;
+    /** While Klaviyo refuses the destination's API key: delivery waits, messages stay queued. */
+    paused?: { reason: string; since: number };
+    identityConflicts?: { count: number; last: { messageId: string; note: string; at: number } };
+  };
   rates: { last5m: RateWindow; last60m: RateWindow };
   series: SeriesPoint[];
   klaviyo: KlaviyoPoint[];
@@ -124,7 +133,7 @@ export interface EventDetail {
   destinations: Array<{
     name: string;
     /** `at` only when this process saw it happen. */
-    outcome: { status: Outcome; at?: number; error?: unknown };
+    outcome: { status: Outcome; at?: number; error?: unknown; warning?: string };
     /** null when the destination is not configured in this process. */
     preview: PreviewResult | null;
     deliveries: Delivery[];

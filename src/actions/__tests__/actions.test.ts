@@ -142,13 +142,20 @@ describe('audience actions (Engage)', () => {
 });
 
 describe('subscribe / unsubscribe', () => {
-  it('User Subscribed subscribes email and SMS with consent time and source', () => {
+  it('User Subscribed subscribes email and SMS with source, not as a historical import (no consent time)', () => {
     const r = plan({ type: 'track', userId: 'u', event: 'User Subscribed', properties: { email: 'a@b.co', phone: '212-555-0100' } });
-    expect(r.operations.find((o) => o.action === 'subscribeProfile')!.op).toEqual({ kind: 'subscription.subscribe', channels: ['email', 'sms'], profile: { email: 'a@b.co', phone_number: '+12125550100' }, consentedAt: '2026-11-20T10:00:00.000Z', customSource: '-59' });
+    expect(r.operations.find((o) => o.action === 'subscribeProfile')!.op).toEqual({ kind: 'subscription.subscribe', channels: ['email', 'sms'], profile: { email: 'a@b.co', phone_number: '+12125550100' }, customSource: '-59' });
+  });
+  it('historical_import sends the consent time as a historical import', () => {
+    const d = compileDestination({ subscriptions: [{ subscribe: 'event = "User Subscribed"', partnerAction: 'subscribeProfile', mapping: { email: { '@path': '$.traits.email' }, historical_import: true, consented_at: { '@path': '$.timestamp' } } }] });
+    const r = plan({ type: 'track', userId: 'u', event: 'User Subscribed', traits: { email: 'a@b.co' } }, d);
+    expect(r.operations[0].op).toEqual({ kind: 'subscription.subscribe', channels: ['email'], profile: { email: 'a@b.co' }, historicalImport: true, consentedAt: '2026-11-20T10:00:00.000Z' });
   });
   it('User Unsubscribed unsubscribes', () => {
     const r = plan({ type: 'track', userId: 'u', event: 'User Unsubscribed', properties: { email: 'a@b.co' } });
     expect(r.operations.find((o) => o.action === 'unsubscribeProfile')!.op).toEqual({ kind: 'subscription.unsubscribe', channels: ['email'], profile: { email: 'a@b.co' } });
+    const sms = plan({ type: 'track', userId: 'u', event: 'User Unsubscribed', traits: { phone: '+12125550100' } });
+    expect(sms.operations.find((o) => o.action === 'unsubscribeProfile')!.op).toEqual({ kind: 'subscription.unsubscribe', channels: ['sms'], profile: { phone_number: '+12125550100' }, smsTransactional: true });
   });
 });
 

@@ -227,7 +227,7 @@ const CASES: Case[] = [
     check: ({ requests }) => {
       const sub = requests.find((r) => r.path === '/api/profile-subscription-bulk-create-jobs')!;
       expect((sub.body as any).data.attributes.profiles.data).toEqual([
-        { type: 'profile', attributes: { email: 'sub@example.com', subscriptions: { email: { marketing: { consent: 'SUBSCRIBED', consented_at: TS } } } } },
+        { type: 'profile', attributes: { email: 'sub@example.com', subscriptions: { email: { marketing: { consent: 'SUBSCRIBED' } } } } },
       ]);
     },
   },

@@ -1,5 +1,5 @@
 import type { ActionDefinition, PlanWarning } from '../types.js';
-import { enable_batching, profileAttributes } from '../fields.js';
+import { enable_batching, profileAttributes, path } from '../fields.js';
 import { identifiers, requireOne, attributes } from '../profile.js';
 import { fitProfile } from '../limits.js';
 import { listMemberFields, listRef } from '../audience.js';
@@ -11,8 +11,9 @@ const addProfileToList: ActionDefinition = {
   defaultSubscription: 'event = "Audience Entered"',
   fields: {
     ...listMemberFields,
-    ...profileAttributes('$.context.traits'),
-    properties: { label: 'Properties', description: 'Custom profile properties.', type: 'object' },
+    // Segment reads an audience event's profile fields from $.properties; the user's context traits fill the rest.
+    ...profileAttributes('$.properties', '$.context.traits'),
+    properties: { label: 'Properties', description: 'Custom profile properties.', type: 'object', default: path('$.properties.properties') },
     enable_batching,
   },
   plan(p, settings, ctx) {

@@ -21,7 +21,13 @@ const upsertProfile: ActionDefinition = {
     anonymous_id: { label: 'Anonymous ID', description: 'Kept as the custom property anonymous_id (profile-import has no such identifier).', type: 'string', default: path('$.anonymousId') },
     _kx: { label: 'Klaviyo exchange id (_kx)', description: "Klaviyo's web-tracking identifier.", type: 'string' },
     ...profileAttributes(),
-    properties: { label: 'Properties', description: 'Custom profile properties.', type: 'object', default: path('$.traits') },
+    properties: {
+      label: 'Properties',
+      description:
+        "Custom profile properties: the identify's custom traits and its `properties` object (Segment's default), `properties` winning on a shared key. A property set to null is removed from the profile.",
+      type: 'object',
+      default: { '@merge': { objects: [path('$.traits'), path('$.properties')], direction: 'right' } },
+    },
     patch_properties: {
       label: 'Patch Properties',
       description:
@@ -41,15 +47,19 @@ const upsertProfile: ActionDefinition = {
     const { anonymous_id, ...ids } = identifiers(p, settings, warnings, { identity: ctx.identity });
     const profile = attributes(p, ids, warnings);
     requireOne(profile, ['email', 'phone_number', 'external_id', '_kx', 'id'], 'email', warnings);
-    const patch = patchOf(p.patch_properties, warnings);
+    let patch = patchOf(p.patch_properties, warnings);
     const patched = new Set([...Object.keys(patch?.append ?? {}), ...Object.keys(patch?.unappend ?? {}), ...(patch?.unset ?? [])]);
     const props: Record<string, unknown> = {};
     const both: string[] = [];
+    const cleared: string[] = [];
     for (const [k, v] of Object.entries((p.properties as Record<string, unknown>) ?? {})) {
       if (MAPPED_TRAITS.has(k)) continue;
       if (patched.has(k)) both.push(k);
+      else if (v === null) cleared.push(k);
       else props[k] = v;
     }
+    // A trait set to null clears the property. Klaviyo's bulk import ignores nulls, so it is sent as an unset.
+    if (cleared.length) patch = { ...patch, unset: [...(patch?.unset ?? []), ...cleared] };
     // One request cannot both set and patch a property in a known order: the patch wins.
     if (both.length) warnings.push({ field: 'properties', message: `left out ${both.join(', ')}: patch_properties changes ${both.length > 1 ? 'them' : 'it'}` });
     if (anonymous_id) props.anonymous_id = anonymous_id;

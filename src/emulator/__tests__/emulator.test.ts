@@ -32,6 +32,34 @@ describe('Klaviyo emulator', () => {
     expect(clash.json().errors[0]).toMatchObject({ code: 'duplicate_profile', meta: { duplicate_profile_id: expect.any(String) } });
   });
 
+  it('identifier conflicts are the same on every endpoint: 409 on profile-import and PATCH, an import error in a bulk job; never re-points a profile', async () => {
+    const e = emu();
+    const a = (await e.call('POST', '/api/profile-import', profile({ email: 'ann@x.co', phone_number: '+12125550100', external_id: 'u1', first_name: 'Ann' }))).json().data.id as string;
+    // A family sharing Ann's phone: Bob's email and id are new, the phone is Ann's.
+    const bob = { email: 'bob@x.co', phone_number: '+12125550100', external_id: 'u2', first_name: 'Bob' };
+    const single = await e.call('POST', '/api/profile-import', profile(bob));
+    expect(single.statusCode).toBe(409);
+    expect(single.json().errors[0]).toMatchObject({ code: 'duplicate_profile', meta: { duplicate_profile_id: a } });
+    const job = (await e.call('POST', '/api/profile-bulk-import-jobs', { data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: [profile(bob).data, profile({ email: 'cy@x.co' }).data] } } } })).json().data.id as string;
+    await e.idle();
+    expect((await e.call('GET', `/api/profile-bulk-import-jobs/${job}`)).json().data.attributes).toMatchObject({ completed_count: 1, failed_count: 1 });
+    const errors = (await e.call('GET', `/api/profile-bulk-import-jobs/${job}/import-errors`)).json().data;
+    expect(errors.map((x: any) => [x.attributes.source.pointer, x.attributes.code, x.attributes.meta])).toEqual([['/data/attributes/profiles/data/0', 'duplicate_profile', { duplicate_profile_id: a }]]);
+    const ann = () => e.snapshot().profiles.find((p) => p.id === a)!.attributes;
+    expect(ann()).toMatchObject({ email: 'ann@x.co', external_id: 'u1', first_name: 'Ann' });
+    // PATCH of another profile taking Ann's phone.
+    const b = (await e.call('POST', '/api/profile-import', profile({ email: 'bob@x.co' }))).json().data.id as string;
+    const patch = await e.call('PATCH', `/api/profiles/${b}`, { data: { type: 'profile', id: b, attributes: { phone_number: '+12125550100' } } });
+    expect(patch.statusCode).toBe(409);
+    expect(patch.json().errors[0].meta).toEqual({ duplicate_profile_id: a });
+    // Not conflicts: a new phone on Ann's email updates it (Klaviyo's guide); an email added to a phone-only profile.
+    expect((await e.call('POST', '/api/profile-import', profile({ email: 'ann@x.co', phone_number: '+12125550111' }))).statusCode).toBe(200);
+    expect(ann().phone_number).toBe('+12125550111');
+    const sms = (await e.call('POST', '/api/profile-import', profile({ phone_number: '+12125550122' }))).json().data.id;
+    expect((await e.call('POST', '/api/profile-import', profile({ phone_number: '+12125550122', email: 'dee@x.co' }))).json().data.id).toBe(sms);
+    expect(e.snapshot().profiles).toHaveLength(4);
+  });
+
   it('rejects attributes the spec does not declare (strict) and non-E.164 phones, with a pointer', async () => {
     const e = emu();
     const r = await e.call('POST', '/api/profile-import', profile({ email: 'a@x.co', emial: 'typo' }));
@@ -180,6 +208,37 @@ describe('Klaviyo emulator: lists, subscriptions, lookups', () => {
     expect(e.snapshot().profiles[0].subscriptions.email).toMatchObject({ consent: 'UNSUBSCRIBED' });
     expect(e.snapshot().profiles[0].subscriptions.sms).toMatchObject({ consent: 'SUBSCRIBED' });
     expect(e.snapshot().lists[0].profile_ids).toEqual([]);
+  });
+
+  it('a double opt-in list leaves email consent pending (not subscribed, not a member) unless the subscription is a historical import', async () => {
+    const e = emu();
+    const list = (await e.call('POST', '/api/lists', { data: { type: 'list', attributes: { name: 'Confirmed news', opt_in_process: 'double_opt_in' } } })).json().data.id as string;
+    expect((await e.call('GET', `/api/lists/${list}`)).json().data.attributes.opt_in_process).toBe('double_opt_in');
+    const sub = (email: string, historical: boolean) => ({
+      data: {
+        type: 'profile-subscription-bulk-create-job',
+        attributes: {
+          profiles: { data: [{ type: 'profile', attributes: { email, subscriptions: { email: { marketing: { consent: 'SUBSCRIBED', ...(historical ? { consented_at: '2025-01-01T00:00:00Z' } : {}) } } } } }] },
+          ...(historical ? { historical_import: true } : {}),
+        },
+        relationships: { list: { data: { type: 'list', id: list } } },
+      },
+    });
+    expect((await e.call('POST', '/api/profile-subscription-bulk-create-jobs', sub('new@x.co', false))).statusCode).toBe(202);
+    expect((await e.call('POST', '/api/profile-subscription-bulk-create-jobs', sub('old@x.co', true))).statusCode).toBe(202);
+    const [pending, imported] = e.snapshot().profiles;
+    expect(pending.subscriptions.email).toMatchObject({ consent: 'NEVER_SUBSCRIBED', double_opt_in: 'PENDING', list_id: list });
+    expect(imported.subscriptions.email).toMatchObject({ consent: 'SUBSCRIBED', timestamp: '2025-01-01T00:00:00Z' });
+    expect(e.snapshot().lists[0].profile_ids).toEqual([imported.id]);
+  });
+
+  it('an unsubscribe that names SMS transactional consent withdraws it too', async () => {
+    const e = emu();
+    const unsub = (sms: Record<string, unknown>) => ({ data: { type: 'profile-subscription-bulk-delete-job', attributes: { profiles: { data: [{ type: 'profile', attributes: { phone_number: '+12125550100', subscriptions: { sms } } }] } } } });
+    expect((await e.call('POST', '/api/profile-subscription-bulk-delete-jobs', unsub({ marketing: { consent: 'UNSUBSCRIBED' } }))).statusCode).toBe(202);
+    expect(e.snapshot().profiles[0].subscriptions.sms).not.toHaveProperty('transactional');
+    expect((await e.call('POST', '/api/profile-subscription-bulk-delete-jobs', unsub({ marketing: { consent: 'UNSUBSCRIBED' }, transactional: { consent: 'UNSUBSCRIBED' } }))).statusCode).toBe(202);
+    expect(e.snapshot().profiles[0].subscriptions.sms).toMatchObject({ consent: 'UNSUBSCRIBED', transactional: { consent: 'UNSUBSCRIBED' } });
   });
 
   it('looks profiles up by filter, patches them, and 404s unknown ids', async () => {

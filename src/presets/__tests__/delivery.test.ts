@@ -75,15 +75,16 @@ describe('v2 fieldsToUnset / fieldsToAppend / fieldsToUnappend, delivered', () =
     expect(emu.snapshot().requests.byEndpoint).toMatchObject({ bulkImportProfiles: 2, createOrUpdateProfile: 1 });
   });
 
-  it('a 409 on profile-import: the patch goes with the PATCH of the duplicate profile', async () => {
+  it('a 409 on profile-import (an identity conflict): the update and its patch go to the strongest identifier’s profile, never to the other one', async () => {
     const { deliver, emu } = await emulator();
     await deliver([{ type: 'identify', userId: 'ext-1', traits: { tags: ['old'] } }, identify('dup@x.co', {})]);
-    // email and external_id now belong to two profiles: profile-import answers 409, the executor patches the one named.
-    await deliver([{ type: 'identify', userId: 'ext-1', traits: { email: 'dup@x.co', tags: 'new' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } }]);
+    // email and external_id belong to two profiles: profile-import answers 409; delivered on the email without the external id.
+    const outcomes = await deliver([{ type: 'identify', userId: 'ext-1', traits: { email: 'dup@x.co', tags: 'new' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } }]);
+    expect([...outcomes.values()][0]).toMatchObject({ status: 'delivered', note: expect.stringMatching(/^identity conflict: left out external_id=ext-1 .*delivered on email=dup@x.co/) });
     const s = emu.snapshot();
-    expect(s.requests.byEndpoint).toMatchObject({ updateProfile: expect.any(Number) });
-    expect(s.profiles.find((p) => p.attributes.external_id === 'ext-1')?.properties).toEqual({ tags: ['old', 'new'] });
-    expect(s.profiles.find((p) => p.attributes.email === 'dup@x.co')?.properties).toEqual({});
+    expect(s.requests.byEndpoint.updateProfile).toBeUndefined();
+    expect(s.profiles.find((p) => p.attributes.external_id === 'ext-1')?.properties).toEqual({ tags: ['old'] });
+    expect(s.profiles.find((p) => p.attributes.email === 'dup@x.co')?.properties).toEqual({ tags: ['new'] });
   });
 });
 

@@ -81,7 +81,7 @@ function identify(s: ClassicSettings, m: SegmentMessage, warnings: PlanWarning[]
     // Consent already given (confirmOptin false) is a historical import at the call's time: no confirmation email.
     const at = firstPresent(m, ['timestamp', 'originalTimestamp', 'sentAt']);
     if (!confirm && !at) warnings.push({ field: 'timestamp', message: 'confirmOptin is false but the call has no timestamp to record as the consent time: subscribed under the list’s own opt-in setting' });
-    list = { listId, email: ids.email, ...(!confirm && at ? { consentedAt: at } : {}) };
+    list = { listId, email: ids.email, ...(!confirm && at ? { historicalImport: true, consentedAt: at } : {}) };
   }
   return { ...ids, profileProperties: { ...omit(obj(m.traits), SPECIAL_TRAITS), ...(customId ? { id: customId } : {}) }, ...(list ? { list } : {}) };
 }
@@ -142,7 +142,7 @@ export function segmentClassic(raw?: Record<string, unknown>): Preset {
       name: 'Identify: subscribe to the list (listId setting or integrations.Klaviyo.listId)',
       subscribe: `type = "identify" and context.${DERIVED}.list.listId != null`,
       partnerAction: 'subscribeProfile',
-      mapping: { email: derived('list.email'), list_id: derived('list.listId'), consented_at: derived('list.consentedAt') },
+      mapping: { email: derived('list.email'), list_id: derived('list.listId'), historical_import: derived('list.historicalImport'), consented_at: derived('list.consentedAt') },
     },
     { name: 'Track: an event (revenue is its value)', subscribe: `type = "track" and context.${DERIVED}.kind = "event"`, partnerAction: 'trackEvent', mapping: event },
     {

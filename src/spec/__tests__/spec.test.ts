@@ -22,11 +22,28 @@ describe('validateMessage', () => {
     bad({ type: 'track', userId: 'u', event: 'x', context: null }, 'context', /must be an object, got null/);
     bad({ type: 'identify', userId: 'u', traits: [1] }, 'traits', /got an array/);
     bad({ type: 'identify', userId: 'u', context: { traits: 'a' } }, 'context.traits', /must be an object/);
-    bad({ type: 'identify', userId: 'u', timestamp: 'yesterday' }, 'timestamp', /ISO-8601/);
     bad({ type: 'group', userId: 'u' }, 'groupId');
     bad({ type: 'alias', userId: 'u' }, 'previousId');
     bad({ type: 'purchase', userId: 'u' }, 'type', /one of identify, track/);
     bad('hello', '', /JSON object/);
+  });
+  it('drops unparseable times with a warning; a dropped timestamp becomes the time received', () => {
+    const receivedAt = Date.UTC(2026, 10, 24, 10, 0, 0);
+    const r = validateMessage({ type: 'track', userId: 'u', event: 'Viewed', timestamp: 'last tuesday', originalTimestamp: '2025-13-45T99:00:00Z', sentAt: 12 }, { receivedAt });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.message.timestamp).toBe('2026-11-24T10:00:00.000Z');
+    expect(r.message).not.toHaveProperty('originalTimestamp');
+    expect(r.message).not.toHaveProperty('sentAt');
+    expect(r.warnings?.map((w) => w.field)).toEqual(['timestamp', 'originalTimestamp', 'sentAt']);
+    expect(r.warnings?.[0].message).toMatch(/dropped "last tuesday".*received \(2026-11-24T10:00:00.000Z\)/);
+    const id = validateMessage({ type: 'identify', userId: 'u', traits: { plan: 'pro' }, sentAt: 'yesterday' });
+    expect(id.ok && id.message).toMatchObject({ type: 'identify', traits: { plan: 'pro' } });
+    expect(id.ok && id.message).not.toHaveProperty('timestamp');
+    // A resend without messageId keeps its generated id although its received time differs.
+    const a = validateMessage({ type: 'track', userId: 'u', event: 'x', timestamp: 'soon' }, { receivedAt: 1 });
+    const b = validateMessage({ type: 'track', userId: 'u', event: 'x', timestamp: 'soon' }, { receivedAt: 2 });
+    expect(a.ok && b.ok && a.message.messageId === b.message.messageId).toBe(true);
   });
   it('takes the type from the route when the body has none', () => {
     const r = validateMessage({ userId: 'u', traits: {} }, { typeHint: 'identify' });

@@ -68,6 +68,11 @@ function Detail({ d }: { d: EventDetail }) {
             </span>{' '}
             {dest.outcome.at ? <small>at {time(dest.outcome.at)}</small> : null}
           </h3>
+          {dest.outcome.warning ? (
+            <p class="hint" data-testid="live-warning">
+              {dest.outcome.warning}
+            </p>
+          ) : null}
           {dest.outcome.error ? <p class="problem">{typeof dest.outcome.error === 'string' ? dest.outcome.error : JSON.stringify(dest.outcome.error)}</p> : null}
           {dest.preview ? <PreviewView p={dest.preview} /> : <p class="hint">No preview: destination “{dest.name}” is not configured in this process.</p>}
           <h4>Klaviyo requests that carried it</h4>

@@ -46,6 +46,16 @@ function DestinationPanel({ d, window }: { d: DestinationOverview; window: Overv
   return (
     <section class="panel" aria-labelledby={`dest-${d.name}`} data-testid={`overview-${d.name}`}>
       <h2 id={`dest-${d.name}`}>{d.name}</h2>
+      {q.paused ? (
+        <p class="problem" role="alert" data-testid="paused">
+          Delivery paused since {clock(q.paused.since)}: {q.paused.reason}. Messages stay queued.
+        </p>
+      ) : null}
+      {q.identityConflicts ? (
+        <p class="hint" data-testid="identity-conflicts">
+          {num(q.identityConflicts.count)} update(s) delivered around an identity conflict; last: {q.identityConflicts.last.note}
+        </p>
+      ) : null}
       <dl class="tiles">
         <Tile label="Queued" value={num(q.queued)} />
         <Tile label="In flight" value={num(q.leased)} />
