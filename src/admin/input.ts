@@ -4,7 +4,7 @@
  * route does not understand must never widen a filter.
  */
 import { z } from 'zod';
-import { HttpError } from '../ingest/http-error.js';
+import { HttpError } from '../http/errors.js';
 import { WINDOWS, type WindowName } from './overview.js';
 
 export const MAX_PREVIEW_MESSAGES = 100;

@@ -10,7 +10,7 @@ import type { Activity, Outcome } from '../activity/index.js';
 import { compileDestination, type CompiledDestination } from '../destination/index.js';
 import { previewMessage, type MessagePreview } from '../preview/index.js';
 import { statusReport } from '../store/status.js';
-import { HttpError } from '../ingest/http-error.js';
+import { HttpError } from '../http/errors.js';
 import { buildOverview, type PacingView } from './overview.js';
 import { configView } from './config-view.js';
 import { EventStreamHub } from './event-stream.js';

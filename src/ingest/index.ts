@@ -8,15 +8,14 @@
  * never costs the good ones.
  */
 import { isUtf8 } from 'node:buffer';
-import { timingSafeEqual } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { MAX_BATCH_BYTES, MAX_LISTED_ERRORS, MAX_MESSAGE_BYTES, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MAX_BATCH_BYTES, MAX_LISTED_ERRORS, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
 import type { Store } from '../store/types.js';
-import { HttpError } from './http-error.js';
+import { HttpError, jsonErrorHandler } from '../http/errors.js';
 import { enqueueMessages } from './enqueue.js';
 import { registerCors } from './cors.js';
-import { beaconWriteKey, registerSdkSettings, rewriteSdkPath, withoutWriteKeys } from './sdk.js';
+import { beaconWriteKey, registerSdkSettings, withoutWriteKeys } from './sdk.js';
 import { STORE_RETRY_AFTER_S, type StoreHealth } from '../store/outage.js';
 
 export interface IngestSource {
@@ -34,39 +33,18 @@ export interface IngestMetrics {
 export interface IngestOptions {
   store: Store;
   sources: IngestSource[];
-  /** false: no /v1 routes (a delivery-only process still serves /health, /metrics and /admin). */
-  acceptEvents?: boolean;
   metrics?: IngestMetrics;
-  logger?: boolean;
   /** Told of every request that failed with a server error (500): the answer only says "internal error". */
   onServerError?: (err: unknown, request: { method: string; url: string }) => void;
-  health?: () => Promise<Record<string, unknown>>;
   /** Called after messages were stored (wakes idle delivery workers, feeds the dashboard's live events). */
   onEnqueued?: (destinations: string[], messages: SegmentMessage[], source: string) => void;
   /** Origins whose pages may call /v1/* from a browser (default: any). */
   corsOrigins?: readonly string[];
   /** The address SDKs reach this service at, for the settings endpoints (default: each request's own). */
   publicUrl?: string;
-  /** The process's store condition: a store outage is a 503 with Retry-After, and /health reports it. */
+  /** The process's store condition: a store outage is a 503 with Retry-After. */
   storeHealth?: StoreHealth;
-  /**
-   * When set, /metrics needs `Authorization: Bearer <this>` and /health shows only its status to others (for a
-   * process listening beyond loopback: the details name destinations, the role and store errors).
-   */
-  detailsToken?: string;
-  /** Timeouts and the connection cap (config `http`); defaults as there. */
-  http?: Partial<HttpLimits>;
 }
-
-export interface HttpLimits {
-  maxConnections: number;
-  requestTimeoutMs: number;
-  headersTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  idleTimeoutMs: number;
-}
-
-const HTTP_DEFAULTS: HttpLimits = { maxConnections: 1024, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, idleTimeoutMs: 120_000 };
 
 /** The write key of an `Authorization: Basic` header (scheme name in any case), or undefined. */
 function basicUser(auth: string | undefined): string | undefined {
@@ -76,21 +54,11 @@ function basicUser(auth: string | undefined): string | undefined {
 
 const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 
-export function buildIngestServer(opts: IngestOptions): FastifyInstance {
-  const limits = { ...HTTP_DEFAULTS, ...opts.http };
-  const app = Fastify({
-    logger: opts.logger ?? false,
-    bodyLimit: MAX_BATCH_BYTES * 2,
-    // A client that trickles its request, or holds a socket without using it, is cut off instead of holding memory.
-    requestTimeout: limits.requestTimeoutMs,
-    connectionTimeout: limits.idleTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    // Segment's short paths (/v1/t, /v1/b, …) and RudderStack's beacon path reach the long paths' handlers (./sdk.ts).
-    rewriteUrl: rewriteSdkPath,
-    // Node checks the request and header deadlines on this interval (30 s by default): check often enough to matter.
-    http: { headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs), connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs) },
-  });
-  app.server.maxConnections = limits.maxConnections;
+/**
+ * The tracking API as a Fastify plugin (registered in its own context by the service's server): its own body parser
+ * (raw, gzip undone, capped after decompression), its own write-key check and error answers, CORS for browsers.
+ */
+export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): Promise<void> {
   const byKey = new Map(opts.sources.map((s) => [s.writeKey, s]));
   /** Requests whose body was not valid UTF-8 (decoded with U+FFFD in place of the bad bytes): their answer says so. */
   const notUtf8 = new WeakSet<object>();
@@ -120,23 +88,11 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     }
   });
 
-  app.setErrorHandler((err, req, reply) => {
-    // The store is down or full: nothing was acknowledged, and the client should send the same batch again later.
-    const outage = err instanceof HttpError || (err as { statusCode?: number }).statusCode ? undefined : opts.storeHealth?.failed(err);
-    if (outage) return reply.status(503).header('retry-after', String(STORE_RETRY_AFTER_S)).send({ success: false, error: `try again later: ${outage.reason}` });
-    const status = err instanceof HttpError ? err.statusCode : ((err as { statusCode?: number }).statusCode ?? 500);
-    if (status >= 500) {
-      opts.onServerError?.(err, { method: req.method, url: req.url.split('?')[0] });
-      return reply.status(500).send({ success: false, error: 'internal error' });
-    }
-    return reply.status(status).send({ success: false, error: (err as Error).message, ...(err instanceof HttpError ? err.extra : {}) });
-  });
+  app.setErrorHandler(jsonErrorHandler({ onServerError: opts.onServerError, storeOutage: (err) => outageOf(opts.storeHealth, err) }));
 
   // Browser and mobile SDKs: CORS on the tracking API, and the settings endpoints they fetch first (./sdk.ts).
-  if (opts.acceptEvents !== false) {
-    registerCors(app, { origins: opts.corsOrigins ?? ['*'] });
-    registerSdkSettings(app, { sources: opts.sources, publicUrl: opts.publicUrl });
-  }
+  registerCors(app, { origins: opts.corsOrigins ?? ['*'] });
+  registerSdkSettings(app, { sources: opts.sources, publicUrl: opts.publicUrl });
 
   function source(req: FastifyRequest): IngestSource {
     let key = basicUser(req.headers.authorization);
@@ -151,7 +107,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
 
   const store = (src: IngestSource, messages: SegmentMessage[]) => enqueueMessages(opts, src, messages);
 
-  for (const type of opts.acceptEvents === false ? [] : SINGLE) {
+  for (const type of SINGLE) {
     app.post(`/v1/${type}`, async (req) => {
       const src = source(req);
       const body = req.body as Record<string, unknown>;
@@ -159,7 +115,7 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
       const v = validateMessage(message, { typeHint: type });
       if (!v.ok) {
         opts.metrics?.rejected(src.name, 'invalid', 1);
-        if (v.error.message.includes('bytes; the limit')) throw new HttpError(413, v.error.message);
+        if (v.error.code === 'too_large') throw new HttpError(413, v.error.message);
         throw new HttpError(400, `${v.error.field || 'message'}: ${v.error.message}`, { errors: [{ index: 0, ...v.error }] });
       }
       await store(src, [v.message]);
@@ -173,14 +129,14 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
   const listed = <T>(key: string, items: T[]): Record<string, T[] | number> =>
     items.length > MAX_LISTED_ERRORS ? { [key]: items.slice(0, MAX_LISTED_ERRORS), [`${key}Count`]: items.length } : { [key]: items };
 
-  for (const path of opts.acceptEvents === false ? [] : ['/v1/batch', '/v1/import']) {
+  for (const path of ['/v1/batch', '/v1/import']) {
     app.post(path, async (req) => {
       const src = source(req);
       const { messages, errors, warnings: found } = validateBatch(withoutWriteKeys(req.body));
       const warnings = notUtf8.has(req.raw) ? [{ index: -1, ...utf8Warning }, ...found] : found;
       if (errors.length) opts.metrics?.rejected(src.name, 'invalid', errors.length);
       if (!messages.length) {
-        const tooBig = errors.find((e) => e.message.includes('bytes; the limit') || e.message.includes('messages per batch'));
+        const tooBig = errors.find((e) => e.code === 'too_large');
         if (tooBig && errors.length === 1) throw new HttpError(413, tooBig.message, { errors });
         throw new HttpError(400, errors.length ? `no valid message in the batch (${errors.length} rejected)` : 'the batch is empty', listed('errors', errors));
       }
@@ -193,34 +149,10 @@ export function buildIngestServer(opts: IngestOptions): FastifyInstance {
     });
   }
 
-  /** Whether the request may see details: always, unless a details token is set and not given. */
-  const mayDetail = (req: FastifyRequest): boolean => {
-    if (!opts.detailsToken) return true;
-    const given = Buffer.from(/^bearer\s+(\S+)/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
-    const want = Buffer.from(opts.detailsToken);
-    return given.length === want.length && timingSafeEqual(given, want);
-  };
+}
 
-  app.get('/health', async (req, reply) => {
-    const detailed = mayDetail(req);
-    const extra = detailed ? ((await opts.health?.()) ?? {}) : {};
-    const h = opts.storeHealth;
-    if (!h) return { status: 'ok', ...extra };
-    // A read tells whether Postgres is reachable even when no traffic has tried it lately.
-    await opts.store.kvGet('health-probe').then(() => h.readable(), (err) => h.failed(err));
-    const store = h.state();
-    if (store.up) return { status: 'ok', ...(detailed ? { store: { up: true } } : {}), ...extra };
-    // 503: a load balancer sends traffic to another instance while this one cannot store it.
-    if (!detailed) return reply.status(503).send({ status: 'degraded' });
-    return reply.status(503).send({ status: 'degraded', reason: store.reason, store: { ...store, since: new Date(store.since!).toISOString() }, ...extra });
-  });
-  app.get('/metrics', async (req, reply) => {
-    if (!mayDetail(req)) return reply.status(401).send({ success: false, error: 'send the admin token as `Authorization: Bearer <token>` (http.protectDetails is on)' });
-    if (!opts.metrics) return reply.status(404).send({ error: 'metrics are off' });
-    const m = await opts.metrics.render();
-    return reply.type(m.contentType).send(m.body);
-  });
-
-  void MAX_MESSAGE_BYTES;
-  return app;
+/** A store failure as an outage to answer 503, when it is one. */
+export function outageOf(health: StoreHealth | undefined, err: unknown): { reason: string; retryAfterS: number } | undefined {
+  const o = health?.failed(err);
+  return o ? { reason: o.reason, retryAfterS: STORE_RETRY_AFTER_S } : undefined;
 }

@@ -9,7 +9,7 @@
  *   nothing is loaded from or sent to a vendor.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HttpError } from './http-error.js';
+import { HttpError } from '../http/errors.js';
 import type { IngestSource } from './index.js';
 
 const SHORT: Record<string, string> = { t: 'track', i: 'identify', p: 'page', s: 'screen', g: 'group', a: 'alias', b: 'batch' };

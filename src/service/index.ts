@@ -15,7 +15,8 @@ import { ListResolver } from '../delivery/list-resolver.js';
 import { DeliveryWorker, watchAuth, type PauseState } from '../delivery/worker.js';
 import { authProblem, checkApiKey } from '../klaviyo/key-check.js';
 import { deleteUser, type DeletionRequest } from '../delivery/user-deletion.js';
-import { buildIngestServer, type IngestSource } from '../ingest/index.js';
+import type { IngestSource } from '../ingest/index.js';
+import { buildServer } from './server.js';
 import { enqueueRaw, type EnqueueContext, type EnqueueResult } from '../ingest/enqueue.js';
 import { startEmulator } from '../emulator/index.js';
 import { KLAVIYO_BASE_URL } from '../klaviyo/revision.js';
@@ -23,9 +24,7 @@ import { getPreset, presetApiKey } from '../presets/index.js';
 import { createMetrics } from './metrics.js';
 import { configuredModels, runSync, schedule, SyncBusyError } from '../sync/index.js';
 import { Activity } from '../activity/index.js';
-import { adminRoutes } from '../admin/routes.js';
 import type { PacingView } from '../admin/overview.js';
-import { registerUi } from '../admin/ui.js';
 import { StoreHealth } from '../store/outage.js';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
@@ -181,28 +180,28 @@ export async function startService(
     metrics: metrics.ingest,
     storeHealth,
   };
-  const app = buildIngestServer({
-    ...enqueueContext,
-    sources,
-    acceptEvents: config.role !== 'worker',
-    corsOrigins: config.corsOrigins,
-    publicUrl: config.publicUrl,
-    http: config.http,
-    detailsToken: config.http.protectDetails ? adminToken : undefined,
-    logger: false,
-    onServerError: (err, request) => logger.error({ ...request, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed'),
-    health: async () => {
-      // Ingest still works while a destination is paused, so this is "degraded", not a failure.
-      const paused = Object.fromEntries([...workers].filter(([, w]) => w.paused).map(([n, w]) => [n, w.paused!]));
-      return { ...(Object.keys(paused).length ? { status: 'degraded', paused } : {}), role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null };
-    },
-  });
+  const onServerError = (err: unknown, request: { method: string; url: string }) =>
+    logger.error({ ...request, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed');
   const deleteUserIn = (name: string, request: DeletionRequest) => deleteUser(request, compiled.get(name)!.settings, clientOf.get(name)!);
-  app.register(
-    (admin) => adminRoutes(admin, { token: adminToken, store, activity, config, writeKeys, destinations: compiled, deliversTo, pacing, emulator, ...(delivers ? { deleteUser: deleteUserIn } : {}) }),
-    { prefix: '/admin' },
-  );
-  await registerUi(app);
+  const app = await buildServer({
+    http: config.http,
+    onServerError,
+    storeHealth,
+    ingest: config.role === 'worker' ? undefined : { ...enqueueContext, sources, corsOrigins: config.corsOrigins, publicUrl: config.publicUrl, onServerError },
+    health: {
+      store,
+      storeHealth,
+      metrics: metrics.ingest,
+      detailsToken: config.http.protectDetails ? adminToken : undefined,
+      onServerError,
+      health: async () => {
+        // Ingest still works while a destination is paused, so this is "degraded", not a failure.
+        const paused = Object.fromEntries([...workers].filter(([, w]) => w.paused).map(([n, w]) => [n, w.paused!]));
+        return { ...(Object.keys(paused).length ? { status: 'degraded', paused } : {}), role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null };
+      },
+    },
+    admin: { token: adminToken, store, activity, config, writeKeys, destinations: compiled, deliversTo, pacing, emulator, ...(delivers ? { deleteUser: deleteUserIn } : {}) },
+  });
   const url = await app.listen({ port: config.port, host: config.host });
   // Delivery starts at once, beside the key check: a wrong key's first 401 pauses the destination just the same
   // (the messages in flight go back to the queue), the check only says it sooner and names missing scopes.

@@ -31,6 +31,8 @@ export interface SegmentMessage {
 
 export interface SpecError {
   field: string;
+  /** `too_large`: over a size limit (the HTTP answer is 413, not 400). */
+  code?: 'too_large';
   message: string;
 }
 
@@ -129,7 +131,7 @@ export function validateMessage(
   const deep = tooDeep(input);
   if (deep) return { ok: false, error: { field: deep.field, message: `nested more than ${MAX_NESTING} levels deep; the limit is ${MAX_NESTING} levels of objects and arrays` } };
   const bytes = messageBytes(input);
-  if (bytes > MAX_MESSAGE_BYTES) return { ok: false, error: { field: '', message: `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES}` } };
+  if (bytes > MAX_MESSAGE_BYTES) return { ok: false, error: { field: '', code: 'too_large', message: `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES}` } };
   const notes = newNotes();
   // A shallow copy on top, so normalising type and ids below never touches the caller's object.
   const copy = { ...cleanJson(input as Record<string, unknown>, notes) };
@@ -155,7 +157,7 @@ export function validateMessage(
 export function validateBatch(input: unknown): { messages: SegmentMessage[]; errors: Array<{ index: number } & SpecError>; warnings: Array<{ index: number } & SpecError> } {
   const body = input as { batch?: unknown; context?: unknown; integrations?: unknown } | null;
   if (!body || typeof body !== 'object' || !Array.isArray(body.batch)) return { messages: [], errors: [{ index: -1, field: 'batch', message: 'a batch body needs a `batch` array of messages' }], warnings: [] };
-  if (body.batch.length > MAX_BATCH_MESSAGES) return { messages: [], errors: [{ index: -1, field: 'batch', message: `the batch has ${body.batch.length} messages; the limit is ${MAX_BATCH_MESSAGES} messages per batch` }], warnings: [] };
+  if (body.batch.length > MAX_BATCH_MESSAGES) return { messages: [], errors: [{ index: -1, field: 'batch', code: 'too_large', message: `the batch has ${body.batch.length} messages; the limit is ${MAX_BATCH_MESSAGES} messages per batch` }], warnings: [] };
   const messages: SegmentMessage[] = [];
   const errors: Array<{ index: number } & SpecError> = [];
   const warnings: Array<{ index: number } & SpecError> = [];
