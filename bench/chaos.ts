@@ -34,7 +34,8 @@ async function until(what: string, ok: () => Promise<boolean> | boolean, ms = 12
     await sleep(100);
   }
 }
-const healthy = (port: number) => until(`:${port} healthy`, async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status === 200);
+const healthy = (port: number) =>
+  until(`:${port} healthy`, async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status === 200);
 const killed = async (c: ChildProcess) => {
   if (c.exitCode !== null) return;
   const exited = new Promise((r) => c.once('exit', r));
@@ -50,10 +51,21 @@ async function load(port: () => number, prefix: string, at: (i: number) => Promi
     await at(b);
     const batch = Array.from({ length: BATCH }, (_, i) => {
       const n = b * BATCH + i;
-      return { type: 'track', userId: `user-${n % 40}`, messageId: `${prefix}-${n}`, event: 'Chaos', properties: { n }, context: { traits: { email: `user${n % 40}@example.com` } } };
+      return {
+        type: 'track',
+        userId: `user-${n % 40}`,
+        messageId: `${prefix}-${n}`,
+        event: 'Chaos',
+        properties: { n },
+        context: { traits: { email: `user${n % 40}@example.com` } },
+      };
     });
     for (;;) {
-      const status = await fetch(`http://127.0.0.1:${port()}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify({ batch }) })
+      const status = await fetch(`http://127.0.0.1:${port()}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: auth },
+        body: JSON.stringify({ batch }),
+      })
         .then(async (r) => (await r.arrayBuffer(), r.status))
         .catch(() => 0);
       answers[status] = (answers[status] ?? 0) + 1;
@@ -66,14 +78,20 @@ async function load(port: () => number, prefix: string, at: (i: number) => Promi
 }
 
 async function verdict(name: string, emu: Awaited<ReturnType<typeof startEmulator>>, acked: Set<string>, answers: Record<string, number>) {
-  await until(`${name}: every acknowledged message delivered`, () => {
-    const ids = new Set(emu.snapshot().events.map((e) => e.unique_id));
-    return [...acked].every((id) => ids.has(id));
-  }, 300_000).catch((err) => log(String(err)));
+  await until(
+    `${name}: every acknowledged message delivered`,
+    () => {
+      const ids = new Set(emu.snapshot().events.map((e) => e.unique_id));
+      return [...acked].every((id) => ids.has(id));
+    },
+    300_000,
+  ).catch((err) => log(String(err)));
   const ids = emu.snapshot().events.map((e) => String(e.unique_id));
   const lost = [...acked].filter((id) => !ids.includes(id)).length;
   const duplicated = ids.length - new Set(ids).size;
-  log(`${name}: ${acked.size} acknowledged, ${ids.length} events in Klaviyo, ${lost} lost, ${duplicated} duplicated; answers ${JSON.stringify(answers)}; Klaviyo answered ${JSON.stringify(emu.snapshot().requests.byStatus)}`);
+  log(
+    `${name}: ${acked.size} acknowledged, ${ids.length} events in Klaviyo, ${lost} lost, ${duplicated} duplicated; answers ${JSON.stringify(answers)}; Klaviyo answered ${JSON.stringify(emu.snapshot().requests.byStatus)}`,
+  );
   return lost === 0 && duplicated === 0;
 }
 
@@ -89,18 +107,22 @@ async function postgresScenario(): Promise<boolean> {
   try {
     await Promise.all(Object.values(ports).map(healthy));
     const third = Math.floor(BATCHES / 3);
-    const { acked, answers } = await load(() => ports.ingest, 'pg', async (b) => {
-      if (b === third) {
-        log('A: stopping Postgres (immediate)');
-        pg.halt();
-        setTimeout(() => (log('A: starting Postgres again'), pg.resume()), 3000);
-      }
-      if (b === 2 * third) {
-        log('A: kill -9 worker 1, then start it again');
-        await killed(w1);
-        w1 = start(ports.w1, 'worker');
-      }
-    });
+    const { acked, answers } = await load(
+      () => ports.ingest,
+      'pg',
+      async (b) => {
+        if (b === third) {
+          log('A: stopping Postgres (immediate)');
+          pg.halt();
+          setTimeout(() => (log('A: starting Postgres again'), pg.resume()), 3000);
+        }
+        if (b === 2 * third) {
+          log('A: kill -9 worker 1, then start it again');
+          await killed(w1);
+          w1 = start(ports.w1, 'worker');
+        }
+      },
+    );
     return await verdict('A (Postgres stopped, worker killed)', emu, acked, answers);
   } finally {
     await Promise.all([ingest, w1, w2].map(killed));
@@ -126,23 +148,27 @@ async function fullDiskScenario(): Promise<boolean> {
   try {
     await healthy(port);
     const third = Math.floor(BATCHES / 3);
-    const { acked, answers } = await load(() => port, 'disk', async (b) => {
-      if (b === third) {
-        log('B: filling the disk');
-        try {
-          writeFileSync(filler, Buffer.alloc(fs.free()));
-        } catch {
-          // ENOSPC before the last byte: full either way
+    const { acked, answers } = await load(
+      () => port,
+      'disk',
+      async (b) => {
+        if (b === third) {
+          log('B: filling the disk');
+          try {
+            writeFileSync(filler, Buffer.alloc(fs.free()));
+          } catch {
+            // ENOSPC before the last byte: full either way
+          }
+          setTimeout(() => (log('B: freeing the disk'), rmSync(filler, { force: true })), 4000);
         }
-        setTimeout(() => (log('B: freeing the disk'), rmSync(filler, { force: true })), 4000);
-      }
-      if (b === 2 * third) {
-        log('B: kill -9 the service, then start it again');
-        await killed(child);
-        child = startChild(port, dataDir, emu.url);
-        await healthy(port);
-      }
-    });
+        if (b === 2 * third) {
+          log('B: kill -9 the service, then start it again');
+          await killed(child);
+          child = startChild(port, dataDir, emu.url);
+          await healthy(port);
+        }
+      },
+    );
     return await verdict('B (disk full, process killed)', emu, acked, answers);
   } finally {
     await killed(child);

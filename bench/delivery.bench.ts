@@ -22,7 +22,9 @@ import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { parseConfig } from '../src/config/index.js';
 import { KINDS } from '../src/kinds/index.js';
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '120' }, multiplier: { type: 'string', default: '0.2' }, faults: { type: 'string', default: '0' } } });
+const { values: args } = parseArgs({
+  options: { seconds: { type: 'string', default: '120' }, multiplier: { type: 'string', default: '0.2' }, faults: { type: 'string', default: '0' } },
+});
 const seconds = Number(args.seconds);
 const multiplier = Number(args.multiplier);
 const faultRate = Number(args.faults);
@@ -34,7 +36,21 @@ function mixed(i: number): Record<string, unknown> {
   const traits = { email: `${u}@example.com` };
   const k = i % 100;
   if (k < 10) return { type: 'identify', userId: u, traits: { ...traits, firstName: 'Ann', plan: 'pro' } };
-  if (k < 20) return { type: 'track', userId: u, event: 'Order Completed', properties: { order_id: `o${i}`, revenue: 30, products: [{ product_id: 'p1', price: 10 }, { product_id: 'p2', price: 20 }] }, context: { traits } };
+  if (k < 20)
+    return {
+      type: 'track',
+      userId: u,
+      event: 'Order Completed',
+      properties: {
+        order_id: `o${i}`,
+        revenue: 30,
+        products: [
+          { product_id: 'p1', price: 10 },
+          { product_id: 'p2', price: 20 },
+        ],
+      },
+      context: { traits },
+    };
   return { type: 'track', userId: u, event: k % 2 ? 'Product Viewed' : 'Added to Cart', properties: { sku: `S${i}`, price: 9.99 }, context: { traits } };
 }
 
@@ -84,11 +100,22 @@ const emu = await startEmulator({
 });
 const client = new KlaviyoClient({ apiKey: 'pk_bench', baseUrl: emu.url, limiter: new RateLimiter({ multiplier }) });
 const options = parseConfig({}).destinations[0].delivery;
-const worker = new DeliveryWorker({ name: 'klaviyo', store, destination, transport: client, lists: new ListResolver(client), options, owner: 'bench', pollIntervalMs: 50 });
+const worker = new DeliveryWorker({
+  name: 'klaviyo',
+  store,
+  destination,
+  transport: client,
+  lists: new ListResolver(client),
+  options,
+  owner: 'bench',
+  pollIntervalMs: 50,
+});
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 console.log(`delivery: ${fmt(total)} queued messages (10 % identify, 10 % Order Completed with 2 products, 80 % track; 5 000 users)`);
-console.log(`rate limits ×${multiplier}: the ceiling for this mix is ${fmt(ceilingPerSecond)} messages/s (bulk event jobs, ${perRequest.bulkCreateEvents} per request)${faulty ? `; ${faultRate * 100} % injected faults` : ''}`);
+console.log(
+  `rate limits ×${multiplier}: the ceiling for this mix is ${fmt(ceilingPerSecond)} messages/s (bulk event jobs, ${perRequest.bulkCreateEvents} per request)${faulty ? `; ${faultRate * 100} % injected faults` : ''}`,
+);
 
 const t0 = Date.now();
 worker.start();
@@ -108,8 +135,13 @@ const snap = emu.snapshot();
 const requests = snap.requests;
 const sent = Object.entries(requests.byEndpoint).sort((a, b) => b[1] - a[1]);
 // With faults the backlog is sized to finish, so the rate is not a share of the ceiling.
-if (!faulty) console.log(`delivered ${fmt(done)} messages in ${elapsed.toFixed(0)} s → ${fmt(done / elapsed)} messages/s = ${((100 * done) / elapsed / ceilingPerSecond).toFixed(1)} % of the rate-limit ceiling`);
-console.log(`Klaviyo requests per 1000 messages: ${((1000 * requests.total) / Math.max(1, done)).toFixed(2)} (${sent.map(([e, n]) => `${e} ${n}`).join(', ')}; 429s ${requests.rateLimited})`);
+if (!faulty)
+  console.log(
+    `delivered ${fmt(done)} messages in ${elapsed.toFixed(0)} s → ${fmt(done / elapsed)} messages/s = ${((100 * done) / elapsed / ceilingPerSecond).toFixed(1)} % of the rate-limit ceiling`,
+  );
+console.log(
+  `Klaviyo requests per 1000 messages: ${((1000 * requests.total) / Math.max(1, done)).toFixed(2)} (${sent.map(([e, n]) => `${e} ${n}`).join(', ')}; 429s ${requests.rateLimited})`,
+);
 
 if (faulty) {
   // Let retries finish, then count: every message's events exactly once.
@@ -118,12 +150,15 @@ if (faulty) {
   await worker.stop();
   const stats = (await store.stats()).byDestination.klaviyo;
   const expectedEvents = new Set<string>();
-  for (let i = 0; i < total; i++) for (const { op } of planMessage(destination, message(i)).operations) if (op.kind === 'event.create') expectedEvents.add(op.uniqueId);
+  for (let i = 0; i < total; i++)
+    for (const { op } of planMessage(destination, message(i)).operations) if (op.kind === 'event.create') expectedEvents.add(op.uniqueId);
   const seen = new Map<string, number>();
   for (const e of emu.snapshot().events) seen.set(e.unique_id ?? '', (seen.get(e.unique_id ?? '') ?? 0) + 1);
   const missing = [...expectedEvents].filter((id) => !seen.has(id)).length;
   const duplicated = [...seen.values()].filter((n) => n > 1).length;
-  console.log(`with faults: ${fmt(expectedEvents.size)} events expected, ${missing} missing, ${duplicated} duplicated, ${stats?.dead ?? 0} dead letters, ${stats?.queued ?? 0} still queued`);
+  console.log(
+    `with faults: ${fmt(expectedEvents.size)} events expected, ${missing} missing, ${duplicated} duplicated, ${stats?.dead ?? 0} dead letters, ${stats?.queued ?? 0} still queued`,
+  );
 } else {
   await worker.stop();
 }

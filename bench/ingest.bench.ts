@@ -23,7 +23,14 @@ const body = () =>
   JSON.stringify({
     batch: Array.from({ length: perBatch }, () => {
       n++;
-      return { type: 'track', userId: `u${n % 5000}`, messageId: `b-${n}`, event: 'Product Viewed', properties: { sku: `S${n}`, price: 9.99 }, context: { traits: { email: `u${n % 5000}@example.com` } } };
+      return {
+        type: 'track',
+        userId: `u${n % 5000}`,
+        messageId: `b-${n}`,
+        event: 'Product Viewed',
+        properties: { sku: `S${n}`, price: 9.99 },
+        context: { traits: { email: `u${n % 5000}@example.com` } },
+      };
     }),
   });
 
@@ -37,7 +44,9 @@ const result = await autocannon({
 });
 const ok = result['2xx'];
 const stats = await svc.store.stats();
-console.log(`ingest: ${ok} batches of ${perBatch} acknowledged in ${seconds}s → ${Math.round((ok * perBatch) / seconds).toLocaleString('en-US')} events/s (p99 latency ${result.latency.p99} ms, non-2xx ${result.non2xx})`);
+console.log(
+  `ingest: ${ok} batches of ${perBatch} acknowledged in ${seconds}s → ${Math.round((ok * perBatch) / seconds).toLocaleString('en-US')} events/s (p99 latency ${result.latency.p99} ms, non-2xx ${result.non2xx})`,
+);
 console.log(`queued in the store: ${stats.byDestination.klaviyo?.queued ?? 0}`);
 await svc.stop();
 rmSync(dir, { recursive: true, force: true });

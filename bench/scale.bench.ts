@@ -40,12 +40,28 @@ async function freshDb(): Promise<string> {
 
 function message(i: number) {
   const u = `u${i % 10_000}`;
-  return { messageId: `m${i}`, partitionKey: u, payload: { type: 'track', messageId: `m${i}`, userId: u, event: 'Product Viewed', timestamp: '2026-11-20T10:00:00.000Z', properties: { sku: `S${i}`, price: 9.99 }, context: { traits: { email: `${u}@example.com` } } } };
+  return {
+    messageId: `m${i}`,
+    partitionKey: u,
+    payload: {
+      type: 'track',
+      messageId: `m${i}`,
+      userId: u,
+      event: 'Product Viewed',
+      timestamp: '2026-11-20T10:00:00.000Z',
+      properties: { sku: `S${i}`, price: 9.99 },
+      context: { traits: { email: `${u}@example.com` } },
+    },
+  };
 }
 
 async function fill(store: Store, n: number, batch = 500): Promise<number> {
   const t0 = performance.now();
-  for (let i = 0; i < n; i += batch) await store.enqueue('klaviyo', Array.from({ length: Math.min(batch, n - i) }, (_, j) => message(i + j)));
+  for (let i = 0; i < n; i += batch)
+    await store.enqueue(
+      'klaviyo',
+      Array.from({ length: Math.min(batch, n - i) }, (_, j) => message(i + j)),
+    );
   return n / ((performance.now() - t0) / 1000);
 }
 
@@ -62,7 +78,11 @@ console.log(`enqueue, batches of 500: SQLite ${fmt(sqliteRate)} messages/s, Post
 
 // 2. Delivery with N worker processes.
 function child(argv: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...argv], { cwd: root, env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: 'ignore' });
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...argv], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'error', ...env },
+    stdio: 'ignore',
+  });
 }
 const emuPort = await freePort();
 const emulator = child(['emulator', '--port', String(emuPort), '--rate-limit-multiplier', '100'], {});
@@ -82,7 +102,16 @@ for (const n of [1, 2, 4]) {
   const workers: ChildProcess[] = [];
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
-    workers.push(child(['start', '--role', 'worker'], { STORE_URL: url, PORT: String(await freePort()), DATA_DIR: join(dir, `w${n}-${i}`), CONFIG_FILE: config, KLAVIYO_API_KEY: 'pk_bench', KLAVIYO_URL: `http://127.0.0.1:${emuPort}` }));
+    workers.push(
+      child(['start', '--role', 'worker'], {
+        STORE_URL: url,
+        PORT: String(await freePort()),
+        DATA_DIR: join(dir, `w${n}-${i}`),
+        CONFIG_FILE: config,
+        KLAVIYO_API_KEY: 'pk_bench',
+        KLAVIYO_URL: `http://127.0.0.1:${emuPort}`,
+      }),
+    );
   }
   // Timed from the first delivery, so the workers' start-up (compiling through tsx) is not counted.
   let delivered = 0;

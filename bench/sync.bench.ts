@@ -34,7 +34,13 @@ import { freePort } from '../test/helpers/service-process.js';
 import type { KlaviyoTransport } from '../src/klaviyo/request.js';
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string', default: '1000000' }, 'parquet-rows': { type: 'string', default: '100000' }, only: { type: 'string' }, multiplier: { type: 'string', default: '100' }, seed: { type: 'string', default: 'stub' } },
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    'parquet-rows': { type: 'string', default: '100000' },
+    only: { type: 'string' },
+    multiplier: { type: 'string', default: '100' },
+    seed: { type: 'string', default: 'stub' },
+  },
 });
 if (args.only && args.only !== 'jsonl' && args.only !== 'parquet') throw new Error('--only is jsonl or parquet');
 const total = Number(args.rows);
@@ -75,10 +81,10 @@ async function writeModel(changed: boolean): Promise<{ updated: number; deleted:
   };
   for (let i = 0; i < total; i++) {
     if (changed && i % 400 === 1) n.deleted++;
-    else if (changed && i % 200 === 0) (n.updated++, await put(row(i, 'churned')));
+    else if (changed && i % 200 === 0) n.updated++, await put(row(i, 'churned'));
     else await put(row(i));
   }
-  if (changed) for (let i = total; i < total + total / 400; i++) (n.added++, await put(row(i)));
+  if (changed) for (let i = total; i < total + total / 400; i++) n.added++, await put(row(i));
   out.end(buf);
   await once(out, 'finish');
   return n;
@@ -90,16 +96,34 @@ const model = fromModel({
   source: { jsonl: file },
   primaryKey: 'id',
   subscriptions: [
-    { on: ['added', 'updated'], partnerAction: 'upsertProfile', mapping: { properties: { plan: { '@path': '$.properties.plan' }, city: { '@path': '$.properties.city' }, lifetime_value: { '@path': '$.properties.lifetime_value' } } } },
+    {
+      on: ['added', 'updated'],
+      partnerAction: 'upsertProfile',
+      mapping: {
+        properties: {
+          plan: { '@path': '$.properties.plan' },
+          city: { '@path': '$.properties.city' },
+          lifetime_value: { '@path': '$.properties.lifetime_value' },
+        },
+      },
+    },
     { on: ['deleted'], partnerAction: 'unsubscribeProfile' },
   ],
 });
 
 // The emulator in its own process (the way bench/scale.bench.ts runs it).
 const port = await freePort();
-const emulator = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'emulator', '--port', String(port), '--rate-limit-multiplier', String(multiplier)], { cwd: root, stdio: 'ignore' });
+const emulator = spawn(
+  process.execPath,
+  ['--import', 'tsx', 'src/cli/index.ts', 'emulator', '--port', String(port), '--rate-limit-multiplier', String(multiplier)],
+  { cwd: root, stdio: 'ignore' },
+);
 const url = `http://127.0.0.1:${port}`;
-for (let up = false; !up; ) up = await fetch(`${url}/api/accounts`).then(() => true, () => new Promise((r) => setTimeout(r, 200)).then(() => false));
+for (let up = false; !up; )
+  up = await fetch(`${url}/api/accounts`).then(
+    () => true,
+    () => new Promise((r) => setTimeout(r, 200)).then(() => false),
+  );
 
 // What the emulator answered, counted by the client (every request, job polls and 429s included).
 let requests = 0;
@@ -119,7 +143,15 @@ await store.migrate();
 const options = parseConfig({}).destinations[0].delivery;
 const stub: KlaviyoTransport = { send: async () => (stubRequests++, { status: 202, headers: {}, body: undefined }) };
 const transport: KlaviyoTransport = { send: (req, o) => (stubbed ? stub.send(req, o) : client.send(req, o)) };
-const worker = new DeliveryWorker({ name: 'klaviyo', store, destination: compileDestination({}), transport, lists: new ListResolver(transport), options, owner: 'bench' });
+const worker = new DeliveryWorker({
+  name: 'klaviyo',
+  store,
+  destination: compileDestination({}),
+  transport,
+  lists: new ListResolver(transport),
+  options,
+  owner: 'bench',
+});
 worker.start();
 
 // The diff (reading, comparing, queueing, deletions) is over when runSync first settles what was delivered.
@@ -156,16 +188,30 @@ async function run(model: SyncModel): Promise<Run> {
 }
 
 // First and last samples too: flat memory has no upward trend from one to the other.
-const range = (xs: number[]) => (xs.length ? `${Math.min(...xs)}–${Math.max(...xs)} MB (${xs.length} samples, first ${xs[0]}, last ${xs[xs.length - 1]})` : 'n/a');
+const range = (xs: number[]) =>
+  xs.length ? `${Math.min(...xs)}–${Math.max(...xs)} MB (${xs.length} samples, first ${xs[0]}, last ${xs[xs.length - 1]})` : 'n/a';
 function report(label: string, r: Run, expected: { added: number; updated: number; deleted: number }) {
   const s = r.summary;
   const changed = s.added + s.updated + s.deleted;
   const exact = s.added === expected.added && s.updated === expected.updated && s.deleted === expected.deleted;
-  console.log(`${label}: ${fmt(s.rowsRead)} rows read and diffed in ${r.diffSeconds.toFixed(1)} s = ${fmt(s.rowsRead / r.diffSeconds)} rows/s; whole run (until delivered) ${r.seconds.toFixed(1)} s`);
-  console.log(`  changes found: ${fmt(s.added)} added, ${fmt(s.updated)} updated, ${fmt(s.deleted)} deleted, ${fmt(s.unchanged)} unchanged — expected ${fmt(expected.added)} / ${fmt(expected.updated)} / ${fmt(expected.deleted)}: ${exact ? 'exact' : 'MISMATCH'}`);
+  console.log(
+    `${label}: ${fmt(s.rowsRead)} rows read and diffed in ${r.diffSeconds.toFixed(1)} s = ${fmt(s.rowsRead / r.diffSeconds)} rows/s; whole run (until delivered) ${r.seconds.toFixed(1)} s`,
+  );
+  console.log(
+    `  changes found: ${fmt(s.added)} added, ${fmt(s.updated)} updated, ${fmt(s.deleted)} deleted, ${fmt(s.unchanged)} unchanged — expected ${fmt(expected.added)} / ${fmt(expected.updated)} / ${fmt(expected.deleted)}: ${exact ? 'exact' : 'MISMATCH'}`,
+  );
   console.log(`  delivered ${fmt(s.delivered)} of ${fmt(changed)}, failed ${s.failed}, still queued ${s.pending}`);
-  if (stubbed) console.log(`  delivered to the stub (no emulator): ${fmt(stubRequests)} requests = ${((1000 * stubRequests) / Math.max(1, changed)).toFixed(2)} per 1000 changed rows`);
-  else console.log(`  Klaviyo requests: ${fmt(requests)} = ${((1000 * requests) / Math.max(1, changed)).toFixed(2)} per 1000 changed rows (${Object.entries(byEndpoint).sort((a, b) => b[1] - a[1]).map(([e, n]) => `${e} ${n}`).join(', ')})`);
+  if (stubbed)
+    console.log(
+      `  delivered to the stub (no emulator): ${fmt(stubRequests)} requests = ${((1000 * stubRequests) / Math.max(1, changed)).toFixed(2)} per 1000 changed rows`,
+    );
+  else
+    console.log(
+      `  Klaviyo requests: ${fmt(requests)} = ${((1000 * requests) / Math.max(1, changed)).toFixed(2)} per 1000 changed rows (${Object.entries(byEndpoint)
+        .sort((a, b) => b[1] - a[1])
+        .map(([e, n]) => `${e} ${n}`)
+        .join(', ')})`,
+    );
   console.log(`  RSS while diffing ${range(r.rssDiff)}; while waiting for delivery ${range(r.rssDelivery)}`);
 }
 
@@ -180,7 +226,9 @@ if (args.only !== 'parquet') {
 
   t = performance.now();
   const edits = await writeModel(true);
-  console.log(`changed ${fmt(edits.updated + edits.deleted + edits.added)} rows (${fmt(edits.updated)} updated, ${fmt(edits.deleted)} deleted, ${fmt(edits.added)} new) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  console.log(
+    `changed ${fmt(edits.updated + edits.deleted + edits.added)} rows (${fmt(edits.updated)} updated, ${fmt(edits.deleted)} deleted, ${fmt(edits.added)} new) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
   requests = 0;
   byEndpoint = {};
   stubbed = false;
@@ -214,7 +262,10 @@ if (args.only !== 'jsonl') {
   console.log(`sync: a ${fmt(n)}-row Parquet file read through DuckDB, default column plan, emulator rate limits ×${multiplier}; RSS ${mb()} MB at start`);
   stubbed = false;
   const parquetModel = fromModel({ name: 'parquet-customers', source: { parquet }, primaryKey: 'id' });
-  for (const [label, changed] of [['run 1 (every row new)', false], ['run 2 (1 % changed)', true]] as const) {
+  for (const [label, changed] of [
+    ['run 1 (every row new)', false],
+    ['run 2 (1 % changed)', true],
+  ] as const) {
     const t = performance.now();
     const expected = await writeParquet(parquet, n, changed);
     console.log(`wrote ${parquet} (${(statSync(parquet).size / 1e6).toFixed(1)} MB) in ${((performance.now() - t) / 1000).toFixed(1)} s`);

@@ -33,23 +33,38 @@ function scan(file) {
 walk(src);
 // Strongly connected components (Tarjan): any with more than one folder is a cycle.
 let index = 0;
-const idx = new Map(), low = new Map(), stack = [], on = new Set(), cycles = [];
+const idx = new Map(),
+  low = new Map(),
+  stack = [],
+  on = new Set(),
+  cycles = [];
 function strong(v) {
-  idx.set(v, index); low.set(v, index++); stack.push(v); on.add(v);
+  idx.set(v, index);
+  low.set(v, index++);
+  stack.push(v);
+  on.add(v);
   for (const w of edges.get(v)?.keys() ?? []) {
-    if (!idx.has(w)) { strong(w); low.set(v, Math.min(low.get(v), low.get(w))); }
-    else if (on.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
+    if (!idx.has(w)) {
+      strong(w);
+      low.set(v, Math.min(low.get(v), low.get(w)));
+    } else if (on.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
   }
   if (low.get(v) === idx.get(v)) {
     const comp = [];
     let w;
-    do { w = stack.pop(); on.delete(w); comp.push(w); } while (w !== v);
+    do {
+      w = stack.pop();
+      on.delete(w);
+      comp.push(w);
+    } while (w !== v);
     if (comp.length > 1) cycles.push(comp);
   }
 }
 for (const v of edges.keys()) if (!idx.has(v)) strong(v);
 if (!cycles.length) {
-  console.log(`check-layers: no import cycle between the ${new Set([...edges.keys(), ...[...edges.values()].flatMap((m) => [...m.keys()])]).size} folders of src/`);
+  console.log(
+    `check-layers: no import cycle between the ${new Set([...edges.keys(), ...[...edges.values()].flatMap((m) => [...m.keys()])]).size} folders of src/`,
+  );
   process.exit(0);
 }
 for (const comp of cycles) {

@@ -34,7 +34,8 @@ const send = (batch: unknown[]) =>
     headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
     body: JSON.stringify({ batch }),
   });
-const faults = (f: object) => fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) });
+const faults = (f: object) =>
+  fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) });
 const emulatorState = async () => (await fetch(`${emu.url}/__emulator/state`)).json() as Promise<any>;
 
 beforeAll(async () => {
@@ -45,7 +46,9 @@ beforeAll(async () => {
     dataDir: dir,
     adminToken: TOKEN,
     sources: [{ name: 'web', writeKey: WRITE_KEY }],
-    destinations: [{ name: 'klaviyo', apiKey: API_KEY, klaviyoUrl: emu.url, settings: { defaultCountry: 'US' }, delivery: { flushIntervalMs: 20, maxAttempts: 2 } }],
+    destinations: [
+      { name: 'klaviyo', apiKey: API_KEY, klaviyoUrl: emu.url, settings: { defaultCountry: 'US' }, delivery: { flushIntervalMs: 20, maxAttempts: 2 } },
+    ],
   });
   svc = await startService(config, createLogger('silent'));
 });
@@ -80,10 +83,20 @@ describe('admin API', () => {
 
     const res = await send([
       { type: 'identify', userId: 'u-live', messageId: 'live-1', traits: { email: ' Live@EXAMPLE.com', phone: '(212) 555-0100' } },
-      { type: 'track', userId: 'u-live', messageId: 'live-2', event: 'Product Viewed', properties: { sku: 'A1' }, context: { traits: { email: 'live@example.com' } } },
+      {
+        type: 'track',
+        userId: 'u-live',
+        messageId: 'live-2',
+        event: 'Product Viewed',
+        properties: { sku: 'A1' },
+        context: { traits: { email: 'live@example.com' } },
+      },
     ]);
     expect(res.status).toBe(200);
-    await until(() => streamed, (s) => s.includes('"id":"live-2"'));
+    await until(
+      () => streamed,
+      (s) => s.includes('"id":"live-2"'),
+    );
     const frames = streamed.split('\n\n').filter((f) => f.startsWith('event: message'));
     expect(frames.map((f) => JSON.parse(f.split('\ndata: ')[1]).id)).toEqual(['live-1', 'live-2']);
     ctrl.abort();
@@ -91,7 +104,14 @@ describe('admin API', () => {
 
     const list = await admin('/events?limit=10');
     expect(list.body.events.slice(0, 2).map((e: any) => e.id)).toEqual(['live-2', 'live-1']);
-    expect(list.body.events[0]).toMatchObject({ source: 'web', destinations: ['klaviyo'], type: 'track', event: 'Product Viewed', userId: 'u-live', email: 'live@example.com' });
+    expect(list.body.events[0]).toMatchObject({
+      source: 'web',
+      destinations: ['klaviyo'],
+      type: 'track',
+      event: 'Product Viewed',
+      userId: 'u-live',
+      email: 'live@example.com',
+    });
     expect(list.body.events[1].email).toBe('Live@example.com'); // as delivered: trimmed, domain lower-cased
     expect((await admin('/events?q=live@')).body.events.map((e: any) => e.id)).toEqual(['live-2', 'live-1']);
 
@@ -123,7 +143,10 @@ describe('admin API', () => {
   it('a request Klaviyo refuses becomes a dead letter with its detail; replay by reason delivers it', async () => {
     await faults({ rate400: 1 });
     await send([{ type: 'track', userId: 'u-dead', messageId: 'dead-1', event: 'Refused', context: { traits: { email: 'dead@example.com' } } }]);
-    const dead = await until(async () => (await admin('/dead-letters?reason=injected')).body.deadLetters, (x) => x.length === 1);
+    const dead = await until(
+      async () => (await admin('/dead-letters?reason=injected')).body.deadLetters,
+      (x) => x.length === 1,
+    );
     expect(dead[0]).toMatchObject({ messageId: 'dead-1', destination: 'klaviyo' });
     expect(dead[0].reason).toMatch(/Klaviyo rejected it: Injected fault/);
     const failed = (await admin('/deliveries?status=failed&profile=dead@example.com')).body.deliveries;
@@ -134,11 +157,22 @@ describe('admin API', () => {
     await faults({});
     expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({}) })).status).toBe(400);
     expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ all: 'false' }) })).status).toBe(400);
-    expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ seqs: Array.from({ length: 10_001 }, (_, i) => i) }) })).status).toBe(400);
-    expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({ all: true, reason: 'no such reason' }) })).body).toEqual({ replayed: 0 });
+    expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ seqs: Array.from({ length: 10_001 }, (_, i) => i) }) })).status).toBe(
+      400,
+    );
+    expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({ all: true, reason: 'no such reason' }) })).body).toEqual({
+      replayed: 0,
+    });
     expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({ all: true, reason: 'INJECTED' }) })).body).toEqual({ replayed: 1 });
     const s = await until(emulatorState, (x) => x.events.some((e: any) => e.metric === 'Refused'));
-    expect((await until(async () => (await admin('/events/dead-1')).body.destinations[0].outcome, (o) => o.status === 'delivered')).status).toBe('delivered');
+    expect(
+      (
+        await until(
+          async () => (await admin('/events/dead-1')).body.destinations[0].outcome,
+          (o) => o.status === 'delivered',
+        )
+      ).status,
+    ).toBe('delivered');
     expect(s.events.filter((e: any) => e.metric === 'Refused')).toHaveLength(1);
     expect((await admin('/dead-letters')).body.deadLetters).toEqual([]);
   });
@@ -146,7 +180,10 @@ describe('admin API', () => {
   it('a discarded dead letter is not reported as delivered', async () => {
     await faults({ rate400: 1 });
     await send([{ type: 'track', userId: 'u-gone', messageId: 'gone-1', event: 'Refused', context: { traits: { email: 'gone@example.com' } } }]);
-    const [dl] = await until(async () => (await admin('/dead-letters?reason=injected')).body.deadLetters, (x) => x.length === 1);
+    const [dl] = await until(
+      async () => (await admin('/dead-letters?reason=injected')).body.deadLetters,
+      (x) => x.length === 1,
+    );
     await faults({});
     expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ seqs: [dl.seq] }) })).body).toEqual({ discarded: 1 });
     expect((await admin('/events/gone-1')).body.destinations[0].outcome).toMatchObject({ status: 'unknown', error: expect.stringMatching(/discarded/) });
@@ -193,19 +230,37 @@ describe('admin API', () => {
     expect(r.body.results[0].requests[0]).toMatchObject({ method: 'POST', path: '/api/events' });
     expect(r.body.results[1]).toMatchObject({ requests: [], error: { field: 'event' } });
     // Delivery's own send code: an audience's list is looked up by name and created, then named by the import job.
-    const entered = { type: 'track', userId: 'u5', event: 'Audience Entered', context: { traits: { email: 'aud@example.com' }, personas: { computation_key: 'vip_buyers', computation_id: 'aud_7' } } };
+    const entered = {
+      type: 'track',
+      userId: 'u5',
+      event: 'Audience Entered',
+      context: { traits: { email: 'aud@example.com' }, personas: { computation_key: 'vip_buyers', computation_id: 'aud_7' } },
+    };
     const aud = await admin('/preview', { method: 'POST', body: JSON.stringify({ destination: 'klaviyo', messages: [entered] }) });
     const lines = aud.body.results[0].requests.map((q: any) => `${q.method} ${decodeURIComponent(q.path)}`);
     expect(lines).toEqual(expect.arrayContaining(['GET /api/lists?filter=equals(name,"vip_buyers")', 'POST /api/lists', 'POST /api/profile-bulk-import-jobs']));
     const job = aud.body.results[0].requests.find((q: any) => q.path === '/api/profile-bulk-import-jobs');
     expect(job.body.data.relationships.lists.data).toEqual([{ type: 'list', id: '<list id of vip_buyers>' }]);
-    const rs = await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'rudderstack', settings: { apiVersion: 'v2' }, messages: [{ type: 'identify', userId: 'u2', traits: { email: 'r@example.com' } }] }) });
+    const rs = await admin('/preview', {
+      method: 'POST',
+      body: JSON.stringify({
+        preset: 'rudderstack',
+        settings: { apiVersion: 'v2' },
+        messages: [{ type: 'identify', userId: 'u2', traits: { email: 'r@example.com' } }],
+      }),
+    });
     expect(rs.body.results[0].requests.length).toBeGreaterThan(0);
     // RudderStack's destination export is read as its settings; an unknown setting is refused, naming it and the closest known one.
     const anon = { type: 'identify', anonymousId: 'a-3', traits: { email: 'x@example.com' } };
-    const exported = await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'rudderstack', settings: { ID: 'd1', Config: { privateApiKey: 'pk_x' } }, messages: [anon] }) });
+    const exported = await admin('/preview', {
+      method: 'POST',
+      body: JSON.stringify({ preset: 'rudderstack', settings: { ID: 'd1', Config: { privateApiKey: 'pk_x' } }, messages: [anon] }),
+    });
     expect(exported.body.results[0].requests[0].body.data.attributes.external_id).toBe('a-3'); // no apiVersion: v1 keys anonymous users by anonymousId
-    const typo = await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'rudderstack', settings: { config: { apiVersion: 'v2', listid: 'L1' } }, messages: [anon] }) });
+    const typo = await admin('/preview', {
+      method: 'POST',
+      body: JSON.stringify({ preset: 'rudderstack', settings: { config: { apiVersion: 'v2', listid: 'L1' } }, messages: [anon] }),
+    });
     expect([typo.status, typo.body.error]).toEqual([400, expect.stringContaining('listid: Unrecognized key "listid"; did you mean "listId"?')]);
     expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ preset: 'nope', messages: [] }) })).body.error).toMatch(/unknown preset "nope"/);
     expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ destination: 'other', messages: [] }) })).status).toBe(400);
@@ -225,9 +280,18 @@ describe('admin API', () => {
 
 describe('admin API under load', () => {
   it('links every message of a bulk request to it, and finds it by any profile it carried', async () => {
-    const batch = Array.from({ length: 300 }, (_, i) => ({ type: 'track', userId: `bulk-${i}`, messageId: `bulk-${i}`, event: 'Bulk', context: { traits: { email: `bulk-${i}@example.com` } } }));
+    const batch = Array.from({ length: 300 }, (_, i) => ({
+      type: 'track',
+      userId: `bulk-${i}`,
+      messageId: `bulk-${i}`,
+      event: 'Bulk',
+      context: { traits: { email: `bulk-${i}@example.com` } },
+    }));
     expect((await send(batch)).status).toBe(200);
-    const detail = await until(async () => (await admin('/events/bulk-250')).body, (d) => d.destinations?.[0]?.deliveries?.length > 0);
+    const detail = await until(
+      async () => (await admin('/events/bulk-250')).body,
+      (d) => d.destinations?.[0]?.deliveries?.length > 0,
+    );
     const bulk = detail.destinations[0].deliveries.find((r: any) => r.endpoint === 'bulkCreateEvents');
     expect(bulk).toMatchObject({ status: 'ok', actions: ['trackEvent'] });
     expect(bulk.items).toBeGreaterThan(100); // more than the ids listed on the record
@@ -255,7 +319,12 @@ describe('admin API under load', () => {
 describe('emulator mode', () => {
   it('generates an admin token when none is configured; browses what the built-in emulator holds', async () => {
     const d = mkdtempSync(join(tmpdir(), 'kd-admin-emu-'));
-    const config = parseConfig({ port: 0, dataDir: d, sources: [{ name: 'web', writeKey: WRITE_KEY }], destinations: [{ name: 'klaviyo', delivery: { flushIntervalMs: 20 } }] });
+    const config = parseConfig({
+      port: 0,
+      dataDir: d,
+      sources: [{ name: 'web', writeKey: WRITE_KEY }],
+      destinations: [{ name: 'klaviyo', delivery: { flushIntervalMs: 20 } }],
+    });
     // No token configured: one is generated and kept in the store, the same after a restart.
     const first = await startService(config, createLogger('silent'));
     const generated = await first.store.kvGet('adminToken');
@@ -321,22 +390,38 @@ describe('split roles on one store', () => {
     const subscriptions = [
       { name: 'ok', subscribe: 'event = "Split"', partnerAction: 'trackEvent' },
       // A mapping that reads a property these events lack: planning fails, the message is dead-lettered.
-      { name: 'broken', subscribe: 'event = "Broken"', partnerAction: 'trackEvent', mapping: { profile: { external_id: { '@path': '$.userId' } }, metric_name: { '@path': '$.properties.nope' } } },
+      {
+        name: 'broken',
+        subscribe: 'event = "Broken"',
+        partnerAction: 'trackEvent',
+        mapping: { profile: { external_id: { '@path': '$.userId' } }, metric_name: { '@path': '$.properties.nope' } },
+      },
     ];
     const dest = { name: 'klaviyo', apiKey: API_KEY, klaviyoUrl: emu.url, subscriptions, delivery: { flushIntervalMs: 20, maxAttempts: 1 } };
     const ingest = await startService(parseConfig({ ...base, role: 'ingest', destinations: [dest] }), createLogger('silent'), { shared: true });
-    const get = async (id: string) => (await (await fetch(`${ingest.url}/admin/events/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+    const get = async (id: string) =>
+      (await (await fetch(`${ingest.url}/admin/events/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
     try {
       const post = (m: object) =>
-        fetch(`${ingest.url}/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` }, body: JSON.stringify(m) });
+        fetch(`${ingest.url}/v1/track`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
+          body: JSON.stringify(m),
+        });
       await post({ userId: 'r1', messageId: 'roles-ok', event: 'Split', context: { traits: { email: 'roles@example.com' } } });
       await post({ userId: 'r2', messageId: 'roles-none', event: 'Broken' });
       expect((await get('roles-ok')).destinations[0].outcome).toMatchObject({ status: 'queued' });
       const worker = await startService(parseConfig({ ...base, role: 'worker', destinations: [dest] }), createLogger('silent'), { shared: true });
       try {
-        const ok = await until(() => get('roles-ok'), (x) => x.destinations[0].outcome.status === 'delivered');
+        const ok = await until(
+          () => get('roles-ok'),
+          (x) => x.destinations[0].outcome.status === 'delivered',
+        );
         expect(ok.destinations[0]).toMatchObject({ outcome: { status: 'delivered' }, deliveries: [] }); // the requests are the worker's
-        const dead = await until(() => get('roles-none'), (x) => x.destinations[0].outcome.status === 'dead');
+        const dead = await until(
+          () => get('roles-none'),
+          (x) => x.destinations[0].outcome.status === 'dead',
+        );
         expect(dead.destinations[0].outcome.error).toMatch(/mapping failed/);
       } finally {
         await worker.stop();

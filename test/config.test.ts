@@ -65,7 +65,10 @@ describe('status and dlq', () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
     for (const args of [['status'], ['dlq', 'list']]) {
       const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args, '--data-dir', dir], { cwd: root, encoding: 'utf8' });
-      expect([r.status, r.stderr]).toEqual([1, `klaviyo-destination: no queue at ${join(dir, 'queue.db')}: pass the --data-dir (or --store) that start uses\n`]);
+      expect([r.status, r.stderr]).toEqual([
+        1,
+        `klaviyo-destination: no queue at ${join(dir, 'queue.db')}: pass the --data-dir (or --store) that start uses\n`,
+      ]);
     }
     expect(existsSync(dir)).toBe(false);
   });

@@ -27,19 +27,33 @@ describe('durability', () => {
     const store = await testStoreUrl();
     let child = startChild(port, dataDir, emu.url, { store });
     try {
-      await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0, (s) => s === 200);
+      await until(
+        async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0,
+        (s) => s === 200,
+      );
       let sent = 0;
       for (; sent < 200; sent += 20) if ((await post(port, batch(sent, 20))) === 200) for (let i = sent; i < sent + 20; i++) acked.add(`evt-${i}`);
       // Deliveries are in flight (half of Klaviyo's answers are slow): kill without warning.
-      await until(async () => emu.snapshot().events.length, (n) => n > 0, 10_000);
+      await until(
+        async () => emu.snapshot().events.length,
+        (n) => n > 0,
+        10_000,
+      );
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       expect(emu.snapshot().events.length).toBeLessThan(acked.size);
 
       child = startChild(port, dataDir, emu.url, { store });
-      await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0, (s) => s === 200);
+      await until(
+        async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0,
+        (s) => s === 200,
+      );
       for (; sent < 300; sent += 20) if ((await post(port, batch(sent, 20))) === 200) for (let i = sent; i < sent + 20; i++) acked.add(`evt-${i}`);
-      const events = await until(async () => emu.snapshot().events, (e) => e.length >= acked.size, 60_000);
+      const events = await until(
+        async () => emu.snapshot().events,
+        (e) => e.length >= acked.size,
+        60_000,
+      );
       const ids = events.map((e) => e.unique_id);
       expect(new Set(ids).size).toBe(ids.length);
       expect(ids.sort()).toEqual([...acked].sort());
@@ -53,12 +67,22 @@ describe('durability', () => {
     const emu = await startEmulator({ rateLimits: false, faults: { rate429: 0.1, rate500: 0.1, seed: 3 } });
     const dataDir = mkdtempSync(join(tmpdir(), 'kd-faults-'));
     dirs.push(dataDir);
-    const config = parseConfig({ port: 0, dataDir, store: await testStoreUrl(), sources: [{ name: 's', writeKey: WRITE_KEY }], destinations: [{ apiKey: 'pk_faults', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 20, batchSize: 20 } }] });
+    const config = parseConfig({
+      port: 0,
+      dataDir,
+      store: await testStoreUrl(),
+      sources: [{ name: 's', writeKey: WRITE_KEY }],
+      destinations: [{ apiKey: 'pk_faults', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 20, batchSize: 20 } }],
+    });
     const svc = await startService(config, createLogger('silent'));
     try {
       const port = Number(new URL(svc.url).port);
       for (let sent = 0; sent < 400; sent += 50) expect(await post(port, batch(sent, 50))).toBe(200);
-      const events = await until(async () => emu.snapshot().events, (e) => e.length >= 400, 60_000);
+      const events = await until(
+        async () => emu.snapshot().events,
+        (e) => e.length >= 400,
+        60_000,
+      );
       expect(new Set(events.map((e) => e.unique_id)).size).toBe(400);
       const req = emu.snapshot().requests;
       expect((req.byStatus['500'] ?? 0) + (req.byStatus['429'] ?? 0)).toBeGreaterThan(0);

@@ -32,7 +32,10 @@ afterEach(async () => {
 async function emulator(opts: Parameters<typeof startEmulator>[0] = {}) {
   const emu = await startEmulator({ rateLimits: false, jobDelayMs: 1, ...opts });
   const client = new KlaviyoClient({ apiKey: 'pk_test', baseUrl: emu.url, maxRetries: 0 });
-  closers.push(() => emu.close(), () => client.close());
+  closers.push(
+    () => emu.close(),
+    () => client.close(),
+  );
   const sent: KlaviyoRequest[] = [];
   const transport: KlaviyoTransport = { send: (r, o) => (sent.push(r), client.send(r, o)) };
   return { emu, client, sent, deps: { transport, lists: new ListResolver(transport), pollIntervalMs: 5 } };
@@ -42,7 +45,12 @@ let n = 0;
 const p = (op: Operation, partition?: string): PlannedOperation => ({ messageId: `m${++n}`, action: 'test', op, ...(partition ? { partition } : {}) });
 const upsert = (email: string, extra: Record<string, unknown> = {}): Operation => ({ kind: 'profile.upsert', profile: { email, ...extra } });
 const event = (email: string, metric = 'Viewed'): Operation => ({ kind: 'event.create', metric, properties: {}, uniqueId: `u${++n}`, profile: { email } });
-const subscribe = (email: string, extra: Partial<Extract<Operation, { kind: 'subscription.subscribe' }>> = {}): Operation => ({ kind: 'subscription.subscribe', channels: ['email'], profile: { email }, ...extra });
+const subscribe = (email: string, extra: Partial<Extract<Operation, { kind: 'subscription.subscribe' }>> = {}): Operation => ({
+  kind: 'subscription.subscribe',
+  channels: ['email'],
+  profile: { email },
+  ...extra,
+});
 
 describe('order: per profile and per user', () => {
   it('one user’s identify with an old email and track with a new one go in separate waves, identify first', () => {
@@ -106,7 +114,12 @@ describe('Klaviyo’s answers: Retry-After, 408, 5xx', () => {
 
 describe('settle: attempts for mixed outcomes', () => {
   it('waits without using an attempt only when every part to retry was rate-limited', () => {
-    expect(settle(null, [{ status: 'retry', error: '429', retryAfterMs: 2000 }, { status: 'retry', error: '503' }])).toEqual({ kind: 'retry', error: '429', retryAfterMs: 2000 });
+    expect(
+      settle(null, [
+        { status: 'retry', error: '429', retryAfterMs: 2000 },
+        { status: 'retry', error: '503' },
+      ]),
+    ).toEqual({ kind: 'retry', error: '429', retryAfterMs: 2000 });
     expect(settle(null, [{ status: 'retry', error: '429', retryAfterMs: 2000 }, { status: 'delivered' }])).toMatchObject({ kind: 'retry', rateLimited: true });
   });
 });
@@ -118,9 +131,20 @@ describe('dead letters after maxAttempts and maxAgeMs, through the worker', () =
     const dir = mkdtempSync(join(tmpdir(), 'kd-rules-'));
     const store = await createSqliteStore({ dataDir: dir });
     await store.migrate();
-    closers.push(() => store.close(), () => rmSync(dir, { recursive: true, force: true }));
+    closers.push(
+      () => store.close(),
+      () => rmSync(dir, { recursive: true, force: true }),
+    );
     const options = parseConfig({ destinations: [{ delivery }] }).destinations[0].delivery;
-    const w = new DeliveryWorker({ name: 'k', store, destination: compileDestination({}), transport: client, lists: new ListResolver(client), options, owner: 'test' });
+    const w = new DeliveryWorker({
+      name: 'k',
+      store,
+      destination: compileDestination({}),
+      transport: client,
+      lists: new ListResolver(client),
+      options,
+      owner: 'test',
+    });
     return { store, w };
   }
   const message = { type: 'track', event: 'E', userId: 'u1', messageId: 'd1', properties: {}, context: { traits: { email: 'a@x.co' } } };
@@ -172,12 +196,22 @@ describe('mapping rules that decide identities and ids', () => {
   };
 
   it('phone country hints are tried in order: the address country before the destination default', () => {
-    const r = plan(compileDestination({ settings: { defaultCountry: 'US' } }), { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', phone: '2079460958', address: { country: 'GB' } } });
+    const r = plan(compileDestination({ settings: { defaultCountry: 'US' } }), {
+      type: 'identify',
+      userId: 'u1',
+      traits: { email: 'a@x.co', phone: '2079460958', address: { country: 'GB' } },
+    });
     expect(r.operations.map((o) => (o.op.profile as any).phone_number)).toEqual(['+442079460958']);
   });
 
   it('an order’s line items are keyed by product_id before sku', () => {
-    const r = plan(compileDestination({}), { type: 'track', userId: 'u1', event: 'Order Completed', properties: { order_id: 'o1', products: [{ product_id: 'p1', sku: 's1', price: 1 }] }, context: { traits: { email: 'a@x.co' } } });
+    const r = plan(compileDestination({}), {
+      type: 'track',
+      userId: 'u1',
+      event: 'Order Completed',
+      properties: { order_id: 'o1', products: [{ product_id: 'p1', sku: 's1', price: 1 }] },
+      context: { traits: { email: 'a@x.co' } },
+    });
     expect(r.operations.filter((o) => o.op.kind === 'event.create').map((o) => (o.op as any).uniqueId)).toEqual(['o1', 'o1_p1']);
   });
 });

@@ -37,14 +37,29 @@ async function run(lines: string[]) {
 
 describe('end to end against the emulator', () => {
   it('delivers an event file and the emulator holds the expected profiles, events, lists and consent', async () => {
-    const outcomes = await run(readFileSync(new URL('./fixtures/events.jsonl', import.meta.url), 'utf8').trim().split('\n'));
+    const outcomes = await run(
+      readFileSync(new URL('./fixtures/events.jsonl', import.meta.url), 'utf8')
+        .trim()
+        .split('\n'),
+    );
     expect([...outcomes.values()].filter((o) => o.status !== 'delivered')).toEqual([]);
     const s = emu.snapshot();
     const byEmail = (e: string) => s.profiles.find((p) => p.attributes.email === e)!;
-    expect(byEmail('ann@example.com')).toMatchObject({ attributes: { first_name: 'Ann', phone_number: '+12125550100', external_id: 'u1' }, properties: { plan: 'pro' } });
+    expect(byEmail('ann@example.com')).toMatchObject({
+      attributes: { first_name: 'Ann', phone_number: '+12125550100', external_id: 'u1' },
+      properties: { plan: 'pro' },
+    });
     const metrics = s.events.map((e) => `${e.metric}:${e.unique_id}`).sort();
     expect(metrics).toEqual(
-      ['Audience Entered:m4', 'Order Completed:o1', 'Ordered Product:o1_p1', 'Ordered Product:o1_s2', 'User Subscribed:m5', 'User Unsubscribed:m6', 'Viewed Product:m2'].sort(),
+      [
+        'Audience Entered:m4',
+        'Order Completed:o1',
+        'Ordered Product:o1_p1',
+        'Ordered Product:o1_s2',
+        'User Subscribed:m5',
+        'User Unsubscribed:m6',
+        'Viewed Product:m2',
+      ].sort(),
     );
     expect(s.events.find((e) => e.metric === 'Order Completed')).toMatchObject({ value: 30, profile_id: byEmail('bob@example.com').id });
     expect(s.lists).toEqual([{ id: expect.any(String), name: 'vip', opt_in_process: undefined, profile_ids: [byEmail('bob@example.com').id] }]);
@@ -53,7 +68,9 @@ describe('end to end against the emulator', () => {
   });
 
   it('is idempotent: delivering the same file twice records each event once', async () => {
-    const lines = readFileSync(new URL('./fixtures/events.jsonl', import.meta.url), 'utf8').trim().split('\n');
+    const lines = readFileSync(new URL('./fixtures/events.jsonl', import.meta.url), 'utf8')
+      .trim()
+      .split('\n');
     await run(lines);
     const first = emu.snapshot().events.length;
     await run(lines);
@@ -69,17 +86,30 @@ describe('end to end against the emulator', () => {
     const outcomes = await deliverWaves(planWaves(planned), { transport: client, lists: new ListResolver(client), pollIntervalMs: 10 });
     expect(planned.map((p) => outcomes.get(p)!.status)).toEqual(['delivered', 'failed', 'delivered']);
     expect((outcomes.get(planned[1]) as { error: string }).error).toMatch(/phone number/i);
-    expect(emu.snapshot().profiles.map((p) => p.attributes.email).sort()).toEqual(['a@x.co', 'c@x.co']);
+    expect(
+      emu
+        .snapshot()
+        .profiles.map((p) => p.attributes.email)
+        .sort(),
+    ).toEqual(['a@x.co', 'c@x.co']);
   });
 
   it('a 409 on profile-import (an identity conflict) is delivered on the strongest identifier, never merging the two profiles', async () => {
-    const send = (attributes: Record<string, unknown>) => client.send({ endpoint: 'createOrUpdateProfile', method: 'POST', path: '/api/profile-import', body: { data: { type: 'profile', attributes } } });
+    const send = (attributes: Record<string, unknown>) =>
+      client.send({ endpoint: 'createOrUpdateProfile', method: 'POST', path: '/api/profile-import', body: { data: { type: 'profile', attributes } } });
     await send({ email: 'one@x.co' });
     await send({ external_id: 'ext-2' });
     // email of one profile + external id of another → Klaviyo answers 409; sent again on the email alone.
-    const planned: PlannedOperation = { messageId: 'x', action: 'upsertProfile', op: { kind: 'profile.upsert', profile: { email: 'one@x.co', external_id: 'ext-2', first_name: 'One' } } };
+    const planned: PlannedOperation = {
+      messageId: 'x',
+      action: 'upsertProfile',
+      op: { kind: 'profile.upsert', profile: { email: 'one@x.co', external_id: 'ext-2', first_name: 'One' } },
+    };
     const outcomes = await deliverWaves(planWaves([planned]), { transport: client, lists: new ListResolver(client) });
-    expect(outcomes.get(planned)).toMatchObject({ status: 'delivered', note: expect.stringMatching(/^identity conflict: left out external_id=ext-2 .*delivered on email=one@x.co/) });
+    expect(outcomes.get(planned)).toMatchObject({
+      status: 'delivered',
+      note: expect.stringMatching(/^identity conflict: left out external_id=ext-2 .*delivered on email=one@x.co/),
+    });
     const s = emu.snapshot();
     expect(s.profiles.find((p) => p.attributes.email === 'one@x.co')?.attributes).toMatchObject({ first_name: 'One' });
     expect(s.profiles.find((p) => p.attributes.external_id === 'ext-2')?.attributes.first_name).toBeUndefined();
@@ -88,8 +118,20 @@ describe('end to end against the emulator', () => {
 
   it('removes an audience member and deletes a profile by external id', async () => {
     await run([
-      JSON.stringify({ type: 'track', userId: 'u7', messageId: 'e1', event: 'Audience Entered', context: { traits: { email: 'z@x.co' }, personas: { computation_key: 'churn', computation_id: 'aud_9' } } }),
-      JSON.stringify({ type: 'track', userId: 'u7', messageId: 'e2', event: 'Audience Exited', context: { traits: { email: 'z@x.co' }, personas: { computation_key: 'churn', computation_id: 'aud_9' } } }),
+      JSON.stringify({
+        type: 'track',
+        userId: 'u7',
+        messageId: 'e1',
+        event: 'Audience Entered',
+        context: { traits: { email: 'z@x.co' }, personas: { computation_key: 'churn', computation_id: 'aud_9' } },
+      }),
+      JSON.stringify({
+        type: 'track',
+        userId: 'u7',
+        messageId: 'e2',
+        event: 'Audience Exited',
+        context: { traits: { email: 'z@x.co' }, personas: { computation_key: 'churn', computation_id: 'aud_9' } },
+      }),
     ]);
     const s = emu.snapshot();
     expect(s.lists).toMatchObject([{ name: 'churn', profile_ids: [] }]);

@@ -19,13 +19,29 @@ describe.skipIf('skip' in fs)('full disk', () => {
   it('answers 503 with Retry-After while the disk is full, reports it on /health, and recovers', async () => {
     const t = fs as Exclude<typeof fs, { skip: string }>;
     const dataDir = join(t.dir, 'data');
-    const config = parseConfig({ port: 0, dataDir, role: 'ingest', sources: [{ name: 'web', writeKey: 'full_disk_key' }], destinations: [{ name: 'k', apiKey: 'pk_full', klaviyoUrl: 'http://127.0.0.1:9' }] });
+    const config = parseConfig({
+      port: 0,
+      dataDir,
+      role: 'ingest',
+      sources: [{ name: 'web', writeKey: 'full_disk_key' }],
+      destinations: [{ name: 'k', apiKey: 'pk_full', klaviyoUrl: 'http://127.0.0.1:9' }],
+    });
     const svc = await startService(config, createLogger('silent'));
     const auth = `Basic ${Buffer.from('full_disk_key:').toString('base64')}`;
     let n = 0;
     const send = async () => {
-      const batch = Array.from({ length: 50 }, () => ({ type: 'track', userId: `u-${n % 7}`, messageId: `fd-${n++}`, event: 'Fill', properties: { pad: 'x'.repeat(600) } }));
-      const res = await fetch(`${svc.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify({ batch }) });
+      const batch = Array.from({ length: 50 }, () => ({
+        type: 'track',
+        userId: `u-${n % 7}`,
+        messageId: `fd-${n++}`,
+        event: 'Fill',
+        properties: { pad: 'x'.repeat(600) },
+      }));
+      const res = await fetch(`${svc.url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: auth },
+        body: JSON.stringify({ batch }),
+      });
       return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as any, ids: batch.map((m) => m.messageId) };
     };
     const filler = join(t.dir, 'filler');

@@ -28,7 +28,11 @@ const admin = async (path: string, init: RequestInit = {}) => {
   return { status: res.status, body: (await res.json()) as any };
 };
 const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-  const res = await fetch(`${svc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic, ...headers }, body: typeof body === 'string' || Buffer.isBuffer(body) ? (body as BodyInit) : JSON.stringify(body) });
+  const res = await fetch(`${svc.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: basic, ...headers },
+    body: typeof body === 'string' || Buffer.isBuffer(body) ? (body as BodyInit) : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, headers: res.headers, bytes: text.length, body: text ? (JSON.parse(text) as any) : undefined };
 };
@@ -60,8 +64,13 @@ describe('deep nesting', () => {
     const r = await post('/v1/batch', body);
     expect(r.status).toBe(200);
     expect(r.body.accepted).toBe(2);
-    expect(r.body.rejected).toEqual([{ index: 1, field: 'batch[1].properties', message: expect.stringMatching(/nested more than 64 levels deep; the limit is 64/) }]);
-    await until(() => emu.snapshot().events.map((e) => e.unique_id), (ids) => ids.includes('deep-ok-1') && ids.includes('deep-ok-2'));
+    expect(r.body.rejected).toEqual([
+      { index: 1, field: 'batch[1].properties', message: expect.stringMatching(/nested more than 64 levels deep; the limit is 64/) },
+    ]);
+    await until(
+      () => emu.snapshot().events.map((e) => e.unique_id),
+      (ids) => ids.includes('deep-ok-1') && ids.includes('deep-ok-2'),
+    );
     expect(emu.snapshot().events.some((e) => e.unique_id === 'deep-bad')).toBe(false);
   });
 
@@ -86,12 +95,16 @@ describe('deep nesting', () => {
 });
 
 describe('admin input', () => {
-  const faults = (f: object) => fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) });
+  const faults = (f: object) =>
+    fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) });
 
   it('replay and discard refuse a filter they do not understand, and never widen it', async () => {
     await faults({ rate400: 1 });
     await post('/v1/batch', { batch: [track('adm-dead-1'), track('adm-dead-2')] });
-    await until(async () => (await admin('/dead-letters')).body.deadLetters.length, (n) => n === 2);
+    await until(
+      async () => (await admin('/dead-letters')).body.deadLetters.length,
+      (n) => n === 2,
+    );
     await faults({});
     const bad: unknown[] = [
       { all: true, destination: ['x'] },
@@ -111,12 +124,27 @@ describe('admin input', () => {
       }
     }
     expect((await admin('/dead-letters')).body.deadLetters).toHaveLength(2);
-    expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ all: true, destination: 'nothing-here' }) })).body).toEqual({ discarded: 0 });
-    expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ all: true, destination: 'klaviyo' }) })).body).toEqual({ discarded: 2 });
+    expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ all: true, destination: 'nothing-here' }) })).body).toEqual({
+      discarded: 0,
+    });
+    expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ all: true, destination: 'klaviyo' }) })).body).toEqual({
+      discarded: 2,
+    });
   });
 
   it('wrong types, repeated query parameters and prototype names are a 400, not a 500', async () => {
-    for (const path of ['/overview?window=__proto__', '/overview?window=toString', '/overview?window=1h&window=24h', '/events?limit=abc', '/events?destination=a&destination=b', '/deliveries?status=ok&status=failed', '/deliveries?status=nope', '/dead-letters?reason=a&reason=b', '/dead-letters?limit=-1', '/deliveries?limit=0']) {
+    for (const path of [
+      '/overview?window=__proto__',
+      '/overview?window=toString',
+      '/overview?window=1h&window=24h',
+      '/events?limit=abc',
+      '/events?destination=a&destination=b',
+      '/deliveries?status=ok&status=failed',
+      '/deliveries?status=nope',
+      '/dead-letters?reason=a&reason=b',
+      '/dead-letters?limit=-1',
+      '/deliveries?limit=0',
+    ]) {
       const r = await admin(path);
       expect({ path, status: r.status }).toEqual({ path, status: 400 });
       expect(r.body.error).toMatch(/query parameter "\w+"/);
@@ -187,8 +215,14 @@ describe('slow and many clients', () => {
   it('refuses an unknown write key before reading the body', async () => {
     const c = raw();
     const unknown = Buffer.from('not-a-key:').toString('base64');
-    c.socket.write(`POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\nAuthorization: Basic ${unknown}\r\n\r\n{"batch":[`);
-    const data = await until(() => c.data, (d) => d.includes('\r\n\r\n'), 10_000);
+    c.socket.write(
+      `POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\nAuthorization: Basic ${unknown}\r\n\r\n{"batch":[`,
+    );
+    const data = await until(
+      () => c.data,
+      (d) => d.includes('\r\n\r\n'),
+      10_000,
+    );
     expect(data).toMatch(/^HTTP\/1\.1 401/);
     c.socket.destroy();
   });
@@ -198,7 +232,13 @@ describe('slow and many clients', () => {
     c.socket.write('POST /v1/batch HTTP/1.1\r\nHost: x\r\n');
     const drip = setInterval(() => !c.closed && c.socket.write('X'), 200);
     try {
-      expect(await until(() => c.closed, (x) => x, 20_000)).toBe(true);
+      expect(
+        await until(
+          () => c.closed,
+          (x) => x,
+          20_000,
+        ),
+      ).toBe(true);
     } finally {
       clearInterval(drip);
     }
@@ -206,12 +246,30 @@ describe('slow and many clients', () => {
 
   it('refuses connections over the cap, and takes them again once one closes', async () => {
     const held = [raw(), raw(), raw()];
-    await until(() => tight.url, () => held.every((h) => h.socket.readyState === 'open'), 5000);
+    await until(
+      () => tight.url,
+      () => held.every((h) => h.socket.readyState === 'open'),
+      5000,
+    );
     await new Promise((r) => setTimeout(r, 100));
     const over = raw();
-    expect(await until(() => over.closed, (x) => x, 10_000)).toBe(true);
+    expect(
+      await until(
+        () => over.closed,
+        (x) => x,
+        10_000,
+      ),
+    ).toBe(true);
     held.forEach((h) => h.socket.destroy());
-    const ok = await until(() => fetch(`${tight.url}/health`).then((r) => r.status, () => 0), (s) => s === 200, 10_000);
+    const ok = await until(
+      () =>
+        fetch(`${tight.url}/health`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      (s) => s === 200,
+      10_000,
+    );
     expect(ok).toBe(200);
   });
 
@@ -223,11 +281,15 @@ describe('slow and many clients', () => {
     expect(second.status).toBe(503);
     expect(((await second.json()) as any).error).toMatch(/maxStreamClients/);
     ctl.abort();
-    const again = await until(async () => {
-      const r = await fetch(`${tight.url}/admin/events/stream`, { headers: { authorization: `Bearer ${TOKEN}` } });
-      if (r.status === 200) await r.body?.cancel();
-      return r.status;
-    }, (st) => st === 200, 10_000);
+    const again = await until(
+      async () => {
+        const r = await fetch(`${tight.url}/admin/events/stream`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        if (r.status === 200) await r.body?.cancel();
+        return r.status;
+      },
+      (st) => st === 200,
+      10_000,
+    );
     expect(again).toBe(200);
   });
 
@@ -235,14 +297,21 @@ describe('slow and many clients', () => {
     expect((await fetch(`${tight.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${tight.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
     expect(await (await fetch(`${tight.url}/health`)).json()).toEqual({ status: 'ok' });
-    expect(await (await fetch(`${tight.url}/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()).toMatchObject({ status: 'ok', destinations: ['klaviyo'] });
+    expect(await (await fetch(`${tight.url}/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()).toMatchObject({
+      status: 'ok',
+      destinations: ['klaviyo'],
+    });
     // Off (the default): as before.
     expect((await fetch(`${svc.url}/metrics`)).status).toBe(200);
     expect(await (await fetch(`${svc.url}/health`)).json()).toMatchObject({ destinations: ['klaviyo'] });
   });
 
   it('accepts the auth scheme names in any case', async () => {
-    const lower = await fetch(`${tight.url}/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` }, body: JSON.stringify(track('case-1')) });
+    const lower = await fetch(`${tight.url}/v1/track`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
+      body: JSON.stringify(track('case-1')),
+    });
     expect(lower.status).toBe(200);
     const bearer = await fetch(`${tight.url}/admin/status`, { headers: { authorization: `BEARER ${TOKEN}` } });
     expect(bearer.status).toBe(200);
@@ -280,7 +349,11 @@ describe('numbers and bytes JSON cannot carry', () => {
     const r = await post('/v1/batch', `{"batch":[{"type":"track","userId":"u-num","messageId":"num-1","event":"Big","properties":{"n":1e400,"ok":2}}]}`);
     expect(r.status).toBe(200);
     expect(r.body.warnings).toEqual([{ index: 0, field: 'batch[0].properties.n', message: expect.stringMatching(/as null: the number is too large/) }]);
-    const bytes = Buffer.concat([Buffer.from('{"type":"track","userId":"u-utf","messageId":"utf-1","event":"Bad '), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const bytes = Buffer.concat([
+      Buffer.from('{"type":"track","userId":"u-utf","messageId":"utf-1","event":"Bad '),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}'),
+    ]);
     const res = await fetch(`${svc.url}/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic }, body: bytes });
     expect(res.status).toBe(200);
     expect(((await res.json()) as any).warnings).toEqual([{ field: '', message: expect.stringMatching(/not valid UTF-8/) }]);

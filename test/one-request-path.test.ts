@@ -38,11 +38,36 @@ const SEGMENT_MIX = [
   { type: 'identify', userId: 'u1', traits: { email: 'ann@x.co', firstName: 'Ann', plan: 'pro' } },
   { type: 'track', userId: 'u1', event: 'Product Viewed', properties: { sku: 's1' }, ...ctx('ann@x.co') },
   { type: 'track', userId: 'u1', event: 'Product Viewed', properties: { sku: 's2' }, ...ctx('ann@x.co') },
-  { type: 'track', userId: 'u2', event: 'Order Completed', properties: { order_id: 'o1', revenue: 30, products: [{ product_id: 'p1', price: 10 }, { product_id: 'p2', price: 20 }] }, ...ctx('bob@x.co') },
+  {
+    type: 'track',
+    userId: 'u2',
+    event: 'Order Completed',
+    properties: {
+      order_id: 'o1',
+      revenue: 30,
+      products: [
+        { product_id: 'p1', price: 10 },
+        { product_id: 'p2', price: 20 },
+      ],
+    },
+    ...ctx('bob@x.co'),
+  },
   { type: 'identify', userId: 'u3', traits: { email: 'cy@x.co' } },
   { type: 'identify', userId: 'u4', traits: { email: 'di@x.co' } },
-  { type: 'track', userId: 'u3', event: 'Audience Entered', properties: {}, context: { traits: { email: 'cy@x.co' }, personas: { computation_key: 'vips', computation_id: 'aud_1' } } },
-  { type: 'track', userId: 'u4', event: 'Audience Exited', properties: {}, context: { traits: { email: 'di@x.co' }, personas: { computation_key: 'vips', computation_id: 'aud_1' } } },
+  {
+    type: 'track',
+    userId: 'u3',
+    event: 'Audience Entered',
+    properties: {},
+    context: { traits: { email: 'cy@x.co' }, personas: { computation_key: 'vips', computation_id: 'aud_1' } },
+  },
+  {
+    type: 'track',
+    userId: 'u4',
+    event: 'Audience Exited',
+    properties: {},
+    context: { traits: { email: 'di@x.co' }, personas: { computation_key: 'vips', computation_id: 'aud_1' } },
+  },
   { type: 'track', userId: 'u5', event: 'User Subscribed', properties: {}, ...ctx('ed@x.co') },
   { type: 'track', userId: 'u6', event: 'User Unsubscribed', properties: {}, ...ctx('fi@x.co') },
   { type: 'track', userId: 'u7', event: 'User Deleted', properties: {}, ...ctx('gone@x.co') },
@@ -53,7 +78,14 @@ const rudderstack: DestinationConfig = { preset: 'rudderstack', settings: { apiV
 const RUDDERSTACK_MIX = [
   { type: 'identify', userId: 'r1', traits: { email: 'r1@x.co', tags: ['a'] } },
   { type: 'identify', userId: 'r2', traits: { email: 'r2@x.co', tags: 'b' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } },
-  { type: 'track', userId: 'r1', event: 'Clicked', properties: { x: 1 }, context: { traits: { email: 'r1@x.co', tags: 'c' } }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } },
+  {
+    type: 'track',
+    userId: 'r1',
+    event: 'Clicked',
+    properties: { x: 1 },
+    context: { traits: { email: 'r1@x.co', tags: 'c' } },
+    integrations: { Klaviyo: { fieldsToAppend: ['tags'] } },
+  },
   { type: 'identify', userId: 'r2', traits: { email: 'r2@x.co' }, integrations: { Klaviyo: { fieldsToUnset: ['tags'] } } },
 ];
 
@@ -77,7 +109,16 @@ async function previewBatch(dest: DestinationConfig, mix: Record<string, unknown
       done();
     },
   });
-  await runPreview({ destination: dest, batch: true, input: Readable.from(messages(mix).map((m) => JSON.stringify(m)).join('\n')), output });
+  await runPreview({
+    destination: dest,
+    batch: true,
+    input: Readable.from(
+      messages(mix)
+        .map((m) => JSON.stringify(m))
+        .join('\n'),
+    ),
+    output,
+  });
   for (const l of buffered.split('\n').filter(Boolean)) lines.push(JSON.parse(l));
   return lines;
 }
@@ -88,7 +129,12 @@ async function deliver(dest: DestinationConfig, mix: Record<string, unknown>[]) 
   const dir = mkdtempSync(join(tmpdir(), 'kd-path-'));
   const store = await createSqliteStore({ dataDir: dir });
   await store.migrate();
-  closers.push(() => emu.close(), () => client.close(), () => store.close(), () => rmSync(dir, { recursive: true, force: true }));
+  closers.push(
+    () => emu.close(),
+    () => client.close(),
+    () => store.close(),
+    () => rmSync(dir, { recursive: true, force: true }),
+  );
   const sent: KlaviyoRequest[] = [];
   const ids = new Set<string>(); // every id the emulator answered with
   const transport: KlaviyoTransport = {
@@ -107,7 +153,16 @@ async function deliver(dest: DestinationConfig, mix: Record<string, unknown>[]) 
   });
   await store.enqueue('k', rows);
   const options = parseConfig({ destinations: [{ delivery: { batchSize: 500 } }] }).destinations[0].delivery;
-  const worker = new DeliveryWorker({ name: 'k', store, destination: compileDestination(dest), transport, lists: new ListResolver(transport), options, owner: 'test', pollIntervalMs: 5 });
+  const worker = new DeliveryWorker({
+    name: 'k',
+    store,
+    destination: compileDestination(dest),
+    transport,
+    lists: new ListResolver(transport),
+    options,
+    owner: 'test',
+    pollIntervalMs: 5,
+  });
   // One lease takes the whole batch: the same single run preview shows.
   expect(await worker.cycle()).toBe(rows.length);
   return { sent, emu, ids };
@@ -115,7 +170,22 @@ async function deliver(dest: DestinationConfig, mix: Record<string, unknown>[]) 
 
 describe('preview --batch shows exactly what delivery sends', () => {
   for (const [name, dest, mix, endpoints] of [
-    ['segment-actions', segment, SEGMENT_MIX, ['bulkImportProfiles', 'bulkCreateEvents', 'getLists', 'createList', 'getProfiles', 'removeProfilesFromList', 'bulkSubscribe', 'bulkUnsubscribe', 'requestProfileDeletion']],
+    [
+      'segment-actions',
+      segment,
+      SEGMENT_MIX,
+      [
+        'bulkImportProfiles',
+        'bulkCreateEvents',
+        'getLists',
+        'createList',
+        'getProfiles',
+        'removeProfilesFromList',
+        'bulkSubscribe',
+        'bulkUnsubscribe',
+        'requestProfileDeletion',
+      ],
+    ],
     ['rudderstack v2 patches', rudderstack, RUDDERSTACK_MIX, ['bulkImportProfiles', 'createEvent', 'createOrUpdateProfile']],
   ] as const) {
     it(`${name}: a mixed batch, delivered through the worker to the emulator and previewed`, async () => {
@@ -124,8 +194,14 @@ describe('preview --batch shows exactly what delivery sends', () => {
       // Every kind in the mix went out, each request valid in strict mode.
       expect(new Set(sent.map((r) => r.endpoint))).toEqual(new Set([...endpoints, ...(sent.some(isPoll) ? ['getBulkImportJob'] : [])]));
       for (const r of previewed) expect(validateStrict({ method: r.method, path: r.path, body: r.body }).errors, `${r.method} ${r.path}`).toEqual([]);
-      const a = previewed.filter((r) => !isPoll(r)).map((r) => comparable(r)).sort();
-      const b = sent.filter((r) => !isPoll(r)).map((r) => comparable(r, ids)).sort();
+      const a = previewed
+        .filter((r) => !isPoll(r))
+        .map((r) => comparable(r))
+        .sort();
+      const b = sent
+        .filter((r) => !isPoll(r))
+        .map((r) => comparable(r, ids))
+        .sort();
       expect(a).toEqual(b);
       // Preview names each request's messages; every message is carried by one at least.
       expect(new Set(previewed.flatMap((r) => r.messageIds))).toEqual(new Set(messages([...mix]).map((m) => m.messageId)));

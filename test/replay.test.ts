@@ -24,7 +24,8 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-const dlq = (dir: string, ...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'dlq', ...args, '--data-dir', dir], { cwd: root, encoding: 'utf8' });
+const dlq = (dir: string, ...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'dlq', ...args, '--data-dir', dir], { cwd: root, encoding: 'utf8' });
 
 async function start(dir: string, metricPath: string): Promise<RunningService> {
   const config = parseConfig({
@@ -36,7 +37,9 @@ async function start(dir: string, metricPath: string): Promise<RunningService> {
       {
         name: 'klaviyo',
         delivery: { flushIntervalMs: 20 },
-        subscriptions: [{ name: 'Track', subscribe: 'type = "track"', partnerAction: 'trackEvent', mapping: { ...DEFAULTS, metric_name: { '@path': metricPath } } }],
+        subscriptions: [
+          { name: 'Track', subscribe: 'type = "track"', partnerAction: 'trackEvent', mapping: { ...DEFAULTS, metric_name: { '@path': metricPath } } },
+        ],
       },
     ],
   });
@@ -51,7 +54,13 @@ describe('dlq replay after a mapping fix', () => {
     const res = await fetch(`${broken.url}/v1/track`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
-      body: JSON.stringify({ userId: 'r1', event: 'Trial Started', messageId: 'replay-1', properties: { plan: 'pro' }, context: { traits: { email: 'r1@x.co' } } }),
+      body: JSON.stringify({
+        userId: 'r1',
+        event: 'Trial Started',
+        messageId: 'replay-1',
+        properties: { plan: 'pro' },
+        context: { traits: { email: 'r1@x.co' } },
+      }),
     });
     expect(res.status).toBe(200);
     const admin = async () => (await fetch(`${broken.url}/admin/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json() as Promise<any>;
@@ -69,7 +78,10 @@ describe('dlq replay after a mapping fix', () => {
 
     const fixed = await start(dir, '$.event');
     closers.push(() => fixed.stop());
-    const state = await until(async () => (await fetch(`${fixed.emulatorUrl}/__emulator/state`)).json() as Promise<any>, (s) => s.events.length === 1);
+    const state = await until(
+      async () => (await fetch(`${fixed.emulatorUrl}/__emulator/state`)).json() as Promise<any>,
+      (s) => s.events.length === 1,
+    );
     expect(state.events.map((e: any) => [e.metric, e.properties])).toEqual([['Trial Started', { plan: 'pro' }]]);
     expect(dlq(dir, 'list').stdout).not.toMatch(/replay-1/);
   });

@@ -26,7 +26,8 @@ const tmp = () => {
 /** One ingest process and three workers on one database, delivering to `klaviyoUrl` with Klaviyo's tiers × 0.2. */
 async function cluster(klaviyoUrl: string, store: string, opts: { sharedLimits: boolean }) {
   const destination = { apiKey: 'pk_scale', klaviyoUrl, delivery: { batchSize: 50, flushIntervalMs: 20, rateLimitScale: 0.2, concurrency: 2 } };
-  const config = (role: string) => parseConfig({ port: 0, dataDir: tmp(), store, role, sources: [{ name: 's', writeKey: WRITE_KEY }], destinations: [destination] });
+  const config = (role: string) =>
+    parseConfig({ port: 0, dataDir: tmp(), store, role, sources: [{ name: 's', writeKey: WRITE_KEY }], destinations: [destination] });
   const logger = createLogger('silent');
   const services: RunningService[] = [await startService(config('ingest'), logger)];
   for (let i = 0; i < 3; i++) {
@@ -43,7 +44,11 @@ describe('scale-out on Postgres', () => {
     const c = await cluster(emu.url, (await testStoreUrl())!, { sharedLimits: true });
     try {
       for (let sent = 0; sent < 600; sent += 100) expect(await post(c.ingestPort, batch(sent, 100))).toBe(200);
-      const events = await until(async () => emu.snapshot().events, (e) => e.length >= 600, 60_000);
+      const events = await until(
+        async () => emu.snapshot().events,
+        (e) => e.length >= 600,
+        60_000,
+      );
       expect(new Set(events.map((e) => e.unique_id)).size).toBe(600);
       const req = emu.snapshot().requests;
       expect(req.byEndpoint.bulkCreateEvents).toBeGreaterThanOrEqual(12);
@@ -59,7 +64,11 @@ describe('scale-out on Postgres', () => {
     const c = await cluster(emu.url, (await testStoreUrl())!, { sharedLimits: false });
     try {
       for (let sent = 0; sent < 600; sent += 100) expect(await post(c.ingestPort, batch(sent, 100))).toBe(200);
-      await until(async () => emu.snapshot().events, (e) => e.length >= 600, 60_000);
+      await until(
+        async () => emu.snapshot().events,
+        (e) => e.length >= 600,
+        60_000,
+      );
       expect(emu.snapshot().requests.rateLimited).toBeGreaterThan(0);
     } finally {
       await c.stop();
@@ -74,17 +83,29 @@ describe('scale-out on Postgres', () => {
     const ingest = startChild(p1, tmp(), emu.url, { store, role: 'ingest' });
     const victim = startChild(p2, tmp(), emu.url, { store, role: 'worker' });
     let survivor: ReturnType<typeof startChild> | undefined;
-    const health = (port: number) => until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0, (s) => s === 200);
+    const health = (port: number) =>
+      until(
+        async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0,
+        (s) => s === 200,
+      );
     try {
       await health(p1);
       await health(p2);
       for (let sent = 0; sent < 300; sent += 50) expect(await post(p1, batch(sent, 50))).toBe(200);
-      await until(async () => emu.snapshot().events.length, (n) => n > 0, 20_000);
+      await until(
+        async () => emu.snapshot().events.length,
+        (n) => n > 0,
+        20_000,
+      );
       victim.kill('SIGKILL');
       await new Promise((r) => victim.once('exit', r));
       expect(emu.snapshot().events.length).toBeLessThan(300);
       survivor = startChild(p3, tmp(), emu.url, { store, role: 'worker' });
-      const events = await until(async () => emu.snapshot().events, (e) => e.length >= 300, 60_000);
+      const events = await until(
+        async () => emu.snapshot().events,
+        (e) => e.length >= 300,
+        60_000,
+      );
       const ids = events.map((e) => e.unique_id);
       expect(new Set(ids).size).toBe(ids.length);
       expect(ids.length).toBe(300);

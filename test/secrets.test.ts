@@ -65,7 +65,12 @@ describe('secrets at rest', () => {
     const dataDir = tmp();
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
-    const config = parseConfig({ port: 0, dataDir, sources: [{ name: 'web', writeKey: 'secrets_write_key' }], destinations: [{ name: 'k', apiKey: 'pk_secret', klaviyoUrl: 'http://127.0.0.1:9' }] });
+    const config = parseConfig({
+      port: 0,
+      dataDir,
+      sources: [{ name: 'web', writeKey: 'secrets_write_key' }],
+      destinations: [{ name: 'k', apiKey: 'pk_secret', klaviyoUrl: 'http://127.0.0.1:9' }],
+    });
     const first = await startService(config, logger);
     const token = (await first.store.kvGet('adminToken'))!;
     await first.stop();
@@ -85,18 +90,35 @@ describe('secrets at rest', () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'start'], {
       cwd: root,
-      env: { ...process.env, PORT: String(port), DATA_DIR: join(dir, 'data'), WRITE_KEY: 'file_key_write', KLAVIYO_API_KEY_FILE: keyFile, KLAVIYO_URL: emu.url, LOG_LEVEL: 'warn', KLAVIYO_API_KEY: '' },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        DATA_DIR: join(dir, 'data'),
+        WRITE_KEY: 'file_key_write',
+        KLAVIYO_API_KEY_FILE: keyFile,
+        KLAVIYO_URL: emu.url,
+        LOG_LEVEL: 'warn',
+        KLAVIYO_API_KEY: '',
+      },
       stdio: 'ignore',
     });
     try {
-      await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0, (s) => s === 200, 30_000);
+      await until(
+        async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0,
+        (s) => s === 200,
+        30_000,
+      );
       const res = await fetch(`http://127.0.0.1:${port}/v1/track`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('file_key_write:').toString('base64')}` },
         body: JSON.stringify({ userId: 'u-file', event: 'Keyed', messageId: 'file-1' }),
       });
       expect(res.status).toBe(200);
-      const events = await until(async () => emu.snapshot().events, (e) => e.length === 1, 30_000);
+      const events = await until(
+        async () => emu.snapshot().events,
+        (e) => e.length === 1,
+        30_000,
+      );
       expect(events[0].unique_id).toBe('file-1');
     } finally {
       child.kill('SIGKILL');

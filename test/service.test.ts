@@ -22,7 +22,14 @@ const state = async () => (await fetch(`${svc.emulatorUrl}/__emulator/state`)).j
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kd-svc-'));
-  const config = parseConfig({ port: 0, dataDir: dir, store: await testStoreUrl(), adminToken: 'admin-token-0123456789', sources: [{ name: 'web', writeKey: WRITE_KEY }], destinations: [{ name: 'klaviyo', delivery: { flushIntervalMs: 20 } }] });
+  const config = parseConfig({
+    port: 0,
+    dataDir: dir,
+    store: await testStoreUrl(),
+    adminToken: 'admin-token-0123456789',
+    sources: [{ name: 'web', writeKey: WRITE_KEY }],
+    destinations: [{ name: 'klaviyo', delivery: { flushIntervalMs: 20 } }],
+  });
   svc = await startService(config, createLogger('silent'));
 });
 afterAll(async () => {
@@ -35,7 +42,12 @@ describe('klaviyo-destination start', () => {
     const analytics = new Analytics({ writeKey: WRITE_KEY, host: svc.url, flushAt: 3, maxRetries: 0 });
     analytics.identify({ userId: 'seg-1', traits: { email: 'seg@example.com', firstName: 'Seg' } });
     analytics.track({ userId: 'seg-1', event: 'Product Viewed', properties: { sku: 'A1' }, context: { traits: { email: 'seg@example.com' } } });
-    analytics.track({ userId: 'seg-1', event: 'Order Completed', properties: { order_id: 'ORD-1', revenue: 12, products: [{ product_id: 'A1', price: 12 }] }, context: { traits: { email: 'seg@example.com' } } });
+    analytics.track({
+      userId: 'seg-1',
+      event: 'Order Completed',
+      properties: { order_id: 'ORD-1', revenue: 12, products: [{ product_id: 'A1', price: 12 }] },
+      context: { traits: { email: 'seg@example.com' } },
+    });
     await analytics.closeAndFlush();
     const s = await until(state, (x) => x.events.length >= 3);
     const profile = s.profiles.find((p: any) => p.attributes.email === 'seg@example.com');
@@ -55,11 +67,24 @@ describe('klaviyo-destination start', () => {
 
   it('refuses a bad write key and reports a bad message by index without losing the good ones', async () => {
     const post = (body: unknown, key = WRITE_KEY) =>
-      fetch(`${svc.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` }, body: JSON.stringify(body) });
+      fetch(`${svc.url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` },
+        body: JSON.stringify(body),
+      });
     expect((await post({ batch: [] }, 'nope')).status).toBe(401);
-    const res = await post({ batch: [{ type: 'track', userId: 'b-1', event: 'Good', messageId: 'good-1' }, { type: 'track', event: 'No user' }] });
+    const res = await post({
+      batch: [
+        { type: 'track', userId: 'b-1', event: 'Good', messageId: 'good-1' },
+        { type: 'track', event: 'No user' },
+      ],
+    });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ success: true, accepted: 1, rejected: [{ index: 1, field: 'batch[1].userId', message: 'every message needs a non-empty userId or anonymousId' }] });
+    expect(await res.json()).toEqual({
+      success: true,
+      accepted: 1,
+      rejected: [{ index: 1, field: 'batch[1].userId', message: 'every message needs a non-empty userId or anonymousId' }],
+    });
     await until(state, (x) => x.events.some((e: any) => e.unique_id === 'good-1'));
   });
 
@@ -68,7 +93,9 @@ describe('klaviyo-destination start', () => {
     const res = await fetch(`${svc.url}/v1/batch`, {
       method: 'POST',
       headers: auth,
-      body: JSON.stringify({ batch: [{ type: 'identify', userId: 'q-1', messageId: 'q-msg', traits: { email: ' Q@Example.COM ', phone: '12', title: 'Boss\u0007' } }] }),
+      body: JSON.stringify({
+        batch: [{ type: 'identify', userId: 'q-1', messageId: 'q-msg', traits: { email: ' Q@Example.COM ', phone: '12', title: 'Boss\u0007' } }],
+      }),
     });
     const body = (await res.json()) as any;
     expect(body.success).toBe(true);
@@ -90,10 +117,17 @@ describe('klaviyo-destination start', () => {
     });
     expect(res.status).toBe(200);
     const admin = { authorization: 'Bearer admin-token-0123456789' };
-    const dead = await until(async () => (await (await fetch(`${svc.url}/admin/dead-letters`, { headers: admin })).json()) as any, (d) => d.deadLetters.length > 0);
+    const dead = await until(
+      async () => (await (await fetch(`${svc.url}/admin/dead-letters`, { headers: admin })).json()) as any,
+      (d) => d.deadLetters.length > 0,
+    );
     expect(dead.deadLetters[0]).toMatchObject({ messageId: 'dl-msg', reason: expect.stringMatching(/mapping failed at/) });
     expect((await fetch(`${svc.url}/admin/dead-letters`)).status).toBe(401);
-    const replay = await fetch(`${svc.url}/admin/dead-letters/replay`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ all: true }) });
+    const replay = await fetch(`${svc.url}/admin/dead-letters/replay`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ all: true }),
+    });
     expect(await replay.json()).toEqual({ replayed: 1 });
   });
 
@@ -102,8 +136,18 @@ describe('klaviyo-destination start', () => {
     const statusNow = async () => ((await (await fetch(`${svc.url}/admin/status`, { headers: admin })).json()) as any).destinations.klaviyo;
     // Its own traffic, so it passes alone and in any order: 5 events more, then wait until they are delivered.
     const before = (await statusNow()).delivered;
-    const batch = Array.from({ length: 5 }, (_, i) => ({ type: 'track', userId: `st-${i}`, event: 'Status Probe', messageId: `status-${i}`, context: { traits: { email: `st${i}@x.co` } } }));
-    const res = await fetch(`${svc.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` }, body: JSON.stringify({ batch }) });
+    const batch = Array.from({ length: 5 }, (_, i) => ({
+      type: 'track',
+      userId: `st-${i}`,
+      event: 'Status Probe',
+      messageId: `status-${i}`,
+      context: { traits: { email: `st${i}@x.co` } },
+    }));
+    const res = await fetch(`${svc.url}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
+      body: JSON.stringify({ batch }),
+    });
     expect(res.status).toBe(200);
     const k = await until(statusNow, (x) => x.delivered >= before + 5);
     expect(k.delivered).toBeGreaterThanOrEqual(before + 5);

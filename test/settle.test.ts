@@ -9,11 +9,21 @@ describe('settle (one message from its operations’ outcomes)', () => {
     expect(settle(null, [])).toEqual({ kind: 'ack' });
   });
   it('retries the whole message when any operation must be retried, keeping Retry-After', () => {
-    expect(settle(null, [{ status: 'delivered' }, { status: 'retry', error: '429', retryAfterMs: 3000 }])).toEqual({ kind: 'retry', error: '429', retryAfterMs: 3000, rateLimited: true });
+    expect(settle(null, [{ status: 'delivered' }, { status: 'retry', error: '429', retryAfterMs: 3000 }])).toEqual({
+      kind: 'retry',
+      error: '429',
+      retryAfterMs: 3000,
+      rateLimited: true,
+    });
     expect(settle(null, [{ status: 'retry', error: '500' }])).toEqual({ kind: 'retry', error: '500', retryAfterMs: undefined });
   });
   it('retry wins over a permanent failure (the failure is reported after the retry settles)', () => {
-    expect(settle(null, [{ status: 'failed', error: 'bad email' }, { status: 'retry', error: '500' }]).kind).toBe('retry');
+    expect(
+      settle(null, [
+        { status: 'failed', error: 'bad email' },
+        { status: 'retry', error: '500' },
+      ]).kind,
+    ).toBe('retry');
   });
   it('dead-letters with Klaviyo’s reason when an operation was rejected', () => {
     const s = settle(null, [{ status: 'failed', error: 'phone_number is not E.164', detail: { pointer: '/data/attributes/phone_number' } }]);

@@ -19,7 +19,11 @@ const auth = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`;
 
 async function send(port: number, body: unknown): Promise<{ status: number; retryAfter: string | null }> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify(body) });
+    const res = await fetch(`http://127.0.0.1:${port}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: auth },
+      body: JSON.stringify(body),
+    });
     await res.arrayBuffer();
     return { status: res.status, retryAfter: res.headers.get('retry-after') };
   } catch {
@@ -57,28 +61,61 @@ describe('Postgres outage under traffic', () => {
       }
     })();
     try {
-      await until(() => health(port), (h) => h.status === 200, 30_000);
-      await until(async () => acked.size, (n) => n >= 100, 30_000);
+      await until(
+        () => health(port),
+        (h) => h.status === 200,
+        30_000,
+      );
+      await until(
+        async () => acked.size,
+        (n) => n >= 100,
+        30_000,
+      );
 
       pg.halt();
-      const down = await until(() => health(port), (h) => h.status === 503, 30_000);
+      const down = await until(
+        () => health(port),
+        (h) => h.status === 503,
+        30_000,
+      );
       expect(down.body).toMatchObject({ status: 'degraded', store: { up: false } });
       expect(String(down.body.reason)).toMatch(/store is unreachable/);
       const before = statuses.length;
-      await until(async () => statuses.slice(before).filter((s) => s.status === 503).length, (n) => n >= 5, 30_000);
-      expect(statuses.slice(before).filter((s) => s.status === 503).every((s) => s.retryAfter === '5')).toBe(true);
+      await until(
+        async () => statuses.slice(before).filter((s) => s.status === 503).length,
+        (n) => n >= 5,
+        30_000,
+      );
+      expect(
+        statuses
+          .slice(before)
+          .filter((s) => s.status === 503)
+          .every((s) => s.retryAfter === '5'),
+      ).toBe(true);
       expect(statuses.some((s) => s.status === 500)).toBe(false);
       // Still the same process: no unhandled 'error' event from a dropped connection.
       expect(child.exitCode).toBeNull();
 
       pg.resume();
-      await until(() => health(port), (h) => h.status === 200, 60_000);
+      await until(
+        () => health(port),
+        (h) => h.status === 200,
+        60_000,
+      );
       const ackedBefore = acked.size;
-      await until(async () => acked.size, (n) => n >= ackedBefore + 50, 30_000);
+      await until(
+        async () => acked.size,
+        (n) => n >= ackedBefore + 50,
+        30_000,
+      );
       sending = false;
       await traffic;
 
-      const events = await until(async () => emu.snapshot().events, (e) => [...acked].every((id) => e.some((x) => x.unique_id === id)), 60_000);
+      const events = await until(
+        async () => emu.snapshot().events,
+        (e) => [...acked].every((id) => e.some((x) => x.unique_id === id)),
+        60_000,
+      );
       const ids = events.map((e) => e.unique_id);
       expect(new Set(ids).size).toBe(ids.length);
       expect(child.exitCode).toBeNull();

@@ -45,7 +45,12 @@ afterEach(async () => {
 
 async function service(opts: { deliver?: boolean } = {}) {
   emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
-  const config = parseConfig({ port: 0, dataDir: tmp(), store: await testStoreUrl(), destinations: [{ apiKey: 'pk_sync', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 10 } }] });
+  const config = parseConfig({
+    port: 0,
+    dataDir: tmp(),
+    store: await testStoreUrl(),
+    destinations: [{ apiKey: 'pk_sync', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 10 } }],
+  });
   svc = await startService(config, createLogger('silent'));
   if (opts.deliver === false) await Promise.all([...svc.workers.values()].map((w) => w.stop()));
   return { store: svc.store, emu };
@@ -86,8 +91,21 @@ describe('warehouse sync', () => {
   it('a JSON Lines model: columns map to fields, only changed rows are sent, in one bulk request', async () => {
     const { store, emu } = await service();
     const file = join(tmp(), 'customers.jsonl');
-    const rows = (names: string[]) => writeFileSync(file, names.map((n, i) => JSON.stringify({ customer_id: i + 1, mail: `c${i + 1}@example.com`, first_name: n, plan: 'pro' })).join('\n'));
-    const model = fromModel({ name: 'customers', source: { jsonl: file }, primaryKey: 'customer_id', subscriptions: [{ on: ['added', 'updated'], partnerAction: 'upsertProfile', fields: { email: 'mail' }, mapping: { properties: { plan: { '@path': '$.properties.plan' } } } }] });
+    const rows = (names: string[]) =>
+      writeFileSync(file, names.map((n, i) => JSON.stringify({ customer_id: i + 1, mail: `c${i + 1}@example.com`, first_name: n, plan: 'pro' })).join('\n'));
+    const model = fromModel({
+      name: 'customers',
+      source: { jsonl: file },
+      primaryKey: 'customer_id',
+      subscriptions: [
+        {
+          on: ['added', 'updated'],
+          partnerAction: 'upsertProfile',
+          fields: { email: 'mail' },
+          mapping: { properties: { plan: { '@path': '$.properties.plan' } } },
+        },
+      ],
+    });
     rows(['Ann', 'Bob', 'Cy', 'Di', 'Eve']);
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 5, delivered: 5 });
     const imports = () => emu.snapshot().jobs.map((j: any) => j.total_count);
@@ -118,7 +136,11 @@ describe('warehouse sync', () => {
     ]);
     const model = fromModel({ name: 'customers', source: { csv: file }, primaryKey: 'id' });
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 5, delivered: 5, failed: 0 });
-    const people = () => emu.snapshot().profiles.map((p) => [p.attributes.first_name, p.attributes.email, p.attributes.phone_number ?? null]).sort();
+    const people = () =>
+      emu
+        .snapshot()
+        .profiles.map((p) => [p.attributes.first_name, p.attributes.email, p.attributes.phone_number ?? null])
+        .sort();
     const phones = people().map((p) => p[2]);
     // Each shared number stays on exactly one profile (whichever row Klaviyo took first); five customers, five profiles.
     expect(people().map((p) => p[1])).toEqual(['ann@example.com', 'bob@example.com', 'new@example.com', 'old@example.com', 'solo@example.com']);
@@ -126,7 +148,10 @@ describe('warehouse sync', () => {
     expect(phones.filter((p) => p === '+12125550177')).toHaveLength(1);
     expect(phones).toContain('+12125550188');
     const status = (await (await import('../src/store/status.js')).statusReport(store)).destinations.klaviyo;
-    expect(status.identityConflicts).toMatchObject({ count: 2, last: { note: expect.stringMatching(/^identity conflict: left out phone_number=\+121255501(00|77)/) } });
+    expect(status.identityConflicts).toMatchObject({
+      count: 2,
+      last: { note: expect.stringMatching(/^identity conflict: left out phone_number=\+121255501(00|77)/) },
+    });
     // The next run finds nothing changed: the rows count as synced, no conflict is sent again.
     const before = emu.snapshot().requests.total;
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 0, updated: 0, unchanged: 5, delivered: 0 });
@@ -136,16 +161,30 @@ describe('warehouse sync', () => {
   it('an interrupted run marks nothing undelivered as synced; the next run sends it again', async () => {
     const { store } = await service({ deliver: false });
     const file = join(tmp(), 'people.csv');
-    csv(file, [['id', 'email'], ['1', 'a@example.com'], ['2', 'b@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'a@example.com'],
+      ['2', 'b@example.com'],
+    ]);
     const model = fromModel({ name: 'people', source: { csv: file }, primaryKey: 'id' });
     // Workers stopped: the run gives up waiting with its changes queued, as a run killed mid-way would leave them.
     expect(await runSync({ store, model, destination: 'klaviyo', waitMs: 100, pollMs: 20 })).toMatchObject({ added: 2, delivered: 0, pending: 2 });
-    expect(await store.snapshots.get('people', ['1', '2'])).toEqual(new Map([['1', null], ['2', null]]));
+    expect(await store.snapshots.get('people', ['1', '2'])).toEqual(
+      new Map([
+        ['1', null],
+        ['2', null],
+      ]),
+    );
 
     // Delivery resumes: the queued changes are delivered, and the re-run finds them again and records them.
     svc!.workers.forEach((w) => w.start());
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, pending: 0 });
-    expect(emu!.snapshot().profiles.map((p) => p.attributes.email).sort()).toEqual(['a@example.com', 'b@example.com']);
+    expect(
+      emu!
+        .snapshot()
+        .profiles.map((p) => p.attributes.email)
+        .sort(),
+    ).toEqual(['a@example.com', 'b@example.com']);
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 0, unchanged: 2, delivered: 0 });
   });
 
@@ -162,7 +201,11 @@ describe('warehouse sync', () => {
     const args = ['--import', 'tsx', 'src/cli/index.ts', 'sync', '--config', config, '--source', file, '--primary-key', 'id'];
     const run = () => spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
     const first = run();
-    await until(async () => emu!.snapshot().profiles.length, (n) => n >= 5, 30_000);
+    await until(
+      async () => emu!.snapshot().profiles.length,
+      (n) => n >= 5,
+      30_000,
+    );
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     expect(emu.snapshot().profiles.length).toBeLessThan(120);
@@ -176,7 +219,12 @@ describe('warehouse sync', () => {
     };
     const second = await finish();
     expect(second.code, second.err).toBe(0);
-    expect(emu.snapshot().profiles.map((p) => p.attributes.email).sort()).toEqual(Array.from({ length: 120 }, (_, i) => `p${i}@example.com`).sort());
+    expect(
+      emu
+        .snapshot()
+        .profiles.map((p) => p.attributes.email)
+        .sort(),
+    ).toEqual(Array.from({ length: 120 }, (_, i) => `p${i}@example.com`).sort());
     const third = await finish();
     expect(third.err).toMatch(/120 rows read, 0 added, 0 updated, 0 deleted, 120 unchanged/);
   }, 120_000);
@@ -184,7 +232,11 @@ describe('warehouse sync', () => {
   it('a change Klaviyo rejects is reported as failed and sent again by the next run', async () => {
     const { store } = await service();
     const file = join(tmp(), 'bad.csv');
-    csv(file, [['id', 'email', 'first_name'], ['1', 'ok@example.com', 'Ok'], ['2', 'no-email', 'Bad']]);
+    csv(file, [
+      ['id', 'email', 'first_name'],
+      ['1', 'ok@example.com', 'Ok'],
+      ['2', 'no-email', 'Bad'],
+    ]);
     // Row 2 has no usable identifier: its plan fails and it is dead-lettered, row 1 is delivered.
     const model = fromModel({ name: 'mixed', source: { csv: file }, primaryKey: 'id' });
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 1, failed: 1, pending: 0 });
@@ -194,7 +246,11 @@ describe('warehouse sync', () => {
   it('a change dead-lettered once is delivered by the next run, which reports it delivered (not the old dead letter)', async () => {
     const { store, emu } = await service();
     const file = join(tmp(), 'flaky.csv');
-    csv(file, [['id', 'email'], ['1', 'one@example.com'], ['2', 'two@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'one@example.com'],
+      ['2', 'two@example.com'],
+    ]);
     const model = fromModel({ name: 'flaky', source: { csv: file }, primaryKey: 'id' });
     emu.setFaults({ rate400: 1 }); // Klaviyo refuses everything this run: dead letters
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 0, failed: 2, pending: 0 });
@@ -208,7 +264,10 @@ describe('warehouse sync', () => {
   it('one run of a model at a time: a second real run fails with a clear message; a dry run beside a real run marks nothing', async () => {
     const { store } = await service({ deliver: false });
     const file = join(tmp(), 'people.csv');
-    csv(file, [['id', 'email'], ['1', 'a@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'a@example.com'],
+    ]);
     const model = fromModel({ name: 'people', source: { csv: file }, primaryKey: 'id' });
     let read!: () => void;
     const reading = new Promise<void>((r) => (read = r));
@@ -254,7 +313,10 @@ describe('warehouse sync', () => {
   it('the lock of a run that died lapses: after its lease, or at once when its process is gone from this host', async () => {
     const { store } = await service();
     const file = join(tmp(), 'people.csv');
-    csv(file, [['id', 'email'], ['1', 'a@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'a@example.com'],
+    ]);
     const model = fromModel({ name: 'locked', source: { csv: file }, primaryKey: 'id' });
     await store.snapshots.lock('locked', 'elsewhere:1:abc', 300);
     await expect(runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).rejects.toThrow(/being synced by another process \(elsewhere:1:abc\)/);
@@ -288,14 +350,33 @@ describe('warehouse sync', () => {
   it('a deletion subscription added to a model with history: rows are kept while unchanged, then deletions map', async () => {
     const { store } = await service();
     const file = join(tmp(), 'subs.csv');
-    csv(file, [['id', 'email'], ['1', 'one@example.com'], ['2', 'two@example.com'], ['3', 'three@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'one@example.com'],
+      ['2', 'two@example.com'],
+      ['3', 'three@example.com'],
+    ]);
     const before = fromModel({ name: 'subs', source: { csv: file }, primaryKey: 'id' });
     expect(await runSync({ store, model: before, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 3, delivered: 3 });
-    const after = fromModel({ name: 'subs', source: { csv: file }, primaryKey: 'id', subscriptions: [{ on: ['added', 'updated'], partnerAction: 'upsertProfile' }, { on: ['deleted'], partnerAction: 'unsubscribeProfile' }] });
+    const after = fromModel({
+      name: 'subs',
+      source: { csv: file },
+      primaryKey: 'id',
+      subscriptions: [
+        { on: ['added', 'updated'], partnerAction: 'upsertProfile' },
+        { on: ['deleted'], partnerAction: 'unsubscribeProfile' },
+      ],
+    });
     expect(await runSync({ store, model: after, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ unchanged: 3, delivered: 0 });
-    csv(file, [['id', 'email'], ['1', 'one@example.com'], ['3', 'three@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'one@example.com'],
+      ['3', 'three@example.com'],
+    ]);
     const deleted: unknown[] = [];
-    expect(await runSync({ store, model: after, destination: 'klaviyo', pollMs: 20, onChange: (k, _pk, row) => k === 'deleted' && deleted.push(row) })).toMatchObject({ deleted: 1, delivered: 1, failed: 0 });
+    expect(
+      await runSync({ store, model: after, destination: 'klaviyo', pollMs: 20, onChange: (k, _pk, row) => k === 'deleted' && deleted.push(row) }),
+    ).toMatchObject({ deleted: 1, delivered: 1, failed: 0 });
     expect(deleted).toEqual([{ id: '2', email: 'two@example.com' }]);
   });
 
@@ -304,11 +385,23 @@ describe('warehouse sync', () => {
     const dir = tmp();
     for (const source of [{ csv: join(dir, 'missing.csv') }, { jsonl: join(dir, 'missing.jsonl') }, { csv: dir }]) {
       const model = fromModel({ name: 'missing', source, primaryKey: 'id' });
-      await expect(runSync({ store, model, destination: 'klaviyo' })).rejects.toThrow(/^cannot read .*(missing\.csv|missing\.jsonl|kd-sync-\w+): E(NOENT|ISDIR)/);
+      await expect(runSync({ store, model, destination: 'klaviyo' })).rejects.toThrow(
+        /^cannot read .*(missing\.csv|missing\.jsonl|kd-sync-\w+): E(NOENT|ISDIR)/,
+      );
     }
     // The model is not left locked.
-    csv(join(dir, 'missing.csv'), [['id', 'email'], ['1', 'a@example.com']]);
-    expect(await runSync({ store, model: fromModel({ name: 'missing', source: { csv: join(dir, 'missing.csv') }, primaryKey: 'id' }), destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1 });
+    csv(join(dir, 'missing.csv'), [
+      ['id', 'email'],
+      ['1', 'a@example.com'],
+    ]);
+    expect(
+      await runSync({
+        store,
+        model: fromModel({ name: 'missing', source: { csv: join(dir, 'missing.csv') }, primaryKey: 'id' }),
+        destination: 'klaviyo',
+        pollMs: 20,
+      }),
+    ).toMatchObject({ added: 1 });
   });
 
   it('an empty or truncated source deletes nothing unless mass deletion is allowed', async () => {
@@ -316,17 +409,32 @@ describe('warehouse sync', () => {
     const file = join(tmp(), 'mass.csv');
     const model = fromModel({ name: 'mass', source: { csv: file }, primaryKey: 'id' });
     const sync = (extra: { allowMassDelete?: boolean; dryRun?: boolean } = {}) => runSync({ store, model, destination: 'klaviyo', pollMs: 20, ...extra });
-    csv(file, [['id', 'email'], ['1', 'a@example.com'], ['2', 'b@example.com'], ['3', 'c@example.com'], ['4', 'd@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'a@example.com'],
+      ['2', 'b@example.com'],
+      ['3', 'c@example.com'],
+      ['4', 'd@example.com'],
+    ]);
     expect(await sync()).toMatchObject({ added: 4, delivered: 4 });
     writeFileSync(file, 'id,email\n'); // the header alone
-    await expect(sync()).rejects.toThrow('mass: refusing to delete 4 of the 4 rows synced (the source has no rows); if the source is right, run again with --allow-mass-delete (config: allowMassDelete: true)');
+    await expect(sync()).rejects.toThrow(
+      'mass: refusing to delete 4 of the 4 rows synced (the source has no rows); if the source is right, run again with --allow-mass-delete (config: allowMassDelete: true)',
+    );
     writeFileSync(file, ''); // an empty file
     await expect(sync()).rejects.toThrow(/refusing to delete 4 of the 4 rows synced/);
-    csv(file, [['id', 'email'], ['1', 'a@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'a@example.com'],
+    ]);
     await expect(sync()).rejects.toThrow(/refusing to delete 3 of the 4 rows synced \(more than 50 %\)/);
     expect((await sync({ dryRun: true })).warnings).toEqual([expect.stringMatching(/refusing to delete 3 of the 4 rows synced.*a real run would refuse$/)]);
     expect((await store.snapshots.get('mass', ['1', '2', '3', '4'])).size).toBe(4);
-    csv(file, [['id', 'email'], ['1', 'a@example.com'], ['2', 'b@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'a@example.com'],
+      ['2', 'b@example.com'],
+    ]);
     expect(await sync()).toMatchObject({ deleted: 2, unchanged: 2 }); // half is not more than half
     csv(file, [['id', 'email']]);
     expect(await sync({ allowMassDelete: true })).toMatchObject({ deleted: 2 });
@@ -338,11 +446,28 @@ describe('warehouse sync', () => {
     const dir = tmp();
     const file = join(dir, 'dry.csv');
     const model = fromModel({ name: 'dry', source: { csv: file }, primaryKey: 'id' });
-    csv(file, [['id', 'email'], ['1', 'a@example.com'], ['2', 'b@example.com'], ['3', 'c@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'a@example.com'],
+      ['2', 'b@example.com'],
+      ['3', 'c@example.com'],
+    ]);
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 3, delivered: 3 });
-    csv(file, [['id', 'email'], ['1', 'a@example.com'], ['2', 'b2@example.com'], ['4', 'd@example.com'], ['4', 'd2@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'a@example.com'],
+      ['2', 'b2@example.com'],
+      ['4', 'd@example.com'],
+      ['4', 'd2@example.com'],
+    ]);
     const changes: unknown[] = [];
-    const dry = await runSync({ store, model, destination: 'klaviyo', dryRun: true, onChange: (change, primaryKey, row) => changes.push({ change, primaryKey, row }) });
+    const dry = await runSync({
+      store,
+      model,
+      destination: 'klaviyo',
+      dryRun: true,
+      onChange: (change, primaryKey, row) => changes.push({ change, primaryKey, row }),
+    });
     expect(dry).toMatchObject({ added: 1, updated: 1, deleted: 1, unchanged: 1 });
     expect(dry.warnings).toEqual(['1 rows repeat a primary key of a row just before them (e.g. id 4): the last one wins']);
     expect(changes).toEqual([
@@ -352,14 +477,21 @@ describe('warehouse sync', () => {
     ]);
     // The real run: 1 deletion only forgotten (no action on deletions), 2 changes sent.
     const delivering: Array<number | undefined> = [];
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20, onProgress: (p) => p.phase === 'delivering' && delivering.push(p.total) })).toMatchObject({ added: 1, updated: 1, deleted: 1, delivered: 2 });
+    expect(
+      await runSync({ store, model, destination: 'klaviyo', pollMs: 20, onProgress: (p) => p.phase === 'delivering' && delivering.push(p.total) }),
+    ).toMatchObject({ added: 1, updated: 1, deleted: 1, delivered: 2 });
     expect(new Set(delivering)).toEqual(new Set([2]));
 
-    csv(file, [['uid', 'email'], ['1', 'a@example.com']]);
+    csv(file, [
+      ['uid', 'email'],
+      ['1', 'a@example.com'],
+    ]);
     await expect(runSync({ store, model, destination: 'klaviyo' })).rejects.toThrow(`${file}: column id not in the header (uid, email)`);
     const jsonl = join(dir, 'dry.jsonl');
     writeFileSync(jsonl, JSON.stringify({ uid: 1, email: 'a@example.com' }) + '\n');
-    await expect(runSync({ store, model: fromModel({ name: 'dry2', source: { jsonl }, primaryKey: 'id' }), destination: 'klaviyo' })).rejects.toThrow(`${jsonl}: no row has column id (the first has uid, email)`);
+    await expect(runSync({ store, model: fromModel({ name: 'dry2', source: { jsonl }, primaryKey: 'id' }), destination: 'klaviyo' })).rejects.toThrow(
+      `${jsonl}: no row has column id (the first has uid, email)`,
+    );
   });
 
   it.runIf(!inject('postgresUrl'))('SQLite: settling beside another process writing the same file does not fail with "database is locked"', async () => {
@@ -368,12 +500,22 @@ describe('warehouse sync', () => {
     await store.migrate();
     try {
       const n = 6000;
-      await store.enqueue('k', Array.from({ length: n }, (_, i) => ({ messageId: `m${i}`, partitionKey: `p${i}`, payload: {} })));
-      await store.snapshots.pending('model', 'run', Array.from({ length: n }, (_, i) => ({ pk: String(i).padStart(5, '0'), hash: `h${i}`, messageId: `m${i}` })));
+      await store.enqueue(
+        'k',
+        Array.from({ length: n }, (_, i) => ({ messageId: `m${i}`, partitionKey: `p${i}`, payload: {} })),
+      );
+      await store.snapshots.pending(
+        'model',
+        'run',
+        Array.from({ length: n }, (_, i) => ({ pk: String(i).padStart(5, '0'), hash: `h${i}`, messageId: `m${i}` })),
+      );
       // Another process (`start`) writes all the time.
       const writer = spawn(
         process.execPath,
-        ['-e', `const db = new (require('better-sqlite3'))(${JSON.stringify(join(dir, 'queue.db'))}); db.pragma('busy_timeout = 5000'); const end = Date.now() + 3000; let i = 0; while (Date.now() < end) db.prepare("INSERT INTO kv (key, value) VALUES ('w', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(i++));`],
+        [
+          '-e',
+          `const db = new (require('better-sqlite3'))(${JSON.stringify(join(dir, 'queue.db'))}); db.pragma('busy_timeout = 5000'); const end = Date.now() + 3000; let i = 0; while (Date.now() < end) db.prepare("INSERT INTO kv (key, value) VALUES ('w', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(i++));`,
+        ],
         { cwd: root, stdio: 'ignore' },
       );
       const exited = new Promise((r) => writer.once('exit', r));
@@ -397,7 +539,13 @@ describe('warehouse sync', () => {
       expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ rowsRead: 2500, added: 2500, delivered: 2500 });
       await db.query(`UPDATE users SET first_name = 'Changed' WHERE id <= 25`);
       await db.query(`DELETE FROM users WHERE id > 2490`);
-      expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ rowsRead: 2490, updated: 25, deleted: 10, unchanged: 2465, delivered: 25 });
+      expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+        rowsRead: 2490,
+        updated: 25,
+        deleted: 10,
+        unchanged: 2465,
+        delivered: 25,
+      });
       expect(emu.snapshot().profiles.find((p) => p.attributes.email === 'u7@example.com')!.attributes.first_name).toBe('Changed');
     } finally {
       await db.end();
@@ -419,7 +567,11 @@ async function duck(sql: string[], file = ':memory:') {
 
 const cli = (args: string[], env: NodeJS.ProcessEnv) =>
   new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'sync', ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'sync', ...args], {
+      cwd: root,
+      env: { ...process.env, LOG_LEVEL: 'error', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     p.stdout!.on('data', (d) => (out += d));
@@ -428,54 +580,89 @@ const cli = (args: string[], env: NodeJS.ProcessEnv) =>
   });
 
 describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB', () => {
-  it.runIf(Boolean(inject('postgresUrl')))('the one-line Postgres sync puts plan, city and country into the profile, and prints the column plan on the first run', async () => {
-    emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
-    const url = (await testStoreUrl())!;
-    const db = new pg.Client(url);
-    await db.connect();
-    try {
-      await db.query(`CREATE TABLE customers (id int primary key, email text, first_name text, last_name text, phone text, plan text, city text, country text)`);
-      await db.query(`INSERT INTO customers VALUES (1, 'ann@example.com', 'Ann', 'Lee', '+14155550101', 'pro', 'Oakland', 'US'), (2, 'bo@example.com', 'Bo', 'Diaz', '+14155550102', 'free', 'Lyon', 'FR')`);
-    } finally {
-      await db.end();
-    }
-    const env = { DATA_DIR: tmp(), KLAVIYO_API_KEY: 'pk_sync', KLAVIYO_URL: emu.url, STORE_URL: await testStoreUrl() };
-    const args = ['--source', url, '--query', 'select id, email, first_name, last_name, phone as phone_number, plan, city, country from customers', '--name', 'customers', '--primary-key', 'id'];
-    const first = await cli(args, env);
-    expect(first.code, first.err).toBe(0);
-    expect(first.err).toMatch(/customers: columns → Klaviyo \(upsertProfile\):\n {2}id +not sent \(primary key\)\n {2}email +→ email\n/);
-    expect(first.err).toMatch(/ plan +→ properties\.plan\n {2}city +→ location\.city\n {2}country +→ location\.country\n/);
-    const ann = emu.snapshot().profiles.find((p) => p.attributes.email === 'ann@example.com')!;
-    expect(ann.attributes).toMatchObject({ first_name: 'Ann', last_name: 'Lee', phone_number: '+14155550101', location: { city: 'Oakland', country: 'US' } });
-    expect(ann.properties).toEqual({ plan: 'pro' });
-    expect(emu.snapshot().profiles.find((p) => p.attributes.email === 'bo@example.com')!.attributes.location).toEqual({ city: 'Lyon', country: 'FR' });
-    // The plan was shown once: the next run only reports.
-    const second = await cli(args, env);
-    expect(second.err).toMatch(/2 rows read, 0 added, 0 updated, 0 deleted, 2 unchanged/);
-    expect(second.err).not.toMatch(/columns → Klaviyo/);
-  }, 60_000);
+  it.runIf(Boolean(inject('postgresUrl')))(
+    'the one-line Postgres sync puts plan, city and country into the profile, and prints the column plan on the first run',
+    async () => {
+      emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
+      const url = (await testStoreUrl())!;
+      const db = new pg.Client(url);
+      await db.connect();
+      try {
+        await db.query(
+          `CREATE TABLE customers (id int primary key, email text, first_name text, last_name text, phone text, plan text, city text, country text)`,
+        );
+        await db.query(
+          `INSERT INTO customers VALUES (1, 'ann@example.com', 'Ann', 'Lee', '+14155550101', 'pro', 'Oakland', 'US'), (2, 'bo@example.com', 'Bo', 'Diaz', '+14155550102', 'free', 'Lyon', 'FR')`,
+        );
+      } finally {
+        await db.end();
+      }
+      const env = { DATA_DIR: tmp(), KLAVIYO_API_KEY: 'pk_sync', KLAVIYO_URL: emu.url, STORE_URL: await testStoreUrl() };
+      const args = [
+        '--source',
+        url,
+        '--query',
+        'select id, email, first_name, last_name, phone as phone_number, plan, city, country from customers',
+        '--name',
+        'customers',
+        '--primary-key',
+        'id',
+      ];
+      const first = await cli(args, env);
+      expect(first.code, first.err).toBe(0);
+      expect(first.err).toMatch(/customers: columns → Klaviyo \(upsertProfile\):\n {2}id +not sent \(primary key\)\n {2}email +→ email\n/);
+      expect(first.err).toMatch(/ plan +→ properties\.plan\n {2}city +→ location\.city\n {2}country +→ location\.country\n/);
+      const ann = emu.snapshot().profiles.find((p) => p.attributes.email === 'ann@example.com')!;
+      expect(ann.attributes).toMatchObject({ first_name: 'Ann', last_name: 'Lee', phone_number: '+14155550101', location: { city: 'Oakland', country: 'US' } });
+      expect(ann.properties).toEqual({ plan: 'pro' });
+      expect(emu.snapshot().profiles.find((p) => p.attributes.email === 'bo@example.com')!.attributes.location).toEqual({ city: 'Lyon', country: 'FR' });
+      // The plan was shown once: the next run only reports.
+      const second = await cli(args, env);
+      expect(second.err).toMatch(/2 rows read, 0 added, 0 updated, 0 deleted, 2 unchanged/);
+      expect(second.err).not.toMatch(/columns → Klaviyo/);
+    },
+    60_000,
+  );
 
-  it.runIf(Boolean(inject('postgresUrl')))('Postgres columns keep their types: numbers (bigint and numeric too), booleans, timestamps as ISO text, JSON as objects', async () => {
-    const { store, emu } = await service();
-    const url = (await testStoreUrl())!;
-    const db = new pg.Client(url);
-    await db.connect();
-    try {
-      await db.query(`CREATE TABLE accounts (id bigint primary key, email text, seats int, mrr numeric(10,2), points bigint, vip boolean, renews_at timestamptz, prefs jsonb)`);
-      await db.query(`INSERT INTO accounts VALUES (7, 'acme@example.com', 12, 99.50, 9007199254740993, true, '2026-03-01T10:00:00Z', '{"digest": "weekly", "topics": ["a", "b"]}')`);
-      const model = fromModel({ name: 'accounts', source: { postgres: url, query: 'select * from accounts' }, primaryKey: 'id' });
-      expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, delivered: 1 });
-      expect(emu.snapshot().profiles[0].properties).toEqual({ seats: 12, mrr: 99.5, points: '9007199254740993', vip: true, renews_at: '2026-03-01T10:00:00.000Z', prefs: { digest: 'weekly', topics: ['a', 'b'] } });
-    } finally {
-      await db.end();
-    }
-  });
+  it.runIf(Boolean(inject('postgresUrl')))(
+    'Postgres columns keep their types: numbers (bigint and numeric too), booleans, timestamps as ISO text, JSON as objects',
+    async () => {
+      const { store, emu } = await service();
+      const url = (await testStoreUrl())!;
+      const db = new pg.Client(url);
+      await db.connect();
+      try {
+        await db.query(
+          `CREATE TABLE accounts (id bigint primary key, email text, seats int, mrr numeric(10,2), points bigint, vip boolean, renews_at timestamptz, prefs jsonb)`,
+        );
+        await db.query(
+          `INSERT INTO accounts VALUES (7, 'acme@example.com', 12, 99.50, 9007199254740993, true, '2026-03-01T10:00:00Z', '{"digest": "weekly", "topics": ["a", "b"]}')`,
+        );
+        const model = fromModel({ name: 'accounts', source: { postgres: url, query: 'select * from accounts' }, primaryKey: 'id' });
+        expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, delivered: 1 });
+        expect(emu.snapshot().profiles[0].properties).toEqual({
+          seats: 12,
+          mrr: 99.5,
+          points: '9007199254740993',
+          vip: true,
+          renews_at: '2026-03-01T10:00:00.000Z',
+          prefs: { digest: 'weekly', topics: ['a', 'b'] },
+        });
+      } finally {
+        await db.end();
+      }
+    },
+  );
 
   it('--map, --exclude and --properties in the config: columns go where said, the rest stays out', async () => {
     const { store, emu } = await service();
     const file = join(tmp(), 'people.csv');
-    csv(file, [['id', 'email', 'mobile', 'ltv', 'plan', 'notes', 'zip'], ['1', 'a@example.com', '+14155550111', '120', 'pro', 'secret', '94110']]);
-    const sync = (name: string, rules: object) => runSync({ store, model: fromModel({ name, source: { csv: file }, primaryKey: 'id', ...rules }), destination: 'klaviyo', pollMs: 20 });
+    csv(file, [
+      ['id', 'email', 'mobile', 'ltv', 'plan', 'notes', 'zip'],
+      ['1', 'a@example.com', '+14155550111', '120', 'pro', 'secret', '94110'],
+    ]);
+    const sync = (name: string, rules: object) =>
+      runSync({ store, model: fromModel({ name, source: { csv: file }, primaryKey: 'id', ...rules }), destination: 'klaviyo', pollMs: 20 });
     const mapped = await sync('mapped', { map: { mobile: 'phone_number', ltv: 'properties.lifetime_value', id: 'external_id' }, exclude: ['notes', 'gone'] });
     expect(mapped).toMatchObject({ added: 1, delivered: 1 });
     expect(mapped.warnings).toEqual(['no column gone in the source, though the model names it (map, exclude, properties, fields or timeColumn)']);
@@ -495,12 +682,20 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
   it('sync --map / --exclude / --properties / --no-properties on the command line: the dry run shows the plan; a bad target or pair is refused', async () => {
     const dir = tmp();
     const file = join(dir, 'people.csv');
-    csv(file, [['id', 'email', 'mobile', 'ltv', 'plan', 'notes'], ['1', 'a@example.com', '+14155550111', '120', 'pro', 'x']]);
+    csv(file, [
+      ['id', 'email', 'mobile', 'ltv', 'plan', 'notes'],
+      ['1', 'a@example.com', '+14155550111', '120', 'pro', 'x'],
+    ]);
     const env = { DATA_DIR: dir, STORE_URL: '' };
     const base = ['--source', file, '--primary-key', 'id', '--dry-run'];
-    const mapped = await cli([...base, '--map', 'mobile=phone_number', '--map', 'ltv=properties.lifetime_value', '--exclude', 'notes', '--properties', 'plan', 'ltv'], env);
+    const mapped = await cli(
+      [...base, '--map', 'mobile=phone_number', '--map', 'ltv=properties.lifetime_value', '--exclude', 'notes', '--properties', 'plan', 'ltv'],
+      env,
+    );
     expect(mapped.code, mapped.err).toBe(0);
-    expect(mapped.err).toMatch(/ mobile +→ phone_number\n {2}ltv +→ properties\.lifetime_value\n {2}plan +→ properties\.plan\n {2}notes +not sent \(excluded\)\n/);
+    expect(mapped.err).toMatch(
+      / mobile +→ phone_number\n {2}ltv +→ properties\.lifetime_value\n {2}plan +→ properties\.plan\n {2}notes +not sent \(excluded\)\n/,
+    );
     expect(JSON.parse(mapped.out)).toMatchObject({ change: 'added', primaryKey: '1' });
     const none = await cli([...base, '--no-properties'], env);
     expect(none.err).toMatch(/ plan +not sent \(no properties\)\n/);
@@ -513,20 +708,49 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
   it('rows as events: the columns are event properties, the time column the time; a re-run that lost its snapshot duplicates nothing', async () => {
     const { store, emu } = await service();
     const file = join(tmp(), 'renewals.csv');
-    const model = fromModel({ name: 'renewals', source: { csv: file }, primaryKey: 'id', subscriptions: [{ on: ['added', 'updated'], partnerAction: 'trackEvent', eventName: 'Subscription Renewed', timeColumn: 'renewed_at' }] });
-    csv(file, [['id', 'email', 'plan', 'renewed_at'], ['1', 'a@example.com', 'pro', '2026-05-01T09:00:00Z'], ['2', 'b@example.com', 'team', '2026-05-02T09:00:00Z']]);
+    const model = fromModel({
+      name: 'renewals',
+      source: { csv: file },
+      primaryKey: 'id',
+      subscriptions: [{ on: ['added', 'updated'], partnerAction: 'trackEvent', eventName: 'Subscription Renewed', timeColumn: 'renewed_at' }],
+    });
+    csv(file, [
+      ['id', 'email', 'plan', 'renewed_at'],
+      ['1', 'a@example.com', 'pro', '2026-05-01T09:00:00Z'],
+      ['2', 'b@example.com', 'team', '2026-05-02T09:00:00Z'],
+    ]);
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, failed: 0 });
-    const events = () => emu.snapshot().events.map((e) => ({ metric: e.metric, time: e.time, properties: e.properties, email: emu.snapshot().profiles.find((p) => p.id === e.profile_id)!.attributes.email }));
+    const events = () =>
+      emu
+        .snapshot()
+        .events.map((e) => ({
+          metric: e.metric,
+          time: e.time,
+          properties: e.properties,
+          email: emu.snapshot().profiles.find((p) => p.id === e.profile_id)!.attributes.email,
+        }));
     expect(events()).toEqual([
       { metric: 'Subscription Renewed', time: '2026-05-01T09:00:00.000Z', properties: { plan: 'pro' }, email: 'a@example.com' },
       { metric: 'Subscription Renewed', time: '2026-05-02T09:00:00.000Z', properties: { plan: 'team' }, email: 'b@example.com' },
     ]);
     // A renewal: the changed row is a new event.
-    csv(file, [['id', 'email', 'plan', 'renewed_at'], ['1', 'a@example.com', 'pro', '2026-06-01T09:00:00Z'], ['2', 'b@example.com', 'team', '2026-05-02T09:00:00Z']]);
+    csv(file, [
+      ['id', 'email', 'plan', 'renewed_at'],
+      ['1', 'a@example.com', 'pro', '2026-06-01T09:00:00Z'],
+      ['2', 'b@example.com', 'team', '2026-05-02T09:00:00Z'],
+    ]);
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ updated: 1, unchanged: 1, delivered: 1 });
     expect(events()).toHaveLength(3);
     // Another store (a lost snapshot): every row is `added` again, with the unique ids of the changes already sent.
-    const other = await startService(parseConfig({ port: 0, dataDir: tmp(), store: await testStoreUrl(), destinations: [{ apiKey: 'pk_sync', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 10 } }] }), createLogger('silent'));
+    const other = await startService(
+      parseConfig({
+        port: 0,
+        dataDir: tmp(),
+        store: await testStoreUrl(),
+        destinations: [{ apiKey: 'pk_sync', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 10 } }],
+      }),
+      createLogger('silent'),
+    );
     try {
       expect(await runSync({ store: other.store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, failed: 0 });
     } finally {
@@ -541,24 +765,47 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
     const rows = `select i::bigint as id, 'p' || i || '@example.com' as email, 'N' || i as first_name, 'Berlin' as city, 'DE' as country,
       case when i % 2 = 0 then 'pro' else 'free' end as plan, i * 1.5 as score, i % 3 = 0 as vip, timestamptz '2026-01-02 03:04:05+00' + to_days(i::int) as signed_up_at
       from range(1, 3001) t(i)`;
-    await duck([`COPY (${rows}) TO '${join(dir, 'all.parquet')}' (FORMAT parquet)`, `COPY (${rows} where i <= 1000) TO '${join(dir, 'part-1.parquet')}' (FORMAT parquet)`, `COPY (${rows} where i > 1000) TO '${join(dir, 'part-2.parquet')}' (FORMAT parquet)`]);
+    await duck([
+      `COPY (${rows}) TO '${join(dir, 'all.parquet')}' (FORMAT parquet)`,
+      `COPY (${rows} where i <= 1000) TO '${join(dir, 'part-1.parquet')}' (FORMAT parquet)`,
+      `COPY (${rows} where i > 1000) TO '${join(dir, 'part-2.parquet')}' (FORMAT parquet)`,
+    ]);
     const model = (parquet: string) => fromModel({ name: 'parquet-customers', source: { parquet }, primaryKey: 'id' });
     const progress: number[] = [];
     expect(await sourceSize({ parquet: join(dir, 'all.parquet') })).toEqual({ unit: 'rows', total: 3000 });
-    expect(await runSync({ store, model: model(join(dir, 'all.parquet')), destination: 'klaviyo', pollMs: 20, onProgress: (p) => p.phase === 'reading' && progress.push(p.done) })).toMatchObject({ rowsRead: 3000, added: 3000, delivered: 3000, failed: 0 });
+    expect(
+      await runSync({
+        store,
+        model: model(join(dir, 'all.parquet')),
+        destination: 'klaviyo',
+        pollMs: 20,
+        onProgress: (p) => p.phase === 'reading' && progress.push(p.done),
+      }),
+    ).toMatchObject({ rowsRead: 3000, added: 3000, delivered: 3000, failed: 0 });
     expect(progress).toEqual([2000, 3000]);
     const p = emu.snapshot().profiles.find((x) => x.attributes.email === 'p3@example.com')!;
     expect(p.attributes).toMatchObject({ first_name: 'N3', location: { city: 'Berlin', country: 'DE' } });
     expect(p.properties).toEqual({ plan: 'free', score: 4.5, vip: true, signed_up_at: '2026-01-05T03:04:05.000Z' });
     // The same rows split over two files, read through a glob: nothing changed.
-    expect(await runSync({ store, model: model(join(dir, 'part-*.parquet')), destination: 'klaviyo', pollMs: 20 })).toMatchObject({ rowsRead: 3000, added: 0, unchanged: 3000, delivered: 0 });
+    expect(await runSync({ store, model: model(join(dir, 'part-*.parquet')), destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+      rowsRead: 3000,
+      added: 0,
+      unchanged: 3000,
+      delivered: 0,
+    });
     await expect(runSync({ store, model: model(join(dir, 'missing.parquet')), destination: 'klaviyo' })).rejects.toThrow(/missing\.parquet/);
   });
 
   it('a DuckDB database file: the rows of a query, JSON columns as objects; sync --source duckdb: needs --query and --name', async () => {
     const { store, emu } = await service();
     const file = join(tmp(), 'shop.duckdb');
-    await duck([`CREATE TABLE customers (id INTEGER, email VARCHAR, plan VARCHAR, prefs JSON)`, `INSERT INTO customers VALUES (1, 'd@example.com', 'pro', '{"digest": "weekly"}'), (2, 'e@example.com', 'free', NULL)`], file);
+    await duck(
+      [
+        `CREATE TABLE customers (id INTEGER, email VARCHAR, plan VARCHAR, prefs JSON)`,
+        `INSERT INTO customers VALUES (1, 'd@example.com', 'pro', '{"digest": "weekly"}'), (2, 'e@example.com', 'free', NULL)`,
+      ],
+      file,
+    );
     const model = fromModel({ name: 'duck', source: { duckdb: file, query: 'select * from customers' }, primaryKey: 'id' });
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ rowsRead: 2, added: 2, delivered: 2 });
     expect(emu.snapshot().profiles.find((x) => x.attributes.email === 'd@example.com')!.properties).toEqual({ plan: 'pro', prefs: { digest: 'weekly' } });
@@ -585,16 +832,35 @@ describe('sync building blocks', () => {
   });
   it('sync --source postgres://… needs --name: the database name would key one snapshot for every query on it', async () => {
     await expect(
-      syncCommand({ source: 'postgres://u@127.0.0.1:1/shop', query: 'select id, email from customers', primaryKey: 'id', action: 'upsertProfile', identifier: 'email', wait: '1', dryRun: true }, createLogger('silent')),
+      syncCommand(
+        {
+          source: 'postgres://u@127.0.0.1:1/shop',
+          query: 'select id, email from customers',
+          primaryKey: 'id',
+          action: 'upsertProfile',
+          identifier: 'email',
+          wait: '1',
+          dryRun: true,
+        },
+        createLogger('silent'),
+      ),
     ).rejects.toThrow(/--source postgres:\/\/… needs --name <model name>/);
   });
   it('sync --every: a bad schedule fails before any run; a failed run is reported and the next one comes', async () => {
     const dir = tmp();
     const file = join(dir, 'e.csv');
-    csv(file, [['id', 'email'], ['1', 'a@example.com']]);
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'a@example.com'],
+    ]);
     const env = { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'error' };
     delete (env as Record<string, unknown>).STORE_URL;
-    const cli = (args: string[]) => spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'sync', '--dry-run', '--primary-key', 'id', ...args], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const cli = (args: string[]) =>
+      spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'sync', '--dry-run', '--primary-key', 'id', ...args], {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
     const collect = (p: ReturnType<typeof cli>) => {
       const out = { err: '' };
       p.stderr!.on('data', (d) => (out.err += d));
@@ -609,7 +875,11 @@ describe('sync building blocks', () => {
     const p = cli(['--source', join(dir, 'gone.jsonl'), '--name', 'gone', '--every', '1s']);
     const out = collect(p);
     const exited = new Promise((r) => p.once('exit', r));
-    const failures = await until(() => (out.err.match(/gone: sync failed: cannot read /g) ?? []).length, (n) => n >= 2, 20_000);
+    const failures = await until(
+      () => (out.err.match(/gone: sync failed: cannot read /g) ?? []).length,
+      (n) => n >= 2,
+      20_000,
+    );
     expect(failures, out.err).toBeGreaterThanOrEqual(2);
     p.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -624,7 +894,27 @@ describe('sync building blocks', () => {
   });
   it('the column plan: attributes and location parts by their common spellings, the rest custom properties, the key nowhere', () => {
     const v = vocabulary(ACTIONS.upsertProfile);
-    const cols = ['ID', 'Email', 'firstName', 'LAST_NAME', 'phone', 'company', 'avatar_url', 'address_1', 'Address2', 'City', 'state', 'postcode', 'Country', 'lat', 'lng', 'time_zone', 'plan', 'Lifetime Value', 'a.b'];
+    const cols = [
+      'ID',
+      'Email',
+      'firstName',
+      'LAST_NAME',
+      'phone',
+      'company',
+      'avatar_url',
+      'address_1',
+      'Address2',
+      'City',
+      'state',
+      'postcode',
+      'Country',
+      'lat',
+      'lng',
+      'time_zone',
+      'plan',
+      'Lifetime Value',
+      'a.b',
+    ];
     const plan = Object.fromEntries(planColumns(v, cols, 'ID').map((p) => [p.column, p.to ?? p.why]));
     expect(plan).toEqual({
       ID: 'primary key',
@@ -650,21 +940,64 @@ describe('sync building blocks', () => {
     // The field's own name wins over another spelling; the other column stays a custom property.
     expect(planColumns(v, ['phone', 'phone_number'], 'id').map((p) => p.to)).toEqual(['properties.phone', 'phone_number']);
     // --map, --exclude, --properties / --no-properties.
-    const ruled = (rules: Parameters<typeof planColumns>[3]) => planColumns(v, ['id', 'email', 'mobile', 'ltv', 'plan', 'notes', 'city'], 'id', rules).map((p) => p.to ?? `(${p.why})`);
-    expect(ruled({ map: { mobile: 'phone_number', ltv: 'properties.lifetime_value', id: 'external_id' }, exclude: ['notes'] })).toEqual(['external_id', 'email', 'phone_number', 'properties.lifetime_value', 'properties.plan', '(excluded)', 'location.city']);
-    expect(ruled({ properties: ['plan'] })).toEqual(['(primary key)', 'email', '(not listed in properties)', '(not listed in properties)', 'properties.plan', '(not listed in properties)', 'location.city']);
-    expect(ruled({ properties: false })).toEqual(['(primary key)', 'email', '(no properties)', '(no properties)', '(no properties)', '(no properties)', 'location.city']);
+    const ruled = (rules: Parameters<typeof planColumns>[3]) =>
+      planColumns(v, ['id', 'email', 'mobile', 'ltv', 'plan', 'notes', 'city'], 'id', rules).map((p) => p.to ?? `(${p.why})`);
+    expect(ruled({ map: { mobile: 'phone_number', ltv: 'properties.lifetime_value', id: 'external_id' }, exclude: ['notes'] })).toEqual([
+      'external_id',
+      'email',
+      'phone_number',
+      'properties.lifetime_value',
+      'properties.plan',
+      '(excluded)',
+      'location.city',
+    ]);
+    expect(ruled({ properties: ['plan'] })).toEqual([
+      '(primary key)',
+      'email',
+      '(not listed in properties)',
+      '(not listed in properties)',
+      'properties.plan',
+      '(not listed in properties)',
+      'location.city',
+    ]);
+    expect(ruled({ properties: false })).toEqual([
+      '(primary key)',
+      'email',
+      '(no properties)',
+      '(no properties)',
+      '(no properties)',
+      '(no properties)',
+      'location.city',
+    ]);
     // Events: identifiers go to the event's profile, every other column is an event property.
-    const e = Object.fromEntries(planColumns(vocabulary(ACTIONS.trackEvent), ['id', 'email', 'title', 'city', 'value'], 'id').map((p) => [p.column, p.to ?? p.why]));
+    const e = Object.fromEntries(
+      planColumns(vocabulary(ACTIONS.trackEvent), ['id', 'email', 'title', 'city', 'value'], 'id').map((p) => [p.column, p.to ?? p.why]),
+    );
     expect(e).toEqual({ id: 'primary key', email: 'profile.email', title: 'properties.title', city: 'properties.city', value: 'value' });
   });
   it('an unknown target field is refused with the known ones; an event model needs its name', () => {
     expect(() => fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', map: { mobile: 'mobile_phone' } })).toThrow(
       /map: mobile=mobile_phone: upsertProfile has no field mobile_phone; known: email, phone_number, external_id, first_name, .*location\.city, .*properties\.<name>$/,
     );
-    expect(() => fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', subscriptions: [{ on: ['added'], partnerAction: 'upsertProfile', eventName: 'Renewed' }] })).toThrow(/eventName: upsertProfile sends no event/);
+    expect(() =>
+      fromModel({
+        name: 'x',
+        source: { csv: 'x.csv' },
+        primaryKey: 'id',
+        subscriptions: [{ on: ['added'], partnerAction: 'upsertProfile', eventName: 'Renewed' }],
+      }),
+    ).toThrow(/eventName: upsertProfile sends no event/);
     // The model's map serves all its subscriptions: a target one of them has is accepted, the others leave it out.
-    const both = fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', map: { ltv: 'properties.lifetime_value' }, subscriptions: [{ on: ['added'], partnerAction: 'upsertProfile' }, { on: ['deleted'], partnerAction: 'unsubscribeProfile' }] });
+    const both = fromModel({
+      name: 'x',
+      source: { csv: 'x.csv' },
+      primaryKey: 'id',
+      map: { ltv: 'properties.lifetime_value' },
+      subscriptions: [
+        { on: ['added'], partnerAction: 'upsertProfile' },
+        { on: ['deleted'], partnerAction: 'unsubscribeProfile' },
+      ],
+    });
     expect(withColumns(both, ['id', 'email', 'ltv']).plans.map((p) => p.columns.find((c) => c.column === 'ltv'))).toEqual([
       { column: 'ltv', to: 'properties.lifetime_value', why: 'mapped' },
       { column: 'ltv', why: 'no field for it' },

@@ -11,7 +11,12 @@ export const audienceFields: Record<string, FieldDefinition> = {
     type: 'string',
     default: firstOf('$.context.personas.computation_id', '$.context.personas.external_audience_id'),
   },
-  audience_key: { label: 'Audience Key', description: 'Engage audience key; the name of the created list.', type: 'string', default: path('$.context.personas.computation_key') },
+  audience_key: {
+    label: 'Audience Key',
+    description: 'Engage audience key; the name of the created list.',
+    type: 'string',
+    default: path('$.context.personas.computation_key'),
+  },
 };
 
 export function listRef(p: Record<string, any>): ListRef {

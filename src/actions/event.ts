@@ -38,11 +38,19 @@ export function eventTime(raw: unknown, warnings: PlanWarning[], now = Date.now(
   if (raw === undefined || raw === null || raw === '') return undefined;
   const t = new Date(raw as string).getTime();
   if (!Number.isNaN(t) && t >= EARLIEST && t <= now + YEAR_MS) return new Date(t).toISOString();
-  warnings.push({ field: 'time', message: `dropped ${JSON.stringify(raw)}: Klaviyo accepts event times from 2000 up to a year ahead; the event is recorded at the time Klaviyo receives it` });
+  warnings.push({
+    field: 'time',
+    message: `dropped ${JSON.stringify(raw)}: Klaviyo accepts event times from 2000 up to a year ahead; the event is recorded at the time Klaviyo receives it`,
+  });
   return undefined;
 }
 
-export function eventOperation(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[], ctx: PlanContext): Extract<Operation, { kind: 'event.create' }> {
+export function eventOperation(
+  p: Record<string, any>,
+  settings: DestinationSettings,
+  warnings: PlanWarning[],
+  ctx: PlanContext,
+): Extract<Operation, { kind: 'event.create' }> {
   const op: Extract<Operation, { kind: 'event.create' }> = {
     kind: 'event.create',
     metric: metricName(p.metric_name, warnings),

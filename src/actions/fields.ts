@@ -20,7 +20,8 @@ export const phone_number = (def: unknown = firstOf('$.traits.phone', '$.context
 });
 export const country_code: FieldDefinition = {
   label: 'Country Code',
-  description: 'Country (ISO 3166-1 alpha-2 code or English name) of phone numbers without a +prefix; then the address country, context.location.country and the defaultCountry setting are tried.',
+  description:
+    'Country (ISO 3166-1 alpha-2 code or English name) of phone numbers without a +prefix; then the address country, context.location.country and the defaultCountry setting are tried.',
   type: 'string',
 };
 export const external_id = (def: unknown = path('$.userId')): FieldDefinition => ({
@@ -84,11 +85,32 @@ export const eventProfile: FieldDefinition = {
 export const eventFields = (metricDefault: unknown): Record<string, FieldDefinition> => ({
   profile: eventProfile,
   country_code,
-  metric_name: { label: 'Metric Name', description: 'Name of the event; must be less than 128 characters.', type: 'string', required: true, default: metricDefault },
-  properties: { label: 'Properties', description: 'Properties of this event (an empty object when the message has none).', type: 'object', default: path('$.properties') },
+  metric_name: {
+    label: 'Metric Name',
+    description: 'Name of the event; must be less than 128 characters.',
+    type: 'string',
+    required: true,
+    default: metricDefault,
+  },
+  properties: {
+    label: 'Properties',
+    description: 'Properties of this event (an empty object when the message has none).',
+    type: 'object',
+    default: path('$.properties'),
+  },
   time: { label: 'Time', description: 'When this event occurred.', type: 'datetime', default: path('$.timestamp') },
-  value: { label: 'Value', description: 'A numeric value for the event, e.g. the order amount.', type: 'number', default: firstOf('$.properties.revenue', '$.properties.value') },
-  unique_id: { label: 'Unique ID', description: 'Deduplicates retries: one event per profile, metric and unique id.', type: 'string', default: path('$.messageId') },
+  value: {
+    label: 'Value',
+    description: 'A numeric value for the event, e.g. the order amount.',
+    type: 'number',
+    default: firstOf('$.properties.revenue', '$.properties.value'),
+  },
+  unique_id: {
+    label: 'Unique ID',
+    description: 'Deduplicates retries: one event per profile, metric and unique id.',
+    type: 'string',
+    default: path('$.messageId'),
+  },
   enable_batching,
 });
 

@@ -77,7 +77,12 @@ export function normaliseEmail(raw: unknown, warnings: PlanWarning[], field = 'e
   const at = text.lastIndexOf('@');
   const email = at > 0 ? text.slice(0, at) + text.slice(at).toLowerCase() : text;
   if (at > 0 && EMAIL_LOCAL.test(email.slice(0, at)) && EMAIL_DOMAIN.test(email.slice(at + 1)) && email.length <= MAX_EMAIL) return email;
-  const why = typeof raw !== 'string' ? `it is ${typeof raw}, not text` : email.length > MAX_EMAIL ? `longer than Klaviyo's ${MAX_EMAIL} characters` : 'not a valid email address (expected name@example.com)';
+  const why =
+    typeof raw !== 'string'
+      ? `it is ${typeof raw}, not text`
+      : email.length > MAX_EMAIL
+        ? `longer than Klaviyo's ${MAX_EMAIL} characters`
+        : 'not a valid email address (expected name@example.com)';
   warnings.push({ field, message: `dropped ${JSON.stringify(raw)}: ${why}` });
   return undefined;
 }
@@ -114,7 +119,8 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
   for (const cc of hints.length ? hints : [undefined]) {
     const parsed = parsePhoneNumberFromString(intl, cc);
     if (!parsed?.isValid()) continue;
-    if (parsed.ext) warnings.push({ field, message: `dropped extension ${parsed.ext} of ${JSON.stringify(text)}: Klaviyo stores E.164 numbers, which have no extension` });
+    if (parsed.ext)
+      warnings.push({ field, message: `dropped extension ${parsed.ext} of ${JSON.stringify(text)}: Klaviyo stores E.164 numbers, which have no extension` });
     return parsed.number;
   }
   warnings.push({

@@ -14,14 +14,18 @@ import { identifiers } from './profile.js';
 import { resolveIdentity } from './identity.js';
 
 export const ACTIONS: Record<string, ActionDefinition> = Object.fromEntries(
-  [upsertProfile, trackEvent, orderCompleted, addProfileToList, removeProfileFromList, subscribeProfile, unsubscribeProfile, removeProfile].map((a) => [a.name, a]),
+  [upsertProfile, trackEvent, orderCompleted, addProfileToList, removeProfileFromList, subscribeProfile, unsubscribeProfile, removeProfile].map((a) => [
+    a.name,
+    a,
+  ]),
 );
 
 /** A user-deletion request (Segment's onDelete): the message's identifiers (docs/identity.md), one of which removeProfile picks. */
 export function onDelete(message: Pick<SegmentMessage, 'userId' | 'traits' | 'context'>, settings: DestinationSettings): PlanResult {
   const warnings: PlanWarning[] = [];
   const ids = identifiers({}, settings, warnings, { identity: resolveIdentity(message) });
-  if (!ids.email && !ids.phone_number && !ids.id && !ids.external_id) throw new PayloadError('userId', 'a deletion request needs a userId, an email or a phone number');
+  if (!ids.email && !ids.phone_number && !ids.id && !ids.external_id)
+    throw new PayloadError('userId', 'a deletion request needs a userId, an email or a phone number');
   const { email, phone_number, id: profile_id, external_id } = ids;
   const planned = removeProfile.plan({ email, phone_number, profile_id, external_id }, settings, { messageId: '' });
   return { ...planned, warnings: [...warnings, ...(planned.warnings ?? [])] };

@@ -36,7 +36,10 @@ function fitString(s: string, path: string, notes: Notes): string {
   if (s.length * 3 <= LIMITS.stringBytes || Buffer.byteLength(s, 'utf8') <= LIMITS.stringBytes) return s;
   notes.truncated.push(path);
   // Cut at a byte count, then drop the partial character the cut may leave.
-  return Buffer.from(s, 'utf8').subarray(0, LIMITS.stringBytes).toString('utf8').replace(/\uFFFD$/, '');
+  return Buffer.from(s, 'utf8')
+    .subarray(0, LIMITS.stringBytes)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
 }
 
 /** A copy within the string, array and depth limits; `level` is the nesting level of `v` itself. */
@@ -59,9 +62,15 @@ function fitValue(v: unknown, path: string, level: number, notes: Notes): unknow
 
 function report(notes: Notes, warnings: PlanWarning[]): void {
   const { truncated, arrays, flattened } = notes;
-  if (truncated.length) warnings.push({ field: truncated[0], message: `truncated ${listPaths(truncated)} to ${LIMITS.stringBytes} bytes, Klaviyo's limit for one string` });
-  if (arrays.length) warnings.push({ field: arrays[0], message: `kept the first ${LIMITS.arrayItems} items of ${listPaths(arrays)}, Klaviyo's limit for one array` });
-  if (flattened.length) warnings.push({ field: flattened[0], message: `sent ${listPaths(flattened)} as JSON text: Klaviyo accepts objects nested at most ${LIMITS.depth} levels deep` });
+  if (truncated.length)
+    warnings.push({ field: truncated[0], message: `truncated ${listPaths(truncated)} to ${LIMITS.stringBytes} bytes, Klaviyo's limit for one string` });
+  if (arrays.length)
+    warnings.push({ field: arrays[0], message: `kept the first ${LIMITS.arrayItems} items of ${listPaths(arrays)}, Klaviyo's limit for one array` });
+  if (flattened.length)
+    warnings.push({
+      field: flattened[0],
+      message: `sent ${listPaths(flattened)} as JSON text: Klaviyo accepts objects nested at most ${LIMITS.depth} levels deep`,
+    });
 }
 
 /** Drop the largest top-level entries until the object fits; returns the dropped keys. */
@@ -91,10 +100,17 @@ export function fitEventProperties(props: Record<string, unknown>, warnings: Pla
   if (keys.length > LIMITS.eventProperties) {
     const extra = keys.slice(LIMITS.eventProperties);
     for (const k of extra) delete out[k];
-    warnings.push({ field, message: `dropped ${extra.length} properties over Klaviyo's ${LIMITS.eventProperties} per event: ${listPaths(extra)}; nest related values in an object` });
+    warnings.push({
+      field,
+      message: `dropped ${extra.length} properties over Klaviyo's ${LIMITS.eventProperties} per event: ${listPaths(extra)}; nest related values in an object`,
+    });
   }
   const dropped = dropLargest(out, LIMITS.eventBytes);
-  if (dropped.length) warnings.push({ field: `${field}.${dropped[0]}`, message: `dropped ${listPaths(dropped.map((k) => `${field}.${k}`))}: the event would exceed Klaviyo's 5 MB request limit` });
+  if (dropped.length)
+    warnings.push({
+      field: `${field}.${dropped[0]}`,
+      message: `dropped ${listPaths(dropped.map((k) => `${field}.${k}`))}: the event would exceed Klaviyo's 5 MB request limit`,
+    });
   return out;
 }
 
@@ -108,9 +124,17 @@ export function fitProfile(profile: ProfileAttributes, warnings: PlanWarning[], 
   if (out.properties && size > LIMITS.profileBytes) {
     const rest = jsonBytes({ ...out, properties: {} });
     const dropped = dropLargest(out.properties, LIMITS.profileBytes - rest);
-    if (dropped.length) warnings.push({ field: `${prefix}properties.${dropped[0]}`, message: `dropped ${listPaths(dropped.map((k) => `${prefix}properties.${k}`))}: the profile would exceed Klaviyo's 100 KB limit` });
+    if (dropped.length)
+      warnings.push({
+        field: `${prefix}properties.${dropped[0]}`,
+        message: `dropped ${listPaths(dropped.map((k) => `${prefix}properties.${k}`))}: the profile would exceed Klaviyo's 100 KB limit`,
+      });
     size = jsonBytes(out);
   }
-  if (size > LIMITS.profileBytes) throw new PayloadError(root || 'profile', `the profile is ${size} bytes, over Klaviyo's 100 KB limit even without custom properties; shorten its attributes`);
+  if (size > LIMITS.profileBytes)
+    throw new PayloadError(
+      root || 'profile',
+      `the profile is ${size} bytes, over Klaviyo's 100 KB limit even without custom properties; shorten its attributes`,
+    );
   return out;
 }

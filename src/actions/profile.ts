@@ -15,7 +15,12 @@ function identifier(key: Identifier, c: Found, countries: unknown[], warnings: P
  * The profile's identifiers: each mapped value first, then (with `identity`) the message's own candidates in
  * the documented order (docs/identity.md). An invalid candidate is dropped with a warning and the next one tried.
  */
-export function identifiers(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[], opts: { prefix?: string; identity?: Identity } = {}): ProfileAttributes {
+export function identifiers(
+  p: Record<string, any>,
+  settings: DestinationSettings,
+  warnings: PlanWarning[],
+  opts: { prefix?: string; identity?: Identity } = {},
+): ProfileAttributes {
   const { prefix = '', identity } = opts;
   const countries = [p.country_code, ...(identity?.countries ?? []).map((c) => c.value), settings.defaultCountry];
   const out: ProfileAttributes = {};
@@ -55,7 +60,8 @@ export function location(raw: unknown, warnings: PlanWarning[] = [], field = 'lo
     if (!LOCATION_KEYS.has(k) || (typeof v !== 'string' && typeof v !== 'number')) dropped.push(k);
     else l[k] = typeof v === 'number' && k !== 'latitude' && k !== 'longitude' ? String(v) : v;
   }
-  if (dropped.length) warnings.push({ field, message: `dropped ${dropped.join(', ')}: Klaviyo's location takes text values for ${[...LOCATION_KEYS].join(', ')}` });
+  if (dropped.length)
+    warnings.push({ field, message: `dropped ${dropped.join(', ')}: Klaviyo's location takes text values for ${[...LOCATION_KEYS].join(', ')}` });
   return Object.keys(l).length ? (l as Location) : undefined;
 }
 
@@ -64,7 +70,8 @@ export function attributes(p: Record<string, any>, target: ProfileAttributes, wa
   for (const k of ['first_name', 'last_name', 'organization', 'title', 'image', 'locale'] as const) {
     const v = p[k];
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') target[k] = String(v);
-    else if (v !== undefined && v !== null) warnings.push({ field: `${prefix}${k}`, message: `dropped: ${k} must be text, got ${Array.isArray(v) ? 'an array' : typeof v}` });
+    else if (v !== undefined && v !== null)
+      warnings.push({ field: `${prefix}${k}`, message: `dropped: ${k} must be text, got ${Array.isArray(v) ? 'an array' : typeof v}` });
   }
   const loc = location(p.location, warnings, `${prefix}location`);
   if (loc) target.location = loc;
@@ -72,7 +79,11 @@ export function attributes(p: Record<string, any>, target: ProfileAttributes, wa
 }
 
 /** Consent actions: the email and/or phone present, and the channels they name. */
-export function consentTarget(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[]): { profile: { email?: string; phone_number?: string }; channels: Channel[] } {
+export function consentTarget(
+  p: Record<string, any>,
+  settings: DestinationSettings,
+  warnings: PlanWarning[],
+): { profile: { email?: string; phone_number?: string }; channels: Channel[] } {
   const { email, phone_number } = identifiers(p, settings, warnings);
   const profile = { ...(email ? { email } : {}), ...(phone_number ? { phone_number } : {}) };
   requireOne(profile, ['email', 'phone_number'], 'email', warnings);

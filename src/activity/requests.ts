@@ -128,7 +128,10 @@ export class RequestLog {
     const evicted = this.ring.push(record);
     if (evicted) this.byId.delete(evicted.id), this.identifiers.delete(evicted.id);
     this.byId.set(record.id, record);
-    this.identifiers.set(record.id, [...profiles].map((p) => p.toLowerCase()));
+    this.identifiers.set(
+      record.id,
+      [...profiles].map((p) => p.toLowerCase()),
+    );
     const b = this.bucket(destination, now);
     b.sends++;
     b.items += record.items;
@@ -158,7 +161,13 @@ export class RequestLog {
 
   /** This destination's Klaviyo traffic per minute (minute = epoch ms / 60 000, floored), for the last day. */
   perMinute(destination: string): Array<{ minute: number } & Omit<KlaviyoMinute, 't'>> {
-    return [...(this.minutes.get(destination) ?? [])].map(([minute, b]) => ({ minute, requests: b.requests, rateLimited: b.rateLimited, failed: b.failed, items: b.items }));
+    return [...(this.minutes.get(destination) ?? [])].map(([minute, b]) => ({
+      minute,
+      requests: b.requests,
+      rateLimited: b.rateLimited,
+      failed: b.failed,
+      items: b.items,
+    }));
   }
 
   batchSizes(destination: string, sinceMs: number): { requests: number; avgItems: number; maxItems: number } {

@@ -13,17 +13,27 @@ const SECRET_KEY = /key|secret|token|password/i;
 /** Secrets masked at any depth: a RudderStack destination export keeps its privateApiKey under `Config`. */
 function maskSettings(settings: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(settings).map(([k, v]) => [k, SECRET_KEY.test(k) && typeof v === 'string' ? mask(v) : v && typeof v === 'object' && !Array.isArray(v) ? maskSettings(v as Record<string, unknown>) : v]),
+    Object.entries(settings).map(([k, v]) => [
+      k,
+      SECRET_KEY.test(k) && typeof v === 'string' ? mask(v) : v && typeof v === 'object' && !Array.isArray(v) ? maskSettings(v as Record<string, unknown>) : v,
+    ]),
   );
 }
 
-export function configView(config: Config, opts: { writeKeys: Record<string, string>; deliversTo: Map<string, string>; emulatorUrl?: string; storeKind: string }) {
+export function configView(
+  config: Config,
+  opts: { writeKeys: Record<string, string>; deliversTo: Map<string, string>; emulatorUrl?: string; storeKind: string },
+) {
   return {
     role: config.role,
     store: opts.storeKind,
     emulator: opts.emulatorUrl ?? null,
     presets: PRESET_NAMES,
-    sources: config.sources.map((s) => ({ name: s.name, writeKey: mask(opts.writeKeys[s.name]), destinations: s.destinations ?? config.destinations.map((d) => d.name) })),
+    sources: config.sources.map((s) => ({
+      name: s.name,
+      writeKey: mask(opts.writeKeys[s.name]),
+      destinations: s.destinations ?? config.destinations.map((d) => d.name),
+    })),
     destinations: config.destinations.map((d) => {
       let subscriptions: unknown[] = d.subscriptions ?? [];
       let error: string | undefined;

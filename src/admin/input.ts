@@ -13,8 +13,7 @@ export const MAX_SEQS = 10_000;
 /** One query value, given once. */
 const text = z.string({ error: (i) => (Array.isArray(i.input) ? 'give it once' : 'must be text') });
 /** A positive whole number, capped at `max` (a larger one is taken as the cap). */
-const limit = (max: number) =>
-  text.regex(/^[1-9]\d{0,8}$/, 'must be a whole number from 1').transform((s) => Math.min(Number(s), max));
+const limit = (max: number) => text.regex(/^[1-9]\d{0,8}$/, 'must be a whole number from 1').transform((s) => Math.min(Number(s), max));
 
 export const overviewQuery = z.object({
   // An own-key check: `window=__proto__` or `window=toString` is not a window.
@@ -36,12 +35,18 @@ const filterText = z.string({ error: 'must be text' }).min(1, 'must not be empty
 export const deadLetterSelection = z
   .strictObject(
     {
-      seqs: z.array(z.number().int(), { error: 'must be a list of dead-letter numbers' }).max(MAX_SEQS, `at most ${MAX_SEQS} at a time; use {"all": true} with "destination" / "reason" for more`).optional(),
+      seqs: z
+        .array(z.number().int(), { error: 'must be a list of dead-letter numbers' })
+        .max(MAX_SEQS, `at most ${MAX_SEQS} at a time; use {"all": true} with "destination" / "reason" for more`)
+        .optional(),
       all: z.boolean({ error: 'must be true or false' }).optional(),
       destination: filterText.optional(),
       reason: filterText.optional(),
     },
-    { error: (i) => (i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}: use seqs, all, destination, reason` : 'the body must be a JSON object') },
+    {
+      error: (i) =>
+        i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}: use seqs, all, destination, reason` : 'the body must be a JSON object',
+    },
   )
   .refine((b) => b.all || b.seqs?.length, { error: 'say which dead letters: {"seqs": [..]} or {"all": true} (optionally with "destination" and "reason")' });
 
@@ -51,7 +56,9 @@ export const previewBody = z.object(
     preset: z.string({ error: 'must be a preset name' }).optional(),
     settings: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
     subscriptions: z.array(z.unknown(), { error: 'must be a list' }).optional(),
-    messages: z.array(z.unknown(), { error: '"messages" must be a list of Segment messages' }).max(MAX_PREVIEW_MESSAGES, `at most ${MAX_PREVIEW_MESSAGES} messages at a time`),
+    messages: z
+      .array(z.unknown(), { error: '"messages" must be a list of Segment messages' })
+      .max(MAX_PREVIEW_MESSAGES, `at most ${MAX_PREVIEW_MESSAGES} messages at a time`),
   },
   { error: 'the body must be a JSON object' },
 );

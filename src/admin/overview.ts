@@ -42,11 +42,22 @@ export async function buildOverview(
   // One read of the per-minute counts serves the rates too: the window covers at least their hour.
   const minutes = await deps.store.throughput({ sinceMs: first });
   const lastHour = Math.floor((now - 3600_000) / 60_000);
-  const status = await statusReport(deps.store, now, minutes.filter((m) => m.minute >= lastHour));
+  const status = await statusReport(
+    deps.store,
+    now,
+    minutes.filter((m) => m.minute >= lastHour),
+  );
   const names = [...new Set([...deps.destinations, ...Object.keys(status.destinations)])].sort();
 
   const destinations = names.map((name): DestinationOverview => {
-    const { rates, ...queue } = status.destinations[name] ?? { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0, rates: { last5m: zero(), last60m: zero() } };
+    const { rates, ...queue } = status.destinations[name] ?? {
+      queued: 0,
+      leased: 0,
+      retrying: 0,
+      dead: 0,
+      delivered: 0,
+      rates: { last5m: zero(), last60m: zero() },
+    };
     const buckets = <K extends string>(rows: Array<{ minute: number } & Record<K, number>>, keys: readonly K[]) => bucketed(rows, keys, first, bucketMs, now);
     const pacing = deps.pacing.get(name);
     const rateLimits = pacing
@@ -67,7 +78,10 @@ export async function buildOverview(
       name,
       queue,
       rates,
-      series: buckets(minutes.filter((m) => m.destination === name), ['received', 'delivered', 'retried', 'dead'] as const),
+      series: buckets(
+        minutes.filter((m) => m.destination === name),
+        ['received', 'delivered', 'retried', 'dead'] as const,
+      ),
       klaviyo: buckets(deps.requests.perMinute(name), ['requests', 'rateLimited', 'failed', 'items'] as const),
       batchSizes: deps.requests.batchSizes(name, first),
       rateLimits,
@@ -79,7 +93,13 @@ export async function buildOverview(
 const zero = () => ({ received: 0, delivered: 0, dead: 0 });
 
 /** Per-minute rows summed into whole buckets from `first` to `now`, oldest first; buckets without rows are zeros. */
-function bucketed<K extends string>(rows: Array<{ minute: number } & Record<K, number>>, keys: readonly K[], first: number, bucketMs: number, now: number): Array<{ t: number } & Record<K, number>> {
+function bucketed<K extends string>(
+  rows: Array<{ minute: number } & Record<K, number>>,
+  keys: readonly K[],
+  first: number,
+  bucketMs: number,
+  now: number,
+): Array<{ t: number } & Record<K, number>> {
   const out: Array<{ t: number } & Record<K, number>> = [];
   for (let t = first; t <= now; t += bucketMs) out.push({ t, ...(Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>) });
   for (const r of rows) {

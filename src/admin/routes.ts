@@ -14,7 +14,17 @@ import { HttpError } from '../http/errors.js';
 import { buildOverview, type PacingView } from './overview.js';
 import { configView } from './config-view.js';
 import { EventStreamHub } from './event-stream.js';
-import { deadLetterSelection, deadLettersQuery, deliveriesQuery, emulatorQuery, eventsQuery, overviewQuery, parseInput, previewBody, streamQuery } from './input.js';
+import {
+  deadLetterSelection,
+  deadLettersQuery,
+  deliveriesQuery,
+  emulatorQuery,
+  eventsQuery,
+  overviewQuery,
+  parseInput,
+  previewBody,
+  streamQuery,
+} from './input.js';
 import type { DeletionRequest, DeletionResult } from '../delivery/user-deletion.js';
 import { PayloadError } from '../actions/types.js';
 
@@ -84,7 +94,10 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   app.addHook('preClose', async () => streams.endAll());
   app.get('/events/stream', async (req, reply) => {
     if (streams.size >= deps.config.http.maxStreamClients) {
-      return reply.status(503).header('retry-after', '30').send({ success: false, error: `${streams.size} live-event streams are open, the most this process serves (config http.maxStreamClients)` });
+      return reply
+        .status(503)
+        .header('retry-after', '30')
+        .send({ success: false, error: `${streams.size} live-event streams are open, the most this process serves (config http.maxStreamClients)` });
     }
     streamEvents(req, reply, streams);
   });
@@ -144,7 +157,12 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   });
 
   app.get('/config', async () =>
-    configView(deps.config, { writeKeys: deps.writeKeys, deliversTo: deps.deliversTo, emulatorUrl: deps.emulator?.url, storeKind: deps.store.rateLedger ? 'postgres' : 'sqlite' }),
+    configView(deps.config, {
+      writeKeys: deps.writeKeys,
+      deliversTo: deps.deliversTo,
+      emulatorUrl: deps.emulator?.url,
+      storeKind: deps.store.rateLedger ? 'postgres' : 'sqlite',
+    }),
   );
 
   app.get('/emulator', async (req) => {
@@ -174,7 +192,11 @@ async function outcomeOf(store: Store, destination: string, messageId: string, s
   }
   if (seen && (seen.status === 'delivered' || seen.status === 'filtered')) return seen;
   // Last seen failing, now gone: discarded, or replayed and delivered by another process — the queue cannot tell.
-  if (seen && (seen.status === 'dead' || seen.status === 'retrying')) return { status: 'unknown', error: `no longer queued after it was ${seen.status === 'dead' ? 'dead-lettered' : 'retrying'}: discarded, or delivered by another process` };
+  if (seen && (seen.status === 'dead' || seen.status === 'retrying'))
+    return {
+      status: 'unknown',
+      error: `no longer queued after it was ${seen.status === 'dead' ? 'dead-lettered' : 'retrying'}: discarded, or delivered by another process`,
+    };
   return { status: preview && !preview.actions.length ? 'filtered' : 'delivered' };
 }
 

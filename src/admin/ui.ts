@@ -25,7 +25,9 @@ export async function registerUi(app: FastifyInstance, dir = UI_DIR): Promise<vo
   });
   app.get('/ui', async (_req, reply) => reply.redirect('/ui/'));
   if (!existsSync(`${dir}/index.html`)) {
-    app.get('/ui/*', async (_req, reply) => reply.status(503).type('text/plain').send('The dashboard is not built: run `npm run build` (it builds web/ into dist/ui).\n'));
+    app.get('/ui/*', async (_req, reply) =>
+      reply.status(503).type('text/plain').send('The dashboard is not built: run `npm run build` (it builds web/ into dist/ui).\n'),
+    );
     return;
   }
   await app.register(fastifyStatic, { root: dir, prefix: '/ui/', index: 'index.html' });

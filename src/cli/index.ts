@@ -17,7 +17,10 @@ program
   .command('preview')
   .description('read Segment messages as JSON Lines on stdin; print what would be sent to Klaviyo (sends nothing)')
   .option('--preset <name>', 'preset of subscriptions and settings (wins over the preset in --config; default segment-actions)')
-  .option('--config <file>', 'JSON or YAML file: a whole service config (its first destination), a destination ({preset, subscriptions, settings}), or a preset’s settings (default rudderstack: its settings object or a destination export)')
+  .option(
+    '--config <file>',
+    'JSON or YAML file: a whole service config (its first destination), a destination ({preset, subscriptions, settings}), or a preset’s settings (default rudderstack: its settings object or a destination export)',
+  )
   .option('--batch', 'treat the input as one delivery run and print the coalesced bulk requests')
   .action(async (o: { preset?: string; config?: string; batch?: boolean }) => {
     try {
@@ -70,56 +73,83 @@ program
   .addOption(new Option('--host <addr>', 'interface to listen on (default 127.0.0.1; 0.0.0.0 for every interface)').env('HOST'))
   .addOption(new Option('--data-dir <dir>', 'where the embedded queue lives (default ./data)').env('DATA_DIR'))
   .addOption(new Option('--store <url>', 'postgres://… to share one queue between processes (default: embedded SQLite in the data dir)').env('STORE_URL'))
-  .addOption(new Option('--role <role>', 'what this process does: all, ingest (accept events) or worker (deliver them)').choices(['all', 'ingest', 'worker']).env('ROLE'))
+  .addOption(
+    new Option('--role <role>', 'what this process does: all, ingest (accept events) or worker (deliver them)')
+      .choices(['all', 'ingest', 'worker'])
+      .env('ROLE'),
+  )
   .addOption(new Option('--write-key <key>', 'write key clients send (generated when absent)').env('WRITE_KEY'))
   .addOption(new Option('--api-key <key>', 'Klaviyo private API key (absent: the built-in emulator)').env('KLAVIYO_API_KEY'))
   .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
   .addOption(new Option('--config <file>', 'JSON or YAML config file').env('CONFIG_FILE'))
-  .addOption(new Option('--admin-token <token>', 'token for /admin/* and the dashboard at /ui/ (generated and kept in the store when absent)').env('ADMIN_TOKEN'))
+  .addOption(
+    new Option('--admin-token <token>', 'token for /admin/* and the dashboard at /ui/ (generated and kept in the store when absent)').env('ADMIN_TOKEN'),
+  )
   .addOption(new Option('--api-key-file <path>', 'read the Klaviyo API key from this file (not visible in ps, unlike --api-key)').env('KLAVIYO_API_KEY_FILE'))
   .addOption(new Option('--store-file <path>', 'read the postgres:// store URL (with its password) from this file').env('STORE_URL_FILE'))
   .addOption(new Option('--admin-token-file <path>', 'read the admin token from this file').env('ADMIN_TOKEN_FILE'))
   .addOption(new Option('--max-connections <n>', 'open HTTP connections per process (default 1024; more are refused)').env('MAX_CONNECTIONS'))
   .addOption(new Option('--cors-origins <origins>', 'comma-separated origins whose pages may send events from the browser (default: any)').env('CORS_ORIGINS'))
-  .addOption(new Option('--public-url <url>', 'the address SDKs reach this service at, for the settings endpoints (default: from each request)').env('PUBLIC_URL'))
-  .action(async (o: { port?: string; host?: string; dataDir?: string; store?: string; role?: string; writeKey?: string; apiKey?: string; klaviyoUrl?: string; config?: string; adminToken?: string; corsOrigins?: string; publicUrl?: string; maxConnections?: string; apiKeyFile?: string; storeFile?: string; adminTokenFile?: string }) => {
-    const { loadConfigFile } = await import('../config/index.js');
-    const { startService } = await import('../service/index.js');
-    const { createLogger } = await import('../service/logger.js');
-    const logger = createLogger();
-    try {
-      const { secretFrom } = await import('../config/secret-file.js');
-      const config = loadConfigFile(o.config, {
-        port: o.port !== undefined ? Number(o.port) : undefined,
-        host: o.host,
-        dataDir: o.dataDir,
-        store: secretFrom(o.store, o.storeFile, { value: '--store / STORE_URL', file: '--store-file / STORE_URL_FILE' }),
-        role: o.role,
-        writeKey: o.writeKey,
-        apiKey: secretFrom(o.apiKey, o.apiKeyFile, { value: '--api-key / KLAVIYO_API_KEY', file: '--api-key-file / KLAVIYO_API_KEY_FILE' }),
-        klaviyoUrl: o.klaviyoUrl,
-        adminToken: secretFrom(o.adminToken, o.adminTokenFile, { value: '--admin-token / ADMIN_TOKEN', file: '--admin-token-file / ADMIN_TOKEN_FILE' }),
-        maxConnections: o.maxConnections !== undefined ? Number(o.maxConnections) : undefined,
-        corsOrigins: o.corsOrigins,
-        publicUrl: o.publicUrl,
-      });
-      const service = await startService(config, logger);
-      const shutdown = (signal: string) => {
-        logger.info({ signal }, 'shutting down: finishing in-flight deliveries');
-        service.stop().then(
-          () => process.exit(0),
-          (err) => {
-            logger.error({ err: String(err) }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      process.once('SIGINT', () => shutdown('SIGINT'));
-    } catch (err) {
-      fail(err);
-    }
-  });
+  .addOption(
+    new Option('--public-url <url>', 'the address SDKs reach this service at, for the settings endpoints (default: from each request)').env('PUBLIC_URL'),
+  )
+  .action(
+    async (o: {
+      port?: string;
+      host?: string;
+      dataDir?: string;
+      store?: string;
+      role?: string;
+      writeKey?: string;
+      apiKey?: string;
+      klaviyoUrl?: string;
+      config?: string;
+      adminToken?: string;
+      corsOrigins?: string;
+      publicUrl?: string;
+      maxConnections?: string;
+      apiKeyFile?: string;
+      storeFile?: string;
+      adminTokenFile?: string;
+    }) => {
+      const { loadConfigFile } = await import('../config/index.js');
+      const { startService } = await import('../service/index.js');
+      const { createLogger } = await import('../service/logger.js');
+      const logger = createLogger();
+      try {
+        const { secretFrom } = await import('../config/secret-file.js');
+        const config = loadConfigFile(o.config, {
+          port: o.port !== undefined ? Number(o.port) : undefined,
+          host: o.host,
+          dataDir: o.dataDir,
+          store: secretFrom(o.store, o.storeFile, { value: '--store / STORE_URL', file: '--store-file / STORE_URL_FILE' }),
+          role: o.role,
+          writeKey: o.writeKey,
+          apiKey: secretFrom(o.apiKey, o.apiKeyFile, { value: '--api-key / KLAVIYO_API_KEY', file: '--api-key-file / KLAVIYO_API_KEY_FILE' }),
+          klaviyoUrl: o.klaviyoUrl,
+          adminToken: secretFrom(o.adminToken, o.adminTokenFile, { value: '--admin-token / ADMIN_TOKEN', file: '--admin-token-file / ADMIN_TOKEN_FILE' }),
+          maxConnections: o.maxConnections !== undefined ? Number(o.maxConnections) : undefined,
+          corsOrigins: o.corsOrigins,
+          publicUrl: o.publicUrl,
+        });
+        const service = await startService(config, logger);
+        const shutdown = (signal: string) => {
+          logger.info({ signal }, 'shutting down: finishing in-flight deliveries');
+          service.stop().then(
+            () => process.exit(0),
+            (err) => {
+              logger.error({ err: String(err) }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
+        };
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+        process.once('SIGINT', () => shutdown('SIGINT'));
+      } catch (err) {
+        fail(err);
+      }
+    },
+  );
 
 const dlq = program.command('dlq').description('dead letters: list, replay, discard');
 const dataDirOption = () => new Option('--data-dir <dir>', 'where the embedded queue lives').env('DATA_DIR').default('./data');
@@ -241,7 +271,10 @@ program
   .description('send warehouse rows to Klaviyo: only rows added, changed or deleted since the last run')
   .addOption(new Option('--config <file>', 'config file declaring models and audiences').env('CONFIG_FILE'))
   .option('--model <name...>', 'models or audiences of the config to sync (default: all)')
-  .option('--source <source>', 'one model given here: postgres://… or duckdb:<file> (with --query), a .csv, .jsonl or .parquet file, or a glob of .parquet files')
+  .option(
+    '--source <source>',
+    'one model given here: postgres://… or duckdb:<file> (with --query), a .csv, .jsonl or .parquet file, or a glob of .parquet files',
+  )
   .option('--query <sql>', 'with a postgres:// or duckdb: source: the query whose rows to sync')
   .option('--primary-key <column>', 'the column that identifies a row between runs')
   .option('--name <name>', 'the model’s name; it keys the snapshot (default: the file name; required for postgres://)')

@@ -63,7 +63,8 @@ function mapFlags(pairs: string[] | undefined): Record<string, string> | undefin
   return Object.fromEntries(
     pairs.map((p) => {
       const at = p.lastIndexOf('=');
-      if (at <= 0 || at === p.length - 1) throw new Error(`--map ${p}: give column=field, e.g. --map mobile=phone_number or --map ltv=properties.lifetime_value`);
+      if (at <= 0 || at === p.length - 1)
+        throw new Error(`--map ${p}: give column=field, e.g. --map mobile=phone_number or --map ltv=properties.lifetime_value`);
       return [p.slice(0, at), p.slice(at + 1)];
     }),
   );
@@ -102,7 +103,12 @@ export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number>
   const all = f.source ? [fromFlags(f, config)] : configuredModels(config);
   const chosen = f.model?.length ? all.filter((m) => f.model!.includes(m.label)) : all;
   if (f.every) checkSchedule(f.every);
-  if (!chosen.length) throw new Error(f.model?.length ? `no model or audience named ${f.model.join(', ')} in the config (known: ${all.map((m) => m.label).join(', ') || 'none'})` : 'nothing to sync: give --source, or declare models / audiences in --config');
+  if (!chosen.length)
+    throw new Error(
+      f.model?.length
+        ? `no model or audience named ${f.model.join(', ')} in the config (known: ${all.map((m) => m.label).join(', ') || 'none'})`
+        : 'nothing to sync: give --source, or declare models / audiences in --config',
+    );
 
   // Dry runs only read; real runs deliver through this process's own workers (the same path as `start`).
   const service = f.dryRun ? undefined : await startService({ ...config, port: 0, role: 'worker' }, logger, { shared: true });

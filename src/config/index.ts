@@ -14,34 +14,45 @@ const subscriptionSchema = z.object({
   enabled: z.boolean().optional(),
 });
 
-const deliverySchema = z.object({
-  /** Messages leased per delivery cycle; also the most operations coalesced into one round of bulk requests. */
-  batchSize: z.number().int().min(1).max(10_000).default(1000),
-  /** How long an idle worker waits before looking for new messages. */
-  flushIntervalMs: z.number().int().min(1).max(60_000).default(100),
-  /** Delivery cycles running at once per destination (per-profile order is kept by the queue). */
-  concurrency: z.number().int().min(1).max(64).default(4),
-  /** A leased message whose worker died becomes deliverable again after this long. */
-  leaseMs: z.number().int().min(1000).default(120_000),
-  /** Attempts before a message is dead-lettered. */
-  maxAttempts: z.number().int().min(1).default(10),
-  /** Age after which a message that still fails is dead-lettered, whatever its attempts. */
-  maxAgeMs: z.number().int().min(1000).default(24 * 3600_000),
-  /** Klaviyo's rate-limit tiers × this: for an account with raised limits, or an emulator run with scaled tiers. */
-  rateLimitScale: z.number().positive().max(1000).default(1),
-}).strict();
+const deliverySchema = z
+  .object({
+    /** Messages leased per delivery cycle; also the most operations coalesced into one round of bulk requests. */
+    batchSize: z.number().int().min(1).max(10_000).default(1000),
+    /** How long an idle worker waits before looking for new messages. */
+    flushIntervalMs: z.number().int().min(1).max(60_000).default(100),
+    /** Delivery cycles running at once per destination (per-profile order is kept by the queue). */
+    concurrency: z.number().int().min(1).max(64).default(4),
+    /** A leased message whose worker died becomes deliverable again after this long. */
+    leaseMs: z.number().int().min(1000).default(120_000),
+    /** Attempts before a message is dead-lettered. */
+    maxAttempts: z.number().int().min(1).default(10),
+    /** Age after which a message that still fails is dead-lettered, whatever its attempts. */
+    maxAgeMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(24 * 3600_000),
+    /** Klaviyo's rate-limit tiers × this: for an account with raised limits, or an emulator run with scaled tiers. */
+    rateLimitScale: z.number().positive().max(1000).default(1),
+  })
+  .strict();
 
-const destinationSchema = z.object({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'destination names use letters, digits, - and _').default('klaviyo'),
-  /** Klaviyo private API key. Absent → the built-in emulator is used. */
-  apiKey: z.string().min(1).optional(),
-  /** Klaviyo base URL (tests and the emulator). */
-  klaviyoUrl: z.string().url().optional(),
-  preset: z.string().default('segment-actions'),
-  subscriptions: z.array(subscriptionSchema).optional(),
-  settings: z.record(z.string(), z.unknown()).default(() => ({})),
-  delivery: deliverySchema.default(() => deliverySchema.parse({})),
-}).strict();
+const destinationSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*$/i, 'destination names use letters, digits, - and _')
+      .default('klaviyo'),
+    /** Klaviyo private API key. Absent → the built-in emulator is used. */
+    apiKey: z.string().min(1).optional(),
+    /** Klaviyo base URL (tests and the emulator). */
+    klaviyoUrl: z.string().url().optional(),
+    preset: z.string().default('segment-actions'),
+    subscriptions: z.array(subscriptionSchema).optional(),
+    settings: z.record(z.string(), z.unknown()).default(() => ({})),
+    delivery: deliverySchema.default(() => deliverySchema.parse({})),
+  })
+  .strict();
 
 /**
  * Where warehouse rows come from: a Postgres query, a CSV file (header row), a JSON Lines file, Parquet files (a
@@ -56,62 +67,70 @@ export const rowSourceSchema = z.union([
 ]);
 
 const changeKind = z.enum(['added', 'updated', 'deleted']);
-const modelSubscriptionSchema = z.object({
-  /** Which row changes run this action. */
-  on: z.array(changeKind).min(1),
-  partnerAction: z.string().min(1),
-  /** Action field → column name (shorthand for a mapping-kit path into the row). */
-  fields: z.record(z.string(), z.string()).optional(),
-  /** Full mapping-kit mapping; the row is at `$.properties`. */
-  mapping: z.record(z.string(), z.unknown()).optional(),
-  /** trackEvent / orderCompleted: the event's name (Klaviyo metric). */
-  eventName: z.string().min(1).optional(),
-  /** Event actions: the column holding when the event happened (default: when it is synced). */
-  timeColumn: z.string().min(1).optional(),
-}).strict();
+const modelSubscriptionSchema = z
+  .object({
+    /** Which row changes run this action. */
+    on: z.array(changeKind).min(1),
+    partnerAction: z.string().min(1),
+    /** Action field → column name (shorthand for a mapping-kit path into the row). */
+    fields: z.record(z.string(), z.string()).optional(),
+    /** Full mapping-kit mapping; the row is at `$.properties`. */
+    mapping: z.record(z.string(), z.unknown()).optional(),
+    /** trackEvent / orderCompleted: the event's name (Klaviyo metric). */
+    eventName: z.string().min(1).optional(),
+    /** Event actions: the column holding when the event happened (default: when it is synced). */
+    timeColumn: z.string().min(1).optional(),
+  })
+  .strict();
 
 const nameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'names use letters, digits, - and _');
 /** `30s`, `15m`, `1h`, `1d`, or a cron expression (`0 * * * *`). */
 const everySchema = z.string().min(2);
 
-export const modelSchema = z.object({
-  name: nameSchema,
-  /** Destination the changes go to (default: the first). */
-  destination: z.string().optional(),
-  source: rowSourceSchema,
-  primaryKey: z.string().min(1),
-  /** Default: added and updated rows → upsertProfile. */
-  subscriptions: z.array(modelSubscriptionSchema).min(1).optional(),
-  /** Column → field (`phone_number`, `location.city`, `properties.lifetime_value`): overrides where a column goes. */
-  map: z.record(z.string(), z.string().min(1)).optional(),
-  /** Columns not sent. */
-  exclude: z.array(z.string()).optional(),
-  /** Only these columns become custom properties (false: none); default every column not sent to a field. */
-  properties: z.union([z.array(z.string()), z.literal(false)]).optional(),
-  every: everySchema.optional(),
-  /** Let a run delete more than half of the rows last synced, or all of them when the source reads no rows. */
-  allowMassDelete: z.boolean().optional(),
-}).strict();
+export const modelSchema = z
+  .object({
+    name: nameSchema,
+    /** Destination the changes go to (default: the first). */
+    destination: z.string().optional(),
+    source: rowSourceSchema,
+    primaryKey: z.string().min(1),
+    /** Default: added and updated rows → upsertProfile. */
+    subscriptions: z.array(modelSubscriptionSchema).min(1).optional(),
+    /** Column → field (`phone_number`, `location.city`, `properties.lifetime_value`): overrides where a column goes. */
+    map: z.record(z.string(), z.string().min(1)).optional(),
+    /** Columns not sent. */
+    exclude: z.array(z.string()).optional(),
+    /** Only these columns become custom properties (false: none); default every column not sent to a field. */
+    properties: z.union([z.array(z.string()), z.literal(false)]).optional(),
+    every: everySchema.optional(),
+    /** Let a run delete more than half of the rows last synced, or all of them when the source reads no rows. */
+    allowMassDelete: z.boolean().optional(),
+  })
+  .strict();
 
-export const audienceSchema = z.object({
-  /** The audience's name: also the Klaviyo list's name (created when missing). */
-  name: z.string().min(1),
-  destination: z.string().optional(),
-  source: rowSourceSchema,
-  /** What identifies a member, and the column holding it (default: a column of the same name). */
-  identifier: z.enum(['email', 'phone_number', 'external_id']).default('email'),
-  column: z.string().optional(),
-  every: everySchema.optional(),
-  /** Let a run remove more than half of the members, or all of them when the source reads no rows. */
-  allowMassDelete: z.boolean().optional(),
-}).strict();
+export const audienceSchema = z
+  .object({
+    /** The audience's name: also the Klaviyo list's name (created when missing). */
+    name: z.string().min(1),
+    destination: z.string().optional(),
+    source: rowSourceSchema,
+    /** What identifies a member, and the column holding it (default: a column of the same name). */
+    identifier: z.enum(['email', 'phone_number', 'external_id']).default('email'),
+    column: z.string().optional(),
+    every: everySchema.optional(),
+    /** Let a run remove more than half of the members, or all of them when the source reads no rows. */
+    allowMassDelete: z.boolean().optional(),
+  })
+  .strict();
 
-const sourceSchema = z.object({
-  name: z.string().min(1).default('default'),
-  writeKey: z.string().min(8, 'write keys must be at least 8 characters').optional(),
-  /** Destination names this source feeds; default: all. */
-  destinations: z.array(z.string()).optional(),
-}).strict();
+const sourceSchema = z
+  .object({
+    name: z.string().min(1).default('default'),
+    writeKey: z.string().min(8, 'write keys must be at least 8 characters').optional(),
+    /** Destination names this source feeds; default: all. */
+    destinations: z.array(z.string()).optional(),
+  })
+  .strict();
 
 /** Limits that keep slow or many clients from holding this process's memory and sockets. */
 export const httpSchema = z
@@ -136,30 +155,42 @@ export const httpSchema = z
   })
   .strict();
 
-export const configSchema = z.object({
-  port: z.number().int().min(0).max(65535).default(8080),
-  host: z.string().default('127.0.0.1'),
-  dataDir: z.string().default('./data'),
-  /** Where the queue lives: absent = the embedded SQLite file in dataDir; `postgres://…` = a shared Postgres database. */
-  store: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'the store is a postgres:// URL (leave it out for the embedded SQLite store in dataDir)')
-    .optional(),
-  /** What this process does: accept events (ingest), deliver them (worker), or both (all). */
-  role: z.enum(['all', 'ingest', 'worker']).default('all'),
-  /** Protects /admin/* and the dashboard. Absent → one is generated, kept in the store and printed at start. */
-  adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
-  /** Origins whose pages may call /v1/* (browser SDKs): `*` for any (write keys are public), or exact origins. */
-  corsOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'an origin is `*` or scheme://host[:port], without a path')).min(1).default(() => ['*']),
-  /** The address SDKs reach this service at, named in the settings endpoints (behind a proxy: its https URL). Absent: each request's own scheme and Host. */
-  publicUrl: z.string().url().regex(/^https?:\/\//, 'the public URL is http(s)://…').optional(),
-  sources: z.array(sourceSchema).default(() => [{ name: 'default' }]),
-  destinations: z.array(destinationSchema).min(1).default(() => [destinationSchema.parse({})]),
-  /** Warehouse models synced by `sync` (and on their schedule by `start`). */
-  models: z.array(modelSchema).default(() => []),
-  audiences: z.array(audienceSchema).default(() => []),
-  http: httpSchema.default(() => httpSchema.parse({})),
-}).strict();
+export const configSchema = z
+  .object({
+    port: z.number().int().min(0).max(65535).default(8080),
+    host: z.string().default('127.0.0.1'),
+    dataDir: z.string().default('./data'),
+    /** Where the queue lives: absent = the embedded SQLite file in dataDir; `postgres://…` = a shared Postgres database. */
+    store: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'the store is a postgres:// URL (leave it out for the embedded SQLite store in dataDir)')
+      .optional(),
+    /** What this process does: accept events (ingest), deliver them (worker), or both (all). */
+    role: z.enum(['all', 'ingest', 'worker']).default('all'),
+    /** Protects /admin/* and the dashboard. Absent → one is generated, kept in the store and printed at start. */
+    adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
+    /** Origins whose pages may call /v1/* (browser SDKs): `*` for any (write keys are public), or exact origins. */
+    corsOrigins: z
+      .array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'an origin is `*` or scheme://host[:port], without a path'))
+      .min(1)
+      .default(() => ['*']),
+    /** The address SDKs reach this service at, named in the settings endpoints (behind a proxy: its https URL). Absent: each request's own scheme and Host. */
+    publicUrl: z
+      .string()
+      .url()
+      .regex(/^https?:\/\//, 'the public URL is http(s)://…')
+      .optional(),
+    sources: z.array(sourceSchema).default(() => [{ name: 'default' }]),
+    destinations: z
+      .array(destinationSchema)
+      .min(1)
+      .default(() => [destinationSchema.parse({})]),
+    /** Warehouse models synced by `sync` (and on their schedule by `start`). */
+    models: z.array(modelSchema).default(() => []),
+    audiences: z.array(audienceSchema).default(() => []),
+    http: httpSchema.default(() => httpSchema.parse({})),
+  })
+  .strict();
 
 export type ModelConfig = z.infer<typeof modelSchema>;
 export type AudienceConfig = z.infer<typeof audienceSchema>;
@@ -206,7 +237,8 @@ export const DESTINATION_ONLY_KEYS = ['preset', 'subscriptions', 'settings', 'de
 
 /** Parse raw config (already read from a file) plus overrides; throws ConfigFileError listing every problem by path. */
 export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Config {
-  if (raw != null && (typeof raw !== 'object' || Array.isArray(raw))) throw new ConfigFileError('invalid configuration: the config must be an object of settings');
+  if (raw != null && (typeof raw !== 'object' || Array.isArray(raw)))
+    throw new ConfigFileError('invalid configuration: the config must be an object of settings');
   const merged = { ...((raw ?? {}) as Record<string, unknown>) };
   // Flags and environment override the file; they go through the same validation.
   if (overrides.store) merged.store = overrides.store;
@@ -230,7 +262,14 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Conf
   const writeKey = check(sourceSchema.shape.writeKey, overrides.writeKey, '--write-key / WRITE_KEY');
   const apiKey = check(destinationSchema.shape.apiKey, overrides.apiKey, '--api-key / KLAVIYO_API_KEY');
   const klaviyoUrl = check(destinationSchema.shape.klaviyoUrl, overrides.klaviyoUrl, '--klaviyo-url / KLAVIYO_URL');
-  const corsOrigins = check(configSchema.shape.corsOrigins, overrides.corsOrigins?.split(',').map((o) => o.trim()).filter(Boolean), '--cors-origins / CORS_ORIGINS');
+  const corsOrigins = check(
+    configSchema.shape.corsOrigins,
+    overrides.corsOrigins
+      ?.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    '--cors-origins / CORS_ORIGINS',
+  );
   const publicUrl = check(configSchema.shape.publicUrl, overrides.publicUrl, '--public-url / PUBLIC_URL');
   const maxConnections = check(httpSchema.shape.maxConnections, overrides.maxConnections, '--max-connections / MAX_CONNECTIONS');
   if (maxConnections !== undefined) config.http.maxConnections = maxConnections;
@@ -251,11 +290,17 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Conf
     names.add(d.name);
   }
   for (const m of [...config.models, ...config.audiences]) {
-    if (m.destination && !names.has(m.destination)) throw new ConfigFileError(`invalid configuration:\n  - ${m.name}.destination: no destination is named "${m.destination}" (known: ${[...names].join(', ')})`);
+    if (m.destination && !names.has(m.destination))
+      throw new ConfigFileError(
+        `invalid configuration:\n  - ${m.name}.destination: no destination is named "${m.destination}" (known: ${[...names].join(', ')})`,
+      );
   }
   for (const s of config.sources) {
     for (const dn of s.destinations ?? []) {
-      if (!names.has(dn)) throw new ConfigFileError(`invalid configuration:\n  - sources.${s.name}.destinations: no destination is named "${dn}" (known: ${[...names].join(', ')})`);
+      if (!names.has(dn))
+        throw new ConfigFileError(
+          `invalid configuration:\n  - sources.${s.name}.destinations: no destination is named "${dn}" (known: ${[...names].join(', ')})`,
+        );
     }
   }
   return deepFreeze(config);

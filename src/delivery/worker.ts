@@ -219,7 +219,10 @@ export class DeliveryWorker {
     const waitMs = cycleBackoffMs(this.failures);
     if (message !== this.lastLogged) {
       this.lastLogged = message;
-      this.o.logger?.error({ err: message, destination: this.o.name, retryInMs: waitMs }, outage ? 'delivery paused: the store is unavailable' : 'delivery cycle failed');
+      this.o.logger?.error(
+        { err: message, destination: this.o.name, retryInMs: waitMs },
+        outage ? 'delivery paused: the store is unavailable' : 'delivery cycle failed',
+      );
     }
     return waitMs;
   }
@@ -271,7 +274,10 @@ export class DeliveryWorker {
       const result = planMessage(dest, m.payload as SegmentMessage);
       // A dropped phone or a truncated property is delivered anyway: say what was changed, per message.
       if (result.warnings.length) {
-        this.o.metrics?.warnings(this.o.name, result.warnings.map((w) => w.field));
+        this.o.metrics?.warnings(
+          this.o.name,
+          result.warnings.map((w) => w.field),
+        );
         this.o.logger?.info({ destination: this.o.name, messageId: m.messageId, warnings: result.warnings }, 'message delivered with changes');
       }
       planErrors.set(m.seq, result.error);
@@ -308,14 +314,18 @@ export class DeliveryWorker {
     const released: { seq: number; retryAt: number }[] = []; // held back by Klaviyo's rate limits
     const dead: { seq: number; reason: string; detail?: unknown }[] = [];
     const seen: Array<{ messageId: string } & Outcome> = [];
-    const saw = (m: LeasedMessage, status: Outcome['status'], error?: string, warning?: string) => seen.push({ messageId: m.messageId, status, at: now, ...(error ? { error } : {}), ...(warning ? { warning } : {}) });
+    const saw = (m: LeasedMessage, status: Outcome['status'], error?: string, warning?: string) =>
+      seen.push({ messageId: m.messageId, status, at: now, ...(error ? { error } : {}), ...(warning ? { warning } : {}) });
     const conflicts: Array<{ messageId: string; note: string }> = [];
     for (const m of leased) {
       const ops = opsOf.get(m.seq) ?? [];
       // What delivery had to change (an identity conflict), said on the message.
       const notes = [...new Set(ops.map((op) => outcomes.get(op)).flatMap((o) => (o?.status === 'delivered' && o.note ? [o.note] : [])))];
       const noted = notes.length ? notes.join('; ') : undefined;
-      const s = settle(planErrors.get(m.seq) ?? null, ops.map((op) => outcomes.get(op) ?? { status: 'retry', error: 'not attempted' }));
+      const s = settle(
+        planErrors.get(m.seq) ?? null,
+        ops.map((op) => outcomes.get(op) ?? { status: 'retry', error: 'not attempted' }),
+      );
       if (this.pausedState && s.kind !== 'ack') {
         // The key was refused: not this message's fault. It waits, attempts untouched, until delivery resumes.
         released.push({ seq: m.seq, retryAt: now });
@@ -324,8 +334,7 @@ export class DeliveryWorker {
         (ops.length ? acks : filtered).push(m.seq);
         saw(m, ops.length ? 'delivered' : 'filtered', undefined, noted);
         for (const note of notes) if (note.startsWith('identity conflict')) conflicts.push({ messageId: m.messageId, note });
-      }
-      else if (s.kind === 'dead') dead.push({ seq: m.seq, reason: s.reason, detail: s.detail }), saw(m, 'dead', s.reason);
+      } else if (s.kind === 'dead') dead.push({ seq: m.seq, reason: s.reason, detail: s.detail }), saw(m, 'dead', s.reason);
       else {
         const attempts = m.attempts + 1;
         const tooOld = now - m.receivedAt > options.maxAgeMs;
@@ -355,7 +364,10 @@ export class DeliveryWorker {
     for (const d of dead) this.o.logger?.warn({ destination: this.o.name, seq: d.seq, reason: d.reason }, 'message dead-lettered');
     for (const c of conflicts) this.o.logger?.warn({ destination: this.o.name, ...c }, 'delivered around an identity conflict');
     if (conflicts.length) {
-      metrics?.warnings(this.o.name, conflicts.map(() => 'identity_conflict'));
+      metrics?.warnings(
+        this.o.name,
+        conflicts.map(() => 'identity_conflict'),
+      );
       await recordConflicts(store, this.o.name, conflicts, now);
     }
     this.o.activity?.events.settled(this.o.name, seen);

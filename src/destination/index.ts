@@ -50,10 +50,21 @@ export function compileDestination(config: DestinationConfig): CompiledDestinati
         throw err;
       }
       // A pasted Segment subscription carries its whole mapping; without one, the action's defaults apply.
-      const mapping = s.mapping ?? Object.fromEntries(Object.entries(action.fields).filter(([, f]) => f.default !== undefined).map(([k, f]) => [k, f.default]));
+      const mapping =
+        s.mapping ??
+        Object.fromEntries(
+          Object.entries(action.fields)
+            .filter(([, f]) => f.default !== undefined)
+            .map(([k, f]) => [k, f.default]),
+        );
       return { name: label, action, trigger, mapping };
     });
-  return { name: config.name ?? 'klaviyo', settings: { ...preset.settings, ...(config.settings ?? {}) }, subscriptions: compiled, ...(preset.prepare ? { prepare: preset.prepare } : {}) };
+  return {
+    name: config.name ?? 'klaviyo',
+    settings: { ...preset.settings, ...(config.settings ?? {}) },
+    subscriptions: compiled,
+    ...(preset.prepare ? { prepare: preset.prepare } : {}),
+  };
 }
 
 export interface ActionResult {
@@ -98,7 +109,10 @@ export function planMessage(dest: CompiledDestination, message: SegmentMessage):
     }
     identity = dest.settings.fillIdentifiers === false ? undefined : resolveIdentity(clean);
   } catch (err) {
-    result.error = err instanceof PayloadError ? { field: err.field, message: err.message } : { field: '', message: `the message cannot be read: ${(err as Error)?.message ?? String(err)}` };
+    result.error =
+      err instanceof PayloadError
+        ? { field: err.field, message: err.message }
+        : { field: '', message: `the message cannot be read: ${(err as Error)?.message ?? String(err)}` };
     return result;
   }
   result.warnings.push(...hygieneWarnings(notes));
@@ -113,7 +127,12 @@ export function planMessage(dest: CompiledDestination, message: SegmentMessage):
   return result;
 }
 
-function planSubscription(dest: CompiledDestination, sub: CompiledDestination['subscriptions'][number], message: SegmentMessage, identity: Identity | undefined): ActionResult | undefined {
+function planSubscription(
+  dest: CompiledDestination,
+  sub: CompiledDestination['subscriptions'][number],
+  message: SegmentMessage,
+  identity: Identity | undefined,
+): ActionResult | undefined {
   const ar: ActionResult = { action: sub.action.name, subscription: sub.name, payload: {}, operations: [], warnings: [], error: null };
   try {
     if (!sub.trigger.matches(message)) return undefined;
@@ -122,7 +141,10 @@ function planSubscription(dest: CompiledDestination, sub: CompiledDestination['s
     ar.operations = planned.operations;
     ar.warnings = planned.warnings ?? [];
   } catch (err) {
-    ar.error = err instanceof PayloadError ? { field: err.field, message: err.message } : { field: '', message: `${sub.action.name} failed: ${(err as Error)?.message ?? String(err)}` };
+    ar.error =
+      err instanceof PayloadError
+        ? { field: err.field, message: err.message }
+        : { field: '', message: `${sub.action.name} failed: ${(err as Error)?.message ?? String(err)}` };
   }
   return ar;
 }

@@ -58,7 +58,7 @@ const notFound = (detail: string) => new ApiError(404, 'not_found', 'Not found.'
 
 function seeded(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** `equals(email,"a")` / `any(email,["a","b"])` → field and values. */
@@ -90,7 +90,14 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
 
   app.setErrorHandler((err, _req, reply) => {
     const e = err instanceof ApiError ? err : new ApiError((err as { statusCode?: number }).statusCode ?? 500, 'error', 'Error.', (err as Error).message);
-    const item: Record<string, unknown> = { id: errorId(), status: e.status, code: e.code, title: e.title, detail: e.message, source: e.pointer ? { pointer: e.pointer } : {} };
+    const item: Record<string, unknown> = {
+      id: errorId(),
+      status: e.status,
+      code: e.code,
+      title: e.title,
+      detail: e.message,
+      source: e.pointer ? { pointer: e.pointer } : {},
+    };
     if (e.meta) item.meta = e.meta;
     return reply.status(e.status).send({ errors: [item] });
   });
@@ -103,10 +110,17 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     if (endpoint) state.requests.byEndpoint[endpoint] = (state.requests.byEndpoint[endpoint] ?? 0) + 1;
     const auth = req.headers.authorization ?? '';
     const key = auth.startsWith('Klaviyo-API-Key ') ? auth.slice(16).trim() : '';
-    if (!key || (opts.apiKey && key !== opts.apiKey)) throw new ApiError(401, 'not_authenticated', 'Authentication credentials were not provided.', 'Missing or invalid private key.');
+    if (!key || (opts.apiKey && key !== opts.apiKey))
+      throw new ApiError(401, 'not_authenticated', 'Authentication credentials were not provided.', 'Missing or invalid private key.');
     if (!req.headers.revision) throw new ApiError(400, 'invalid', 'Invalid input.', 'Missing required header: revision', undefined);
     const lacking = endpoint && opts.scopes ? SCOPES[endpoint].filter((s) => !opts.scopes!.includes(s)) : [];
-    if (lacking.length) throw new ApiError(403, 'permission_denied', 'You do not have permission to perform this action.', `This API key is missing required scopes: ${lacking.join(', ')}.`);
+    if (lacking.length)
+      throw new ApiError(
+        403,
+        'permission_denied',
+        'You do not have permission to perform this action.',
+        `This API key is missing required scopes: ${lacking.join(', ')}.`,
+      );
     if (faults.rate429 && random() < faults.rate429) {
       state.requests.rateLimited++;
       reply.header('Retry-After', '1');
@@ -124,7 +138,12 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
       if (r.retryAfter) {
         state.requests.rateLimited++;
         reply.header('Retry-After', String(r.retryAfter));
-        throw new ApiError(429, 'throttled', 'Request was throttled.', `Request was throttled. Expected available in ${r.retryAfter} second${r.retryAfter > 1 ? 's' : ''}.`);
+        throw new ApiError(
+          429,
+          'throttled',
+          'Request was throttled.',
+          `Request was throttled. Expected available in ${r.retryAfter} second${r.retryAfter > 1 ? 's' : ''}.`,
+        );
       }
       reply.header('RateLimit-Limit', String(r.limit)).header('RateLimit-Remaining', String(r.remaining)).header('RateLimit-Reset', String(r.reset));
     }
@@ -144,7 +163,10 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     if (problem) throw invalid(problem.detail, `${base}/${problem.pointer}`);
   };
   const duplicate = (err: unknown): never => {
-    if (err instanceof IdentifierConflict) throw new ApiError(409, 'duplicate_profile', 'Conflict.', 'A profile already exists with one of these identifiers.', '/data', { duplicate_profile_id: err.duplicateOf });
+    if (err instanceof IdentifierConflict)
+      throw new ApiError(409, 'duplicate_profile', 'Conflict.', 'A profile already exists with one of these identifiers.', '/data', {
+        duplicate_profile_id: err.duplicateOf,
+      });
     throw err;
   };
   const upsertOrDuplicate = (attrs: Record<string, unknown>, o: { id?: string; meta?: unknown } = {}) => {
@@ -165,7 +187,8 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     const data = (req.body as any).data;
     const attrs = data.attributes ?? {};
     checkIdentifiers(attrs, '/data/attributes');
-    if (!data.id && !['email', 'phone_number', 'external_id', '_kx'].some((k) => attrs[k])) throw invalid('A profile requires at least one identifier: email, phone_number, external_id or _kx.', '/data/attributes');
+    if (!data.id && !['email', 'phone_number', 'external_id', '_kx'].some((k) => attrs[k]))
+      throw invalid('A profile requires at least one identifier: email, phone_number, external_id or _kx.', '/data/attributes');
     const { profile, created } = upsertOrDuplicate(attrs, { ...(data.id ? { id: data.id } : {}), meta: data.meta });
     return reply.status(created ? 201 : 200).send({ data: profileOut(profile) });
   });
@@ -204,13 +227,25 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     if (profiles.length > ENDPOINTS.bulkImportProfiles.maxItems) throw invalid(`A job can import at most ${ENDPOINTS.bulkImportProfiles.maxItems} profiles.`);
     const listIds: string[] = (data.relationships?.lists?.data ?? []).map((l: any) => l.id);
     for (const l of listIds) if (!state.lists.has(l)) throw notFound(`List ${l} does not exist.`);
-    const job: ImportJob = { id: newId(), status: 'queued', total_count: profiles.length, completed_count: 0, failed_count: 0, created_at: new Date().toISOString(), errors: [] };
+    const job: ImportJob = {
+      id: newId(),
+      status: 'queued',
+      total_count: profiles.length,
+      completed_count: 0,
+      failed_count: 0,
+      created_at: new Date().toISOString(),
+      errors: [],
+    };
     state.jobs.set(job.id, job);
     const current = state;
     later(() => {
       profiles.forEach((p, i) => {
         const attrs = p.attributes ?? {};
-        const problem = identifierProblem(attrs) ?? (['email', 'phone_number', 'external_id', '_kx'].some((k) => attrs[k]) ? undefined : { pointer: '', detail: 'A profile requires at least one identifier.' });
+        const problem =
+          identifierProblem(attrs) ??
+          (['email', 'phone_number', 'external_id', '_kx'].some((k) => attrs[k])
+            ? undefined
+            : { pointer: '', detail: 'A profile requires at least one identifier.' });
         let profile: Profile | undefined;
         let conflict: IdentifierConflict | undefined;
         if (!problem) {
@@ -245,7 +280,18 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     });
     return reply.status(202).send({ data: jobOut(job) });
   });
-  const jobOut = (j: ImportJob) => ({ type: 'profile-bulk-import-job', id: j.id, attributes: { status: j.status, total_count: j.total_count, completed_count: j.completed_count, failed_count: j.failed_count, created_at: j.created_at, completed_at: j.completed_at ?? null } });
+  const jobOut = (j: ImportJob) => ({
+    type: 'profile-bulk-import-job',
+    id: j.id,
+    attributes: {
+      status: j.status,
+      total_count: j.total_count,
+      completed_count: j.completed_count,
+      failed_count: j.failed_count,
+      created_at: j.created_at,
+      completed_at: j.completed_at ?? null,
+    },
+  });
   app.get('/api/profile-bulk-import-jobs/:id', async (req) => {
     const j = state.jobs.get((req.params as { id: string }).id);
     if (!j) throw notFound('Job not found.');
@@ -260,12 +306,14 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   // ---------- events ----------
   const eventProfile = (attrs: Record<string, unknown>, pointer: string, meta?: unknown) => {
     checkIdentifiers(attrs, pointer);
-    if (!['email', 'phone_number', 'external_id', 'anonymous_id', '_kx'].some((k) => attrs[k])) throw invalid('An event profile requires an identifier.', pointer);
+    if (!['email', 'phone_number', 'external_id', 'anonymous_id', '_kx'].some((k) => attrs[k]))
+      throw invalid('An event profile requires an identifier.', pointer);
     return state.eventProfile(attrs, meta);
   };
   const checkEvent = (a: any, pointer: string) => {
     const name = a.metric.data.attributes.name;
-    if (typeof name !== 'string' || !name || name.length >= 128) throw invalid('Metric name must be 1 to 127 characters.', `${pointer}/metric/data/attributes/name`);
+    if (typeof name !== 'string' || !name || name.length >= 128)
+      throw invalid('Metric name must be 1 to 127 characters.', `${pointer}/metric/data/attributes/name`);
     if (a.time && Date.parse(a.time) > Date.now() + 365 * 86400_000) throw invalid('Event time can be at most one year in the future.', `${pointer}/time`);
   };
   app.post('/api/events', async (req, reply) => {
@@ -288,7 +336,11 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
         checkEvent(ev.attributes, `/data/attributes/events-bulk-create/data/${i}/attributes/events/data/${j}/attributes`);
         if (!ev.attributes.unique_id) return;
         const k = `${pkey}|${ev.attributes.metric.data.attributes.name}|${ev.attributes.unique_id}`;
-        if (seen.has(k)) throw invalid(`Duplicate unique_id ${ev.attributes.unique_id} for the same profile and metric in one request.`, `/data/attributes/events-bulk-create/data/${i}/attributes/events/data/${j}/attributes/unique_id`);
+        if (seen.has(k))
+          throw invalid(
+            `Duplicate unique_id ${ev.attributes.unique_id} for the same profile and metric in one request.`,
+            `/data/attributes/events-bulk-create/data/${i}/attributes/events/data/${j}/attributes/unique_id`,
+          );
         seen.add(k);
       });
     });
@@ -300,7 +352,11 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   });
 
   // ---------- lists ----------
-  const listOut = (l: { id: string; name: string; opt_in_process?: string }) => ({ type: 'list', id: l.id, attributes: { name: l.name, opt_in_process: l.opt_in_process ?? 'single_opt_in' } });
+  const listOut = (l: { id: string; name: string; opt_in_process?: string }) => ({
+    type: 'list',
+    id: l.id,
+    attributes: { name: l.name, opt_in_process: l.opt_in_process ?? 'single_opt_in' },
+  });
   app.post('/api/lists', async (req, reply) => {
     const a = (req.body as any).data.attributes;
     const list = { id: newId(6), name: a.name, opt_in_process: a.opt_in_process ?? undefined, profiles: new Set<string>() };
@@ -331,8 +387,8 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
         const unknown = ids.filter((p) => !state.profiles.has(p));
         if (unknown.length) throw invalid(`Invalid profile IDs: {${unknown.map((u) => `'${u}'`).join(', ')}}`);
         for (const p of ids) {
-          if (method === 'POST') (l.profiles.add(p), state.profiles.get(p)!.lists.add(id));
-          else (l.profiles.delete(p), state.profiles.get(p)!.lists.delete(id));
+          if (method === 'POST') l.profiles.add(p), state.profiles.get(p)!.lists.add(id);
+          else l.profiles.delete(p), state.profiles.get(p)!.lists.delete(id);
         }
         return reply.status(204).send();
       },
@@ -352,26 +408,35 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
       checkIdentifiers(pa, `/data/attributes/profiles/data/${i}/attributes`);
       for (const ch of Object.values(pa.subscriptions ?? {}) as any[])
         for (const params of Object.values(ch ?? {}) as any[])
-          if (params?.consented_at && !a.historical_import) throw invalid('consented_at can only be set when historical_import is true.', `/data/attributes/profiles/data/${i}/attributes/subscriptions`);
+          if (params?.consented_at && !a.historical_import)
+            throw invalid('consented_at can only be set when historical_import is true.', `/data/attributes/profiles/data/${i}/attributes/subscriptions`);
     });
     // A double opt-in list asks for confirmation first: email consent stays pending and the profile joins the list
     // only once confirmed (never, here). A historical import records consent already given, so it skips this.
     const doubleOptIn = Boolean(listId) && state.lists.get(listId!)!.opt_in_process === 'double_opt_in' && !a.historical_import;
     for (const p of profiles) {
       const pa = p.attributes;
-      const { profile } = upsertOrDuplicate({ ...(pa.email ? { email: pa.email } : {}), ...(pa.phone_number ? { phone_number: pa.phone_number } : {}) }, p.id ? { id: p.id } : {});
+      const { profile } = upsertOrDuplicate(
+        { ...(pa.email ? { email: pa.email } : {}), ...(pa.phone_number ? { phone_number: pa.phone_number } : {}) },
+        p.id ? { id: p.id } : {},
+      );
       let pending = false;
       for (const [channel, params] of Object.entries(pa.subscriptions ?? {}) as [string, any][]) {
         const m = params?.marketing;
         if (!m) continue;
-        const common = { timestamp: m.consented_at ?? new Date().toISOString(), method: 'API', ...(a.custom_source ? { custom_source: a.custom_source } : {}), ...(listId ? { list_id: listId } : {}) };
+        const common = {
+          timestamp: m.consented_at ?? new Date().toISOString(),
+          method: 'API',
+          ...(a.custom_source ? { custom_source: a.custom_source } : {}),
+          ...(listId ? { list_id: listId } : {}),
+        };
         const before = profile.subscriptions[channel]?.consent;
         if (channel === 'email' && doubleOptIn && before !== 'SUBSCRIBED') {
           pending = true;
           profile.subscriptions[channel] = { consent: before ?? 'NEVER_SUBSCRIBED', double_opt_in: 'PENDING', ...common };
         } else profile.subscriptions[channel] = { consent: 'SUBSCRIBED', ...common };
       }
-      if (listId && !pending) (state.lists.get(listId)!.profiles.add(profile.id), profile.lists.add(listId));
+      if (listId && !pending) state.lists.get(listId)!.profiles.add(profile.id), profile.lists.add(listId);
     }
     return reply.status(202).send();
   });
@@ -393,7 +458,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
           ...(listId ? { list_id: listId } : {}),
           ...(params?.transactional ? { transactional: { consent: 'UNSUBSCRIBED' } } : {}),
         };
-      if (listId) (state.lists.get(listId)!.profiles.delete(profile.id), profile.lists.delete(listId));
+      if (listId) state.lists.get(listId)!.profiles.delete(profile.id), profile.lists.delete(listId);
     }
     return reply.status(202).send();
   });
@@ -401,7 +466,11 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   // ---------- data privacy, accounts ----------
   app.post('/api/data-privacy-deletion-jobs', async (req, reply) => {
     const d = (req.body as any).data.attributes.profile.data;
-    const identifier: Record<string, string> = { ...(d.id ? { id: d.id } : {}), ...(d.attributes?.email ? { email: d.attributes.email } : {}), ...(d.attributes?.phone_number ? { phone_number: d.attributes.phone_number } : {}) };
+    const identifier: Record<string, string> = {
+      ...(d.id ? { id: d.id } : {}),
+      ...(d.attributes?.email ? { email: d.attributes.email } : {}),
+      ...(d.attributes?.phone_number ? { phone_number: d.attributes.phone_number } : {}),
+    };
     if (Object.keys(identifier).length !== 1) throw invalid('Exactly one of email, phone_number or id is required.', '/data/attributes/profile/data');
     checkIdentifiers(identifier, '/data/attributes/profile/data/attributes');
     const ids = identifier.id ? (state.profiles.has(identifier.id) ? [identifier.id] : []) : state.matches(identifier);
@@ -410,7 +479,18 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     return reply.status(202).send();
   });
   app.get('/api/accounts', async () => ({
-    data: [{ type: 'account', id: 'EMULATOR', attributes: { contact_information: { organization_name: 'Klaviyo emulator', default_sender_email: 'emulator@example.com' }, timezone: 'UTC', preferred_currency: 'USD', public_api_key: 'EMULTR' } }],
+    data: [
+      {
+        type: 'account',
+        id: 'EMULATOR',
+        attributes: {
+          contact_information: { organization_name: 'Klaviyo emulator', default_sender_email: 'emulator@example.com' },
+          timezone: 'UTC',
+          preferred_currency: 'USD',
+          public_api_key: 'EMULTR',
+        },
+      },
+    ],
   }));
 
   // ---------- emulator admin ----------
@@ -428,7 +508,8 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     const body = (req.body ?? {}) as Record<string, unknown>;
     // A misspelt fault would silently inject nothing: name what is known instead.
     const unknown = Object.keys(body).filter((k) => !(FAULT_KEYS as readonly string[]).includes(k) || typeof body[k] !== 'number');
-    if (unknown.length) throw new ApiError(400, 'invalid', 'Invalid input.', `unknown or non-numeric faults: ${unknown.join(', ')}; known (numbers): ${FAULT_KEYS.join(', ')}`);
+    if (unknown.length)
+      throw new ApiError(400, 'invalid', 'Invalid input.', `unknown or non-numeric faults: ${unknown.join(', ')}; known (numbers): ${FAULT_KEYS.join(', ')}`);
     setFaults(body as FaultOptions);
     return { faults };
   });

@@ -34,7 +34,8 @@ function convert(s: Schema, strict: boolean): Schema {
     if (KEEP.has(k)) out[k] = v;
     else if (k === 'items' || k === 'additionalProperties') out[k] = typeof v === 'object' ? convert(v, strict) : v;
     else if (k === 'allOf') out.allOf = (v as Schema[]).map((x) => convert(x, strict));
-    else if (k === 'oneOf' || k === 'anyOf') out.anyOf = (v as Schema[]).map((x) => convert(x, strict)); // Klaviyo's unions overlap
+    else if (k === 'oneOf' || k === 'anyOf')
+      out.anyOf = (v as Schema[]).map((x) => convert(x, strict)); // Klaviyo's unions overlap
     else if (k === 'properties') out.properties = Object.fromEntries(Object.entries(v as Schema).map(([p, x]) => [p, convert(x as Schema, strict)]));
   }
   if (out.required && out.properties) out.required = out.required.filter((p: string) => !out.properties[p]?.readOnly);
@@ -49,7 +50,11 @@ function convert(s: Schema, strict: boolean): Schema {
   return out;
 }
 
-const get = (x: unknown, pointer: string) => pointer.split('/').slice(1).reduce<any>((o, k) => o?.[k], x);
+const get = (x: unknown, pointer: string) =>
+  pointer
+    .split('/')
+    .slice(1)
+    .reduce<any>((o, k) => o?.[k], x);
 
 export interface BodyProblem {
   pointer: string;
@@ -149,7 +154,8 @@ export class OpenApiValidator {
     for (const [name, raw] of search) {
       const type = declared.get(name)?.schema?.type;
       if (!declared.has(name)) errors.push({ where: `query/${name}`, message: 'not a parameter of this operation' });
-      else if (type === 'array') values[name] = raw.split(','); // style form, explode false: comma-separated
+      else if (type === 'array')
+        values[name] = raw.split(','); // style form, explode false: comma-separated
       else if ((type === 'integer' || type === 'number') && /^-?\d+(\.\d+)?$/.test(raw)) values[name] = Number(raw);
       else if (type === 'boolean' && (raw === 'true' || raw === 'false')) values[name] = raw === 'true';
       else values[name] = raw;
@@ -182,7 +188,8 @@ export class OpenApiValidator {
         : e.keyword === 'required'
           ? `'${(e.params as { missingProperty: string }).missingProperty}' is a required field`
           : `${where} ${e.message}`;
-    const pointer = e.keyword === 'additionalProperties' ? `${where === '/' ? '' : where}/${(e.params as { additionalProperty: string }).additionalProperty}` : where;
+    const pointer =
+      e.keyword === 'additionalProperties' ? `${where === '/' ? '' : where}/${(e.params as { additionalProperty: string }).additionalProperty}` : where;
     return { pointer, detail };
   }
 }

@@ -28,7 +28,15 @@ export interface ImportJob {
   failed_count: number;
   created_at: string;
   completed_at?: string;
-  errors: Array<{ id: string; code: string; title: string; detail: string; source: { pointer: string }; original_payload: unknown; meta?: { duplicate_profile_id: string } }>;
+  errors: Array<{
+    id: string;
+    code: string;
+    title: string;
+    detail: string;
+    source: { pointer: string };
+    original_payload: unknown;
+    meta?: { duplicate_profile_id: string };
+  }>;
 }
 
 export const IDENTIFIERS = ['email', 'phone_number', 'external_id', '_kx', 'anonymous_id'] as const;
@@ -64,7 +72,8 @@ export function newId(len = 26): string {
 /** Why these identifiers would be refused, if they would. */
 export function identifierProblem(attrs: Record<string, unknown>): { pointer: string; detail: string } | undefined {
   if (typeof attrs.email === 'string' && !EMAIL.test(attrs.email)) return { pointer: 'email', detail: `Invalid email address: ${attrs.email}` };
-  if (typeof attrs.phone_number === 'string' && !E164.test(attrs.phone_number)) return { pointer: 'phone_number', detail: `Invalid phone number format (Example of a valid format: +12345678901): ${attrs.phone_number}` };
+  if (typeof attrs.phone_number === 'string' && !E164.test(attrs.phone_number))
+    return { pointer: 'phone_number', detail: `Invalid phone number format (Example of a valid format: +12345678901): ${attrs.phone_number}` };
   return undefined;
 }
 
@@ -89,12 +98,18 @@ export class EmulatorState {
    */
   resolve(attrs: Record<string, unknown>): string | undefined {
     const owners = new Map<string, Identifier>();
-    for (const k of IDENTIFIERS) if (typeof attrs[k] === 'string') {
-      const id = this.index.get(this.key(k, attrs[k]));
-      if (id && !owners.has(id)) owners.set(id, k);
-    }
+    for (const k of IDENTIFIERS)
+      if (typeof attrs[k] === 'string') {
+        const id = this.index.get(this.key(k, attrs[k]));
+        if (id && !owners.has(id)) owners.set(id, k);
+      }
     const [first, second] = [...owners.entries()];
-    if (second) throw new IdentifierConflict(second[0], second[1], `A profile already exists with one of these identifiers: ${second[1]} belongs to profile ${second[0]}, ${first[1]} to profile ${first[0]}.`);
+    if (second)
+      throw new IdentifierConflict(
+        second[0],
+        second[1],
+        `A profile already exists with one of these identifiers: ${second[1]} belongs to profile ${second[0]}, ${first[1]} to profile ${first[0]}.`,
+      );
     if (!first) return undefined;
     const p = this.profiles.get(first[0])!;
     const byPerson = PERSON_IDENTIFIERS.some((k) => typeof attrs[k] === 'string' && this.index.get(this.key(k, attrs[k])) === p.id);
@@ -102,7 +117,11 @@ export class EmulatorState {
       for (const k of PERSON_IDENTIFIERS) {
         const held = p.attributes[k];
         if (typeof attrs[k] === 'string' && typeof held === 'string' && this.key(k, held) !== this.key(k, attrs[k]))
-          throw new IdentifierConflict(p.id, first[1], `A profile already exists with one of these identifiers: ${first[1]} belongs to profile ${p.id}, whose ${k} is another.`);
+          throw new IdentifierConflict(
+            p.id,
+            first[1],
+            `A profile already exists with one of these identifiers: ${first[1]} belongs to profile ${p.id}, whose ${k} is another.`,
+          );
       }
     return p.id;
   }
@@ -111,10 +130,11 @@ export class EmulatorState {
   matches(attrs: Record<string, unknown>): string[] {
     const ids = new Set<string>();
     if (typeof attrs.id === 'string' && this.profiles.has(attrs.id)) ids.add(attrs.id);
-    for (const k of IDENTIFIERS) if (typeof attrs[k] === 'string') {
-      const id = this.index.get(this.key(k, attrs[k]));
-      if (id) ids.add(id);
-    }
+    for (const k of IDENTIFIERS)
+      if (typeof attrs[k] === 'string') {
+        const id = this.index.get(this.key(k, attrs[k]));
+        if (id) ids.add(id);
+      }
     return [...ids];
   }
 
@@ -143,7 +163,8 @@ export class EmulatorState {
       const v = attrs[k];
       if (typeof v !== 'string') continue;
       const owner = this.index.get(this.key(k, v));
-      if (owner && owner !== profile.id) throw new IdentifierConflict(owner, k, `A profile already exists with one of these identifiers: ${k} belongs to profile ${owner}.`);
+      if (owner && owner !== profile.id)
+        throw new IdentifierConflict(owner, k, `A profile already exists with one of these identifiers: ${k} belongs to profile ${owner}.`);
     }
     for (const [k, v] of Object.entries(attrs)) {
       if (k === 'properties') {
@@ -211,7 +232,13 @@ export class EmulatorState {
 
   snapshot() {
     return {
-      profiles: [...this.profiles.values()].map((p) => ({ id: p.id, attributes: p.attributes, properties: p.properties, subscriptions: p.subscriptions, lists: [...p.lists] })),
+      profiles: [...this.profiles.values()].map((p) => ({
+        id: p.id,
+        attributes: p.attributes,
+        properties: p.properties,
+        subscriptions: p.subscriptions,
+        lists: [...p.lists],
+      })),
       events: this.events,
       lists: [...this.lists.values()].map((l) => ({ id: l.id, name: l.name, opt_in_process: l.opt_in_process, profile_ids: [...l.profiles] })),
       deletions: this.deletions,
@@ -233,7 +260,11 @@ const same = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.s
  */
 export function patchProperties(props: Record<string, unknown>, patch: unknown): void {
   if (!patch || typeof patch !== 'object') return;
-  const { append, unappend, unset } = patch as { append?: Record<string, unknown> | null; unappend?: Record<string, unknown> | null; unset?: string | string[] | null };
+  const { append, unappend, unset } = patch as {
+    append?: Record<string, unknown> | null;
+    unappend?: Record<string, unknown> | null;
+    unset?: string | string[] | null;
+  };
   for (const [k, v] of Object.entries(append ?? {})) {
     const old = props[k];
     props[k] = [...(old === undefined || old === null ? [] : asList(old)), ...asList(v)];

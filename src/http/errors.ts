@@ -27,7 +27,11 @@ export function jsonErrorHandler(opts: ErrorHandlerOptions) {
     const statusCode = err instanceof HttpError ? err.statusCode : (err as { statusCode?: number }).statusCode;
     // The store is down or full: nothing was done, and the client should send the same request again later.
     const outage = statusCode ? undefined : opts.storeOutage?.(err);
-    if (outage) return reply.status(503).header('retry-after', String(outage.retryAfterS)).send({ success: false, error: `try again later: ${outage.reason}` });
+    if (outage)
+      return reply
+        .status(503)
+        .header('retry-after', String(outage.retryAfterS))
+        .send({ success: false, error: `try again later: ${outage.reason}` });
     const status = statusCode ?? 500;
     if (status >= 500) {
       opts.onServerError?.(err, { method: req.method, url: req.url.split('?')[0] });

@@ -83,8 +83,12 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
       done(null, buf.length ? JSON.parse(buf.toString('utf8')) : {});
     } catch (err) {
       if (err instanceof HttpError) return done(err, undefined);
-      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return done(new HttpError(413, `the request body is over ${MAX_BATCH_BYTES} bytes once decompressed`), undefined);
-      done(new HttpError(400, `the request body is not valid JSON${String(req.headers['content-encoding'] ?? '').includes('gzip') ? ' (or not valid gzip)' : ''}`), undefined);
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
+        return done(new HttpError(413, `the request body is over ${MAX_BATCH_BYTES} bytes once decompressed`), undefined);
+      done(
+        new HttpError(400, `the request body is not valid JSON${String(req.headers['content-encoding'] ?? '').includes('gzip') ? ' (or not valid gzip)' : ''}`),
+        undefined,
+      );
     }
   });
 
@@ -148,7 +152,6 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
       };
     });
   }
-
 }
 
 /** A store failure as an outage to answer 503, when it is one. */

@@ -55,7 +55,12 @@ function bulkCreateEvents(ops: EventOp[]): KlaviyoRequest {
       events: { data: e.from.map((i) => ({ type: 'event', attributes: eventAttributes(kept[i]) })) },
     },
   }));
-  return { endpoint: 'bulkCreateEvents', method: 'POST', path: ENDPOINTS.bulkCreateEvents.path, body: { data: { type: 'event-bulk-create-job', attributes: { 'events-bulk-create': { data } } } } };
+  return {
+    endpoint: 'bulkCreateEvents',
+    method: 'POST',
+    path: ENDPOINTS.bulkCreateEvents.path,
+    body: { data: { type: 'event-bulk-create-job', attributes: { 'events-bulk-create': { data } } } },
+  };
 }
 
 export const eventCreate: OperationKindModule<'event.create'> = {

@@ -29,7 +29,10 @@ export const listRemove: OperationKindModule<'list.remove'> = {
   isolatesRefusals: false,
   async send(items, { transport, lists }) {
     const listId = await lists.resolve(items[0].op.list, transport);
-    const ids = await lookupIds(items.map((i) => i.op.profile), transport);
+    const ids = await lookupIds(
+      items.map((i) => i.op.profile),
+      transport,
+    );
     if (ids.length) await transport.send(removeFromList(listId, ids));
     return delivered(items.length);
   },

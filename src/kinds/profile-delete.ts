@@ -11,7 +11,12 @@ function deletionJob(identifier: { email?: string; phone_number?: string; id?: s
   const data = identifier.id
     ? { type: 'profile', id: identifier.id, attributes: {} }
     : { type: 'profile', attributes: identifier.email ? { email: identifier.email } : { phone_number: identifier.phone_number } };
-  return { endpoint: 'requestProfileDeletion', method: 'POST', path: ENDPOINTS.requestProfileDeletion.path, body: { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data } } } } };
+  return {
+    endpoint: 'requestProfileDeletion',
+    method: 'POST',
+    path: ENDPOINTS.requestProfileDeletion.path,
+    body: { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data } } } },
+  };
 }
 
 export const profileDelete: OperationKindModule<'profile.delete'> = {

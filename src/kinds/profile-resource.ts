@@ -1,7 +1,20 @@
 /** How a profile is written inside Klaviyo requests: its resource body, its patch `meta`, and its entries in a bulk job. */
 import { hasPatch, type PatchProperties, type ProfileAttributes } from '../klaviyo/operations.js';
 
-const PROFILE_ATTRS = ['email', 'phone_number', 'external_id', '_kx', 'first_name', 'last_name', 'organization', 'title', 'image', 'locale', 'location', 'properties'] as const;
+const PROFILE_ATTRS = [
+  'email',
+  'phone_number',
+  'external_id',
+  '_kx',
+  'first_name',
+  'last_name',
+  'organization',
+  'title',
+  'image',
+  'locale',
+  'location',
+  'properties',
+] as const;
 
 /** Profile attributes as a given endpoint accepts them: anonymous_id only on event profiles. */
 export function profileBody(p: ProfileAttributes, forEvent: boolean): { type: 'profile'; id?: string; attributes: Record<string, unknown> } {

@@ -16,7 +16,12 @@ import { conflictNote, isConflict, withoutWeakest } from './identity-conflict.js
 const listKey = (l: ListRef | undefined) => (!l ? '' : 'id' in l ? `id:${l.id}` : `aud:${l.audienceKey}`);
 
 function profileImport(u: ProfileUpsert): KlaviyoRequest {
-  return { endpoint: 'createOrUpdateProfile', method: 'POST', path: ENDPOINTS.createOrUpdateProfile.path, body: { data: { ...profileBody(u.profile, false), ...profileMeta(u.patchProperties) } } };
+  return {
+    endpoint: 'createOrUpdateProfile',
+    method: 'POST',
+    path: ENDPOINTS.createOrUpdateProfile.path,
+    body: { data: { ...profileBody(u.profile, false), ...profileMeta(u.patchProperties) } },
+  };
 }
 
 function bulkImportProfiles(upserts: ProfileUpsert[], listId?: string): KlaviyoRequest {
@@ -59,7 +64,12 @@ async function importAroundConflicts(upsert: ProfileUpsert, transport: KlaviyoTr
  * failed for an identifier conflict go into another job without their weakest identifier (as importAroundConflicts
  * does; `left` says what each has lost so far), so a job of a warehouse table with shared phones delivers every row.
  */
-async function importProfiles(upserts: ProfileUpsert[], listId: string | undefined, ctx: SendContext, left: string[][] = upserts.map(() => [])): Promise<OpOutcome[]> {
+async function importProfiles(
+  upserts: ProfileUpsert[],
+  listId: string | undefined,
+  ctx: SendContext,
+  left: string[][] = upserts.map(() => []),
+): Promise<OpOutcome[]> {
   const out = await runImportJob(upserts, listId, ctx);
   const again: Array<{ i: number; upsert: ProfileUpsert; left: string[] }> = [];
   out.forEach((o, i) => {
@@ -92,7 +102,8 @@ async function runImportJob(upserts: ProfileUpsert[], listId: string | undefined
   // Polls share the job endpoints' small budget: wait before the first, then back off.
   for (let wait = pollIntervalMs; ; wait = Math.min(wait * 2, 10 * pollIntervalMs)) {
     await new Promise((resolve) => setTimeout(resolve, wait));
-    job = (await transport.send({ endpoint: 'getBulkImportJob', method: 'GET', path: `/api/profile-bulk-import-jobs/${encodeURIComponent(jobId)}` })).body?.data;
+    job = (await transport.send({ endpoint: 'getBulkImportJob', method: 'GET', path: `/api/profile-bulk-import-jobs/${encodeURIComponent(jobId)}` })).body
+      ?.data;
     const status = job?.attributes?.status;
     if (status === 'complete' || status === 'cancelled') break;
     if (Date.now() > deadline) return delivered(upserts.length, `bulk import job ${jobId} accepted; still ${status} after ${jobTimeoutMs} ms`);
@@ -103,7 +114,8 @@ async function runImportJob(upserts: ProfileUpsert[], listId: string | undefined
     const page: any = (await transport.send({ endpoint: 'getBulkImportErrors', method: 'GET', path })).body;
     for (const e of page?.data ?? []) {
       const m = /\/profiles\/data\/(\d+)/.exec(e.attributes?.source?.pointer ?? '');
-      for (const i of (m && entryItems[Number(m[1])]) || []) out[i] = { status: 'failed', error: e.attributes?.detail ?? e.attributes?.title ?? 'rejected by Klaviyo', detail: e.attributes };
+      for (const i of (m && entryItems[Number(m[1])]) || [])
+        out[i] = { status: 'failed', error: e.attributes?.detail ?? e.attributes?.title ?? 'rejected by Klaviyo', detail: e.attributes };
     }
     const next: string | undefined = page?.links?.next;
     path = next ? next.replace(/^https?:\/\/[^/]+/, '') : undefined;

@@ -31,7 +31,11 @@ function bulkSubscribe(ops: SubscribeOp[]): KlaviyoRequest {
               return {
                 type: 'profile',
                 ...(op.profile.id ? { id: op.profile.id } : {}),
-                attributes: { ...(op.profile.email ? { email: op.profile.email } : {}), ...(op.profile.phone_number ? { phone_number: op.profile.phone_number } : {}), subscriptions },
+                attributes: {
+                  ...(op.profile.email ? { email: op.profile.email } : {}),
+                  ...(op.profile.phone_number ? { phone_number: op.profile.phone_number } : {}),
+                  subscriptions,
+                },
               };
             }),
           },

@@ -19,8 +19,16 @@ function bulkUnsubscribe(ops: UnsubscribeOp[]): KlaviyoRequest {
             data: ops.map((op) => {
               const subscriptions: Record<string, unknown> = {};
               if (op.channels.includes('email')) subscriptions.email = { marketing: { consent: 'UNSUBSCRIBED' } };
-              if (op.channels.includes('sms')) subscriptions.sms = { marketing: { consent: 'UNSUBSCRIBED' }, ...(op.smsTransactional ? { transactional: { consent: 'UNSUBSCRIBED' } } : {}) };
-              return { type: 'profile', attributes: { ...(op.profile.email ? { email: op.profile.email } : {}), ...(op.profile.phone_number ? { phone_number: op.profile.phone_number } : {}), subscriptions } };
+              if (op.channels.includes('sms'))
+                subscriptions.sms = { marketing: { consent: 'UNSUBSCRIBED' }, ...(op.smsTransactional ? { transactional: { consent: 'UNSUBSCRIBED' } } : {}) };
+              return {
+                type: 'profile',
+                attributes: {
+                  ...(op.profile.email ? { email: op.profile.email } : {}),
+                  ...(op.profile.phone_number ? { phone_number: op.profile.phone_number } : {}),
+                  subscriptions,
+                },
+              };
             }),
           },
         },

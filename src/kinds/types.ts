@@ -49,4 +49,5 @@ export interface OperationKindModule<K extends OperationKind = OperationKind> {
 /** Bytes of operations per request: Klaviyo's 5 MB body limit less room for the envelope. */
 export const REQUEST_BYTES = 4_500_000;
 
-export const delivered = (n: number, note?: string): OpOutcome[] => Array.from({ length: n }, () => (note ? { status: 'delivered', note } : { status: 'delivered' }));
+export const delivered = (n: number, note?: string): OpOutcome[] =>
+  Array.from({ length: n }, () => (note ? { status: 'delivered', note } : { status: 'delivered' }));

@@ -16,8 +16,14 @@ type Rule = (status: number, headers: Record<string, string>, errs: KlaviyoError
 const RULES: Array<[(s: number) => boolean, Rule]> = [
   [(s) => s === 429, (s, h, e) => new RateLimitedError(summary(s, e), Math.max(0, Number(h['retry-after'] ?? 1) * 1000) || 1000, e)],
   [(s) => s >= 500, (s, _h, e) => new RetryableError(summary(s, e), s, e)],
-  [(s) => s === 409, (s, _h, e) => new DuplicateProfileError(summary(s, e), e.find((x) => x.meta?.duplicate_profile_id)?.meta?.duplicate_profile_id as string | undefined, e)],
-  [(s) => s === 401 || s === 403, (s, _h, e) => new AuthError(`${summary(s, e)} — check the Klaviyo private API key and that it has the scopes this endpoint needs`, s, e)],
+  [
+    (s) => s === 409,
+    (s, _h, e) => new DuplicateProfileError(summary(s, e), e.find((x) => x.meta?.duplicate_profile_id)?.meta?.duplicate_profile_id as string | undefined, e),
+  ],
+  [
+    (s) => s === 401 || s === 403,
+    (s, _h, e) => new AuthError(`${summary(s, e)} — check the Klaviyo private API key and that it has the scopes this endpoint needs`, s, e),
+  ],
   [(s) => s === 408, (s, _h, e) => new RetryableError(summary(s, e), s, e)],
   [(s) => s >= 400, (s, _h, e) => new PermanentError(summary(s, e), s, e)],
 ];

@@ -29,7 +29,7 @@ export class SharedRateLimiter implements RateBudget {
     for (;;) {
       signal?.throwIfAborted();
       const wait = await this.ledger.take(this.key(endpoint), limitsFor(endpoint, this.multiplier));
-      if (wait <= 0) return this.freeAt.delete(endpoint), undefined;
+      if (wait <= 0) return (this.freeAt.delete(endpoint), undefined);
       this.freeAt.set(endpoint, Date.now() + wait);
       // Wake a little after the slot frees, spread out, so waiting workers do not all ask at once.
       await new Promise<void>((resolve, reject) => {

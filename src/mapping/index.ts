@@ -54,7 +54,8 @@ function checkType(field: string, def: FieldDefinition, value: unknown): unknown
     case 'number':
     case 'integer': {
       const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      if (typeof n !== 'number' || !Number.isFinite(n) || (def.type === 'integer' && !Number.isInteger(n))) throw new PayloadError(field, `${field} must be a ${def.type}`);
+      if (typeof n !== 'number' || !Number.isFinite(n) || (def.type === 'integer' && !Number.isInteger(n)))
+        throw new PayloadError(field, `${field} must be a ${def.type}`);
       return n;
     }
     case 'boolean':

@@ -21,10 +21,13 @@ import { ConfigFileError, DESTINATION_ONLY_KEYS, parseConfig, parseDestination }
  * or a destination export holding them under `config` / `Config`. `preset` wins over the file's.
  */
 export function previewDestination(raw: unknown, preset?: string): DestinationConfig {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigFileError('the --config file must hold an object: a service config, a destination, or a preset’s settings');
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigFileError('the --config file must hold an object: a service config, a destination, or a preset’s settings');
   const o = raw as Record<string, unknown>;
   const d = 'destinations' in o ? parseConfig(o).destinations[0] : DESTINATION_ONLY_KEYS.some((k) => k in o) ? parseDestination(o) : undefined;
-  const config: DestinationConfig = d ? { preset: preset ?? d.preset, subscriptions: d.subscriptions, settings: d.settings } : { preset: preset ?? 'rudderstack', settings: o };
+  const config: DestinationConfig = d
+    ? { preset: preset ?? d.preset, subscriptions: d.subscriptions, settings: d.settings }
+    : { preset: preset ?? 'rudderstack', settings: o };
   compileDestination(config); // the preset's settings too: every problem now, before any input is read
   return config;
 }
@@ -53,7 +56,8 @@ export async function runPreview(opts: PreviewOptions): Promise<{ messages: numb
       parsed = JSON.parse(line);
     } catch (err) {
       errors++;
-      if (!opts.batch) write({ messageId: null, actions: [], requests: [], error: { field: '', message: `line ${lineNo} is not JSON: ${(err as Error).message}` } });
+      if (!opts.batch)
+        write({ messageId: null, actions: [], requests: [], error: { field: '', message: `line ${lineNo} is not JSON: ${(err as Error).message}` } });
       else process.stderr.write(`line ${lineNo}: not JSON\n`);
       continue;
     }
@@ -116,7 +120,13 @@ export async function previewRequests(planned: PlannedOperation[]): Promise<Prev
       pollIntervalMs: 0,
       holdBack: false,
       onRequest: ({ request, items }) =>
-        out.push({ method: request.method, path: request.path, ...(request.body !== undefined ? { body: request.body } : {}), messageIds: [...new Set(items.map((i) => i.messageId))], wave: i + 1 }),
+        out.push({
+          method: request.method,
+          path: request.path,
+          ...(request.body !== undefined ? { body: request.body } : {}),
+          messageIds: [...new Set(items.map((i) => i.messageId))],
+          wave: i + 1,
+        }),
     });
   }
   return out;
@@ -129,8 +139,15 @@ export async function previewMessage(dest: CompiledDestination, raw: unknown): P
   const result = planMessage(dest, v.message);
   return {
     messageId: result.messageId,
-    actions: result.actions.map((a) => ({ action: a.action, payload: a.payload, ...(a.error ? { error: a.error } : {}), ...(a.warnings.length ? { warnings: a.warnings } : {}) })),
-    requests: (await previewRequests(result.operations.map((op) => ({ ...op, partition: partitionKey(v.message) })))).map(({ messageIds: _ids, wave: _wave, ...r }) => r),
+    actions: result.actions.map((a) => ({
+      action: a.action,
+      payload: a.payload,
+      ...(a.error ? { error: a.error } : {}),
+      ...(a.warnings.length ? { warnings: a.warnings } : {}),
+    })),
+    requests: (await previewRequests(result.operations.map((op) => ({ ...op, partition: partitionKey(v.message) })))).map(
+      ({ messageIds: _ids, wave: _wave, ...r }) => r,
+    ),
     // Text cleaned on the way in (control characters, surrogates, dangerous keys); action warnings are under actions.
     ...(v.warnings ? { warnings: v.warnings } : {}),
     error: result.error,

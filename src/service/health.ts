@@ -49,7 +49,8 @@ export async function healthPlugin(app: FastifyInstance, opts: HealthOptions): P
   });
 
   app.get('/metrics', async (req, reply) => {
-    if (!mayDetail(req)) return reply.status(401).send({ success: false, error: 'send the admin token as `Authorization: Bearer <token>` (http.protectDetails is on)' });
+    if (!mayDetail(req))
+      return reply.status(401).send({ success: false, error: 'send the admin token as `Authorization: Bearer <token>` (http.protectDetails is on)' });
     if (!opts.metrics) return reply.status(404).send({ error: 'metrics are off' });
     const m = await opts.metrics.render();
     return reply.type(m.contentType).send(m.body);

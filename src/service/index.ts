@@ -71,7 +71,11 @@ export async function startService(
   const toEmulator = (d: Config['destinations'][number]) => !keyOf(d) && !d.klaviyoUrl;
   let emulator: Awaited<ReturnType<typeof startEmulator>> | undefined;
   if (delivers && config.destinations.some(toEmulator)) {
-    if (store.rateLedger) logger.warn({}, 'no Klaviyo API key with a shared store: each worker process delivers to its own in-process emulator; give --api-key (or --klaviyo-url of one emulator) when scaling out');
+    if (store.rateLedger)
+      logger.warn(
+        {},
+        'no Klaviyo API key with a shared store: each worker process delivers to its own in-process emulator; give --api-key (or --klaviyo-url of one emulator) when scaling out',
+      );
     emulator = await startEmulator({ port: 0, host: '127.0.0.1' });
     logger.info(
       { emulator: emulator.url, state: `${emulator.url}/__emulator/state`, destinations: config.destinations.filter(toEmulator).map((d) => d.name) },
@@ -97,7 +101,11 @@ export async function startService(
     if (!key) {
       const secret = await keptSecret(KV.writeKey(s.name));
       key = secret.value;
-      if (secret.generated) logger.info({ source: s.name }, `generated write key for source "${s.name}": ${key} (stored in the data dir; send it as the HTTP Basic auth user name)`);
+      if (secret.generated)
+        logger.info(
+          { source: s.name },
+          `generated write key for source "${s.name}": ${key} (stored in the data dir; send it as the HTTP Basic auth user name)`,
+        );
     }
     writeKeys[s.name] = key;
     sources.push({ name: s.name, writeKey: key, destinations: s.destinations ?? config.destinations.map((d) => d.name) });
@@ -105,7 +113,9 @@ export async function startService(
 
   const activity = new Activity();
   // Every process can show and test its destinations' mappings, delivering or not.
-  const compiled = new Map(config.destinations.map((d) => [d.name, compileDestination({ name: d.name, preset: d.preset, subscriptions: d.subscriptions, settings: d.settings })]));
+  const compiled = new Map(
+    config.destinations.map((d) => [d.name, compileDestination({ name: d.name, preset: d.preset, subscriptions: d.subscriptions, settings: d.settings })]),
+  );
   const pacing = new Map<string, PacingView>();
   // The admin API shows payloads: it always needs a token. A generated one is kept in the store, so every
   // process sharing a store (and every restart) accepts the same one.
@@ -143,14 +153,33 @@ export async function startService(
     pacing.set(d.name, { waitMs: (endpoint) => client.waitMs(endpoint), scale: d.delivery.rateLimitScale });
     // A 401/403 while finding a list pauses the destination too.
     const listTransport = watchAuth(client, (err, req) => workers.get(d.name)?.pause(authProblem(err, req.endpoint)));
-    const lists = new ListResolver(listTransport, { get: (k) => store.kvGet(KV.audienceList(d.name, k)), set: (k, v) => store.kvSet(KV.audienceList(d.name, k), v) });
+    const lists = new ListResolver(listTransport, {
+      get: (k) => store.kvGet(KV.audienceList(d.name, k)),
+      set: (k, v) => store.kvSet(KV.audienceList(d.name, k), v),
+    });
     const onPauseChange = (state: PauseState | undefined) => {
       metrics.paused(d.name, Boolean(state));
       // Kept in the store so `status` (another process) shows it; cleared on resume and on a start whose key check passes.
-      store.kvSet(KV.paused(d.name), state ? JSON.stringify(state) : '').catch((err) => logger.warn({ err: String(err) }, 'could not record the pause in the store'));
+      store
+        .kvSet(KV.paused(d.name), state ? JSON.stringify(state) : '')
+        .catch((err) => logger.warn({ err: String(err) }, 'could not record the pause in the store'));
     };
     const keyCheck = { check: () => checkApiKey(client) };
-    const worker = new DeliveryWorker({ name: d.name, store, destination, transport: client, lists, options: d.delivery, owner, logger, metrics: metrics.delivery, activity, onPauseChange, keyCheck, storeHealth });
+    const worker = new DeliveryWorker({
+      name: d.name,
+      store,
+      destination,
+      transport: client,
+      lists,
+      options: d.delivery,
+      owner,
+      logger,
+      metrics: metrics.delivery,
+      activity,
+      onPauseChange,
+      keyCheck,
+      storeHealth,
+    });
     workers.set(d.name, worker);
   }
   // The key is checked once before delivery starts: a wrong key or missing scopes pause that destination (messages
@@ -197,10 +226,26 @@ export async function startService(
       health: async () => {
         // Ingest still works while a destination is paused, so this is "degraded", not a failure.
         const paused = Object.fromEntries([...workers].filter(([, w]) => w.paused).map(([n, w]) => [n, w.paused!]));
-        return { ...(Object.keys(paused).length ? { status: 'degraded', paused } : {}), role: config.role, destinations: config.destinations.map((d) => d.name), emulator: emulator?.url ?? null };
+        return {
+          ...(Object.keys(paused).length ? { status: 'degraded', paused } : {}),
+          role: config.role,
+          destinations: config.destinations.map((d) => d.name),
+          emulator: emulator?.url ?? null,
+        };
       },
     },
-    admin: { token: adminToken, store, activity, config, writeKeys, destinations: compiled, deliversTo, pacing, emulator, ...(delivers ? { deleteUser: deleteUserIn } : {}) },
+    admin: {
+      token: adminToken,
+      store,
+      activity,
+      config,
+      writeKeys,
+      destinations: compiled,
+      deliversTo,
+      pacing,
+      emulator,
+      ...(delivers ? { deleteUser: deleteUserIn } : {}),
+    },
   });
   const url = await app.listen({ port: config.port, host: config.host });
   // Delivery starts at once, beside the key check: a wrong key's first 401 pauses the destination just the same
@@ -219,11 +264,23 @@ export async function startService(
                 model: m.model,
                 destination: m.destination,
                 // Where each column goes, when a model's plan is new (its first run, or its columns or rules changed).
-                onPlan: (plans, first) => first && logger.info({ model: m.label, plans: plans.map((p) => ({ action: p.action, columns: Object.fromEntries(p.columns.map((c) => [c.column, c.to ?? `not sent (${c.why})`])) })) }, 'warehouse sync: column plan'),
+                onPlan: (plans, first) =>
+                  first &&
+                  logger.info(
+                    {
+                      model: m.label,
+                      plans: plans.map((p) => ({
+                        action: p.action,
+                        columns: Object.fromEntries(p.columns.map((c) => [c.column, c.to ?? `not sent (${c.why})`])),
+                      })),
+                    },
+                    'warehouse sync: column plan',
+                  ),
               });
               logger.info({ ...s, model: m.label }, 'warehouse sync finished');
             } catch (err) {
-              if (err instanceof SyncBusyError) logger.info({ model: m.label, reason: err.message }, 'warehouse sync skipped: another run of this model is under way');
+              if (err instanceof SyncBusyError)
+                logger.info({ model: m.label, reason: err.message }, 'warehouse sync skipped: another run of this model is under way');
               else logger.error({ model: m.label, err: String(err) }, 'warehouse sync failed');
             }
           }),

@@ -7,8 +7,18 @@ export function createMetrics(store: Store) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
 
-  const received = new client.Counter({ name: 'kd_messages_received_total', help: 'Messages accepted and stored', labelNames: ['source'], registers: [registry] });
-  const rejected = new client.Counter({ name: 'kd_messages_rejected_total', help: 'Messages refused at ingest', labelNames: ['source', 'reason'], registers: [registry] });
+  const received = new client.Counter({
+    name: 'kd_messages_received_total',
+    help: 'Messages accepted and stored',
+    labelNames: ['source'],
+    registers: [registry],
+  });
+  const rejected = new client.Counter({
+    name: 'kd_messages_rejected_total',
+    help: 'Messages refused at ingest',
+    labelNames: ['source', 'reason'],
+    registers: [registry],
+  });
   const settled = new client.Counter({
     name: 'kd_messages_settled_total',
     help: 'Messages settled by delivery: delivered, retried (scheduled again), dead (dead-lettered), filtered (no subscription matched)',
@@ -35,7 +45,12 @@ export function createMetrics(store: Store) {
     labelNames: ['destination', 'field'],
     registers: [registry],
   });
-  const klaviyo429 = new client.Counter({ name: 'kd_klaviyo_rate_limited_total', help: 'Klaviyo 429 responses', labelNames: ['endpoint'], registers: [registry] });
+  const klaviyo429 = new client.Counter({
+    name: 'kd_klaviyo_rate_limited_total',
+    help: 'Klaviyo 429 responses',
+    labelNames: ['endpoint'],
+    registers: [registry],
+  });
   new client.Gauge({
     name: 'kd_queue_depth',
     help: 'Messages waiting per destination and state',

@@ -21,7 +21,13 @@ export interface HttpLimits {
   idleTimeoutMs: number;
 }
 
-const HTTP_DEFAULTS: HttpLimits = { maxConnections: 1024, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, idleTimeoutMs: 120_000 };
+const HTTP_DEFAULTS: HttpLimits = {
+  maxConnections: 1024,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 72_000,
+  idleTimeoutMs: 120_000,
+};
 /** Admin bodies are small JSON (filters, up to a few hundred preview messages). */
 const ADMIN_BODY_LIMIT = 2 * 1024 * 1024;
 

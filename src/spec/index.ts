@@ -51,7 +51,9 @@ function describe(v: unknown): string {
 
 const id = z.union([z.string(), z.number()]).transform((v) => String(v));
 const obj = (name: string) =>
-  z.custom<Record<string, any>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), { error: (i) => `${name} must be an object, got ${describe(i.input)}` });
+  z.custom<Record<string, any>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), {
+    error: (i) => `${name} must be an object, got ${describe(i.input)}`,
+  });
 /** An ISO-8601 date Date.parse reads as such ("2025-13-45T99:00:00Z" and "last tuesday" are not). */
 const isIsoDate = (v: unknown): v is string => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v));
 /** The message's own times: an unparseable one is dropped with a warning (dropBadTimes) rather than refusing the message. */
@@ -126,12 +128,18 @@ export function validateMessage(
   input: unknown,
   opts: { typeHint?: MessageType; receivedAt?: number } = {},
 ): { ok: true; message: SegmentMessage; warnings?: SpecError[] } | { ok: false; error: SpecError } {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) return { ok: false, error: { field: '', message: `a message must be a JSON object, got ${describe(input)}` } };
+  if (input === null || typeof input !== 'object' || Array.isArray(input))
+    return { ok: false, error: { field: '', message: `a message must be a JSON object, got ${describe(input)}` } };
   // Before anything that recurses (JSON.stringify, the cleaning copy): thousands of levels would overflow the stack.
   const deep = tooDeep(input);
-  if (deep) return { ok: false, error: { field: deep.field, message: `nested more than ${MAX_NESTING} levels deep; the limit is ${MAX_NESTING} levels of objects and arrays` } };
+  if (deep)
+    return {
+      ok: false,
+      error: { field: deep.field, message: `nested more than ${MAX_NESTING} levels deep; the limit is ${MAX_NESTING} levels of objects and arrays` },
+    };
   const bytes = messageBytes(input);
-  if (bytes > MAX_MESSAGE_BYTES) return { ok: false, error: { field: '', code: 'too_large', message: `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES}` } };
+  if (bytes > MAX_MESSAGE_BYTES)
+    return { ok: false, error: { field: '', code: 'too_large', message: `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES}` } };
   const notes = newNotes();
   // A shallow copy on top, so normalising type and ids below never touches the caller's object.
   const copy = { ...cleanJson(input as Record<string, unknown>, notes) };
@@ -154,10 +162,27 @@ export function validateMessage(
 }
 
 /** A `/v1/batch` body: valid messages go on, each bad one is reported with its index. */
-export function validateBatch(input: unknown): { messages: SegmentMessage[]; errors: Array<{ index: number } & SpecError>; warnings: Array<{ index: number } & SpecError> } {
+export function validateBatch(input: unknown): {
+  messages: SegmentMessage[];
+  errors: Array<{ index: number } & SpecError>;
+  warnings: Array<{ index: number } & SpecError>;
+} {
   const body = input as { batch?: unknown; context?: unknown; integrations?: unknown } | null;
-  if (!body || typeof body !== 'object' || !Array.isArray(body.batch)) return { messages: [], errors: [{ index: -1, field: 'batch', message: 'a batch body needs a `batch` array of messages' }], warnings: [] };
-  if (body.batch.length > MAX_BATCH_MESSAGES) return { messages: [], errors: [{ index: -1, field: 'batch', code: 'too_large', message: `the batch has ${body.batch.length} messages; the limit is ${MAX_BATCH_MESSAGES} messages per batch` }], warnings: [] };
+  if (!body || typeof body !== 'object' || !Array.isArray(body.batch))
+    return { messages: [], errors: [{ index: -1, field: 'batch', message: 'a batch body needs a `batch` array of messages' }], warnings: [] };
+  if (body.batch.length > MAX_BATCH_MESSAGES)
+    return {
+      messages: [],
+      errors: [
+        {
+          index: -1,
+          field: 'batch',
+          code: 'too_large',
+          message: `the batch has ${body.batch.length} messages; the limit is ${MAX_BATCH_MESSAGES} messages per batch`,
+        },
+      ],
+      warnings: [],
+    };
   const messages: SegmentMessage[] = [];
   const errors: Array<{ index: number } & SpecError> = [];
   const warnings: Array<{ index: number } & SpecError> = [];
@@ -168,8 +193,10 @@ export function validateBatch(input: unknown): { messages: SegmentMessage[]; err
     if (raw && typeof raw === 'object' && !Array.isArray(raw) && (sharedContext || sharedIntegrations)) {
       const r = raw as Record<string, unknown>;
       m = { ...r };
-      if (sharedContext && (r.context === undefined || (r.context && typeof r.context === 'object'))) (m as any).context = { ...sharedContext, ...(r.context as object) };
-      if (sharedIntegrations && (r.integrations === undefined || (r.integrations && typeof r.integrations === 'object'))) (m as any).integrations = { ...sharedIntegrations, ...(r.integrations as object) };
+      if (sharedContext && (r.context === undefined || (r.context && typeof r.context === 'object')))
+        (m as any).context = { ...sharedContext, ...(r.context as object) };
+      if (sharedIntegrations && (r.integrations === undefined || (r.integrations && typeof r.integrations === 'object')))
+        (m as any).integrations = { ...sharedIntegrations, ...(r.integrations as object) };
     }
     const v = validateMessage(m);
     if (v.ok) {

@@ -105,10 +105,26 @@ export const listPaths = (paths: string[]) => (paths.length <= 3 ? paths.join(',
 /** One warning per kind of problem, naming where it was (at most three places, then a count). */
 export function hygieneWarnings(notes: HygieneNotes): SpecError[] {
   const out: SpecError[] = [];
-  if (notes.control.length) out.push({ field: notes.control[0], message: `removed control characters (U+0000–U+001F except tab/newline, U+007F–U+009F) from ${listPaths(notes.control)}` });
-  if (notes.surrogate.length) out.push({ field: notes.surrogate[0], message: `replaced unpaired UTF-16 surrogates with U+FFFD in ${listPaths(notes.surrogate)}; send valid Unicode text` });
+  if (notes.control.length)
+    out.push({
+      field: notes.control[0],
+      message: `removed control characters (U+0000–U+001F except tab/newline, U+007F–U+009F) from ${listPaths(notes.control)}`,
+    });
+  if (notes.surrogate.length)
+    out.push({
+      field: notes.surrogate[0],
+      message: `replaced unpaired UTF-16 surrogates with U+FFFD in ${listPaths(notes.surrogate)}; send valid Unicode text`,
+    });
   if (notes.deep.length) out.push({ field: notes.deep[0], message: `sent ${listPaths(notes.deep)} as JSON text: nested more than ${MAX_DEPTH} levels deep` });
-  if (notes.overflow.length) out.push({ field: notes.overflow[0], message: `sent ${listPaths(notes.overflow)} as null: the number is too large for a 64-bit float (such as 1e400); send it as a string` });
-  if (notes.forbidden.length) out.push({ field: notes.forbidden[0], message: `dropped ${listPaths(notes.forbidden)}: keys named __proto__, constructor or prototype are refused (they could pollute objects)` });
+  if (notes.overflow.length)
+    out.push({
+      field: notes.overflow[0],
+      message: `sent ${listPaths(notes.overflow)} as null: the number is too large for a 64-bit float (such as 1e400); send it as a string`,
+    });
+  if (notes.forbidden.length)
+    out.push({
+      field: notes.forbidden[0],
+      message: `dropped ${listPaths(notes.forbidden)}: keys named __proto__, constructor or prototype are refused (they could pollute objects)`,
+    });
   return out;
 }

@@ -8,5 +8,7 @@ export async function openStore(url: string | undefined, dataDir: string): Promi
   if (!url) return createSqliteStore({ dataDir });
   if (/^postgres(ql)?:\/\//i.test(url)) return new PostgresStore(url);
   // A mistyped URL must not quietly become a local file nobody else sees.
-  throw new Error(`the store must be a postgres:// URL (or left out for the embedded SQLite store in the data dir); got "${url.replace(/\/\/[^@/]*@/, '//…@')}"`);
+  throw new Error(
+    `the store must be a postgres:// URL (or left out for the embedded SQLite store in the data dir); got "${url.replace(/\/\/[^@/]*@/, '//…@')}"`,
+  );
 }

@@ -16,8 +16,27 @@ export interface Outage {
 export const STORE_RETRY_AFTER_S = 5;
 
 // Node socket errors and Postgres SQLSTATEs (class 08: connection exception, 57P0x: shutting down or starting).
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03', '53300']);
-const UNREACHABLE_MESSAGES = [/connection terminated/i, /client was closed/i, /timeout exceeded when trying to connect/i, /connection .*(ended|closed)/i, /cannot use a pool after calling end/i];
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+const UNREACHABLE_MESSAGES = [
+  /connection terminated/i,
+  /client was closed/i,
+  /timeout exceeded when trying to connect/i,
+  /connection .*(ended|closed)/i,
+  /cannot use a pool after calling end/i,
+];
 const FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL', '53100']);
 const READ_ONLY_CODES = new Set(['EROFS', 'EACCES', 'EPERM', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', '25006']);
 
@@ -28,9 +47,12 @@ export function storeOutage(err: unknown): Outage | undefined {
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : String(err);
   const said = code ? `${code}: ${message}` : message;
-  if (FULL_CODES.has(code) || code.startsWith('SQLITE_IOERR') || /disk is full|no space left/i.test(message)) return { kind: 'full', reason: `the store cannot write: disk full or I/O error (${said})` };
-  if (READ_ONLY_CODES.has(code) || code.startsWith('SQLITE_READONLY')) return { kind: 'read-only', reason: `the store is read-only or cannot be opened (${said})` };
-  if (UNREACHABLE_CODES.has(code) || code.startsWith('08') || UNREACHABLE_MESSAGES.some((r) => r.test(message))) return { kind: 'unreachable', reason: `the store is unreachable (${said})` };
+  if (FULL_CODES.has(code) || code.startsWith('SQLITE_IOERR') || /disk is full|no space left/i.test(message))
+    return { kind: 'full', reason: `the store cannot write: disk full or I/O error (${said})` };
+  if (READ_ONLY_CODES.has(code) || code.startsWith('SQLITE_READONLY'))
+    return { kind: 'read-only', reason: `the store is read-only or cannot be opened (${said})` };
+  if (UNREACHABLE_CODES.has(code) || code.startsWith('08') || UNREACHABLE_MESSAGES.some((r) => r.test(message)))
+    return { kind: 'unreachable', reason: `the store is unreachable (${said})` };
   return undefined;
 }
 
@@ -59,7 +81,10 @@ export class StoreHealth {
     if (!outage) return undefined;
     if (this.current.up || this.current.reason !== outage.reason) {
       // Logged once per condition: a store down for an hour is one line, not one per request.
-      this.logger?.warn({ reason: outage.reason }, this.current.up ? 'store unavailable: answering 503 and pausing delivery' : 'store still unavailable, for another reason');
+      this.logger?.warn(
+        { reason: outage.reason },
+        this.current.up ? 'store unavailable: answering 503 and pausing delivery' : 'store still unavailable, for another reason',
+      );
       this.current = { up: false, reason: outage.reason, kind: outage.kind, since: this.current.since ?? Date.now() };
     }
     return outage;

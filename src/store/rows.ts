@@ -1,7 +1,16 @@
 /** Queue rows → the Store's shapes, for both stores (the Postgres pool parses BIGINT columns as numbers). */
 import type { DeadLetter, LeasedMessage, MessageState } from './types.js';
 
-export function leasedOf(r: { seq: number; destination: string; message_id: string; partition_key: string; payload: string; attempts: number; received_at: number; last_error: string | null }): LeasedMessage {
+export function leasedOf(r: {
+  seq: number;
+  destination: string;
+  message_id: string;
+  partition_key: string;
+  payload: string;
+  attempts: number;
+  received_at: number;
+  last_error: string | null;
+}): LeasedMessage {
   return {
     seq: r.seq,
     destination: r.destination,

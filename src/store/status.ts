@@ -61,7 +61,12 @@ export async function statusReport(store: Store, now = Date.now(), minutes?: Min
     const s = stats.byDestination[d] ?? { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0 };
     const paused = await pauseOf(store, d);
     const identityConflicts = await kvJson<DestinationStatus['identityConflicts']>(store, KV.identityConflicts(d));
-    destinations[d] = { ...s, rates: { last5m: rates(d, 5), last60m: rates(d, 60) }, ...(paused ? { paused } : {}), ...(identityConflicts ? { identityConflicts } : {}) };
+    destinations[d] = {
+      ...s,
+      rates: { last5m: rates(d, 5), last60m: rates(d, 60) },
+      ...(paused ? { paused } : {}),
+      ...(identityConflicts ? { identityConflicts } : {}),
+    };
   }
   return { destinations };
 }
@@ -70,16 +75,34 @@ export async function statusReport(store: Store, now = Date.now(), minutes?: Min
 export function formatStatus(report: Awaited<ReturnType<typeof statusReport>>): string {
   const rows = Object.entries(report.destinations);
   if (!rows.length) return 'no messages yet\n';
-  const head = ['destination', 'queued', 'in flight', 'retrying', 'dead letters', 'delivered', 'received/s 5m', 'received/s 1h', 'delivered/s 5m', 'delivered/s 1h', 'dead/s 5m', 'dead/s 1h'];
+  const head = [
+    'destination',
+    'queued',
+    'in flight',
+    'retrying',
+    'dead letters',
+    'delivered',
+    'received/s 5m',
+    'received/s 1h',
+    'delivered/s 5m',
+    'delivered/s 1h',
+    'dead/s 5m',
+    'dead/s 1h',
+  ];
   const body = rows.map(([name, s]) => {
     const { last5m: m5, last60m: h1 } = s.rates;
     return [name, s.queued, s.leased, s.retrying, s.dead, s.delivered, m5.received, h1.received, m5.delivered, h1.delivered, m5.dead, h1.dead].map(String);
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  const pauses = rows.filter(([, s]) => s.paused).map(([name, s]) => `${name}: PAUSED since ${new Date(s.paused!.since).toISOString()}, messages kept queued: ${s.paused!.reason}`);
+  const pauses = rows
+    .filter(([, s]) => s.paused)
+    .map(([name, s]) => `${name}: PAUSED since ${new Date(s.paused!.since).toISOString()}, messages kept queued: ${s.paused!.reason}`);
   const conflicts = rows
     .filter(([, s]) => s.identityConflicts)
-    .map(([name, s]) => `${name}: ${s.identityConflicts!.count} update(s) delivered around an identity conflict; last (${s.identityConflicts!.last.messageId}): ${s.identityConflicts!.last.note}`);
+    .map(
+      ([name, s]) =>
+        `${name}: ${s.identityConflicts!.count} update(s) delivered around an identity conflict; last (${s.identityConflicts!.last.messageId}): ${s.identityConflicts!.last.note}`,
+    );
   return [line(head), ...body.map(line), ...pauses, ...conflicts].join('\n') + '\n';
 }

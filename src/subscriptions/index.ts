@@ -24,7 +24,9 @@ export function compileTrigger(fql: string): CompiledTrigger {
   const ast = parseFql(fql);
   if (ast.error) {
     const reason = ast.error instanceof Error ? ast.error.message : '';
-    throw new TriggerError(`cannot parse the trigger ${JSON.stringify(fql)}${reason ? `: ${reason}` : ''}; write FQL such as type = "track" and event = "Order Completed"`);
+    throw new TriggerError(
+      `cannot parse the trigger ${JSON.stringify(fql)}${reason ? `: ${reason}` : ''}; write FQL such as type = "track" and event = "Order Completed"`,
+    );
   }
   if (JSON.stringify(ast).includes('"eos"')) throw new TriggerError(`the trigger ${JSON.stringify(fql)} is incomplete: a comparison has no value`);
   const compiled: CompiledTrigger = { source: fql, matches: (message) => validate(ast, message) };

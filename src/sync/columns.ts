@@ -21,7 +21,16 @@ export interface PlannedColumn {
   /** Where the value lands in the action's payload (`location.city`, `profile.email`, `properties.plan`); none: not sent. */
   to?: string;
   /** Why it goes there or nowhere. */
-  why: 'mapped' | 'by name' | 'property' | 'primary key' | 'excluded' | 'not listed in properties' | 'no properties' | 'no field for it' | 'name has . or quotes';
+  why:
+    | 'mapped'
+    | 'by name'
+    | 'property'
+    | 'primary key'
+    | 'excluded'
+    | 'not listed in properties'
+    | 'no properties'
+    | 'no field for it'
+    | 'name has . or quotes';
 }
 
 const LOCATION = ['address1', 'address2', 'city', 'region', 'zip', 'country', 'latitude', 'longitude', 'timezone', 'ip'];
@@ -100,7 +109,9 @@ export function resolveTarget(v: Vocabulary, target: string): string | undefined
 export function checkTargets(v: Vocabulary, targets: Iterable<[column: string, target: string]>, where: string): void {
   for (const [column, target] of targets) {
     if (resolveTarget(v, target) === undefined)
-      throw new Error(`${where}: ${column}=${target}: ${v.action} has no field ${target}; known: ${[...v.targets.keys()].join(', ')}${v.properties ? ', properties.<name>' : ''}`);
+      throw new Error(
+        `${where}: ${column}=${target}: ${v.action} has no field ${target}; known: ${[...v.targets.keys()].join(', ')}${v.properties ? ', properties.<name>' : ''}`,
+      );
   }
 }
 

@@ -58,9 +58,15 @@ export function fromModel(m: ModelConfig): SyncModel {
     const action = actionOf(m.name, s, i);
     const v = vocabularies[i];
     const where = `model "${m.name}"${subs.length > 1 ? ` subscriptions[${i}]` : ''}`;
-    checkTargets(v, Object.entries(s.fields ?? {}).map(([field, column]) => [column, field]), `${where}: fields`);
-    if (s.eventName !== undefined && !action.fields.metric_name) throw new Error(`${where}: eventName: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
-    if (s.timeColumn !== undefined && !action.fields.time) throw new Error(`${where}: timeColumn: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
+    checkTargets(
+      v,
+      Object.entries(s.fields ?? {}).map(([field, column]) => [column, field]),
+      `${where}: fields`,
+    );
+    if (s.eventName !== undefined && !action.fields.metric_name)
+      throw new Error(`${where}: eventName: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
+    if (s.timeColumn !== undefined && !action.fields.time)
+      throw new Error(`${where}: timeColumn: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
   });
   const model: SyncModel = {
     name: m.name,
@@ -96,7 +102,8 @@ export function withColumns(m: SyncModel, columns: string[]): { model: SyncModel
     for (const [k, f] of Object.entries(action.fields)) if (typeof f.default === 'string') mapping[k] = f.default;
     if (s.eventName) mapping.metric_name = s.eventName;
     // The same change gives the same unique id, whatever run sends it: Klaviyo records it once.
-    if (JSON.stringify(action.fields.unique_id?.default) === JSON.stringify({ '@path': '$.messageId' })) mapping.unique_id = { '@path': '$.context.retl.changeId' };
+    if (JSON.stringify(action.fields.unique_id?.default) === JSON.stringify({ '@path': '$.messageId' }))
+      mapping.unique_id = { '@path': '$.context.retl.changeId' };
     Object.assign(mapping, planMapping(planned), s.mapping ?? {});
     const name = `${m.name}: ${s.partnerAction} on ${s.on.join('/')}`;
     if (columns.length && action.fields.metric_name?.required && mapping.metric_name === undefined)
@@ -104,7 +111,12 @@ export function withColumns(m: SyncModel, columns: string[]): { model: SyncModel
     plans.push({ subscription: name, action: s.partnerAction, columns: planned });
     return { name, subscribe: s.on.map((k) => `event = "${k}"`).join(' or '), partnerAction: s.partnerAction, mapping };
   });
-  const named = [...Object.keys(rules.map ?? {}), ...(rules.exclude ?? []), ...(Array.isArray(rules.properties) ? rules.properties : []), ...subscriptions.flatMap((s) => [...Object.values(s.fields ?? {}), ...(s.timeColumn ? [s.timeColumn] : [])])];
+  const named = [
+    ...Object.keys(rules.map ?? {}),
+    ...(rules.exclude ?? []),
+    ...(Array.isArray(rules.properties) ? rules.properties : []),
+    ...subscriptions.flatMap((s) => [...Object.values(s.fields ?? {}), ...(s.timeColumn ? [s.timeColumn] : [])]),
+  ];
   const missing = columns.length ? [...new Set(named.filter((c) => !columns.includes(c)))] : [];
   return { model: { ...m, subscriptions: subs }, plans, missing };
 }
@@ -141,7 +153,11 @@ export function rowHash(row: Row): string {
 function canonical(v: unknown): string {
   if (v instanceof Date) return JSON.stringify(v.toISOString());
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Row)[k])}`).join(',')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Row)[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v ?? null);
 }
 

@@ -8,7 +8,10 @@ export function progressReporter(model: string, out: NodeJS.WriteStream = proces
   let drawn = false;
   const text = (p: SyncProgress) => {
     const size = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} kB`);
-    const amount = p.unit === 'bytes' ? `${size(p.done)} of ${size(p.total ?? 0)}` : `${p.done.toLocaleString('en-US')}${p.total !== undefined ? ` of ${p.total.toLocaleString('en-US')}` : ''} ${p.unit}`;
+    const amount =
+      p.unit === 'bytes'
+        ? `${size(p.done)} of ${size(p.total ?? 0)}`
+        : `${p.done.toLocaleString('en-US')}${p.total !== undefined ? ` of ${p.total.toLocaleString('en-US')}` : ''} ${p.unit}`;
     return `${model}: ${p.phase} ${amount}`;
   };
   return {

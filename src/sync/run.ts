@@ -8,7 +8,17 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Store, SnapshotChange, Snapshots } from '../store/types.js';
 import { readRows, sourceSize, type Row } from './sources.js';
-import { changeMessage, checkPrimaryKeyColumn, modelVersion, primaryKeyOf, rowHash, withColumns, type ChangeKind, type SubscriptionPlan, type SyncModel } from './model.js';
+import {
+  changeMessage,
+  checkPrimaryKeyColumn,
+  modelVersion,
+  primaryKeyOf,
+  rowHash,
+  withColumns,
+  type ChangeKind,
+  type SubscriptionPlan,
+  type SyncModel,
+} from './model.js';
 
 export interface SyncSummary {
   model: string;
@@ -103,7 +113,8 @@ async function takeLock(snapshots: Snapshots, model: string, label: string, owne
   let holder = await snapshots.lock(model, owner, leaseMs);
   if (holder !== undefined) {
     const [host, pid] = holder.split(':');
-    if (host === hostname() && /^\d+$/.test(pid ?? '') && Number(pid) !== process.pid && !alive(Number(pid))) holder = await snapshots.lock(model, owner, leaseMs, holder);
+    if (host === hostname() && /^\d+$/.test(pid ?? '') && Number(pid) !== process.pid && !alive(Number(pid)))
+      holder = await snapshots.lock(model, owner, leaseMs, holder);
   }
   if (holder !== undefined) throw new SyncBusyError(label, holder);
   let renewed = Date.now();
@@ -122,7 +133,10 @@ async function takeLock(snapshots: Snapshots, model: string, label: string, owne
   return {
     async check() {
       if (!lost && Date.now() - renewed > leaseMs / 3) await renew();
-      if (lost) throw new Error(`model ${label}: this run lost its lock (its lease lapsed and another run took the model); it stops, and the next run picks up where it left off`);
+      if (lost)
+        throw new Error(
+          `model ${label}: this run lost its lock (its lease lapsed and another run took the model); it stops, and the next run picks up where it left off`,
+        );
     },
     async release() {
       clearInterval(timer);
@@ -162,7 +176,19 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
   const snapshots = store.snapshots;
   const dry = Boolean(o.dryRun);
   let version = modelVersion(model);
-  const summary: SyncSummary = { model: model.name, rowsRead: 0, added: 0, updated: 0, deleted: 0, unchanged: 0, delivered: 0, failed: 0, pending: 0, dryRun: dry, warnings: [] };
+  const summary: SyncSummary = {
+    model: model.name,
+    rowsRead: 0,
+    added: 0,
+    updated: 0,
+    deleted: 0,
+    unchanged: 0,
+    delivered: 0,
+    failed: 0,
+    pending: 0,
+    dryRun: dry,
+    warnings: [],
+  };
   if (!dry) await store.kvSet(KV.retlModel(model.name, version), JSON.stringify({ subscriptions: model.subscriptions }));
 
   // A model's mappings come from the source's columns: planned with the first rows, again when rows bring new ones
@@ -176,7 +202,10 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
     const planned = withColumns(o.model, [...columns]);
     model = planned.model;
     version = modelVersion(model);
-    if (!before && planned.missing.length) summary.warnings.push(`no column ${planned.missing.join(', ')} in the source, though the model names ${planned.missing.length > 1 ? 'them' : 'it'} (map, exclude, properties, fields or timeColumn)`);
+    if (!before && planned.missing.length)
+      summary.warnings.push(
+        `no column ${planned.missing.join(', ')} in the source, though the model names ${planned.missing.length > 1 ? 'them' : 'it'} (map, exclude, properties, fields or timeColumn)`,
+      );
     const shownKey = KV.retlColumnsShown(model.name);
     const first = dry || (await store.kvGet(shownKey)) !== version;
     o.onPlan?.(planned.plans, first);
@@ -194,7 +223,10 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
     await lock?.check();
     const messages = changes.map((c) => ({ c, m: changeMessage(model, version, c.kind, c.pk, c.hash, c.row) }));
     // Where this run's copies will lie in the queue: a dead copy an earlier run left under the same id is not theirs.
-    const after = await snapshots.queueMark(o.destination, messages.map(({ m }) => m.messageId));
+    const after = await snapshots.queueMark(
+      o.destination,
+      messages.map(({ m }) => m.messageId),
+    );
     // Queued first, recorded second: a crash in between only means the change is found and queued again.
     await store.enqueue(
       o.destination,
@@ -231,7 +263,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
     const keyed = new Map<string, Row>();
     for (const row of rows) {
       const pk = primaryKeyOf(model, row);
-      if (keyed.has(pk)) (repeated++, (repeatedExample ??= pk));
+      if (keyed.has(pk)) repeated++, (repeatedExample ??= pk);
       keyed.set(pk, row); // a key repeated in the source: the last row wins
     }
     const previous = await snapshots.get(model.name, [...keyed.keys()]);
@@ -252,7 +284,11 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
     // subscription was added have none yet: keep the (unchanged) row now.
     if (model.actsOnDeleted && !dry && same.size) {
       const rowless = await snapshots.rowless(model.name, [...same.keys()]);
-      if (rowless.size) await snapshots.keepRows(model.name, [...rowless].map((pk) => ({ pk, hash: same.get(pk)!, row: JSON.stringify(keyed.get(pk)) })));
+      if (rowless.size)
+        await snapshots.keepRows(
+          model.name,
+          [...rowless].map((pk) => ({ pk, hash: same.get(pk)!, row: JSON.stringify(keyed.get(pk)) })),
+        );
     }
     // Deletions are the keys a run did not see (a dry run marks them aside, under its run id).
     await snapshots.seen(model.name, runId, [...keyed.keys()], dry);
@@ -261,7 +297,8 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
     const done = size?.unit === 'bytes' ? Math.min(bytes, size.total) : summary.rowsRead;
     o.onProgress?.({ phase: 'reading', done, total: size?.total, unit: size?.unit ?? 'rows' });
   }
-  if (repeated) summary.warnings.push(`${repeated} rows repeat a primary key of a row just before them (e.g. ${model.primaryKey} ${repeatedExample}): the last one wins`);
+  if (repeated)
+    summary.warnings.push(`${repeated} rows repeat a primary key of a row just before them (e.g. ${model.primaryKey} ${repeatedExample}): the last one wins`);
 
   await flush(1);
 

@@ -17,7 +17,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-
 /** The service as its own process; on a shared store a killed run's leases expire after 2 s. */
 /** `logs`: collect the child's log lines (JSON, level info and up) instead of discarding them. */
 export function startChild(port: number, dataDir: string, emulatorUrl: string, opts: { store?: string; role?: string; logs?: string[] } = {}): ChildProcess {
@@ -39,19 +38,30 @@ export function startChild(port: number, dataDir: string, emulatorUrl: string, o
     },
     stdio: opts.logs ? ['ignore', 'pipe', 'pipe'] : 'ignore',
   });
-  if (opts.logs) for (const s of [child.stdout!, child.stderr!]) s.setEncoding('utf8').on('data', (d: string) => opts.logs!.push(...d.split('\n').filter(Boolean)));
+  if (opts.logs)
+    for (const s of [child.stdout!, child.stderr!]) s.setEncoding('utf8').on('data', (d: string) => opts.logs!.push(...d.split('\n').filter(Boolean)));
   return child;
 }
 
-
 /** `n` track events of 25 users, numbered from `from`. */
 export const batch = (from: number, n: number) => ({
-  batch: Array.from({ length: n }, (_, i) => ({ type: 'track', userId: `user-${(from + i) % 25}`, messageId: `evt-${from + i}`, event: 'Crash Test', properties: { i: from + i }, context: { traits: { email: `user${(from + i) % 25}@example.com` } } })),
+  batch: Array.from({ length: n }, (_, i) => ({
+    type: 'track',
+    userId: `user-${(from + i) % 25}`,
+    messageId: `evt-${from + i}`,
+    event: 'Crash Test',
+    properties: { i: from + i },
+    context: { traits: { email: `user${(from + i) % 25}@example.com` } },
+  })),
 });
 
 export async function post(port: number, body: unknown): Promise<number> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` }, body: JSON.stringify(body) });
+    const res = await fetch(`http://127.0.0.1:${port}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
+      body: JSON.stringify(body),
+    });
     return res.status;
   } catch {
     return 0;

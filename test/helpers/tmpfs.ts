@@ -20,7 +20,9 @@ export function mountTmpfs(bytes: number): Tmpfs | { skip: string } {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    return { skip: `cannot mount a tmpfs here (${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim()}): the full-disk checks need mount` };
+    return {
+      skip: `cannot mount a tmpfs here (${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim()}): the full-disk checks need mount`,
+    };
   }
   const unmountSync = () => {
     try {

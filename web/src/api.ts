@@ -73,12 +73,15 @@ export interface DeadLetterFilter {
 
 export type Selection = { seqs: number[] } | { all: true; destination?: string; reason?: string };
 
-export type PreviewRequest = { destination: string; messages: unknown[] } | { preset: string; settings?: unknown; subscriptions?: unknown; messages: unknown[] };
+export type PreviewRequest =
+  | { destination: string; messages: unknown[] }
+  | { preset: string; settings?: unknown; subscriptions?: unknown; messages: unknown[] };
 
 export const api = {
   config: (token?: string) => request<AdminConfig>('/admin/config', { token }),
   overview: (window: OverviewWindow, signal?: AbortSignal) => request<Overview>(`/admin/overview${qs({ window })}`, { signal }),
-  events: (f: { destination?: string; q?: string; limit?: number }, signal?: AbortSignal) => request<{ events: EventSummary[] }>(`/admin/events${qs(f)}`, { signal }),
+  events: (f: { destination?: string; q?: string; limit?: number }, signal?: AbortSignal) =>
+    request<{ events: EventSummary[] }>(`/admin/events${qs(f)}`, { signal }),
   event: (id: string, signal?: AbortSignal) => request<EventDetail>(`/admin/events/${encodeURIComponent(id)}`, { signal }),
   deliveries: (f: DeliveryFilter, signal?: AbortSignal) => request<{ deliveries: Delivery[] }>(`/admin/deliveries${qs({ ...f })}`, { signal }),
   deadLetters: (f: DeadLetterFilter, signal?: AbortSignal) => request<{ deadLetters: DeadLetter[] }>(`/admin/dead-letters${qs({ ...f })}`, { signal }),

@@ -24,7 +24,11 @@ export function App() {
       setGate('refused');
     });
     // A stored token is checked once; a refused one leads back to the token screen.
-    if (getToken()) api.config().then((c) => (setConfig(c), setGate(null)), () => setGate((g) => (g === 'checking' ? 'ask' : g)));
+    if (getToken())
+      api.config().then(
+        (c) => (setConfig(c), setGate(null)),
+        () => setGate((g) => (g === 'checking' ? 'ask' : g)),
+      );
   }, []);
 
   if (gate === 'checking') return <Loading what="the dashboard" />;
@@ -42,7 +46,19 @@ export function App() {
   return <Shell page={route.page} param={route.param} config={config} onConfig={setConfig} onSignOut={() => (clearToken(), setGate('ask'))} />;
 }
 
-function Shell({ page, param, config, onConfig, onSignOut }: { page: PageId; param: string | null; config: AdminConfig; onConfig: (c: AdminConfig) => void; onSignOut: () => void }) {
+function Shell({
+  page,
+  param,
+  config,
+  onConfig,
+  onSignOut,
+}: {
+  page: PageId;
+  param: string | null;
+  config: AdminConfig;
+  onConfig: (c: AdminConfig) => void;
+  onSignOut: () => void;
+}) {
   const [menuOpen, setMenuOpen] = useState(false);
   const title = PAGES.find((p) => p.id === page)!.title;
   useEffect(() => {

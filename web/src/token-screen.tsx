@@ -46,9 +46,9 @@ export function TokenScreen({ gate, onAccepted }: { gate: Gate; onAccepted: (tok
       <form onSubmit={submit} class="card token-form">
         <label for="token">Admin token</label>
         <p id="token-help" class="hint">
-          The one <code>klaviyo-destination start</code> printed in its log beside the dashboard's address (generated on first start and
-          kept in the store), or the one it was given with <code>--admin-token</code> / <code>ADMIN_TOKEN</code>. It is kept in this tab only
-          (sessionStorage) and sent as <code>Authorization: Bearer …</code>.
+          The one <code>klaviyo-destination start</code> printed in its log beside the dashboard's address (generated on first start and kept in the store), or
+          the one it was given with <code>--admin-token</code> / <code>ADMIN_TOKEN</code>. It is kept in this tab only (sessionStorage) and sent as{' '}
+          <code>Authorization: Bearer …</code>.
         </p>
         <input
           id="token"

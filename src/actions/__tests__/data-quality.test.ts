@@ -16,8 +16,23 @@ const custom = (subscribe: string, partnerAction: string, mapping: Record<string
   compileDestination({ subscriptions: [{ subscribe, partnerAction, mapping }], settings: { defaultCountry: 'US' } });
 
 const TS = '2026-11-20T10:00:00.000Z';
-const identify = (traits: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ type: 'identify', messageId: 'm1', timestamp: TS, userId: 'u1', traits, ...extra });
-const track = (event: string, properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ type: 'track', messageId: 'm1', timestamp: TS, userId: 'u1', event, properties, ...extra });
+const identify = (traits: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  type: 'identify',
+  messageId: 'm1',
+  timestamp: TS,
+  userId: 'u1',
+  traits,
+  ...extra,
+});
+const track = (event: string, properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  type: 'track',
+  messageId: 'm1',
+  timestamp: TS,
+  userId: 'u1',
+  event,
+  properties,
+  ...extra,
+});
 
 interface Outcome {
   result: MessageResult;
@@ -76,7 +91,11 @@ const CASES: Case[] = [
   { name: 'US with dots', message: identify({ phone: '212.555.0100' }), profile: { phone_number: '+12125550100', external_id: 'u1' } },
   { name: 'US with spaces and a leading 1', message: identify({ phone: '1 212 555 0100' }), profile: { phone_number: '+12125550100', external_id: 'u1' } },
   { name: 'UK international with spaces', message: identify({ phone: '+44 7911 123456' }), profile: { phone_number: '+447911123456', external_id: 'u1' } },
-  { name: 'UK with a 0044 international prefix', message: identify({ phone: '0044 7911 123456' }), profile: { phone_number: '+447911123456', external_id: 'u1' } },
+  {
+    name: 'UK with a 0044 international prefix',
+    message: identify({ phone: '0044 7911 123456' }),
+    profile: { phone_number: '+447911123456', external_id: 'u1' },
+  },
   { name: 'UK dialled from the US (011)', message: identify({ phone: '011 44 7911 123456' }), profile: { phone_number: '+447911123456', external_id: 'u1' } },
   { name: 'tel: URI', message: identify({ phone: 'tel:+1-212-555-0100' }), profile: { phone_number: '+12125550100', external_id: 'u1' } },
   { name: 'phone sent as a JSON number', message: identify({ phone: 2125550100 }), profile: { phone_number: '+12125550100', external_id: 'u1' } },
@@ -92,17 +111,41 @@ const CASES: Case[] = [
     profile: { phone_number: '+12125550100', external_id: 'u1' },
     warnings: [['phone_number', /^dropped extension 7 /]],
   },
-  { name: 'UK national number, address country GB', message: identify({ phone: '07911 123456', address: { country: 'GB' } }), profile: { phone_number: '+447911123456', external_id: 'u1', location: { country: 'GB' } } },
+  {
+    name: 'UK national number, address country GB',
+    message: identify({ phone: '07911 123456', address: { country: 'GB' } }),
+    profile: { phone_number: '+447911123456', external_id: 'u1', location: { country: 'GB' } },
+  },
   {
     name: 'UK national number, address country as an English name',
     message: identify({ phone: '07911 123456', address: { country: 'United Kingdom' } }),
     profile: { phone_number: '+447911123456', external_id: 'u1', location: { country: 'United Kingdom' } },
   },
-  { name: 'German number, context.location.country "Germany"', message: identify({ phone: '030 1234567' }, { context: { location: { country: 'Germany' } } }), profile: { phone_number: '+49301234567', external_id: 'u1' } },
-  { name: 'French mobile with pairs of digits', message: identify({ phone: '06 12 34 56 78', address: { country: 'fr' } }), profile: { phone_number: '+33612345678', external_id: 'u1', location: { country: 'fr' } } },
-  { name: 'Brazilian mobile', message: identify({ phone: '(11) 91234-5678' }, { context: { location: { country: 'BR' } } }), profile: { phone_number: '+5511912345678', external_id: 'u1' } },
-  { name: 'Japanese mobile with dashes', message: identify({ phone: '090-1234-5678' }, { context: { location: { country: 'Japan' } } }), profile: { phone_number: '+819012345678', external_id: 'u1' } },
-  { name: 'Australian mobile', message: identify({ phone: '0412 345 678' }, { context: { location: { country: 'AU' } } }), profile: { phone_number: '+61412345678', external_id: 'u1' } },
+  {
+    name: 'German number, context.location.country "Germany"',
+    message: identify({ phone: '030 1234567' }, { context: { location: { country: 'Germany' } } }),
+    profile: { phone_number: '+49301234567', external_id: 'u1' },
+  },
+  {
+    name: 'French mobile with pairs of digits',
+    message: identify({ phone: '06 12 34 56 78', address: { country: 'fr' } }),
+    profile: { phone_number: '+33612345678', external_id: 'u1', location: { country: 'fr' } },
+  },
+  {
+    name: 'Brazilian mobile',
+    message: identify({ phone: '(11) 91234-5678' }, { context: { location: { country: 'BR' } } }),
+    profile: { phone_number: '+5511912345678', external_id: 'u1' },
+  },
+  {
+    name: 'Japanese mobile with dashes',
+    message: identify({ phone: '090-1234-5678' }, { context: { location: { country: 'Japan' } } }),
+    profile: { phone_number: '+819012345678', external_id: 'u1' },
+  },
+  {
+    name: 'Australian mobile',
+    message: identify({ phone: '0412 345 678' }, { context: { location: { country: 'AU' } } }),
+    profile: { phone_number: '+61412345678', external_id: 'u1' },
+  },
   { name: 'Indian mobile, international', message: identify({ phone: '+91 98765 43210' }), profile: { phone_number: '+919876543210', external_id: 'u1' } },
   {
     name: 'a US number with a GB address falls back to defaultCountry',
@@ -115,14 +158,29 @@ const CASES: Case[] = [
     profile: { email: 'a@b.co', external_id: 'u1' },
     warnings: [['phone_number', /^dropped "12": not a valid phone number for US; send it in E\.164 \(\+12125550100\)$/]],
   },
-  { name: 'vanity letters: dropped', message: identify({ phone: '1-800-FLOWERS' }), profile: { external_id: 'u1' }, warnings: [['phone_number', /^dropped "1-800-FLOWERS": not a valid phone number/]] },
-  { name: 'unassigned area code 555: dropped', message: identify({ phone: '+1 555 555 5555' }), profile: { external_id: 'u1' }, warnings: [['phone_number', /^dropped "\+1 555 555 5555"/]] },
+  {
+    name: 'vanity letters: dropped',
+    message: identify({ phone: '1-800-FLOWERS' }),
+    profile: { external_id: 'u1' },
+    warnings: [['phone_number', /^dropped "1-800-FLOWERS": not a valid phone number/]],
+  },
+  {
+    name: 'unassigned area code 555: dropped',
+    message: identify({ phone: '+1 555 555 5555' }),
+    profile: { external_id: 'u1' },
+    warnings: [['phone_number', /^dropped "\+1 555 555 5555"/]],
+  },
   {
     name: 'no country anywhere: the warning says how to fix it',
     dest: NO_COUNTRY,
     message: identify({ phone: '(212) 555-0100' }),
     profile: { external_id: 'u1' },
-    warnings: [['phone_number', /not a valid phone number; send it in E\.164 \(\+12125550100\), or set a country \(country_code, the address country, or the destination setting defaultCountry\)$/]],
+    warnings: [
+      [
+        'phone_number',
+        /not a valid phone number; send it in E\.164 \(\+12125550100\), or set a country \(country_code, the address country, or the destination setting defaultCountry\)$/,
+      ],
+    ],
   },
   {
     name: 'phone-only profile with an anonymous id',
@@ -132,7 +190,10 @@ const CASES: Case[] = [
   {
     name: 'the only identifier is an invalid phone: the event fails, naming the fix',
     message: { type: 'identify', messageId: 'm1', anonymousId: 'anon-1', traits: { phone: 'call me' } },
-    error: ['email', /^a valid email, phone_number, external_id, _kx, id is required to identify the profile \(phone_number: dropped "call me": not a valid phone number for US/],
+    error: [
+      'email',
+      /^a valid email, phone_number, external_id, _kx, id is required to identify the profile \(phone_number: dropped "call me": not a valid phone number for US/,
+    ],
   },
   {
     name: 'track: phone from context.traits with a SMS-style format',
@@ -142,16 +203,54 @@ const CASES: Case[] = [
   },
 
   // ── Emails ─────────────────────────────────────────────────────────────────────────────────────────────
-  { name: 'spaces and an upper-case domain', message: identify({ email: '  Ann.Lee@Example.COM ' }), profile: { email: 'Ann.Lee@example.com', external_id: 'u1' } },
+  {
+    name: 'spaces and an upper-case domain',
+    message: identify({ email: '  Ann.Lee@Example.COM ' }),
+    profile: { email: 'Ann.Lee@example.com', external_id: 'u1' },
+  },
   { name: 'mailto: prefix', message: identify({ email: 'mailto:bob@EXAMPLE.org' }), profile: { email: 'bob@example.org', external_id: 'u1' } },
-  { name: 'plus tag and a country-code TLD', message: identify({ email: 'User+Tag@Sub.Example.CO.UK' }), profile: { email: 'User+Tag@sub.example.co.uk', external_id: 'u1' } },
+  {
+    name: 'plus tag and a country-code TLD',
+    message: identify({ email: 'User+Tag@Sub.Example.CO.UK' }),
+    profile: { email: 'User+Tag@sub.example.co.uk', external_id: 'u1' },
+  },
   { name: 'internationalised domain and local part', message: identify({ email: 'José@Bücher.DE' }), profile: { email: 'José@bücher.de', external_id: 'u1' } },
-  { name: 'space inside: dropped', message: identify({ email: 'ann lee@example.com' }), profile: { external_id: 'u1' }, warnings: [['email', /^dropped "ann lee@example\.com": not a valid email address \(expected name@example\.com\)$/]] },
-  { name: 'no TLD: dropped', message: identify({ email: 'ann@localhost' }), profile: { external_id: 'u1' }, warnings: [['email', /^dropped "ann@localhost": not a valid email/]] },
-  { name: 'two @: dropped', message: identify({ email: 'ann@@example.com' }), profile: { external_id: 'u1' }, warnings: [['email', /^dropped "ann@@example\.com"/]] },
-  { name: 'double dot: dropped', message: identify({ email: 'ann..lee@example.com' }), profile: { external_id: 'u1' }, warnings: [['email', /^dropped "ann\.\.lee@example\.com"/]] },
-  { name: 'over 100 characters: dropped', message: identify({ email: `${big(95)}@x.com` }), profile: { external_id: 'u1' }, warnings: [['email', /longer than Klaviyo's 100 characters$/]] },
-  { name: 'a number is not an email', message: identify({ email: 12345 }), profile: { external_id: 'u1' }, warnings: [['email', /^dropped "12345": not a valid email/]] },
+  {
+    name: 'space inside: dropped',
+    message: identify({ email: 'ann lee@example.com' }),
+    profile: { external_id: 'u1' },
+    warnings: [['email', /^dropped "ann lee@example\.com": not a valid email address \(expected name@example\.com\)$/]],
+  },
+  {
+    name: 'no TLD: dropped',
+    message: identify({ email: 'ann@localhost' }),
+    profile: { external_id: 'u1' },
+    warnings: [['email', /^dropped "ann@localhost": not a valid email/]],
+  },
+  {
+    name: 'two @: dropped',
+    message: identify({ email: 'ann@@example.com' }),
+    profile: { external_id: 'u1' },
+    warnings: [['email', /^dropped "ann@@example\.com"/]],
+  },
+  {
+    name: 'double dot: dropped',
+    message: identify({ email: 'ann..lee@example.com' }),
+    profile: { external_id: 'u1' },
+    warnings: [['email', /^dropped "ann\.\.lee@example\.com"/]],
+  },
+  {
+    name: 'over 100 characters: dropped',
+    message: identify({ email: `${big(95)}@x.com` }),
+    profile: { external_id: 'u1' },
+    warnings: [['email', /longer than Klaviyo's 100 characters$/]],
+  },
+  {
+    name: 'a number is not an email',
+    message: identify({ email: 12345 }),
+    profile: { external_id: 'u1' },
+    warnings: [['email', /^dropped "12345": not a valid email/]],
+  },
   {
     name: 'invalid traits.email, valid context.traits.email: the next source is used',
     message: identify({ email: 'n/a' }, { context: { traits: { email: 'real@example.com' } } }),
@@ -178,9 +277,18 @@ const CASES: Case[] = [
     profile: { email: 'Prop@example.com', external_id: 'u1' },
     properties: { email: 'Prop@Example.com', plan: 'pro' },
   },
-  { name: 'anonymous-only track', message: { type: 'track', messageId: 'm1', anonymousId: 'anon-9', event: 'Page Scrolled' }, profile: { anonymous_id: 'anon-9' }, properties: {} },
+  {
+    name: 'anonymous-only track',
+    message: { type: 'track', messageId: 'm1', anonymousId: 'anon-9', event: 'Page Scrolled' },
+    profile: { anonymous_id: 'anon-9' },
+    properties: {},
+  },
   { name: 'userId-only identify', message: identify({}), profile: { external_id: 'u1' } },
-  { name: 'numeric userId becomes text', message: { type: 'identify', messageId: 'm1', userId: 123456789012, traits: {} }, profile: { external_id: '123456789012' } },
+  {
+    name: 'numeric userId becomes text',
+    message: { type: 'identify', messageId: 'm1', userId: 123456789012, traits: {} },
+    profile: { external_id: '123456789012' },
+  },
   {
     name: 'email from context.externalIds',
     message: identify({}, { context: { externalIds: [{ id: 'ext@example.com', type: 'email', collection: 'users', encoding: 'none' }] } }),
@@ -205,13 +313,20 @@ const CASES: Case[] = [
   },
   {
     name: 'Audience Entered: the list upsert carries the email and phone from context.traits',
-    message: track('Audience Entered', {}, { context: { traits: { email: 'vip@example.com', phone: '+1 212 555 0100' }, personas: { computation_key: 'vips', computation_id: 'aud_1' } } }),
+    message: track(
+      'Audience Entered',
+      {},
+      { context: { traits: { email: 'vip@example.com', phone: '+1 212 555 0100' }, personas: { computation_key: 'vips', computation_id: 'aud_1' } } },
+    ),
     warnings: [],
     check: ({ requests }) => {
       const upsert = requests.find((r) => r.path === '/api/profile-bulk-import-jobs')!;
       expect(profileOf(upsert)).toEqual({ type: 'profile', attributes: { email: 'vip@example.com', phone_number: '+12125550100', external_id: 'u1' } });
       // The audience's list is looked up by name, created when missing, and the import job names its id.
-      expect(requests.filter((r) => r.path.startsWith('/api/lists')).map((r) => [r.method, decodeURIComponent(r.path)])).toEqual([['GET', '/api/lists?filter=equals(name,"vips")'], ['POST', '/api/lists']]);
+      expect(requests.filter((r) => r.path.startsWith('/api/lists')).map((r) => [r.method, decodeURIComponent(r.path)])).toEqual([
+        ['GET', '/api/lists?filter=equals(name,"vips")'],
+        ['POST', '/api/lists'],
+      ]);
       expect((upsert.body as any).data.relationships).toEqual({ lists: { data: [{ type: 'list', id: '<list id of vips>' }] } });
     },
   },
@@ -233,7 +348,12 @@ const CASES: Case[] = [
   },
 
   // ── Klaviyo's limits ───────────────────────────────────────────────────────────────────────────────────
-  { name: 'metric name over 127 characters', message: track(big(200, 'm'), {}), metric: big(127, 'm'), warnings: [['metric_name', /^truncated to 127 characters \(Klaviyo's limit\)$/]] },
+  {
+    name: 'metric name over 127 characters',
+    message: track(big(200, 'm'), {}),
+    metric: big(127, 'm'),
+    warnings: [['metric_name', /^truncated to 127 characters \(Klaviyo's limit\)$/]],
+  },
   {
     name: 'metric name cut between characters, never inside an emoji',
     message: track(`${big(126)}😀yz`, {}),
@@ -265,7 +385,9 @@ const CASES: Case[] = [
     name: 'nested 15 levels: below level 10 the object is sent as JSON text',
     message: track('Deep', { d: nested(15) }),
     properties: { d: { n: { n: { n: { n: { n: { n: { n: { n: { n: JSON.stringify(nested(6)) } } } } } } } } } },
-    warnings: [['properties.d.n.n.n.n.n.n.n.n.n', /^sent properties\.d\.n\.n\.n\.n\.n\.n\.n\.n\.n as JSON text: Klaviyo accepts objects nested at most 10 levels deep$/]],
+    warnings: [
+      ['properties.d.n.n.n.n.n.n.n.n.n', /^sent properties\.d\.n\.n\.n\.n\.n\.n\.n\.n\.n as JSON text: Klaviyo accepts objects nested at most 10 levels deep$/],
+    ],
   },
   {
     name: 'an array over 4000 items keeps the first 4000',
@@ -282,7 +404,9 @@ const CASES: Case[] = [
       const props = eventOf(requests[0]).properties;
       expect(jsonBytes(props)).toBeLessThanOrEqual(LIMITS.eventBytes);
       expect(Object.keys(props)).toEqual(['small', ...Array.from({ length: 45 }, (_, i) => `blob${i + 15}`)]);
-      expect(warnings).toEqual([['properties.blob0', "dropped properties.blob0, properties.blob1, properties.blob2 and 12 more: the event would exceed Klaviyo's 5 MB request limit"]]);
+      expect(warnings).toEqual([
+        ['properties.blob0', "dropped properties.blob0, properties.blob1, properties.blob2 and 12 more: the event would exceed Klaviyo's 5 MB request limit"],
+      ]);
     },
   },
   {
@@ -298,7 +422,11 @@ const CASES: Case[] = [
     check: ({ requests }) => expect(eventOf(requests[0]).time).toBeUndefined(),
     warnings: [['time', /^dropped "1970-01-01T00:00:01Z": Klaviyo accepts event times from 2000 up to a year ahead/]],
   },
-  { name: 'an event time years ahead is dropped', message: track('Future', {}, { timestamp: '2999-01-01T00:00:00Z' }), warnings: [['time', /^dropped "2999-01-01T00:00:00Z"/]] },
+  {
+    name: 'an event time years ahead is dropped',
+    message: track('Future', {}, { timestamp: '2999-01-01T00:00:00Z' }),
+    warnings: [['time', /^dropped "2999-01-01T00:00:00Z"/]],
+  },
   {
     name: 'product events obey the same limits',
     raw: true,
@@ -348,7 +476,9 @@ const CASES: Case[] = [
   {
     name: '__proto__ and constructor reaching planMessage directly (no ingest) cannot pollute either',
     raw: true,
-    message: JSON.parse(`{"type":"identify","messageId":"m1","userId":"u1","traits":{"constructor":{"prototype":{"x":1}},"__proto__":{"isAdmin":true},"plan":"pro"}}`),
+    message: JSON.parse(
+      `{"type":"identify","messageId":"m1","userId":"u1","traits":{"constructor":{"prototype":{"x":1}},"__proto__":{"isAdmin":true},"plan":"pro"}}`,
+    ),
     profile: { external_id: 'u1', properties: { plan: 'pro' } },
     warnings: [['traits.constructor', /^dropped traits\.constructor, traits\.__proto__: keys named/]],
     check: () => expect(({} as any).isAdmin).toBeUndefined(),
@@ -365,8 +495,16 @@ const CASES: Case[] = [
     profile: { external_id: 'u1', location: { city: 'NYC', zip: '10001', latitude: 40.7 } },
     warnings: [['location', /^dropped geo: Klaviyo's location takes text values/]],
   },
-  { name: 'a wrong type for a typed field is that event\'s error', message: identify({ firstName: { first: 'A' } }), error: ['first_name', /^first_name must be a string$/] },
-  { name: 'products that are not a list fail that event only', message: track('Order Completed', { order_id: 'o1', products: 'p1,p2' }), error: ['products', /^products must be an array$/] },
+  {
+    name: "a wrong type for a typed field is that event's error",
+    message: identify({ firstName: { first: 'A' } }),
+    error: ['first_name', /^first_name must be a string$/],
+  },
+  {
+    name: 'products that are not a list fail that event only',
+    message: track('Order Completed', { order_id: 'o1', products: 'p1,p2' }),
+    error: ['products', /^products must be an array$/],
+  },
   {
     name: 'context: null reaching planning directly is planned without context',
     raw: true,
@@ -407,7 +545,11 @@ describe('data quality: real-world identifiers and payloads', () => {
   });
 
   it('onDelete deletes by the first identifier of the documented order', async () => {
-    expect(onDelete({ userId: 'u1', context: { traits: { phone: '(212) 555-0100' } } }, { defaultCountry: 'US' }).operations).toEqual([{ kind: 'profile.delete', profile: { phone_number: '+12125550100' } }]);
-    expect(onDelete({ userId: 'u1', traits: { email: 'Bye@Example.com' } }, {}).operations).toEqual([{ kind: 'profile.delete', profile: { email: 'Bye@example.com' } }]);
+    expect(onDelete({ userId: 'u1', context: { traits: { phone: '(212) 555-0100' } } }, { defaultCountry: 'US' }).operations).toEqual([
+      { kind: 'profile.delete', profile: { phone_number: '+12125550100' } },
+    ]);
+    expect(onDelete({ userId: 'u1', traits: { email: 'Bye@Example.com' } }, {}).operations).toEqual([
+      { kind: 'profile.delete', profile: { email: 'Bye@example.com' } },
+    ]);
   });
 });

@@ -19,14 +19,24 @@ const BAD = 500;
 /** 1000 ordinary messages of every kind the preset handles. */
 function messages(): Record<string, unknown>[] {
   return Array.from({ length: 1000 }, (_, i) => {
-    const base = { messageId: `m${i}`, userId: `u${i}`, timestamp: '2026-11-20T10:00:00.000Z', context: { traits: { email: `user${i}@example.com`, phone: `(212) 555-${String(1000 + (i % 9000)).padStart(4, '0')}` } } };
+    const base = {
+      messageId: `m${i}`,
+      userId: `u${i}`,
+      timestamp: '2026-11-20T10:00:00.000Z',
+      context: { traits: { email: `user${i}@example.com`, phone: `(212) 555-${String(1000 + (i % 9000)).padStart(4, '0')}` } },
+    };
     switch (i % 3) {
       case 0:
         return { ...base, type: 'identify', traits: { email: `user${i}@example.com`, firstName: `U${i}` } };
       case 1:
         return { ...base, type: 'track', event: 'Viewed Product', properties: { sku: `s${i}` } };
       default:
-        return { ...base, type: 'track', event: 'Order Completed', properties: { order_id: `o${i}`, revenue: 10, products: [{ product_id: `p${i}`, price: 10 }] } };
+        return {
+          ...base,
+          type: 'track',
+          event: 'Order Completed',
+          properties: { order_id: `o${i}`, revenue: 10, products: [{ product_id: `p${i}`, price: 10 }] },
+        };
     }
   });
 }
@@ -60,9 +70,16 @@ describe('one malformed event among 1000 costs exactly one event', () => {
   });
 
   it('ingest validation reports cleaned text per message, by index', async () => {
-    const r = validateBatch({ batch: [{ type: 'track', userId: 'a', event: 'x' }, { type: 'track', userId: 'b', event: 'y', properties: { note: 'bell\u0007' } }] });
+    const r = validateBatch({
+      batch: [
+        { type: 'track', userId: 'a', event: 'x' },
+        { type: 'track', userId: 'b', event: 'y', properties: { note: 'bell\u0007' } },
+      ],
+    });
     expect(r.messages[1].properties).toEqual({ note: 'bell' });
-    expect(r.warnings).toEqual([{ index: 1, field: 'batch[1].properties.note', message: expect.stringMatching(/^removed control characters .* from properties\.note$/) }]);
+    expect(r.warnings).toEqual([
+      { index: 1, field: 'batch[1].properties.note', message: expect.stringMatching(/^removed control characters .* from properties\.note$/) },
+    ]);
   });
 
   it('planning: a wrong type in one event errors that event only; every request of the others is valid', async () => {
@@ -95,7 +112,9 @@ describe('one malformed event among 1000 costs exactly one event', () => {
     const summary = await runPreview({ destination, input: Readable.from(lines.join('\n')), output });
     expect(summary).toEqual({ messages: 1000, errors: 1 });
     expect(out).toHaveLength(1000);
-    expect(out.filter((l) => l.error)).toEqual([{ messageId: `m${BAD}`, actions: [], requests: [], error: { field: 'context', message: 'context must be an object, got null' } }]);
+    expect(out.filter((l) => l.error)).toEqual([
+      { messageId: `m${BAD}`, actions: [], requests: [], error: { field: 'context', message: 'context must be an object, got null' } },
+    ]);
     const good = out.filter((l) => !l.error);
     expect(good.every((l) => l.requests.length > 0)).toBe(true);
     expectValid(good.flatMap((l) => l.requests));
@@ -122,7 +141,13 @@ describe('one malformed event among 1000 costs exactly one event', () => {
 describe('bulk requests are split by bytes as well as count', () => {
   let n = 0;
   const p = (op: Operation): PlannedOperation => ({ messageId: `b${++n}`, action: 'test', op });
-  const event = (email: string, properties: Record<string, unknown>): Operation => ({ kind: 'event.create', metric: 'Viewed', properties, uniqueId: `e${++n}`, profile: { email } });
+  const event = (email: string, properties: Record<string, unknown>): Operation => ({
+    kind: 'event.create',
+    metric: 'Viewed',
+    properties,
+    uniqueId: `e${++n}`,
+    profile: { email },
+  });
   const bodyBytes = (r: PreviewRequest) => Buffer.byteLength(JSON.stringify(r.body), 'utf8');
 
   async function check(planned: PlannedOperation[]) {
@@ -151,7 +176,9 @@ describe('bulk requests are split by bytes as well as count', () => {
   });
 
   it('5000 profile upserts of 1.5 KB each are split under 5 MB', async () => {
-    const reqs = await check(Array.from({ length: 5000 }, (_, i) => p({ kind: 'profile.upsert', profile: { email: `u${i}@x.co`, properties: { bio: 'x'.repeat(1500) } } })));
+    const reqs = await check(
+      Array.from({ length: 5000 }, (_, i) => p({ kind: 'profile.upsert', profile: { email: `u${i}@x.co`, properties: { bio: 'x'.repeat(1500) } } })),
+    );
     expect(reqs.length).toBeGreaterThan(1);
     expect(reqs.reduce((s, r) => s + (r.body as any).data.attributes.profiles.data.length, 0)).toBe(5000);
   });

@@ -13,8 +13,18 @@ const orderCompleted: ActionDefinition = {
     ...eventFields('Order Completed'),
     metric_name: { label: 'Event Name', description: 'Metric name of the order event.', type: 'string', required: true, default: 'Order Completed' },
     value: { label: 'Value', description: 'Order amount.', type: 'number', default: firstOf('$.properties.revenue', '$.properties.total') },
-    unique_id: { label: 'Unique ID', description: 'Dedupe key of the order event; defaults to the order id (then the message id). Map it to $.messageId to record several refunds of one order.', type: 'string' },
-    order_id: { label: 'Order ID', description: 'Order id; makes the order and its product events idempotent.', type: 'string', default: path('$.properties.order_id') },
+    unique_id: {
+      label: 'Unique ID',
+      description:
+        'Dedupe key of the order event; defaults to the order id (then the message id). Map it to $.messageId to record several refunds of one order.',
+      type: 'string',
+    },
+    order_id: {
+      label: 'Order ID',
+      description: 'Order id; makes the order and its product events idempotent.',
+      type: 'string',
+      default: path('$.properties.order_id'),
+    },
     products: { label: 'Products', description: 'Products in the order.', type: 'object', multiple: true, default: path('$.properties.products') },
     product_event_name: { label: 'Product Event Name', description: 'Metric name of the per-product events.', type: 'string', default: 'Ordered Product' },
   },
@@ -28,7 +38,8 @@ const orderCompleted: ActionDefinition = {
     const base = orderId ?? order.uniqueId;
     ((p.products as Record<string, any>[]) ?? []).forEach((product, i) => {
       const pid = product.product_id ?? product.id ?? product.sku;
-      if (pid === undefined) warnings.push({ field: `products[${i}]`, message: 'has no product_id, id or sku; its unique id falls back to its position in the order' });
+      if (pid === undefined)
+        warnings.push({ field: `products[${i}]`, message: 'has no product_id, id or sku; its unique id falls back to its position in the order' });
       const properties = fitEventProperties({ ...product, ...(orderId ? { order_id: orderId } : {}) }, warnings, `products[${i}]`);
       const price = Number(product.price);
       ops.push({

@@ -18,7 +18,12 @@ const subscribeProfile: ActionDefinition = {
       type: 'boolean',
       default: false,
     },
-    consented_at: { label: 'Consented At', description: 'When consent was gathered; sent only with Historical Import (Klaviyo accepts it nowhere else).', type: 'datetime', default: path('$.timestamp') },
+    consented_at: {
+      label: 'Consented At',
+      description: 'When consent was gathered; sent only with Historical Import (Klaviyo accepts it nowhere else).',
+      type: 'datetime',
+      default: path('$.timestamp'),
+    },
     enable_batching,
   },
   plan(p, settings) {

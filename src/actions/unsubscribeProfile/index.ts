@@ -22,7 +22,10 @@ const unsubscribeProfile: ActionDefinition = {
     const warnings: PlanWarning[] = [];
     const { profile, channels } = consentTarget(p, settings, warnings);
     const smsTransactional = channels.includes('sms') && p.sms_transactional === true ? { smsTransactional: true as const } : {};
-    return { operations: [{ kind: 'subscription.unsubscribe', channels, profile, ...(p.list_id ? { listId: String(p.list_id) } : {}), ...smsTransactional }], warnings };
+    return {
+      operations: [{ kind: 'subscription.unsubscribe', channels, profile, ...(p.list_id ? { listId: String(p.list_id) } : {}), ...smsTransactional }],
+      warnings,
+    };
   },
 };
 export default unsubscribeProfile;

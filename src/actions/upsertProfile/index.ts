@@ -6,7 +6,20 @@ import { fitProfile } from '../limits.js';
 import { FORBIDDEN_KEYS } from '../../spec/text.js';
 
 /** Traits that become Klaviyo attributes, so they are not repeated as custom properties. */
-const MAPPED_TRAITS = new Set(['email', 'phone', 'phone_number', '_kx', 'klaviyo_id', 'firstName', 'lastName', 'company', 'title', 'avatar', 'address', ...FORBIDDEN_KEYS]);
+const MAPPED_TRAITS = new Set([
+  'email',
+  'phone',
+  'phone_number',
+  '_kx',
+  'klaviyo_id',
+  'firstName',
+  'lastName',
+  'company',
+  'title',
+  'avatar',
+  'address',
+  ...FORBIDDEN_KEYS,
+]);
 
 const upsertProfile: ActionDefinition = {
   name: 'upsertProfile',
@@ -18,7 +31,12 @@ const upsertProfile: ActionDefinition = {
     phone_number: phone_number(),
     country_code,
     external_id: external_id(),
-    anonymous_id: { label: 'Anonymous ID', description: 'Kept as the custom property anonymous_id (profile-import has no such identifier).', type: 'string', default: path('$.anonymousId') },
+    anonymous_id: {
+      label: 'Anonymous ID',
+      description: 'Kept as the custom property anonymous_id (profile-import has no such identifier).',
+      type: 'string',
+      default: path('$.anonymousId'),
+    },
     _kx: { label: 'Klaviyo exchange id (_kx)', description: "Klaviyo's web-tracking identifier.", type: 'string' },
     ...profileAttributes(),
     properties: {
@@ -61,11 +79,15 @@ const upsertProfile: ActionDefinition = {
     // A trait set to null clears the property. Klaviyo's bulk import ignores nulls, so it is sent as an unset.
     if (cleared.length) patch = { ...patch, unset: [...(patch?.unset ?? []), ...cleared] };
     // One request cannot both set and patch a property in a known order: the patch wins.
-    if (both.length) warnings.push({ field: 'properties', message: `left out ${both.join(', ')}: patch_properties changes ${both.length > 1 ? 'them' : 'it'}` });
+    if (both.length)
+      warnings.push({ field: 'properties', message: `left out ${both.join(', ')}: patch_properties changes ${both.length > 1 ? 'them' : 'it'}` });
     if (anonymous_id) props.anonymous_id = anonymous_id;
     if (Object.keys(props).length) profile.properties = props;
     const list = typeof p.list_id === 'string' ? { id: p.list_id } : undefined;
-    return { operations: [{ kind: 'profile.upsert', profile: fitProfile(profile, warnings), ...(list ? { list } : {}), ...(patch ? { patchProperties: patch } : {}) }], warnings };
+    return {
+      operations: [{ kind: 'profile.upsert', profile: fitProfile(profile, warnings), ...(list ? { list } : {}), ...(patch ? { patchProperties: patch } : {}) }],
+      warnings,
+    };
   },
 };
 
@@ -93,7 +115,8 @@ export function patchOf(raw: unknown, warnings: PlanWarning[]): PatchProperties 
       if (Object.keys(values).length) out[k] = values;
     } else if (k === 'unset') {
       const names = (Array.isArray(v) ? v : [v]).filter((x) => (typeof x === 'string' && x !== '') || typeof x === 'number').map(String);
-      if (names.length !== (Array.isArray(v) ? v.length : 1)) warnings.push({ field: 'patch_properties.unset', message: 'dropped the names that are not text' });
+      if (names.length !== (Array.isArray(v) ? v.length : 1))
+        warnings.push({ field: 'patch_properties.unset', message: 'dropped the names that are not text' });
       if (names.length) out.unset = [...new Set(names)];
     } else warnings.push({ field: `patch_properties.${k}`, message: 'dropped: patch_properties takes append, unappend and unset' });
   }

@@ -8,7 +8,11 @@ import { startEmulator } from '../../emulator/index.js';
 import type { PlannedOperation } from '../../klaviyo/operations.js';
 
 const events = (n: number, from = 0): PlannedOperation[] =>
-  Array.from({ length: n }, (_, i) => ({ messageId: `m${from + i}`, action: 'trackEvent', op: { kind: 'event.create', metric: 'Viewed', properties: { i: from + i }, uniqueId: `e${from + i}`, profile: { email: `u${from + i}@example.com` } } }));
+  Array.from({ length: n }, (_, i) => ({
+    messageId: `m${from + i}`,
+    action: 'trackEvent',
+    op: { kind: 'event.create', metric: 'Viewed', properties: { i: from + i }, uniqueId: `e${from + i}`, profile: { email: `u${from + i}@example.com` } },
+  }));
 
 const closers: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -18,7 +22,10 @@ afterEach(async () => {
 async function setup(limiter?: RateLimiter) {
   const emu = await startEmulator({ rateLimits: false });
   const client = new KlaviyoClient({ apiKey: 'pk_test', baseUrl: emu.url, ...(limiter ? { limiter } : {}) });
-  closers.push(() => client.close(), () => emu.close());
+  closers.push(
+    () => client.close(),
+    () => emu.close(),
+  );
   return { emu, deps: { transport: client, lists: new ListResolver(client), pollIntervalMs: 5 } };
 }
 
@@ -29,7 +36,12 @@ describe('deliverWaves: part-full bulk requests under a backlog', () => {
     const outcomes = await deliverWaves(planWaves(planned), deps);
     const held = planned.filter((p) => outcomes.get(p)?.status === 'retry');
     expect(held).toHaveLength(200);
-    expect(held.every((p) => { const o = outcomes.get(p); return o?.status === 'retry' && o.retryAfterMs === 0; })).toBe(true);
+    expect(
+      held.every((p) => {
+        const o = outcomes.get(p);
+        return o?.status === 'retry' && o.retryAfterMs === 0;
+      }),
+    ).toBe(true);
     expect(emu.snapshot().requests.byEndpoint).toEqual({ bulkCreateEvents: 1 });
     expect(emu.snapshot().events).toHaveLength(1000);
   });

@@ -19,14 +19,26 @@ describe('DeliveryWorker idling', () => {
     const sent: KlaviyoRequest[] = [];
     const transport = { send: async (r: KlaviyoRequest) => (sent.push(r), { status: 202, headers: {}, body: undefined }) };
     const options = parseConfig({ destinations: [{ delivery: { flushIntervalMs: 1, concurrency: 4 } }] }).destinations[0].delivery;
-    const worker = new DeliveryWorker({ name: 'k', store, destination: compileDestination({}), transport, lists: new ListResolver(transport), options, owner: 'test' });
+    const worker = new DeliveryWorker({
+      name: 'k',
+      store,
+      destination: compileDestination({}),
+      transport,
+      lists: new ListResolver(transport),
+      options,
+      owner: 'test',
+    });
     worker.start();
     try {
       await new Promise((r) => setTimeout(r, 1500)); // four loops idling every millisecond: thousands of waits
       expect((worker as unknown as { waiting: Set<unknown> }).waiting.size).toBeLessThanOrEqual(4);
       await store.enqueue('k', [{ messageId: 'm1', partitionKey: 'u1', payload: { type: 'track', event: 'E', userId: 'u1', messageId: 'm1' } }]);
       worker.poke();
-      await until(() => sent.length, (n) => n === 1, 5000);
+      await until(
+        () => sent.length,
+        (n) => n === 1,
+        5000,
+      );
       expect(sent[0]).toMatchObject({ method: 'POST', path: '/api/events' });
     } finally {
       await worker.stop();

@@ -4,11 +4,22 @@ import { createEmulatorApp } from '../index.js';
 const headers = { authorization: 'Klaviyo-API-Key pk_test', revision: '2026-07-15', 'content-type': 'application/vnd.api+json' };
 function emu(opts = {}) {
   const e = createEmulatorApp({ jobDelayMs: 1, ...opts });
-  const call = (method: string, url: string, body?: unknown, h: Record<string, string> = headers) => e.app.inject({ method: method as 'POST', url, headers: h, payload: body === undefined ? undefined : JSON.stringify(body) });
+  const call = (method: string, url: string, body?: unknown, h: Record<string, string> = headers) =>
+    e.app.inject({ method: method as 'POST', url, headers: h, payload: body === undefined ? undefined : JSON.stringify(body) });
   return { ...e, call };
 }
 const profile = (attributes: Record<string, unknown>) => ({ data: { type: 'profile', attributes } });
-const event = (email: string, uniqueId: string) => ({ data: { type: 'event', attributes: { properties: {}, unique_id: uniqueId, metric: { data: { type: 'metric', attributes: { name: 'Viewed' } } }, profile: { data: { type: 'profile', attributes: { email } } } } } });
+const event = (email: string, uniqueId: string) => ({
+  data: {
+    type: 'event',
+    attributes: {
+      properties: {},
+      unique_id: uniqueId,
+      metric: { data: { type: 'metric', attributes: { name: 'Viewed' } } },
+      profile: { data: { type: 'profile', attributes: { email } } },
+    },
+  },
+});
 
 describe('Klaviyo emulator', () => {
   it('answers 401 without a key and 400 without a revision, in Klaviyo’s error shape', async () => {
@@ -34,17 +45,25 @@ describe('Klaviyo emulator', () => {
 
   it('identifier conflicts are the same on every endpoint: 409 on profile-import and PATCH, an import error in a bulk job; never re-points a profile', async () => {
     const e = emu();
-    const a = (await e.call('POST', '/api/profile-import', profile({ email: 'ann@x.co', phone_number: '+12125550100', external_id: 'u1', first_name: 'Ann' }))).json().data.id as string;
+    const a = (
+      await e.call('POST', '/api/profile-import', profile({ email: 'ann@x.co', phone_number: '+12125550100', external_id: 'u1', first_name: 'Ann' }))
+    ).json().data.id as string;
     // A family sharing Ann's phone: Bob's email and id are new, the phone is Ann's.
     const bob = { email: 'bob@x.co', phone_number: '+12125550100', external_id: 'u2', first_name: 'Bob' };
     const single = await e.call('POST', '/api/profile-import', profile(bob));
     expect(single.statusCode).toBe(409);
     expect(single.json().errors[0]).toMatchObject({ code: 'duplicate_profile', meta: { duplicate_profile_id: a } });
-    const job = (await e.call('POST', '/api/profile-bulk-import-jobs', { data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: [profile(bob).data, profile({ email: 'cy@x.co' }).data] } } } })).json().data.id as string;
+    const job = (
+      await e.call('POST', '/api/profile-bulk-import-jobs', {
+        data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: [profile(bob).data, profile({ email: 'cy@x.co' }).data] } } },
+      })
+    ).json().data.id as string;
     await e.idle();
     expect((await e.call('GET', `/api/profile-bulk-import-jobs/${job}`)).json().data.attributes).toMatchObject({ completed_count: 1, failed_count: 1 });
     const errors = (await e.call('GET', `/api/profile-bulk-import-jobs/${job}/import-errors`)).json().data;
-    expect(errors.map((x: any) => [x.attributes.source.pointer, x.attributes.code, x.attributes.meta])).toEqual([['/data/attributes/profiles/data/0', 'duplicate_profile', { duplicate_profile_id: a }]]);
+    expect(errors.map((x: any) => [x.attributes.source.pointer, x.attributes.code, x.attributes.meta])).toEqual([
+      ['/data/attributes/profiles/data/0', 'duplicate_profile', { duplicate_profile_id: a }],
+    ]);
     const ann = () => e.snapshot().profiles.find((p) => p.id === a)!.attributes;
     expect(ann()).toMatchObject({ email: 'ann@x.co', external_id: 'u1', first_name: 'Ann' });
     // PATCH of another profile taking Ann's phone.
@@ -75,7 +94,21 @@ describe('Klaviyo emulator', () => {
     expect((await e.call('POST', '/api/events', event('a@x.co', 'u1'))).statusCode).toBe(202);
     expect(e.snapshot().events).toHaveLength(1);
     const ev = { type: 'event', attributes: { properties: {}, unique_id: 'd', metric: { data: { type: 'metric', attributes: { name: 'M' } } } } };
-    const bulk = { data: { type: 'event-bulk-create-job', attributes: { 'events-bulk-create': { data: [{ type: 'event-bulk-create', attributes: { profile: { data: { type: 'profile', attributes: { email: 'b@x.co' } } }, events: { data: [ev, ev] } } }] } } } };
+    const bulk = {
+      data: {
+        type: 'event-bulk-create-job',
+        attributes: {
+          'events-bulk-create': {
+            data: [
+              {
+                type: 'event-bulk-create',
+                attributes: { profile: { data: { type: 'profile', attributes: { email: 'b@x.co' } } }, events: { data: [ev, ev] } },
+              },
+            ],
+          },
+        },
+      },
+    };
     expect((await e.call('POST', '/api/event-bulk-create-jobs', bulk)).statusCode).toBe(400);
     expect(e.snapshot().events).toHaveLength(1);
   });
@@ -83,11 +116,21 @@ describe('Klaviyo emulator', () => {
   it('runs bulk import jobs asynchronously and reports invalid profiles as import errors', async () => {
     const e = emu();
     const list = (await e.call('POST', '/api/lists', { data: { type: 'list', attributes: { name: 'L' } } })).json().data.id;
-    const body = { data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: [profile({ email: 'ok@x.co' }).data, profile({ email: 'bad' }).data] } }, relationships: { lists: { data: [{ type: 'list', id: list }] } } } };
+    const body = {
+      data: {
+        type: 'profile-bulk-import-job',
+        attributes: { profiles: { data: [profile({ email: 'ok@x.co' }).data, profile({ email: 'bad' }).data] } },
+        relationships: { lists: { data: [{ type: 'list', id: list }] } },
+      },
+    };
     const job = (await e.call('POST', '/api/profile-bulk-import-jobs', body)).json().data;
     expect(job.attributes.status).toBe('queued');
     await e.idle();
-    expect((await e.call('GET', `/api/profile-bulk-import-jobs/${job.id}`)).json().data.attributes).toMatchObject({ status: 'complete', completed_count: 1, failed_count: 1 });
+    expect((await e.call('GET', `/api/profile-bulk-import-jobs/${job.id}`)).json().data.attributes).toMatchObject({
+      status: 'complete',
+      completed_count: 1,
+      failed_count: 1,
+    });
     const errors = (await e.call('GET', `/api/profile-bulk-import-jobs/${job.id}/import-errors`)).json().data;
     expect(errors[0].attributes.source.pointer).toBe('/data/attributes/profiles/data/1');
     expect(e.snapshot().lists[0].profile_ids).toHaveLength(1);
@@ -108,7 +151,12 @@ describe('Klaviyo emulator', () => {
   it('deletes by exactly one identifier and resets on request', async () => {
     const e = emu();
     await e.call('POST', '/api/profile-import', profile({ email: 'd@x.co' }));
-    const two = { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: { type: 'profile', attributes: { email: 'd@x.co', phone_number: '+12125550100' } } } } } };
+    const two = {
+      data: {
+        type: 'data-privacy-deletion-job',
+        attributes: { profile: { data: { type: 'profile', attributes: { email: 'd@x.co', phone_number: '+12125550100' } } } },
+      },
+    };
     expect((await e.call('POST', '/api/data-privacy-deletion-jobs', two)).statusCode).toBe(400);
     const one = { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: { type: 'profile', attributes: { email: 'd@x.co' } } } } } };
     expect((await e.call('POST', '/api/data-privacy-deletion-jobs', one)).statusCode).toBe(202);
@@ -128,7 +176,8 @@ describe('Klaviyo emulator', () => {
     e.setFaults({});
     expect((await e.call('GET', '/api/accounts')).statusCode).toBe(200);
     // Over HTTP: a 400 in Klaviyo's shape; a misspelt fault is refused rather than silently ignored.
-    const set = (body: object) => e.app.inject({ method: 'POST', url: '/__emulator/faults', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    const set = (body: object) =>
+      e.app.inject({ method: 'POST', url: '/__emulator/faults', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
     expect((await set({ rate400: 1 })).statusCode).toBe(200);
     const refused = await e.call('GET', '/api/accounts');
     expect([refused.statusCode, refused.json().errors[0].code]).toEqual([400, 'invalid']);
@@ -185,7 +234,18 @@ describe('Klaviyo emulator: lists, subscriptions, lookups', () => {
     const sub = (consent: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
       data: {
         type: 'profile-subscription-bulk-create-job',
-        attributes: { custom_source: 'Checkout', ...extra, profiles: { data: [{ type: 'profile', attributes: { email: 's@x.co', phone_number: '+12125550100', subscriptions: { email: { marketing: consent }, sms: { marketing: consent } } } }] } },
+        attributes: {
+          custom_source: 'Checkout',
+          ...extra,
+          profiles: {
+            data: [
+              {
+                type: 'profile',
+                attributes: { email: 's@x.co', phone_number: '+12125550100', subscriptions: { email: { marketing: consent }, sms: { marketing: consent } } },
+              },
+            ],
+          },
+        },
         relationships: { list: { data: { type: 'list', id: list } } },
       },
     });
@@ -200,7 +260,9 @@ describe('Klaviyo emulator: lists, subscriptions, lookups', () => {
     const unsub = {
       data: {
         type: 'profile-subscription-bulk-delete-job',
-        attributes: { profiles: { data: [{ type: 'profile', attributes: { email: 's@x.co', subscriptions: { email: { marketing: { consent: 'UNSUBSCRIBED' } } } } }] } },
+        attributes: {
+          profiles: { data: [{ type: 'profile', attributes: { email: 's@x.co', subscriptions: { email: { marketing: { consent: 'UNSUBSCRIBED' } } } } }] },
+        },
         relationships: { list: { data: { type: 'list', id: list } } },
       },
     };
@@ -212,13 +274,25 @@ describe('Klaviyo emulator: lists, subscriptions, lookups', () => {
 
   it('a double opt-in list leaves email consent pending (not subscribed, not a member) unless the subscription is a historical import', async () => {
     const e = emu();
-    const list = (await e.call('POST', '/api/lists', { data: { type: 'list', attributes: { name: 'Confirmed news', opt_in_process: 'double_opt_in' } } })).json().data.id as string;
+    const list = (
+      await e.call('POST', '/api/lists', { data: { type: 'list', attributes: { name: 'Confirmed news', opt_in_process: 'double_opt_in' } } })
+    ).json().data.id as string;
     expect((await e.call('GET', `/api/lists/${list}`)).json().data.attributes.opt_in_process).toBe('double_opt_in');
     const sub = (email: string, historical: boolean) => ({
       data: {
         type: 'profile-subscription-bulk-create-job',
         attributes: {
-          profiles: { data: [{ type: 'profile', attributes: { email, subscriptions: { email: { marketing: { consent: 'SUBSCRIBED', ...(historical ? { consented_at: '2025-01-01T00:00:00Z' } : {}) } } } } }] },
+          profiles: {
+            data: [
+              {
+                type: 'profile',
+                attributes: {
+                  email,
+                  subscriptions: { email: { marketing: { consent: 'SUBSCRIBED', ...(historical ? { consented_at: '2025-01-01T00:00:00Z' } : {}) } } },
+                },
+              },
+            ],
+          },
           ...(historical ? { historical_import: true } : {}),
         },
         relationships: { list: { data: { type: 'list', id: list } } },
@@ -234,10 +308,23 @@ describe('Klaviyo emulator: lists, subscriptions, lookups', () => {
 
   it('an unsubscribe that names SMS transactional consent withdraws it too', async () => {
     const e = emu();
-    const unsub = (sms: Record<string, unknown>) => ({ data: { type: 'profile-subscription-bulk-delete-job', attributes: { profiles: { data: [{ type: 'profile', attributes: { phone_number: '+12125550100', subscriptions: { sms } } }] } } } });
+    const unsub = (sms: Record<string, unknown>) => ({
+      data: {
+        type: 'profile-subscription-bulk-delete-job',
+        attributes: { profiles: { data: [{ type: 'profile', attributes: { phone_number: '+12125550100', subscriptions: { sms } } }] } },
+      },
+    });
     expect((await e.call('POST', '/api/profile-subscription-bulk-delete-jobs', unsub({ marketing: { consent: 'UNSUBSCRIBED' } }))).statusCode).toBe(202);
     expect(e.snapshot().profiles[0].subscriptions.sms).not.toHaveProperty('transactional');
-    expect((await e.call('POST', '/api/profile-subscription-bulk-delete-jobs', unsub({ marketing: { consent: 'UNSUBSCRIBED' }, transactional: { consent: 'UNSUBSCRIBED' } }))).statusCode).toBe(202);
+    expect(
+      (
+        await e.call(
+          'POST',
+          '/api/profile-subscription-bulk-delete-jobs',
+          unsub({ marketing: { consent: 'UNSUBSCRIBED' }, transactional: { consent: 'UNSUBSCRIBED' } }),
+        )
+      ).statusCode,
+    ).toBe(202);
     expect(e.snapshot().profiles[0].subscriptions.sms).toMatchObject({ consent: 'UNSUBSCRIBED', transactional: { consent: 'UNSUBSCRIBED' } });
   });
 
@@ -260,13 +347,29 @@ describe('Klaviyo emulator: lists, subscriptions, lookups', () => {
     const props = (email: string) => e.snapshot().profiles.find((p) => p.attributes.email === email)?.properties;
     const meta = (patch_properties: Record<string, unknown>) => ({ meta: { patch_properties } });
     const id = (await e.call('POST', '/api/profile-import', profile({ email: 'p@x.co', properties: { tags: 'a', old: 1, keep: 2 } }))).json().data.id;
-    const r = await e.call('POST', '/api/profile-import', { data: { type: 'profile', attributes: { email: 'p@x.co' }, ...meta({ append: { tags: ['b', 'c'], skus: 'S1' }, unset: 'old' }) } });
+    const r = await e.call('POST', '/api/profile-import', {
+      data: { type: 'profile', attributes: { email: 'p@x.co' }, ...meta({ append: { tags: ['b', 'c'], skus: 'S1' }, unset: 'old' }) },
+    });
     expect(r.statusCode).toBe(200);
     expect(props('p@x.co')).toEqual({ tags: ['a', 'b', 'c'], skus: ['S1'], keep: 2 });
-    const patch = await e.call('PATCH', `/api/profiles/${id}`, { data: { type: 'profile', id, attributes: {}, ...meta({ unappend: { tags: ['a', 'c'] }, unset: ['keep', 'absent'] }) } });
+    const patch = await e.call('PATCH', `/api/profiles/${id}`, {
+      data: { type: 'profile', id, attributes: {}, ...meta({ unappend: { tags: ['a', 'c'] }, unset: ['keep', 'absent'] }) },
+    });
     expect(patch.statusCode).toBe(200);
     expect(props('p@x.co')).toEqual({ tags: ['b'], skus: ['S1'] });
-    const job = { data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: [{ ...profile({ email: 'p@x.co' }).data, ...meta({ unappend: { skus: 'S1' } }) }, { ...profile({ email: 'q@x.co' }).data, ...meta({ append: { tags: 'new' } }) }] } } } };
+    const job = {
+      data: {
+        type: 'profile-bulk-import-job',
+        attributes: {
+          profiles: {
+            data: [
+              { ...profile({ email: 'p@x.co' }).data, ...meta({ unappend: { skus: 'S1' } }) },
+              { ...profile({ email: 'q@x.co' }).data, ...meta({ append: { tags: 'new' } }) },
+            ],
+          },
+        },
+      },
+    };
     expect((await e.call('POST', '/api/profile-bulk-import-jobs', job)).statusCode).toBe(202);
     await e.idle();
     expect(props('p@x.co')).toEqual({ tags: ['b'], skus: [] });
@@ -282,26 +385,70 @@ describe('Klaviyo emulator: lists, subscriptions, lookups', () => {
     const meta = (patch_properties: Record<string, unknown>) => ({ meta: { patch_properties } });
     const ev = (uniqueId: string) => ({ properties: {}, unique_id: uniqueId, metric: { data: { type: 'metric', attributes: { name: 'Viewed' } } } });
     await e.call('POST', '/api/profile-import', profile({ email: 'p@x.co', properties: { tags: ['a'], old: 1 } }));
-    const one = await e.call('POST', '/api/events', { data: { type: 'event', attributes: { ...ev('u1'), profile: { data: { type: 'profile', attributes: { email: 'p@x.co', properties: { tags: 'set' }, ...meta({ append: { tags: 'b' }, unset: 'old' }) } } } } } });
+    const one = await e.call('POST', '/api/events', {
+      data: {
+        type: 'event',
+        attributes: {
+          ...ev('u1'),
+          profile: {
+            data: { type: 'profile', attributes: { email: 'p@x.co', properties: { tags: 'set' }, ...meta({ append: { tags: 'b' }, unset: 'old' }) } },
+          },
+        },
+      },
+    });
     expect(one.statusCode).toBe(202);
     expect(props('p@x.co')).toEqual({ tags: ['set', 'b'] }); // the properties first, then the patch
-    const entry = (email: string, m: Record<string, unknown>, uniqueId: string) => ({ type: 'event-bulk-create', attributes: { profile: { data: { type: 'profile', attributes: { email }, ...meta(m) } }, events: { data: [{ type: 'event', attributes: ev(uniqueId) }] } } });
-    const job = { data: { type: 'event-bulk-create-job', attributes: { 'events-bulk-create': { data: [entry('p@x.co', { unappend: { tags: 'set' } }, 'u2'), entry('new@x.co', { append: { tags: 'n' } }, 'u3')] } } } };
+    const entry = (email: string, m: Record<string, unknown>, uniqueId: string) => ({
+      type: 'event-bulk-create',
+      attributes: {
+        profile: { data: { type: 'profile', attributes: { email }, ...meta(m) } },
+        events: { data: [{ type: 'event', attributes: ev(uniqueId) }] },
+      },
+    });
+    const job = {
+      data: {
+        type: 'event-bulk-create-job',
+        attributes: {
+          'events-bulk-create': { data: [entry('p@x.co', { unappend: { tags: 'set' } }, 'u2'), entry('new@x.co', { append: { tags: 'n' } }, 'u3')] },
+        },
+      },
+    };
     expect((await e.call('POST', '/api/event-bulk-create-jobs', job)).statusCode).toBe(202);
     expect(props('p@x.co')).toEqual({ tags: ['b'] });
     expect(props('new@x.co')).toEqual({ tags: ['n'] });
     expect(e.snapshot().events).toHaveLength(3);
     // Each endpoint takes meta where the spec declares it only.
-    const misplaced = await e.call('POST', '/api/events', { data: { type: 'event', attributes: { ...ev('u4'), profile: { data: { type: 'profile', attributes: { email: 'p@x.co' }, ...meta({ unset: 'tags' }) } } } } });
+    const misplaced = await e.call('POST', '/api/events', {
+      data: { type: 'event', attributes: { ...ev('u4'), profile: { data: { type: 'profile', attributes: { email: 'p@x.co' }, ...meta({ unset: 'tags' }) } } } },
+    });
     expect(misplaced.statusCode).toBe(400);
-    const inside = { data: { type: 'event-bulk-create-job', attributes: { 'events-bulk-create': { data: [{ type: 'event-bulk-create', attributes: { profile: { data: { type: 'profile', attributes: { email: 'p@x.co', ...meta({ unset: 'tags' }) } } }, events: { data: [{ type: 'event', attributes: ev('u5') }] } } }] } } } };
+    const inside = {
+      data: {
+        type: 'event-bulk-create-job',
+        attributes: {
+          'events-bulk-create': {
+            data: [
+              {
+                type: 'event-bulk-create',
+                attributes: {
+                  profile: { data: { type: 'profile', attributes: { email: 'p@x.co', ...meta({ unset: 'tags' }) } } },
+                  events: { data: [{ type: 'event', attributes: ev('u5') }] },
+                },
+              },
+            ],
+          },
+        },
+      },
+    };
     expect((await e.call('POST', '/api/event-bulk-create-jobs', inside)).statusCode).toBe(400);
     expect(props('p@x.co')).toEqual({ tags: ['b'] });
   });
 
   it('refuses a non-E.164 phone in a deletion request, pointing at it', async () => {
     const e = emu();
-    const r = await e.call('POST', '/api/data-privacy-deletion-jobs', { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: { type: 'profile', attributes: { phone_number: '555-0100' } } } } } });
+    const r = await e.call('POST', '/api/data-privacy-deletion-jobs', {
+      data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: { type: 'profile', attributes: { phone_number: '555-0100' } } } } },
+    });
     expect(r.statusCode).toBe(400);
     expect(r.json().errors[0].source.pointer).toBe('/data/attributes/profile/data/attributes/phone_number');
   });

@@ -16,7 +16,10 @@ afterEach(async () => {
 });
 
 /** A scripted Klaviyo: each request gets the next answer. */
-async function scripted(answers: Array<{ status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }>, opts: { maxRetries?: number } = {}) {
+async function scripted(
+  answers: Array<{ status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }>,
+  opts: { maxRetries?: number } = {},
+) {
   const seen: Array<{ at: number; headers: Record<string, unknown>; body: unknown }> = [];
   const app = Fastify();
   app.addContentTypeParser('application/vnd.api+json', { parseAs: 'string' }, (_r, b, done) => done(null, JSON.parse(b as string)));
@@ -36,7 +39,9 @@ async function scripted(answers: Array<{ status: number; body?: unknown; headers
 }
 
 const createEvent = { endpoint: 'createEvent' as const, method: 'POST' as const, path: '/api/events', body: { data: { type: 'event' } } };
-const err = (status: number, detail: string, extra: Record<string, unknown> = {}) => ({ errors: [{ id: 'e', status, code: 'invalid', title: 't', detail, source: { pointer: '/data/attributes/email' }, ...extra }] });
+const err = (status: number, detail: string, extra: Record<string, unknown> = {}) => ({
+  errors: [{ id: 'e', status, code: 'invalid', title: 't', detail, source: { pointer: '/data/attributes/email' }, ...extra }],
+});
 
 describe('KlaviyoClient', () => {
   it('sends Klaviyo’s headers and a JSON:API body', async () => {
@@ -44,7 +49,12 @@ describe('KlaviyoClient', () => {
     const res = await client.send(createEvent);
     expect(res.status).toBe(202);
     expect(res.body).toBeUndefined();
-    expect(seen[0].headers).toMatchObject({ authorization: `Klaviyo-API-Key ${KEY}`, revision: KLAVIYO_REVISION, 'content-type': 'application/vnd.api+json', accept: 'application/vnd.api+json' });
+    expect(seen[0].headers).toMatchObject({
+      authorization: `Klaviyo-API-Key ${KEY}`,
+      revision: KLAVIYO_REVISION,
+      'content-type': 'application/vnd.api+json',
+      accept: 'application/vnd.api+json',
+    });
     expect(seen[0].body).toEqual({ data: { type: 'event' } });
   });
 
@@ -80,7 +90,12 @@ describe('KlaviyoClient', () => {
   });
 
   it('reads the duplicate profile id from a 409', async () => {
-    const { client } = await scripted([{ status: 409, body: { errors: [{ id: 'x', status: 409, code: 'duplicate_profile', title: 'Conflict.', detail: 'exists', meta: { duplicate_profile_id: '01DUP' } }] } }]);
+    const { client } = await scripted([
+      {
+        status: 409,
+        body: { errors: [{ id: 'x', status: 409, code: 'duplicate_profile', title: 'Conflict.', detail: 'exists', meta: { duplicate_profile_id: '01DUP' } }] },
+      },
+    ]);
     const e = await client.send(createEvent).catch((x) => x);
     expect(e).toBeInstanceOf(DuplicateProfileError);
     expect(e.duplicateProfileId).toBe('01DUP');
@@ -108,7 +123,11 @@ describe('KlaviyoClient', () => {
       const client = new KlaviyoClient({ apiKey: KEY, baseUrl: emu.url });
       clients.push(client);
       expect(await client.testAuthentication()).toEqual({ accountId: 'EMULATOR' });
-      await Promise.all(Array.from({ length: 14 }, (_, i) => client.send({ endpoint: 'createList', method: 'POST', path: '/api/lists', body: { data: { type: 'list', attributes: { name: `L${i}` } } } })));
+      await Promise.all(
+        Array.from({ length: 14 }, (_, i) =>
+          client.send({ endpoint: 'createList', method: 'POST', path: '/api/lists', body: { data: { type: 'list', attributes: { name: `L${i}` } } } }),
+        ),
+      );
       expect(emu.snapshot().lists).toHaveLength(14);
       expect(emu.snapshot().requests.rateLimited).toBe(0);
     } finally {

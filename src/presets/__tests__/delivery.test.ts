@@ -31,7 +31,10 @@ const v2 = destination('rudderstack', { apiVersion: 'v2' });
 async function emulator(apiKey = 'pk_test', jobDelayMs = 1) {
   const emu = await startEmulator({ rateLimits: false, jobDelayMs, apiKey });
   const client = new KlaviyoClient({ apiKey, baseUrl: emu.url });
-  closers.push(() => emu.close(), () => client.close());
+  closers.push(
+    () => emu.close(),
+    () => client.close(),
+  );
   const deliver = async (msgs: Record<string, unknown>[]) => {
     const ops: PlannedOperation[] = msgs.flatMap((m, i) => {
       const r = plan(v2, { messageId: `d${i}`, ...m });
@@ -46,7 +49,12 @@ async function emulator(apiKey = 'pk_test', jobDelayMs = 1) {
   return { emu, deliver, profile };
 }
 
-const identify = (email: string, traits: Record<string, unknown>, Klaviyo?: Record<string, unknown>) => ({ type: 'identify', userId: `id-${email}`, traits: { email, ...traits }, ...(Klaviyo ? { integrations: { Klaviyo } } : {}) });
+const identify = (email: string, traits: Record<string, unknown>, Klaviyo?: Record<string, unknown>) => ({
+  type: 'identify',
+  userId: `id-${email}`,
+  traits: { email, ...traits },
+  ...(Klaviyo ? { integrations: { Klaviyo } } : {}),
+});
 
 describe('v2 fieldsToUnset / fieldsToAppend / fieldsToUnappend, delivered', () => {
   it('one at a time (profile-import): append adds to the list, unappend removes from it, unset removes the property', async () => {
@@ -79,8 +87,13 @@ describe('v2 fieldsToUnset / fieldsToAppend / fieldsToUnappend, delivered', () =
     const { deliver, emu } = await emulator();
     await deliver([{ type: 'identify', userId: 'ext-1', traits: { tags: ['old'] } }, identify('dup@x.co', {})]);
     // email and external_id belong to two profiles: profile-import answers 409; delivered on the email without the external id.
-    const outcomes = await deliver([{ type: 'identify', userId: 'ext-1', traits: { email: 'dup@x.co', tags: 'new' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } }]);
-    expect([...outcomes.values()][0]).toMatchObject({ status: 'delivered', note: expect.stringMatching(/^identity conflict: left out external_id=ext-1 .*delivered on email=dup@x.co/) });
+    const outcomes = await deliver([
+      { type: 'identify', userId: 'ext-1', traits: { email: 'dup@x.co', tags: 'new' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } },
+    ]);
+    expect([...outcomes.values()][0]).toMatchObject({
+      status: 'delivered',
+      note: expect.stringMatching(/^identity conflict: left out external_id=ext-1 .*delivered on email=dup@x.co/),
+    });
     const s = emu.snapshot();
     expect(s.requests.byEndpoint.updateProfile).toBeUndefined();
     expect(s.profiles.find((p) => p.attributes.external_id === 'ext-1')?.properties).toEqual({ tags: ['old'] });
@@ -88,7 +101,13 @@ describe('v2 fieldsToUnset / fieldsToAppend / fieldsToUnappend, delivered', () =
   });
 });
 
-const track = (email: string, event: string, traits: Record<string, unknown>, Klaviyo?: Record<string, unknown>) => ({ type: 'track', userId: `id-${email}`, event, context: { traits: { email, ...traits } }, ...(Klaviyo ? { integrations: { Klaviyo } } : {}) });
+const track = (email: string, event: string, traits: Record<string, unknown>, Klaviyo?: Record<string, unknown>) => ({
+  type: 'track',
+  userId: `id-${email}`,
+  event,
+  context: { traits: { email, ...traits } },
+  ...(Klaviyo ? { integrations: { Klaviyo } } : {}),
+});
 
 describe('v2 fieldsToUnset / fieldsToAppend / fieldsToUnappend on track calls, delivered', () => {
   it('one at a time (POST /api/events): the event lands and its profile is patched after its other properties', async () => {
@@ -129,7 +148,11 @@ describe('v2 fieldsToUnset / fieldsToAppend / fieldsToUnappend on track calls, d
 
   it('an identify and a track of one user, both patching, apply in the order sent', async () => {
     const { deliver, profile } = await emulator();
-    await deliver([identify('o@x.co', { tags: 'a' }, { fieldsToAppend: ['tags'] }), track('o@x.co', 'E', { tags: 'a' }, { fieldsToUnappend: ['tags'] }), identify('o@x.co', { tags: 'b' }, { fieldsToAppend: ['tags'] })]);
+    await deliver([
+      identify('o@x.co', { tags: 'a' }, { fieldsToAppend: ['tags'] }),
+      track('o@x.co', 'E', { tags: 'a' }, { fieldsToUnappend: ['tags'] }),
+      identify('o@x.co', { tags: 'b' }, { fieldsToAppend: ['tags'] }),
+    ]);
     expect(profile('o@x.co').properties).toEqual({ tags: ['b'] });
   });
 });
@@ -152,7 +175,9 @@ describe('the preset’s key setting is the API key', () => {
       port: 0,
       dataDir: dir,
       sources: [{ name: 'rs', writeKey: 'wk_preset_key' }],
-      destinations: [{ name: 'klaviyo', preset: 'rudderstack', klaviyoUrl: emu.url, settings: { privateApiKey: 'pk_rudder_secret' }, delivery: { flushIntervalMs: 20 } }],
+      destinations: [
+        { name: 'klaviyo', preset: 'rudderstack', klaviyoUrl: emu.url, settings: { privateApiKey: 'pk_rudder_secret' }, delivery: { flushIntervalMs: 20 } },
+      ],
     });
     const svc = await startService(config, createLogger('silent'));
     closers.push(async () => (await svc.stop(), rmSync(dir, { recursive: true, force: true })));
@@ -163,15 +188,26 @@ describe('the preset’s key setting is the API key', () => {
       body: JSON.stringify({ userId: 'k-1', traits: { email: 'key@x.co' } }),
     });
     expect(res.status).toBe(200);
-    const s = await until(() => emu.snapshot(), (x) => x.profiles.some((p) => p.attributes.email === 'key@x.co'));
+    const s = await until(
+      () => emu.snapshot(),
+      (x) => x.profiles.some((p) => p.attributes.email === 'key@x.co'),
+    );
     expect(s.profiles.map((p) => p.attributes.email)).toContain('key@x.co');
     expect(s.requests.byStatus['401']).toBe(1); // the sanity check above only: every delivery request was accepted
   });
 
   it('without a key anywhere the built-in emulator is used; a privateApiKey alone means no built-in emulator', async () => {
-    for (const [settings, builtIn] of [[{}, true], [{ privateApiKey: 'pk_never_sent' }, false]] as const) {
+    for (const [settings, builtIn] of [
+      [{}, true],
+      [{ privateApiKey: 'pk_never_sent' }, false],
+    ] as const) {
       const dir = mkdtempSync(join(tmpdir(), 'kd-preset-key-'));
-      const config = parseConfig({ port: 0, dataDir: dir, sources: [{ name: 'rs', writeKey: 'wk_no_key_x' }], destinations: [{ name: 'klaviyo', preset: 'rudderstack', settings }] });
+      const config = parseConfig({
+        port: 0,
+        dataDir: dir,
+        sources: [{ name: 'rs', writeKey: 'wk_no_key_x' }],
+        destinations: [{ name: 'klaviyo', preset: 'rudderstack', settings }],
+      });
       const svc = await startService(config, createLogger('silent'));
       try {
         expect(Boolean(svc.emulatorUrl)).toBe(builtIn);
@@ -195,7 +231,11 @@ describe('the RudderStack apiVersion in use is shown at start and on the Configu
       sources: [{ name: 'rs', writeKey: 'wk_version_1' }],
       destinations: [
         { name: 'legacy', preset: 'rudderstack', settings: { listId: 'L1' } },
-        { name: 'exported', preset: 'rudderstack', settings: { ID: 'd1', Name: 'Klaviyo', Config: { apiVersion: 'v3', privateApiKey: 'pk_exported_secret_0001' } } },
+        {
+          name: 'exported',
+          preset: 'rudderstack',
+          settings: { ID: 'd1', Name: 'Klaviyo', Config: { apiVersion: 'v3', privateApiKey: 'pk_exported_secret_0001' } },
+        },
       ],
     });
     const svc = await startService(config, logger);
@@ -236,7 +276,9 @@ describe('one batch, one profile, conflicting identifiers: the later message’s
     await deliver([order('first@x.co', 'Viewed'), order('first@x.co', 'Viewed 2'), user1('second@x.co'), user1('third@x.co', { plan: 'pro' })]);
     const p = emu.snapshot().profiles.find((x) => x.attributes.external_id === 'user1')!;
     expect([p.attributes.email, p.properties]).toEqual(['third@x.co', { plan: 'pro' }]);
-    const ops = [user1('a@x.co'), order('b@x.co')].flatMap((m, i) => plan(v2, { messageId: `p${i}`, ...m }).operations.map((op) => ({ ...op, partition: 'user1' })));
+    const ops = [user1('a@x.co'), order('b@x.co')].flatMap((m, i) =>
+      plan(v2, { messageId: `p${i}`, ...m }).operations.map((op) => ({ ...op, partition: 'user1' })),
+    );
     expect(planWaves(ops).map((w) => w.map((b) => b.kind))).toEqual([['profile.upsert'], ['event.create']]);
   });
 });
@@ -245,7 +287,13 @@ describe('v2 screen calls patch the profile as track calls do, delivered', () =>
   it('fieldsToAppend / fieldsToUnset on a screen: the event lands under the screen’s name and the profile is patched', async () => {
     const { deliver, profile, emu } = await emulator();
     await deliver([identify('s@x.co', { tags: ['red'], old: 'x' })]);
-    const screen = (name: string, traits: Record<string, unknown>, Klaviyo: Record<string, unknown>) => ({ type: 'screen', userId: 'id-s@x.co', name, context: { traits: { email: 's@x.co', ...traits } }, integrations: { Klaviyo } });
+    const screen = (name: string, traits: Record<string, unknown>, Klaviyo: Record<string, unknown>) => ({
+      type: 'screen',
+      userId: 'id-s@x.co',
+      name,
+      context: { traits: { email: 's@x.co', ...traits } },
+      integrations: { Klaviyo },
+    });
     await deliver([screen('Home', { tags: 'blue' }, { fieldsToAppend: ['tags'], fieldsToUnset: ['old'] })]);
     expect(profile('s@x.co').properties).toEqual({ tags: ['red', 'blue'] });
     await deliver([screen('Cart', { tags: 'red' }, { fieldsToUnappend: ['tags'] })]);

@@ -19,7 +19,8 @@ export const POLL = '/api/profile-bulk-import-jobs/%3Cimport%20job%20id%3E';
 
 /** Every request valid in strict mode (attributes the spec does not declare are errors). */
 export function expectValid(requests: Pick<PreviewRequest, 'method' | 'path' | 'body'>[]): void {
-  for (const r of requests) expect(validateStrict({ method: r.method, path: r.path, body: r.body }).errors, `${r.method} ${r.path} ${JSON.stringify(r.body)}`).toEqual([]);
+  for (const r of requests)
+    expect(validateStrict({ method: r.method, path: r.path, body: r.body }).errors, `${r.method} ${r.path} ${JSON.stringify(r.body)}`).toEqual([]);
 }
 
 /** The requests of some planned operations, as delivery would coalesce them; all checked against the spec. */

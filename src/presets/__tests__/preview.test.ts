@@ -15,12 +15,26 @@ const jsonl = (msgs: object[]) => msgs.map((m) => JSON.stringify(m)).join('\n') 
 
 function cli(args: string[], input: string) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'preview', ...args], { cwd: root, input, encoding: 'utf8' });
-  return { status: r.status, stderr: r.stderr, lines: r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+  return {
+    status: r.status,
+    stderr: r.stderr,
+    lines: r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l)),
+  };
 }
 
 const RUDDER_MESSAGES = [
   { type: 'identify', messageId: 'r1', userId: 'u1', context: { traits: { email: 'a@x.co', phone: '+14155550100', properties: { subscribe: true } } } },
-  { type: 'track', messageId: 'r2', userId: 'u1', event: 'Product Viewed', properties: { name: 'Shoe', product_id: 'p1', meta: { color: 'red' } }, context: { traits: { email: 'a@x.co' } } },
+  {
+    type: 'track',
+    messageId: 'r2',
+    userId: 'u1',
+    event: 'Product Viewed',
+    properties: { name: 'Shoe', product_id: 'p1', meta: { color: 'red' } },
+    context: { traits: { email: 'a@x.co' } },
+  },
   { type: 'track', messageId: 'r3', userId: 'u1', event: 'Debug Ping', context: { traits: { email: 'a@x.co' } } },
   { type: 'page', messageId: 'r4', userId: 'u1', name: 'Pricing', properties: { category: 'Docs' }, context: { traits: { email: 'a@x.co' } } },
   { type: 'group', messageId: 'r5', userId: 'u1', groupId: 'G1', traits: { subscribe: false }, context: { traits: { email: 'a@x.co' } } },
@@ -50,7 +64,10 @@ describe('preview --preset rudderstack --config (CLI)', () => {
       ['r4', null, ['/api/events']],
       ['r5', expect.objectContaining({ field: 'traits.subscribe' }), []], // v1 only subscribes
     ]);
-    expect(lines[1].requests[0].body.data.attributes).toMatchObject({ metric: { data: { attributes: { name: 'Viewed Product' } } }, properties: { ProductName: 'Shoe', ProductID: 'p1', 'meta.color': 'red' } });
+    expect(lines[1].requests[0].body.data.attributes).toMatchObject({
+      metric: { data: { attributes: { name: 'Viewed Product' } } },
+      properties: { ProductName: 'Shoe', ProductID: 'p1', 'meta.color': 'red' },
+    });
     expect(lines[3].requests[0].body.data.attributes.metric.data.attributes.name).toBe('Viewed Docs Pricing page');
     expectValid(lines.flatMap((l) => l.requests));
   });
@@ -85,7 +102,13 @@ describe('preview with the segment-classic preset (module)', () => {
     });
     const input = jsonl([
       { type: 'identify', messageId: 'c1', userId: '019mr8mf4r', traits: { name: 'Serena Williams', email: 'swilliams@sportstech.com', plan: 'Enterprise' } },
-      { type: 'track', messageId: 'c2', userId: '019mr8mf4r', event: 'Order Completed', properties: { orderId: 'o1', revenue: 25, products: [{ productId: 'p1', price: 19 }] } },
+      {
+        type: 'track',
+        messageId: 'c2',
+        userId: '019mr8mf4r',
+        event: 'Order Completed',
+        properties: { orderId: 'o1', revenue: 25, products: [{ productId: 'p1', price: 19 }] },
+      },
       { type: 'track', messageId: 'c3', anonymousId: 'anon', event: 'Item Added' },
     ]);
     const destination = { preset: 'segment-classic', settings: { apiKey: 'Pub', privateKey: 'pk_test', listId: 'baV129', useSegmentSpec: true } };
@@ -108,7 +131,13 @@ describe('preview --config reads the shapes a RudderStack user has at hand, and 
     writeFileSync(f, typeof content === 'string' ? content : JSON.stringify(content));
     return f;
   };
-  const identify = { type: 'identify', messageId: 'i1', anonymousId: 'anon-1', context: { externalId: [{ type: 'klaviyo-profileId', id: 'K1' }] }, traits: { email: 'a@x.co', properties: { subscribe: false } } };
+  const identify = {
+    type: 'identify',
+    messageId: 'i1',
+    anonymousId: 'anon-1',
+    context: { externalId: [{ type: 'klaviyo-profileId', id: 'K1' }] },
+    traits: { email: 'a@x.co', properties: { subscribe: false } },
+  };
   const paths = (l: any) => l.requests.map((r: any) => r.path);
 
   it('the bare settings object, a destination export ({"config": …} / {"Config": …}): read as the rudderstack preset’s settings', () => {
@@ -138,13 +167,22 @@ describe('preview --config reads the shapes a RudderStack user has at hand, and 
     expect(bare.stderr).toContain('invalid settings for preset "rudderstack":\n  - listID: Unrecognized key "listID"; did you mean "listId"?');
     expect(bare.lines).toEqual([]);
     const exported = cli(['--batch', '--config', write('typo-export.json', { Config: { privateApiKey: 'pk', flattenProperty: true } })], jsonl([identify]));
-    expect([exported.status, exported.stderr]).toEqual([1, expect.stringContaining('flattenProperty: Unrecognized key "flattenProperty"; did you mean "flattenProperties"?')]);
+    expect([exported.status, exported.stderr]).toEqual([
+      1,
+      expect.stringContaining('flattenProperty: Unrecognized key "flattenProperty"; did you mean "flattenProperties"?'),
+    ]);
     const dest = cli(['--config', write('typo-dest.json', { preset: 'rudderstack', setings: { apiVersion: 'v2' } })], jsonl([identify]));
     expect([dest.status, dest.stderr]).toEqual([1, expect.stringMatching(/invalid destination:\n {2}- \(destination\): Unrecognized key: "setings"/)]);
     const service = cli(['--config', write('typo-service.json', { destinations: [{ preset: 'rudderstack', settings: {} }], prot: 1 })], jsonl([identify]));
     expect([service.status, service.stderr]).toEqual([1, expect.stringMatching(/invalid configuration:\n {2}- \(root\): Unrecognized key: "prot"/)]);
-    const inService = cli(['--config', write('typo-service-settings.json', { destinations: [{ preset: 'rudderstack', settings: { enforceEmailAsPrimay: true } }] })], jsonl([identify]));
-    expect([inService.status, inService.stderr]).toEqual([1, expect.stringContaining('enforceEmailAsPrimay: Unrecognized key "enforceEmailAsPrimay"; did you mean "enforceEmailAsPrimary"?')]);
+    const inService = cli(
+      ['--config', write('typo-service-settings.json', { destinations: [{ preset: 'rudderstack', settings: { enforceEmailAsPrimay: true } }] })],
+      jsonl([identify]),
+    );
+    expect([inService.status, inService.stderr]).toEqual([
+      1,
+      expect.stringContaining('enforceEmailAsPrimay: Unrecognized key "enforceEmailAsPrimay"; did you mean "enforceEmailAsPrimary"?'),
+    ]);
   });
 });
 

@@ -6,7 +6,23 @@
 import { z } from 'zod';
 import { PayloadError, type PlanWarning, type Subscription } from '../../actions/types.js';
 import type { SegmentMessage } from '../../spec/index.js';
-import { DERIVED, derived, firstOf, firstPresent, flatten, get, obj, omit, parseSettings, path, present, toNumber, withDerived, type Preset, type PresetStep } from '../shared.js';
+import {
+  DERIVED,
+  derived,
+  firstOf,
+  firstPresent,
+  flatten,
+  get,
+  obj,
+  omit,
+  parseSettings,
+  path,
+  present,
+  toNumber,
+  withDerived,
+  type Preset,
+  type PresetStep,
+} from '../shared.js';
 
 const channel = z.enum(['email', 'sms']);
 const eventNames = z
@@ -62,7 +78,10 @@ type Channel = z.infer<typeof channel>;
 
 const bags = (...keys: string[]) => ['traits', 'context.traits'].flatMap((b) => keys.map((k) => `${b}.${k}`));
 /** A location key in traits, traits.address (both bags), then properties — RudderStack's source order. */
-const where = (...keys: string[]) => [...['traits', 'context.traits'].flatMap((b) => [...keys.map((k) => `${b}.${k}`), ...keys.map((k) => `${b}.address.${k}`)]), ...keys.map((k) => `properties.${k}`)];
+const where = (...keys: string[]) => [
+  ...['traits', 'context.traits'].flatMap((b) => [...keys.map((k) => `${b}.${k}`), ...keys.map((k) => `${b}.address.${k}`)]),
+  ...keys.map((k) => `properties.${k}`),
+];
 
 const EMAIL = ['traits.email', 'context.traits.email', 'properties.email'];
 const PHONE = ['traits.phone', 'context.traits.phone', 'properties.phone'];
@@ -79,29 +98,109 @@ const LOCATION: Record<string, string[]> = {
   longitude: ['longitude', 'context.address.longitude', 'context.location.longitude'],
 };
 /** Location keys each original mapping fills (v1: KlaviyoIdentify, KlaviyoProfile; v2: KlaviyoProfileV2). */
-const LOCATION_KEYS = { v1: { identify: ['address1', 'city', 'region', 'country', 'zip', 'timezone'], event: ['address1', 'city', 'region', 'country', 'zip'] }, v2: { identify: Object.keys(LOCATION), event: Object.keys(LOCATION) } };
+const LOCATION_KEYS = {
+  v1: { identify: ['address1', 'city', 'region', 'country', 'zip', 'timezone'], event: ['address1', 'city', 'region', 'country', 'zip'] },
+  v2: { identify: Object.keys(LOCATION), event: Object.keys(LOCATION) },
+};
 
 /** Traits the original maps to Klaviyo attributes, so they are not repeated as custom properties (WhiteListedTraits / …V2). */
-const MAPPED = ['email', 'firstName', 'firstname', 'first_name', 'lastName', 'lastname', 'last_name', 'phone', 'title', 'organization', 'city', 'region', 'country', 'zip', 'image', 'timezone', 'anonymousId', 'userId', 'properties'];
+const MAPPED = [
+  'email',
+  'firstName',
+  'firstname',
+  'first_name',
+  'lastName',
+  'lastname',
+  'last_name',
+  'phone',
+  'title',
+  'organization',
+  'city',
+  'region',
+  'country',
+  'zip',
+  'image',
+  'timezone',
+  'anonymousId',
+  'userId',
+  'properties',
+];
 const MAPPED_TRAITS: Record<Version, string[]> = { v1: [...MAPPED, 'id'], v2: [...MAPPED, 'location', '_kx', 'street', 'address'] };
 /** Event properties that become the event's value (and currency) instead. */
-const NOT_EVENT_PROPERTIES: Record<Version, string[]> = { v1: ['email', 'phone', 'revenue', 'total', 'value'], v2: ['event', 'email', 'phone', 'revenue', 'total', 'value', 'value_currency', 'currency'] };
+const NOT_EVENT_PROPERTIES: Record<Version, string[]> = {
+  v1: ['email', 'phone', 'revenue', 'total', 'value'],
+  v2: ['event', 'email', 'phone', 'revenue', 'total', 'value', 'value_currency', 'currency'],
+};
 
 /** v1's ecommerce events: renamed, and their properties mapped to Klaviyo's names ($value/$event_id become value/unique_id). */
-const VIEWED = { ProductName: 'name', ProductID: 'product_id', SKU: 'sku', ImageURL: 'image_url', URL: 'url', Brand: 'brand', Price: 'price', CompareAtPrice: 'compare_at_price', Categories: 'categories' };
+const VIEWED = {
+  ProductName: 'name',
+  ProductID: 'product_id',
+  SKU: 'sku',
+  ImageURL: 'image_url',
+  URL: 'url',
+  Brand: 'brand',
+  Price: 'price',
+  CompareAtPrice: 'compare_at_price',
+  Categories: 'categories',
+};
 const ECOMMERCE: Record<string, { metric: string; map: Record<string, string> }> = {
   'product viewed': { metric: 'Viewed Product', map: VIEWED },
   'product clicked': { metric: 'Viewed Product', map: VIEWED },
   'product added': {
     metric: 'Added to Cart',
-    map: { $value: 'value', AddedItemProductName: 'name', AddedItemProductID: 'product_id', AddedItemSKU: 'sku', AddedItemImageURL: 'image_url', AddedItemURL: 'url', AddedItemPrice: 'price', AddedItemQuantity: 'quantity', AddedItemCategories: 'categories', ItemNames: 'item_names', CheckoutURL: 'checkout_url' },
+    map: {
+      $value: 'value',
+      AddedItemProductName: 'name',
+      AddedItemProductID: 'product_id',
+      AddedItemSKU: 'sku',
+      AddedItemImageURL: 'image_url',
+      AddedItemURL: 'url',
+      AddedItemPrice: 'price',
+      AddedItemQuantity: 'quantity',
+      AddedItemCategories: 'categories',
+      ItemNames: 'item_names',
+      CheckoutURL: 'checkout_url',
+    },
   },
-  'checkout started': { metric: 'Started Checkout', map: { $event_id: 'order_id', $value: 'value', Categories: 'categories', CheckoutURL: 'checkout_url', ItemNames: 'item_names' } },
+  'checkout started': {
+    metric: 'Started Checkout',
+    map: { $event_id: 'order_id', $value: 'value', Categories: 'categories', CheckoutURL: 'checkout_url', ItemNames: 'item_names' },
+  },
 };
-const ITEM = { ProductID: 'product_id', SKU: 'sku', ProductName: 'name', Quantity: 'quantity', ItemPrice: 'price', RowTotal: 'row_total', ProductURL: 'url', ImageURL: 'image_url', ProductCategories: 'categories' };
-const ECOMMERCE_KEYS = ['name', 'product_id', 'sku', 'image_url', 'url', 'brand', 'price', 'compare_at_price', 'quantity', 'categories', 'products', 'product_names', 'order_id', 'value', 'checkout_url', 'item_names', 'items'];
+const ITEM = {
+  ProductID: 'product_id',
+  SKU: 'sku',
+  ProductName: 'name',
+  Quantity: 'quantity',
+  ItemPrice: 'price',
+  RowTotal: 'row_total',
+  ProductURL: 'url',
+  ImageURL: 'image_url',
+  ProductCategories: 'categories',
+};
+const ECOMMERCE_KEYS = [
+  'name',
+  'product_id',
+  'sku',
+  'image_url',
+  'url',
+  'brand',
+  'price',
+  'compare_at_price',
+  'quantity',
+  'categories',
+  'products',
+  'product_names',
+  'order_id',
+  'value',
+  'checkout_url',
+  'item_names',
+  'items',
+];
 
-const pick = (map: Record<string, string>, from: Record<string, any>) => Object.fromEntries(Object.entries(map).flatMap(([to, k]) => (present(from[k]) ? [[to, from[k]]] : [])));
+const pick = (map: Record<string, string>, from: Record<string, any>) =>
+  Object.fromEntries(Object.entries(map).flatMap(([to, k]) => (present(from[k]) ? [[to, from[k]]] : [])));
 
 /** The profile fields of identify (upsertProfile) and of events (trackEvent's `profile`), per apiVersion. */
 function profileMapping(s: RudderStackSettings, use: 'identify' | 'event'): Record<string, unknown> {
@@ -116,7 +215,9 @@ function profileMapping(s: RudderStackSettings, use: 'identify' | 'event'): Reco
     _kx: firstOf(...bags('_kx')),
     first_name: firstOf(...bags('firstName', 'firstname', 'first_name')),
     last_name: firstOf(...bags('lastName', 'lastname', 'last_name')),
-    ...(v2 || use === 'identify' ? { title: firstOf(...bags('title'), 'properties.title'), organization: firstOf(...bags('organization'), 'properties.organization') } : {}),
+    ...(v2 || use === 'identify'
+      ? { title: firstOf(...bags('title'), 'properties.title'), organization: firstOf(...bags('organization'), 'properties.organization') }
+      : {}),
     image: firstOf(...bags('image'), 'properties.image'),
     location: Object.fromEntries(LOCATION_KEYS[family(s)][use].map((k) => [k, firstOf(...LOCATION[k])])),
     properties: derived('profileProperties'),
@@ -127,7 +228,8 @@ function profileMapping(s: RudderStackSettings, use: 'identify' | 'event'): Reco
 /** Custom profile properties (traits not mapped to attributes; flattened when asked), the patch (v2) and the Klaviyo profile id. */
 function profileDerived(s: RudderStackSettings, m: SegmentMessage) {
   const v2 = family(s) === 'v2';
-  if (s.enforceEmailAsPrimary && !v2 && !firstPresent(m, EMAIL) && !firstPresent(m, PHONE)) throw new PayloadError('email', 'enforceEmailAsPrimary is on and the message has neither an email nor a phone');
+  if (s.enforceEmailAsPrimary && !v2 && !firstPresent(m, EMAIL) && !firstPresent(m, PHONE))
+    throw new PayloadError('email', 'enforceEmailAsPrimary is on and the message has neither an email nor a phone');
   const { fields: patched, patch } = v2 ? patchOf(m) : { fields: [] };
   let props: Record<string, unknown> = {};
   for (const bag of [m.traits, m.context?.traits]) Object.assign(props, omit(obj(bag), [...MAPPED_TRAITS[family(s)], ...patched]));
@@ -136,7 +238,11 @@ function profileDerived(s: RudderStackSettings, m: SegmentMessage) {
   if (s.enforceEmailAsPrimary && present(userId)) props._id = userId;
   const externalIds: unknown[] = Array.isArray(m.context?.externalId) ? m.context.externalId : [];
   const profileId = externalIds.map(obj).find((x) => x?.type === 'klaviyo-profileId')?.id;
-  return { ...(Object.keys(props).length ? { profileProperties: props } : {}), ...(patch ? { patchProperties: patch } : {}), ...(v2 && present(profileId) ? { profileId: String(profileId) } : {}) };
+  return {
+    ...(Object.keys(props).length ? { profileProperties: props } : {}),
+    ...(patch ? { patchProperties: patch } : {}),
+    ...(v2 && present(profileId) ? { profileId: String(profileId) } : {}),
+  };
 }
 
 /**
@@ -160,13 +266,19 @@ function patchOf(m: SegmentMessage): { fields: string[]; patch?: { unset?: strin
     for (const f of list ?? []) if (traits?.[f] !== undefined && traits[f] !== null) out[f] = traits[f];
     return Object.keys(out).length ? out : undefined;
   };
-  const patch = { ...(unset?.length ? { unset } : {}), ...(values(append) ? { append: values(append) } : {}), ...(values(unappend) ? { unappend: values(unappend) } : {}) };
+  const patch = {
+    ...(unset?.length ? { unset } : {}),
+    ...(values(append) ? { append: values(append) } : {}),
+    ...(values(unappend) ? { unappend: values(unappend) } : {}),
+  };
   return { fields, ...(Object.keys(patch).length ? { patch } : {}) };
 }
 
 /** Consent channels: the message's override (v2, v3 also read traits.consent; a group also context.traits.consent), else the settings. */
 function consentOf(s: RudderStackSettings, m: SegmentMessage, t: Record<string, any> | undefined): Channel[] {
-  const override = [family(s) === 'v2' ? t?.consent : undefined, obj(t?.properties)?.consent, m.type === 'group' ? m.context?.traits?.consent : undefined].find(present);
+  const override = [family(s) === 'v2' ? t?.consent : undefined, obj(t?.properties)?.consent, m.type === 'group' ? m.context?.traits?.consent : undefined].find(
+    present,
+  );
   const raw: unknown = override ?? [...s.consent, ...(s.smsConsent ? ['sms'] : [])];
   return (Array.isArray(raw) ? raw : [raw]).filter((c): c is Channel => c === 'email' || c === 'sms');
 }
@@ -177,13 +289,26 @@ function consentOf(s: RudderStackSettings, m: SegmentMessage, t: Record<string, 
  * channels (the original's explicit UNSUBSCRIBED states). With nothing to send, a group call fails (that is its
  * whole purpose), and so does any v3 call (the original refuses it); a v1/v2 identify call goes on without it, with a warning.
  */
-function listOp(s: RudderStackSettings, m: SegmentMessage, operation: 'subscribe' | 'unsubscribe', listId: string, t: Record<string, any> | undefined, warnings: PlanWarning[]) {
+function listOp(
+  s: RudderStackSettings,
+  m: SegmentMessage,
+  operation: 'subscribe' | 'unsubscribe',
+  listId: string,
+  t: Record<string, any> | undefined,
+  warnings: PlanWarning[],
+) {
   const email = firstPresent(m, EMAIL);
   const phone = firstPresent(m, PHONE);
   const byConsent = operation === 'subscribe' || s.apiVersion === 'v3';
   const channels = byConsent ? consentOf(s, m, t) : ['email', 'sms'];
   const target = { ...(channels.includes('email') && email ? { email } : {}), ...(channels.includes('sms') && phone ? { phone_number: phone } : {}) };
-  if (target.email || target.phone_number) return { operation, listId, ...target, ...(operation === 'subscribe' && m.type === 'group' && present(t?.custom_source) ? { customSource: String(t!.custom_source) } : {}) };
+  if (target.email || target.phone_number)
+    return {
+      operation,
+      listId,
+      ...target,
+      ...(operation === 'subscribe' && m.type === 'group' && present(t?.custom_source) ? { customSource: String(t!.custom_source) } : {}),
+    };
   const why = `cannot ${operation} ${operation === 'subscribe' ? 'to' : 'from'} list ${listId}: ${byConsent ? `consent [${channels.join(', ')}] names no channel whose identifier` : 'neither an email nor a phone'} is in the message`;
   if (m.type === 'group' || s.apiVersion === 'v3') throw new PayloadError(byConsent ? 'consent' : 'email', why);
   warnings.push({ field: 'traits.properties.subscribe', message: why });
@@ -196,7 +321,8 @@ function identify(s: RudderStackSettings, m: SegmentMessage, warnings: PlanWarni
   const listId = present(p?.listId) ? String(p!.listId) : s.listId || undefined;
   const flag = p?.subscribe;
   // v1 only subscribes; v2 and v3 also unsubscribe when the flag is false.
-  const operation = s.apiVersion === 'v1' ? (flag ? 'subscribe' : undefined) : flag === undefined || flag === null ? undefined : flag ? 'subscribe' : 'unsubscribe';
+  const operation =
+    s.apiVersion === 'v1' ? (flag ? 'subscribe' : undefined) : flag === undefined || flag === null ? undefined : flag ? 'subscribe' : 'unsubscribe';
   const list = listId && operation ? listOp(s, m, operation, listId, t, warnings) : undefined;
   return { ...profileDerived(s, m), ...(list ? { list } : {}) };
 }
@@ -205,7 +331,8 @@ function group(s: RudderStackSettings, m: SegmentMessage, warnings: PlanWarning[
   const t = obj(m.traits) ?? obj(m.context?.traits);
   const flag = t?.subscribe;
   if (s.apiVersion === 'v1' && !flag) throw new PayloadError('traits.subscribe', 'a group call needs traits.subscribe = true (apiVersion v1 only subscribes)');
-  if (flag === undefined || flag === null) throw new PayloadError('traits.subscribe', 'a group call needs traits.subscribe: true subscribes to the list in groupId, false unsubscribes');
+  if (flag === undefined || flag === null)
+    throw new PayloadError('traits.subscribe', 'a group call needs traits.subscribe: true subscribes to the list in groupId, false unsubscribes');
   return { list: listOp(s, m, flag ? 'subscribe' : 'unsubscribe', String(m.groupId), t, warnings) };
 }
 
@@ -216,7 +343,11 @@ function group(s: RudderStackSettings, m: SegmentMessage, warnings: PlanWarning[
 function numericValue(props: Record<string, any>, key: string | undefined): number | undefined {
   if (key === undefined || !present(props[key])) return undefined;
   const n = toNumber(props[key]);
-  if (n === undefined) throw new PayloadError(`properties.${key}`, `properties.${key} is the event's value and must be a number (or numeric text); got ${JSON.stringify(props[key])}`);
+  if (n === undefined)
+    throw new PayloadError(
+      `properties.${key}`,
+      `properties.${key} is the event's value and must be a number (or numeric text); got ${JSON.stringify(props[key])}`,
+    );
   return n;
 }
 
@@ -230,12 +361,32 @@ function event(s: RudderStackSettings, m: SegmentMessage, name: string) {
     const mapped = Array.isArray(items) ? items.map((i) => pick(ITEM, obj(i) ?? {})).filter((i) => Object.keys(i).length) : [];
     const all: Record<string, any> = { ...pick(ecommerce.map, props), ...(mapped.length ? { items: mapped } : {}), ...omit(props, ECOMMERCE_KEYS) };
     const { $value, $event_id, ...properties } = all;
-    ev = { metric: ecommerce.metric, properties, value: numericValue(props, present($value) ? 'value' : undefined), ...(present($event_id) ? { uniqueId: String($event_id) } : {}) };
+    ev = {
+      metric: ecommerce.metric,
+      properties,
+      value: numericValue(props, present($value) ? 'value' : undefined),
+      ...(present($event_id) ? { uniqueId: String($event_id) } : {}),
+    };
   } else if (s.apiVersion === 'v1') {
-    ev = { metric: name, properties: omit(props, NOT_EVENT_PROPERTIES.v1), value: numericValue(props, ['revenue', 'total', 'value'].find((k) => props[k])) }; // v1: revenue || total || value
+    ev = {
+      metric: name,
+      properties: omit(props, NOT_EVENT_PROPERTIES.v1),
+      value: numericValue(
+        props,
+        ['revenue', 'total', 'value'].find((k) => props[k]),
+      ),
+    }; // v1: revenue || total || value
   } else {
     const currency = props.currency;
-    ev = { metric: name, properties: omit(props, NOT_EVENT_PROPERTIES.v2), value: numericValue(props, ['revenue', 'total', 'value'].find((k) => present(props[k]))), ...(typeof currency === 'string' ? { valueCurrency: currency } : {}) };
+    ev = {
+      metric: name,
+      properties: omit(props, NOT_EVENT_PROPERTIES.v2),
+      value: numericValue(
+        props,
+        ['revenue', 'total', 'value'].find((k) => present(props[k])),
+      ),
+      ...(typeof currency === 'string' ? { valueCurrency: currency } : {}),
+    };
   }
   if (s.flattenProperties) ev.properties = flatten(ev.properties);
   return { ...profileDerived(s, m), ...ev, uniqueId: ev.uniqueId ?? m.messageId };
@@ -290,7 +441,8 @@ function prepare(s: RudderStackSettings) {
     if (m.type === 'identify') d = identify(s, m, warnings);
     else if (m.type === 'track') d = filteredOut(s, m.event ?? '') ? null : event(s, m, m.event!);
     else if (m.type === 'screen') d = event(s, m, screenName(s, m));
-    else if (m.type === 'page') d = s.sendPageAsTrack ? page(s, m) : null; // without it the web SDK sent no event
+    else if (m.type === 'page')
+      d = s.sendPageAsTrack ? page(s, m) : null; // without it the web SDK sent no event
     else if (m.type === 'group') d = group(s, m, warnings);
     // alias: not sent by the original.
     return { message: d && withDerived(m, d), ...(warnings.length ? { warnings } : {}) };
@@ -311,11 +463,26 @@ export function rudderstack(raw?: Record<string, unknown>): Preset {
   const settings = settingsOf(raw);
   const s = parseSettings('rudderstack', settingsSchema, settings);
   const summary = `apiVersion ${s.apiVersion}${settings?.apiVersion === undefined ? ' (the settings name none: RudderStack’s default for a destination saved without one)' : ''}`;
-  const listTarget = { email: derived('list.email'), phone_number: derived('list.phone_number'), country_code: firstOf(...LOCATION.country), list_id: derived('list.listId') };
+  const listTarget = {
+    email: derived('list.email'),
+    phone_number: derived('list.phone_number'),
+    country_code: firstOf(...LOCATION.country),
+    list_id: derived('list.listId'),
+  };
   const subscriptions: Subscription[] = [
     { name: 'Identify: create or update the profile', subscribe: 'type = "identify"', partnerAction: 'upsertProfile', mapping: profileMapping(s, 'identify') },
-    { name: 'Subscribe to the list (identify, group)', subscribe: `context.${DERIVED}.list.operation = "subscribe"`, partnerAction: 'subscribeProfile', mapping: { ...listTarget, custom_source: derived('list.customSource') } },
-    { name: 'Unsubscribe from the list (identify and group, v2 and v3)', subscribe: `context.${DERIVED}.list.operation = "unsubscribe"`, partnerAction: 'unsubscribeProfile', mapping: listTarget },
+    {
+      name: 'Subscribe to the list (identify, group)',
+      subscribe: `context.${DERIVED}.list.operation = "subscribe"`,
+      partnerAction: 'subscribeProfile',
+      mapping: { ...listTarget, custom_source: derived('list.customSource') },
+    },
+    {
+      name: 'Unsubscribe from the list (identify and group, v2 and v3)',
+      subscribe: `context.${DERIVED}.list.operation = "unsubscribe"`,
+      partnerAction: 'unsubscribeProfile',
+      mapping: listTarget,
+    },
     {
       name: 'Track, screen and page: an event',
       subscribe: 'type = "track" or type = "screen" or type = "page"',

@@ -6,7 +6,22 @@
 import { z } from 'zod';
 import { PayloadError, type PlanWarning, type Subscription } from '../../actions/types.js';
 import type { SegmentMessage } from '../../spec/index.js';
-import { DERIVED, EMAIL_LIKE, derived, firstOf, firstPresent, obj, omit, parseSettings, path, present, toNumber, withDerived, type Preset, type PresetStep } from '../shared.js';
+import {
+  DERIVED,
+  EMAIL_LIKE,
+  derived,
+  firstOf,
+  firstPresent,
+  obj,
+  omit,
+  parseSettings,
+  path,
+  present,
+  toNumber,
+  withDerived,
+  type Preset,
+  type PresetStep,
+} from '../shared.js';
 
 export const settingsSchema = z.strictObject({
   /** Public key of Klaviyo's browser script: checked, not used (the 2026-07-15 API takes private keys only). */
@@ -52,7 +67,24 @@ const resolve = (r: Raw): ClassicSettings => ({
 });
 
 /** Traits sent as Klaviyo's special properties, so not repeated as custom ones. */
-const SPECIAL_TRAITS = ['email', 'phone', 'phoneNumber', 'firstName', 'lastName', 'title', 'organization', 'company', 'avatar', 'city', 'region', 'state', 'country', 'timezone', 'zip', 'address'];
+const SPECIAL_TRAITS = [
+  'email',
+  'phone',
+  'phoneNumber',
+  'firstName',
+  'lastName',
+  'title',
+  'organization',
+  'company',
+  'avatar',
+  'city',
+  'region',
+  'state',
+  'country',
+  'timezone',
+  'zip',
+  'address',
+];
 const ORDER_EVENTS = ['order completed', 'completed order']; // ecommerce spec v2 and v1 names
 
 /**
@@ -75,12 +107,17 @@ function identify(s: ClassicSettings, m: SegmentMessage, warnings: PlanWarning[]
   const k = obj(m.integrations?.Klaviyo);
   const listId = present(k?.listId) ? String(k!.listId) : s.listId;
   let list: Record<string, unknown> | undefined;
-  if (listId && !ids.email) warnings.push({ field: 'traits.email', message: `not subscribed to list ${listId}: the List API needs an email (traits.email or an email userId)` });
+  if (listId && !ids.email)
+    warnings.push({ field: 'traits.email', message: `not subscribed to list ${listId}: the List API needs an email (traits.email or an email userId)` });
   else if (listId) {
     const confirm = typeof k?.confirmOptin === 'boolean' ? k.confirmOptin : s.confirmOptin;
     // Consent already given (confirmOptin false) is a historical import at the call's time: no confirmation email.
     const at = firstPresent(m, ['timestamp', 'originalTimestamp', 'sentAt']);
-    if (!confirm && !at) warnings.push({ field: 'timestamp', message: 'confirmOptin is false but the call has no timestamp to record as the consent time: subscribed under the list’s own opt-in setting' });
+    if (!confirm && !at)
+      warnings.push({
+        field: 'timestamp',
+        message: 'confirmOptin is false but the call has no timestamp to record as the consent time: subscribed under the list’s own opt-in setting',
+      });
     list = { listId, email: ids.email, ...(!confirm && at ? { historicalImport: true, consentedAt: at } : {}) };
   }
   return { ...ids, profileProperties: { ...omit(obj(m.traits), SPECIAL_TRAITS), ...(customId ? { id: customId } : {}) }, ...(list ? { list } : {}) };
@@ -91,14 +128,25 @@ function products(m: SegmentMessage): Record<string, unknown>[] {
   const list = m.properties?.products;
   return (Array.isArray(list) ? list : []).map((p) => {
     const { productId, productUrl, imageUrl, ...rest } = obj(p) ?? {};
-    return { ...rest, ...(present(productId) ? { product_id: productId } : {}), ...(present(productUrl) ? { 'Product URL': productUrl } : {}), ...(present(imageUrl) ? { 'Image URL': imageUrl } : {}) };
+    return {
+      ...rest,
+      ...(present(productId) ? { product_id: productId } : {}),
+      ...(present(productUrl) ? { 'Product URL': productUrl } : {}),
+      ...(present(imageUrl) ? { 'Image URL': imageUrl } : {}),
+    };
   });
 }
 
 function track(s: ClassicSettings, m: SegmentMessage) {
   const { customId, ...ids } = who(s, m, 'properties.email');
   const order = ORDER_EVENTS.includes(String(m.event).trim().toLowerCase());
-  return { ...ids, ...(customId ? { profileProperties: { id: customId } } : {}), kind: order ? 'order' : 'event', value: toNumber(m.properties?.revenue), ...(order ? { products: products(m) } : {}) };
+  return {
+    ...ids,
+    ...(customId ? { profileProperties: { id: customId } } : {}),
+    kind: order ? 'order' : 'event',
+    value: toNumber(m.properties?.revenue),
+    ...(order ? { products: products(m) } : {}),
+  };
 }
 
 function prepare(s: ClassicSettings) {
@@ -113,7 +161,14 @@ function prepare(s: ClassicSettings) {
 export function segmentClassic(raw?: Record<string, unknown>): Preset {
   const s = resolve(parseSettings('segment-classic', settingsSchema, raw));
   const profile = { email: derived('email'), external_id: derived('externalId'), properties: derived('profileProperties') };
-  const event = { profile, metric_name: path('event'), properties: path('properties'), time: path('timestamp'), value: derived('value'), unique_id: path('messageId') };
+  const event = {
+    profile,
+    metric_name: path('event'),
+    properties: path('properties'),
+    time: path('timestamp'),
+    value: derived('value'),
+    unique_id: path('messageId'),
+  };
   const subscriptions: Subscription[] = [
     {
       name: 'Identify: create or update the person',
@@ -142,9 +197,19 @@ export function segmentClassic(raw?: Record<string, unknown>): Preset {
       name: 'Identify: subscribe to the list (listId setting or integrations.Klaviyo.listId)',
       subscribe: `type = "identify" and context.${DERIVED}.list.listId != null`,
       partnerAction: 'subscribeProfile',
-      mapping: { email: derived('list.email'), list_id: derived('list.listId'), historical_import: derived('list.historicalImport'), consented_at: derived('list.consentedAt') },
+      mapping: {
+        email: derived('list.email'),
+        list_id: derived('list.listId'),
+        historical_import: derived('list.historicalImport'),
+        consented_at: derived('list.consentedAt'),
+      },
     },
-    { name: 'Track: an event (revenue is its value)', subscribe: `type = "track" and context.${DERIVED}.kind = "event"`, partnerAction: 'trackEvent', mapping: event },
+    {
+      name: 'Track: an event (revenue is its value)',
+      subscribe: `type = "track" and context.${DERIVED}.kind = "event"`,
+      partnerAction: 'trackEvent',
+      mapping: event,
+    },
     {
       name: 'Order Completed: Placed Order, then one Ordered Product per product',
       subscribe: `type = "track" and context.${DERIVED}.kind = "order"`,

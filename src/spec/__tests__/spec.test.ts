@@ -13,8 +13,18 @@ const bad = (input: unknown, field: string, message?: RegExp) => {
 
 describe('validateMessage', () => {
   it('accepts and normalises a Segment track call', () => {
-    const r = validateMessage({ type: 'Track', userId: 42, event: 'Signed Up', properties: { plan: 'pro' }, timestamp: '2026-11-24T10:00:00Z', messageId: 'm1' });
-    expect(r).toEqual({ ok: true, message: { type: 'track', userId: '42', event: 'Signed Up', properties: { plan: 'pro' }, timestamp: '2026-11-24T10:00:00Z', messageId: 'm1' } });
+    const r = validateMessage({
+      type: 'Track',
+      userId: 42,
+      event: 'Signed Up',
+      properties: { plan: 'pro' },
+      timestamp: '2026-11-24T10:00:00Z',
+      messageId: 'm1',
+    });
+    expect(r).toEqual({
+      ok: true,
+      message: { type: 'track', userId: '42', event: 'Signed Up', properties: { plan: 'pro' }, timestamp: '2026-11-24T10:00:00Z', messageId: 'm1' },
+    });
   });
   it('names the field that is wrong', () => {
     bad({ type: 'track', event: 'x' }, 'userId', /userId or anonymousId/);
@@ -29,7 +39,10 @@ describe('validateMessage', () => {
   });
   it('drops unparseable times with a warning; a dropped timestamp becomes the time received', () => {
     const receivedAt = Date.UTC(2026, 10, 24, 10, 0, 0);
-    const r = validateMessage({ type: 'track', userId: 'u', event: 'Viewed', timestamp: 'last tuesday', originalTimestamp: '2025-13-45T99:00:00Z', sentAt: 12 }, { receivedAt });
+    const r = validateMessage(
+      { type: 'track', userId: 'u', event: 'Viewed', timestamp: 'last tuesday', originalTimestamp: '2025-13-45T99:00:00Z', sentAt: 12 },
+      { receivedAt },
+    );
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.message.timestamp).toBe('2026-11-24T10:00:00.000Z');
@@ -74,7 +87,14 @@ describe('validateMessage', () => {
 
 describe('validateBatch', () => {
   it('keeps the good messages and reports the bad one by index, merging batch context', () => {
-    const r = validateBatch({ batch: [{ type: 'track', userId: 'a', event: 'x' }, { type: 'track', event: 'x' }, { type: 'identify', anonymousId: 'b', context: { ip: '2.2.2.2' } }], context: { ip: '1.1.1.1', library: { name: 't' } } });
+    const r = validateBatch({
+      batch: [
+        { type: 'track', userId: 'a', event: 'x' },
+        { type: 'track', event: 'x' },
+        { type: 'identify', anonymousId: 'b', context: { ip: '2.2.2.2' } },
+      ],
+      context: { ip: '1.1.1.1', library: { name: 't' } },
+    });
     expect(r.messages.map((m) => m.context?.ip)).toEqual(['1.1.1.1', '2.2.2.2']);
     expect(r.errors).toEqual([{ index: 1, field: 'batch[1].userId', message: 'every message needs a non-empty userId or anonymousId' }]);
   });

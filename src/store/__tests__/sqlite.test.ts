@@ -21,7 +21,10 @@ afterEach(async () => {
 
 describe('sqlite store', () => {
   it('releaseAllLeases hands a crashed run’s leases back at once, without counting an attempt', async () => {
-    await store.enqueue('k', [{ messageId: 'a1', partitionKey: 'A', payload: {} }, { messageId: 'b1', partitionKey: 'B', payload: {} }]);
+    await store.enqueue('k', [
+      { messageId: 'a1', partitionKey: 'A', payload: {} },
+      { messageId: 'b1', partitionKey: 'B', payload: {} },
+    ]);
     const now = Date.now();
     await store.lease('k', { limit: 10, leaseMs: 60_000, owner: 'crashed', now });
     expect(await store.releaseAllLeases!()).toBe(2);

@@ -5,7 +5,10 @@ describe('formatStatus', () => {
   it('prints every rate of both windows under its own heading', () => {
     const rates = { last5m: { received: 1.5, delivered: 1.25, dead: 0.00333 }, last60m: { received: 0.0278, delivered: 0.0275, dead: 0.000278 } };
     const out = formatStatus({ destinations: { klaviyo: { queued: 3, leased: 1, retrying: 2, dead: 1, delivered: 99, rates } } });
-    const [head, row] = out.trim().split('\n').map((l) => l.split(/\s{2,}/));
+    const [head, row] = out
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s{2,}/));
     expect(Object.fromEntries(head.map((h, i) => [h, row[i]]))).toEqual({
       destination: 'klaviyo',
       queued: '3',

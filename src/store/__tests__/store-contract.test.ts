@@ -223,13 +223,28 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
   it('settles a sync snapshot from the queue: delivered → synced, dead → sent again next run, the rest pending', async () => {
     const n = 12_000; // more than one settling chunk
     const pk = (i: number) => String(i).padStart(6, '0');
-    await store.enqueue('k', Array.from({ length: n }, (_, i) => msg(`m${i}`, `p${i}`)));
-    await store.snapshots.pending('model', 'run-1', Array.from({ length: n }, (_, i) => ({ pk: pk(i), hash: `h${i}`, messageId: `m${i}` })));
+    await store.enqueue(
+      'k',
+      Array.from({ length: n }, (_, i) => msg(`m${i}`, `p${i}`)),
+    );
+    await store.snapshots.pending(
+      'model',
+      'run-1',
+      Array.from({ length: n }, (_, i) => ({ pk: pk(i), hash: `h${i}`, messageId: `m${i}` })),
+    );
     const leased = await lease(Date.now(), n);
     expect(leased).toHaveLength(n);
     const byId = new Map(leased.map((m) => [m.messageId, m.seq]));
-    await store.ack(Array.from({ length: n }, (_, i) => i).filter((i) => i % 3 === 0).map((i) => byId.get(`m${i}`)!));
-    await store.deadLetter(Array.from({ length: n }, (_, i) => i).filter((i) => i % 3 === 1).map((i) => ({ seq: byId.get(`m${i}`)!, reason: 'no' })));
+    await store.ack(
+      Array.from({ length: n }, (_, i) => i)
+        .filter((i) => i % 3 === 0)
+        .map((i) => byId.get(`m${i}`)!),
+    );
+    await store.deadLetter(
+      Array.from({ length: n }, (_, i) => i)
+        .filter((i) => i % 3 === 1)
+        .map((i) => ({ seq: byId.get(`m${i}`)!, reason: 'no' })),
+    );
     expect(await store.snapshots.settle('model', 'k')).toEqual({ delivered: n / 3, failed: n / 3, pending: n / 3 });
     const snap = await store.snapshots.get('model', [pk(0), pk(1), pk(2), pk(n - 3)]);
     expect([...snap.values()]).toEqual(['h0', null, null, `h${n - 3}`]);
@@ -314,7 +329,10 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
       // Several enqueuers on both stores fill the same partitions while leasing runs.
       const enqueuer = async (s: Store, e: number) => {
         for (let j = 0; j < perEnqueuer; j++) {
-          await s.enqueue('k', Array.from({ length: partitions }, (_, p) => msg(`${e}:${p}:${j}`, `p${p}`, { e, j })));
+          await s.enqueue(
+            'k',
+            Array.from({ length: partitions }, (_, p) => msg(`${e}:${p}:${j}`, `p${p}`, { e, j })),
+          );
         }
       };
       const leaser = async (s: Store, owner: string) => {

@@ -120,9 +120,7 @@ export class PostgresStore implements Store {
         )
       ).rows;
     });
-    return rows
-      .sort((a, b) => a.seq - b.seq)
-      .map(leasedOf);
+    return rows.sort((a, b) => a.seq - b.seq).map(leasedOf);
   }
 
   async ack(seqs: number[]): Promise<void> {
@@ -200,9 +198,9 @@ export class PostgresStore implements Store {
     if (!f.all && !f.seqs?.length) throw new Error('say which dead letters: seqs, or all');
     const parts = [`state = 'dead'`];
     const args: unknown[] = [];
-    if (f.destination) (args.push(f.destination), parts.push(`destination = $${args.length}`));
-    if (f.reason) (args.push(f.reason), parts.push(`strpos(lower(dead_reason), lower($${args.length})) > 0`));
-    if (f.seqs?.length) (args.push(f.seqs), parts.push(`seq = ANY($${args.length}::bigint[])`));
+    if (f.destination) args.push(f.destination), parts.push(`destination = $${args.length}`);
+    if (f.reason) args.push(f.reason), parts.push(`strpos(lower(dead_reason), lower($${args.length})) > 0`);
+    if (f.seqs?.length) args.push(f.seqs), parts.push(`seq = ANY($${args.length}::bigint[])`);
     return { where: parts.join(' AND '), args };
   }
 

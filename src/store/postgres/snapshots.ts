@@ -9,12 +9,18 @@ export class PostgresSnapshots implements Snapshots {
   constructor(private readonly pool: pg.Pool) {}
 
   async get(model: string, pks: string[]): Promise<Map<string, string | null>> {
-    const { rows } = await this.pool.query<{ pk: string; hash: string | null }>('SELECT pk, hash FROM sync_rows WHERE model = $1 AND pk = ANY($2::text[])', [model, pks]);
+    const { rows } = await this.pool.query<{ pk: string; hash: string | null }>('SELECT pk, hash FROM sync_rows WHERE model = $1 AND pk = ANY($2::text[])', [
+      model,
+      pks,
+    ]);
     return new Map(rows.map((r) => [r.pk, r.hash]));
   }
 
   async rowless(model: string, pks: string[]): Promise<Set<string>> {
-    const { rows } = await this.pool.query<{ pk: string }>('SELECT pk FROM sync_rows WHERE model = $1 AND pk = ANY($2::text[]) AND hash IS NOT NULL AND row IS NULL', [model, pks]);
+    const { rows } = await this.pool.query<{ pk: string }>(
+      'SELECT pk FROM sync_rows WHERE model = $1 AND pk = ANY($2::text[]) AND hash IS NOT NULL AND row IS NULL',
+      [model, pks],
+    );
     return new Set(rows.map((r) => r.pk));
   }
 
@@ -29,7 +35,11 @@ export class PostgresSnapshots implements Snapshots {
 
   async seen(model: string, runId: string, pks: string[], dryRun = false): Promise<void> {
     if (!pks.length) return;
-    if (dryRun) await this.pool.query('INSERT INTO sync_seen (run, pk, at) SELECT $1, pk, kd_now_ms() FROM unnest($2::text[]) AS pk ON CONFLICT (run, pk) DO NOTHING', [runId, pks]);
+    if (dryRun)
+      await this.pool.query('INSERT INTO sync_seen (run, pk, at) SELECT $1, pk, kd_now_ms() FROM unnest($2::text[]) AS pk ON CONFLICT (run, pk) DO NOTHING', [
+        runId,
+        pks,
+      ]);
     else await this.pool.query('UPDATE sync_rows SET seen_run = $1 WHERE model = $2 AND pk = ANY($3::text[])', [runId, model, pks]);
   }
 
@@ -40,7 +50,15 @@ export class PostgresSnapshots implements Snapshots {
        SELECT $1, c.pk, c.hash, c.id, c.after, c.row, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[]) AS c(pk, hash, id, after, row)
        ON CONFLICT (model, pk) DO UPDATE SET pending_hash = excluded.pending_hash, pending_id = excluded.pending_id,
          pending_after = excluded.pending_after, pending_row = excluded.pending_row, seen_run = excluded.seen_run`,
-      [model, runId, changes.map((c) => c.pk), changes.map((c) => c.hash), changes.map((c) => c.messageId), changes.map((c) => c.after ?? null), changes.map((c) => c.row ?? null)],
+      [
+        model,
+        runId,
+        changes.map((c) => c.pk),
+        changes.map((c) => c.hash),
+        changes.map((c) => c.messageId),
+        changes.map((c) => c.after ?? null),
+        changes.map((c) => c.row ?? null),
+      ],
     );
   }
 

@@ -39,7 +39,9 @@ function prepareDataDir(dir: string, path: string): void {
       ENOTDIR: 'a part of the path is a file, not a directory',
       ENOSPC: 'the disk is full',
     };
-    throw new Error(`cannot use the data dir ${dir} for the queue: ${why[e.code ?? ''] ?? e.message} (${e.code ?? 'error'}); choose another with --data-dir / DATA_DIR`);
+    throw new Error(
+      `cannot use the data dir ${dir} for the queue: ${why[e.code ?? ''] ?? e.message} (${e.code ?? 'error'}); choose another with --data-dir / DATA_DIR`,
+    );
   }
 }
 
@@ -67,7 +69,12 @@ class SqliteStore implements Store {
 
   async migrate(): Promise<void> {
     this.db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-    const done = new Set(this.db.prepare('SELECT version FROM migrations').all().map((r: any) => r.version as number));
+    const done = new Set(
+      this.db
+        .prepare('SELECT version FROM migrations')
+        .all()
+        .map((r: any) => r.version as number),
+    );
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
       this.db.transaction(() => {
@@ -99,7 +106,9 @@ class SqliteStore implements Store {
       lease: db.prepare(`UPDATE queue SET state = 'leased', owner = ?, available_at = ? WHERE seq = ?`),
       ack: db.prepare('DELETE FROM queue WHERE seq = ? RETURNING destination'),
       delivered: db.prepare('INSERT INTO delivered (destination, count) VALUES (?, 1) ON CONFLICT (destination) DO UPDATE SET count = count + 1'),
-      retry: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, attempts = attempts + 1, available_at = ?, last_error = ? WHERE seq = ? RETURNING destination`),
+      retry: db.prepare(
+        `UPDATE queue SET state = 'ready', owner = NULL, attempts = attempts + 1, available_at = ?, last_error = ? WHERE seq = ? RETURNING destination`,
+      ),
       release: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, available_at = ? WHERE seq = ?`),
       dead: db.prepare(`UPDATE queue SET state = 'dead', owner = NULL, dead_reason = ?, dead_detail = ?, dead_at = ?, attempts = attempts + 1 WHERE seq = ?`),
       count: db.prepare(
@@ -163,13 +172,15 @@ class SqliteStore implements Store {
 
   async deadLetter(items: Array<{ seq: number; reason: string; detail?: unknown }>): Promise<void> {
     const now = Date.now();
-    this.db.transaction(() =>
-      items.forEach((i) => {
-        const row = this.s.deadDestination.get(i.seq) as { destination: string } | undefined;
-        if (!row || !this.s.dead.run(i.reason, i.detail === undefined ? null : JSON.stringify(i.detail), now, i.seq).changes) return;
-        this.s.count.run(row.destination, minuteOf(now), 0, 0, 1, 0);
-      }),
-    ).immediate(); // reads, then writes: take the write lock first, or another process's commit in between fails it
+    this.db
+      .transaction(() =>
+        items.forEach((i) => {
+          const row = this.s.deadDestination.get(i.seq) as { destination: string } | undefined;
+          if (!row || !this.s.dead.run(i.reason, i.detail === undefined ? null : JSON.stringify(i.detail), now, i.seq).changes) return;
+          this.s.count.run(row.destination, minuteOf(now), 0, 0, 1, 0);
+        }),
+      )
+      .immediate(); // reads, then writes: take the write lock first, or another process's commit in between fails it
   }
 
   async messageState(destination: string, messageId: string): Promise<MessageState | undefined> {
@@ -194,9 +205,9 @@ class SqliteStore implements Store {
     if (!f.all && !f.seqs?.length) throw new Error('say which dead letters: seqs, or all');
     const parts = [`state = 'dead'`];
     const args: unknown[] = [];
-    if (f.destination) (parts.push('destination = ?'), args.push(f.destination));
-    if (f.reason) (parts.push('instr(lower(dead_reason), lower(?)) > 0'), args.push(f.reason));
-    if (f.seqs?.length) (parts.push(`seq IN (${f.seqs.map(() => '?').join(',')})`), args.push(...f.seqs));
+    if (f.destination) parts.push('destination = ?'), args.push(f.destination);
+    if (f.reason) parts.push('instr(lower(dead_reason), lower(?)) > 0'), args.push(f.reason);
+    if (f.seqs?.length) parts.push(`seq IN (${f.seqs.map(() => '?').join(',')})`), args.push(...f.seqs);
     return { where: parts.join(' AND '), args };
   }
 
@@ -205,9 +216,13 @@ class SqliteStore implements Store {
     // A replayed message whose id is queued again meanwhile would break the unique index: drop those first.
     return this.db.transaction(() => {
       this.db
-        .prepare(`DELETE FROM queue WHERE ${where} AND EXISTS (SELECT 1 FROM queue o WHERE o.destination = queue.destination AND o.message_id = queue.message_id AND o.state != 'dead')`)
+        .prepare(
+          `DELETE FROM queue WHERE ${where} AND EXISTS (SELECT 1 FROM queue o WHERE o.destination = queue.destination AND o.message_id = queue.message_id AND o.state != 'dead')`,
+        )
         .run(...args);
-      return this.db.prepare(`UPDATE queue SET state = 'ready', attempts = 0, available_at = 0, dead_reason = NULL, dead_detail = NULL, dead_at = NULL WHERE ${where}`).run(...args).changes;
+      return this.db
+        .prepare(`UPDATE queue SET state = 'ready', attempts = 0, available_at = 0, dead_reason = NULL, dead_detail = NULL, dead_at = NULL WHERE ${where}`)
+        .run(...args).changes;
     })();
   }
 

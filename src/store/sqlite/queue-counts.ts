@@ -46,7 +46,10 @@ export class QueueCounts {
   constructor(private readonly file: string) {}
 
   private start(): Worker {
-    const worker = new Worker(WORKER, { eval: true, workerData: { file: this.file, sql: QUEUE_COUNTS_SQL, driver: createRequire(import.meta.url).resolve('better-sqlite3') } });
+    const worker = new Worker(WORKER, {
+      eval: true,
+      workerData: { file: this.file, sql: QUEUE_COUNTS_SQL, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+    });
     worker.unref(); // never what keeps the process alive
     worker.on('message', (m: { id: number; rows?: QueueCountRow[]; error?: string }) => {
       const w = this.waiting.get(m.id);
@@ -55,7 +58,7 @@ export class QueueCounts {
       else w?.resolve(m.rows!);
     });
     worker.on('error', (err) => this.fail(err));
-    worker.on('exit', () => (this.worker = undefined, this.fail(new Error('the queue-counting thread stopped'))));
+    worker.on('exit', () => ((this.worker = undefined), this.fail(new Error('the queue-counting thread stopped'))));
     return worker;
   }
 

@@ -27,7 +27,10 @@ export class SqliteSnapshots implements Snapshots {
   async get(model: string, pks: string[]): Promise<Map<string, string | null>> {
     const out = new Map<string, string | null>();
     for (const part of chunks(pks)) {
-      const rows = this.db.prepare(`SELECT pk, hash FROM sync_rows WHERE model = ? AND pk IN (${part.map(() => '?').join(',')})`).all(model, ...part) as Array<{ pk: string; hash: string | null }>;
+      const rows = this.db.prepare(`SELECT pk, hash FROM sync_rows WHERE model = ? AND pk IN (${part.map(() => '?').join(',')})`).all(model, ...part) as Array<{
+        pk: string;
+        hash: string | null;
+      }>;
       for (const r of rows) out.set(r.pk, r.hash);
     }
     return out;
@@ -79,7 +82,13 @@ export class SqliteSnapshots implements Snapshots {
   async unseen(model: string, runId: string, limit: number, afterPk = '', dryRun = false): Promise<UnseenRow[]> {
     const rows = this.db
       .prepare(`SELECT pk, hash, row, pending_hash, pending_row FROM sync_rows WHERE model = ? AND ${this.unseenWhere(dryRun)} AND pk > ? ORDER BY pk LIMIT ?`)
-      .all(model, runId, afterPk, limit) as Array<{ pk: string; hash: string | null; row: string | null; pending_hash: string | null; pending_row: string | null }>;
+      .all(model, runId, afterPk, limit) as Array<{
+      pk: string;
+      hash: string | null;
+      row: string | null;
+      pending_hash: string | null;
+      pending_row: string | null;
+    }>;
     return rows.map((r) => ({
       pk: r.pk,
       hash: r.hash,
@@ -114,7 +123,9 @@ export class SqliteSnapshots implements Snapshots {
     const out = new Map<string, number>();
     for (const part of chunks([...new Set(messageIds)])) {
       const live = this.db
-        .prepare(`SELECT message_id, min(seq) AS seq FROM queue WHERE destination = ? AND state != 'dead' AND message_id IN (${part.map(() => '?').join(',')}) GROUP BY message_id`)
+        .prepare(
+          `SELECT message_id, min(seq) AS seq FROM queue WHERE destination = ? AND state != 'dead' AND message_id IN (${part.map(() => '?').join(',')}) GROUP BY message_id`,
+        )
         .all(destination, ...part) as Array<{ message_id: string; seq: number }>;
       const queued = new Map(live.map((r) => [r.message_id, r.seq]));
       for (const id of part) out.set(id, queued.has(id) ? Math.min(max, queued.get(id)! - 1) : max);
@@ -142,30 +153,36 @@ export class SqliteSnapshots implements Snapshots {
   private settleRange(model: string, destination: string, after: string): { delivered: number; failed: number; last: string } | undefined {
     // Reads, then writes: IMMEDIATE, else a `start` process writing the same file between the two fails this with
     // "database is locked".
-    return this.db.transaction(() => {
-      const keys = this.db
-        .prepare('SELECT pk FROM sync_rows WHERE model = ? AND pk > ? AND pending_id IS NOT NULL ORDER BY pk LIMIT ?')
-        .pluck()
-        .all(model, after, SETTLE_CHUNK) as string[];
-      if (!keys.length) return undefined;
-      const last = keys[keys.length - 1];
-      const range = 'model = ? AND pk > ? AND pk <= ? AND pending_id IS NOT NULL';
-      // This change's copy of its message: queued after pending_after (older dead copies are earlier runs').
-      // Gone from the queue = delivered (acked messages are deleted); still there as 'dead' = failed.
-      const copy = (state: string) =>
-        `EXISTS (SELECT 1 FROM queue q WHERE q.destination = ? AND q.message_id = sync_rows.pending_id AND q.seq > coalesce(sync_rows.pending_after, 0)${state})`;
-      const gone = this.db.prepare(`DELETE FROM sync_rows WHERE ${range} AND pending_hash = 'deleted' AND NOT ${copy('')}`).run(model, after, last, destination).changes;
-      const synced = this.db
-        .prepare(`UPDATE sync_rows SET hash = pending_hash, row = pending_row, pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL WHERE ${range} AND NOT ${copy('')}`)
-        .run(model, after, last, destination).changes;
-      const failed = this.db
-        .prepare(
-          `UPDATE sync_rows SET pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL
+    return this.db
+      .transaction(() => {
+        const keys = this.db
+          .prepare('SELECT pk FROM sync_rows WHERE model = ? AND pk > ? AND pending_id IS NOT NULL ORDER BY pk LIMIT ?')
+          .pluck()
+          .all(model, after, SETTLE_CHUNK) as string[];
+        if (!keys.length) return undefined;
+        const last = keys[keys.length - 1];
+        const range = 'model = ? AND pk > ? AND pk <= ? AND pending_id IS NOT NULL';
+        // This change's copy of its message: queued after pending_after (older dead copies are earlier runs').
+        // Gone from the queue = delivered (acked messages are deleted); still there as 'dead' = failed.
+        const copy = (state: string) =>
+          `EXISTS (SELECT 1 FROM queue q WHERE q.destination = ? AND q.message_id = sync_rows.pending_id AND q.seq > coalesce(sync_rows.pending_after, 0)${state})`;
+        const gone = this.db
+          .prepare(`DELETE FROM sync_rows WHERE ${range} AND pending_hash = 'deleted' AND NOT ${copy('')}`)
+          .run(model, after, last, destination).changes;
+        const synced = this.db
+          .prepare(
+            `UPDATE sync_rows SET hash = pending_hash, row = pending_row, pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL WHERE ${range} AND NOT ${copy('')}`,
+          )
+          .run(model, after, last, destination).changes;
+        const failed = this.db
+          .prepare(
+            `UPDATE sync_rows SET pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL
             WHERE ${range} AND ${copy(` AND q.state = 'dead'`)} AND NOT ${copy(` AND q.state != 'dead'`)}`,
-        )
-        .run(model, after, last, destination, destination).changes;
-      return { delivered: gone + synced, failed, last };
-    }).immediate();
+          )
+          .run(model, after, last, destination, destination).changes;
+        return { delivered: gone + synced, failed, last };
+      })
+      .immediate();
   }
 
   async lock(model: string, owner: string, leaseMs: number, stealFrom?: string): Promise<string | undefined> {

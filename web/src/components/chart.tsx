@@ -3,7 +3,20 @@
  * carries just those parts of Chart.js.
  */
 import { useEffect, useRef } from 'preact/hooks';
-import { BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip, type ChartDataset } from 'chart.js';
+import {
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Filler,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+  type ChartDataset,
+} from 'chart.js';
 
 Chart.register(LineController, LineElement, PointElement, BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip, Filler);
 
@@ -13,12 +26,33 @@ export interface Series {
   color: string;
 }
 
-export function TimeChart({ kind, labels, series, title, testid }: { kind: 'line' | 'bar'; labels: string[]; series: Series[]; title: string; testid?: string }) {
+export function TimeChart({
+  kind,
+  labels,
+  series,
+  title,
+  testid,
+}: {
+  kind: 'line' | 'bar';
+  labels: string[];
+  series: Series[];
+  title: string;
+  testid?: string;
+}) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const chart = useRef<Chart | null>(null);
 
   const datasets = (): ChartDataset<'line' | 'bar', number[]>[] =>
-    series.map((s) => ({ label: s.label, data: s.values, borderColor: s.color, backgroundColor: kind === 'bar' ? s.color : `${s.color}33`, borderWidth: kind === 'bar' ? 0 : 2, pointRadius: 0, tension: 0.25, fill: false }));
+    series.map((s) => ({
+      label: s.label,
+      data: s.values,
+      borderColor: s.color,
+      backgroundColor: kind === 'bar' ? s.color : `${s.color}33`,
+      borderWidth: kind === 'bar' ? 0 : 2,
+      pointRadius: 0,
+      tension: 0.25,
+      fill: false,
+    }));
 
   useEffect(() => {
     if (!canvas.current) return;

@@ -42,7 +42,14 @@ function DeliveryRow({ d }: { d: Delivery }) {
           {d.error ? (
             <>
               {' '}
-              <button type="button" class="small" aria-expanded={open} aria-controls={detailId} onClick={() => setOpen(!open)} data-testid="delivery-error-toggle">
+              <button
+                type="button"
+                class="small"
+                aria-expanded={open}
+                aria-controls={detailId}
+                onClick={() => setOpen(!open)}
+                data-testid="delivery-error-toggle"
+              >
                 {open ? 'Hide error' : 'Why?'}
               </button>
             </>

@@ -1,7 +1,17 @@
 /** The "Destination: All / …" filter the list pages share. */
 import type { AdminConfig } from '../types';
 
-export function DestinationFilter({ config, value, onChange, testId }: { config: AdminConfig; value: string; onChange: (name: string) => void; testId?: string }) {
+export function DestinationFilter({
+  config,
+  value,
+  onChange,
+  testId,
+}: {
+  config: AdminConfig;
+  value: string;
+  onChange: (name: string) => void;
+  testId?: string;
+}) {
   return (
     <label>
       Destination

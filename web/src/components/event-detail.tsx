@@ -73,10 +73,16 @@ function Detail({ d }: { d: EventDetail }) {
               {dest.outcome.warning}
             </p>
           ) : null}
-          {dest.outcome.error ? <p class="problem">{typeof dest.outcome.error === 'string' ? dest.outcome.error : JSON.stringify(dest.outcome.error)}</p> : null}
+          {dest.outcome.error ? (
+            <p class="problem">{typeof dest.outcome.error === 'string' ? dest.outcome.error : JSON.stringify(dest.outcome.error)}</p>
+          ) : null}
           {dest.preview ? <PreviewView p={dest.preview} /> : <p class="hint">No preview: destination “{dest.name}” is not configured in this process.</p>}
           <h4>Klaviyo requests that carried it</h4>
-          {dest.deliveries.length ? <DeliveryTable deliveries={dest.deliveries} caption={`Requests to Klaviyo for this message (${dest.name})`} /> : <p class="hint">None yet{dest.outcome.status === 'filtered' ? ': no action matched.' : '.'}</p>}
+          {dest.deliveries.length ? (
+            <DeliveryTable deliveries={dest.deliveries} caption={`Requests to Klaviyo for this message (${dest.name})`} />
+          ) : (
+            <p class="hint">None yet{dest.outcome.status === 'filtered' ? ': no action matched.' : '.'}</p>
+          )}
         </section>
       ))}
       <details>
@@ -92,7 +98,9 @@ export function PreviewView({ p }: { p: PreviewResult }) {
   return (
     <div class="preview">
       {p.error ? <FieldProblem error={p.error} /> : null}
-      {p.warnings?.map((w, i) => <FieldProblem key={i} error={w} warning />)}
+      {p.warnings?.map((w, i) => (
+        <FieldProblem key={i} error={w} warning />
+      ))}
       <h4>Actions triggered</h4>
       {p.actions.length === 0 ? <p class="hint">{p.error ? 'None: fix the error above first.' : 'No subscription matched this message.'}</p> : null}
       {p.actions.map((a, i) => (
@@ -101,7 +109,9 @@ export function PreviewView({ p }: { p: PreviewResult }) {
             <strong data-testid="action-name">{a.action}</strong>
           </p>
           {a.error ? <FieldProblem error={a.error} /> : null}
-          {a.warnings?.map((w, j) => <FieldProblem key={j} error={w} warning />)}
+          {a.warnings?.map((w, j) => (
+            <FieldProblem key={j} error={w} warning />
+          ))}
           <JsonBlock value={a.payload} label="Mapped payload" testid="action-payload" />
         </div>
       ))}

@@ -5,7 +5,12 @@ export function FieldProblem({ error, warning }: { error: FieldError; warning?: 
   return (
     <p class={warning ? 'warning' : 'problem'} role={warning ? undefined : 'alert'} data-testid={warning ? 'field-warning' : 'field-error'}>
       <span class="visually-hidden">{warning ? 'Warning' : 'Error'} in field </span>
-      {error.field ? <code class="field" data-testid="field-name">{error.field}</code> : null} {error.message}
+      {error.field ? (
+        <code class="field" data-testid="field-name">
+          {error.field}
+        </code>
+      ) : null}{' '}
+      {error.message}
     </p>
   );
 }

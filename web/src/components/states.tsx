@@ -47,7 +47,15 @@ export function ErrorState({ error, retry, what }: { error: Error; retry?: () =>
 }
 
 /** The usual trio: error first, then loading (only before the first answer), then the content. */
-export function Async<T>({ state, what, children }: { state: { data: T | undefined; error: Error | undefined; loading: boolean; reload: () => void }; what: string; children: (data: T) => ComponentChildren }) {
+export function Async<T>({
+  state,
+  what,
+  children,
+}: {
+  state: { data: T | undefined; error: Error | undefined; loading: boolean; reload: () => void };
+  what: string;
+  children: (data: T) => ComponentChildren;
+}) {
   if (state.error && state.data === undefined) return <ErrorState error={state.error} retry={state.reload} what={what} />;
   if (state.data === undefined) return <Loading what={what} />;
   return (

@@ -14,7 +14,8 @@ export function summarizeDetail(detail: unknown): string {
   if (typeof detail === 'string') return detail;
   if (Array.isArray(detail)) return summarizeDetail({ errors: detail });
   const d = detail as { errors?: Array<{ detail?: string; title?: string; source?: { pointer?: string } }>; message?: string; error?: unknown };
-  if (Array.isArray(d.errors) && d.errors.length) return d.errors.map((e) => [e.detail ?? e.title, e.source?.pointer ? `(${e.source.pointer})` : ''].filter(Boolean).join(' ')).join('; ');
+  if (Array.isArray(d.errors) && d.errors.length)
+    return d.errors.map((e) => [e.detail ?? e.title, e.source?.pointer ? `(${e.source.pointer})` : ''].filter(Boolean).join(' ')).join('; ');
   if (typeof d.message === 'string') return d.message;
   if (d.error !== undefined) return summarizeDetail(d.error);
   const s = JSON.stringify(detail);
@@ -31,8 +32,14 @@ function firstDetail(detail: unknown): string | undefined {
 type Pending = { kind: 'discard'; sel: Selection; count: string } | null;
 type Filter = { destination: string; reason: string };
 
-const selectionFor = (f: Filter): Selection => ({ all: true, ...(f.destination ? { destination: f.destination } : {}), ...(f.reason ? { reason: f.reason } : {}) });
-const describe = (f: Filter) => [f.destination && `destination ${f.destination}`, f.reason && `reason containing “${f.reason}”`].filter(Boolean).join(' and ') || 'no filter: every dead letter';
+const selectionFor = (f: Filter): Selection => ({
+  all: true,
+  ...(f.destination ? { destination: f.destination } : {}),
+  ...(f.reason ? { reason: f.reason } : {}),
+});
+const describe = (f: Filter) =>
+  [f.destination && `destination ${f.destination}`, f.reason && `reason containing “${f.reason}”`].filter(Boolean).join(' and ') ||
+  'no filter: every dead letter';
 
 export function DeadLettersPage({ config }: { config: AdminConfig }) {
   const [destination, setDestination] = useState('');
@@ -107,7 +114,9 @@ export function DeadLettersPage({ config }: { config: AdminConfig }) {
     setPending(null);
     try {
       const n = kind === 'replay' ? (await api.replay(sel)).replayed : (await api.discard(sel)).discarded;
-      setResult({ text: kind === 'replay' ? `Replayed ${n}: queued again with the current mapping. Watch them on Live events and Deliveries.` : `Discarded ${n}.` });
+      setResult({
+        text: kind === 'replay' ? `Replayed ${n}: queued again with the current mapping. Watch them on Live events and Deliveries.` : `Discarded ${n}.`,
+      });
       setSelected(new Set());
       state.reload();
     } catch (err) {
@@ -131,17 +140,34 @@ export function DeadLettersPage({ config }: { config: AdminConfig }) {
         <DestinationFilter config={config} value={destination} onChange={setDestination} testId="dead-destination" />
         <label>
           Reason contains
-          <input type="search" value={reasonInput} onInput={(e) => setReason((e.target as HTMLInputElement).value)} placeholder="e.g. mapping failed" data-testid="dead-reason" />
+          <input
+            type="search"
+            value={reasonInput}
+            onInput={(e) => setReason((e.target as HTMLInputElement).value)}
+            placeholder="e.g. mapping failed"
+            data-testid="dead-reason"
+          />
         </label>
       </form>
       <div class="toolbar" role="group" aria-label="Dead letter actions">
         <button type="button" disabled={busy || selected.size === 0} onClick={() => run('replay', { seqs: [...selected] })} data-testid="replay-selected">
           Replay selected ({selected.size})
         </button>
-        <button type="button" disabled={busy || rows.length === 0 || !allMatching} onClick={() => allMatching && run('replay', allMatching)} data-testid="replay-all">
+        <button
+          type="button"
+          disabled={busy || rows.length === 0 || !allMatching}
+          onClick={() => allMatching && run('replay', allMatching)}
+          data-testid="replay-all"
+        >
           Replay all matching
         </button>
-        <button type="button" class="danger" disabled={busy || selected.size === 0} onClick={(e) => confirmDiscard(e, { kind: 'discard', sel: { seqs: [...selected] }, count: `${selected.size} selected` })} data-testid="discard-selected">
+        <button
+          type="button"
+          class="danger"
+          disabled={busy || selected.size === 0}
+          onClick={(e) => confirmDiscard(e, { kind: 'discard', sel: { seqs: [...selected] }, count: `${selected.size} selected` })}
+          data-testid="discard-selected"
+        >
           Discard selected
         </button>
         <button
@@ -171,13 +197,17 @@ export function DeadLettersPage({ config }: { config: AdminConfig }) {
         </p>
       ) : null}
       <p class="hint" data-testid="dead-scope">
-        {settling ? 'Loading the list for the new filter…' : `“Replay all matching” and “Discard all matching” apply to ${filterText}, including any not shown below.`}
+        {settling
+          ? 'Loading the list for the new filter…'
+          : `“Replay all matching” and “Discard all matching” apply to ${filterText}, including any not shown below.`}
       </p>
       <Async state={state} what="dead letters">
         {(d) =>
           d.deadLetters.length === 0 ? (
             <Empty title={d.filter.destination || d.filter.reason ? 'No dead letter matches this filter.' : 'No dead letters.'}>
-              {d.filter.destination || d.filter.reason ? 'Clear the filter to see all.' : 'Messages Klaviyo refuses, or that fail after every retry, land here with the reason.'}
+              {d.filter.destination || d.filter.reason
+                ? 'Clear the filter to see all.'
+                : 'Messages Klaviyo refuses, or that fail after every retry, land here with the reason.'}
             </Empty>
           ) : (
             <DeadTable rows={d.deadLetters} selected={selected} toggle={toggle} setSelected={setSelected} />
@@ -188,7 +218,17 @@ export function DeadLettersPage({ config }: { config: AdminConfig }) {
   );
 }
 
-function DeadTable({ rows, selected, toggle, setSelected }: { rows: DeadLetter[]; selected: Set<number>; toggle: (seq: number) => void; setSelected: (s: Set<number>) => void }) {
+function DeadTable({
+  rows,
+  selected,
+  toggle,
+  setSelected,
+}: {
+  rows: DeadLetter[];
+  selected: Set<number>;
+  toggle: (seq: number) => void;
+  setSelected: (s: Set<number>) => void;
+}) {
   const all = rows.length > 0 && rows.every((r) => selected.has(r.seq));
   return (
     <div class="table-wrap">
@@ -197,7 +237,13 @@ function DeadTable({ rows, selected, toggle, setSelected }: { rows: DeadLetter[]
         <thead>
           <tr>
             <th scope="col">
-              <input type="checkbox" checked={all} aria-label="Select all shown" onChange={() => setSelected(all ? new Set() : new Set(rows.map((r) => r.seq)))} data-testid="dead-select-all" />
+              <input
+                type="checkbox"
+                checked={all}
+                aria-label="Select all shown"
+                onChange={() => setSelected(all ? new Set() : new Set(rows.map((r) => r.seq)))}
+                data-testid="dead-select-all"
+              />
             </th>
             <th scope="col">Message</th>
             <th scope="col">Reason</th>

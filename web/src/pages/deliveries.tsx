@@ -7,7 +7,16 @@ import { Async, Empty } from '../components/states';
 import { DeliveryTable } from '../components/delivery-table';
 import { DestinationFilter } from '../components/destination-filter';
 
-const ACTIONS = ['upsertProfile', 'trackEvent', 'orderCompleted', 'addProfileToList', 'removeProfileFromList', 'subscribeProfile', 'unsubscribeProfile', 'removeProfile'];
+const ACTIONS = [
+  'upsertProfile',
+  'trackEvent',
+  'orderCompleted',
+  'addProfileToList',
+  'removeProfileFromList',
+  'subscribeProfile',
+  'unsubscribeProfile',
+  'removeProfile',
+];
 
 export function DeliveriesPage({ config }: { config: AdminConfig }) {
   const [destination, setDestination] = useState('');
@@ -15,7 +24,9 @@ export function DeliveriesPage({ config }: { config: AdminConfig }) {
   const [status, setStatus] = useState('');
   const [profileInput, setProfile] = useState('');
   const profile = useDebounced(profileInput.trim());
-  const state = useApi((signal) => api.deliveries({ destination, action, status, profile, limit: 200 }, signal), [destination, action, status, profile], { pollMs: 5000 });
+  const state = useApi((signal) => api.deliveries({ destination, action, status, profile, limit: 200 }, signal), [destination, action, status, profile], {
+    pollMs: 5000,
+  });
   const actions = [...new Set([...ACTIONS, ...config.destinations.flatMap((d) => d.subscriptions.map((s) => s.partnerAction))])];
   const filtered = Boolean(destination || action || status || profile);
 
@@ -43,7 +54,13 @@ export function DeliveriesPage({ config }: { config: AdminConfig }) {
         </label>
         <label>
           Profile
-          <input type="search" value={profileInput} onInput={(e) => setProfile((e.target as HTMLInputElement).value)} placeholder="email, phone or external id" data-testid="deliveries-profile" />
+          <input
+            type="search"
+            value={profileInput}
+            onInput={(e) => setProfile((e.target as HTMLInputElement).value)}
+            placeholder="email, phone or external id"
+            data-testid="deliveries-profile"
+          />
         </label>
       </form>
       <Async state={state} what="deliveries">

@@ -34,8 +34,8 @@ export function mergeEvents(newer: EventSummary[], list: EventSummary[]): EventS
   if (newer.length === 0) return list;
   const seen = new Set<string>();
   const out: EventSummary[] = [];
-  for (const e of newer) if (!seen.has(e.id)) (seen.add(e.id), out.push(e));
-  for (const e of list) if (!seen.has(e.id)) (seen.add(e.id), out.push(e));
+  for (const e of newer) if (!seen.has(e.id)) seen.add(e.id), out.push(e);
+  for (const e of list) if (!seen.has(e.id)) seen.add(e.id), out.push(e);
   // A reload after an outage brings messages newer than some already shown: order by arrival (the sort is stable).
   out.sort((a, b) => b.receivedAt - a.receivedAt);
   return out.length > KEEP ? out.slice(0, KEEP) : out;
@@ -177,7 +177,13 @@ export function LivePage({ config, openId }: { config: AdminConfig; openId: stri
       <form class="filters" onSubmit={(e) => e.preventDefault()} role="search">
         <label>
           Search
-          <input type="search" value={qInput} onInput={(e) => setQ((e.target as HTMLInputElement).value)} placeholder="message id, user id, event, email" data-testid="live-search" />
+          <input
+            type="search"
+            value={qInput}
+            onInput={(e) => setQ((e.target as HTMLInputElement).value)}
+            placeholder="message id, user id, event, email"
+            data-testid="live-search"
+          />
         </label>
         <DestinationFilter config={config} value={destination} onChange={setDestination} />
         <button type="button" aria-pressed={paused} onClick={togglePause} data-testid="live-pause">

@@ -8,7 +8,15 @@ import type { DestinationOverview, OverviewWindow } from '../types';
 import { Async, Empty } from '../components/states';
 import { TimeChart } from '../components/chart';
 
-const COLORS = { received: '#2563eb', delivered: '#059669', retried: '#d97706', dead: '#dc2626', requests: '#7c3aed', rateLimited: '#d97706', failed: '#dc2626' };
+const COLORS = {
+  received: '#2563eb',
+  delivered: '#059669',
+  retried: '#d97706',
+  dead: '#dc2626',
+  requests: '#7c3aed',
+  rateLimited: '#d97706',
+  failed: '#dc2626',
+};
 
 export function OverviewPage() {
   const [win, setWin] = useState<OverviewWindow>('1h');
@@ -68,8 +76,8 @@ function DestinationPanel({ d, window }: { d: DestinationOverview; window: Overv
       </dl>
       {quiet ? (
         <Empty title={`No messages in the last ${span}.`}>
-          Send events to this service’s <code>/v1/track</code> (or point a Segment / RudderStack SDK at it) with a source’s write key; the charts fill in within a
-          minute.
+          Send events to this service’s <code>/v1/track</code> (or point a Segment / RudderStack SDK at it) with a source’s write key; the charts fill in within
+          a minute.
         </Empty>
       ) : null}
       <div class="charts">
@@ -101,7 +109,8 @@ function DestinationPanel({ d, window }: { d: DestinationOverview; window: Overv
       <p data-testid="batch-sizes">
         {d.batchSizes.requests ? (
           <>
-            {num(d.batchSizes.requests)} {d.batchSizes.requests === 1 ? 'request' : 'requests'} in the window carried {num(d.batchSizes.avgItems, 1)} items on average, at most {num(d.batchSizes.maxItems)}.
+            {num(d.batchSizes.requests)} {d.batchSizes.requests === 1 ? 'request' : 'requests'} in the window carried {num(d.batchSizes.avgItems, 1)} items on
+            average, at most {num(d.batchSizes.maxItems)}.
           </>
         ) : (
           'No Klaviyo requests from this process in the window.'
@@ -149,7 +158,8 @@ function RateLimits({ d }: { d: DestinationOverview }) {
                 {r.steady.used} / {r.steady.limit}
               </td>
               <td>
-                <meter min={0} max={1} low={0.2} high={0.5} optimum={1} value={r.headroom} aria-label={`${r.endpoint} headroom`} /> {Math.round(r.headroom * 100)} %
+                <meter min={0} max={1} low={0.2} high={0.5} optimum={1} value={r.headroom} aria-label={`${r.endpoint} headroom`} />{' '}
+                {Math.round(r.headroom * 100)} %
               </td>
               <td>{r.pausedMs > 0 ? <span class="badge warn">{Math.ceil(r.pausedMs / 1000)} s after a 429</span> : 'no'}</td>
             </tr>

@@ -11,7 +11,20 @@ import { json } from '../format';
 const EXAMPLES: Record<string, unknown> = {
   identify: { type: 'identify', userId: 'u-1', traits: { email: 'ada@example.com', firstName: 'Ada', phone: '+12125550100' } },
   track: { type: 'track', userId: 'u-1', event: 'Product Viewed', properties: { sku: 'A1', price: 12 }, context: { traits: { email: 'ada@example.com' } } },
-  order: { type: 'track', userId: 'u-1', event: 'Order Completed', properties: { order_id: 'o-1', revenue: 30, products: [{ product_id: 'A1', price: 12 }, { product_id: 'B2', price: 18 }] }, context: { traits: { email: 'ada@example.com' } } },
+  order: {
+    type: 'track',
+    userId: 'u-1',
+    event: 'Order Completed',
+    properties: {
+      order_id: 'o-1',
+      revenue: 30,
+      products: [
+        { product_id: 'A1', price: 12 },
+        { product_id: 'B2', price: 18 },
+      ],
+    },
+    context: { traits: { email: 'ada@example.com' } },
+  },
   invalid: { type: 'track', event: 'No user' },
 };
 
@@ -36,7 +49,8 @@ export function parseMessages(text: string): { messages: unknown[] } | { error: 
       messages.push(JSON.parse(lines[i]));
     } catch (err) {
       // A broken first line of several is most likely one pretty-printed document: its own error says more.
-      if (messages.length === 0 && lines.length > 1) return { error: `Not valid JSON: ${documentError}. Use a JSON array, one object, or one object per line.` };
+      if (messages.length === 0 && lines.length > 1)
+        return { error: `Not valid JSON: ${documentError}. Use a JSON array, one object, or one object per line.` };
       return { error: `Line ${i + 1} is not JSON (${(err as Error).message}). Use a JSON array, one object, or one object per line.` };
     }
   }
@@ -113,10 +127,12 @@ export function TesterPage({ config }: { config: AdminConfig }) {
         <fieldset>
           <legend>Map with</legend>
           <label class="inline">
-            <input type="radio" name="mode" checked={mode === 'destination'} disabled={!config.destinations.length} onChange={() => setMode('destination')} /> a configured destination
+            <input type="radio" name="mode" checked={mode === 'destination'} disabled={!config.destinations.length} onChange={() => setMode('destination')} /> a
+            configured destination
           </label>
           <label class="inline">
-            <input type="radio" name="mode" checked={mode === 'preset'} onChange={() => setMode('preset')} data-testid="tester-mode-preset" /> a preset with settings
+            <input type="radio" name="mode" checked={mode === 'preset'} onChange={() => setMode('preset')} data-testid="tester-mode-preset" /> a preset with
+            settings
           </label>
         </fieldset>
         {mode === 'destination' ? (
@@ -142,12 +158,25 @@ export function TesterPage({ config }: { config: AdminConfig }) {
             </label>
             <label>
               Settings (JSON object{preset === 'rudderstack' ? '; RudderStack’s settings as they are, or its destination export with "config"' : ''})
-              <textarea rows={3} value={settings} onInput={(e) => setSettings((e.target as HTMLTextAreaElement).value)} aria-invalid={Boolean(errorFor('settings'))} spellcheck={false} />
+              <textarea
+                rows={3}
+                value={settings}
+                onInput={(e) => setSettings((e.target as HTMLTextAreaElement).value)}
+                aria-invalid={Boolean(errorFor('settings'))}
+                spellcheck={false}
+              />
             </label>
             {errorFor('settings') ? <FieldProblem error={errorFor('settings')!} /> : null}
             <label>
               Subscriptions (optional JSON array; empty = the preset’s)
-              <textarea rows={4} value={subscriptions} onInput={(e) => setSubscriptions((e.target as HTMLTextAreaElement).value)} aria-invalid={Boolean(errorFor('subscriptions'))} spellcheck={false} placeholder='[{"subscribe": "type = \"track\"", "partnerAction": "trackEvent"}]' />
+              <textarea
+                rows={4}
+                value={subscriptions}
+                onInput={(e) => setSubscriptions((e.target as HTMLTextAreaElement).value)}
+                aria-invalid={Boolean(errorFor('subscriptions'))}
+                spellcheck={false}
+                placeholder='[{"subscribe": "type = \"track\"", "partnerAction": "trackEvent"}]'
+              />
             </label>
             {errorFor('subscriptions') ? <FieldProblem error={errorFor('subscriptions')!} /> : null}
           </>
@@ -172,7 +201,12 @@ export function TesterPage({ config }: { config: AdminConfig }) {
           </label>
           <label>
             Or a recent message
-            <select value="" onChange={(e) => pickRecent((e.target as HTMLSelectElement).value)} disabled={!recent.data?.events.length} data-testid="tester-recent">
+            <select
+              value=""
+              onChange={(e) => pickRecent((e.target as HTMLSelectElement).value)}
+              disabled={!recent.data?.events.length}
+              data-testid="tester-recent"
+            >
               <option value="">{recent.data?.events.length ? 'Choose…' : 'none yet'}</option>
               {recent.data?.events.map((ev) => (
                 <option key={ev.id} value={ev.id}>
@@ -214,7 +248,8 @@ export function TesterPage({ config }: { config: AdminConfig }) {
             <article key={i} class="panel" data-testid="tester-result" data-ok={r.error ? 'false' : 'true'}>
               <h3>
                 Message {i + 1}
-                {r.messageId ? <span class="mono"> · {r.messageId}</span> : null} {r.error ? <span class="badge failed">error</span> : <span class="badge ok">ok</span>}
+                {r.messageId ? <span class="mono"> · {r.messageId}</span> : null}{' '}
+                {r.error ? <span class="badge failed">error</span> : <span class="badge ok">ok</span>}
               </h3>
               <PreviewView p={r} />
               <details>
