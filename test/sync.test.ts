@@ -721,14 +721,12 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
     ]);
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, failed: 0 });
     const events = () =>
-      emu
-        .snapshot()
-        .events.map((e) => ({
-          metric: e.metric,
-          time: e.time,
-          properties: e.properties,
-          email: emu.snapshot().profiles.find((p) => p.id === e.profile_id)!.attributes.email,
-        }));
+      emu.snapshot().events.map((e) => ({
+        metric: e.metric,
+        time: e.time,
+        properties: e.properties,
+        email: emu.snapshot().profiles.find((p) => p.id === e.profile_id)!.attributes.email,
+      }));
     expect(events()).toEqual([
       { metric: 'Subscription Renewed', time: '2026-05-01T09:00:00.000Z', properties: { plan: 'pro' }, email: 'a@example.com' },
       { metric: 'Subscription Renewed', time: '2026-05-02T09:00:00.000Z', properties: { plan: 'team' }, email: 'b@example.com' },
