@@ -118,12 +118,6 @@ export class KlaviyoClient implements KlaviyoTransport {
     return redactKey(text, this.o.apiKey);
   }
 
-  /** A cheap authenticated call (GET /api/accounts, XS tier): use once at start-up, never per event. */
-  async testAuthentication(): Promise<{ accountId: string }> {
-    const res = await this.send({ endpoint: 'getAccounts', method: 'GET', path: '/api/accounts' });
-    return { accountId: String(res.body?.data?.[0]?.id ?? '') };
-  }
-
   async close(): Promise<void> {
     await this.pool.close();
   }

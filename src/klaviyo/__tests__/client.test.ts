@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KlaviyoClient } from '../client.js';
+import { checkApiKey } from '../key-check.js';
 import { RateLimiter } from '../limiter.js';
 import { backoffMs } from '../backoff.js';
 import { AuthError, DuplicateProfileError, PermanentError, RetryableError } from '../errors.js';
@@ -122,7 +123,7 @@ describe('KlaviyoClient', () => {
     try {
       const client = new KlaviyoClient({ apiKey: KEY, baseUrl: emu.url });
       clients.push(client);
-      expect(await client.testAuthentication()).toEqual({ accountId: 'EMULATOR' });
+      expect(await checkApiKey(client)).toMatchObject({ ok: true });
       await Promise.all(
         Array.from({ length: 14 }, (_, i) =>
           client.send({ endpoint: 'createList', method: 'POST', path: '/api/lists', body: { data: { type: 'list', attributes: { name: `L${i}` } } } }),
