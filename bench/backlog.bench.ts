@@ -47,7 +47,8 @@ for (let i = 0; i < total; i += 5000) {
   if ((i / 5000) % 40 === 39) console.log(`  queued ${fmt(i + chunk.length)}  RSS ${mb()} MB`);
 }
 console.log(
-  `queued ${fmt(total)} in ${((Date.now() - t0) / 1000).toFixed(1)} s (${fmt(total / ((Date.now() - t0) / 1000))} messages/s); peak RSS while filling ${peakFill} MB`,
+  `queued ${fmt(total)} in ${((Date.now() - t0) / 1000).toFixed(1)} s ` +
+    `(${fmt(total / ((Date.now() - t0) / 1000))} messages/s); peak RSS while filling ${peakFill} MB`,
 );
 
 // Klaviyo that accepts everything at once: what is measured is the queue, planning and batching.
@@ -81,7 +82,8 @@ const s = (Date.now() - t1) / 1000;
 const tail = samples.slice(Math.floor(samples.length / 2));
 console.log(`drained ${fmt(done)} of ${fmt(total)} in ${s.toFixed(0)} s (${fmt(done / s)} messages/s, ${requests} Klaviyo requests)`);
 console.log(
-  `RSS while draining: min ${Math.min(...samples)} MB, max ${Math.max(...samples)} MB, last half ${Math.min(...tail)}–${Math.max(...tail)} MB (target < 300 MB, flat)`,
+  `RSS while draining: min ${Math.min(...samples)} MB, max ${Math.max(...samples)} ` +
+    `MB, last half ${Math.min(...tail)}–${Math.max(...tail)} MB (target < 300 MB, flat)`,
 );
 await store.close();
 rmSync(dir, { recursive: true, force: true });

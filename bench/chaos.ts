@@ -90,7 +90,8 @@ async function verdict(name: string, emu: Awaited<ReturnType<typeof startEmulato
   const lost = [...acked].filter((id) => !ids.includes(id)).length;
   const duplicated = ids.length - new Set(ids).size;
   log(
-    `${name}: ${acked.size} acknowledged, ${ids.length} events in Klaviyo, ${lost} lost, ${duplicated} duplicated; answers ${JSON.stringify(answers)}; Klaviyo answered ${JSON.stringify(emu.snapshot().requests.byStatus)}`,
+    `${name}: ${acked.size} acknowledged, ${ids.length} events in Klaviyo, ${lost} lost, ${duplicated} duplicated; ` +
+      `answers ${JSON.stringify(answers)}; Klaviyo answered ${JSON.stringify(emu.snapshot().requests.byStatus)}`,
   );
   return lost === 0 && duplicated === 0;
 }

@@ -114,7 +114,8 @@ const worker = new DeliveryWorker({
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 console.log(`delivery: ${fmt(total)} queued messages (10 % identify, 10 % Order Completed with 2 products, 80 % track; 5 000 users)`);
 console.log(
-  `rate limits ×${multiplier}: the ceiling for this mix is ${fmt(ceilingPerSecond)} messages/s (bulk event jobs, ${perRequest.bulkCreateEvents} per request)${faulty ? `; ${faultRate * 100} % injected faults` : ''}`,
+  `rate limits ×${multiplier}: the ceiling for this mix is ${fmt(ceilingPerSecond)} messages/s (bulk event ` +
+    `jobs, ${perRequest.bulkCreateEvents} per request)${faulty ? `; ${faultRate * 100} % injected faults` : ''}`,
 );
 
 const t0 = Date.now();
@@ -137,10 +138,12 @@ const sent = Object.entries(requests.byEndpoint).sort((a, b) => b[1] - a[1]);
 // With faults the backlog is sized to finish, so the rate is not a share of the ceiling.
 if (!faulty)
   console.log(
-    `delivered ${fmt(done)} messages in ${elapsed.toFixed(0)} s → ${fmt(done / elapsed)} messages/s = ${((100 * done) / elapsed / ceilingPerSecond).toFixed(1)} % of the rate-limit ceiling`,
+    `delivered ${fmt(done)} messages in ${elapsed.toFixed(0)} s → ${fmt(done / elapsed)} messages/s ` +
+      `= ${((100 * done) / elapsed / ceilingPerSecond).toFixed(1)} % of the rate-limit ceiling`,
   );
 console.log(
-  `Klaviyo requests per 1000 messages: ${((1000 * requests.total) / Math.max(1, done)).toFixed(2)} (${sent.map(([e, n]) => `${e} ${n}`).join(', ')}; 429s ${requests.rateLimited})`,
+  `Klaviyo requests per 1000 messages: ${((1000 * requests.total) / Math.max(1, done)).toFixed(2)} ` +
+    `(${sent.map(([e, n]) => `${e} ${n}`).join(', ')}; 429s ${requests.rateLimited})`,
 );
 
 if (faulty) {
@@ -157,7 +160,8 @@ if (faulty) {
   const missing = [...expectedEvents].filter((id) => !seen.has(id)).length;
   const duplicated = [...seen.values()].filter((n) => n > 1).length;
   console.log(
-    `with faults: ${fmt(expectedEvents.size)} events expected, ${missing} missing, ${duplicated} duplicated, ${stats?.dead ?? 0} dead letters, ${stats?.queued ?? 0} still queued`,
+    `with faults: ${fmt(expectedEvents.size)} events expected, ${missing} missing, ` +
+      `${duplicated} duplicated, ${stats?.dead ?? 0} dead letters, ${stats?.queued ?? 0} still queued`,
   );
 } else {
   await worker.stop();

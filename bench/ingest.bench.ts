@@ -45,7 +45,8 @@ const result = await autocannon({
 const ok = result['2xx'];
 const stats = await svc.store.stats();
 console.log(
-  `ingest: ${ok} batches of ${perBatch} acknowledged in ${seconds}s → ${Math.round((ok * perBatch) / seconds).toLocaleString('en-US')} events/s (p99 latency ${result.latency.p99} ms, non-2xx ${result.non2xx})`,
+  `ingest: ${ok} batches of ${perBatch} acknowledged in ${seconds}s → ${Math.round((ok * perBatch) / seconds).toLocaleString('en-US')} ` +
+    `events/s (p99 latency ${result.latency.p99} ms, non-2xx ${result.non2xx})`,
 );
 console.log(`queued in the store: ${stats.byDestination.klaviyo?.queued ?? 0}`);
 await svc.stop();

@@ -195,15 +195,18 @@ function report(label: string, r: Run, expected: { added: number; updated: numbe
   const changed = s.added + s.updated + s.deleted;
   const exact = s.added === expected.added && s.updated === expected.updated && s.deleted === expected.deleted;
   console.log(
-    `${label}: ${fmt(s.rowsRead)} rows read and diffed in ${r.diffSeconds.toFixed(1)} s = ${fmt(s.rowsRead / r.diffSeconds)} rows/s; whole run (until delivered) ${r.seconds.toFixed(1)} s`,
+    `${label}: ${fmt(s.rowsRead)} rows read and diffed in ${r.diffSeconds.toFixed(1)} s = ` +
+      `${fmt(s.rowsRead / r.diffSeconds)} rows/s; whole run (until delivered) ${r.seconds.toFixed(1)} s`,
   );
   console.log(
-    `  changes found: ${fmt(s.added)} added, ${fmt(s.updated)} updated, ${fmt(s.deleted)} deleted, ${fmt(s.unchanged)} unchanged — expected ${fmt(expected.added)} / ${fmt(expected.updated)} / ${fmt(expected.deleted)}: ${exact ? 'exact' : 'MISMATCH'}`,
+    `  changes found: ${fmt(s.added)} added, ${fmt(s.updated)} updated, ${fmt(s.deleted)} deleted, ${fmt(s.unchanged)} unchanged ` +
+      `— expected ${fmt(expected.added)} / ${fmt(expected.updated)} / ${fmt(expected.deleted)}: ${exact ? 'exact' : 'MISMATCH'}`,
   );
   console.log(`  delivered ${fmt(s.delivered)} of ${fmt(changed)}, failed ${s.failed}, still queued ${s.pending}`);
   if (stubbed)
     console.log(
-      `  delivered to the stub (no emulator): ${fmt(stubRequests)} requests = ${((1000 * stubRequests) / Math.max(1, changed)).toFixed(2)} per 1000 changed rows`,
+      `  delivered to the stub (no emulator): ${fmt(stubRequests)} requests = ` +
+        `${((1000 * stubRequests) / Math.max(1, changed)).toFixed(2)} per 1000 changed rows`,
     );
   else
     console.log(
@@ -227,7 +230,8 @@ if (args.only !== 'parquet') {
   t = performance.now();
   const edits = await writeModel(true);
   console.log(
-    `changed ${fmt(edits.updated + edits.deleted + edits.added)} rows (${fmt(edits.updated)} updated, ${fmt(edits.deleted)} deleted, ${fmt(edits.added)} new) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    `changed ${fmt(edits.updated + edits.deleted + edits.added)} rows (${fmt(edits.updated)} updated, ` +
+      `${fmt(edits.deleted)} deleted, ${fmt(edits.added)} new) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
   );
   requests = 0;
   byEndpoint = {};
@@ -246,7 +250,9 @@ async function writeParquet(path: string, n: number, changed: boolean): Promise<
     `i as id, 'customer' || i || '@example.com' as email, 'First' || (i % 977) as first_name, 'Last' || (i % 1553) as last_name, ${plan} as plan, ` +
     `${list(CITIES)}[i % 6 + 1] as city, date '2020-01-01' + (i % 2000)::int as signed_up_at, (i % 5000) / 10 as lifetime_value`;
   const plan = changed ? `case when i % 200 = 0 then 'churned' else ${list(PLANS)}[i % 4 + 1] end` : `${list(PLANS)}[i % 4 + 1]`;
-  const rows = `select ${cols(plan)} from range(0, ${n}) t(i)${changed ? ` where i % 400 <> 1 union all select ${cols(`${list(PLANS)}[i % 4 + 1]`)} from range(${n}, ${n + n / 400}) t(i)` : ''}`;
+  const rows =
+    `select ${cols(plan)} from range(0, ${n}) ` +
+    `t(i)${changed ? ` where i % 400 <> 1 union all select ${cols(`${list(PLANS)}[i % 4 + 1]`)} from range(${n}, ${n + n / 400}) t(i)` : ''}`;
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();
   await c.run(`COPY (${rows}) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE 10000)`);

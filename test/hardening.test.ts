@@ -60,7 +60,9 @@ afterAll(async () => {
 
 describe('deep nesting', () => {
   it('refuses only the deeply nested message of a batch, with a 400-style error naming the limit; the others are stored', async () => {
-    const body = `{"batch":[${JSON.stringify(track('deep-ok-1'))},${JSON.stringify(track('deep-bad')).slice(0, -1)},"properties":{"x":${nestedText(5000)}}},${JSON.stringify(track('deep-ok-2'))}]}`;
+    const body =
+      `{"batch":[${JSON.stringify(track('deep-ok-1'))},${JSON.stringify(track('deep-bad')).slice(0, -1)},` +
+      `"properties":{"x":${nestedText(5000)}}},${JSON.stringify(track('deep-ok-2'))}]}`;
     const r = await post('/v1/batch', body);
     expect(r.status).toBe(200);
     expect(r.body.accepted).toBe(2);
@@ -84,7 +86,9 @@ describe('deep nesting', () => {
     const res = await fetch(`${svc.url}/admin/preview`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: `{"destination":"klaviyo","messages":[${JSON.stringify(track('p-ok'))},{"type":"track","userId":"u","event":"E","messageId":${nestedText(5000)},"properties":${nestedText(5000)}}]}`,
+      body:
+        `{"destination":"klaviyo","messages":[${JSON.stringify(track('p-ok'))},` +
+        `{"type":"track","userId":"u","event":"E","messageId":${nestedText(5000)},"properties":${nestedText(5000)}}]}`,
     });
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;

@@ -122,41 +122,45 @@ describe('warehouse sync', () => {
     expect(emu.snapshot().profiles.find((p) => p.attributes.email === 'c2@example.com')!.attributes.first_name).toBe('Bobby');
   });
 
-  it('a customers table with shared phone numbers: every row is delivered (the shared phone left out with a warning), no two customers merged, nothing re-sent next run', async () => {
-    const { store, emu } = await service();
-    const file = join(tmp(), 'customers.csv');
-    // A household sharing a landline, and a recycled mobile number now held by a new customer.
-    csv(file, [
-      ['id', 'email', 'phone_number', 'first_name'],
-      ['1', 'ann@example.com', '+12125550100', 'Ann'],
-      ['2', 'bob@example.com', '+12125550100', 'Bob'],
-      ['3', 'old@example.com', '+12125550177', 'Old'],
-      ['4', 'new@example.com', '+12125550177', 'New'],
-      ['5', 'solo@example.com', '+12125550188', 'Solo'],
-    ]);
-    const model = fromModel({ name: 'customers', source: { csv: file }, primaryKey: 'id' });
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 5, delivered: 5, failed: 0 });
-    const people = () =>
-      emu
-        .snapshot()
-        .profiles.map((p) => [p.attributes.first_name, p.attributes.email, p.attributes.phone_number ?? null])
-        .sort();
-    const phones = people().map((p) => p[2]);
-    // Each shared number stays on exactly one profile (whichever row Klaviyo took first); five customers, five profiles.
-    expect(people().map((p) => p[1])).toEqual(['ann@example.com', 'bob@example.com', 'new@example.com', 'old@example.com', 'solo@example.com']);
-    expect(phones.filter((p) => p === '+12125550100')).toHaveLength(1);
-    expect(phones.filter((p) => p === '+12125550177')).toHaveLength(1);
-    expect(phones).toContain('+12125550188');
-    const status = (await (await import('../src/store/status.js')).statusReport(store)).destinations.klaviyo;
-    expect(status.identityConflicts).toMatchObject({
-      count: 2,
-      last: { note: expect.stringMatching(/^identity conflict: left out phone_number=\+121255501(00|77)/) },
-    });
-    // The next run finds nothing changed: the rows count as synced, no conflict is sent again.
-    const before = emu.snapshot().requests.total;
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 0, updated: 0, unchanged: 5, delivered: 0 });
-    expect(emu.snapshot().requests.total).toBe(before);
-  });
+  it(
+    'a customers table with shared phone numbers: every row is delivered (the shared phone ' +
+      'left out with a warning), no two customers merged, nothing re-sent next run',
+    async () => {
+      const { store, emu } = await service();
+      const file = join(tmp(), 'customers.csv');
+      // A household sharing a landline, and a recycled mobile number now held by a new customer.
+      csv(file, [
+        ['id', 'email', 'phone_number', 'first_name'],
+        ['1', 'ann@example.com', '+12125550100', 'Ann'],
+        ['2', 'bob@example.com', '+12125550100', 'Bob'],
+        ['3', 'old@example.com', '+12125550177', 'Old'],
+        ['4', 'new@example.com', '+12125550177', 'New'],
+        ['5', 'solo@example.com', '+12125550188', 'Solo'],
+      ]);
+      const model = fromModel({ name: 'customers', source: { csv: file }, primaryKey: 'id' });
+      expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 5, delivered: 5, failed: 0 });
+      const people = () =>
+        emu
+          .snapshot()
+          .profiles.map((p) => [p.attributes.first_name, p.attributes.email, p.attributes.phone_number ?? null])
+          .sort();
+      const phones = people().map((p) => p[2]);
+      // Each shared number stays on exactly one profile (whichever row Klaviyo took first); five customers, five profiles.
+      expect(people().map((p) => p[1])).toEqual(['ann@example.com', 'bob@example.com', 'new@example.com', 'old@example.com', 'solo@example.com']);
+      expect(phones.filter((p) => p === '+12125550100')).toHaveLength(1);
+      expect(phones.filter((p) => p === '+12125550177')).toHaveLength(1);
+      expect(phones).toContain('+12125550188');
+      const status = (await (await import('../src/store/status.js')).statusReport(store)).destinations.klaviyo;
+      expect(status.identityConflicts).toMatchObject({
+        count: 2,
+        last: { note: expect.stringMatching(/^identity conflict: left out phone_number=\+121255501(00|77)/) },
+      });
+      // The next run finds nothing changed: the rows count as synced, no conflict is sent again.
+      const before = emu.snapshot().requests.total;
+      expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 0, updated: 0, unchanged: 5, delivered: 0 });
+      expect(emu.snapshot().requests.total).toBe(before);
+    },
+  );
 
   it('an interrupted run marks nothing undelivered as synced; the next run sends it again', async () => {
     const { store } = await service({ deliver: false });
@@ -419,7 +423,8 @@ describe('warehouse sync', () => {
     expect(await sync()).toMatchObject({ added: 4, delivered: 4 });
     writeFileSync(file, 'id,email\n'); // the header alone
     await expect(sync()).rejects.toThrow(
-      'mass: refusing to delete 4 of the 4 rows synced (the source has no rows); if the source is right, run again with --allow-mass-delete (config: allowMassDelete: true)',
+      'mass: refusing to delete 4 of the 4 rows synced (the source has no rows); if the ' +
+        'source is right, run again with --allow-mass-delete (config: allowMassDelete: true)',
     );
     writeFileSync(file, ''); // an empty file
     await expect(sync()).rejects.toThrow(/refusing to delete 4 of the 4 rows synced/);
@@ -514,7 +519,9 @@ describe('warehouse sync', () => {
         process.execPath,
         [
           '-e',
-          `const db = new (require('better-sqlite3'))(${JSON.stringify(join(dir, 'queue.db'))}); db.pragma('busy_timeout = 5000'); const end = Date.now() + 3000; let i = 0; while (Date.now() < end) db.prepare("INSERT INTO kv (key, value) VALUES ('w', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(i++));`,
+          `const db = new (require('better-sqlite3'))(${JSON.stringify(join(dir, 'queue.db'))}); db.pragma('busy_timeout = 5000'); const end = ` +
+            `Date.now() + 3000; let i = 0; while (Date.now() < end) db.prepare("INSERT INTO kv (key, ` +
+            `value) VALUES ('w', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(i++));`,
         ],
         { cwd: root, stdio: 'ignore' },
       );
@@ -592,7 +599,8 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
           `CREATE TABLE customers (id int primary key, email text, first_name text, last_name text, phone text, plan text, city text, country text)`,
         );
         await db.query(
-          `INSERT INTO customers VALUES (1, 'ann@example.com', 'Ann', 'Lee', '+14155550101', 'pro', 'Oakland', 'US'), (2, 'bo@example.com', 'Bo', 'Diaz', '+14155550102', 'free', 'Lyon', 'FR')`,
+          `INSERT INTO customers VALUES (1, 'ann@example.com', 'Ann', 'Lee', '+14155550101', 'pro', ` +
+            `'Oakland', 'US'), (2, 'bo@example.com', 'Bo', 'Diaz', '+14155550102', 'free', 'Lyon', 'FR')`,
         );
       } finally {
         await db.end();
@@ -633,10 +641,12 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
       await db.connect();
       try {
         await db.query(
-          `CREATE TABLE accounts (id bigint primary key, email text, seats int, mrr numeric(10,2), points bigint, vip boolean, renews_at timestamptz, prefs jsonb)`,
+          `CREATE TABLE accounts (id bigint primary key, email text, seats int, mrr ` +
+            `numeric(10,2), points bigint, vip boolean, renews_at timestamptz, prefs jsonb)`,
         );
         await db.query(
-          `INSERT INTO accounts VALUES (7, 'acme@example.com', 12, 99.50, 9007199254740993, true, '2026-03-01T10:00:00Z', '{"digest": "weekly", "topics": ["a", "b"]}')`,
+          `INSERT INTO accounts VALUES (7, 'acme@example.com', 12, 99.50, 9007199254740993, ` +
+            `true, '2026-03-01T10:00:00Z', '{"digest": "weekly", "topics": ["a", "b"]}')`,
         );
         const model = fromModel({ name: 'accounts', source: { postgres: url, query: 'select * from accounts' }, primaryKey: 'id' });
         expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, delivered: 1 });
@@ -761,7 +771,8 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
     const { store, emu } = await service();
     const dir = tmp();
     const rows = `select i::bigint as id, 'p' || i || '@example.com' as email, 'N' || i as first_name, 'Berlin' as city, 'DE' as country,
-      case when i % 2 = 0 then 'pro' else 'free' end as plan, i * 1.5 as score, i % 3 = 0 as vip, timestamptz '2026-01-02 03:04:05+00' + to_days(i::int) as signed_up_at
+      case when i % 2 = 0 then 'pro' else 'free' end as plan, i * 1.5 as score, i % 3 = 0 as vip,
+      timestamptz '2026-01-02 03:04:05+00' + to_days(i::int) as signed_up_at
       from range(1, 3001) t(i)`;
     await duck([
       `COPY (${rows}) TO '${join(dir, 'all.parquet')}' (FORMAT parquet)`,
@@ -975,7 +986,10 @@ describe('sync building blocks', () => {
   });
   it('an unknown target field is refused with the known ones; an event model needs its name', () => {
     expect(() => fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', map: { mobile: 'mobile_phone' } })).toThrow(
-      /map: mobile=mobile_phone: upsertProfile has no field mobile_phone; known: email, phone_number, external_id, first_name, .*location\.city, .*properties\.<name>$/,
+      new RegExp(
+        'map: mobile=mobile_phone: upsertProfile has no field mobile_phone; known: ' +
+          'email, phone_number, external_id, first_name, .*location\\.city, .*properties\\.<name>$',
+      ),
     );
     expect(() =>
       fromModel({

@@ -21,7 +21,8 @@ export const phone_number = (def: unknown = firstOf('$.traits.phone', '$.context
 export const country_code: FieldDefinition = {
   label: 'Country Code',
   description:
-    'Country (ISO 3166-1 alpha-2 code or English name) of phone numbers without a +prefix; then the address country, context.location.country and the defaultCountry setting are tried.',
+    'Country (ISO 3166-1 alpha-2 code or English name) of phone numbers without a +prefix; ' +
+    'then the address country, context.location.country and the defaultCountry setting are tried.',
   type: 'string',
 };
 export const external_id = (def: unknown = path('$.userId')): FieldDefinition => ({

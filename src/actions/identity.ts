@@ -125,7 +125,9 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
   }
   warnings.push({
     field,
-    message: `dropped ${JSON.stringify(text)}: not a valid phone number${hints.length ? ` for ${hints.join(' or ')}` : ''}; send it in E.164 (+12125550100)${hints.length ? '' : ', or set a country (country_code, the address country, or the destination setting defaultCountry)'}`,
+    message:
+      `dropped ${JSON.stringify(text)}: not a valid phone number${hints.length ? ` for ${hints.join(' or ')}` : ''}; send it in E.164 ` +
+      `(+12125550100)${hints.length ? '' : ', or set a country (country_code, the address country, or the destination setting defaultCountry)'}`,
   });
   return undefined;
 }

@@ -19,7 +19,8 @@ program
   .option('--preset <name>', 'preset of subscriptions and settings (wins over the preset in --config; default segment-actions)')
   .option(
     '--config <file>',
-    'JSON or YAML file: a whole service config (its first destination), a destination ({preset, subscriptions, settings}), or a preset’s settings (default rudderstack: its settings object or a destination export)',
+    'JSON or YAML file: a whole service config (its first destination), a destination ({preset, subscriptions, ' +
+      'settings}), or a preset’s settings (default rudderstack: its settings object or a destination export)',
   )
   .option('--batch', 'treat the input as one delivery run and print the coalesced bulk requests')
   .action(async (o: { preset?: string; config?: string; batch?: boolean }) => {

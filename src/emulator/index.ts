@@ -345,7 +345,8 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
       });
     });
     entries.forEach((e, i) => {
-      const p = eventProfile(e.attributes.profile.data.attributes ?? {}, `/data/attributes/events-bulk-create/data/${i}`, e.attributes.profile.data.meta); // meta beside attributes
+      // meta beside attributes
+      const p = eventProfile(e.attributes.profile.data.attributes ?? {}, `/data/attributes/events-bulk-create/data/${i}`, e.attributes.profile.data.meta);
       for (const ev of e.attributes.events.data) state.addEvent(p.id, ev.attributes);
     });
     return reply.status(202).send();

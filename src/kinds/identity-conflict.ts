@@ -33,5 +33,8 @@ export function withoutWeakest(profile: ProfileAttributes, holder?: string): { p
 /** The warning recorded on the message: what was left out, and what the update was delivered on. */
 export function conflictNote(delivered: ProfileAttributes, left: string[]): string {
   const kept = IDENTIFIER_STRENGTH.filter((k) => delivered[k]).map((k) => `${k}=${delivered[k]}`);
-  return `identity conflict: left out ${left.join('; ')}: another person's profile in Klaviyo has it; delivered on ${kept.join(', ')}, the two profiles kept apart`;
+  return (
+    `identity conflict: left out ${left.join('; ')}: another person's profile ` +
+    `in Klaviyo has it; delivered on ${kept.join(', ')}, the two profiles kept apart`
+  );
 }

@@ -63,7 +63,9 @@ async function subscribeAroundConflict(op: SubscribeOp, transport: KlaviyoTransp
     await transport.send(bulkSubscribe([{ ...op, profile, channels: op.channels.filter((c) => c !== 'sms') }]));
     return {
       status: 'delivered',
-      note: `identity conflict: left out phone_number=${phone_number} (Klaviyo profile ${err.duplicateProfileId ?? '?'} holds one of the identifiers): another person's profile in Klaviyo has it; subscribed email=${profile.email} without SMS consent`,
+      note:
+        `identity conflict: left out phone_number=${phone_number} (Klaviyo profile ${err.duplicateProfileId ?? '?'} holds ` +
+        `one of the identifiers): another person's profile in Klaviyo has it; subscribed email=${profile.email} without SMS consent`,
     };
   }
 }

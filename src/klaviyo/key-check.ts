@@ -42,9 +42,15 @@ const PROBES: Array<{ scope: string; endpoint: EndpointName; path: string }> = [
 export function authProblem(err: AuthError, endpoint?: EndpointName): string {
   if (err.status === 403) {
     const scopes = endpoint ? SCOPES[endpoint].join(', ') : REQUIRED_SCOPES.join(', ');
-    return `the Klaviyo API key lacks a scope${endpoint ? ` for ${endpoint}` : ''} (403: ${err.detail}); give the key ${scopes}${endpoint ? '' : ' (all of them)'} in Klaviyo → Settings → API keys`;
+    return (
+      `the Klaviyo API key lacks a scope${endpoint ? ` for ${endpoint}` : ''} (403: ${err.detail}); ` +
+      `give the key ${scopes}${endpoint ? '' : ' (all of them)'} in Klaviyo → Settings → API keys`
+    );
   }
-  return `Klaviyo refused the API key (401: ${err.detail}): it is wrong or revoked; set the destination's apiKey (or KLAVIYO_API_KEY) to a private key (pk_…) and restart`;
+  return (
+    `Klaviyo refused the API key (401: ${err.detail}): it is wrong or revoked; ` +
+    `set the destination's apiKey (or KLAVIYO_API_KEY) to a private key (pk_…) and restart`
+  );
 }
 
 /**

@@ -74,7 +74,8 @@ export async function startService(
     if (store.rateLedger)
       logger.warn(
         {},
-        'no Klaviyo API key with a shared store: each worker process delivers to its own in-process emulator; give --api-key (or --klaviyo-url of one emulator) when scaling out',
+        'no Klaviyo API key with a shared store: each worker process delivers to its own ' +
+          'in-process emulator; give --api-key (or --klaviyo-url of one emulator) when scaling out',
       );
     emulator = await startEmulator({ port: 0, host: '127.0.0.1' });
     logger.info(
@@ -299,7 +300,8 @@ export async function startService(
     { dashboard: `${url}/ui/` },
     // The token is a secret: logged once, by the start that generated it (logs are often kept and shared).
     admin.generated
-      ? `dashboard: ${url}/ui/ — admin token ${adminToken} (generated now and kept in the store; it is not logged again; set --admin-token or ADMIN_TOKEN to choose one)`
+      ? `dashboard: ${url}/ui/ — admin token ${adminToken} (generated now and kept in ` +
+          `the store; it is not logged again; set --admin-token or ADMIN_TOKEN to choose one)`
       : config.adminToken
         ? `dashboard: ${url}/ui/ (admin token: the one configured)`
         : `dashboard: ${url}/ui/ (admin token: the one generated and logged by the first start; set --admin-token or ADMIN_TOKEN to choose one)`,

@@ -119,7 +119,9 @@ function dropBadTimes(copy: Record<string, unknown>, receivedAt: number, warning
     if (received) copy.timestamp = received;
     warnings.push({
       field: k,
-      message: `dropped ${JSON.stringify(v)}: not an ISO-8601 date such as 2026-11-24T10:00:00Z${received ? `; the time the message was received (${received}) is used instead` : ''}`,
+      message:
+        `dropped ${JSON.stringify(v)}: not an ISO-8601 date such as ` +
+        `2026-11-24T10:00:00Z${received ? `; the time the message was received (${received}) is used instead` : ''}`,
     });
   }
 }

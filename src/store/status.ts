@@ -102,7 +102,8 @@ export function formatStatus(report: Awaited<ReturnType<typeof statusReport>>): 
     .filter(([, s]) => s.identityConflicts)
     .map(
       ([name, s]) =>
-        `${name}: ${s.identityConflicts!.count} update(s) delivered around an identity conflict; last (${s.identityConflicts!.last.messageId}): ${s.identityConflicts!.last.note}`,
+        `${name}: ${s.identityConflicts!.count} update(s) delivered around an identity ` +
+        `conflict; last (${s.identityConflicts!.last.messageId}): ${s.identityConflicts!.last.note}`,
     );
   return [line(head), ...body.map(line), ...pauses, ...conflicts].join('\n') + '\n';
 }

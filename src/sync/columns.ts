@@ -110,7 +110,8 @@ export function checkTargets(v: Vocabulary, targets: Iterable<[column: string, t
   for (const [column, target] of targets) {
     if (resolveTarget(v, target) === undefined)
       throw new Error(
-        `${where}: ${column}=${target}: ${v.action} has no field ${target}; known: ${[...v.targets.keys()].join(', ')}${v.properties ? ', properties.<name>' : ''}`,
+        `${where}: ${column}=${target}: ${v.action} has no field ${target}; known: ` +
+          `${[...v.targets.keys()].join(', ')}${v.properties ? ', properties.<name>' : ''}`,
       );
   }
 }

@@ -204,7 +204,8 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
     version = modelVersion(model);
     if (!before && planned.missing.length)
       summary.warnings.push(
-        `no column ${planned.missing.join(', ')} in the source, though the model names ${planned.missing.length > 1 ? 'them' : 'it'} (map, exclude, properties, fields or timeColumn)`,
+        `no column ${planned.missing.join(', ')} in the source, though the model names ` +
+          `${planned.missing.length > 1 ? 'them' : 'it'} (map, exclude, properties, fields or timeColumn)`,
       );
     const shownKey = KV.retlColumnsShown(model.name);
     const first = dry || (await store.kvGet(shownKey)) !== version;
@@ -306,7 +307,9 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
   const { unseen, total } = await snapshots.countUnseen(model.name, runId, dry);
   if (unseen && (summary.rowsRead === 0 || unseen > total * MASS_DELETE_SHARE) && !(o.allowMassDelete ?? model.allowMassDelete)) {
     const why = summary.rowsRead === 0 ? 'the source has no rows' : `more than ${MASS_DELETE_SHARE * 100} %`;
-    const refusal = `${label}: refusing to delete ${unseen} of the ${total} rows synced (${why}); if the source is right, run again with --allow-mass-delete (config: allowMassDelete: true)`;
+    const refusal =
+      `${label}: refusing to delete ${unseen} of the ${total} rows synced (${why}); ` +
+      `if the source is right, run again with --allow-mass-delete (config: allowMassDelete: true)`;
     if (!dry) throw new Error(refusal);
     summary.warnings.push(`${refusal}; a real run would refuse`);
   }

@@ -97,7 +97,8 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<P
     const port = await freePort();
     // Durability settings off: the data dies with the test. The socket goes in the temp dir, not /var/run.
     // (fsync stays off even when durable: an immediate stop kills the server, not the machine's page cache.)
-    const serverOpts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=${opts.durable ? 'on' : 'off'} -c full_page_writes=off`;
+    const serverOpts =
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off ` + `-c synchronous_commit=${opts.durable ? 'on' : 'off'} -c full_page_writes=off`;
     const start = () => run(join(bin, 'pg_ctl'), ['start', '-D', data, '-l', log, '-w', '-t', '60', '-o', serverOpts]);
     start();
     return {

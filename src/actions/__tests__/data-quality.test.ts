@@ -178,7 +178,10 @@ const CASES: Case[] = [
     warnings: [
       [
         'phone_number',
-        /not a valid phone number; send it in E\.164 \(\+12125550100\), or set a country \(country_code, the address country, or the destination setting defaultCountry\)$/,
+        new RegExp(
+          'not a valid phone number; send it in E\\.164 \\(\\+12125550100\\), or set a country ' +
+            '\\(country_code, the address country, or the destination setting defaultCountry\\)$',
+        ),
       ],
     ],
   },
@@ -192,7 +195,10 @@ const CASES: Case[] = [
     message: { type: 'identify', messageId: 'm1', anonymousId: 'anon-1', traits: { phone: 'call me' } },
     error: [
       'email',
-      /^a valid email, phone_number, external_id, _kx, id is required to identify the profile \(phone_number: dropped "call me": not a valid phone number for US/,
+      new RegExp(
+        '^a valid email, phone_number, external_id, _kx, id is required to identify the profile ' +
+          '\\(phone_number: dropped "call me": not a valid phone number for US',
+      ),
     ],
   },
   {

@@ -14,7 +14,8 @@ const subscribeProfile: ActionDefinition = {
     historical_import: {
       label: 'Historical Import',
       description:
-        "Record consent gathered earlier (Klaviyo's historical_import): the profile is subscribed at once, skipping a list's double opt-in and its 'Added to list' flows. Off by default, as in Segment: a double opt-in list then asks the person to confirm.",
+        "Record consent gathered earlier (Klaviyo's historical_import): the profile is subscribed at once, skipping a list's double " +
+        "opt-in and its 'Added to list' flows. Off by default, as in Segment: a double opt-in list then asks the person to confirm.",
       type: 'boolean',
       default: false,
     },

@@ -13,7 +13,9 @@ const trackEvent: ActionDefinition = {
     patch_properties: {
       ...upsertProfile.fields.patch_properties,
       description:
-        "Changes to the existing custom properties of the event's profile (Klaviyo's meta.patch_properties on the event profile): `append` / `unappend` ({property: value}) add / remove values of array properties, `unset` (property names) removes properties. Applied after the profile's other attributes; a property named here is not also set from the profile's properties.",
+        "Changes to the existing custom properties of the event's profile (Klaviyo's meta.patch_properties on the event profile): `append` / " +
+        '`unappend` ({property: value}) add / remove values of array properties, `unset` (property names) removes properties. ' +
+        "Applied after the profile's other attributes; a property named here is not also set from the profile's properties.",
     },
   },
   plan(p, settings, ctx) {

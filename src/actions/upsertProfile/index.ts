@@ -42,14 +42,16 @@ const upsertProfile: ActionDefinition = {
     properties: {
       label: 'Properties',
       description:
-        "Custom profile properties: the identify's custom traits and its `properties` object (Segment's default), `properties` winning on a shared key. A property set to null is removed from the profile.",
+        "Custom profile properties: the identify's custom traits and its `properties` object (Segment's " +
+        'default), `properties` winning on a shared key. A property set to null is removed from the profile.',
       type: 'object',
       default: { '@merge': { objects: [path('$.traits'), path('$.properties')], direction: 'right' } },
     },
     patch_properties: {
       label: 'Patch Properties',
       description:
-        "Changes to the profile's existing custom properties (Klaviyo's meta.patch_properties): `append` / `unappend` ({property: value}) add / remove values of array properties, `unset` (property names) removes properties. A property named here is not also set from Properties.",
+        "Changes to the profile's existing custom properties (Klaviyo's meta.patch_properties): `append` / `unappend` ({property: value}) add " +
+        '/ remove values of array properties, `unset` (property names) removes properties. A property named here is not also set from Properties.',
       type: 'object',
       properties: {
         append: { label: 'Append', description: 'Values to append to array properties: {property: value or values}.', type: 'object' },

@@ -138,68 +138,71 @@ describe('render', () => {
     ]);
   });
 
-  it('patch properties on events: a patching event never shares a request with another event of its profile; single and bulk put meta where the spec says', async () => {
-    const patched = (email: string, uniqueId: string, pp: Record<string, unknown>, extra: Record<string, unknown> = {}): Operation => ({
-      kind: 'event.create',
-      metric: 'Viewed',
-      properties: {},
-      uniqueId,
-      profile: { email, ...extra },
-      patchProperties: pp,
-    });
-    const planned = [
-      p(event('a@x.co', 'e1')),
-      p(patched('b@x.co', 'e2', { append: { tags: 'y' } })),
-      p(patched('A@x.co', 'e3', { append: { tags: 'z' } })),
-      p(event('a@x.co', 'e4')),
-      p(event('c@x.co', 'e5')),
-      p(patched('a@x.co', 'e6', { unset: ['tags'] })),
-    ];
-    const waves = planWaves(planned);
-    expect(waves.map((w) => w.flatMap((b) => b.items.map((i) => (i.op as any).uniqueId)))).toEqual([['e1', 'e2', 'e5'], ['e3'], ['e4'], ['e6']]);
-    const reqs = await expectAllValid(planned);
-    expect(reqs.map((r) => r.path)).toEqual(['/api/event-bulk-create-jobs', '/api/events', '/api/events', '/api/events']);
-    // Bulk job: meta beside the profile's attributes (OnsiteProfileCreateQueryResourceObject).
-    expect((reqs[0].body as any).data.attributes['events-bulk-create'].data[1].attributes.profile.data).toEqual({
-      type: 'profile',
-      attributes: { email: 'b@x.co' },
-      meta: { patch_properties: { append: { tags: 'y' } } },
-    });
-    // POST /api/events: meta inside the profile's attributes (EventProfileCreateQueryResourceObject).
-    expect((reqs[1].body as any).data.attributes.profile.data).toEqual({
-      type: 'profile',
-      attributes: { email: 'A@x.co', meta: { patch_properties: { append: { tags: 'z' } } } },
-    });
-    expect((reqs[3].body as any).data.attributes.profile.data.attributes.meta).toEqual({ patch_properties: { unset: ['tags'] } });
-    expect((reqs[2].body as any).data.attributes.profile.data.attributes).not.toHaveProperty('meta');
-    // Empty parts are not sent; no patch left means no meta.
-    const [lone] = await previewRequests([p(patched('d@x.co', 'e7', { append: {}, unappend: { tags: 'q' }, unset: [] }, { properties: { keep: 1 } }))]);
-    expect((lone.body as any).data.attributes.profile.data.attributes).toEqual({
-      email: 'd@x.co',
-      properties: { keep: 1 },
-      meta: { patch_properties: { unappend: { tags: 'q' } } },
-    });
-    const [none] = await previewRequests([p(patched('d@x.co', 'e8', { append: {} }))]);
-    expect((none.body as any).data.attributes.profile.data.attributes).toEqual({ email: 'd@x.co' });
-    // The render never merges a patching event's profile into another entry of its profile, even when handed one batch.
-    const one = await sendBatch([
-      p(event('a@x.co', 'x1')),
-      p(patched('a@x.co', 'x2', { append: { tags: 'z' } }, { first_name: 'A' })),
-      p(event('a@x.co', 'x3')),
-      p(event('a@x.co', 'x4')),
-    ]);
-    expect(validateStrict({ method: one[0].method, path: one[0].path, body: one[0].body }).errors).toEqual([]);
-    expect(
-      (one[0].body as any).data.attributes['events-bulk-create'].data.map((e: any) => [
-        e.attributes.profile.data,
-        e.attributes.events.data.map((x: any) => x.attributes.unique_id),
-      ]),
-    ).toEqual([
-      [{ type: 'profile', attributes: { email: 'a@x.co' } }, ['x1']],
-      [{ type: 'profile', attributes: { email: 'a@x.co', first_name: 'A' }, meta: { patch_properties: { append: { tags: 'z' } } } }, ['x2']],
-      [{ type: 'profile', attributes: { email: 'a@x.co' } }, ['x3', 'x4']],
-    ]);
-  });
+  it(
+    'patch properties on events: a patching event never shares a request with another ' + 'event of its profile; single and bulk put meta where the spec says',
+    async () => {
+      const patched = (email: string, uniqueId: string, pp: Record<string, unknown>, extra: Record<string, unknown> = {}): Operation => ({
+        kind: 'event.create',
+        metric: 'Viewed',
+        properties: {},
+        uniqueId,
+        profile: { email, ...extra },
+        patchProperties: pp,
+      });
+      const planned = [
+        p(event('a@x.co', 'e1')),
+        p(patched('b@x.co', 'e2', { append: { tags: 'y' } })),
+        p(patched('A@x.co', 'e3', { append: { tags: 'z' } })),
+        p(event('a@x.co', 'e4')),
+        p(event('c@x.co', 'e5')),
+        p(patched('a@x.co', 'e6', { unset: ['tags'] })),
+      ];
+      const waves = planWaves(planned);
+      expect(waves.map((w) => w.flatMap((b) => b.items.map((i) => (i.op as any).uniqueId)))).toEqual([['e1', 'e2', 'e5'], ['e3'], ['e4'], ['e6']]);
+      const reqs = await expectAllValid(planned);
+      expect(reqs.map((r) => r.path)).toEqual(['/api/event-bulk-create-jobs', '/api/events', '/api/events', '/api/events']);
+      // Bulk job: meta beside the profile's attributes (OnsiteProfileCreateQueryResourceObject).
+      expect((reqs[0].body as any).data.attributes['events-bulk-create'].data[1].attributes.profile.data).toEqual({
+        type: 'profile',
+        attributes: { email: 'b@x.co' },
+        meta: { patch_properties: { append: { tags: 'y' } } },
+      });
+      // POST /api/events: meta inside the profile's attributes (EventProfileCreateQueryResourceObject).
+      expect((reqs[1].body as any).data.attributes.profile.data).toEqual({
+        type: 'profile',
+        attributes: { email: 'A@x.co', meta: { patch_properties: { append: { tags: 'z' } } } },
+      });
+      expect((reqs[3].body as any).data.attributes.profile.data.attributes.meta).toEqual({ patch_properties: { unset: ['tags'] } });
+      expect((reqs[2].body as any).data.attributes.profile.data.attributes).not.toHaveProperty('meta');
+      // Empty parts are not sent; no patch left means no meta.
+      const [lone] = await previewRequests([p(patched('d@x.co', 'e7', { append: {}, unappend: { tags: 'q' }, unset: [] }, { properties: { keep: 1 } }))]);
+      expect((lone.body as any).data.attributes.profile.data.attributes).toEqual({
+        email: 'd@x.co',
+        properties: { keep: 1 },
+        meta: { patch_properties: { unappend: { tags: 'q' } } },
+      });
+      const [none] = await previewRequests([p(patched('d@x.co', 'e8', { append: {} }))]);
+      expect((none.body as any).data.attributes.profile.data.attributes).toEqual({ email: 'd@x.co' });
+      // The render never merges a patching event's profile into another entry of its profile, even when handed one batch.
+      const one = await sendBatch([
+        p(event('a@x.co', 'x1')),
+        p(patched('a@x.co', 'x2', { append: { tags: 'z' } }, { first_name: 'A' })),
+        p(event('a@x.co', 'x3')),
+        p(event('a@x.co', 'x4')),
+      ]);
+      expect(validateStrict({ method: one[0].method, path: one[0].path, body: one[0].body }).errors).toEqual([]);
+      expect(
+        (one[0].body as any).data.attributes['events-bulk-create'].data.map((e: any) => [
+          e.attributes.profile.data,
+          e.attributes.events.data.map((x: any) => x.attributes.unique_id),
+        ]),
+      ).toEqual([
+        [{ type: 'profile', attributes: { email: 'a@x.co' } }, ['x1']],
+        [{ type: 'profile', attributes: { email: 'a@x.co', first_name: 'A' }, meta: { patch_properties: { append: { tags: 'z' } } } }, ['x2']],
+        [{ type: 'profile', attributes: { email: 'a@x.co' } }, ['x3', 'x4']],
+      ]);
+    },
+  );
 
   it('renders every kind as strict-valid requests', async () => {
     const all = [

@@ -43,41 +43,44 @@ describe('Klaviyo emulator', () => {
     expect(clash.json().errors[0]).toMatchObject({ code: 'duplicate_profile', meta: { duplicate_profile_id: expect.any(String) } });
   });
 
-  it('identifier conflicts are the same on every endpoint: 409 on profile-import and PATCH, an import error in a bulk job; never re-points a profile', async () => {
-    const e = emu();
-    const a = (
-      await e.call('POST', '/api/profile-import', profile({ email: 'ann@x.co', phone_number: '+12125550100', external_id: 'u1', first_name: 'Ann' }))
-    ).json().data.id as string;
-    // A family sharing Ann's phone: Bob's email and id are new, the phone is Ann's.
-    const bob = { email: 'bob@x.co', phone_number: '+12125550100', external_id: 'u2', first_name: 'Bob' };
-    const single = await e.call('POST', '/api/profile-import', profile(bob));
-    expect(single.statusCode).toBe(409);
-    expect(single.json().errors[0]).toMatchObject({ code: 'duplicate_profile', meta: { duplicate_profile_id: a } });
-    const job = (
-      await e.call('POST', '/api/profile-bulk-import-jobs', {
-        data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: [profile(bob).data, profile({ email: 'cy@x.co' }).data] } } },
-      })
-    ).json().data.id as string;
-    await e.idle();
-    expect((await e.call('GET', `/api/profile-bulk-import-jobs/${job}`)).json().data.attributes).toMatchObject({ completed_count: 1, failed_count: 1 });
-    const errors = (await e.call('GET', `/api/profile-bulk-import-jobs/${job}/import-errors`)).json().data;
-    expect(errors.map((x: any) => [x.attributes.source.pointer, x.attributes.code, x.attributes.meta])).toEqual([
-      ['/data/attributes/profiles/data/0', 'duplicate_profile', { duplicate_profile_id: a }],
-    ]);
-    const ann = () => e.snapshot().profiles.find((p) => p.id === a)!.attributes;
-    expect(ann()).toMatchObject({ email: 'ann@x.co', external_id: 'u1', first_name: 'Ann' });
-    // PATCH of another profile taking Ann's phone.
-    const b = (await e.call('POST', '/api/profile-import', profile({ email: 'bob@x.co' }))).json().data.id as string;
-    const patch = await e.call('PATCH', `/api/profiles/${b}`, { data: { type: 'profile', id: b, attributes: { phone_number: '+12125550100' } } });
-    expect(patch.statusCode).toBe(409);
-    expect(patch.json().errors[0].meta).toEqual({ duplicate_profile_id: a });
-    // Not conflicts: a new phone on Ann's email updates it (Klaviyo's guide); an email added to a phone-only profile.
-    expect((await e.call('POST', '/api/profile-import', profile({ email: 'ann@x.co', phone_number: '+12125550111' }))).statusCode).toBe(200);
-    expect(ann().phone_number).toBe('+12125550111');
-    const sms = (await e.call('POST', '/api/profile-import', profile({ phone_number: '+12125550122' }))).json().data.id;
-    expect((await e.call('POST', '/api/profile-import', profile({ phone_number: '+12125550122', email: 'dee@x.co' }))).json().data.id).toBe(sms);
-    expect(e.snapshot().profiles).toHaveLength(4);
-  });
+  it(
+    'identifier conflicts are the same on every endpoint: 409 on profile-import ' + 'and PATCH, an import error in a bulk job; never re-points a profile',
+    async () => {
+      const e = emu();
+      const a = (
+        await e.call('POST', '/api/profile-import', profile({ email: 'ann@x.co', phone_number: '+12125550100', external_id: 'u1', first_name: 'Ann' }))
+      ).json().data.id as string;
+      // A family sharing Ann's phone: Bob's email and id are new, the phone is Ann's.
+      const bob = { email: 'bob@x.co', phone_number: '+12125550100', external_id: 'u2', first_name: 'Bob' };
+      const single = await e.call('POST', '/api/profile-import', profile(bob));
+      expect(single.statusCode).toBe(409);
+      expect(single.json().errors[0]).toMatchObject({ code: 'duplicate_profile', meta: { duplicate_profile_id: a } });
+      const job = (
+        await e.call('POST', '/api/profile-bulk-import-jobs', {
+          data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: [profile(bob).data, profile({ email: 'cy@x.co' }).data] } } },
+        })
+      ).json().data.id as string;
+      await e.idle();
+      expect((await e.call('GET', `/api/profile-bulk-import-jobs/${job}`)).json().data.attributes).toMatchObject({ completed_count: 1, failed_count: 1 });
+      const errors = (await e.call('GET', `/api/profile-bulk-import-jobs/${job}/import-errors`)).json().data;
+      expect(errors.map((x: any) => [x.attributes.source.pointer, x.attributes.code, x.attributes.meta])).toEqual([
+        ['/data/attributes/profiles/data/0', 'duplicate_profile', { duplicate_profile_id: a }],
+      ]);
+      const ann = () => e.snapshot().profiles.find((p) => p.id === a)!.attributes;
+      expect(ann()).toMatchObject({ email: 'ann@x.co', external_id: 'u1', first_name: 'Ann' });
+      // PATCH of another profile taking Ann's phone.
+      const b = (await e.call('POST', '/api/profile-import', profile({ email: 'bob@x.co' }))).json().data.id as string;
+      const patch = await e.call('PATCH', `/api/profiles/${b}`, { data: { type: 'profile', id: b, attributes: { phone_number: '+12125550100' } } });
+      expect(patch.statusCode).toBe(409);
+      expect(patch.json().errors[0].meta).toEqual({ duplicate_profile_id: a });
+      // Not conflicts: a new phone on Ann's email updates it (Klaviyo's guide); an email added to a phone-only profile.
+      expect((await e.call('POST', '/api/profile-import', profile({ email: 'ann@x.co', phone_number: '+12125550111' }))).statusCode).toBe(200);
+      expect(ann().phone_number).toBe('+12125550111');
+      const sms = (await e.call('POST', '/api/profile-import', profile({ phone_number: '+12125550122' }))).json().data.id;
+      expect((await e.call('POST', '/api/profile-import', profile({ phone_number: '+12125550122', email: 'dee@x.co' }))).json().data.id).toBe(sms);
+      expect(e.snapshot().profiles).toHaveLength(4);
+    },
+  );
 
   it('rejects attributes the spec does not declare (strict) and non-E.164 phones, with a pointer', async () => {
     const e = emu();
@@ -379,70 +382,76 @@ describe('Klaviyo emulator: lists, subscriptions, lookups', () => {
     expect(bad.statusCode).toBe(400);
   });
 
-  it('applies an event profile’s meta.patch_properties after its attributes: inside attributes on POST /api/events, beside them in a bulk event job', async () => {
-    const e = emu();
-    const props = (email: string) => e.snapshot().profiles.find((p) => p.attributes.email === email)?.properties;
-    const meta = (patch_properties: Record<string, unknown>) => ({ meta: { patch_properties } });
-    const ev = (uniqueId: string) => ({ properties: {}, unique_id: uniqueId, metric: { data: { type: 'metric', attributes: { name: 'Viewed' } } } });
-    await e.call('POST', '/api/profile-import', profile({ email: 'p@x.co', properties: { tags: ['a'], old: 1 } }));
-    const one = await e.call('POST', '/api/events', {
-      data: {
-        type: 'event',
-        attributes: {
-          ...ev('u1'),
-          profile: {
-            data: { type: 'profile', attributes: { email: 'p@x.co', properties: { tags: 'set' }, ...meta({ append: { tags: 'b' }, unset: 'old' }) } },
+  it(
+    'applies an event profile’s meta.patch_properties after its attributes: inside ' + 'attributes on POST /api/events, beside them in a bulk event job',
+    async () => {
+      const e = emu();
+      const props = (email: string) => e.snapshot().profiles.find((p) => p.attributes.email === email)?.properties;
+      const meta = (patch_properties: Record<string, unknown>) => ({ meta: { patch_properties } });
+      const ev = (uniqueId: string) => ({ properties: {}, unique_id: uniqueId, metric: { data: { type: 'metric', attributes: { name: 'Viewed' } } } });
+      await e.call('POST', '/api/profile-import', profile({ email: 'p@x.co', properties: { tags: ['a'], old: 1 } }));
+      const one = await e.call('POST', '/api/events', {
+        data: {
+          type: 'event',
+          attributes: {
+            ...ev('u1'),
+            profile: {
+              data: { type: 'profile', attributes: { email: 'p@x.co', properties: { tags: 'set' }, ...meta({ append: { tags: 'b' }, unset: 'old' }) } },
+            },
           },
         },
-      },
-    });
-    expect(one.statusCode).toBe(202);
-    expect(props('p@x.co')).toEqual({ tags: ['set', 'b'] }); // the properties first, then the patch
-    const entry = (email: string, m: Record<string, unknown>, uniqueId: string) => ({
-      type: 'event-bulk-create',
-      attributes: {
-        profile: { data: { type: 'profile', attributes: { email }, ...meta(m) } },
-        events: { data: [{ type: 'event', attributes: ev(uniqueId) }] },
-      },
-    });
-    const job = {
-      data: {
-        type: 'event-bulk-create-job',
+      });
+      expect(one.statusCode).toBe(202);
+      expect(props('p@x.co')).toEqual({ tags: ['set', 'b'] }); // the properties first, then the patch
+      const entry = (email: string, m: Record<string, unknown>, uniqueId: string) => ({
+        type: 'event-bulk-create',
         attributes: {
-          'events-bulk-create': { data: [entry('p@x.co', { unappend: { tags: 'set' } }, 'u2'), entry('new@x.co', { append: { tags: 'n' } }, 'u3')] },
+          profile: { data: { type: 'profile', attributes: { email }, ...meta(m) } },
+          events: { data: [{ type: 'event', attributes: ev(uniqueId) }] },
         },
-      },
-    };
-    expect((await e.call('POST', '/api/event-bulk-create-jobs', job)).statusCode).toBe(202);
-    expect(props('p@x.co')).toEqual({ tags: ['b'] });
-    expect(props('new@x.co')).toEqual({ tags: ['n'] });
-    expect(e.snapshot().events).toHaveLength(3);
-    // Each endpoint takes meta where the spec declares it only.
-    const misplaced = await e.call('POST', '/api/events', {
-      data: { type: 'event', attributes: { ...ev('u4'), profile: { data: { type: 'profile', attributes: { email: 'p@x.co' }, ...meta({ unset: 'tags' }) } } } },
-    });
-    expect(misplaced.statusCode).toBe(400);
-    const inside = {
-      data: {
-        type: 'event-bulk-create-job',
-        attributes: {
-          'events-bulk-create': {
-            data: [
-              {
-                type: 'event-bulk-create',
-                attributes: {
-                  profile: { data: { type: 'profile', attributes: { email: 'p@x.co', ...meta({ unset: 'tags' }) } } },
-                  events: { data: [{ type: 'event', attributes: ev('u5') }] },
+      });
+      const job = {
+        data: {
+          type: 'event-bulk-create-job',
+          attributes: {
+            'events-bulk-create': { data: [entry('p@x.co', { unappend: { tags: 'set' } }, 'u2'), entry('new@x.co', { append: { tags: 'n' } }, 'u3')] },
+          },
+        },
+      };
+      expect((await e.call('POST', '/api/event-bulk-create-jobs', job)).statusCode).toBe(202);
+      expect(props('p@x.co')).toEqual({ tags: ['b'] });
+      expect(props('new@x.co')).toEqual({ tags: ['n'] });
+      expect(e.snapshot().events).toHaveLength(3);
+      // Each endpoint takes meta where the spec declares it only.
+      const misplaced = await e.call('POST', '/api/events', {
+        data: {
+          type: 'event',
+          attributes: { ...ev('u4'), profile: { data: { type: 'profile', attributes: { email: 'p@x.co' }, ...meta({ unset: 'tags' }) } } },
+        },
+      });
+      expect(misplaced.statusCode).toBe(400);
+      const inside = {
+        data: {
+          type: 'event-bulk-create-job',
+          attributes: {
+            'events-bulk-create': {
+              data: [
+                {
+                  type: 'event-bulk-create',
+                  attributes: {
+                    profile: { data: { type: 'profile', attributes: { email: 'p@x.co', ...meta({ unset: 'tags' }) } } },
+                    events: { data: [{ type: 'event', attributes: ev('u5') }] },
+                  },
                 },
-              },
-            ],
+              ],
+            },
           },
         },
-      },
-    };
-    expect((await e.call('POST', '/api/event-bulk-create-jobs', inside)).statusCode).toBe(400);
-    expect(props('p@x.co')).toEqual({ tags: ['b'] });
-  });
+      };
+      expect((await e.call('POST', '/api/event-bulk-create-jobs', inside)).statusCode).toBe(400);
+      expect(props('p@x.co')).toEqual({ tags: ['b'] });
+    },
+  );
 
   it('refuses a non-E.164 phone in a deletion request, pointing at it', async () => {
     const e = emu();

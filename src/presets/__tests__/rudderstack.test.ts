@@ -326,56 +326,59 @@ describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnapp
     expect(body.attributes.properties).toMatchObject({ appendList1: 'New Value 1', unappendList2: 'Old Value 2' });
   });
 
-  it('track (seed 004’s example with seed 002’s integrations object): the patch rides inside the event profile’s attributes, as the original sends it', async () => {
-    const traits = {
-      ...TRACK.context.traits,
-      appendList1: 'New Value 1',
-      appendList2: 'New Value 2',
-      unappendList1: 'Old Value 1',
-      unappendList2: 'Old Value 2',
-    };
-    const r = plan(v2, { ...TRACK, context: { traits }, integrations: PATCHING.integrations });
-    expect(r.error).toBeNull();
-    expect(r.warnings).toEqual([]);
-    // requestsOf checks the body against the 2026-07-15 spec in strict mode: EventProfileCreateQueryResourceObject
-    // declares `meta` inside `attributes` (POST /api/events).
-    expect(await requestsOf(r.operations)).toEqual([
-      {
-        method: 'POST',
-        path: '/api/events',
-        body: {
-          data: {
-            type: 'event',
-            attributes: {
-              properties: { PreviouslVicePresident: true, YearElected: 1801, VicePresidents: ['AaronBurr', 'GeorgeClinton'] },
-              time: '2021-01-25T15:32:56.409Z',
-              value: 3000,
-              value_currency: 'USD',
-              unique_id: '5vs9plymaxu4zfh40cmqca7r220y3wzb2giu',
-              metric: { data: { type: 'metric', attributes: { name: 'Sample Event' } } },
-              profile: {
-                data: {
-                  type: 'profile',
-                  attributes: {
-                    email: 'alex@example.com',
-                    external_id: '1hKOmRA4el9Z',
-                    first_name: 'Alex',
-                    last_name: 'Keener',
-                    organization: 'Example Co.',
-                    title: 'Developer',
-                    location: { address1: 'Blue Gum Street', city: 'New Orleans', region: 'Louisiana', country: 'US', zip: '100-0001' },
-                    properties: { Flagged: false, Residence: '31, North Avenue' },
-                    anonymous_id: '9c6bd77ea9da3e68',
-                    meta: { patch_properties: PATCH },
+  it(
+    'track (seed 004’s example with seed 002’s integrations object): the patch ' + 'rides inside the event profile’s attributes, as the original sends it',
+    async () => {
+      const traits = {
+        ...TRACK.context.traits,
+        appendList1: 'New Value 1',
+        appendList2: 'New Value 2',
+        unappendList1: 'Old Value 1',
+        unappendList2: 'Old Value 2',
+      };
+      const r = plan(v2, { ...TRACK, context: { traits }, integrations: PATCHING.integrations });
+      expect(r.error).toBeNull();
+      expect(r.warnings).toEqual([]);
+      // requestsOf checks the body against the 2026-07-15 spec in strict mode: EventProfileCreateQueryResourceObject
+      // declares `meta` inside `attributes` (POST /api/events).
+      expect(await requestsOf(r.operations)).toEqual([
+        {
+          method: 'POST',
+          path: '/api/events',
+          body: {
+            data: {
+              type: 'event',
+              attributes: {
+                properties: { PreviouslVicePresident: true, YearElected: 1801, VicePresidents: ['AaronBurr', 'GeorgeClinton'] },
+                time: '2021-01-25T15:32:56.409Z',
+                value: 3000,
+                value_currency: 'USD',
+                unique_id: '5vs9plymaxu4zfh40cmqca7r220y3wzb2giu',
+                metric: { data: { type: 'metric', attributes: { name: 'Sample Event' } } },
+                profile: {
+                  data: {
+                    type: 'profile',
+                    attributes: {
+                      email: 'alex@example.com',
+                      external_id: '1hKOmRA4el9Z',
+                      first_name: 'Alex',
+                      last_name: 'Keener',
+                      organization: 'Example Co.',
+                      title: 'Developer',
+                      location: { address1: 'Blue Gum Street', city: 'New Orleans', region: 'Louisiana', country: 'US', zip: '100-0001' },
+                      properties: { Flagged: false, Residence: '31, North Avenue' },
+                      anonymous_id: '9c6bd77ea9da3e68',
+                      meta: { patch_properties: PATCH },
+                    },
                   },
                 },
               },
             },
           },
         },
-      },
-    ]);
-  });
+      ]);
+    },
+  );
 
   it('screen and page (sendPageAsTrack) patch the event profile too; a name without a value is only left out; no patch means no meta', async () => {
     const d = destination('rudderstack', { apiVersion: 'v2', sendPageAsTrack: true });
@@ -406,84 +409,91 @@ describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnapp
     expect(r.operations[0].op).not.toHaveProperty('patchProperties');
   });
 
-  it('coalesced events: each profile’s patch beside its attributes in the bulk event job; a profile’s patching event never shares a job with its other events', async () => {
-    const track = (email: string, i: number, Klaviyo?: Record<string, unknown>) => ({
-      type: 'track',
-      userId: email,
-      event: `E${i}`,
-      messageId: `t${i}`,
-      context: { traits: { email, tags: `v${i}` } },
-      ...(Klaviyo ? { integrations: { Klaviyo } } : {}),
-    });
-    const msgs = [
-      track('a@x.co', 1, { fieldsToAppend: ['tags'] }),
-      track('b@x.co', 2, { fieldsToAppend: ['tags'] }),
-      track('a@x.co', 3),
-      track('c@x.co', 4),
-      track('a@x.co', 5, { fieldsToUnappend: ['tags'] }),
-    ];
-    const ops: PlannedOperation[] = msgs.flatMap((m) => plan(v2, m).operations);
-    const reqs = await requestsOf(ops); // each valid in strict mode: OnsiteProfileCreateQueryResourceObject declares `meta` beside `attributes`
-    const show = (r: { path: string; body: any }) =>
-      r.path === '/api/events'
-        ? [
-            [
-              r.body.data.attributes.profile.data.attributes.email,
-              r.body.data.attributes.metric.data.attributes.name,
-              r.body.data.attributes.profile.data.attributes.meta?.patch_properties ?? null,
-            ],
-          ]
-        : r.body.data.attributes['events-bulk-create'].data.map((e: any) => [
-            e.attributes.profile.data.attributes.email,
-            e.attributes.events.data.map((x: any) => x.attributes.metric.data.attributes.name).join(','),
-            e.attributes.profile.data.meta?.patch_properties ?? null,
-          ]);
-    // a@x.co: E1 appends to tags, E3's profile sets tags (no patch: a custom property), E5 unappends — three requests, in order.
-    expect(reqs.map((r) => r.path)).toEqual(['/api/event-bulk-create-jobs', '/api/events', '/api/events']);
-    expect(reqs[1].body.data.attributes.profile.data.attributes.properties).toEqual({ tags: 'v3' });
-    expect(reqs.map(show)).toEqual([
-      [
-        ['a@x.co', 'E1', { append: { tags: 'v1' } }],
-        ['b@x.co', 'E2', { append: { tags: 'v2' } }],
-        ['c@x.co', 'E4', null],
-      ],
-      [['a@x.co', 'E3', null]],
-      [['a@x.co', 'E5', { unappend: { tags: 'v5' } }]],
-    ]);
-    expect(reqs[0].body.data.attributes['events-bulk-create'].data[0].attributes.profile.data).toEqual({
-      type: 'profile',
-      attributes: { email: 'a@x.co', external_id: 'a@x.co' },
-      meta: { patch_properties: { append: { tags: 'v1' } } },
-    });
-  });
+  it(
+    'coalesced events: each profile’s patch beside its attributes in the bulk event ' +
+      'job; a profile’s patching event never shares a job with its other events',
+    async () => {
+      const track = (email: string, i: number, Klaviyo?: Record<string, unknown>) => ({
+        type: 'track',
+        userId: email,
+        event: `E${i}`,
+        messageId: `t${i}`,
+        context: { traits: { email, tags: `v${i}` } },
+        ...(Klaviyo ? { integrations: { Klaviyo } } : {}),
+      });
+      const msgs = [
+        track('a@x.co', 1, { fieldsToAppend: ['tags'] }),
+        track('b@x.co', 2, { fieldsToAppend: ['tags'] }),
+        track('a@x.co', 3),
+        track('c@x.co', 4),
+        track('a@x.co', 5, { fieldsToUnappend: ['tags'] }),
+      ];
+      const ops: PlannedOperation[] = msgs.flatMap((m) => plan(v2, m).operations);
+      const reqs = await requestsOf(ops); // each valid in strict mode: OnsiteProfileCreateQueryResourceObject declares `meta` beside `attributes`
+      const show = (r: { path: string; body: any }) =>
+        r.path === '/api/events'
+          ? [
+              [
+                r.body.data.attributes.profile.data.attributes.email,
+                r.body.data.attributes.metric.data.attributes.name,
+                r.body.data.attributes.profile.data.attributes.meta?.patch_properties ?? null,
+              ],
+            ]
+          : r.body.data.attributes['events-bulk-create'].data.map((e: any) => [
+              e.attributes.profile.data.attributes.email,
+              e.attributes.events.data.map((x: any) => x.attributes.metric.data.attributes.name).join(','),
+              e.attributes.profile.data.meta?.patch_properties ?? null,
+            ]);
+      // a@x.co: E1 appends to tags, E3's profile sets tags (no patch: a custom property), E5 unappends — three requests, in order.
+      expect(reqs.map((r) => r.path)).toEqual(['/api/event-bulk-create-jobs', '/api/events', '/api/events']);
+      expect(reqs[1].body.data.attributes.profile.data.attributes.properties).toEqual({ tags: 'v3' });
+      expect(reqs.map(show)).toEqual([
+        [
+          ['a@x.co', 'E1', { append: { tags: 'v1' } }],
+          ['b@x.co', 'E2', { append: { tags: 'v2' } }],
+          ['c@x.co', 'E4', null],
+        ],
+        [['a@x.co', 'E3', null]],
+        [['a@x.co', 'E5', { unappend: { tags: 'v5' } }]],
+      ]);
+      expect(reqs[0].body.data.attributes['events-bulk-create'].data[0].attributes.profile.data).toEqual({
+        type: 'profile',
+        attributes: { email: 'a@x.co', external_id: 'a@x.co' },
+        meta: { patch_properties: { append: { tags: 'v1' } } },
+      });
+    },
+  );
 
-  it('coalesced: patches ride in the bulk import job, one per profile, and a profile’s patching upsert never shares a request with its other upserts', async () => {
-    const msgs = [
-      { type: 'identify', userId: 'a', traits: { email: 'a@x.co', tags: ['x'] } },
-      { type: 'identify', userId: 'b', traits: { email: 'b@x.co', tags: 'y' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } },
-      { type: 'identify', userId: 'a', traits: { email: 'a@x.co', tags: 'z' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } },
-      { type: 'identify', userId: 'a', traits: { email: 'a@x.co', first_name: 'A' } },
-      { type: 'identify', userId: 'b', traits: { email: 'b@x.co' }, integrations: { Klaviyo: { fieldsToUnset: ['tags'] } } },
-    ];
-    const ops: PlannedOperation[] = msgs.flatMap((m, i) => plan(v2, { ...m, messageId: `p${i}` }).operations);
-    const reqs = await requestsOf(ops); // each valid in strict mode
-    const show = (r: { path: string; body: any }) =>
-      r.path === '/api/profile-import'
-        ? [[r.body.data.attributes.email, r.body.data.meta?.patch_properties ?? null]]
-        : r.body.data.attributes.profiles.data.map((p: any) => [p.attributes.email, p.meta?.patch_properties ?? null]);
-    expect(reqs.map((r) => r.path)).toEqual(['/api/profile-bulk-import-jobs', POLL, '/api/profile-bulk-import-jobs', POLL, '/api/profile-import']);
-    expect(reqs.filter((r) => r.method !== 'GET').map(show)).toEqual([
-      [
-        ['a@x.co', null],
-        ['b@x.co', { append: { tags: 'y' } }],
-      ],
-      [
-        ['a@x.co', { append: { tags: 'z' } }],
-        ['b@x.co', { unset: ['tags'] }],
-      ],
-      [['a@x.co', null]],
-    ]);
-  });
+  it(
+    'coalesced: patches ride in the bulk import job, one per profile, and a profile’s ' + 'patching upsert never shares a request with its other upserts',
+    async () => {
+      const msgs = [
+        { type: 'identify', userId: 'a', traits: { email: 'a@x.co', tags: ['x'] } },
+        { type: 'identify', userId: 'b', traits: { email: 'b@x.co', tags: 'y' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } },
+        { type: 'identify', userId: 'a', traits: { email: 'a@x.co', tags: 'z' }, integrations: { Klaviyo: { fieldsToAppend: ['tags'] } } },
+        { type: 'identify', userId: 'a', traits: { email: 'a@x.co', first_name: 'A' } },
+        { type: 'identify', userId: 'b', traits: { email: 'b@x.co' }, integrations: { Klaviyo: { fieldsToUnset: ['tags'] } } },
+      ];
+      const ops: PlannedOperation[] = msgs.flatMap((m, i) => plan(v2, { ...m, messageId: `p${i}` }).operations);
+      const reqs = await requestsOf(ops); // each valid in strict mode
+      const show = (r: { path: string; body: any }) =>
+        r.path === '/api/profile-import'
+          ? [[r.body.data.attributes.email, r.body.data.meta?.patch_properties ?? null]]
+          : r.body.data.attributes.profiles.data.map((p: any) => [p.attributes.email, p.meta?.patch_properties ?? null]);
+      expect(reqs.map((r) => r.path)).toEqual(['/api/profile-bulk-import-jobs', POLL, '/api/profile-bulk-import-jobs', POLL, '/api/profile-import']);
+      expect(reqs.filter((r) => r.method !== 'GET').map(show)).toEqual([
+        [
+          ['a@x.co', null],
+          ['b@x.co', { append: { tags: 'y' } }],
+        ],
+        [
+          ['a@x.co', { append: { tags: 'z' } }],
+          ['b@x.co', { unset: ['tags'] }],
+        ],
+        [['a@x.co', null]],
+      ]);
+    },
+  );
 });
 
 describe('track, screen, page (seeds 002, 004)', () => {
@@ -879,17 +889,20 @@ describe('apiVersion v3: v2’s behaviour with explicit per-channel consent stat
     expect(profiles(overridden[1])).toEqual([{ email: 'test@rudderstack.com', subscriptions: unsubscribed('email') }]);
   });
 
-  it('no channel of the consent has its identifier: v3 refuses the call (identify and group), where v2 sends the identify without the subscription', async () => {
-    const m = { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', properties: { listId: 'L1', subscribe: false } } };
-    expect(plan(v3sms, m).error).toEqual({
-      field: 'consent',
-      message: 'cannot unsubscribe from list L1: consent [sms] names no channel whose identifier is in the message',
-    });
-    expect(plan(v3sms, { ...m, traits: { ...m.traits, properties: { listId: 'L1', subscribe: true } } }).error?.field).toBe('consent');
-    expect(plan(v3sms, { ...group(true), context: { traits: { email: 'a@x.co' } } }).error?.field).toBe('consent');
-    const v2 = plan(v2sms, { ...m, traits: { ...m.traits, properties: { listId: 'L1', subscribe: true } } });
-    expect([v2.error, v2.operations.map((o) => o.op.kind), v2.warnings.length]).toEqual([null, ['profile.upsert'], 1]);
-  });
+  it(
+    'no channel of the consent has its identifier: v3 refuses the call (identify ' + 'and group), where v2 sends the identify without the subscription',
+    async () => {
+      const m = { type: 'identify', userId: 'u1', traits: { email: 'a@x.co', properties: { listId: 'L1', subscribe: false } } };
+      expect(plan(v3sms, m).error).toEqual({
+        field: 'consent',
+        message: 'cannot unsubscribe from list L1: consent [sms] names no channel whose identifier is in the message',
+      });
+      expect(plan(v3sms, { ...m, traits: { ...m.traits, properties: { listId: 'L1', subscribe: true } } }).error?.field).toBe('consent');
+      expect(plan(v3sms, { ...group(true), context: { traits: { email: 'a@x.co' } } }).error?.field).toBe('consent');
+      const v2 = plan(v2sms, { ...m, traits: { ...m.traits, properties: { listId: 'L1', subscribe: true } } });
+      expect([v2.error, v2.operations.map((o) => o.op.kind), v2.warnings.length]).toEqual([null, ['profile.upsert'], 1]);
+    },
+  );
 
   it('track, screen and identify without a list behave as v2', async () => {
     const d3 = destination('rudderstack', { apiVersion: 'v3' });
@@ -907,26 +920,30 @@ describe('apiVersion v3: v2’s behaviour with explicit per-channel consent stat
 });
 
 describe('screen calls', () => {
-  it('a screen with an `event` field is an event of that name (v1 and v2, as RudderStack’s fixtures), else v1’s properties.event / name, else the screen name', async () => {
-    const m = {
-      type: 'screen',
-      event: 'TestEven001',
-      userId: 'sajal12',
-      name: 'Home',
-      context: { traits: { email: 'test@rudderstack.com' } },
-      properties: { PreviouslyVicePresident: true, YearElected: 1801 },
-    };
-    for (const d of [v1, v2, destination('rudderstack', { apiVersion: 'v3' })]) {
-      expect(event(await requests(d, m))).toMatchObject({
-        metric: { data: { attributes: { name: 'TestEven001' } } },
+  it(
+    'a screen with an `event` field is an event of that name (v1 and v2, as RudderStack’s ' +
+      'fixtures), else v1’s properties.event / name, else the screen name',
+    async () => {
+      const m = {
+        type: 'screen',
+        event: 'TestEven001',
+        userId: 'sajal12',
+        name: 'Home',
+        context: { traits: { email: 'test@rudderstack.com' } },
         properties: { PreviouslyVicePresident: true, YearElected: 1801 },
-      });
-    }
-    const { event: _e, ...noEvent } = m;
-    expect(event(await requests(v1, { ...noEvent, properties: { event: 'From props' } })).metric.data.attributes.name).toBe('From props');
-    expect(event(await requests(v1, noEvent)).metric.data.attributes.name).toBe('Home');
-    expect(event(await requests(v2, noEvent)).metric.data.attributes.name).toBe('Home');
-  });
+      };
+      for (const d of [v1, v2, destination('rudderstack', { apiVersion: 'v3' })]) {
+        expect(event(await requests(d, m))).toMatchObject({
+          metric: { data: { attributes: { name: 'TestEven001' } } },
+          properties: { PreviouslyVicePresident: true, YearElected: 1801 },
+        });
+      }
+      const { event: _e, ...noEvent } = m;
+      expect(event(await requests(v1, { ...noEvent, properties: { event: 'From props' } })).metric.data.attributes.name).toBe('From props');
+      expect(event(await requests(v1, noEvent)).metric.data.attributes.name).toBe('Home');
+      expect(event(await requests(v2, noEvent)).metric.data.attributes.name).toBe('Home');
+    },
+  );
 });
 
 describe('a non-numeric value refuses the event, naming the property (RudderStack v2: "Invalid float value")', () => {

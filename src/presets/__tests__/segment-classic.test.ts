@@ -63,49 +63,53 @@ const events = (reqs: { path: string; body: any }[]) =>
   );
 
 describe('identify (seed 003)', () => {
-  it('creates the person with $id = userId and custom traits, then subscribes them to integrations.Klaviyo.listId without confirmation (confirmOptin: false)', async () => {
-    expect(await requests(classic, IDENTIFY)).toEqual([
-      {
-        method: 'POST',
-        path: '/api/profile-import',
-        body: {
-          data: {
-            type: 'profile',
-            attributes: {
-              email: 'swilliams@sportstech.com',
-              external_id: '019mr8mf4r',
-              properties: { name: 'Serena Williams', plan: 'Enterprise', friends: 42 },
-            },
-          },
-        },
-      },
-      {
-        method: 'POST',
-        path: '/api/profile-subscription-bulk-create-jobs',
-        body: {
-          data: {
-            type: 'profile-subscription-bulk-create-job',
-            // Consent already given: a historical import at the call's time, so Klaviyo sends no confirmation email.
-            attributes: {
-              profiles: {
-                data: [
-                  {
-                    type: 'profile',
-                    attributes: {
-                      email: 'swilliams@sportstech.com',
-                      subscriptions: { email: { marketing: { consent: 'SUBSCRIBED', consented_at: '2026-03-01T12:00:00.000Z' } } },
-                    },
-                  },
-                ],
+  it(
+    'creates the person with $id = userId and custom traits, then subscribes them to ' +
+      'integrations.Klaviyo.listId without confirmation (confirmOptin: false)',
+    async () => {
+      expect(await requests(classic, IDENTIFY)).toEqual([
+        {
+          method: 'POST',
+          path: '/api/profile-import',
+          body: {
+            data: {
+              type: 'profile',
+              attributes: {
+                email: 'swilliams@sportstech.com',
+                external_id: '019mr8mf4r',
+                properties: { name: 'Serena Williams', plan: 'Enterprise', friends: 42 },
               },
-              historical_import: true,
             },
-            relationships: { list: { data: { type: 'list', id: 'baV129' } } },
           },
         },
-      },
-    ]);
-  });
+        {
+          method: 'POST',
+          path: '/api/profile-subscription-bulk-create-jobs',
+          body: {
+            data: {
+              type: 'profile-subscription-bulk-create-job',
+              // Consent already given: a historical import at the call's time, so Klaviyo sends no confirmation email.
+              attributes: {
+                profiles: {
+                  data: [
+                    {
+                      type: 'profile',
+                      attributes: {
+                        email: 'swilliams@sportstech.com',
+                        subscriptions: { email: { marketing: { consent: 'SUBSCRIBED', consented_at: '2026-03-01T12:00:00.000Z' } } },
+                      },
+                    },
+                  ],
+                },
+                historical_import: true,
+              },
+              relationships: { list: { data: { type: 'list', id: 'baV129' } } },
+            },
+          },
+        },
+      ]);
+    },
+  );
 
   it('maps Segment’s special traits to Klaviyo’s special properties', async () => {
     const [profile] = await requests(classic, {
@@ -149,26 +153,29 @@ describe('identify (seed 003)', () => {
     });
   });
 
-  it('listId setting is the default list; confirmOptin (default true) leaves confirmation to the list; the call’s integrations.Klaviyo overrides both', async () => {
-    const d = destination('segment-classic', { listId: 'DEFAULT' });
-    const m = { type: 'identify', userId: 'u1', timestamp: '2026-03-01T12:00:00Z', traits: { email: 'a@x.co' } };
-    const confirmed = subscription(await requests(d, m));
-    expect(confirmed.relationships.list.data.id).toBe('DEFAULT');
-    expect(confirmed.attributes).toEqual({
-      profiles: { data: [{ type: 'profile', attributes: { email: 'a@x.co', subscriptions: { email: { marketing: { consent: 'SUBSCRIBED' } } } } }] },
-    });
+  it(
+    'listId setting is the default list; confirmOptin (default true) leaves ' + 'confirmation to the list; the call’s integrations.Klaviyo overrides both',
+    async () => {
+      const d = destination('segment-classic', { listId: 'DEFAULT' });
+      const m = { type: 'identify', userId: 'u1', timestamp: '2026-03-01T12:00:00Z', traits: { email: 'a@x.co' } };
+      const confirmed = subscription(await requests(d, m));
+      expect(confirmed.relationships.list.data.id).toBe('DEFAULT');
+      expect(confirmed.attributes).toEqual({
+        profiles: { data: [{ type: 'profile', attributes: { email: 'a@x.co', subscriptions: { email: { marketing: { consent: 'SUBSCRIBED' } } } } }] },
+      });
 
-    const given = subscription(await requests(destination('segment-classic', { listId: 'DEFAULT', confirmOptin: false }), m));
-    expect(given.attributes.historical_import).toBe(true);
-    const overridden = subscription(
-      await requests(destination('segment-classic', { listId: 'DEFAULT', confirmOptin: false }), {
-        ...m,
-        integrations: { Klaviyo: { listId: 'OTHER', confirmOptin: true } },
-      }),
-    );
-    expect([overridden.relationships.list.data.id, overridden.attributes.historical_import]).toEqual(['OTHER', undefined]);
-    expect(subscription(await requests(classic, m))).toBeUndefined(); // no list anywhere
-  });
+      const given = subscription(await requests(destination('segment-classic', { listId: 'DEFAULT', confirmOptin: false }), m));
+      expect(given.attributes.historical_import).toBe(true);
+      const overridden = subscription(
+        await requests(destination('segment-classic', { listId: 'DEFAULT', confirmOptin: false }), {
+          ...m,
+          integrations: { Klaviyo: { listId: 'OTHER', confirmOptin: true } },
+        }),
+      );
+      expect([overridden.relationships.list.data.id, overridden.attributes.historical_import]).toEqual(['OTHER', undefined]);
+      expect(subscription(await requests(classic, m))).toBeUndefined(); // no list anywhere
+    },
+  );
 
   it('a list needs an email: without one the person is still updated, with a warning', async () => {
     const r = plan(destination('segment-classic', { listId: 'L1' }), { type: 'identify', userId: 'u1', traits: { plan: 'pro' } });
@@ -305,7 +312,8 @@ describe('track (seed 003)', () => {
       '/api/event-bulk-create-jobs',
       '/api/profile-subscription-bulk-create-jobs',
     ]);
-    expect(reqs.filter((r) => r.path.includes('subscription')).map((r) => r.body.data.relationships.list.data.id)).toEqual(['baV129', 'L1']); // one job per list
+    // one job per list
+    expect(reqs.filter((r) => r.path.includes('subscription')).map((r) => r.body.data.relationships.list.data.id)).toEqual(['baV129', 'L1']);
   });
 });
 

@@ -309,7 +309,9 @@ function listOp(
       ...target,
       ...(operation === 'subscribe' && m.type === 'group' && present(t?.custom_source) ? { customSource: String(t!.custom_source) } : {}),
     };
-  const why = `cannot ${operation} ${operation === 'subscribe' ? 'to' : 'from'} list ${listId}: ${byConsent ? `consent [${channels.join(', ')}] names no channel whose identifier` : 'neither an email nor a phone'} is in the message`;
+  const why =
+    `cannot ${operation} ${operation === 'subscribe' ? 'to' : 'from'} list ${listId}: ` +
+    `${byConsent ? `consent [${channels.join(', ')}] names no channel whose identifier` : 'neither an email nor a phone'} is in the message`;
   if (m.type === 'group' || s.apiVersion === 'v3') throw new PayloadError(byConsent ? 'consent' : 'email', why);
   warnings.push({ field: 'traits.properties.subscribe', message: why });
   return undefined;
@@ -407,7 +409,10 @@ function filteredOut(s: RudderStackSettings, eventName: string): boolean {
   return false;
 }
 
-/** A screen's metric: its `event` field when the SDK set one (RudderStack v1 and v2 both read it first), then v1's properties.event / properties.name, then the screen name. */
+/**
+ * A screen's metric: its `event` field when the SDK set one (RudderStack v1 and v2 both read it first),
+ * then v1's properties.event / properties.name, then the screen name.
+ */
 function screenName(s: RudderStackSettings, m: SegmentMessage): string {
   return String(firstPresent(m, ['event', ...(s.apiVersion === 'v1' ? ['properties.event', 'properties.name'] : []), 'name']) ?? '');
 }
@@ -462,7 +467,9 @@ export function settingsOf(raw: Record<string, unknown> | undefined): Record<str
 export function rudderstack(raw?: Record<string, unknown>): Preset {
   const settings = settingsOf(raw);
   const s = parseSettings('rudderstack', settingsSchema, settings);
-  const summary = `apiVersion ${s.apiVersion}${settings?.apiVersion === undefined ? ' (the settings name none: RudderStack’s default for a destination saved without one)' : ''}`;
+  const summary =
+    `apiVersion ` +
+    `${s.apiVersion}${settings?.apiVersion === undefined ? ' (the settings name none: RudderStack’s default for a destination saved without one)' : ''}`;
   const listTarget = {
     email: derived('list.email'),
     phone_number: derived('list.phone_number'),

@@ -209,7 +209,8 @@ export class PostgresStore implements Store {
     // A replayed message whose id is queued again meanwhile would break the unique index: drop those first.
     return this.tx(async (c) => {
       await c.query(
-        `DELETE FROM queue WHERE ${where} AND EXISTS (SELECT 1 FROM queue o WHERE o.destination = queue.destination AND o.message_id = queue.message_id AND o.state <> 'dead')`,
+        `DELETE FROM queue WHERE ${where} AND EXISTS (SELECT 1 FROM queue o WHERE ` +
+          `o.destination = queue.destination AND o.message_id = queue.message_id AND o.state <> 'dead')`,
         args,
       );
       const r = await c.query(

@@ -47,7 +47,8 @@ export class PostgresSnapshots implements Snapshots {
     if (!changes.length) return;
     await this.pool.query(
       `INSERT INTO sync_rows (model, pk, pending_hash, pending_id, pending_after, pending_row, seen_run)
-       SELECT $1, c.pk, c.hash, c.id, c.after, c.row, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[]) AS c(pk, hash, id, after, row)
+       SELECT $1, c.pk, c.hash, c.id, c.after, c.row, $2
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[]) AS c(pk, hash, id, after, row)
        ON CONFLICT (model, pk) DO UPDATE SET pending_hash = excluded.pending_hash, pending_id = excluded.pending_id,
          pending_after = excluded.pending_after, pending_row = excluded.pending_row, seen_run = excluded.seen_run`,
       [
@@ -69,7 +70,8 @@ export class PostgresSnapshots implements Snapshots {
 
   async unseen(model: string, runId: string, limit: number, afterPk = '', dryRun = false): Promise<UnseenRow[]> {
     const { rows } = await this.pool.query<{ pk: string; hash: string | null; row: string | null; pending_hash: string | null; pending_row: string | null }>(
-      `SELECT pk, hash, row, pending_hash, pending_row FROM sync_rows WHERE model = $1 AND ${this.unseenWhere(dryRun)} AND pk COLLATE "C" > $3 ORDER BY pk COLLATE "C" LIMIT $4`,
+      `SELECT pk, hash, row, pending_hash, pending_row FROM sync_rows WHERE model = $1 ` +
+        `AND ${this.unseenWhere(dryRun)} AND pk COLLATE "C" > $3 ORDER BY pk COLLATE "C" LIMIT $4`,
       [model, runId, afterPk, limit],
     );
     return rows.map((r) => ({
@@ -118,12 +120,14 @@ export class PostgresSnapshots implements Snapshots {
       // This change's copy of its message: queued after pending_after (older dead copies are earlier runs').
       // Gone from the queue = delivered (acked messages are deleted); still there as 'dead' = failed.
       const copy = (state: string) =>
-        `EXISTS (SELECT 1 FROM queue q WHERE q.destination = $2 AND q.message_id = sync_rows.pending_id AND q.seq > coalesce(sync_rows.pending_after, 0)${state})`;
+        `EXISTS (SELECT 1 FROM queue q WHERE q.destination = $2 AND q.message_id = ` +
+        `sync_rows.pending_id AND q.seq > coalesce(sync_rows.pending_after, 0)${state})`;
       // One statement, one snapshot of the queue: a message acked mid-way cannot be seen as both queued and gone.
       const settled = await c.query<{ n: number }>(
         `WITH s AS (SELECT pk, pending_hash FROM sync_rows WHERE model = $1 AND pending_id IS NOT NULL AND NOT ${copy('')}),
               d AS (DELETE FROM sync_rows r USING s WHERE r.model = $1 AND r.pk = s.pk AND s.pending_hash = 'deleted' RETURNING 1),
-              u AS (UPDATE sync_rows r SET hash = r.pending_hash, row = r.pending_row, pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL
+              u AS (UPDATE sync_rows r SET hash = r.pending_hash, row = r.pending_row,
+                      pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL
                       FROM s WHERE r.model = $1 AND r.pk = s.pk AND s.pending_hash <> 'deleted' RETURNING 1)
          SELECT ((SELECT count(*) FROM d) + (SELECT count(*) FROM u))::int AS n`,
         [model, destination],

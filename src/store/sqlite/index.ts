@@ -217,7 +217,8 @@ class SqliteStore implements Store {
     return this.db.transaction(() => {
       this.db
         .prepare(
-          `DELETE FROM queue WHERE ${where} AND EXISTS (SELECT 1 FROM queue o WHERE o.destination = queue.destination AND o.message_id = queue.message_id AND o.state != 'dead')`,
+          `DELETE FROM queue WHERE ${where} AND EXISTS (SELECT 1 FROM queue o WHERE ` +
+            `o.destination = queue.destination AND o.message_id = queue.message_id AND o.state != 'dead')`,
         )
         .run(...args);
       return this.db

@@ -124,7 +124,8 @@ export class SqliteSnapshots implements Snapshots {
     for (const part of chunks([...new Set(messageIds)])) {
       const live = this.db
         .prepare(
-          `SELECT message_id, min(seq) AS seq FROM queue WHERE destination = ? AND state != 'dead' AND message_id IN (${part.map(() => '?').join(',')}) GROUP BY message_id`,
+          `SELECT message_id, min(seq) AS seq FROM queue WHERE destination = ? AND state ` +
+            `!= 'dead' AND message_id IN (${part.map(() => '?').join(',')}) GROUP BY message_id`,
         )
         .all(destination, ...part) as Array<{ message_id: string; seq: number }>;
       const queued = new Map(live.map((r) => [r.message_id, r.seq]));
@@ -165,13 +166,15 @@ export class SqliteSnapshots implements Snapshots {
         // This change's copy of its message: queued after pending_after (older dead copies are earlier runs').
         // Gone from the queue = delivered (acked messages are deleted); still there as 'dead' = failed.
         const copy = (state: string) =>
-          `EXISTS (SELECT 1 FROM queue q WHERE q.destination = ? AND q.message_id = sync_rows.pending_id AND q.seq > coalesce(sync_rows.pending_after, 0)${state})`;
+          `EXISTS (SELECT 1 FROM queue q WHERE q.destination = ? AND q.message_id ` +
+          `= sync_rows.pending_id AND q.seq > coalesce(sync_rows.pending_after, 0)${state})`;
         const gone = this.db
           .prepare(`DELETE FROM sync_rows WHERE ${range} AND pending_hash = 'deleted' AND NOT ${copy('')}`)
           .run(model, after, last, destination).changes;
         const synced = this.db
           .prepare(
-            `UPDATE sync_rows SET hash = pending_hash, row = pending_row, pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL WHERE ${range} AND NOT ${copy('')}`,
+            `UPDATE sync_rows SET hash = pending_hash, row = pending_row, pending_hash = NULL, ` +
+              `pending_id = NULL, pending_after = NULL, pending_row = NULL WHERE ${range} AND NOT ${copy('')}`,
           )
           .run(model, after, last, destination).changes;
         const failed = this.db

@@ -213,7 +213,8 @@ export function LivePage({ config, openId }: { config: AdminConfig; openId: stri
             <Empty title={q || destination ? 'No recent message matches this filter.' : 'No messages yet.'}>
               {q || destination
                 ? 'Clear the search or pick another destination.'
-                : 'Messages appear here the moment they arrive. Send one to /v1/track with a source’s write key (Configuration lists the sources), or point a Segment / RudderStack SDK at this service.'}
+                : 'Messages appear here the moment they arrive. Send one to /v1/track with a source’s ' +
+                  'write key (Configuration lists the sources), or point a Segment / RudderStack SDK at this service.'}
             </Empty>
           ) : (
             <div class="table-wrap">
