@@ -86,7 +86,12 @@ describe('durability', () => {
       expect(new Set(events.map((e) => e.unique_id)).size).toBe(400);
       const req = emu.snapshot().requests;
       expect((req.byStatus['500'] ?? 0) + (req.byStatus['429'] ?? 0)).toBeGreaterThan(0);
-      const stats = await svc.store.stats();
+      // The last requests may be answered before their messages are settled: wait for the store to say so.
+      const stats = await until(
+        () => svc.store.stats(),
+        (s) => s.byDestination.klaviyo?.delivered === 400,
+        30_000,
+      );
       expect(stats.byDestination.klaviyo).toMatchObject({ dead: 0, delivered: 400 });
     } finally {
       await svc.stop();
