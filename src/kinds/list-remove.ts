@@ -3,12 +3,10 @@
  * ids only), then DELETE /api/lists/{id}/relationships/profiles. At most one lookup page of identifiers a group.
  */
 import { ENDPOINTS } from '../klaviyo/endpoints.js';
-import type { ListRef } from '../klaviyo/operations.js';
+import { listKey } from '../klaviyo/operations.js';
 import type { KlaviyoRequest } from '../klaviyo/request.js';
 import { LOOKUP_PAGE, lookupIds } from './profile-lookup.js';
 import { delivered, REQUEST_BYTES, type OperationKindModule } from './types.js';
-
-const listKey = (l: ListRef) => ('id' in l ? `id:${l.id}` : `aud:${l.audienceKey}`);
 
 function removeFromList(listId: string, profileIds: string[]): KlaviyoRequest {
   return {

@@ -7,13 +7,11 @@
  */
 import { ENDPOINTS } from '../klaviyo/endpoints.js';
 import { DuplicateProfileError } from '../klaviyo/errors.js';
-import { hasPatch, type ListRef } from '../klaviyo/operations.js';
+import { hasPatch, listKey } from '../klaviyo/operations.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import { profileBody, profileEntries, profileMeta, type ProfileUpsert } from './profile-resource.js';
 import { delivered, REQUEST_BYTES, type OpOutcome, type OperationKindModule, type SendContext } from './types.js';
 import { conflictNote, isConflict, withoutWeakest } from './identity-conflict.js';
-
-const listKey = (l: ListRef | undefined) => (!l ? '' : 'id' in l ? `id:${l.id}` : `aud:${l.audienceKey}`);
 
 function profileImport(u: ProfileUpsert): KlaviyoRequest {
   return {

@@ -42,6 +42,9 @@ export interface ProfileAttributes extends ProfileIdentifiers {
 /** A Klaviyo list, either by id or by an audience key whose list is found or created at delivery time. */
 export type ListRef = { id: string } | { audienceKey: string; name?: string };
 
+/** A list reference as a grouping key: operations on one list may share a request. */
+export const listKey = (l: ListRef | undefined): string => (!l ? '' : 'id' in l ? `id:${l.id}` : `aud:${l.audienceKey}`);
+
 export type Channel = 'email' | 'sms';
 
 /**
