@@ -2,8 +2,8 @@
  * /admin/*: the JSON API behind the dashboard and scripts (docs/admin-api.md), behind a bearer token.
  * Dead letters go through the same Store calls as `klaviyo-destination dlq`.
  */
+import { bearerToken, sameToken } from '../http/auth.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import type { Store, SelectDeadLetters } from '../store/types.js';
 import type { Activity, Outcome } from '../activity/index.js';
@@ -47,16 +47,9 @@ export interface AdminDeps {
 const PING_MS = 15_000;
 const MAX_STREAM_BUFFER = 256 * 1024;
 
-function sameToken(given: string | undefined, expected: string): boolean {
-  const a = Buffer.from(given ?? '');
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
   app.addHook('onRequest', async (req) => {
-    // The scheme name is case-insensitive (RFC 9110).
-    const header = /^bearer\s+(\S+)/i.exec(req.headers.authorization ?? '')?.[1];
+    const header = bearerToken(req.headers.authorization);
     // EventSource cannot send headers: the stream alone also takes the token from the query string.
     const query = req.routeOptions.url === '/admin/events/stream' ? parseInput(streamQuery, req.query, 'query').token : undefined;
     if (!sameToken(header ?? query, deps.token)) throw new HttpError(401, 'send the admin token as `Authorization: Bearer <token>`');

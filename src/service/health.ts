@@ -1,5 +1,5 @@
 /** /health and /metrics as a Fastify plugin of their own: no body to parse, their own error answers. */
-import { timingSafeEqual } from 'node:crypto';
+import { bearerToken, sameToken } from '../http/auth.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { jsonErrorHandler } from '../http/errors.js';
 import type { StoreHealth } from '../store/outage.js';
@@ -26,9 +26,7 @@ export async function healthPlugin(app: FastifyInstance, opts: HealthOptions): P
   /** Whether the request may see details: always, unless a details token is set and not given. */
   const mayDetail = (req: FastifyRequest): boolean => {
     if (!opts.detailsToken) return true;
-    const given = Buffer.from(/^bearer\s+(\S+)/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
-    const want = Buffer.from(opts.detailsToken);
-    return given.length === want.length && timingSafeEqual(given, want);
+    return sameToken(bearerToken(req.headers.authorization), opts.detailsToken);
   };
 
   app.get('/health', async (req, reply) => {
