@@ -824,6 +824,85 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
   });
 });
 
+describe('sync on the command line', () => {
+  /** `klaviyo-destination sync …` as a user runs it, against the emulator, queue in its own data dir. */
+  function cli(dir: string, args: string[]) {
+    const env = { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'error' };
+    delete (env as Record<string, unknown>).STORE_URL;
+    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'sync', '--api-key', 'pk_cli', '--klaviyo-url', emu!.url, ...args], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const out = { err: '', code: new Promise<number | null>((r) => p.once('exit', r)), kill: () => p.kill('SIGTERM') };
+    p.stderr!.on('data', (d) => (out.err += d));
+    return out;
+  }
+
+  it('--allow-mass-delete: an emptied audience source is refused (exit 1, the list kept) until the flag is given', async () => {
+    emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
+    const dir = tmp();
+    const file = join(dir, 'vip.csv');
+    const args = ['--source', file, '--audience', 'CLI VIPs', '--wait', '60'];
+    const members = () => {
+      const s = emu!.snapshot();
+      const list = s.lists.find((l) => l.name === 'CLI VIPs');
+      return list?.profile_ids.map((id) => s.profiles.find((p) => p.id === id)!.attributes.email).sort();
+    };
+    csv(file, [['email'], ['a@example.com'], ['b@example.com'], ['c@example.com']]);
+    const first = cli(dir, args);
+    expect(await first.code, first.err).toBe(0);
+    expect(members()).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
+
+    csv(file, [['email']]);
+    const refused = cli(dir, args);
+    expect(await refused.code).toBe(1);
+    expect(refused.err).toMatch(/refusing to delete 3 of the 3 rows synced \(the source has no rows\).*--allow-mass-delete/);
+    expect(members()).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
+
+    const allowed = cli(dir, [...args, '--allow-mass-delete']);
+    expect(await allowed.code, allowed.err).toBe(0);
+    expect(allowed.err).toMatch(/CLI VIPs: 0 rows read, 0 added, 0 updated, 3 deleted, 0 unchanged; 3 delivered, 0 failed/);
+    expect(members()).toEqual([]);
+  }, 60_000);
+
+  it('sync --every: a model another process holds is "skipped this run", and synced once the lock is released', async () => {
+    emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
+    const dir = tmp();
+    const file = join(dir, 'held.csv');
+    csv(file, [
+      ['id', 'email'],
+      ['1', 'held@example.com'],
+    ]);
+    const store = await createSqliteStore({ dataDir: dir });
+    await store.migrate();
+    const holder = 'elsewhere:1:abc';
+    expect(await store.snapshots.lock('held', holder, 3_600_000)).toBeUndefined();
+    const p = cli(dir, ['--source', file, '--primary-key', 'id', '--every', '1s', '--wait', '60']);
+    try {
+      const skips = await until(
+        () => (p.err.match(/held: skipped this run: model held is being synced by another process \(elsewhere:1:abc\)/g) ?? []).length,
+        (n) => n >= 2,
+        30_000,
+      );
+      expect(skips, p.err).toBeGreaterThanOrEqual(2);
+      expect(emu.snapshot().profiles.some((x) => x.attributes.email === 'held@example.com')).toBe(false);
+      await store.snapshots.unlock('held', holder);
+      const synced = await until(
+        () => /held: 1 rows read, 1 added, .*; 1 delivered, 0 failed/.test(p.err),
+        (ok) => ok,
+        30_000,
+      );
+      expect(synced, p.err).toBe(true);
+      expect(emu.snapshot().profiles.some((x) => x.attributes.email === 'held@example.com')).toBe(true);
+    } finally {
+      p.kill();
+      await store.close();
+    }
+    expect(await p.code).toBe(0);
+  }, 90_000);
+});
+
 describe('sync building blocks', () => {
   it('a row hash ignores column order and sees every value', () => {
     expect(rowHash({ a: 1, b: 'x' })).toBe(rowHash({ b: 'x', a: 1 }));
