@@ -193,26 +193,37 @@ describe('warehouse sync', () => {
   });
 
   it('kill -9 of `sync` mid-delivery, then run again: every row arrives, and the run after finds nothing to send', async () => {
-    emu = await startEmulator({ rateLimits: false, faults: { rateSlow: 0.6, slowMs: 400, seed: 9 } });
+    // Klaviyo answers the first 20 requests, then holds the rest: the run dies mid-way, its next requests unanswered.
+    emu = await startEmulator({ rateLimits: false, faults: { holdAfter: 20 } });
     const dir = tmp();
     const file = join(dir, 'people.csv');
     csv(file, [['id', 'email'], ...Array.from({ length: 120 }, (_, i) => [String(i), `p${i}@example.com`])]);
     const store = await testStoreUrl();
     const env = { ...process.env, DATA_DIR: dir, KLAVIYO_API_KEY: 'pk_sync', KLAVIYO_URL: emu.url, LOG_LEVEL: 'error', ...(store ? { STORE_URL: store } : {}) };
-    // One profile per request (batchSize 1) so the run is mid-way for a while.
+    // One profile per request (batchSize 1).
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ destinations: [{ delivery: { batchSize: 1, concurrency: 2, flushIntervalMs: 10, leaseMs: 2000 } }] }));
     const args = ['--import', 'tsx', 'src/cli/index.ts', 'sync', '--config', config, '--source', file, '--primary-key', 'id'];
     const run = () => spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
     const first = run();
-    await until(
-      async () => emu!.snapshot().profiles.length,
-      (n) => n >= 5,
-      30_000,
-    );
+    expect(
+      await until(
+        async () => emu!.snapshot().requests.held,
+        (n) => n > 0,
+        30_000,
+      ),
+    ).toBeGreaterThan(0);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
-    expect(emu.snapshot().profiles.length).toBeLessThan(120);
+    expect(
+      await until(
+        async () => emu!.snapshot().requests.held,
+        (n) => n === 0,
+      ),
+    ).toBe(0);
+    const before = emu.snapshot().profiles.length;
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(120);
     emu.setFaults({});
     const finish = async () => {
       const p = run();

@@ -20,10 +20,15 @@ export interface FaultOptions {
   slowMs?: number;
   /** Share of requests whose connection is closed without an answer. */
   rateDrop?: number;
+  /**
+   * Pause: the first `holdAfter` API requests after the faults are set are answered, every later one waits until the
+   * faults are set again (`0` holds all). Lets a test stop delivery mid-way, then kill the sender while it is held.
+   */
+  holdAfter?: number;
   seed?: number;
 }
 
-const FAULT_KEYS = ['rate429', 'rate500', 'rate400', 'rateSlow', 'slowMs', 'rateDrop', 'seed'] as const;
+const FAULT_KEYS = ['rate429', 'rate500', 'rate400', 'rateSlow', 'slowMs', 'rateDrop', 'holdAfter', 'seed'] as const;
 
 export interface EmulatorOptions {
   /** Only this key is accepted; unset → any non-empty key. */
@@ -77,6 +82,10 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   const limits = opts.rateLimits === false ? undefined : new RateWindows(typeof opts.rateLimits === 'number' ? opts.rateLimits : 1);
   let faults: FaultOptions = opts.faults ?? {};
   let random = seeded(faults.seed ?? 42);
+  // Requests let through since the faults were set, and the held ones' release (setting the faults again).
+  let passed = 0;
+  let release = () => {};
+  let released = new Promise<void>((r) => (release = r));
   const jobDelay = opts.jobDelayMs ?? 10;
   const pending = new Set<Promise<void>>();
 
@@ -133,6 +142,19 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
       return reply.hijack();
     }
     if (faults.rateSlow && random() < faults.rateSlow) await new Promise((r) => setTimeout(r, faults.slowMs ?? 2000));
+    if (faults.holdAfter !== undefined && passed++ >= faults.holdAfter) {
+      const counts = state.requests; // a reset meanwhile starts new counts
+      const socket = req.raw.socket;
+      let gone = () => {};
+      const senderGone = new Promise<void>((r) => (gone = r));
+      socket.once('close', gone);
+      counts.held++;
+      await Promise.race([released, senderGone]);
+      counts.held--;
+      socket.off('close', gone);
+      // A sender that died while held never got its request to Klaviyo: drop it unprocessed.
+      if (socket.destroyed) return reply.hijack();
+    }
     if (endpoint && limits) {
       const r = limits.take(key, endpoint);
       if (r.retryAfter) {
@@ -504,7 +526,12 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   const setFaults = (f: FaultOptions) => {
     faults = f ?? {};
     random = seeded(faults.seed ?? 42);
+    passed = 0;
+    release();
+    released = new Promise<void>((r) => (release = r));
   };
+  // Held requests are let go on close, or closing would wait for them forever.
+  app.addHook('preClose', async () => release());
   app.post('/__emulator/faults', async (req) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     // A misspelt fault would silently inject nothing: name what is known instead.

@@ -85,7 +85,14 @@ export class EmulatorState {
   lists = new Map<string, { id: string; name: string; opt_in_process?: string; profiles: Set<string> }>();
   jobs = new Map<string, ImportJob>();
   deletions: Array<{ identifier: Record<string, string>; deleted_profile_ids: string[]; at: string }> = [];
-  requests = { total: 0, byEndpoint: {} as Record<string, number>, byStatus: {} as Record<string, number>, rateLimited: 0 };
+  requests = {
+    total: 0,
+    byEndpoint: {} as Record<string, number>,
+    byStatus: {} as Record<string, number>,
+    rateLimited: 0,
+    /** Waiting on the `holdAfter` fault now. */
+    held: 0,
+  };
 
   private key(id: Identifier, v: unknown): string {
     return `${id}:${id === 'email' ? String(v).toLowerCase() : String(v)}`;

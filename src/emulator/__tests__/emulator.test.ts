@@ -190,6 +190,51 @@ describe('Klaviyo emulator', () => {
     expect((await set({})).statusCode).toBe(200);
   });
 
+  it('holds requests after the first holdAfter until the faults are set again (a paused Klaviyo), and on close', async () => {
+    const e = emu({ rateLimits: false });
+    e.setFaults({ holdAfter: 1 });
+    expect((await e.call('GET', '/api/accounts')).statusCode).toBe(200);
+    let answered = 0;
+    const held = [e.call('GET', '/api/accounts'), e.call('GET', '/api/accounts')].map((p) => p.then((r) => (answered++, r.statusCode)));
+    await new Promise((r) => setTimeout(r, 100));
+    expect([answered, e.snapshot().requests.held]).toEqual([0, 2]);
+    e.setFaults({});
+    expect(await Promise.all(held)).toEqual([200, 200]);
+    expect(e.snapshot().requests.held).toBe(0);
+    e.setFaults({ holdAfter: 0 });
+    const last = e.call('GET', '/api/accounts');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(e.snapshot().requests.held).toBe(1);
+    await e.app.close();
+    expect((await last).statusCode).toBe(200);
+  });
+
+  it('a held request whose sender goes away is dropped unprocessed (it never reached Klaviyo)', async () => {
+    const { startEmulator } = await import('../index.js');
+    const e = await startEmulator({ rateLimits: false, faults: { holdAfter: 0 } });
+    try {
+      const abort = new AbortController();
+      const body = { data: { type: 'profile', attributes: { email: 'gone@x.co' } } };
+      const sent = fetch(`${e.url}/api/profile-import`, {
+        method: 'POST',
+        signal: abort.signal,
+        headers: { authorization: 'Klaviyo-API-Key pk_t', revision: '2026-07-15', 'content-type': 'application/vnd.api+json' },
+        body: JSON.stringify(body),
+      }).catch(() => 'aborted');
+      for (let i = 0; i < 100 && e.snapshot().requests.held === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(e.snapshot().requests.held).toBe(1);
+      abort.abort();
+      expect(await sent).toBe('aborted');
+      for (let i = 0; i < 100 && e.snapshot().requests.held === 1; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(e.snapshot().requests.held).toBe(0);
+      e.setFaults({});
+      await new Promise((r) => setTimeout(r, 50));
+      expect(e.snapshot().profiles).toEqual([]);
+    } finally {
+      await e.close();
+    }
+  });
+
   it('drops connections on request (the client sees a retryable network error)', async () => {
     const { startEmulator } = await import('../index.js');
     const { KlaviyoClient } = await import('../../klaviyo/client.js');
