@@ -26,7 +26,8 @@ describe('durability', () => {
     const acked = new Set<string>();
     const store = await testStoreUrl();
     const send = async (from: number, to: number) => {
-      for (let sent = from; sent < to; sent += 20) if ((await post(port, batch(sent, 20))) === 200) for (let i = sent; i < sent + 20; i++) acked.add(`evt-${i}`);
+      for (let sent = from; sent < to; sent += 20)
+        if ((await post(port, batch(sent, 20))) === 200) for (let i = sent; i < sent + 20; i++) acked.add(`evt-${i}`);
     };
     const up = () =>
       until(
