@@ -312,8 +312,8 @@ describe('admin API under load', () => {
     const drained = (async () => {
       for (;;) if ((await reader.read()).done) return 'ended';
     })().catch(() => 'ended');
-    expect(await Promise.race([drained, new Promise((r) => setTimeout(() => r('still open'), 10_000))])).toBe('ended');
-  });
+    expect(await drained).toBe('ended'); // still open: the test times out
+  }, 60_000);
 });
 
 describe('emulator mode', () => {
@@ -349,8 +349,7 @@ describe('emulator mode', () => {
       // A dashboard left open does not hold up shutdown.
       const stream = await fetch(`${s.url}/admin/events/stream`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(stream.status).toBe(200);
-      const stopped = await Promise.race([s.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), 5000))]);
-      expect(stopped).toBe('stopped');
+      expect(await s.stop().then(() => 'stopped')).toBe('stopped'); // hung: the test times out
     } finally {
       await s.stop();
       rmSync(d, { recursive: true, force: true });

@@ -333,9 +333,11 @@ describe('warehouse sync', () => {
       ['1', 'a@example.com'],
     ]);
     const model = fromModel({ name: 'locked', source: { csv: file }, primaryKey: 'id' });
-    await store.snapshots.lock('locked', 'elsewhere:1:abc', 300);
+    await store.snapshots.lock('locked', 'elsewhere:1:abc', 3_600_000);
     await expect(runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).rejects.toThrow(/being synced by another process \(elsewhere:1:abc\)/);
-    await new Promise((r) => setTimeout(r, 400));
+    // Its holder renews it for 1 ms more, then is heard of no more: the lease lapses.
+    await store.snapshots.lock('locked', 'elsewhere:1:abc', 1);
+    await new Promise((r) => setTimeout(r, 20));
     expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, delivered: 1 });
     // A process of this host that no longer exists (kill -9) held it, for long.
     const gone = spawn(process.execPath, ['-e', '0']);

