@@ -62,7 +62,10 @@ describe('klaviyo-destination start', () => {
     client.track({ userId: 'rs-1', event: 'Cart Viewed', properties: { items: 2 }, context: { traits: { email: 'rs@example.com' } } });
     await new Promise<void>((resolve) => client.flush(() => resolve()));
     const s = await until(state, (x) => x.events.some((e: any) => e.metric === 'Cart Viewed'));
-    expect(s.profiles.find((p: any) => p.attributes.email === 'rs@example.com')).toBeDefined();
+    const profile = s.profiles.find((p: any) => p.attributes.email === 'rs@example.com');
+    expect(profile.attributes).toMatchObject({ email: 'rs@example.com', external_id: 'rs-1' });
+    const cart = s.events.find((e: any) => e.metric === 'Cart Viewed');
+    expect(cart).toMatchObject({ profile_id: profile.id, properties: { items: 2 } });
   });
 
   it('refuses a bad write key and reports a bad message by index without losing the good ones', async () => {

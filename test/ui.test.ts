@@ -122,7 +122,7 @@ describe.skipIf(!hasChromium)(
     };
     const shot = (name: string, fullPage = true) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
     /** Whether the element has the focus (waiting a moment for it to get there). */
-    const isFocused = (testid: string) => until(() => page.getByTestId(testid).evaluate((el) => el === document.activeElement), Boolean, 2000);
+    const isFocused = (testid: string) => until(() => page.getByTestId(testid).evaluate((el) => el === document.activeElement), Boolean, 15_000);
     /** Press Tab until `target` has the focus, as a keyboard user would. */
     const tabTo = async (target: ReturnType<Page['locator']>, { back = false, max = 40 } = {}) => {
       for (let i = 0; i < max; i++) {
@@ -340,7 +340,7 @@ describe.skipIf(!hasChromium)(
       await until(
         () => page.locator('[data-testid=dead-row]').count(),
         (n) => n === 3,
-        5000,
+        15_000,
       );
       await shot('dead-letters');
       // While the list for a newly typed reason is on its way, the rows shown are the old filter's: "all matching"
@@ -361,7 +361,7 @@ describe.skipIf(!hasChromium)(
       await until(
         () => page.locator('[data-testid=dead-row]').count(),
         (n) => n === 2,
-        5000,
+        15_000,
       );
       await page.unroute(filtered);
       expect(await page.getByTestId('replay-all').isEnabled()).toBe(true);
@@ -377,7 +377,7 @@ describe.skipIf(!hasChromium)(
       await until(
         () => page.locator('[data-testid=dead-row]').count(),
         (n) => n === 1,
-        5000,
+        15_000,
       );
       await page.getByTestId('replay-all').click();
       await page.getByTestId('dead-result').filter({ hasText: 'Replayed 1' }).waitFor();
@@ -418,7 +418,7 @@ describe.skipIf(!hasChromium)(
       await until(
         () => page.locator('[data-testid=delivery-row][data-status=ok]').count(),
         (n) => n >= 2,
-        5000,
+        15_000,
       );
     });
 
