@@ -21,7 +21,12 @@ const GROUPS = {
   },
   kinds: {
     mutate: ['src/kinds/*.ts', 'src/klaviyo/operations.ts'],
-    tests: ['src/delivery/__tests__/executor.test.ts', 'src/presets/__tests__/delivery.test.ts', 'test/delivery-rules.test.ts', 'test/one-request-path.test.ts'],
+    tests: [
+      'src/delivery/__tests__/executor.test.ts',
+      'src/presets/__tests__/delivery.test.ts',
+      'test/delivery-rules.test.ts',
+      'test/one-request-path.test.ts',
+    ],
   },
 };
 
