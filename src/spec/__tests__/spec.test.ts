@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateMessage, validateBatch, MAX_MESSAGE_BYTES } from '../index.js';
+import { validateMessage, validateBatch, messageBytes, partitionKey, MAX_MESSAGE_BYTES, MAX_BATCH_MESSAGES } from '../index.js';
 import { compileTrigger, TriggerError } from '../../subscriptions/index.js';
 
 const bad = (input: unknown, field: string, message?: RegExp) => {
@@ -100,6 +100,146 @@ describe('validateBatch', () => {
   });
   it('refuses a body without a batch array', () => {
     expect(validateBatch({}).errors[0].field).toBe('batch');
+  });
+});
+
+describe('validateMessage: edges of each rule', () => {
+  it('says what it got instead of an object, and each required field in words', () => {
+    bad([], '', /^a message must be a JSON object, got an array$/);
+    bad(null, '', /^a message must be a JSON object, got null$/);
+    bad({ type: 'identify', userId: 'u', context: { traits: 'a' } }, 'context.traits', /^context.traits must be an object, got a string$/);
+    bad({ type: 'group', userId: 'u' }, 'groupId', /^group messages need a `groupId`$/);
+    bad({ type: 'alias', userId: 'u' }, 'previousId', /^alias messages need a `previousId`$/);
+    bad({ type: 'track', userId: 'u', event: '   ' }, 'event', /^track messages need a non-empty `event` string$/);
+    bad({ type: 'track', event: 'x' }, 'userId', /^every message needs a non-empty userId or anonymousId$/);
+  });
+  it('a route hint fills a missing type only: a wrong type is refused, not replaced', () => {
+    bad({ type: 5, userId: 'u' }, 'type', /one of identify/);
+    const r = validateMessage({ type: 5, userId: 'u' }, { typeHint: 'identify' });
+    expect(r.ok).toBe(false);
+    bad({ userId: 'u' }, 'type', /one of identify/);
+  });
+  it('empty or null ids count as absent; an empty messageId gets a generated one', () => {
+    const r = validateMessage({ type: 'track', userId: '', anonymousId: 'anon', messageId: '', event: 'x' });
+    expect(r.ok && r.message).toMatchObject({ anonymousId: 'anon', messageId: expect.stringMatching(/^gen-/) });
+    expect(r.ok && r.message).not.toHaveProperty('userId');
+    const n = validateMessage({ type: 'track', userId: null, anonymousId: 'anon', messageId: null, event: 'x' });
+    expect(n.ok && n.message).toMatchObject({ anonymousId: 'anon', messageId: expect.stringMatching(/^gen-/) });
+    expect(n.ok && n.message).not.toHaveProperty('userId');
+    bad({ type: 'track', userId: '', anonymousId: null, event: 'x' }, 'userId');
+  });
+  it('times: only ISO-8601 dates pass; other dates Date.parse reads are dropped too; only timestamp is refilled', () => {
+    const receivedAt = Date.UTC(2026, 10, 24, 10, 0, 0);
+    const r = validateMessage(
+      {
+        type: 'track',
+        userId: 'u',
+        event: 'x',
+        timestamp: 'Tue, 24 Nov 2026 10:00:00 GMT',
+        originalTimestamp: '2026-11-2',
+        sentAt: ['2026-11-24T10:00:00Z'],
+      },
+      { receivedAt },
+    );
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.message.timestamp).toBe('2026-11-24T10:00:00.000Z');
+    expect(r.message).not.toHaveProperty('originalTimestamp');
+    expect(r.message).not.toHaveProperty('sentAt');
+    expect(r.warnings?.map((w) => w.message)).toEqual([
+      'dropped "Tue, 24 Nov 2026 10:00:00 GMT": not an ISO-8601 date such as 2026-11-24T10:00:00Z; the time the message was received (2026-11-24T10:00:00.000Z) is used instead',
+      'dropped "2026-11-2": not an ISO-8601 date such as 2026-11-24T10:00:00Z',
+      'dropped ["2026-11-24T10:00:00Z"]: not an ISO-8601 date such as 2026-11-24T10:00:00Z',
+    ]);
+    const ok = validateMessage({ type: 'track', userId: 'u', event: 'x', timestamp: '2026-11-24', sentAt: '2026-11-24T10:00:00+01:00' });
+    expect(ok).toMatchObject({ ok: true, message: { timestamp: '2026-11-24', sentAt: '2026-11-24T10:00:00+01:00' } });
+    expect(ok).not.toHaveProperty('warnings');
+  });
+  it('size: exactly the limit passes, a byte more is refused with the too_large code', () => {
+    const at = (n: number) => {
+      const m = { type: 'track', userId: 'u', event: 'x', properties: { blob: '' } };
+      m.properties.blob = 'x'.repeat(n - messageBytes(m));
+      return m;
+    };
+    expect(messageBytes(at(MAX_MESSAGE_BYTES))).toBe(MAX_MESSAGE_BYTES);
+    expect(validateMessage(at(MAX_MESSAGE_BYTES)).ok).toBe(true);
+    expect(validateMessage(at(MAX_MESSAGE_BYTES + 1))).toEqual({
+      ok: false,
+      error: { field: '', code: 'too_large', message: `message is ${MAX_MESSAGE_BYTES + 1} bytes; the limit is ${MAX_MESSAGE_BYTES}` },
+    });
+    expect(messageBytes(undefined)).toBe(0);
+    expect(messageBytes({ a: 'é' })).toBe(10); // bytes, not characters
+  });
+  it('partitions by user: userId, else anonymousId', () => {
+    expect(partitionKey({ userId: 'u1', anonymousId: 'a1' })).toBe('u1');
+    expect(partitionKey({ anonymousId: 'a1' })).toBe('a1');
+  });
+});
+
+describe('validateBatch: edges', () => {
+  const refusedBody = { messages: [], errors: [{ index: -1, field: 'batch', message: 'a batch body needs a `batch` array of messages' }], warnings: [] };
+  it('refuses anything but an object with a batch array, saying what it needs', () => {
+    for (const body of [null, 'batch', 5, { batch: 'x' }, { batch: { 0: {} } }]) expect(validateBatch(body)).toEqual(refusedBody);
+  });
+  it('takes exactly the message limit; one more is refused as too large', () => {
+    const msgs = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'track', userId: 'u', event: 'x', messageId: `m${i}` }));
+    const full = validateBatch({ batch: msgs(MAX_BATCH_MESSAGES) });
+    expect([full.messages.length, full.errors]).toEqual([MAX_BATCH_MESSAGES, []]);
+    expect(validateBatch({ batch: msgs(MAX_BATCH_MESSAGES + 1) })).toEqual({
+      messages: [],
+      errors: [
+        {
+          index: -1,
+          field: 'batch',
+          code: 'too_large',
+          message: `the batch has ${MAX_BATCH_MESSAGES + 1} messages; the limit is ${MAX_BATCH_MESSAGES} messages per batch`,
+        },
+      ],
+      warnings: [],
+    });
+  });
+  it('batch context and integrations fill each message; a message’s own keys win; a non-object of its own is refused, not replaced', () => {
+    const r = validateBatch({
+      batch: [
+        { type: 'track', userId: 'a', event: 'x' },
+        { type: 'track', userId: 'b', event: 'x', context: { ip: '2.2.2.2' }, integrations: { Klaviyo: false } },
+        { type: 'track', userId: 'c', event: 'x', context: 'nope' },
+        { type: 'track', userId: 'd', event: 'x', integrations: 'nope' },
+        7,
+        [],
+      ],
+      context: { ip: '1.1.1.1', library: { name: 't' } },
+      integrations: { All: true, Klaviyo: true },
+    });
+    expect(r.messages.map((m) => [m.userId, m.context, m.integrations])).toEqual([
+      ['a', { ip: '1.1.1.1', library: { name: 't' } }, { All: true, Klaviyo: true }],
+      ['b', { ip: '2.2.2.2', library: { name: 't' } }, { All: true, Klaviyo: false }],
+    ]);
+    expect(r.errors).toEqual([
+      { index: 2, field: 'batch[2].context', message: 'context must be an object, got a string' },
+      { index: 3, field: 'batch[3].integrations', message: 'integrations must be an object, got a string' },
+      { index: 4, field: 'batch[4]', message: 'a message must be a JSON object, got a number' },
+      { index: 5, field: 'batch[5]', message: 'a message must be a JSON object, got an array' },
+    ]);
+    expect(r.warnings).toEqual([]);
+    // Without batch-level keys, messages are taken as they are.
+    const plain = validateBatch({ batch: [{ type: 'track', userId: 'a', event: 'x' }], context: 'x', integrations: null });
+    expect(plain.messages[0]).not.toHaveProperty('context');
+    expect(plain.messages[0]).not.toHaveProperty('integrations');
+    // Only integrations at batch level.
+    const onlyIntegrations = validateBatch({ batch: [{ type: 'track', userId: 'a', event: 'x' }], integrations: { Klaviyo: true } });
+    expect(onlyIntegrations.messages[0]).toMatchObject({ integrations: { Klaviyo: true } });
+    expect(onlyIntegrations.messages[0]).not.toHaveProperty('context');
+  });
+  it('warnings carry the message’s index and field', () => {
+    const r = validateBatch({
+      batch: [
+        { type: 'track', userId: 'a', event: 'x' },
+        { type: 'track', userId: 'b', event: 'x', sentAt: 'soon' },
+      ],
+    });
+    expect(r.messages).toHaveLength(2);
+    expect(r.warnings).toEqual([{ index: 1, field: 'batch[1].sentAt', message: 'dropped "soon": not an ISO-8601 date such as 2026-11-24T10:00:00Z' }]);
   });
 });
 
