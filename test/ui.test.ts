@@ -50,8 +50,11 @@ const serviceConfig = (metric: string) => ({
   ],
 });
 
+// One user's session in steps (send traffic, break the mapping, fix it, replay…): the steps keep their order under
+// --sequence.shuffle; the files around them are shuffled as usual.
 describe.skipIf(!hasChromium)(
   hasChromium ? 'dashboard in headless Chromium' : `dashboard: skipped, ${CHROMIUM} is missing (apt-get install chromium; CI installs it)`,
+  { shuffle: false },
   () => {
     let emu: Awaited<ReturnType<typeof startEmulator>>;
     let dataDir: string;
