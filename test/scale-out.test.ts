@@ -47,7 +47,7 @@ describe('scale-out on Postgres', () => {
       const events = await until(
         async () => emu.snapshot().events,
         (e) => e.length >= 600,
-        60_000,
+        120_000,
       );
       expect(new Set(events.map((e) => e.unique_id)).size).toBe(600);
       const req = emu.snapshot().requests;
@@ -57,7 +57,7 @@ describe('scale-out on Postgres', () => {
       await c.stop();
       await emu.close();
     }
-  }, 90_000);
+  }, 180_000);
 
   it('control: with limits counted per process, the same three workers run into 429s', async () => {
     const emu = await startEmulator({ rateLimits: 0.2 });
