@@ -1,0 +1,122 @@
+/** The error policy (HTTP outcome → error class and message) and the client-side pacing, rule by rule. */
+import { describe, expect, it } from 'vitest';
+import { classifyNetworkError, classifyResponse } from '../classify.js';
+import { AuthError, DuplicateProfileError, PermanentError, RateLimitedError, RetryableError } from '../errors.js';
+import { RateLimiter, limitsFor } from '../limiter.js';
+
+const body = (...errors: object[]) => ({ errors });
+
+describe('classifyResponse', () => {
+  it('2xx is success; anything else below 400 is unexpected and permanent', () => {
+    for (const s of [200, 202, 204, 299]) expect(classifyResponse(s, {}, undefined)).toBeUndefined();
+    const e = classifyResponse(300, {}, null);
+    expect(e).toBeInstanceOf(PermanentError);
+    expect([e!.message, e!.status, e!.retryable]).toEqual(['unexpected HTTP 300 from Klaviyo', 300, false]);
+  });
+  it('429 waits Retry-After seconds (1 s when absent, zero or unreadable)', () => {
+    const wait = (h: Record<string, string>) => (classifyResponse(429, h, body({ detail: 'slow down' })) as RateLimitedError).retryAfterMs;
+    expect(classifyResponse(429, {}, null)).toBeInstanceOf(RateLimitedError);
+    expect([wait({ 'retry-after': '7' }), wait({}), wait({ 'retry-after': '0' }), wait({ 'retry-after': 'soon' })]).toEqual([7000, 1000, 1000, 1000]);
+    expect(classifyResponse(429, {}, body({ detail: 'slow down' }))!.message).toBe('Klaviyo answered 429: slow down');
+  });
+  it('5xx and 408 are retryable; 409 carries the existing profile; 401/403 are auth; other 4xx permanent', () => {
+    const cls = (s: number) => classifyResponse(s, {}, body({ detail: 'd' }))!;
+    for (const s of [500, 502, 503, 599]) expect([cls(s).constructor, cls(s).status, cls(s).retryable]).toEqual([RetryableError, s, true]);
+    expect([cls(408).constructor, cls(408).retryable]).toEqual([RetryableError, true]);
+    for (const s of [401, 403]) {
+      expect(cls(s)).toBeInstanceOf(AuthError);
+      expect(cls(s).message).toBe(`Klaviyo answered ${s}: d — check the Klaviyo private API key and that it has the scopes this endpoint needs`);
+    }
+    for (const s of [400, 404, 405, 413, 422]) expect([cls(s).constructor, cls(s).retryable]).toEqual([PermanentError, false]);
+    const dup = classifyResponse(409, {}, body({ detail: 'exists' }, { detail: 'dup', meta: { duplicate_profile_id: '01P' } }));
+    expect(dup).toBeInstanceOf(DuplicateProfileError);
+    expect((dup as DuplicateProfileError).duplicateProfileId).toBe('01P');
+  });
+  it('the message lists each error’s detail (or title) and where it points', () => {
+    const e = classifyResponse(
+      400,
+      {},
+      body({ detail: 'bad email', title: 'Invalid input.', source: { pointer: '/data/attributes/email' } }, { title: 'Only a title' }, {}),
+    )!;
+    expect(e.message).toBe('Klaviyo answered 400: bad email (at /data/attributes/email); Only a title; ');
+    expect(e.errors).toHaveLength(3);
+    expect(classifyResponse(400, {}, { errors: 'not a list' })!.message).toBe('Klaviyo answered 400');
+    expect(classifyResponse(400, {}, undefined)!.errors).toEqual([]);
+    expect(classifyResponse(404, {}, 'Not Found')!.message).toBe('Klaviyo answered 404');
+  });
+});
+
+describe('classifyNetworkError', () => {
+  it('names the code (else the name) and the message', () => {
+    expect(classifyNetworkError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })).message).toBe(
+      'network error talking to Klaviyo: ECONNRESET socket hang up',
+    );
+    const abort = classifyNetworkError({ name: 'TimeoutError' });
+    expect([abort.message, abort.retryable, abort.status]).toEqual(['network error talking to Klaviyo: TimeoutError', true, undefined]);
+    expect(classifyNetworkError({}).message).toBe('network error talking to Klaviyo: error');
+  });
+});
+
+describe('RateLimiter', () => {
+  // bulkCreateEvents is tier M: 10 a second, 150 a minute; windows are kept 100 ms longer than Klaviyo's.
+  const E = 'bulkCreateEvents' as const;
+  const clock = () => {
+    const c = { t: 1_000_000, now: () => c.t };
+    return c;
+  };
+
+  it('paces a burst: the 11th request in a second waits until the first leaves the window', () => {
+    const c = clock();
+    const l = new RateLimiter({ now: c.now });
+    expect(limitsFor(E)).toMatchObject({ burst: 10, steady: 150 });
+    for (let i = 0; i < 10; i++) expect(l.tryTake(E)).toBe(0);
+    expect(l.tryTake(E)).toBe(1101);
+    c.t += 400;
+    expect(l.waitMs(E)).toBe(701);
+    c.t += 701;
+    expect(l.tryTake(E)).toBe(0);
+  });
+
+  it('paces a minute: the 151st waits for the oldest to leave the 60 s window; old sends are forgotten', () => {
+    const c = clock();
+    const l = new RateLimiter({ now: c.now });
+    const start = c.t;
+    for (let i = 0; i < 150; i++) {
+      expect(l.tryTake(E)).toBe(0);
+      c.t += 120; // 150 × 120 ms = 18 s: never 10 within a second
+    }
+    expect(l.waitMs(E)).toBe(start + 60_100 - c.t + 1);
+    c.t = start + 60_100 + 1;
+    expect(l.tryTake(E)).toBe(0);
+    c.t += 10 * 60_000; // all of them long gone
+    for (let i = 0; i < 10; i++) expect(l.tryTake(E)).toBe(0);
+  });
+
+  it('a multiplier scales the tiers, never below one request', () => {
+    expect(limitsFor(E, 0.5)).toMatchObject({ burst: 5, steady: 75 });
+    expect(limitsFor('getProfiles', 0.001)).toMatchObject({ burst: 1, steady: 1 });
+  });
+
+  it('after a 429 nobody sends to that endpoint until Retry-After has passed; others go on', () => {
+    const c = clock();
+    const l = new RateLimiter({ now: c.now });
+    l.pause(E, 5000);
+    l.pause(E, 1000); // a shorter pause does not cut a longer one
+    expect(l.waitMs(E)).toBe(5000);
+    expect(l.tryTake('getProfiles')).toBe(0);
+    c.t += 5000;
+    expect(l.tryTake(E)).toBe(0);
+  });
+
+  it('acquire waits for its slot, and gives up when its signal aborts', async () => {
+    const l = new RateLimiter({ multiplier: 0.1 }); // M × 0.1: one a second
+    await l.acquire(E);
+    const abort = new AbortController();
+    const waiting = l.acquire(E, abort.signal);
+    abort.abort(new Error('stopping'));
+    await expect(waiting).rejects.toThrow('stopping');
+    const started = Date.now();
+    await l.acquire(E);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+});
