@@ -107,9 +107,10 @@ class SqliteStore implements Store {
           ORDER BY q.seq LIMIT ?`,
       ),
       expire: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL WHERE destination = ? AND state = 'leased' AND available_at <= ?`),
-      lease: db.prepare(`UPDATE queue SET state = 'leased', owner = ?, available_at = ? WHERE seq = ?`),
-      ack: db.prepare('DELETE FROM queue WHERE seq = ? RETURNING destination'),
-      delivered: db.prepare('INSERT INTO delivered (destination, count) VALUES (?, 1) ON CONFLICT (destination) DO UPDATE SET count = count + 1'),
+      // Sets of seqs go in as one JSON array: one statement per batch, not one per message.
+      lease: db.prepare(`UPDATE queue SET state = 'leased', owner = ?, available_at = ? WHERE seq IN (SELECT value FROM json_each(?))`),
+      ack: db.prepare('DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?)) RETURNING destination'),
+      delivered: db.prepare('INSERT INTO delivered (destination, count) VALUES (?, ?) ON CONFLICT (destination) DO UPDATE SET count = count + excluded.count'),
       retry: db.prepare(
         `UPDATE queue SET state = 'ready', owner = NULL, attempts = attempts + 1, available_at = ?, last_error = ? WHERE seq = ? RETURNING destination`,
       ),
@@ -151,21 +152,23 @@ class SqliteStore implements Store {
 
   async lease(destination: string, opts: { limit: number; leaseMs: number; owner: string; now?: number }): Promise<LeasedMessage[]> {
     const now = opts.now ?? Date.now();
-    return this.db.transaction(() => {
+    const rows = this.db.transaction(() => {
       this.s.expire.run(destination, now);
       const rows = this.s.candidates.all(destination, now, now, opts.limit) as Parameters<typeof leasedOf>[0][];
-      for (const r of rows) this.s.lease.run(opts.owner, now + opts.leaseMs, r.seq);
-      return rows.map(leasedOf);
+      if (rows.length) this.s.lease.run(opts.owner, now + opts.leaseMs, JSON.stringify(rows.map((r) => r.seq)));
+      return rows;
     })();
+    return rows.map(leasedOf); // payloads parsed after the commit, not while holding the write lock
   }
 
   async ack(seqs: number[]): Promise<void> {
+    if (!seqs.length) return;
     const minute = minuteOf(Date.now());
     this.db.transaction(() => {
-      for (const seq of seqs) {
-        const row = this.s.ack.get(seq) as { destination: string } | undefined;
-        if (row) this.s.delivered.run(row.destination), this.s.count.run(row.destination, minute, 0, 1, 0, 0);
-      }
+      const byDestination = new Map<string, number>();
+      for (const { destination } of this.s.ack.iterate(JSON.stringify(seqs)) as Iterable<{ destination: string }>)
+        byDestination.set(destination, (byDestination.get(destination) ?? 0) + 1);
+      for (const [destination, n] of byDestination) this.s.delivered.run(destination, n), this.s.count.run(destination, minute, 0, n, 0, 0);
     })();
   }
 
