@@ -14,6 +14,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { parseConfig } from '../src/config/index.js';
+import { partitionKey, validateBatch } from '../src/spec/index.js';
+import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { startService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
 
@@ -101,3 +103,35 @@ console.log(`queued in the store: ${fmt(stats.byDestination.klaviyo?.queued ?? 0
 await svc.stop();
 await bare.close();
 rmSync(dir, { recursive: true, force: true });
+
+// Where an event's time goes, stage by stage, without HTTP: what is a library's own work and what is ours.
+const stageDir = mkdtempSync(join(tmpdir(), 'kd-bench-stages-'));
+const store = await createSqliteStore({ dataDir: stageDir });
+await store.migrate();
+const bodies = Array.from({ length: 16 * 20 }, () => Buffer.from(body()));
+const events = bodies.length * perBatch;
+const time = async (fn: () => unknown) => {
+  const t = performance.now();
+  await fn();
+  return (1000 * (performance.now() - t)) / events; // µs per event
+};
+let parsed: unknown[] = [];
+let valid: ReturnType<typeof validateBatch>['messages'][] = [];
+const stages: Array<[string, string, number]> = [
+  ['JSON.parse of the body', 'V8', await time(() => (parsed = bodies.map((b) => JSON.parse(b.toString('utf8')))))],
+  ['validateBatch (spec checks, text hygiene, zod schema)', 'ours + zod', await time(() => (valid = parsed.map((b) => validateBatch(b).messages)))],
+  ['JSON.stringify of the validated messages (stored text)', 'V8', await time(() => valid.map((ms) => ms.map((m) => JSON.stringify(m))))],
+];
+const rows = valid.map((ms) => ms.map((m) => ({ messageId: m.messageId, partitionKey: partitionKey(m), payload: m })));
+const stored = await time(async () => {
+  for (let i = 0; i < rows.length; i += 16) await Promise.all(rows.slice(i, i + 16).map((r) => store.enqueue('klaviyo', r)));
+});
+stages.push(['SQLite insert + commit, 16 requests per group commit (incl. stringify)', 'better-sqlite3 / SQLite', stored]);
+await store.close();
+rmSync(stageDir, { recursive: true, force: true });
+const fe2 = 1e6 / fe;
+console.log('');
+console.log(`stages, µs per event (${fmt(events)} events, no HTTP; the floor's whole request costs ${fe2.toFixed(1)} µs per event above):`);
+console.log('| stage | whose work | µs/event |');
+console.log('|---|---|---|');
+for (const [name, who, us] of stages) console.log(`| ${name} | ${who} | ${us.toFixed(1)} |`);
