@@ -10,7 +10,8 @@ export type EnqueueContext = Pick<IngestOptions, 'store' | 'storeHealth' | 'metr
 /** Store valid messages; resolves once they are durable (committed). */
 export async function enqueueMessages(ctx: EnqueueContext, src: IngestSource, messages: SegmentMessage[]): Promise<void> {
   const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: partitionKey(m), payload: m }));
-  for (const d of src.destinations) await ctx.store.enqueue(d, rows);
+  // Started together, so every destination's rows join the same group commit (store/group-commit.ts).
+  await Promise.all(src.destinations.map((d) => ctx.store.enqueue(d, rows)));
   ctx.storeHealth?.ok();
   ctx.metrics?.received(src.name, messages.length);
   ctx.onEnqueued?.(src.destinations, messages, src.name);

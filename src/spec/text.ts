@@ -24,13 +24,20 @@ export const MAX_NESTING = 64;
  */
 export function tooDeep(value: unknown, limit = MAX_NESTING): { field: string } | undefined {
   if (!value || typeof value !== 'object') return undefined;
-  const stack: Array<[unknown, number, string]> = [[value, 0, '']];
-  while (stack.length) {
-    const [v, depth, top] = stack.pop()!;
-    if (!v || typeof v !== 'object') continue;
+  // Three parallel stacks of objects only (no tuple per value): this runs on every ingested message.
+  const values: object[] = [value];
+  const depths: number[] = [0];
+  const tops: string[] = [''];
+  const push = (v: unknown, depth: number, top: string) => {
+    if (v && typeof v === 'object') values.push(v), depths.push(depth), tops.push(top);
+  };
+  while (values.length) {
+    const v = values.pop()!;
+    const depth = depths.pop()!;
+    const top = tops.pop()!;
     if (depth >= limit) return { field: top };
-    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push([v[i], depth + 1, depth === 0 ? String(i) : top]);
-    else for (const k of Object.keys(v)) stack.push([(v as Record<string, unknown>)[k], depth + 1, depth === 0 ? k : top]);
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) push(v[i], depth + 1, depth === 0 ? String(i) : top);
+    else for (const k of Object.keys(v)) push((v as Record<string, unknown>)[k], depth + 1, depth === 0 ? k : top);
   }
   return undefined;
 }
@@ -56,47 +63,81 @@ export function cleanString(s: string, path: string, notes: HygieneNotes): strin
 
 const join = (path: string, key: string | number) => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key);
 
+// Either kind of character cleanString acts on (any surrogate, paired or not): most strings have none, and then one
+// scan answers instead of two replaces.
+const SUSPECT = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uD800-\uDFFF]/;
+
 /**
  * Clean copy of a JSON-like value. Returns the same reference when nothing needed cleaning, so already-clean
- * messages (the normal case: ingest cleaned them before they were stored) cost no copy.
+ * messages (the normal case: ingest cleaned them before they were stored) cost no copy. Paths are only spelled out
+ * for the notes, when something was cleaned.
  */
 export function cleanJson<T>(value: T, notes: HygieneNotes, path = '', depth = 0): T {
-  if (typeof value === 'string') return cleanString(value, path, notes) as T;
+  return cleanAt(value, notes, [path], depth);
+}
+
+/** The path of `at` (its first segment is the caller's path): built only when a note needs it. */
+function spell(at: Array<string | number>): string {
+  let path = at[0] as string;
+  for (let i = 1; i < at.length; i++) path = join(path, at[i]);
+  return path;
+}
+
+function cleanAt<T>(value: T, notes: HygieneNotes, at: Array<string | number>, depth: number): T {
+  if (typeof value === 'string') return (SUSPECT.test(value) ? cleanString(value, spell(at), notes) : value) as T;
   if (typeof value === 'number' && !Number.isFinite(value)) {
     // Stored as JSON it would silently become null: make that explicit, and say so.
-    notes.overflow.push(path);
+    notes.overflow.push(spell(at));
     return null as T;
   }
   if (value && typeof value === 'object' && depth > MAX_DEPTH) {
+    const path = spell(at);
     notes.deep.push(path);
     return cleanString(JSON.stringify(value), path, notes) as T;
   }
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
-    value.forEach((v, i) => {
-      const c = cleanJson(v, notes, join(path, i), depth + 1);
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      at.push(i);
+      const c = cleanAt(v, notes, at, depth + 1);
+      at.pop();
       if (c !== v) (out ??= value.slice())[i] = c;
-    });
+    }
     return (out ?? value) as T;
   }
   if (value && typeof value === 'object') {
-    let changed = false;
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value)) {
+    // The copy is made only from the first key that changes; the keys before it are taken as they are.
+    let out: Record<string, unknown> | undefined;
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      const v = (value as Record<string, unknown>)[k];
       if (FORBIDDEN_KEYS.has(k)) {
-        notes.forbidden.push(join(path, k));
-        changed = true;
+        at.push(k);
+        notes.forbidden.push(spell(at));
+        at.pop();
+        out ??= copyKeys(value as Record<string, unknown>, keys, i);
         continue;
       }
-      const v = (value as Record<string, unknown>)[k];
-      const key = cleanString(k, join(path, k), notes);
-      const c = cleanJson(v, notes, join(path, key), depth + 1);
-      if (key !== k || c !== v) changed = true;
-      if (!FORBIDDEN_KEYS.has(key)) out[key] = c;
+      at.push(k);
+      const key = SUSPECT.test(k) ? cleanString(k, spell(at), notes) : k;
+      at[at.length - 1] = key;
+      const c = cleanAt(v, notes, at, depth + 1);
+      at.pop();
+      if (!out && (key !== k || c !== v)) out = copyKeys(value as Record<string, unknown>, keys, i);
+      if (out && !FORBIDDEN_KEYS.has(key)) out[key] = c;
     }
-    return (changed ? out : value) as T;
+    return (out ?? value) as T;
   }
   return value;
+}
+
+/** A new object with the first `n` of `keys` (none forbidden, none changed) as they are in `value`. */
+function copyKeys(value: Record<string, unknown>, keys: string[], n: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) out[keys[i]] = value[keys[i]];
+  return out;
 }
 
 /** Up to three places, then a count: keeps warnings about hostile input short. */

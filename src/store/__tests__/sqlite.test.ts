@@ -34,3 +34,20 @@ describe('sqlite store', () => {
     ]);
   });
 });
+
+describe('sqlite store: concurrent enqueues (group commit)', () => {
+  it('stores every concurrent caller’s messages, and a caller whose messages cannot be stored fails alone', async () => {
+    const unstorable = { n: 1n }; // JSON.stringify throws on a BigInt
+    const calls = [
+      store.enqueue('k', [{ messageId: 'a', partitionKey: 'A', payload: { v: 1 } }]),
+      store.enqueue('k', [{ messageId: 'x', partitionKey: 'X', payload: unstorable }]),
+      store.enqueue('j', [{ messageId: 'b', partitionKey: 'B', payload: { v: 2 } }]),
+    ];
+    const results = await Promise.allSettled(calls);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await store.messageState('k', 'a')).toEqual({ state: 'queued', attempts: 0 });
+    expect(await store.messageState('j', 'b')).toEqual({ state: 'queued', attempts: 0 });
+    expect(await store.messageState('k', 'x')).toBeUndefined();
+    expect((await store.stats()).byDestination).toMatchObject({ k: { queued: 1 }, j: { queued: 1 } });
+  });
+});
