@@ -70,20 +70,47 @@ const EMAIL_DOMAIN = /^(?:(?!-)[\p{L}\p{N}-]{1,63}(?<!-)\.)+\p{L}{2,63}$/u;
 /** Klaviyo's limit for `email`. */
 export const MAX_EMAIL = 100;
 
+/**
+ * A map that forgets its oldest entry beyond `max`: normalising the same email or phone again (a user's every
+ * event carries it) costs a lookup, and a stream of distinct values cannot grow it without bound.
+ */
+class BoundedCache<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, value: V): void {
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
+    this.map.set(key, value);
+  }
+}
+
+const NORMALISED_CACHE_SIZE = 10_000;
+
+/** An email as normalised, or why it is not one. */
+const emails = new BoundedCache<{ email: string } | { why: string }>(NORMALISED_CACHE_SIZE);
+
+function checkEmail(raw: string): { email: string } | { why: string } {
+  const text = raw.trim().replace(/^mailto:/i, '');
+  const at = text.lastIndexOf('@');
+  const email = at > 0 ? text.slice(0, at) + text.slice(at).toLowerCase() : text;
+  if (at > 0 && EMAIL_LOCAL.test(email.slice(0, at)) && EMAIL_DOMAIN.test(email.slice(at + 1)) && email.length <= MAX_EMAIL) return { email };
+  return { why: email.length > MAX_EMAIL ? `longer than Klaviyo's ${MAX_EMAIL} characters` : 'not a valid email address (expected name@example.com)' };
+}
+
 /** Trimmed, `mailto:` removed, domain lower-cased (Klaviyo matches it case-insensitively); undefined + warning when invalid. */
 export function normaliseEmail(raw: unknown, warnings: PlanWarning[], field = 'email'): string | undefined {
   if (!present(raw)) return undefined;
-  const text = typeof raw === 'string' ? raw.trim().replace(/^mailto:/i, '') : '';
-  const at = text.lastIndexOf('@');
-  const email = at > 0 ? text.slice(0, at) + text.slice(at).toLowerCase() : text;
-  if (at > 0 && EMAIL_LOCAL.test(email.slice(0, at)) && EMAIL_DOMAIN.test(email.slice(at + 1)) && email.length <= MAX_EMAIL) return email;
-  const why =
-    typeof raw !== 'string'
-      ? `it is ${typeof raw}, not text`
-      : email.length > MAX_EMAIL
-        ? `longer than Klaviyo's ${MAX_EMAIL} characters`
-        : 'not a valid email address (expected name@example.com)';
-  warnings.push({ field, message: `dropped ${JSON.stringify(raw)}: ${why}` });
+  let r: { email: string } | { why: string };
+  if (typeof raw !== 'string') r = { why: `it is ${typeof raw}, not text` };
+  else {
+    const hit = emails.get(raw);
+    if (hit) r = hit;
+    else emails.set(raw, (r = checkEmail(raw)));
+  }
+  if ('email' in r) return r.email;
+  warnings.push({ field, message: `dropped ${JSON.stringify(raw)}: ${r.why}` });
   return undefined;
 }
 
@@ -114,11 +141,11 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
     return undefined;
   }
   const text = String(raw).trim();
-  const intl = text.replace(/^00[\s.-]*(?=[1-9])/, '+');
   const hints = [...new Set(countries.map(countryCode).filter((c): c is CountryCode => Boolean(c)))];
-  for (const cc of hints.length ? hints : [undefined]) {
-    const parsed = parsePhoneNumberFromString(intl, cc);
-    if (!parsed?.isValid()) continue;
+  const key = `${hints.join(',')} ${text}`;
+  let parsed = phones.get(key);
+  if (!parsed) phones.set(key, (parsed = parsePhone(text, hints)));
+  if (parsed.number) {
     if (parsed.ext)
       warnings.push({ field, message: `dropped extension ${parsed.ext} of ${JSON.stringify(text)}: Klaviyo stores E.164 numbers, which have no extension` });
     return parsed.number;
@@ -130,4 +157,16 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
       `(+12125550100)${hints.length ? '' : ', or set a country (country_code, the address country, or the destination setting defaultCountry)'}`,
   });
   return undefined;
+}
+
+/** A phone number as parsed under the given country hints: its E.164 form and extension, or no number when invalid. */
+const phones = new BoundedCache<{ number?: string; ext?: string }>(NORMALISED_CACHE_SIZE);
+
+function parsePhone(text: string, hints: CountryCode[]): { number?: string; ext?: string } {
+  const intl = text.replace(/^00[\s.-]*(?=[1-9])/, '+');
+  for (const cc of hints.length ? hints : [undefined]) {
+    const parsed = parsePhoneNumberFromString(intl, cc);
+    if (parsed?.isValid()) return { number: parsed.number, ...(parsed.ext ? { ext: parsed.ext } : {}) };
+  }
+  return {};
 }

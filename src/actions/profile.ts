@@ -22,15 +22,21 @@ export function identifiers(
   opts: { prefix?: string; identity?: Identity } = {},
 ): ProfileAttributes {
   const { prefix = '', identity } = opts;
-  const countries = [p.country_code, ...(identity?.countries ?? []).map((c) => c.value), settings.defaultCountry];
+  let countries: unknown[] | undefined; // only phone numbers need them
   const out: ProfileAttributes = {};
   for (const key of IDENTIFIER_ORDER) {
-    const mapped: Found[] = p[key] !== undefined && p[key] !== '' ? [{ value: p[key], from: `${prefix}${key}` }] : [];
-    const tried = new Set<string>();
-    for (const c of [...mapped, ...(identity?.ids[key] ?? [])]) {
-      const seen = typeof c.value === 'object' ? JSON.stringify(c.value) : String(c.value);
-      if (tried.has(seen)) continue; // the same value from two sources: one warning is enough
-      tried.add(seen);
+    const found = identity?.ids[key];
+    const m = p[key];
+    const candidates: Found[] | undefined = m !== undefined && m !== '' ? [{ value: m, from: `${prefix}${key}` }, ...(found ?? [])] : found;
+    if (!candidates) continue;
+    countries ??= [p.country_code, ...(identity?.countries ?? []).map((c) => c.value), settings.defaultCountry];
+    const tried: string[] = [];
+    for (const c of candidates) {
+      if (candidates.length > 1) {
+        const seen = typeof c.value === 'object' ? JSON.stringify(c.value) : String(c.value);
+        if (tried.includes(seen)) continue; // the same value from two sources: one warning is enough
+        tried.push(seen);
+      }
       const v = identifier(key, c, countries, warnings);
       if (v) {
         out[key] = v;
@@ -65,9 +71,11 @@ export function location(raw: unknown, warnings: PlanWarning[] = [], field = 'lo
   return Object.keys(l).length ? (l as Location) : undefined;
 }
 
+const ATTRIBUTE_KEYS = ['first_name', 'last_name', 'organization', 'title', 'image', 'locale'] as const;
+
 /** Klaviyo's standard profile attributes from the payload; each must be text (numbers are kept as their text). */
 export function attributes(p: Record<string, any>, target: ProfileAttributes, warnings: PlanWarning[] = [], prefix = ''): ProfileAttributes {
-  for (const k of ['first_name', 'last_name', 'organization', 'title', 'image', 'locale'] as const) {
+  for (const k of ATTRIBUTE_KEYS) {
     const v = p[k];
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') target[k] = String(v);
     else if (v !== undefined && v !== null)

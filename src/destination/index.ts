@@ -8,7 +8,7 @@ import { PayloadError } from '../actions/types.js';
 import { ACTIONS } from '../actions/index.js';
 import { getPreset, type Preset } from '../presets/index.js';
 import { compileTrigger, TriggerError, type CompiledTrigger } from '../subscriptions/index.js';
-import { mapPayload, validatePayload } from '../mapping/index.js';
+import { compileMapping, mapPayload, validatePayload, type CompiledMapping } from '../mapping/index.js';
 import type { Operation, PlannedOperation } from '../klaviyo/operations.js';
 import type { SegmentMessage } from '../spec/index.js';
 import { cleanJson, hygieneWarnings, newNotes } from '../spec/text.js';
@@ -28,7 +28,7 @@ export class ConfigError extends Error {
 export interface CompiledDestination {
   name: string;
   settings: DestinationSettings;
-  subscriptions: Array<{ name: string; action: ActionDefinition; trigger: CompiledTrigger; mapping: Mapping }>;
+  subscriptions: Array<{ name: string; action: ActionDefinition; trigger: CompiledTrigger; mapping: Mapping; compiledMapping: CompiledMapping }>;
   /** The preset's pure pre-step (segment-classic, rudderstack): the message as the original product read it. */
   prepare?: Preset['prepare'];
 }
@@ -57,7 +57,7 @@ export function compileDestination(config: DestinationConfig): CompiledDestinati
             .filter(([, f]) => f.default !== undefined)
             .map(([k, f]) => [k, f.default]),
         );
-      return { name: label, action, trigger, mapping };
+      return { name: label, action, trigger, mapping, compiledMapping: compileMapping(mapping) };
     });
   return {
     name: config.name ?? 'klaviyo',
@@ -136,7 +136,7 @@ function planSubscription(
   const ar: ActionResult = { action: sub.action.name, subscription: sub.name, payload: {}, operations: [], warnings: [], error: null };
   try {
     if (!sub.trigger.matches(message)) return undefined;
-    ar.payload = validatePayload(sub.action.fields, mapPayload(sub.mapping, message));
+    ar.payload = validatePayload(sub.action.fields, mapPayload(sub.compiledMapping, message));
     const planned = sub.action.plan(ar.payload, dest.settings, { messageId: message.messageId, identity });
     ar.operations = planned.operations;
     ar.warnings = planned.warnings ?? [];

@@ -61,6 +61,34 @@ const join = (path: string, key: string | number) => (typeof key === 'number' ? 
  * messages (the normal case: ingest cleaned them before they were stored) cost no copy.
  */
 export function cleanJson<T>(value: T, notes: HygieneNotes, path = '', depth = 0): T {
+  return isClean(value, depth) ? value : cleanCopy(value, notes, path, depth);
+}
+
+// Non-global twins of CONTROL and LONE_SURROGATE: `test` on a /g regex would carry lastIndex from call to call.
+const HAS_CONTROL = new RegExp(CONTROL.source);
+const HAS_LONE_SURROGATE = new RegExp(LONE_SURROGATE.source);
+const cleanText = (s: string) => !HAS_CONTROL.test(s) && !HAS_LONE_SURROGATE.test(s);
+
+/**
+ * True when cleanCopy would return `value` itself: the normal case, checked without building the paths that only
+ * notes need.
+ */
+function isClean(value: unknown, depth: number): boolean {
+  if (typeof value === 'string') return cleanText(value);
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (!value || typeof value !== 'object') return true;
+  if (depth > MAX_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isClean(value[i], depth + 1)) return false;
+    return true;
+  }
+  for (const k of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.has(k) || !cleanText(k) || !isClean((value as Record<string, unknown>)[k], depth + 1)) return false;
+  }
+  return true;
+}
+
+function cleanCopy<T>(value: T, notes: HygieneNotes, path: string, depth: number): T {
   if (typeof value === 'string') return cleanString(value, path, notes) as T;
   if (typeof value === 'number' && !Number.isFinite(value)) {
     // Stored as JSON it would silently become null: make that explicit, and say so.
