@@ -12,7 +12,7 @@ const obj = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (
 /** The event's profile: mapped identifiers and attributes, identifiers the mapping left empty from the message. */
 export function eventProfile(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[], identity?: Identity): ProfileAttributes {
   const raw = obj(p.profile) ?? {};
-  const ids = identifiers({ ...raw, country_code: raw.country_code ?? p.country_code }, settings, warnings, { prefix: 'profile.', identity });
+  const ids = identifiers(raw, settings, warnings, { prefix: 'profile.', identity, countryCode: raw.country_code ?? p.country_code });
   const profile = attributes(raw, ids, warnings, 'profile.');
   requireOne(profile, IDENTIFIER_ORDER, 'profile', warnings);
   const other = obj(raw.other_properties ?? raw.properties);

@@ -50,14 +50,15 @@ export function resolveIdentity(message: Record<string, any>): Identity {
   const ids: Identity['ids'] = {};
   for (const key of IDENTIFIER_ORDER) {
     const { top, keys, types } = SOURCES[key];
-    const found: Found[] = [];
-    if (top && present(message[top])) found.push({ value: message[top], from: top });
-    for (const [name, bag] of bags) for (const k of keys) if (present(bag?.[k])) found.push({ value: bag![k], from: `${name}.${k}` });
-    externalIds.forEach((x, i) => {
-      if (x && types.includes(String(x.type).toLowerCase()) && present(x.id)) found.push({ value: x.id, from: `context.externalIds[${i}]` });
-    });
-    for (const k of keys) if (present(props?.[k])) found.push({ value: props![k], from: `properties.${k}` });
-    if (found.length) ids[key] = found;
+    let found: Found[] | undefined; // made only for an identifier the message has
+    if (top && present(message[top])) (found ??= []).push({ value: message[top], from: top });
+    for (const [name, bag] of bags) for (const k of keys) if (present(bag?.[k])) (found ??= []).push({ value: bag![k], from: `${name}.${k}` });
+    for (let i = 0; i < externalIds.length; i++) {
+      const x = externalIds[i];
+      if (x && types.includes(String(x.type).toLowerCase()) && present(x.id)) (found ??= []).push({ value: x.id, from: `context.externalIds[${i}]` });
+    }
+    for (const k of keys) if (present(props?.[k])) (found ??= []).push({ value: props![k], from: `properties.${k}` });
+    if (found) ids[key] = found;
   }
   const countries: Found[] = [];
   for (const [name, bag] of bags) if (present(obj(bag?.address)?.country)) countries.push({ value: bag!.address.country, from: `${name}.address.country` });
@@ -70,47 +71,20 @@ const EMAIL_DOMAIN = /^(?:(?!-)[\p{L}\p{N}-]{1,63}(?<!-)\.)+\p{L}{2,63}$/u;
 /** Klaviyo's limit for `email`. */
 export const MAX_EMAIL = 100;
 
-/**
- * A map that forgets its oldest entry beyond `max`: normalising the same email or phone again (a user's every
- * event carries it) costs a lookup, and a stream of distinct values cannot grow it without bound.
- */
-class BoundedCache<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get(key: string): V | undefined {
-    return this.map.get(key);
-  }
-  set(key: string, value: V): void {
-    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
-    this.map.set(key, value);
-  }
-}
-
-const NORMALISED_CACHE_SIZE = 10_000;
-
-/** An email as normalised, or why it is not one. */
-const emails = new BoundedCache<{ email: string } | { why: string }>(NORMALISED_CACHE_SIZE);
-
-function checkEmail(raw: string): { email: string } | { why: string } {
-  const text = raw.trim().replace(/^mailto:/i, '');
-  const at = text.lastIndexOf('@');
-  const email = at > 0 ? text.slice(0, at) + text.slice(at).toLowerCase() : text;
-  if (at > 0 && EMAIL_LOCAL.test(email.slice(0, at)) && EMAIL_DOMAIN.test(email.slice(at + 1)) && email.length <= MAX_EMAIL) return { email };
-  return { why: email.length > MAX_EMAIL ? `longer than Klaviyo's ${MAX_EMAIL} characters` : 'not a valid email address (expected name@example.com)' };
-}
-
 /** Trimmed, `mailto:` removed, domain lower-cased (Klaviyo matches it case-insensitively); undefined + warning when invalid. */
 export function normaliseEmail(raw: unknown, warnings: PlanWarning[], field = 'email'): string | undefined {
   if (!present(raw)) return undefined;
-  let r: { email: string } | { why: string };
-  if (typeof raw !== 'string') r = { why: `it is ${typeof raw}, not text` };
-  else {
-    const hit = emails.get(raw);
-    if (hit) r = hit;
-    else emails.set(raw, (r = checkEmail(raw)));
-  }
-  if ('email' in r) return r.email;
-  warnings.push({ field, message: `dropped ${JSON.stringify(raw)}: ${r.why}` });
+  const text = typeof raw === 'string' ? raw.trim().replace(/^mailto:/i, '') : '';
+  const at = text.lastIndexOf('@');
+  const email = at > 0 ? text.slice(0, at) + text.slice(at).toLowerCase() : text;
+  if (at > 0 && EMAIL_LOCAL.test(email.slice(0, at)) && EMAIL_DOMAIN.test(email.slice(at + 1)) && email.length <= MAX_EMAIL) return email;
+  const why =
+    typeof raw !== 'string'
+      ? `it is ${typeof raw}, not text`
+      : email.length > MAX_EMAIL
+        ? `longer than Klaviyo's ${MAX_EMAIL} characters`
+        : 'not a valid email address (expected name@example.com)';
+  warnings.push({ field, message: `dropped ${JSON.stringify(raw)}: ${why}` });
   return undefined;
 }
 
@@ -159,8 +133,30 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
   return undefined;
 }
 
+/**
+ * A map of at most `max` entries that forgets the least recently added: parsing the same phone number again
+ * (a user's every event carries it) costs a lookup, and a stream of distinct values cannot grow it without bound.
+ * Two generations, the older dropped whole when the newer is full: deleting a Map's oldest entry one at a time
+ * makes V8 skip its deleted slots on every later eviction, which costs more than the work cached.
+ */
+class BoundedCache<V> {
+  private young = new Map<string, V>();
+  private old = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | undefined {
+    return this.young.get(key) ?? this.old.get(key);
+  }
+  set(key: string, value: V): void {
+    if (this.young.size >= this.max / 2) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, value);
+  }
+}
+
 /** A phone number as parsed under the given country hints: its E.164 form and extension, or no number when invalid. */
-const phones = new BoundedCache<{ number?: string; ext?: string }>(NORMALISED_CACHE_SIZE);
+const phones = new BoundedCache<{ number?: string; ext?: string }>(10_000);
 
 function parsePhone(text: string, hints: CountryCode[]): { number?: string; ext?: string } {
   const intl = text.replace(/^00[\s.-]*(?=[1-9])/, '+');

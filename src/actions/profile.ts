@@ -11,6 +11,8 @@ function identifier(key: Identifier, c: Found, countries: unknown[], warnings: P
   return undefined;
 }
 
+const valueKey = (v: unknown) => (typeof v === 'object' ? JSON.stringify(v) : String(v));
+
 /**
  * The profile's identifiers: each mapped value first, then (with `identity`) the message's own candidates in
  * the documented order (docs/identity.md). An invalid candidate is dropped with a warning and the next one tried.
@@ -19,7 +21,7 @@ export function identifiers(
   p: Record<string, any>,
   settings: DestinationSettings,
   warnings: PlanWarning[],
-  opts: { prefix?: string; identity?: Identity } = {},
+  opts: { prefix?: string; identity?: Identity; countryCode?: unknown } = {},
 ): ProfileAttributes {
   const { prefix = '', identity } = opts;
   let countries: unknown[] | undefined; // only phone numbers need them
@@ -29,19 +31,16 @@ export function identifiers(
     const m = p[key];
     const candidates: Found[] | undefined = m !== undefined && m !== '' ? [{ value: m, from: `${prefix}${key}` }, ...(found ?? [])] : found;
     if (!candidates) continue;
-    countries ??= [p.country_code, ...(identity?.countries ?? []).map((c) => c.value), settings.defaultCountry];
-    const tried: string[] = [];
+    countries ??= ['countryCode' in opts ? opts.countryCode : p.country_code, ...(identity?.countries ?? []).map((c) => c.value), settings.defaultCountry];
+    let dropped: string[] | undefined; // values already tried and dropped
     for (const c of candidates) {
-      if (candidates.length > 1) {
-        const seen = typeof c.value === 'object' ? JSON.stringify(c.value) : String(c.value);
-        if (tried.includes(seen)) continue; // the same value from two sources: one warning is enough
-        tried.push(seen);
-      }
+      if (dropped?.includes(valueKey(c.value))) continue; // the same value from two sources: one warning is enough
       const v = identifier(key, c, countries, warnings);
       if (v) {
         out[key] = v;
         break;
       }
+      (dropped ??= []).push(valueKey(c.value));
     }
   }
   return out;
