@@ -24,6 +24,7 @@ export function eventProfile(p: Record<string, any>, settings: DestinationSettin
 export function metricName(raw: unknown, warnings: PlanWarning[], field = 'metric_name'): string {
   const name = String(raw ?? '').trim();
   if (!name) throw new PayloadError(field, `${field} is empty; Klaviyo needs a metric name`);
+  if (name.length <= MAX_METRIC_NAME) return name; // UTF-16 units: never fewer than characters
   const chars = Array.from(name);
   if (chars.length <= MAX_METRIC_NAME) return name;
   warnings.push({ field, message: `truncated to ${MAX_METRIC_NAME} characters (Klaviyo's limit)` });

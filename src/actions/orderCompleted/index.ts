@@ -40,17 +40,18 @@ const orderCompleted: ActionDefinition = {
       const pid = product.product_id ?? product.id ?? product.sku;
       if (pid === undefined)
         warnings.push({ field: `products[${i}]`, message: 'has no product_id, id or sku; its unique id falls back to its position in the order' });
-      const properties = fitEventProperties({ ...product, ...(orderId ? { order_id: orderId } : {}) }, warnings, `products[${i}]`);
+      const properties = fitEventProperties(orderId ? { ...product, order_id: orderId } : { ...product }, warnings, `products[${i}]`);
       const price = Number(product.price);
-      ops.push({
+      const op: Extract<Operation, { kind: 'event.create' }> = {
         kind: 'event.create',
         metric: productMetric,
         properties,
         uniqueId: `${base}_${pid ?? i}`,
         profile: order.profile,
-        ...(order.time ? { time: order.time } : {}),
-        ...(Number.isFinite(price) ? { value: price } : {}),
-      });
+      };
+      if (order.time) op.time = order.time;
+      if (Number.isFinite(price)) op.value = price;
+      ops.push(op);
     });
     return { operations: ops, warnings };
   },
