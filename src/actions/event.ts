@@ -51,12 +51,14 @@ export function eventOperation(
   settings: DestinationSettings,
   warnings: PlanWarning[],
   ctx: PlanContext,
+  /** The dedupe key when the payload maps no unique_id. */
+  defaultUniqueId: string = ctx.messageId,
 ): Extract<Operation, { kind: 'event.create' }> {
   const op: Extract<Operation, { kind: 'event.create' }> = {
     kind: 'event.create',
     metric: metricName(p.metric_name, warnings),
     properties: fitEventProperties(obj(p.properties) ?? {}, warnings),
-    uniqueId: String(p.unique_id ?? ctx.messageId),
+    uniqueId: String(p.unique_id ?? defaultUniqueId),
     profile: eventProfile(p, settings, warnings, ctx.identity),
   };
   const time = eventTime(p.time, warnings);

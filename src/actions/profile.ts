@@ -1,14 +1,22 @@
 /** Turning mapped payloads into Klaviyo profile attributes (pure). */
 import type { Channel, Location, ProfileAttributes } from '../klaviyo/operations.js';
 import { PayloadError, type DestinationSettings, type PlanWarning } from './types.js';
-import { IDENTIFIER_ORDER, normaliseEmail, normalisePhone, type Found, type Identifier, type Identity } from './identity.js';
+import { IDENTIFIER_ORDER, normaliseEmail, normalisePhone, type Identifier, type Identity } from './identity.js';
 
-function identifier(key: Identifier, c: Found, countries: unknown[], warnings: PlanWarning[]): string | undefined {
-  if (key === 'email') return normaliseEmail(c.value, warnings, c.from);
-  if (key === 'phone_number') return normalisePhone(c.value, countries, warnings, c.from);
-  if (typeof c.value === 'string' || typeof c.value === 'number') return String(c.value); // as sent: ids are opaque
-  warnings.push({ field: c.from, message: `dropped: ${key} must be text or a number, got ${Array.isArray(c.value) ? 'an array' : typeof c.value}` });
+function identifier(key: Identifier, value: unknown, from: string, countries: unknown[], warnings: PlanWarning[]): string | undefined {
+  if (key === 'email') return normaliseEmail(value, warnings, from);
+  if (key === 'phone_number') return normalisePhone(value, countries, warnings, from);
+  if (typeof value === 'string' || typeof value === 'number') return String(value); // as sent: ids are opaque
+  warnings.push({ field: from, message: `dropped: ${key} must be text or a number, got ${Array.isArray(value) ? 'an array' : typeof value}` });
   return undefined;
+}
+
+/** Each identifier's field name under a prefix (`profile.email`), made once per prefix. */
+const namesByPrefix = new Map<string, Record<Identifier, string>>();
+function fieldNames(prefix: string): Record<Identifier, string> {
+  let names = namesByPrefix.get(prefix);
+  if (!names) namesByPrefix.set(prefix, (names = Object.fromEntries(IDENTIFIER_ORDER.map((k) => [k, `${prefix}${k}`])) as Record<Identifier, string>));
+  return names;
 }
 
 const valueKey = (v: unknown) => (typeof v === 'object' ? JSON.stringify(v) : String(v));
@@ -24,23 +32,26 @@ export function identifiers(
   opts: { prefix?: string; identity?: Identity; countryCode?: unknown } = {},
 ): ProfileAttributes {
   const { prefix = '', identity } = opts;
+  const names = fieldNames(prefix);
   let countries: unknown[] | undefined; // only phone numbers need them
   const out: ProfileAttributes = {};
   for (const key of IDENTIFIER_ORDER) {
     const found = identity?.ids[key];
     const m = p[key];
-    const candidates: Found[] | undefined = m !== undefined && m !== '' ? [{ value: m, from: `${prefix}${key}` }, ...(found ?? [])] : found;
-    if (!candidates) continue;
+    const mapped = m !== undefined && m !== '';
+    if (!mapped && !found) continue;
     countries ??= ['countryCode' in opts ? opts.countryCode : p.country_code, ...(identity?.countries ?? []).map((c) => c.value), settings.defaultCountry];
     let dropped: string[] | undefined; // values already tried and dropped
-    for (const c of candidates) {
-      if (dropped?.includes(valueKey(c.value))) continue; // the same value from two sources: one warning is enough
-      const v = identifier(key, c, countries, warnings);
+    // The mapped value (index -1), then the message's own candidates.
+    for (let i = mapped ? -1 : 0; i < (found?.length ?? 0); i++) {
+      const value = i < 0 ? m : found![i].value;
+      if (dropped?.includes(valueKey(value))) continue; // the same value from two sources: one warning is enough
+      const v = identifier(key, value, i < 0 ? names[key] : found![i].from, countries, warnings);
       if (v) {
         out[key] = v;
         break;
       }
-      (dropped ??= []).push(valueKey(c.value));
+      (dropped ??= []).push(valueKey(value));
     }
   }
   return out;

@@ -32,7 +32,7 @@ const orderCompleted: ActionDefinition = {
     const warnings: PlanWarning[] = [];
     const orderId = p.order_id !== undefined ? String(p.order_id) : undefined;
     // The order id (not the message id) keys the order, so the same order sent twice is recorded once.
-    const order = eventOperation({ ...p, unique_id: p.unique_id ?? orderId ?? ctx.messageId }, settings, warnings, ctx);
+    const order = eventOperation(p, settings, warnings, ctx, orderId ?? ctx.messageId);
     const ops: Operation[] = [order];
     const productMetric = metricName(p.product_event_name ?? 'Ordered Product', warnings, 'product_event_name');
     const base = orderId ?? order.uniqueId;
