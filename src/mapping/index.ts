@@ -41,15 +41,14 @@ export const compileMapping = (mapping: Mapping): CompiledMapping => ({ mapping,
  */
 function removeEmpty(shape: MappingShape, v: unknown): unknown {
   if (!shape || !isPlain(v)) return v;
-  const out: Record<string, unknown> = {};
+  // In place: mapping-kit's transform returns a fresh copy of everything (its removeUndefined copies each level).
   for (const k of Object.keys(v)) {
     const x = v[k];
+    const sentEmpty = isPlain(x) && isEmpty(x);
     const c = removeEmpty(shape[k], x);
-    if (c === undefined || c === null || c === '') continue;
-    if (isPlain(c) && isEmpty(c) && !(isPlain(x) && isEmpty(x))) continue;
-    out[k] = c;
+    if (c === undefined || c === null || c === '' || (isPlain(c) && isEmpty(c) && !sentEmpty)) delete v[k];
   }
-  return out;
+  return v;
 }
 
 /** Object.keys(o).length === 0, without building the array. */
@@ -106,11 +105,14 @@ function checkType(key: string, def: FieldDefinition, value: unknown, index?: nu
 /** Each action's fields as a list, made once: its definitions do not change. */
 const fieldLists = new WeakMap<Record<string, FieldDefinition>, Array<[string, FieldDefinition]>>();
 
-/** Check required fields and types (coercing as Segment does); throws PayloadError naming the field. */
+/**
+ * Check required fields and types (coercing as Segment does); throws PayloadError naming the field. Coerces in
+ * place: the payload is mapPayload's own fresh object.
+ */
 export function validatePayload(fields: Record<string, FieldDefinition>, payload: Record<string, unknown>): Record<string, unknown> {
   let list = fieldLists.get(fields);
   if (!list) fieldLists.set(fields, (list = Object.entries(fields)));
-  const out: Record<string, unknown> = { ...payload };
+  const out = payload;
   for (const [k, def] of list) {
     const v = out[k];
     if (v === undefined) {
