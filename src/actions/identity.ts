@@ -116,9 +116,9 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
   }
   const text = String(raw).trim();
   const hints = [...new Set(countries.map(countryCode).filter((c): c is CountryCode => Boolean(c)))];
-  const key = `${hints.join(',')} ${text}`;
-  let parsed = phones.get(key);
-  if (!parsed) phones.set(key, (parsed = parsePhone(text, hints)));
+  const key = hints.length === 1 ? hints[0] : hints.join(',');
+  let parsed = phones.get(key, text);
+  if (!parsed) phones.set(key, text, (parsed = parsePhone(text, hints)));
   if (parsed.number) {
     if (parsed.ext)
       warnings.push({ field, message: `dropped extension ${parsed.ext} of ${JSON.stringify(text)}: Klaviyo stores E.164 numbers, which have no extension` });
@@ -134,24 +134,30 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
 }
 
 /**
- * A map of at most `max` entries that forgets the least recently added: parsing the same phone number again
- * (a user's every event carries it) costs a lookup, and a stream of distinct values cannot grow it without bound.
- * Two generations, the older dropped whole when the newer is full: deleting a Map's oldest entry one at a time
- * makes V8 skip its deleted slots on every later eviction, which costs more than the work cached.
+ * A map of at most about `max` entries, by two keys, that forgets the least recently added: parsing the same phone
+ * number again (a user's every event carries it) costs a lookup, and a stream of distinct numbers cannot grow it
+ * without bound. Two generations, the older dropped whole when the newer is full: deleting a Map's oldest entry
+ * one at a time makes V8 skip its deleted slots on every later eviction, which costs more than the work cached.
+ * Two keys, so no key string is built per lookup.
  */
 class BoundedCache<V> {
-  private young = new Map<string, V>();
-  private old = new Map<string, V>();
+  private young = new Map<string, Map<string, V>>();
+  private old = new Map<string, Map<string, V>>();
+  private size = 0;
   constructor(private readonly max: number) {}
-  get(key: string): V | undefined {
-    return this.young.get(key) ?? this.old.get(key);
+  get(a: string, b: string): V | undefined {
+    return this.young.get(a)?.get(b) ?? this.old.get(a)?.get(b);
   }
-  set(key: string, value: V): void {
-    if (this.young.size >= this.max / 2) {
+  set(a: string, b: string, value: V): void {
+    if (this.size >= this.max / 2) {
       this.old = this.young;
       this.young = new Map();
+      this.size = 0;
     }
-    this.young.set(key, value);
+    let inner = this.young.get(a);
+    if (!inner) this.young.set(a, (inner = new Map()));
+    if (!inner.has(b)) this.size++;
+    inner.set(b, value);
   }
 }
 

@@ -44,9 +44,12 @@ function removeEmpty(shape: MappingShape, v: unknown): unknown {
   // In place: mapping-kit's transform returns a fresh copy of everything (its removeUndefined copies each level).
   for (const k of Object.keys(v)) {
     const x = v[k];
-    const sentEmpty = isPlain(x) && isEmpty(x);
-    const c = removeEmpty(shape[k], x);
-    if (c === undefined || c === null || c === '' || (isPlain(c) && isEmpty(c) && !sentEmpty)) delete v[k];
+    if (x === undefined || x === null || x === '') delete v[k];
+    else if (shape[k] && isPlain(x) && !isEmpty(x)) {
+      // An object the mapping builds is dropped when its fields were all empty; one sent as {} is kept.
+      removeEmpty(shape[k], x);
+      if (isEmpty(x)) delete v[k];
+    }
   }
   return v;
 }
