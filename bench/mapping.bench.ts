@@ -9,6 +9,7 @@ import { compileDestination, planMessage } from '../src/destination/index.js';
 import { previewRequests } from '../src/preview/index.js';
 import type { PlannedOperation } from '../src/klaviyo/operations.js';
 import type { Mapping } from '../src/actions/types.js';
+import { kinds } from './mapping.inputs.js';
 
 // The two libraries, loaded as src/ loads them (their CommonJS entries).
 const require = createRequire(import.meta.url);
@@ -20,35 +21,6 @@ const { parseFql, validate: fqlValidate } = require('@segment/destination-subscr
 
 const dest = compileDestination({ settings: { defaultCountry: 'US' } });
 const N = 1000;
-
-const kinds: Record<string, (i: number) => Record<string, unknown>> = {
-  identify: (i) => ({
-    type: 'identify',
-    userId: `u${i}`,
-    traits: { email: `user${i}@example.com`, firstName: 'Ann', lastName: 'Lee', plan: 'pro', phone: '+12125550100' },
-  }),
-  track: (i) => ({
-    type: 'track',
-    userId: `u${i % 200}`,
-    event: 'Product Viewed',
-    properties: { sku: `S${i}`, price: 9.99 },
-    context: { traits: { email: `user${i % 200}@example.com` } },
-  }),
-  order: (i) => ({
-    type: 'track',
-    userId: `u${i}`,
-    event: 'Order Completed',
-    properties: {
-      order_id: `o${i}`,
-      revenue: 30,
-      products: [
-        { product_id: 'p1', price: 10 },
-        { product_id: 'p2', price: 20 },
-      ],
-    },
-    context: { traits: { email: `user${i}@example.com` } },
-  }),
-};
 
 function messages(make: (i: number) => Record<string, unknown>, n: number): SegmentMessage[] {
   return Array.from({ length: n }, (_, i) => {
