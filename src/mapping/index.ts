@@ -92,8 +92,7 @@ function checkType(key: string, def: FieldDefinition, value: unknown, index?: nu
     case 'number':
     case 'integer': {
       const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      if (typeof n !== 'number' || !Number.isFinite(n) || (def.type === 'integer' && !Number.isInteger(n)))
-        throw fail(key, index, `must be a ${def.type}`);
+      if (typeof n !== 'number' || !Number.isFinite(n) || (def.type === 'integer' && !Number.isInteger(n))) throw fail(key, index, `must be a ${def.type}`);
       return n;
     }
     case 'boolean':
