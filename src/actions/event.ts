@@ -12,7 +12,7 @@ const obj = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (
 /** The event's profile: mapped identifiers and attributes, identifiers the mapping left empty from the message. */
 export function eventProfile(p: Record<string, any>, settings: DestinationSettings, warnings: PlanWarning[], identity?: Identity): ProfileAttributes {
   const raw = obj(p.profile) ?? {};
-  const ids = identifiers({ ...raw, country_code: raw.country_code ?? p.country_code }, settings, warnings, { prefix: 'profile.', identity });
+  const ids = identifiers(raw, settings, warnings, { prefix: 'profile.', identity, countryCode: raw.country_code ?? p.country_code });
   const profile = attributes(raw, ids, warnings, 'profile.');
   requireOne(profile, IDENTIFIER_ORDER, 'profile', warnings);
   const other = obj(raw.other_properties ?? raw.properties);
@@ -24,6 +24,7 @@ export function eventProfile(p: Record<string, any>, settings: DestinationSettin
 export function metricName(raw: unknown, warnings: PlanWarning[], field = 'metric_name'): string {
   const name = String(raw ?? '').trim();
   if (!name) throw new PayloadError(field, `${field} is empty; Klaviyo needs a metric name`);
+  if (name.length <= MAX_METRIC_NAME) return name; // UTF-16 units: never fewer than characters
   const chars = Array.from(name);
   if (chars.length <= MAX_METRIC_NAME) return name;
   warnings.push({ field, message: `truncated to ${MAX_METRIC_NAME} characters (Klaviyo's limit)` });
@@ -50,12 +51,14 @@ export function eventOperation(
   settings: DestinationSettings,
   warnings: PlanWarning[],
   ctx: PlanContext,
+  /** The dedupe key when the payload maps no unique_id. */
+  defaultUniqueId: string = ctx.messageId,
 ): Extract<Operation, { kind: 'event.create' }> {
   const op: Extract<Operation, { kind: 'event.create' }> = {
     kind: 'event.create',
     metric: metricName(p.metric_name, warnings),
     properties: fitEventProperties(obj(p.properties) ?? {}, warnings),
-    uniqueId: String(p.unique_id ?? ctx.messageId),
+    uniqueId: String(p.unique_id ?? defaultUniqueId),
     profile: eventProfile(p, settings, warnings, ctx.identity),
   };
   const time = eventTime(p.time, warnings);

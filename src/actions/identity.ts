@@ -50,14 +50,15 @@ export function resolveIdentity(message: Record<string, any>): Identity {
   const ids: Identity['ids'] = {};
   for (const key of IDENTIFIER_ORDER) {
     const { top, keys, types } = SOURCES[key];
-    const found: Found[] = [];
-    if (top && present(message[top])) found.push({ value: message[top], from: top });
-    for (const [name, bag] of bags) for (const k of keys) if (present(bag?.[k])) found.push({ value: bag![k], from: `${name}.${k}` });
-    externalIds.forEach((x, i) => {
-      if (x && types.includes(String(x.type).toLowerCase()) && present(x.id)) found.push({ value: x.id, from: `context.externalIds[${i}]` });
-    });
-    for (const k of keys) if (present(props?.[k])) found.push({ value: props![k], from: `properties.${k}` });
-    if (found.length) ids[key] = found;
+    let found: Found[] | undefined; // made only for an identifier the message has
+    if (top && present(message[top])) (found ??= []).push({ value: message[top], from: top });
+    for (const [name, bag] of bags) for (const k of keys) if (present(bag?.[k])) (found ??= []).push({ value: bag![k], from: `${name}.${k}` });
+    for (let i = 0; i < externalIds.length; i++) {
+      const x = externalIds[i];
+      if (x && types.includes(String(x.type).toLowerCase()) && present(x.id)) (found ??= []).push({ value: x.id, from: `context.externalIds[${i}]` });
+    }
+    for (const k of keys) if (present(props?.[k])) (found ??= []).push({ value: props![k], from: `properties.${k}` });
+    if (found) ids[key] = found;
   }
   const countries: Found[] = [];
   for (const [name, bag] of bags) if (present(obj(bag?.address)?.country)) countries.push({ value: bag!.address.country, from: `${name}.address.country` });
@@ -114,11 +115,11 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
     return undefined;
   }
   const text = String(raw).trim();
-  const intl = text.replace(/^00[\s.-]*(?=[1-9])/, '+');
   const hints = [...new Set(countries.map(countryCode).filter((c): c is CountryCode => Boolean(c)))];
-  for (const cc of hints.length ? hints : [undefined]) {
-    const parsed = parsePhoneNumberFromString(intl, cc);
-    if (!parsed?.isValid()) continue;
+  const key = hints.length === 1 ? hints[0] : hints.join(',');
+  let parsed = phones.get(key, text);
+  if (!parsed) phones.set(key, text, (parsed = parsePhone(text, hints)));
+  if (parsed.number) {
     if (parsed.ext)
       warnings.push({ field, message: `dropped extension ${parsed.ext} of ${JSON.stringify(text)}: Klaviyo stores E.164 numbers, which have no extension` });
     return parsed.number;
@@ -130,4 +131,44 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
       `(+12125550100)${hints.length ? '' : ', or set a country (country_code, the address country, or the destination setting defaultCountry)'}`,
   });
   return undefined;
+}
+
+/**
+ * A map of at most about `max` entries, by two keys, that forgets the least recently added: parsing the same phone
+ * number again (a user's every event carries it) costs a lookup, and a stream of distinct numbers cannot grow it
+ * without bound. Two generations, the older dropped whole when the newer is full: deleting a Map's oldest entry
+ * one at a time makes V8 skip its deleted slots on every later eviction, which costs more than the work cached.
+ * Two keys, so no key string is built per lookup.
+ */
+class BoundedCache<V> {
+  private young = new Map<string, Map<string, V>>();
+  private old = new Map<string, Map<string, V>>();
+  private size = 0;
+  constructor(private readonly max: number) {}
+  get(a: string, b: string): V | undefined {
+    return this.young.get(a)?.get(b) ?? this.old.get(a)?.get(b);
+  }
+  set(a: string, b: string, value: V): void {
+    if (this.size >= this.max / 2) {
+      this.old = this.young;
+      this.young = new Map();
+      this.size = 0;
+    }
+    let inner = this.young.get(a);
+    if (!inner) this.young.set(a, (inner = new Map()));
+    if (!inner.has(b)) this.size++;
+    inner.set(b, value);
+  }
+}
+
+/** A phone number as parsed under the given country hints: its E.164 form and extension, or no number when invalid. */
+const phones = new BoundedCache<{ number?: string; ext?: string }>(10_000);
+
+function parsePhone(text: string, hints: CountryCode[]): { number?: string; ext?: string } {
+  const intl = text.replace(/^00[\s.-]*(?=[1-9])/, '+');
+  for (const cc of hints.length ? hints : [undefined]) {
+    const parsed = parsePhoneNumberFromString(intl, cc);
+    if (parsed?.isValid()) return { number: parsed.number, ...(parsed.ext ? { ext: parsed.ext } : {}) };
+  }
+  return {};
 }

@@ -60,6 +60,36 @@ function fitValue(v: unknown, path: string, level: number, notes: Notes): unknow
   return out;
 }
 
+/**
+ * When fitValue would return `v` unchanged (strings, arrays and depth within the limits, no forbidden key, only
+ * plain objects): an upper bound of its JSON size in bytes, so the common case needs neither a copy nor a
+ * JSON.stringify to be measured. Otherwise -1.
+ */
+function boundIfFits(v: unknown, level: number): number {
+  if (typeof v === 'string') return v.length * 3 <= LIMITS.stringBytes || Buffer.byteLength(v, 'utf8') <= LIMITS.stringBytes ? v.length * 6 + 2 : -1;
+  if (!v || typeof v !== 'object') return 24; // a number, true, false or null: at most 24 characters
+  if (level > LIMITS.depth) return -1;
+  let size = 2;
+  if (Array.isArray(v)) {
+    if (v.length > LIMITS.arrayItems) return -1;
+    for (let i = 0; i < v.length; i++) {
+      const s = boundIfFits(v[i], level + 1);
+      if (s < 0) return -1;
+      size += s + 1;
+    }
+    return size;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return -1; // a Date, a Map…: fitValue makes a plain copy of it
+  for (const k of Object.keys(v)) {
+    if (FORBIDDEN_KEYS.has(k)) return -1;
+    const s = boundIfFits((v as Record<string, unknown>)[k], level + 1);
+    if (s < 0) return -1;
+    size += s + k.length * 6 + 4;
+  }
+  return size;
+}
+
 function report(notes: Notes, warnings: PlanWarning[]): void {
   const { truncated, arrays, flattened } = notes;
   if (truncated.length)
@@ -93,6 +123,9 @@ function dropLargest(obj: Record<string, unknown>, budget: number): string[] {
  * become JSON text), ≤400 properties (the first 400 are kept), and small enough for one request.
  */
 export function fitEventProperties(props: Record<string, unknown>, warnings: PlanWarning[], field = 'properties'): Record<string, unknown> {
+  // Nothing to cut (the normal case): the properties as they are. Nothing downstream changes them.
+  const bound = boundIfFits(props, 1);
+  if (bound >= 0 && bound <= LIMITS.eventBytes && Object.keys(props).length <= LIMITS.eventProperties) return props;
   const notes: Notes = { truncated: [], arrays: [], flattened: [] };
   const out = fitValue(props, field, 1, notes) as Record<string, unknown>;
   report(notes, warnings);
@@ -116,6 +149,8 @@ export function fitEventProperties(props: Record<string, unknown>, warnings: Pla
 
 /** A profile within Klaviyo's limits: the same string/array/depth rules, ≤100 KB in all (largest custom properties dropped first). */
 export function fitProfile(profile: ProfileAttributes, warnings: PlanWarning[], prefix = ''): ProfileAttributes {
+  const bound = boundIfFits(profile, 0);
+  if (bound >= 0 && bound <= LIMITS.profileBytes) return profile; // nothing to cut (the normal case)
   const notes: Notes = { truncated: [], arrays: [], flattened: [] };
   const root = prefix.replace(/\.$/, '');
   const out = fitValue(profile, root, 0, notes) as ProfileAttributes;

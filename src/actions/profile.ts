@@ -1,15 +1,25 @@
 /** Turning mapped payloads into Klaviyo profile attributes (pure). */
 import type { Channel, Location, ProfileAttributes } from '../klaviyo/operations.js';
 import { PayloadError, type DestinationSettings, type PlanWarning } from './types.js';
-import { IDENTIFIER_ORDER, normaliseEmail, normalisePhone, type Found, type Identifier, type Identity } from './identity.js';
+import { IDENTIFIER_ORDER, normaliseEmail, normalisePhone, type Identifier, type Identity } from './identity.js';
 
-function identifier(key: Identifier, c: Found, countries: unknown[], warnings: PlanWarning[]): string | undefined {
-  if (key === 'email') return normaliseEmail(c.value, warnings, c.from);
-  if (key === 'phone_number') return normalisePhone(c.value, countries, warnings, c.from);
-  if (typeof c.value === 'string' || typeof c.value === 'number') return String(c.value); // as sent: ids are opaque
-  warnings.push({ field: c.from, message: `dropped: ${key} must be text or a number, got ${Array.isArray(c.value) ? 'an array' : typeof c.value}` });
+function identifier(key: Identifier, value: unknown, from: string, countries: unknown[], warnings: PlanWarning[]): string | undefined {
+  if (key === 'email') return normaliseEmail(value, warnings, from);
+  if (key === 'phone_number') return normalisePhone(value, countries, warnings, from);
+  if (typeof value === 'string' || typeof value === 'number') return String(value); // as sent: ids are opaque
+  warnings.push({ field: from, message: `dropped: ${key} must be text or a number, got ${Array.isArray(value) ? 'an array' : typeof value}` });
   return undefined;
 }
+
+/** Each identifier's field name under a prefix (`profile.email`), made once per prefix. */
+const namesByPrefix = new Map<string, Record<Identifier, string>>();
+function fieldNames(prefix: string): Record<Identifier, string> {
+  let names = namesByPrefix.get(prefix);
+  if (!names) namesByPrefix.set(prefix, (names = Object.fromEntries(IDENTIFIER_ORDER.map((k) => [k, `${prefix}${k}`])) as Record<Identifier, string>));
+  return names;
+}
+
+const valueKey = (v: unknown) => (typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 /**
  * The profile's identifiers: each mapped value first, then (with `identity`) the message's own candidates in
@@ -19,23 +29,29 @@ export function identifiers(
   p: Record<string, any>,
   settings: DestinationSettings,
   warnings: PlanWarning[],
-  opts: { prefix?: string; identity?: Identity } = {},
+  opts: { prefix?: string; identity?: Identity; countryCode?: unknown } = {},
 ): ProfileAttributes {
   const { prefix = '', identity } = opts;
-  const countries = [p.country_code, ...(identity?.countries ?? []).map((c) => c.value), settings.defaultCountry];
+  const names = fieldNames(prefix);
+  let countries: unknown[] | undefined; // only phone numbers need them
   const out: ProfileAttributes = {};
   for (const key of IDENTIFIER_ORDER) {
-    const mapped: Found[] = p[key] !== undefined && p[key] !== '' ? [{ value: p[key], from: `${prefix}${key}` }] : [];
-    const tried = new Set<string>();
-    for (const c of [...mapped, ...(identity?.ids[key] ?? [])]) {
-      const seen = typeof c.value === 'object' ? JSON.stringify(c.value) : String(c.value);
-      if (tried.has(seen)) continue; // the same value from two sources: one warning is enough
-      tried.add(seen);
-      const v = identifier(key, c, countries, warnings);
+    const found = identity?.ids[key];
+    const m = p[key];
+    const mapped = m !== undefined && m !== '';
+    if (!mapped && !found) continue;
+    countries ??= ['countryCode' in opts ? opts.countryCode : p.country_code, ...(identity?.countries ?? []).map((c) => c.value), settings.defaultCountry];
+    let dropped: string[] | undefined; // values already tried and dropped
+    // The mapped value (index -1), then the message's own candidates.
+    for (let i = mapped ? -1 : 0; i < (found?.length ?? 0); i++) {
+      const value = i < 0 ? m : found![i].value;
+      if (dropped?.includes(valueKey(value))) continue; // the same value from two sources: one warning is enough
+      const v = identifier(key, value, i < 0 ? names[key] : found![i].from, countries, warnings);
       if (v) {
         out[key] = v;
         break;
       }
+      (dropped ??= []).push(valueKey(value));
     }
   }
   return out;
@@ -65,9 +81,11 @@ export function location(raw: unknown, warnings: PlanWarning[] = [], field = 'lo
   return Object.keys(l).length ? (l as Location) : undefined;
 }
 
+const ATTRIBUTE_KEYS = ['first_name', 'last_name', 'organization', 'title', 'image', 'locale'] as const;
+
 /** Klaviyo's standard profile attributes from the payload; each must be text (numbers are kept as their text). */
 export function attributes(p: Record<string, any>, target: ProfileAttributes, warnings: PlanWarning[] = [], prefix = ''): ProfileAttributes {
-  for (const k of ['first_name', 'last_name', 'organization', 'title', 'image', 'locale'] as const) {
+  for (const k of ATTRIBUTE_KEYS) {
     const v = p[k];
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') target[k] = String(v);
     else if (v !== undefined && v !== null)

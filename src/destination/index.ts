@@ -8,9 +8,9 @@ import { PayloadError } from '../actions/types.js';
 import { ACTIONS } from '../actions/index.js';
 import { getPreset, type Preset } from '../presets/index.js';
 import { compileTrigger, TriggerError, type CompiledTrigger } from '../subscriptions/index.js';
-import { mapPayload, validatePayload } from '../mapping/index.js';
+import { compileMapping, mapPayload, validatePayload, type CompiledMapping } from '../mapping/index.js';
 import type { Operation, PlannedOperation } from '../klaviyo/operations.js';
-import type { SegmentMessage } from '../spec/index.js';
+import { wasValidated, type SegmentMessage } from '../spec/index.js';
 import { cleanJson, hygieneWarnings, newNotes } from '../spec/text.js';
 import { resolveIdentity, type Identity } from '../actions/identity.js';
 
@@ -28,7 +28,7 @@ export class ConfigError extends Error {
 export interface CompiledDestination {
   name: string;
   settings: DestinationSettings;
-  subscriptions: Array<{ name: string; action: ActionDefinition; trigger: CompiledTrigger; mapping: Mapping }>;
+  subscriptions: Array<{ name: string; action: ActionDefinition; trigger: CompiledTrigger; mapping: Mapping; compiledMapping: CompiledMapping }>;
   /** The preset's pure pre-step (segment-classic, rudderstack): the message as the original product read it. */
   prepare?: Preset['prepare'];
 }
@@ -57,7 +57,7 @@ export function compileDestination(config: DestinationConfig): CompiledDestinati
             .filter(([, f]) => f.default !== undefined)
             .map(([k, f]) => [k, f.default]),
         );
-      return { name: label, action, trigger, mapping };
+      return { name: label, action, trigger, mapping, compiledMapping: compileMapping(mapping) };
     });
   return {
     name: config.name ?? 'klaviyo',
@@ -95,12 +95,13 @@ export function planMessage(dest: CompiledDestination, message: SegmentMessage):
     result.error = { field: '', message: `a message must be a JSON object, got ${message === null ? 'null' : typeof message}` };
     return result;
   }
-  // Ingested messages are already clean (cleanJson then returns them as they are); others are cleaned here.
-  const notes = newNotes();
+  // Validated messages are clean already; others (e.g. read back from the store, where ingest cleaned them, so the
+  // check finds nothing to copy) are checked and cleaned here.
+  const notes = wasValidated(message) ? undefined : newNotes();
   let clean: SegmentMessage;
   let identity: Identity | undefined;
   try {
-    clean = cleanJson(message, notes);
+    clean = notes ? cleanJson(message, notes) : message;
     if (dest.prepare) {
       const step = dest.prepare(clean);
       result.warnings.push(...(step.warnings ?? []));
@@ -115,7 +116,7 @@ export function planMessage(dest: CompiledDestination, message: SegmentMessage):
         : { field: '', message: `the message cannot be read: ${(err as Error)?.message ?? String(err)}` };
     return result;
   }
-  result.warnings.push(...hygieneWarnings(notes));
+  if (notes) result.warnings.push(...hygieneWarnings(notes));
   for (const sub of dest.subscriptions) {
     const ar = planSubscription(dest, sub, clean, identity);
     if (!ar) continue;
@@ -133,18 +134,32 @@ function planSubscription(
   message: SegmentMessage,
   identity: Identity | undefined,
 ): ActionResult | undefined {
+  let matches: boolean;
+  try {
+    matches = sub.trigger.matches(message);
+  } catch (err) {
+    return failed(sub, err);
+  }
+  if (!matches) return undefined;
   const ar: ActionResult = { action: sub.action.name, subscription: sub.name, payload: {}, operations: [], warnings: [], error: null };
   try {
-    if (!sub.trigger.matches(message)) return undefined;
-    ar.payload = validatePayload(sub.action.fields, mapPayload(sub.mapping, message));
+    ar.payload = validatePayload(sub.action.fields, mapPayload(sub.compiledMapping, message));
     const planned = sub.action.plan(ar.payload, dest.settings, { messageId: message.messageId, identity });
     ar.operations = planned.operations;
     ar.warnings = planned.warnings ?? [];
   } catch (err) {
-    ar.error =
-      err instanceof PayloadError
-        ? { field: err.field, message: err.message }
-        : { field: '', message: `${sub.action.name} failed: ${(err as Error)?.message ?? String(err)}` };
+    ar.error = actionError(sub, err);
   }
   return ar;
+}
+
+/** A subscription whose trigger could not be evaluated on the message. */
+function failed(sub: CompiledDestination['subscriptions'][number], err: unknown): ActionResult {
+  return { action: sub.action.name, subscription: sub.name, payload: {}, operations: [], warnings: [], error: actionError(sub, err) };
+}
+
+function actionError(sub: CompiledDestination['subscriptions'][number], err: unknown): { field: string; message: string } {
+  return err instanceof PayloadError
+    ? { field: err.field, message: err.message }
+    : { field: '', message: `${sub.action.name} failed: ${(err as Error)?.message ?? String(err)}` };
 }

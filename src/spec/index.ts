@@ -126,6 +126,12 @@ function dropBadTimes(copy: Record<string, unknown>, receivedAt: number, warning
   }
 }
 
+/** Messages validateMessage returned: already clean (text hygiene done), so planning need not walk them again. */
+const validated = new WeakSet<object>();
+
+/** True for a message validateMessage returned (not a copy of one, e.g. one read back from the store). */
+export const wasValidated = (m: object): boolean => validated.has(m);
+
 export function validateMessage(
   input: unknown,
   opts: { typeHint?: MessageType; receivedAt?: number } = {},
@@ -159,6 +165,7 @@ export function validateMessage(
   }
   const message = r.data as SegmentMessage;
   if (!message.messageId) message.messageId = fallbackId ?? deterministicId(copy);
+  validated.add(message);
   const warnings = [...hygieneWarnings(notes), ...timeWarnings];
   return warnings.length ? { ok: true, message, warnings } : { ok: true, message };
 }

@@ -32,7 +32,7 @@ const orderCompleted: ActionDefinition = {
     const warnings: PlanWarning[] = [];
     const orderId = p.order_id !== undefined ? String(p.order_id) : undefined;
     // The order id (not the message id) keys the order, so the same order sent twice is recorded once.
-    const order = eventOperation({ ...p, unique_id: p.unique_id ?? orderId ?? ctx.messageId }, settings, warnings, ctx);
+    const order = eventOperation(p, settings, warnings, ctx, orderId ?? ctx.messageId);
     const ops: Operation[] = [order];
     const productMetric = metricName(p.product_event_name ?? 'Ordered Product', warnings, 'product_event_name');
     const base = orderId ?? order.uniqueId;
@@ -40,17 +40,18 @@ const orderCompleted: ActionDefinition = {
       const pid = product.product_id ?? product.id ?? product.sku;
       if (pid === undefined)
         warnings.push({ field: `products[${i}]`, message: 'has no product_id, id or sku; its unique id falls back to its position in the order' });
-      const properties = fitEventProperties({ ...product, ...(orderId ? { order_id: orderId } : {}) }, warnings, `products[${i}]`);
+      const properties = fitEventProperties(orderId ? { ...product, order_id: orderId } : { ...product }, warnings, `products[${i}]`);
       const price = Number(product.price);
-      ops.push({
+      const op: Extract<Operation, { kind: 'event.create' }> = {
         kind: 'event.create',
         metric: productMetric,
         properties,
         uniqueId: `${base}_${pid ?? i}`,
         profile: order.profile,
-        ...(order.time ? { time: order.time } : {}),
-        ...(Number.isFinite(price) ? { value: price } : {}),
-      });
+      };
+      if (order.time) op.time = order.time;
+      if (Number.isFinite(price)) op.value = price;
+      ops.push(op);
     });
     return { operations: ops, warnings };
   },
