@@ -250,11 +250,12 @@ describe('slow and many clients', () => {
 
   it('refuses connections over the cap, and takes them again once one closes', async () => {
     const held = [raw(), raw(), raw()];
-    await until(
-      () => tight.url,
-      () => held.every((h) => h.socket.readyState === 'open'),
-      5000,
-    );
+    expect(
+      await until(
+        () => held.map((h) => h.socket.readyState),
+        (states) => states.every((s) => s === 'open'),
+      ),
+    ).toEqual(['open', 'open', 'open']);
     await new Promise((r) => setTimeout(r, 100));
     const over = raw();
     expect(
