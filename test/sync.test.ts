@@ -24,6 +24,7 @@ import { syncCommand } from '../src/cli/sync.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { testStoreUrl } from './helpers/test-store.js';
 import { until } from './helpers/until.js';
+import { killWhileHeld } from './helpers/service-process.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -206,21 +207,7 @@ describe('warehouse sync', () => {
     const args = ['--import', 'tsx', 'src/cli/index.ts', 'sync', '--config', config, '--source', file, '--primary-key', 'id'];
     const run = () => spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
     const first = run();
-    expect(
-      await until(
-        async () => emu!.snapshot().requests.held,
-        (n) => n > 0,
-        30_000,
-      ),
-    ).toBeGreaterThan(0);
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
-    expect(
-      await until(
-        async () => emu!.snapshot().requests.held,
-        (n) => n === 0,
-      ),
-    ).toBe(0);
+    await killWhileHeld(first, emu);
     const before = emu.snapshot().profiles.length;
     expect(before).toBeGreaterThan(0);
     expect(before).toBeLessThan(120);

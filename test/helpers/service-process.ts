@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until } from './until.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const WRITE_KEY = 'crash_test_key_1';
@@ -66,4 +67,21 @@ export async function post(port: number, body: unknown): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Kill -9 `child` while the emulator (its `holdAfter` fault) holds its requests, so it dies mid-delivery for sure;
+ * resolves once the emulator has dropped them (the dead sender's requests never reach Klaviyo).
+ */
+export async function killWhileHeld(child: ChildProcess, emu: { snapshot(): { requests: { held: number } } }): Promise<void> {
+  await until(
+    () => emu.snapshot().requests.held,
+    (n) => n > 0,
+  );
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  await until(
+    () => emu.snapshot().requests.held,
+    (n) => n === 0,
+  );
 }
