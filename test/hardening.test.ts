@@ -192,9 +192,8 @@ describe('slow and many clients', () => {
   const tightDir = mkdtempSync(join(tmpdir(), 'kd-hard-tight-'));
   // fetch keeps idle connections for a few seconds; here they would hold slots of the 3 and make tests depend on order.
   const before = getGlobalDispatcher();
-  beforeAll(() => setGlobalDispatcher(new Agent({ pipelining: 0 })));
-  afterAll(() => setGlobalDispatcher(before));
   beforeAll(async () => {
+    setGlobalDispatcher(new Agent({ pipelining: 0 }));
     const config = parseConfig({
       port: 0,
       dataDir: tightDir,
@@ -207,6 +206,7 @@ describe('slow and many clients', () => {
     port = Number(new URL(tight.url).port);
   });
   afterAll(async () => {
+    setGlobalDispatcher(before);
     await tight?.stop();
     rmSync(tightDir, { recursive: true, force: true });
   });
