@@ -141,7 +141,7 @@ function planSubscription(
     return failed(sub, err);
   }
   if (!matches) return undefined;
-  const ar: ActionResult = { action: sub.action.name, subscription: sub.name, payload: {}, operations: [], warnings: [], error: null };
+  const ar = emptyResult(sub);
   try {
     ar.payload = validatePayload(sub.action.fields, mapPayload(sub.compiledMapping, message));
     const planned = sub.action.plan(ar.payload, dest.settings, { messageId: message.messageId, identity });
@@ -153,9 +153,14 @@ function planSubscription(
   return ar;
 }
 
+/** Made only for a subscription whose trigger matched (or could not be evaluated): most match nothing. */
+function emptyResult(sub: CompiledDestination['subscriptions'][number]): ActionResult {
+  return { action: sub.action.name, subscription: sub.name, payload: {}, operations: [], warnings: [], error: null };
+}
+
 /** A subscription whose trigger could not be evaluated on the message. */
 function failed(sub: CompiledDestination['subscriptions'][number], err: unknown): ActionResult {
-  return { action: sub.action.name, subscription: sub.name, payload: {}, operations: [], warnings: [], error: actionError(sub, err) };
+  return { ...emptyResult(sub), error: actionError(sub, err) };
 }
 
 function actionError(sub: CompiledDestination['subscriptions'][number], err: unknown): { field: string; message: string } {
