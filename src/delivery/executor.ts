@@ -38,13 +38,15 @@ export function outcomeOf(err: unknown): OpOutcome {
 
 export async function deliverWaves(waves: Batch[][], deps: ExecutorDeps): Promise<Outcomes> {
   const outcomes: Outcomes = new Map();
-  const blocked = new Set<string>();
+  // Order key → the Retry-After of the operation that holds it back (undefined: that one failed or must retry).
+  const blocked = new Map<string, number | undefined>();
   for (const wave of waves) {
     await Promise.all(
       wave.map(async (batch) => {
         const ready = batch.items.filter((i) => {
-          if (!orderKeys(i).some((k) => blocked.has(k))) return true;
-          outcomes.set(i, { status: 'retry', error: 'waiting for an earlier operation of the same profile' });
+          const behind = orderKeys(i).filter((k) => blocked.has(k));
+          if (!behind.length) return true;
+          outcomes.set(i, waiting(behind.map((k) => blocked.get(k))));
           return false;
         });
         if (!ready.length) return;
@@ -57,9 +59,30 @@ export async function deliverWaves(waves: Batch[][], deps: ExecutorDeps): Promis
         await deliverBatch(ready, deps, outcomes);
       }),
     );
-    for (const [item, o] of outcomes) if (o.status !== 'delivered') orderKeys(item).forEach((k) => blocked.add(k));
+    for (const [item, o] of outcomes) {
+      if (o.status === 'delivered') continue;
+      const after = o.status === 'retry' ? o.retryAfterMs : undefined;
+      for (const k of orderKeys(item)) blocked.set(k, blockedFor(blocked, k, after));
+    }
   }
   return outcomes;
+}
+
+/** A key held back twice waits for the longer Retry-After, and for a failure (undefined) over any Retry-After. */
+function blockedFor(blocked: Map<string, number | undefined>, key: string, after: number | undefined): number | undefined {
+  if (!blocked.has(key)) return after;
+  const before = blocked.get(key);
+  return before === undefined || after === undefined ? undefined : Math.max(before, after);
+}
+
+/**
+ * The outcome of an operation held back by earlier ones of its profile. Behind rate-limited operations only, it is
+ * rate-limited too (waits as long, uses no attempt): a message with two operations must not be dead-lettered
+ * because Klaviyo kept saying "not now" to the first.
+ */
+function waiting(afters: Array<number | undefined>): OpOutcome {
+  const error = 'waiting for an earlier operation of the same profile';
+  return afters.every((a) => a !== undefined) ? { status: 'retry', error, retryAfterMs: Math.max(...(afters as number[])) } : { status: 'retry', error };
 }
 
 /**

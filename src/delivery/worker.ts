@@ -92,11 +92,13 @@ export type Settlement =
  * otherwise → ack.
  */
 export function settle(planError: { field: string; message: string } | null, outcomes: OpOutcome[]): Settlement {
-  const retry = outcomes.find((o) => o.status === 'retry');
-  if (retry && retry.status === 'retry') {
-    // Only when every op that must wait was rate-limited does the message wait without using an attempt.
-    const rateLimited = outcomes.every((o) => o.status !== 'retry' || o.retryAfterMs !== undefined);
-    return { kind: 'retry', error: retry.error, retryAfterMs: retry.retryAfterMs, ...(rateLimited ? { rateLimited } : {}) };
+  const retries = outcomes.flatMap((o) => (o.status === 'retry' ? [o] : []));
+  if (retries.length) {
+    // Only when every op that must wait was rate-limited does the message wait without using an attempt; it waits
+    // for the longest Retry-After.
+    const afters = retries.flatMap((o) => (o.retryAfterMs === undefined ? [] : [o.retryAfterMs]));
+    const rateLimited = afters.length === retries.length;
+    return { kind: 'retry', error: retries[0].error, retryAfterMs: afters.length ? Math.max(...afters) : undefined, ...(rateLimited ? { rateLimited } : {}) };
   }
   const failed = outcomes.find((o) => o.status === 'failed');
   if (failed && failed.status === 'failed') return { kind: 'dead', reason: `Klaviyo rejected it: ${failed.error}`, detail: failed.detail };

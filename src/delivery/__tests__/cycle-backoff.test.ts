@@ -2,7 +2,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cycleBackoffMs, CYCLE_BACKOFF_CAP_MS, DeliveryWorker } from '../worker.js';
 import { StoreHealth } from '../../store/outage.js';
-import type { Store } from '../../store/types.js';
+import type { LeasedMessage, Store } from '../../store/types.js';
+import { compileDestination } from '../../destination/index.js';
+import { ListResolver } from '../list-resolver.js';
 import type { DeliveryWorkerOptions } from '../worker.js';
 
 afterEach(() => vi.useRealTimers());
@@ -40,6 +42,84 @@ describe('delivery cycle backoff', () => {
     expect(leases).toBeLessThan(20);
     expect(errors).toEqual(['delivery paused: the store is unavailable']);
     expect(health.state()).toMatchObject({ up: false, kind: 'unreachable' });
+    const stopped = worker.stop();
+    await vi.advanceTimersByTimeAsync(1000);
+    await stopped;
+  });
+});
+
+describe('the store coming back', () => {
+  it('logs one "delivery resumed"; a full disk ends only when a lease takes messages; a poke does not cut the backoff short', async () => {
+    vi.useFakeTimers();
+    let leases = 0;
+    let failWith: Error | undefined = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    let queued: LeasedMessage[] = [];
+    const acked: number[] = [];
+    const store = {
+      lease: async () => {
+        leases++;
+        if (failWith) throw failWith;
+        return queued.splice(0);
+      },
+      ack: async (seqs: number[]) => void acked.push(...seqs),
+    } as unknown as Store;
+    const logs: Array<[string, string, Record<string, unknown>]> = [];
+    const log = (level: string) => (o: object, msg?: string) => void logs.push([level, msg ?? '', o as Record<string, unknown>]);
+    const health = new StoreHealth();
+    const transport = { send: async () => ({ status: 202, headers: {}, body: undefined }) };
+    const worker = new DeliveryWorker({
+      name: 'd',
+      store,
+      destination: compileDestination({}),
+      transport,
+      lists: new ListResolver(transport),
+      options: { concurrency: 1, flushIntervalMs: 100, batchSize: 10, leaseMs: 1000, maxAttempts: 3, maxAgeMs: 60_000 } as DeliveryWorkerOptions['options'],
+      owner: 'test',
+      logger: { info: log('info'), warn: log('warn'), error: log('error') },
+      storeHealth: health,
+    });
+    worker.start();
+    await vi.advanceTimersByTimeAsync(1600); // failures 1–5: waits of 100, 200, 400, 800 ms
+    const before = leases;
+    worker.poke();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(leases).toBe(before);
+    expect(logs).toEqual([
+      [
+        'error',
+        'delivery paused: the store is unavailable',
+        { err: 'the store is unreachable (ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:5432)', destination: 'd', retryInMs: 100 },
+      ],
+    ]);
+
+    failWith = undefined;
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(health.state()).toEqual({ up: true });
+    expect(logs.slice(1)).toEqual([['info', 'delivery resumed', { destination: 'd', failedCycles: before }]]);
+
+    failWith = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    await vi.advanceTimersByTimeAsync(150);
+    failWith = undefined;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(health.state()).toMatchObject({ up: false, kind: 'full' }); // empty leases only read
+    queued = [
+      {
+        seq: 7,
+        destination: 'd',
+        messageId: 's',
+        partitionKey: 'u',
+        payload: { type: 'screen', name: 'S', userId: 'u', messageId: 's' },
+        attempts: 0,
+        receivedAt: Date.now(),
+      },
+    ];
+    await vi.advanceTimersByTimeAsync(200);
+    expect(acked).toEqual([7]);
+    expect(health.state()).toEqual({ up: true });
+
+    failWith = new Error('no such table: queue');
+    await vi.advanceTimersByTimeAsync(150);
+    expect(logs.at(-1)).toEqual(['error', 'delivery cycle failed', { err: 'Error: no such table: queue', destination: 'd', retryInMs: 100 }]);
     const stopped = worker.stop();
     await vi.advanceTimersByTimeAsync(1000);
     await stopped;

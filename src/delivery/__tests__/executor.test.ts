@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { planWaves } from '../../batcher/index.js';
-import { deliverWaves } from '../executor.js';
+import { deliverWaves, outcomeOf } from '../executor.js';
 import { ListResolver } from '../list-resolver.js';
 import { KlaviyoClient } from '../../klaviyo/client.js';
 import { RateLimiter } from '../../klaviyo/limiter.js';
 import { startEmulator } from '../../emulator/index.js';
 import type { PlannedOperation } from '../../klaviyo/operations.js';
+import type { KlaviyoRequest, KlaviyoTransport, SentRequest } from '../../klaviyo/request.js';
+import { AuthError, PermanentError, RateLimitedError, RetryableError } from '../../klaviyo/errors.js';
 
 const events = (n: number, from = 0): PlannedOperation[] =>
   Array.from({ length: n }, (_, i) => ({
@@ -68,5 +70,127 @@ describe('deliverWaves: part-full bulk requests under a backlog', () => {
     now += 2000;
     const again = await deliverWaves(planWaves(planned), deps);
     expect(planned.every((p) => again.get(p)?.status === 'delivered')).toBe(true);
+  });
+});
+
+/** A transport that answers each request as the test says, and records what was sent. */
+function scripted(answer: (r: KlaviyoRequest) => Error | undefined, waitMs?: number) {
+  const sent: KlaviyoRequest[] = [];
+  const transport: KlaviyoTransport = {
+    async send(r) {
+      sent.push(r);
+      const err = answer(r);
+      if (err) throw err;
+      return { status: 202, headers: {}, body: undefined };
+    },
+    ...(waitMs === undefined ? {} : { waitMs: () => waitMs }),
+  };
+  return { sent, deps: { transport, lists: new ListResolver(transport), pollIntervalMs: 5 } };
+}
+const upsert = (email: string, partition?: string): PlannedOperation => ({
+  messageId: `p-${email}`,
+  action: 'upsertProfile',
+  op: { kind: 'profile.upsert', profile: { email } },
+  ...(partition ? { partition } : {}),
+});
+const eventOf = (email: string, partition?: string): PlannedOperation => ({
+  ...events(1, email.length)[0],
+  op: { ...events(1)[0].op, profile: { email } } as never,
+  ...(partition ? { partition } : {}),
+});
+
+describe('outcomeOf: what each error means for the operation', () => {
+  it('maps Klaviyo’s error classes, and anything else to a retry that says what was thrown', () => {
+    expect(outcomeOf(new RateLimitedError('Klaviyo answered 429', 3000))).toEqual({ status: 'retry', error: 'Klaviyo answered 429', retryAfterMs: 3000 });
+    expect(outcomeOf(new RetryableError('Klaviyo answered 503', 503))).toEqual({ status: 'retry', error: 'Klaviyo answered 503' });
+    expect(outcomeOf(new PermanentError('Klaviyo answered 400', 400, [{ detail: 'bad email' }]))).toEqual({
+      status: 'failed',
+      error: 'bad email',
+      detail: [{ detail: 'bad email' }],
+    });
+    expect(outcomeOf(new Error('socket hang up'))).toEqual({ status: 'retry', error: 'unexpected error: socket hang up' });
+    expect(outcomeOf('boom')).toEqual({ status: 'retry', error: 'unexpected error: boom' });
+    expect(outcomeOf(null)).toEqual({ status: 'retry', error: 'unexpected error: null' });
+  });
+});
+
+describe('deliverWaves with scripted answers', () => {
+  it('a delivered operation lets its profile’s later operations go; a failed one holds them all, even a whole batch', async () => {
+    const { sent, deps } = scripted((r) => (JSON.stringify(r.body).includes('bad@x.co') ? new PermanentError('Klaviyo answered 400', 400) : undefined));
+    const good = upsert('good@x.co', 'u1');
+    const goodEvent = eventOf('good@x.co', 'u1');
+    const bad = upsert('bad@x.co', 'u2');
+    const badEvent = eventOf('bad@x.co', 'u2');
+    const outcomes = await deliverWaves(planWaves([good, goodEvent]), deps);
+    expect([outcomes.get(good), outcomes.get(goodEvent)]).toEqual([{ status: 'delivered' }, { status: 'delivered' }]);
+    sent.length = 0;
+    const held = await deliverWaves(planWaves([bad, badEvent]), deps);
+    expect(held.get(bad)?.status).toBe('failed');
+    expect(held.get(badEvent)).toEqual({ status: 'retry', error: 'waiting for an earlier operation of the same profile' });
+    expect(sent.map((r) => r.path)).toEqual(['/api/profile-import']);
+  });
+
+  it('operations held behind rate-limited ones wait as long as the longest Retry-After; behind a failure, without one', async () => {
+    const { deps } = scripted((r) => {
+      const body = JSON.stringify(r.body);
+      if (body.includes('slow@x.co')) return new RateLimitedError('Klaviyo answered 429', 4000);
+      if (body.includes('slower@x.co')) return new RateLimitedError('Klaviyo answered 429', 8000);
+      if (body.includes('down@x.co')) return new RetryableError('Klaviyo answered 503', 503);
+      return undefined;
+    });
+    // An operation behind two: its user's upsert (rate-limited for 4 s) and its email's event (for 8 s).
+    const a = upsert('slow@x.co', 'u1');
+    const b = eventOf('slower@x.co', 'u3');
+    const after = eventOf('slower@x.co', 'u1');
+    const c = upsert('down@x.co', 'u2');
+    const afterDown = eventOf('fourth@x.co', 'u2');
+    const outcomes = await deliverWaves(planWaves([a, b, after]), deps);
+    const downOutcomes = await deliverWaves(planWaves([c, afterDown]), deps);
+    expect(outcomes.get(after)).toEqual({ status: 'retry', error: 'waiting for an earlier operation of the same profile', retryAfterMs: 8000 });
+    expect(downOutcomes.get(afterDown)).toEqual({ status: 'retry', error: 'waiting for an earlier operation of the same profile' });
+  });
+
+  it('a part-full bulk request is held back while the endpoint has no slot; not when full, nor when preview turns it off', async () => {
+    const { sent, deps } = scripted(() => undefined, 750);
+    const two = events(2);
+    const held = await deliverWaves(planWaves(two), deps);
+    expect(held.get(two[0])).toEqual({ status: 'retry', error: 'held back 750 ms to join a fuller bulk request', retryAfterMs: 750 });
+    expect(sent).toEqual([]);
+    const sentAnyway = await deliverWaves(planWaves(two), { ...deps, holdBack: false });
+    expect(two.every((p) => sentAnyway.get(p)?.status === 'delivered')).toBe(true);
+    const full = events(1000, 10);
+    const fullOutcomes = await deliverWaves(planWaves(full), deps);
+    expect(full.every((p) => fullOutcomes.get(p)?.status === 'delivered')).toBe(true);
+    expect(sent.map((r) => r.path)).toEqual(['/api/event-bulk-create-jobs', '/api/event-bulk-create-jobs']);
+  });
+
+  it('only a bulk request refused for its content is re-sent one by one; a 503 or a refused key is not', async () => {
+    for (const [err, requests, status] of [
+      [new PermanentError('Klaviyo answered 400', 400), 3, 'failed'],
+      [new RetryableError('Klaviyo answered 503', 503), 1, 'retry'],
+      [new AuthError('Klaviyo answered 403', 403), 1, 'failed'],
+    ] as const) {
+      const { sent, deps } = scripted(() => err);
+      const two = events(2);
+      const outcomes = await deliverWaves(planWaves(two), { ...deps, holdBack: false });
+      expect(sent).toHaveLength(requests);
+      expect(outcomes.get(two[0])?.status).toBe(status);
+    }
+  });
+
+  it('tells onRequest of every request: its status or its error, the operations it carried, how long it took', async () => {
+    const { deps } = scripted((r) => (JSON.stringify(r.body).includes('bad@x.co') ? new RetryableError('Klaviyo answered 503', 503) : undefined), 0);
+    const seen: SentRequest[] = [];
+    const ok = upsert('ok@x.co');
+    const bad = upsert('bad@x.co');
+    await deliverWaves([[{ kind: 'profile.upsert', groupKey: 'a', items: [ok] }], [{ kind: 'profile.upsert', groupKey: 'b', items: [bad] }]], {
+      ...deps,
+      onRequest: (s) => seen.push(s),
+    });
+    expect(seen).toEqual([
+      { request: expect.objectContaining({ path: '/api/profile-import' }), items: [ok], durationMs: expect.any(Number), status: 202 },
+      { request: expect.objectContaining({ path: '/api/profile-import' }), items: [bad], durationMs: expect.any(Number), error: expect.any(RetryableError) },
+    ]);
+    expect(seen.every((s) => s.durationMs >= 0 && s.durationMs < 60_000)).toBe(true);
   });
 });
