@@ -10,6 +10,10 @@ import { readFileSync } from 'node:fs';
 const GROUPS = {
   spec: { mutate: ['src/spec/index.ts'], tests: ['src/spec/__tests__/spec.test.ts'] },
   identity: { mutate: ['src/actions/identity.ts'], tests: ['src/actions/__tests__/*.test.ts'] },
+  order: {
+    mutate: ['src/actions/orderCompleted/index.ts', 'src/actions/event.ts'],
+    tests: ['src/actions/__tests__/*.test.ts', 'test/delivery-rules.test.ts'],
+  },
   klaviyo: {
     mutate: ['src/klaviyo/classify.ts', 'src/klaviyo/backoff.ts', 'src/klaviyo/limiter.ts'],
     tests: ['src/klaviyo/__tests__/*.test.ts', 'test/delivery-rules.test.ts'],

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { cleanJson, hygieneWarnings, MAX_NESTING, newNotes, tooDeep } from './text.js';
+import { cleanJson, hygieneWarnings, MAX_NESTING, measureJson, newNotes } from './text.js';
 
 export type MessageType = 'identify' | 'track' | 'page' | 'screen' | 'group' | 'alias';
 export const MESSAGE_TYPES: readonly MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
@@ -126,6 +126,8 @@ function dropBadTimes(copy: Record<string, unknown>, receivedAt: number, warning
   }
 }
 
+const IDS = ['userId', 'anonymousId', 'messageId'] as const;
+
 /** Messages validateMessage returned: already clean (text hygiene done), so planning need not walk them again. */
 const validated = new WeakSet<object>();
 
@@ -139,13 +141,14 @@ export function validateMessage(
   if (input === null || typeof input !== 'object' || Array.isArray(input))
     return { ok: false, error: { field: '', message: `a message must be a JSON object, got ${describe(input)}` } };
   // Before anything that recurses (JSON.stringify, the cleaning copy): thousands of levels would overflow the stack.
-  const deep = tooDeep(input);
-  if (deep)
+  const shape = measureJson(input);
+  if (shape.deepAt !== undefined)
     return {
       ok: false,
-      error: { field: deep.field, message: `nested more than ${MAX_NESTING} levels deep; the limit is ${MAX_NESTING} levels of objects and arrays` },
+      error: { field: shape.deepAt, message: `nested more than ${MAX_NESTING} levels deep; the limit is ${MAX_NESTING} levels of objects and arrays` },
     };
-  const bytes = messageBytes(input);
+  // Serialising to count bytes exactly costs as much as the rest of validation: only for a message that might be over.
+  const bytes = shape.maxBytes > MAX_MESSAGE_BYTES ? messageBytes(input) : 0;
   if (bytes > MAX_MESSAGE_BYTES)
     return { ok: false, error: { field: '', code: 'too_large', message: `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES}` } };
   const notes = newNotes();
@@ -153,7 +156,7 @@ export function validateMessage(
   const copy = { ...cleanJson(input as Record<string, unknown>, notes) };
   if (typeof copy.type === 'string') copy.type = copy.type.toLowerCase();
   else if (copy.type === undefined && opts.typeHint) copy.type = opts.typeHint;
-  for (const k of ['userId', 'anonymousId', 'messageId'] as const) if (copy[k] === '' || copy[k] === null) delete copy[k];
+  for (const k of IDS) if (copy[k] === '' || copy[k] === null) delete copy[k];
   // The generated messageId is taken before the received time fills a dropped timestamp: a resend keeps its id.
   const fallbackId = copy.messageId === undefined ? deterministicId(copy) : undefined;
   const timeWarnings: SpecError[] = [];

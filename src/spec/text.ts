@@ -18,46 +18,73 @@ export const MAX_DEPTH = 32;
 /** Deeper than this and a message is refused: measuring and copying it would take a recursion per level. */
 export const MAX_NESTING = 64;
 
+/** UTF-8 bytes of JSON one UTF-16 unit of a string can take at most: a control character escapes to `\u001f`. */
+const BYTES_PER_UNIT = 6;
+/** The longest JSON a number, boolean or null can write (`-1.7976931348623157e+308`). */
+const SCALAR_BYTES = 24;
+
+export interface JsonShape {
+  /** The top-level field under which the value nests objects/arrays more than the limit's levels deep. */
+  deepAt?: string;
+  /**
+   * An upper bound of the value's size as JSON in UTF-8 bytes (Infinity where only JSON.stringify can tell: a
+   * `toJSON`, a bigint). Cheap to take on the walk that checks nesting; the exact size is needed only above a limit.
+   */
+  maxBytes: number;
+}
+
 /**
- * The top-level field under which `value` nests objects/arrays more than `limit` levels deep, or undefined when it
- * does not. Iterative (no recursion), so 100 000 levels cost a loop, not the call stack.
+ * How deep `value` nests and how big its JSON can be, in one walk. Iterative (no recursion), so 100 000 levels cost a
+ * loop, not the call stack.
  */
-export function tooDeep(value: unknown, limit = MAX_NESTING): { field: string } | undefined {
-  if (!value || typeof value !== 'object') return undefined;
+export function measureJson(value: unknown, limit = MAX_NESTING): JsonShape {
+  let maxBytes = 0;
   // Three parallel stacks of objects only (no tuple per value): this runs on every ingested message.
-  const values: object[] = [value];
-  const depths: number[] = [0];
-  const tops: string[] = [''];
-  const push = (v: unknown, depth: number, top: string) => {
-    if (v && typeof v === 'object') values.push(v), depths.push(depth), tops.push(top);
+  const values: object[] = [];
+  const depths: number[] = [];
+  const tops: string[] = [];
+  const visit = (v: unknown, depth: number, top: string) => {
+    if (typeof v === 'string')
+      maxBytes += BYTES_PER_UNIT * v.length + 3; // quotes, and the comma after it
+    else if (v !== null && typeof v === 'object') {
+      if (typeof (v as { toJSON?: unknown }).toJSON === 'function') maxBytes = Infinity;
+      values.push(v), depths.push(depth), tops.push(top);
+    } else maxBytes += typeof v === 'bigint' ? Infinity : SCALAR_BYTES + 1;
   };
+  visit(value, 0, '');
   while (values.length) {
     const v = values.pop()!;
     const depth = depths.pop()!;
     const top = tops.pop()!;
-    if (depth >= limit) return { field: top };
-    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) push(v[i], depth + 1, depth === 0 ? String(i) : top);
-    else for (const k of Object.keys(v)) push((v as Record<string, unknown>)[k], depth + 1, depth === 0 ? k : top);
+    if (depth >= limit) return { deepAt: top, maxBytes };
+    maxBytes += 2;
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) visit(v[i], depth + 1, depth === 0 ? String(i) : top);
+    else
+      for (const k of Object.keys(v)) {
+        maxBytes += BYTES_PER_UNIT * k.length + 3; // quotes and colon
+        visit((v as Record<string, unknown>)[k], depth + 1, depth === 0 ? k : top);
+      }
   }
-  return undefined;
+  return { maxBytes };
 }
 
+/** Where cleaning changed something, by kind; a kind's list exists only once it has an entry (most messages: none). */
 export interface HygieneNotes {
-  control: string[];
-  surrogate: string[];
-  forbidden: string[];
-  deep: string[];
+  control?: string[];
+  surrogate?: string[];
+  forbidden?: string[];
+  deep?: string[];
   /** Numbers JSON can write but a double cannot hold (1e400 parses as Infinity). */
-  overflow: string[];
+  overflow?: string[];
 }
 
-export const newNotes = (): HygieneNotes => ({ control: [], surrogate: [], forbidden: [], deep: [], overflow: [] });
+export const newNotes = (): HygieneNotes => ({});
 
 export function cleanString(s: string, path: string, notes: HygieneNotes): string {
   const out = s.replace(CONTROL, '');
-  if (out !== s) notes.control.push(path);
+  if (out !== s) (notes.control ??= []).push(path);
   const fixed = out.replace(LONE_SURROGATE, '\uFFFD');
-  if (fixed !== out) notes.surrogate.push(path);
+  if (fixed !== out) (notes.surrogate ??= []).push(path);
   return fixed;
 }
 
@@ -87,12 +114,12 @@ function cleanAt<T>(value: T, notes: HygieneNotes, at: Array<string | number>, d
   if (typeof value === 'string') return (SUSPECT.test(value) ? cleanString(value, spell(at), notes) : value) as T;
   if (typeof value === 'number' && !Number.isFinite(value)) {
     // Stored as JSON it would silently become null: make that explicit, and say so.
-    notes.overflow.push(spell(at));
+    (notes.overflow ??= []).push(spell(at));
     return null as T;
   }
   if (value && typeof value === 'object' && depth > MAX_DEPTH) {
     const path = spell(at);
-    notes.deep.push(path);
+    (notes.deep ??= []).push(path);
     return cleanString(JSON.stringify(value), path, notes) as T;
   }
   if (Array.isArray(value)) {
@@ -115,7 +142,7 @@ function cleanAt<T>(value: T, notes: HygieneNotes, at: Array<string | number>, d
       const v = (value as Record<string, unknown>)[k];
       if (FORBIDDEN_KEYS.has(k)) {
         at.push(k);
-        notes.forbidden.push(spell(at));
+        (notes.forbidden ??= []).push(spell(at));
         at.pop();
         out ??= copyKeys(value as Record<string, unknown>, keys, i);
         continue;
@@ -144,28 +171,28 @@ function copyKeys(value: Record<string, unknown>, keys: string[], n: number): Re
 export const listPaths = (paths: string[]) => (paths.length <= 3 ? paths.join(', ') : `${paths.slice(0, 3).join(', ')} and ${paths.length - 3} more`);
 
 /** One warning per kind of problem, naming where it was (at most three places, then a count). */
-export function hygieneWarnings(notes: HygieneNotes): SpecError[] {
+export function hygieneWarnings({ control, surrogate, deep, overflow, forbidden }: HygieneNotes): SpecError[] {
   const out: SpecError[] = [];
-  if (notes.control.length)
+  if (control)
     out.push({
-      field: notes.control[0],
-      message: `removed control characters (U+0000–U+001F except tab/newline, U+007F–U+009F) from ${listPaths(notes.control)}`,
+      field: control[0],
+      message: `removed control characters (U+0000–U+001F except tab/newline, U+007F–U+009F) from ${listPaths(control)}`,
     });
-  if (notes.surrogate.length)
+  if (surrogate)
     out.push({
-      field: notes.surrogate[0],
-      message: `replaced unpaired UTF-16 surrogates with U+FFFD in ${listPaths(notes.surrogate)}; send valid Unicode text`,
+      field: surrogate[0],
+      message: `replaced unpaired UTF-16 surrogates with U+FFFD in ${listPaths(surrogate)}; send valid Unicode text`,
     });
-  if (notes.deep.length) out.push({ field: notes.deep[0], message: `sent ${listPaths(notes.deep)} as JSON text: nested more than ${MAX_DEPTH} levels deep` });
-  if (notes.overflow.length)
+  if (deep) out.push({ field: deep[0], message: `sent ${listPaths(deep)} as JSON text: nested more than ${MAX_DEPTH} levels deep` });
+  if (overflow)
     out.push({
-      field: notes.overflow[0],
-      message: `sent ${listPaths(notes.overflow)} as null: the number is too large for a 64-bit float (such as 1e400); send it as a string`,
+      field: overflow[0],
+      message: `sent ${listPaths(overflow)} as null: the number is too large for a 64-bit float (such as 1e400); send it as a string`,
     });
-  if (notes.forbidden.length)
+  if (forbidden)
     out.push({
-      field: notes.forbidden[0],
-      message: `dropped ${listPaths(notes.forbidden)}: keys named __proto__, constructor or prototype are refused (they could pollute objects)`,
+      field: forbidden[0],
+      message: `dropped ${listPaths(forbidden)}: keys named __proto__, constructor or prototype are refused (they could pollute objects)`,
     });
   return out;
 }

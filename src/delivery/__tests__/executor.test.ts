@@ -194,3 +194,60 @@ describe('deliverWaves with scripted answers', () => {
     expect(seen.every((s) => s.durationMs >= 0 && s.durationMs < 60_000)).toBe(true);
   });
 });
+
+describe('deliverWaves: how long held-back operations wait, over several waves', () => {
+  const subscribe = (email: string, partition: string): PlannedOperation => ({
+    messageId: `s-${email}`,
+    action: 'subscribeProfile',
+    op: { kind: 'subscription.subscribe', channels: ['email'], profile: { email } },
+    partition,
+  });
+  const answers = (byEmail: Record<string, Error>) =>
+    scripted((r) => {
+      const body = JSON.stringify(r.body);
+      return Object.entries(byEmail).find(([email]) => body.includes(email))?.[1];
+    });
+
+  it('a key held by two rate-limited operations waits for the longer, through a third wave', async () => {
+    const { deps } = answers({ 'x@x.co': new RateLimitedError('429', 4000), 'z@x.co': new RateLimitedError('429', 8000) });
+    // Wave 1: x (user 1, 4 s) and z (user 2, 8 s). Wave 2: a subscription of z by user 1, behind both. Wave 3: user 1 again.
+    const a = upsert('x@x.co', 'u1');
+    const c = eventOf('z@x.co', 'u2');
+    const b = subscribe('z@x.co', 'u1');
+    const d = upsert('w@x.co', 'u1');
+    const waves = planWaves([a, c, b, d]);
+    expect(waves.map((w) => w.flatMap((batch) => batch.items))).toEqual([[a, c], [b], [d]]);
+    const outcomes = await deliverWaves(waves, deps);
+    expect(outcomes.get(b)).toMatchObject({ status: 'retry', retryAfterMs: 8000 });
+    expect(outcomes.get(d)).toEqual({ status: 'retry', error: 'waiting for an earlier operation of the same profile', retryAfterMs: 8000 });
+  });
+
+  it('behind a failure and a rate limit at once, an operation waits like a failure (it uses an attempt)', async () => {
+    const { deps } = answers({ 'x@x.co': new RetryableError('503', 503), 'z@x.co': new RateLimitedError('429', 8000) });
+    const a = upsert('x@x.co', 'u1');
+    const c = eventOf('z@x.co', 'u2');
+    const b = subscribe('z@x.co', 'u1');
+    const d = upsert('z@x.co', 'u3'); // behind z only, which b (no Retry-After) now holds too
+    const outcomes = await deliverWaves(planWaves([a, c, b, d]), deps);
+    expect(outcomes.get(b)).toEqual({ status: 'retry', error: 'waiting for an earlier operation of the same profile' });
+    expect(outcomes.get(d)).toEqual({ status: 'retry', error: 'waiting for an earlier operation of the same profile' });
+  });
+
+  it('a bulk job still running at jobTimeoutMs counts as delivered, saying so, instead of waiting longer', async () => {
+    const emu = await startEmulator({ rateLimits: false, jobDelayMs: 30_000 });
+    const client = new KlaviyoClient({ apiKey: 'pk_test', baseUrl: emu.url });
+    closers.push(
+      () => client.close(),
+      () => emu.close(),
+    );
+    const two = [upsert('a@x.co'), upsert('b@x.co')];
+    const outcomes = await deliverWaves(planWaves(two), {
+      transport: client,
+      lists: new ListResolver(client),
+      pollIntervalMs: 5,
+      jobTimeoutMs: 100,
+      holdBack: false,
+    });
+    expect(outcomes.get(two[0])).toMatchObject({ status: 'delivered', note: expect.stringMatching(/still \w+ after 100 ms$/) });
+  });
+});

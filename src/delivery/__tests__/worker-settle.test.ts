@@ -13,7 +13,7 @@ import { parseConfig } from '../../config/index.js';
 import { compileDestination, type CompiledDestination } from '../../destination/index.js';
 import { startEmulator } from '../../emulator/index.js';
 import { KlaviyoClient } from '../../klaviyo/client.js';
-import { AuthError, PermanentError, RateLimitedError, RetryableError } from '../../klaviyo/errors.js';
+import { AuthError, DuplicateProfileError, PermanentError, RateLimitedError, RetryableError } from '../../klaviyo/errors.js';
 import type { KeyCheck } from '../../klaviyo/key-check.js';
 import type { KlaviyoRequest, KlaviyoResponse, KlaviyoTransport } from '../../klaviyo/request.js';
 import { KV } from '../../store/keys.js';
@@ -152,6 +152,13 @@ describe('settling each message of a cycle', () => {
     const [record] = t.activity.requests.list({ destination: 'k' });
     expect(record).toMatchObject({ path: '/api/events', httpStatus: 202, messageIds: ['m1'] });
     expect(t.activity.events.get('m1')?.requests).toEqual([record.id]);
+  });
+
+  it('an empty queue is a cycle of nothing: no batch counted, nothing settled', async () => {
+    const t = await setup();
+    expect(await t.worker.cycle()).toBe(0);
+    expect(t.batches).toEqual([]);
+    expect(t.settled).toEqual({});
   });
 
   it('a message no subscription matches is acked as filtered without a request', async () => {
@@ -358,6 +365,95 @@ describe('a refused key pauses delivery', () => {
     u.worker.pause('key refused');
     vi.setSystemTime(T0 + 3_600_000);
     expect(await u.worker.cycle()).toBe(0);
+  });
+});
+
+describe('the key check’s interval', () => {
+  it('runs once the interval has passed, to the millisecond, and every minute when no interval is set', async () => {
+    fixClock();
+    let checks = 0;
+    const t = await setup({ keyCheck: { check: async () => (checks++, { ok: false, status: 403, missingScopes: [], message: 'no' }), everyMs: 30_000 } });
+    t.worker.pause('key refused');
+    vi.setSystemTime(T0 + 29_999);
+    await t.worker.cycle();
+    expect(checks).toBe(0);
+    vi.setSystemTime(T0 + 30_000);
+    await t.worker.cycle();
+    expect(checks).toBe(1);
+
+    let defaultChecks = 0;
+    const u = await setup({ keyCheck: { check: async () => (defaultChecks++, { ok: true }) } });
+    vi.setSystemTime(T0);
+    u.worker.pause('key refused');
+    vi.setSystemTime(T0 + 59_999);
+    await u.worker.cycle();
+    expect(defaultChecks).toBe(0);
+    vi.setSystemTime(T0 + 60_000);
+    await u.worker.cycle();
+    expect(defaultChecks).toBe(1);
+    expect(u.worker.paused).toBeUndefined();
+  });
+});
+
+describe('a worker without the optional hooks', () => {
+  it('goes through warnings, a key pause and resume, a conflict note and a store failure without a logger, metrics or health', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kd-bare-'));
+    const store = await createSqliteStore({ dataDir: dir });
+    await store.migrate();
+    closers.push(
+      () => rmSync(dir, { recursive: true, force: true }),
+      () => store.close(),
+    );
+    let answer: Answer = () => new AuthError('Klaviyo answered 403', 403);
+    const transport: KlaviyoTransport = {
+      async send(r) {
+        const a = answer(r);
+        if (a instanceof Error) throw a;
+        return a;
+      },
+    };
+    const worker = new DeliveryWorker({
+      name: 'k',
+      store,
+      destination: compileDestination({}),
+      transport,
+      lists: new ListResolver(transport),
+      options: parseConfig({ destinations: [{ delivery: { flushIntervalMs: 1, concurrency: 1 } }] }).destinations[0].delivery,
+      owner: 'test',
+    });
+    await store.enqueue('k', [
+      { messageId: 'i1', partitionKey: 'u1', payload: { type: 'identify', userId: 'u1', messageId: 'i1', traits: { email: 'a@x.co', phone: 'abc' } } },
+    ]);
+    expect(await worker.cycle()).toBe(1);
+    expect(worker.paused).toBeDefined();
+    worker.resume();
+    answer = accepted;
+    expect(await worker.cycle()).toBe(1);
+    // The shared phone belongs to another profile: delivered without it, and the conflict counted.
+    answer = (r) => (JSON.stringify(r.body).includes('+12125550100') ? new DuplicateProfileError('Klaviyo answered 409', 'P1') : accepted(r));
+    await store.enqueue('k', [
+      { messageId: 'i2', partitionKey: 'u2', payload: { type: 'identify', userId: 'u2', messageId: 'i2', traits: { email: 'b@x.co', phone: '+12125550100' } } },
+    ]);
+    expect(await worker.cycle()).toBe(1);
+    expect(await store.messageState('k', 'i1')).toBeUndefined();
+    expect(await store.messageState('k', 'i2')).toBeUndefined();
+    expect(JSON.parse((await store.kvGet(KV.identityConflicts('k'))) ?? '{}')).toMatchObject({ count: 1, last: { messageId: 'i2' } });
+    expect(await worker.cycle()).toBe(0);
+
+    // A store that fails, then works: the loop backs off and resumes without anyone to tell.
+    let failing = true;
+    const lease = store.lease.bind(store);
+    store.lease = (d, o) => (failing ? Promise.reject(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' })) : lease(d, o));
+    await store.enqueue('k', [{ messageId: 'm2', partitionKey: 'u2', payload: track('m2', 'u2') }]);
+    worker.start();
+    await new Promise((r) => setTimeout(r, 150));
+    failing = false;
+    await until(
+      () => store.messageState('k', 'm2'),
+      (s) => s === undefined,
+      10_000,
+    );
+    await worker.stop();
   });
 });
 

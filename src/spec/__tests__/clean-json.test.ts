@@ -1,6 +1,6 @@
 /** Text hygiene (../text.ts): what cleanJson changes, where it says it did, and that clean input is not copied. */
 import { describe, expect, it } from 'vitest';
-import { cleanJson, newNotes, tooDeep } from '../text.js';
+import { cleanJson, measureJson, newNotes } from '../text.js';
 
 describe('cleanJson', () => {
   it('returns clean input as it is: no copy', () => {
@@ -50,10 +50,29 @@ describe('cleanJson', () => {
   });
 });
 
-describe('tooDeep', () => {
+describe('measureJson', () => {
   it('names the top-level field nesting too deep, and passes what stays within the limit', () => {
-    expect(tooDeep({ a: [[[1]]], b: { c: { d: {} } } }, 3)).toEqual({ field: 'b' });
-    expect(tooDeep({ a: [[1]], b: { c: {} } }, 3)).toBeUndefined();
-    expect(tooDeep([0, [[[]]]], 3)).toEqual({ field: '1' });
+    expect(measureJson({ a: [[[1]]], b: { c: { d: {} } } }, 3).deepAt).toBe('b');
+    expect(measureJson({ a: [[1]], b: { c: {} } }, 3).deepAt).toBeUndefined();
+    expect(measureJson([0, [[[]]]], 3).deepAt).toBe('1');
+  });
+
+  it('bounds the JSON size from above, however the text escapes, and defers to JSON.stringify where only it can tell', () => {
+    const samples: unknown[] = [
+      {},
+      [],
+      'x',
+      { a: '\u0001\u0002\u0003', '\u0000': ['"\\', -1.7976931348623157e308, null, true, 'é😀', '\ud800'] },
+      { n: [Number.MIN_VALUE, -0, 1e21, 123456789.12345679, -2.2250738585072014e-308], nested: { deeper: { x: 'y'.repeat(50) } } },
+    ];
+    for (const v of samples) {
+      const exact = Buffer.byteLength(JSON.stringify(v) ?? '', 'utf8');
+      const { maxBytes } = measureJson(v);
+      expect(maxBytes).toBeGreaterThanOrEqual(exact);
+      expect(maxBytes).toBeLessThan(exact * 12 + 30); // an estimate, not a blind Infinity
+    }
+    expect(measureJson({ skipped: undefined, fn: () => 1 }).maxBytes).toBeGreaterThanOrEqual(2);
+    expect(measureJson({ at: new Date(0) }).maxBytes).toBe(Infinity);
+    expect(measureJson({ big: 1n }).maxBytes).toBe(Infinity);
   });
 });
