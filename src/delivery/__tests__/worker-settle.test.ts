@@ -343,7 +343,7 @@ describe('a refused key pauses delivery', () => {
     expect(checks).toEqual([false, true]);
     expect(t.pauses).toEqual([expect.objectContaining({ since: T0 }), undefined]);
     expect(t.worker.paused).toBeUndefined();
-    expect(t.logs.filter((l) => l.msg === 'delivery resumed')).toHaveLength(1);
+    expect(t.logs.filter((l) => l.msg === 'delivery resumed')).toEqual([{ level: 'info', msg: 'delivery resumed', o: { destination: 'k' } }]);
     expect(await t.state('i1')).toBeUndefined();
   });
 
@@ -482,6 +482,20 @@ describe('identity conflicts', () => {
     expect(t.logs.filter((l) => l.msg === 'delivered around an identity conflict').map((l) => l.o.messageId)).toEqual(['i2', 'i3']);
     expect(t.outcome('i2')).toMatchObject({ status: 'delivered', warning: expect.stringMatching(/^identity conflict/) });
     expect(t.outcome('i1')).not.toHaveProperty('warning');
+  });
+});
+
+describe('notes that are not identity conflicts', () => {
+  it('a deletion that found no profile says so on the message, and is not counted as a conflict', async () => {
+    const destination = compileDestination({
+      subscriptions: [{ subscribe: 'type = "track" and event = "Forget Me"', partnerAction: 'removeProfile', mapping: { external_id: { '@path': '$.userId' } } }],
+    });
+    const t = await setup({ destination, answer: (r) => (r.method === 'GET' ? { status: 200, headers: {}, body: { data: [] } } : accepted(r)) });
+    await t.enqueue(track('f1', 'u1', { event: 'Forget Me' }));
+    await t.worker.cycle();
+    expect(t.outcome('f1')).toMatchObject({ status: 'delivered', warning: 'no Klaviyo profile has external_id u1' });
+    expect(await t.store.kvGet(KV.identityConflicts('k'))).toBeUndefined();
+    expect(t.warnings).toEqual([]);
   });
 });
 
