@@ -488,7 +488,9 @@ describe('identity conflicts', () => {
 describe('notes that are not identity conflicts', () => {
   it('a deletion that found no profile says so on the message, and is not counted as a conflict', async () => {
     const destination = compileDestination({
-      subscriptions: [{ subscribe: 'type = "track" and event = "Forget Me"', partnerAction: 'removeProfile', mapping: { external_id: { '@path': '$.userId' } } }],
+      subscriptions: [
+        { subscribe: 'type = "track" and event = "Forget Me"', partnerAction: 'removeProfile', mapping: { external_id: { '@path': '$.userId' } } },
+      ],
     });
     const t = await setup({ destination, answer: (r) => (r.method === 'GET' ? { status: 200, headers: {}, body: { data: [] } } : accepted(r)) });
     await t.enqueue(track('f1', 'u1', { event: 'Forget Me' }));
