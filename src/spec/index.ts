@@ -128,11 +128,15 @@ function dropBadTimes(copy: Record<string, unknown>, receivedAt: number, warning
 
 const IDS = ['userId', 'anonymousId', 'messageId'] as const;
 
-/** Messages validateMessage returned: already clean (text hygiene done), so planning need not walk them again. */
-const validated = new WeakSet<object>();
+/**
+ * Marks a message validateMessage returned: already clean (text hygiene done), so planning need not walk it again.
+ * A non-enumerable symbol key: JSON, copies, comparisons and the mapping library never see it, and storing the
+ * message drops it. (A WeakSet cost about twice as much per message, and its weak references slow every collection.)
+ */
+const VALIDATED = Symbol('validated');
 
 /** True for a message validateMessage returned (not a copy of one, e.g. one read back from the store). */
-export const wasValidated = (m: object): boolean => validated.has(m);
+export const wasValidated = (m: object): boolean => (m as { [VALIDATED]?: true })[VALIDATED] === true;
 
 export function validateMessage(
   input: unknown,
@@ -168,7 +172,7 @@ export function validateMessage(
   }
   const message = r.data as SegmentMessage;
   if (!message.messageId) message.messageId = fallbackId ?? deterministicId(copy);
-  validated.add(message);
+  Object.defineProperty(message, VALIDATED, { value: true }); // not enumerable: copies and comparisons leave it out
   const warnings = [...hygieneWarnings(notes), ...timeWarnings];
   return warnings.length ? { ok: true, message, warnings } : { ok: true, message };
 }
