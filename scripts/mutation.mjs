@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 
 const GROUPS = {
   spec: { mutate: ['src/spec/index.ts'], tests: ['src/spec/__tests__/spec.test.ts'] },
-  identity: { mutate: ['src/actions/identity.ts'], tests: ['src/actions/__tests__/*.test.ts'] },
+  identity: { mutate: ['src/actions/identity.ts', 'src/actions/bounded-cache.ts'], tests: ['src/actions/__tests__/*.test.ts'] },
   order: {
     mutate: ['src/actions/orderCompleted/index.ts', 'src/actions/event.ts'],
     tests: ['src/actions/__tests__/*.test.ts', 'test/delivery-rules.test.ts'],

@@ -4,6 +4,7 @@
  */
 import { getCountries, isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import type { PlanWarning } from './types.js';
+import { BoundedCache } from './bounded-cache.js';
 
 export type Identifier = 'email' | 'phone_number' | 'external_id' | 'anonymous_id' | '_kx' | 'id';
 
@@ -131,34 +132,6 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
       `(+12125550100)${hints.length ? '' : ', or set a country (country_code, the address country, or the destination setting defaultCountry)'}`,
   });
   return undefined;
-}
-
-/**
- * A map of at most about `max` entries, by two keys, that forgets the least recently added: parsing the same phone
- * number again (a user's every event carries it) costs a lookup, and a stream of distinct numbers cannot grow it
- * without bound. Two generations, the older dropped whole when the newer is full: deleting a Map's oldest entry
- * one at a time makes V8 skip its deleted slots on every later eviction, which costs more than the work cached.
- * Two keys, so no key string is built per lookup.
- */
-class BoundedCache<V> {
-  private young = new Map<string, Map<string, V>>();
-  private old = new Map<string, Map<string, V>>();
-  private size = 0;
-  constructor(private readonly max: number) {}
-  get(a: string, b: string): V | undefined {
-    return this.young.get(a)?.get(b) ?? this.old.get(a)?.get(b);
-  }
-  set(a: string, b: string, value: V): void {
-    if (this.size >= this.max / 2) {
-      this.old = this.young;
-      this.young = new Map();
-      this.size = 0;
-    }
-    let inner = this.young.get(a);
-    if (!inner) this.young.set(a, (inner = new Map()));
-    if (!inner.has(b)) this.size++;
-    inner.set(b, value);
-  }
 }
 
 /** A phone number as parsed under the given country hints: its E.164 form and extension, or no number when invalid. */

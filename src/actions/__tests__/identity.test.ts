@@ -82,6 +82,11 @@ describe('normaliseEmail', () => {
     expect(email(atLimit).value).toBe(atLimit);
     const over = `b${atLimit}`;
     expect(email(over).warnings).toEqual([{ field: 'traits.email', message: `dropped ${JSON.stringify(over)}: longer than Klaviyo's 100 characters` }]);
+    // Exactly 100 characters but invalid: it is its form that is wrong, not its length.
+    const invalidAtLimit = 'a'.repeat(MAX_EMAIL);
+    expect(email(invalidAtLimit).warnings).toEqual([{ field: 'traits.email', message: `dropped ${JSON.stringify(invalidAtLimit)}: ${invalid}` }]);
+    // Only a leading mailto: is removed.
+    expect(email('ann.mailto:lee@x.co').value).toBeUndefined();
     expect(normaliseEmail(1, [])).toBeUndefined();
     const w: PlanWarning[] = [];
     normaliseEmail('x', w);
@@ -118,6 +123,8 @@ describe('normalisePhone', () => {
     expect(phone('2079460958', ['united states', 'GB']).value).toBe('+12079460958');
     expect(phone('2079460958', ['Narnia', 'GB', 'gb']).value).toBe('+442079460958');
     expect(phone(12125550100, ['US']).value).toBe('+12125550100');
+    // Only a leading 00 is the international prefix; a 00 inside a national number stays.
+    expect(phone('2079460091', ['GB']).value).toBe('+442079460091');
   });
   it('drops what is not a number, saying why and what to send', () => {
     for (const v of [undefined, null, '']) expect(phone(v)).toEqual({ value: undefined, warnings: [] });

@@ -230,6 +230,16 @@ describe('validateBatch: edges', () => {
     const onlyIntegrations = validateBatch({ batch: [{ type: 'track', userId: 'a', event: 'x' }], integrations: { Klaviyo: true } });
     expect(onlyIntegrations.messages[0]).toMatchObject({ integrations: { Klaviyo: true } });
     expect(onlyIntegrations.messages[0]).not.toHaveProperty('context');
+    // Batch-level keys that are not objects are ignored, not spread into each message.
+    const strings = validateBatch({ batch: [{ type: 'track', userId: 'a', event: 'x' }], integrations: 'xy', context: 'ab' });
+    expect(strings.messages[0]).not.toHaveProperty('integrations');
+    expect(strings.messages[0]).not.toHaveProperty('context');
+    // A message that is not an object is refused as such, with or without batch-level keys.
+    for (const shared of [{}, { context: { ip: '1.1.1.1' } }])
+      expect(validateBatch({ batch: [5, ['a']], ...shared }).errors.map((e) => e.message)).toEqual([
+        'a message must be a JSON object, got a number',
+        'a message must be a JSON object, got an array',
+      ]);
   });
   it('warnings carry the message’s index and field', () => {
     const r = validateBatch({
