@@ -123,6 +123,9 @@ describe('normalisePhone', () => {
     expect(phone('2079460958', ['united states', 'GB']).value).toBe('+12079460958');
     expect(phone('2079460958', ['Narnia', 'GB', 'gb']).value).toBe('+442079460958');
     expect(phone(12125550100, ['US']).value).toBe('+12125550100');
+    // Cached per number and per list of hints: invalid under US alone, valid once GB is a hint too.
+    expect(phone('7911123456', ['US']).value).toBeUndefined();
+    expect(phone('7911123456', ['US', 'GB']).value).toBe('+447911123456');
     // Only a leading 00 is the international prefix; a 00 inside a national number stays.
     expect(phone('2079460091', ['GB']).value).toBe('+442079460091');
   });

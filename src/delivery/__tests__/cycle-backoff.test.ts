@@ -48,6 +48,31 @@ describe('delivery cycle backoff', () => {
   });
 });
 
+describe('stopping while the store fails', () => {
+  it('a stop during a failing store call ends at once, without waiting out the backoff', async () => {
+    vi.useFakeTimers();
+    let failLease!: (err: Error) => void;
+    const store = { lease: () => new Promise((_, reject) => (failLease = reject)) } as unknown as Store;
+    const worker = new DeliveryWorker({
+      name: 'd',
+      store,
+      destination: {} as DeliveryWorkerOptions['destination'],
+      transport: {} as DeliveryWorkerOptions['transport'],
+      lists: {} as DeliveryWorkerOptions['lists'],
+      options: { concurrency: 1, flushIntervalMs: 100, batchSize: 10, leaseMs: 1000, maxAttempts: 3, maxAgeMs: 60_000 } as DeliveryWorkerOptions['options'],
+      owner: 'test',
+    });
+    worker.start();
+    await vi.advanceTimersByTimeAsync(0);
+    let stopped = false;
+    const stopping = worker.stop().then(() => (stopped = true));
+    failLease(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(stopped).toBe(true);
+    await stopping;
+  });
+});
+
 describe('the store coming back', () => {
   it('logs one "delivery resumed"; a full disk ends only when a lease takes messages; a poke does not cut the backoff short', async () => {
     vi.useFakeTimers();

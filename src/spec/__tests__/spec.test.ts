@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateMessage, validateBatch, messageBytes, partitionKey, MAX_MESSAGE_BYTES, MAX_BATCH_MESSAGES } from '../index.js';
+import { validateMessage, validateBatch, messageBytes, partitionKey, wasValidated, MAX_MESSAGE_BYTES, MAX_BATCH_MESSAGES } from '../index.js';
 import { compileTrigger, TriggerError } from '../../subscriptions/index.js';
 
 const bad = (input: unknown, field: string, message?: RegExp) => {
@@ -173,6 +173,19 @@ describe('validateMessage: edges of each rule', () => {
   it('partitions by user: userId, else anonymousId', () => {
     expect(partitionKey({ userId: 'u1', anonymousId: 'a1' })).toBe('u1');
     expect(partitionKey({ anonymousId: 'a1' })).toBe('a1');
+  });
+});
+
+describe('wasValidated', () => {
+  it('is true for a message validateMessage returned, and for no copy of it: planning cleans those again', () => {
+    const input = { type: 'track', userId: 'u', event: 'E', properties: { a: 1 } };
+    const r = validateMessage(input);
+    if (!r.ok) throw new Error('expected a valid message');
+    expect(wasValidated(r.message)).toBe(true);
+    expect(wasValidated(input)).toBe(false);
+    expect(wasValidated({ ...r.message })).toBe(false);
+    expect(wasValidated(JSON.parse(JSON.stringify(r.message)))).toBe(false);
+    expect(Object.keys(r.message)).toEqual(['type', 'userId', 'event', 'properties', 'messageId']);
   });
 });
 
