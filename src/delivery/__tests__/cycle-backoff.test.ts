@@ -9,6 +9,21 @@ import type { DeliveryWorkerOptions } from '../worker.js';
 
 afterEach(() => vi.useRealTimers());
 
+/** A worker of one loop on `store`, flushing every 100 ms, delivering to a transport that accepts everything. */
+function workerOn(store: Store, extra: Partial<DeliveryWorkerOptions> = {}): DeliveryWorker {
+  const transport = { send: async () => ({ status: 202, headers: {}, body: undefined }) };
+  return new DeliveryWorker({
+    name: 'd',
+    store,
+    destination: compileDestination({}),
+    transport,
+    lists: new ListResolver(transport),
+    options: { concurrency: 1, flushIntervalMs: 100, batchSize: 10, leaseMs: 1000, maxAttempts: 3, maxAgeMs: 60_000 } as DeliveryWorkerOptions['options'],
+    owner: 'test',
+    ...extra,
+  });
+}
+
 describe('delivery cycle backoff', () => {
   it('doubles from 100 ms and stops at the cap', () => {
     expect([1, 2, 3, 4].map(cycleBackoffMs)).toEqual([100, 200, 400, 800]);
@@ -24,17 +39,7 @@ describe('delivery cycle backoff', () => {
     const errors: string[] = [];
     const logger = { info: () => {}, warn: () => {}, error: (_o: object, msg?: string) => errors.push(msg ?? '') };
     const health = new StoreHealth();
-    const worker = new DeliveryWorker({
-      name: 'd',
-      store,
-      destination: {} as DeliveryWorkerOptions['destination'],
-      transport: {} as DeliveryWorkerOptions['transport'],
-      lists: {} as DeliveryWorkerOptions['lists'],
-      options: { concurrency: 1, flushIntervalMs: 100, batchSize: 10, leaseMs: 1000, maxAttempts: 3, maxAgeMs: 60_000 } as DeliveryWorkerOptions['options'],
-      owner: 'test',
-      logger,
-      storeHealth: health,
-    });
+    const worker = workerOn(store, { logger, storeHealth: health });
     worker.start();
     await vi.advanceTimersByTimeAsync(60_000);
     // Every 100 ms would be 600 tries; 100 ms doubling to a 30 s cap is 11.
@@ -53,15 +58,7 @@ describe('stopping while the store fails', () => {
     vi.useFakeTimers();
     let failLease!: (err: Error) => void;
     const store = { lease: () => new Promise((_, reject) => (failLease = reject)) } as unknown as Store;
-    const worker = new DeliveryWorker({
-      name: 'd',
-      store,
-      destination: {} as DeliveryWorkerOptions['destination'],
-      transport: {} as DeliveryWorkerOptions['transport'],
-      lists: {} as DeliveryWorkerOptions['lists'],
-      options: { concurrency: 1, flushIntervalMs: 100, batchSize: 10, leaseMs: 1000, maxAttempts: 3, maxAgeMs: 60_000 } as DeliveryWorkerOptions['options'],
-      owner: 'test',
-    });
+    const worker = workerOn(store);
     worker.start();
     await vi.advanceTimersByTimeAsync(0);
     let stopped = false;
@@ -91,18 +88,7 @@ describe('the store coming back', () => {
     const logs: Array<[string, string, Record<string, unknown>]> = [];
     const log = (level: string) => (o: object, msg?: string) => void logs.push([level, msg ?? '', o as Record<string, unknown>]);
     const health = new StoreHealth();
-    const transport = { send: async () => ({ status: 202, headers: {}, body: undefined }) };
-    const worker = new DeliveryWorker({
-      name: 'd',
-      store,
-      destination: compileDestination({}),
-      transport,
-      lists: new ListResolver(transport),
-      options: { concurrency: 1, flushIntervalMs: 100, batchSize: 10, leaseMs: 1000, maxAttempts: 3, maxAgeMs: 60_000 } as DeliveryWorkerOptions['options'],
-      owner: 'test',
-      logger: { info: log('info'), warn: log('warn'), error: log('error') },
-      storeHealth: health,
-    });
+    const worker = workerOn(store, { logger: { info: log('info'), warn: log('warn'), error: log('error') }, storeHealth: health });
     worker.start();
     await vi.advanceTimersByTimeAsync(1600); // failures 1–5: waits of 100, 200, 400, 800 ms
     const before = leases;
