@@ -511,6 +511,22 @@ describe('the loops', () => {
   };
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+  it('after thousands of idle waits, one poke delivers at once and nothing piles up', async () => {
+    const t = await setup({ delivery: { flushIntervalMs: 1, concurrency: 4 } });
+    t.worker.start();
+    closers.push(() => t.worker.stop());
+    await sleep(1500); // four loops idling every millisecond: thousands of waits
+    expect((t.worker as unknown as { waiting: Set<unknown> }).waiting.size).toBeLessThanOrEqual(4);
+    await t.store.enqueue('k', [{ messageId: 'm1', partitionKey: 'u1', payload: { type: 'track', event: 'E', userId: 'u1', messageId: 'm1' } }]);
+    t.worker.poke();
+    await until(
+      () => t.sent.length,
+      (n) => n === 1,
+      5000,
+    );
+    expect(t.sent[0]).toMatchObject({ method: 'POST', path: '/api/events' });
+  });
+
   it('a backlog drains without waiting the flush interval; an empty queue is looked at once per interval', async () => {
     const t = await setup({ delivery: { flushIntervalMs: 60_000, batchSize: 1, concurrency: 1 } });
     const c = counting(t.store);
