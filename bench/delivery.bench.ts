@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { validateMessage, type SegmentMessage } from '../src/spec/index.js';
+import { validateMessage, type SegmentMessage } from '../src/message/index.js';
 import { compileDestination, planMessage } from '../src/destination/index.js';
 import { startEmulator } from '../src/emulator/index.js';
 import { KlaviyoClient } from '../src/klaviyo/client.js';
@@ -20,7 +20,7 @@ import { ListResolver } from '../src/delivery/list-resolver.js';
 import { DeliveryWorker } from '../src/delivery/worker.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { parseConfig } from '../src/config/index.js';
-import { KINDS } from '../src/kinds/index.js';
+import { KINDS } from '../src/operation-kinds/index.js';
 
 const { values: args } = parseArgs({
   options: { seconds: { type: 'string', default: '120' }, multiplier: { type: 'string', default: '0.2' }, faults: { type: 'string', default: '0' } },

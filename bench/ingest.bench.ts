@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { parseConfig } from '../src/config/index.js';
-import { partitionKey, validateBatch } from '../src/spec/index.js';
+import { partitionKey, validateBatch } from '../src/message/index.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { startService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';

@@ -4,7 +4,7 @@
  * Run: npm run bench
  */
 import { createRequire } from 'node:module';
-import { validateMessage, type SegmentMessage } from '../src/spec/index.js';
+import { validateMessage, type SegmentMessage } from '../src/message/index.js';
 import { compileDestination, planMessage } from '../src/destination/index.js';
 import { previewRequests } from '../src/preview/index.js';
 import type { PlannedOperation } from '../src/klaviyo/operations.js';

@@ -5,7 +5,7 @@
  * Run: node --import tsx bench/mapping.profile.ts
  */
 import { Session } from 'node:inspector/promises';
-import { validateMessage } from '../src/spec/index.js';
+import { validateMessage } from '../src/message/index.js';
 import { compileDestination, planMessage } from '../src/destination/index.js';
 import { kinds } from './mapping.inputs.js';
 

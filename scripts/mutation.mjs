@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const GROUPS = {
-  spec: { mutate: ['src/spec/index.ts'], tests: ['src/spec/__tests__/spec.test.ts'] },
+  message: { mutate: ['src/message/index.ts'], tests: ['src/message/__tests__/message.test.ts'] },
   identity: { mutate: ['src/actions/identity.ts', 'src/actions/bounded-cache.ts'], tests: ['src/actions/__tests__/*.test.ts'] },
   order: {
     mutate: ['src/actions/orderCompleted/index.ts', 'src/actions/event.ts'],
@@ -24,7 +24,7 @@ const GROUPS = {
     tests: ['src/delivery/__tests__/*.test.ts', 'test/delivery-rules.test.ts', 'test/settle.test.ts'],
   },
   kinds: {
-    mutate: ['src/kinds/*.ts', 'src/klaviyo/operations.ts'],
+    mutate: ['src/operation-kinds/*.ts', 'src/klaviyo/operations.ts'],
     tests: [
       'src/delivery/__tests__/executor.test.ts',
       'src/presets/__tests__/delivery.test.ts',

@@ -21,7 +21,7 @@ import { RateLimitedError, RetryableError } from '../src/klaviyo/errors.js';
 import { RateLimiter } from '../src/klaviyo/limiter.js';
 import type { Operation, PlannedOperation } from '../src/klaviyo/operations.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../src/klaviyo/request.js';
-import { validateMessage } from '../src/spec/index.js';
+import { validateMessage } from '../src/message/index.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 
 const closers: Array<() => Promise<unknown> | unknown> = [];

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../src/emulator/index.js';
 import { KlaviyoClient } from '../src/klaviyo/client.js';
-import { validateMessage } from '../src/spec/index.js';
+import { validateMessage } from '../src/message/index.js';
 import { compileDestination, planMessage } from '../src/destination/index.js';
 import { planWaves } from '../src/batcher/index.js';
 import { deliverWaves } from '../src/delivery/executor.js';

@@ -17,7 +17,7 @@ import { KlaviyoClient } from '../src/klaviyo/client.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../src/klaviyo/request.js';
 import { getPreset } from '../src/presets/index.js';
 import { runPreview } from '../src/preview/index.js';
-import { partitionKey, validateMessage } from '../src/spec/index.js';
+import { partitionKey, validateMessage } from '../src/message/index.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { validateStrict } from './helpers/klaviyo-validate.js';
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { startService, type RunningService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
-import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES } from '../src/spec/index.js';
+import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES } from '../src/message/index.js';
 
 const KEY = 'sdk_paths_write_key';
 const SHOP = 'http://shop.test:8000';

@@ -9,7 +9,7 @@ import removeProfileFromList from './removeProfileFromList/index.js';
 import subscribeProfile from './subscribeProfile/index.js';
 import unsubscribeProfile from './unsubscribeProfile/index.js';
 import removeProfile from './removeProfile/index.js';
-import type { SegmentMessage } from '../spec/index.js';
+import type { SegmentMessage } from '../message/index.js';
 import { identifiers } from './profile.js';
 import { resolveIdentity } from './identity.js';
 

@@ -3,7 +3,7 @@
  * sent to be refused: what Klaviyo would reject is truncated or dropped, with a warning naming what and why.
  */
 import type { ProfileAttributes } from '../klaviyo/operations.js';
-import { FORBIDDEN_KEYS, listPaths } from '../spec/text.js';
+import { FORBIDDEN_KEYS, listPaths } from '../message/text.js';
 import { PayloadError, type PlanWarning } from './types.js';
 
 export const LIMITS = {

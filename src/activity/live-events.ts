@@ -2,7 +2,7 @@
  * The newest incoming messages, as the dashboard's Live events shows them, with what became of each per
  * destination. In memory, per process: this is a window onto traffic, not a record (the store is that).
  */
-import type { SegmentMessage } from '../spec/index.js';
+import type { SegmentMessage } from '../message/index.js';
 import { normaliseEmail } from '../actions/identity.js';
 import { Ring } from './ring.js';
 

@@ -11,7 +11,7 @@
  * job could apply in either order. Each kind's limits, group key and what stands alone come from its module in src/kinds.
  */
 import { orderKeys, type OperationKind, type PlannedOperation } from '../klaviyo/operations.js';
-import { kindOf, KINDS } from '../kinds/index.js';
+import { kindOf, KINDS } from '../operation-kinds/index.js';
 
 export interface Batch {
   kind: OperationKind;

@@ -9,9 +9,9 @@ import type { Batch } from '../batcher/index.js';
 import { orderKeys, type PlannedOperation } from '../klaviyo/operations.js';
 import type { KlaviyoTransport, SentRequest } from '../klaviyo/request.js';
 import { AuthError, KlaviyoError, PermanentError, RateLimitedError, RetryableError } from '../klaviyo/errors.js';
-import { kindOf, type OpOutcome, type SendContext } from '../kinds/index.js';
+import { kindOf, type OpOutcome, type SendContext } from '../operation-kinds/index.js';
 
-export type { OpOutcome } from '../kinds/index.js';
+export type { OpOutcome } from '../operation-kinds/index.js';
 
 export interface ExecutorDeps {
   transport: KlaviyoTransport;

@@ -7,7 +7,7 @@
 import type { Store, LeasedMessage } from '../store/types.js';
 import type { CompiledDestination } from '../destination/index.js';
 import { planMessage } from '../destination/index.js';
-import type { SegmentMessage } from '../spec/index.js';
+import type { SegmentMessage } from '../message/index.js';
 import type { PlannedOperation } from '../klaviyo/operations.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import { planWaves } from '../batcher/index.js';

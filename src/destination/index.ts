@@ -10,8 +10,8 @@ import { getPreset, type Preset } from '../presets/index.js';
 import { compileTrigger, TriggerError, type CompiledTrigger } from '../subscriptions/index.js';
 import { compileMapping, mapPayload, validatePayload, type CompiledMapping } from '../mapping/index.js';
 import type { Operation, PlannedOperation } from '../klaviyo/operations.js';
-import { wasValidated, type SegmentMessage } from '../spec/index.js';
-import { cleanJson, hygieneWarnings, newNotes } from '../spec/text.js';
+import { wasValidated, type SegmentMessage } from '../message/index.js';
+import { cleanJson, hygieneWarnings, newNotes } from '../message/text.js';
 import { resolveIdentity, type Identity } from '../actions/identity.js';
 
 export interface DestinationConfig {

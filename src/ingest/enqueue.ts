@@ -2,7 +2,7 @@
  * The one path from accepted messages to the queue, for the HTTP tracking API and the library call alike:
  * store them for each of the source's destinations, then count them and tell the listeners (workers, dashboard).
  */
-import { partitionKey, validateBatch, type SegmentMessage } from '../spec/index.js';
+import { partitionKey, validateBatch, type SegmentMessage } from '../message/index.js';
 import type { IngestOptions, IngestSource } from './index.js';
 
 export type EnqueueContext = Pick<IngestOptions, 'store' | 'storeHealth' | 'metrics' | 'onEnqueued'>;

@@ -10,7 +10,7 @@
 import { isUtf8 } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { MAX_BATCH_BYTES, MAX_LISTED_ERRORS, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../spec/index.js';
+import { MAX_BATCH_BYTES, MAX_LISTED_ERRORS, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../message/index.js';
 import type { Store } from '../store/types.js';
 import { HttpError, jsonErrorHandler } from '../http/errors.js';
 import { enqueueMessages } from './enqueue.js';

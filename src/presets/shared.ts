@@ -1,7 +1,7 @@
 /** What every preset is, and the pure helpers the compatibility presets share. */
 import { z } from 'zod';
 import type { DestinationSettings, PlanWarning, Subscription } from '../actions/types.js';
-import type { SegmentMessage } from '../spec/index.js';
+import type { SegmentMessage } from '../message/index.js';
 
 /** The pre-step's verdict on one message: what the subscriptions see (null: the original sent nothing), and what was changed. */
 export interface PresetStep {

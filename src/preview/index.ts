@@ -5,7 +5,7 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { partitionKey, validateMessage } from '../spec/index.js';
+import { partitionKey, validateMessage } from '../message/index.js';
 import { compileDestination, planMessage, type CompiledDestination, type DestinationConfig } from '../destination/index.js';
 import type { PlannedOperation } from '../klaviyo/operations.js';
 import { planWaves } from '../batcher/index.js';

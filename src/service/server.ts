@@ -9,7 +9,7 @@ import { registerUi } from '../admin/ui.js';
 import { jsonErrorHandler } from '../http/errors.js';
 import { ingestPlugin, outageOf, type IngestOptions } from '../ingest/index.js';
 import { rewriteSdkPath } from '../ingest/sdk.js';
-import { MAX_BATCH_BYTES } from '../spec/index.js';
+import { MAX_BATCH_BYTES } from '../message/index.js';
 import type { StoreHealth } from '../store/outage.js';
 import { healthPlugin, type HealthOptions } from './health.js';
 

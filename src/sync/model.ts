@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { AudienceConfig, ModelConfig } from '../config/index.js';
 import type { Subscription } from '../actions/types.js';
 import { ACTIONS } from '../actions/index.js';
-import type { SegmentMessage } from '../spec/index.js';
+import type { SegmentMessage } from '../message/index.js';
 import type { Row } from './sources.js';
 import { checkTargets, planColumns, planMapping, resolveTarget, vocabulary, type ColumnRules, type PlannedColumn } from './columns.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileDestination, planMessage, ConfigError } from '../../destination/index.js';
-import { validateMessage, type SegmentMessage } from '../../spec/index.js';
+import { validateMessage, type SegmentMessage } from '../../message/index.js';
 import { onDelete, ACTIONS } from '../index.js';
 
 const dest = compileDestination({ settings: { defaultCountry: 'US' } });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { compileDestination, planMessage, type CompiledDestination, type MessageResult } from '../../destination/index.js';
-import { validateMessage, type SegmentMessage } from '../../spec/index.js';
+import { validateMessage, type SegmentMessage } from '../../message/index.js';
 import { previewRequests, type PreviewRequest } from '../../preview/index.js';
 import { LIMITS, jsonBytes } from '../limits.js';
 import { onDelete } from '../index.js';

@@ -5,7 +5,7 @@
 import { Readable, Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { compileDestination, planMessage } from '../../destination/index.js';
-import { validateBatch, validateMessage, type SegmentMessage } from '../../spec/index.js';
+import { validateBatch, validateMessage, type SegmentMessage } from '../../message/index.js';
 import { previewRequests, type PreviewRequest } from '../../preview/index.js';
 import { planWaves } from '../../batcher/index.js';
 import { runPreview } from '../../preview/index.js';

@@ -3,7 +3,7 @@ import type { PatchProperties } from '../../klaviyo/operations.js';
 import { email, phone_number, country_code, external_id, list_id, enable_batching, profileAttributes, path } from '../fields.js';
 import { identifiers, requireOne, attributes } from '../profile.js';
 import { fitProfile } from '../limits.js';
-import { FORBIDDEN_KEYS } from '../../spec/text.js';
+import { FORBIDDEN_KEYS } from '../../message/text.js';
 
 /** Traits that become Klaviyo attributes, so they are not repeated as custom properties. */
 const MAPPED_TRAITS = new Set([

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LiveEvents } from '../../activity/live-events.js';
 import { EventStreamHub, type StreamSink } from '../event-stream.js';
-import type { SegmentMessage } from '../../spec/index.js';
+import type { SegmentMessage } from '../../message/index.js';
 
 afterEach(() => vi.restoreAllMocks());
 

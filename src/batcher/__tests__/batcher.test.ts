@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planWaves } from '../index.js';
 import { previewRequests } from '../../preview/index.js';
 import { RecordingTransport } from '../../preview/recording-transport.js';
-import { kindOf } from '../../kinds/index.js';
+import { kindOf } from '../../operation-kinds/index.js';
 import type { Operation, PlannedOperation } from '../../klaviyo/operations.js';
 import { validateStrict } from '../../../test/helpers/klaviyo-validate.js';
 

@@ -1,8 +1,8 @@
 /** planWaves rule by rule, on the shape it returns: which operations share a request, and in which wave. */
 import { describe, expect, it } from 'vitest';
 import { planWaves, type Batch } from '../index.js';
-import { KINDS } from '../../kinds/index.js';
-import { REQUEST_BYTES } from '../../kinds/types.js';
+import { KINDS } from '../../operation-kinds/index.js';
+import { REQUEST_BYTES } from '../../operation-kinds/types.js';
 import type { Operation, PlannedOperation } from '../../klaviyo/operations.js';
 
 let n = 0;

@@ -1,7 +1,7 @@
 /** Test helpers: plan a message through a preset, preview its requests (delivery's send code, recorded) and check each against the OpenAPI spec (strict). */
 import { expect } from 'vitest';
 import { compileDestination, planMessage, type CompiledDestination, type MessageResult } from '../../destination/index.js';
-import { validateMessage } from '../../spec/index.js';
+import { validateMessage } from '../../message/index.js';
 import { previewRequests, type PreviewRequest } from '../../preview/index.js';
 import type { PlannedOperation } from '../../klaviyo/operations.js';
 import { validateStrict } from '../../../test/helpers/klaviyo-validate.js';

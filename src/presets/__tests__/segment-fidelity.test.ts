@@ -12,7 +12,7 @@ import { startEmulator } from '../../emulator/index.js';
 import type { PlannedOperation } from '../../klaviyo/operations.js';
 import { compileDestination, planMessage, type CompiledDestination } from '../../destination/index.js';
 import { previewMessage } from '../../preview/index.js';
-import { validateMessage } from '../../spec/index.js';
+import { validateMessage } from '../../message/index.js';
 import { defaultMapping } from '../../mapping/index.js';
 import { ACTIONS } from '../../actions/index.js';
 import { expectValid } from './helpers.js';

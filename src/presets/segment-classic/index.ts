@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { PayloadError, type PlanWarning, type Subscription } from '../../actions/types.js';
-import type { SegmentMessage } from '../../spec/index.js';
+import type { SegmentMessage } from '../../message/index.js';
 import {
   DERIVED,
   EMAIL_LIKE,
