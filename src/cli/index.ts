@@ -53,11 +53,16 @@ program
   .option('--api-key <key>', 'accept only this Klaviyo API key (default: any)')
   .option('--no-rate-limits', 'do not enforce Klaviyo rate-limit tiers')
   .option('--rate-limit-multiplier <x>', 'multiply every tier (benchmarks)')
-  .action(async (o: { port: string; host: string; apiKey?: string; rateLimits: boolean; rateLimitMultiplier?: string }) => {
+  .option(
+    '--job-ms <ms|min-max>',
+    "how long each bulk job takes to process, fixed (15000) or drawn from a range (2000-15000); Klaviyo's take seconds to minutes",
+    '10',
+  )
+  .action(async (o: { port: string; host: string; apiKey?: string; rateLimits: boolean; rateLimitMultiplier?: string; jobMs: string }) => {
     try {
-      const { startEmulator } = await import('../emulator/index.js');
+      const { startEmulator, parseJobTime } = await import('../emulator/index.js');
       const rateLimits = o.rateLimits ? (o.rateLimitMultiplier ? Number(o.rateLimitMultiplier) : true) : false;
-      const emu = await startEmulator({ port: Number(o.port), host: o.host, apiKey: o.apiKey, rateLimits });
+      const emu = await startEmulator({ port: Number(o.port), host: o.host, apiKey: o.apiKey, rateLimits, jobDelayMs: parseJobTime(o.jobMs) });
       process.stdout.write(`Klaviyo emulator listening on ${emu.url} (state: ${emu.url}/__emulator/state)\n`);
       const stop = () => emu.close().then(() => process.exit(0));
       process.once('SIGTERM', stop);

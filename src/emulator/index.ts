@@ -25,10 +25,27 @@ export interface FaultOptions {
    * faults are set again (`0` holds all). Lets a test stop delivery mid-way, then kill the sender while it is held.
    */
   holdAfter?: number;
+  /**
+   * How long each bulk job takes to process, in ms (overrides the emulator's `jobDelayMs`); with `jobMsMax`, each job
+   * takes a time drawn between the two. Klaviyo's own take seconds to minutes.
+   */
+  jobMs?: number;
+  jobMsMax?: number;
   seed?: number;
 }
 
-const FAULT_KEYS = ['rate429', 'rate500', 'rate400', 'rateSlow', 'slowMs', 'rateDrop', 'holdAfter', 'seed'] as const;
+const FAULT_KEYS = ['rate429', 'rate500', 'rate400', 'rateSlow', 'slowMs', 'rateDrop', 'holdAfter', 'jobMs', 'jobMsMax', 'seed'] as const;
+
+/** A job processing time: a fixed number of ms, or a range to draw from. */
+export type JobTime = number | { min: number; max: number };
+
+/** `15000` or `2000-15000` (ms), as the CLI takes it. */
+export function parseJobTime(text: string): JobTime {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
+  if (!m || (m[2] !== undefined && Number(m[2]) < Number(m[1])))
+    throw new Error(`job time must be milliseconds (e.g. 15000) or a range min-max (e.g. 2000-15000), not "${text}"`);
+  return m[2] === undefined ? Number(m[1]) : { min: Number(m[1]), max: Number(m[2]) };
+}
 
 export interface EmulatorOptions {
   /** Only this key is accepted; unset → any non-empty key. */
@@ -39,8 +56,8 @@ export interface EmulatorOptions {
   rateLimits?: boolean | number;
   /** Validate bodies against the OpenAPI spec, strictly (default true). */
   validate?: boolean;
-  /** How long bulk jobs take to complete (default 10 ms). */
-  jobDelayMs?: number;
+  /** How long bulk jobs take to complete (default 10 ms): fixed, or a range each job's time is drawn from. */
+  jobDelayMs?: JobTime;
   faults?: FaultOptions;
 }
 
@@ -86,7 +103,12 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   let passed = 0;
   let release = () => {};
   let released = new Promise<void>((r) => (release = r));
-  const jobDelay = opts.jobDelayMs ?? 10;
+  // Each job's processing time: the faults' when set, else the emulator's own.
+  const jobDelay = (): number => {
+    const t: JobTime =
+      faults.jobMs !== undefined ? (faults.jobMsMax !== undefined ? { min: faults.jobMs, max: faults.jobMsMax } : faults.jobMs) : (opts.jobDelayMs ?? 10);
+    return typeof t === 'number' ? t : t.min + Math.round(random() * (t.max - t.min));
+  };
   const pending = new Set<Promise<void>>();
 
   app.addContentTypeParser(['application/vnd.api+json', 'application/json'], { parseAs: 'string' }, (_req, body, done) => {
@@ -199,7 +221,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     }
   };
   const later = (fn: () => void) => {
-    const p = new Promise<void>((resolve) => setTimeout(() => (fn(), resolve()), jobDelay));
+    const p = new Promise<void>((resolve) => setTimeout(() => (fn(), resolve()), jobDelay()));
     pending.add(p);
     p.finally(() => pending.delete(p));
   };
@@ -538,6 +560,8 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     const unknown = Object.keys(body).filter((k) => !(FAULT_KEYS as readonly string[]).includes(k) || typeof body[k] !== 'number');
     if (unknown.length)
       throw new ApiError(400, 'invalid', 'Invalid input.', `unknown or non-numeric faults: ${unknown.join(', ')}; known (numbers): ${FAULT_KEYS.join(', ')}`);
+    if (body.jobMsMax !== undefined && (body.jobMs === undefined || (body.jobMsMax as number) < (body.jobMs as number)))
+      throw new ApiError(400, 'invalid', 'Invalid input.', 'jobMsMax needs jobMs, and is the top of the range jobMs–jobMsMax: it cannot be below jobMs');
     setFaults(body as FaultOptions);
     return { faults };
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createEmulatorApp } from '../index.js';
+import { createEmulatorApp, parseJobTime } from '../index.js';
 
 const headers = { authorization: 'Klaviyo-API-Key pk_test', revision: '2026-07-15', 'content-type': 'application/vnd.api+json' };
 function emu(opts = {}) {
@@ -166,6 +166,38 @@ describe('Klaviyo emulator', () => {
     expect(e.snapshot().profiles).toEqual([]);
     expect((await e.app.inject({ method: 'POST', url: '/__emulator/reset' })).statusCode).toBe(200);
     expect((await e.app.inject({ method: 'GET', url: '/__emulator/state' })).json()).toMatchObject({ profiles: [], deletions: [], requests: { total: 0 } });
+  });
+
+  it('takes as long over a bulk job as it is told: fixed, a range, or from the faults', async () => {
+    const e = emu({ rateLimits: false, jobDelayMs: 400 });
+    const body = (email: string) => ({ data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: [profile({ email }).data] } } } });
+    const status = async (id: string) => (await e.call('GET', `/api/profile-bulk-import-jobs/${id}`)).json().data.attributes.status;
+    const timed = async (email: string) => {
+      const t = Date.now();
+      const id = (await e.call('POST', '/api/profile-bulk-import-jobs', body(email))).json().data.id;
+      await new Promise((r) => setTimeout(r, 150));
+      const early = await status(id);
+      await e.idle();
+      return { early, ms: Date.now() - t, done: await status(id) };
+    };
+    const fixed = await timed('a@x.co');
+    expect(fixed).toMatchObject({ early: 'queued', done: 'complete' });
+    expect(fixed.ms).toBeGreaterThanOrEqual(390);
+    // The faults override it: set over HTTP, a range drawn per job.
+    const set = (b: object) =>
+      e.app.inject({ method: 'POST', url: '/__emulator/faults', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(b) });
+    expect((await set({ jobMs: 0 })).statusCode).toBe(200);
+    expect(await timed('b@x.co')).toMatchObject({ early: 'complete' });
+    expect((await set({ jobMs: 200, jobMsMax: 300 })).statusCode).toBe(200);
+    const ranged = await timed('c@x.co');
+    expect(ranged.early).toBe('queued');
+    expect(ranged.ms).toBeGreaterThanOrEqual(195);
+    expect(ranged.ms).toBeLessThan(390);
+    expect((await set({ jobMsMax: 300 })).json().errors[0].detail).toMatch(/jobMsMax needs jobMs/);
+    expect((await set({ jobMs: 300, jobMsMax: 200 })).statusCode).toBe(400);
+    expect([parseJobTime('15000'), parseJobTime('2000-15000')]).toEqual([15000, { min: 2000, max: 15000 }]);
+    expect(() => parseJobTime('15s')).toThrow(/milliseconds/);
+    expect(() => parseJobTime('9-3')).toThrow(/range/);
   });
 
   it('injects faults on request', async () => {
