@@ -26,6 +26,7 @@ const GROUPS = {
   kinds: {
     mutate: ['src/operation-kinds/*.ts', 'src/klaviyo/operations.ts'],
     tests: [
+      'src/operation-kinds/__tests__/*.test.ts',
       'src/delivery/__tests__/executor.test.ts',
       'src/presets/__tests__/delivery.test.ts',
       'test/delivery-rules.test.ts',

@@ -58,6 +58,8 @@ export interface EmulatorOptions {
   validate?: boolean;
   /** How long bulk jobs take to complete (default 10 ms): fixed, or a range each job's time is drawn from. */
   jobDelayMs?: JobTime;
+  /** Most items a paged list answers with, whatever `page[size]` asks (Klaviyo's: 100). Lower it to make a test page. */
+  maxPageSize?: number;
   faults?: FaultOptions;
 }
 
@@ -344,7 +346,17 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   app.get('/api/profile-bulk-import-jobs/:id/import-errors', async (req) => {
     const j = state.jobs.get((req.params as { id: string }).id);
     if (!j) throw notFound('Job not found.');
-    return { data: j.errors.map(({ id, ...attributes }) => ({ type: 'import-error', id, attributes })), links: { self: req.url, next: null } };
+    // Paged as Klaviyo pages it: `page[size]` (default 20), and a cursor in `links.next` while errors remain.
+    const q = req.query as Record<string, string | undefined>;
+    const size = Math.max(1, Math.min(opts.maxPageSize ?? 100, Number(q['page[size]'] ?? 20) || 20));
+    const from = q['page[cursor]'] ? Number(Buffer.from(q['page[cursor]'], 'base64url').toString()) || 0 : 0;
+    const page = j.errors.slice(from, from + size);
+    let next: string | null = null;
+    if (from + size < j.errors.length) {
+      const qs = new URLSearchParams({ 'page[cursor]': Buffer.from(String(from + size)).toString('base64url'), 'page[size]': String(size) });
+      next = `${req.protocol}://${req.host}${req.url.split('?')[0]}?${qs}`;
+    }
+    return { data: page.map(({ id, ...attributes }) => ({ type: 'import-error', id, attributes })), links: { self: req.url, next } };
   });
 
   // ---------- events ----------

@@ -107,7 +107,8 @@ async function runImportJob(upserts: ProfileUpsert[], listId: string | undefined
     if (Date.now() > deadline) return delivered(upserts.length, `bulk import job ${jobId} accepted; still ${status} after ${jobTimeoutMs} ms`);
   }
   if (!job?.attributes?.failed_count) return out;
-  let path: string | undefined = `/api/profile-bulk-import-jobs/${encodeURIComponent(jobId)}/import-errors`;
+  // Paged (`links.next`): every page is read, or a profile refused on a later page would count as delivered.
+  let path: string | undefined = `/api/profile-bulk-import-jobs/${encodeURIComponent(jobId)}/import-errors?page%5Bsize%5D=100`;
   while (path) {
     const page: any = (await transport.send({ endpoint: 'getBulkImportErrors', method: 'GET', path })).body;
     for (const e of page?.data ?? []) {
