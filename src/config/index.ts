@@ -278,7 +278,7 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Conf
   if (overrides.dataDir) config.dataDir = overrides.dataDir;
   if (adminToken) config.adminToken = adminToken;
   if (corsOrigins) config.corsOrigins = corsOrigins;
-  if (publicUrl) config.publicUrl = publicUrl.replace(/\/+$/, '');
+  if (publicUrl) config.publicUrl = publicUrl.replace(/(?<!\/)\/+$/, '');
   if (writeKey) for (const s of config.sources) s.writeKey = writeKey;
   for (const d of config.destinations) {
     if (apiKey) d.apiKey = apiKey;

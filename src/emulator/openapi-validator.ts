@@ -112,7 +112,7 @@ export class OpenApiValidator {
         const methods = Object.fromEntries(METHODS.filter((m) => item[m]).map((m) => [m, item[m]]));
         const route: Route = { template, methods, shared: item.parameters ?? [] };
         if (!template.includes('{')) this.routes.literal.set(template, route);
-        else this.routes.templated.push({ re: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`), route });
+        else this.routes.templated.push({ re: new RegExp(`^${template.replace(/\{[^{}]+\}/g, '[^/]+')}$`), route });
       }
     }
     return this.routes.literal.get(path) ?? this.routes.templated.find((t) => t.re.test(path))?.route;
@@ -124,7 +124,7 @@ export class OpenApiValidator {
    */
   validateRequest(req: { method: string; path: string; body?: unknown }): { operationId?: string; errors: RequestProblem[] } {
     const url = new URL(req.path, 'https://a.klaviyo.com');
-    const path = url.pathname.replace(/\/+$/, '');
+    const path = url.pathname.replace(/(?<!\/)\/+$/, '');
     const route = this.route(path);
     if (!route) return { errors: [{ where: 'path', message: `unknown path ${path || '/'} (not in the vendored OpenAPI slices)` }] };
     const method = req.method.toLowerCase();

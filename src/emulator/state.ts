@@ -58,7 +58,8 @@ export class IdentifierConflict extends Error {
   }
 }
 const E164 = /^\+[1-9]\d{6,14}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// The domain is split at its first dot: one pass over any input, however many dots (every regex on input is linear).
+const EMAIL = /^[^\s@]+@[^\s@][^\s@.]*\.[^\s@]+$/;
 
 /** Klaviyo-like ids: 26 characters, upper-case alphanumerics. */
 export function newId(len = 26): string {

@@ -42,7 +42,8 @@ export function registerCors(app: FastifyInstance, opts: CorsOptions): void {
   // A page from an origin not on the list is refused outright: its text/plain requests need no preflight.
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const origin = req.headers.origin;
-    if (!origin || !CORS_PATH.test(req.url)) return;
+    // The matched route, not the raw URL: the router decodes `/%761/track` to /v1/track, a raw test would not.
+    if (!origin || !CORS_PATH.test(req.routeOptions.url ?? req.url)) return;
     if (!isAllowed(origin)) return refuse(reply, origin);
     reply.header('Access-Control-Allow-Origin', origin).header('Vary', 'Origin');
     // Answered here, before any other onRequest hook (write-key checks) sees a preflight, which carries no key.

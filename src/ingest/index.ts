@@ -12,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { MAX_BATCH_BYTES, MAX_LISTED_ERRORS, validateBatch, validateMessage, type MessageType, type SegmentMessage } from '../message/index.js';
 import type { Store } from '../store/types.js';
+import { basicUser } from '../http/auth.js';
 import { HttpError, jsonErrorHandler } from '../http/errors.js';
 import { enqueueMessages } from './enqueue.js';
 import { registerCors } from './cors.js';
@@ -46,12 +47,6 @@ export interface IngestOptions {
   storeHealth?: StoreHealth;
 }
 
-/** The write key of an `Authorization: Basic` header (scheme name in any case), or undefined. */
-function basicUser(auth: string | undefined): string | undefined {
-  const m = auth && /^basic\s+(\S+)/i.exec(auth);
-  return m ? Buffer.from(m[1], 'base64').toString('utf8').split(':')[0] : undefined;
-}
-
 const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 
 /**
@@ -66,8 +61,9 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
 
   // A wrong write key in the Authorization header is refused before the body is read (and buffered). A request
   // without the header may carry `writeKey` in its body: it is checked once the body is parsed.
+  // The matched route is tested, not the raw URL, which may spell the same path percent-encoded (`/%761/track`).
   app.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith('/v1/')) return;
+    if (!req.routeOptions.url?.startsWith('/v1/')) return;
     const key = basicUser(req.headers.authorization);
     if (key && !byKey.has(key)) throw new HttpError(401, 'invalid write key: no source of this service has it');
   });

@@ -9,6 +9,7 @@
  *   nothing is loaded from or sent to a vendor.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { basicUser } from '../http/auth.js';
 import { HttpError } from '../http/errors.js';
 import type { IngestSource } from './index.js';
 
@@ -60,7 +61,17 @@ export interface SdkSettingsOptions {
 export function registerSdkSettings(app: FastifyInstance, opts: SdkSettingsOptions): void {
   const byKey = new Map(opts.sources.map((s) => [s.writeKey, s]));
   const updatedAt = new Date().toISOString();
-  const base = (req: FastifyRequest): URL => new URL(opts.publicUrl ?? `${req.protocol}://${req.host}`);
+  const base = (req: FastifyRequest): URL => {
+    if (opts.publicUrl) return new URL(opts.publicUrl);
+    // The Host header is the client's text: one that names no host is the client's error, not ours.
+    let url: URL | undefined;
+    try {
+      url = new URL(`${req.protocol}://${req.host}`);
+    } catch {}
+    if (!url || !req.host || url.pathname !== '/' || url.search || url.hash || url.username)
+      throw new HttpError(400, 'the Host header does not name a host; send a valid Host, or set --public-url');
+    return url;
+  };
 
   // Segment: analytics.js reads integrations['Segment.io'].{apiKey, apiHost, protocol}; the mobile SDKs read
   // apiHost (always https). One integration only → no device-mode destination is loaded; metrics sampleRate 0 →
@@ -68,7 +79,7 @@ export function registerSdkSettings(app: FastifyInstance, opts: SdkSettingsOptio
   app.get<{ Params: { writeKey: string } }>('/v1/projects/:writeKey/settings', async (req, reply) => {
     if (!byKey.has(req.params.writeKey)) throw new HttpError(404, 'unknown write key: use the write key of a source of this service');
     const url = base(req);
-    const apiHost = `${url.host}${url.pathname.replace(/\/+$/, '')}/v1`;
+    const apiHost = `${url.host}${url.pathname.replace(/(?<!\/)\/+$/, '')}/v1`;
     reply.header('Cache-Control', 'no-store');
     return {
       integrations: { 'Segment.io': { apiKey: req.params.writeKey, apiHost, protocol: url.protocol.replace(':', '') } },
@@ -88,12 +99,11 @@ export function registerSdkSettings(app: FastifyInstance, opts: SdkSettingsOptio
   // region is set. The write key comes as Basic auth (all SDKs) or `writeKey` in the query (JS SDK).
   const sourceConfig = async (req: FastifyRequest, reply: import('fastify').FastifyReply) => {
     let key = (req.query as { writeKey?: string } | undefined)?.writeKey;
-    const auth = req.headers.authorization;
-    if (auth?.startsWith('Basic ')) key = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0] || key;
+    key = basicUser(req.headers.authorization) || key;
     if (!key) throw new HttpError(401, 'missing write key: send it as the HTTP Basic auth user name or as `writeKey` in the query');
     const src = byKey.get(key);
     if (!src) throw new HttpError(401, 'Invalid write key');
-    const url = base(req).href.replace(/\/+$/, '');
+    const url = base(req).href.replace(/(?<!\/)\/+$/, '');
     reply.header('Cache-Control', 'no-store');
     return {
       isHosted: true,

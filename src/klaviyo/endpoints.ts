@@ -49,10 +49,10 @@ export type EndpointName = keyof typeof ENDPOINTS;
 
 /** Find which endpoint a concrete method + path belongs to (`/api/lists/Ab12/relationships/profiles` → addProfilesToList). */
 export function endpointFor(method: string, path: string): EndpointName | undefined {
-  const clean = path.split('?')[0].replace(/\/+$/, '');
+  const clean = path.split('?')[0].replace(/(?<!\/)\/+$/, '');
   for (const [name, e] of Object.entries(ENDPOINTS) as [EndpointName, Endpoint][]) {
     if (e.method !== method.toUpperCase()) continue;
-    const re = new RegExp('^' + e.path.replace(/\{[^}]+\}/g, '[^/]+') + '$');
+    const re = new RegExp('^' + e.path.replace(/\{[^{}]+\}/g, '[^/]+') + '$');
     if (re.test(clean)) return name;
   }
   return undefined;

@@ -125,4 +125,5 @@ export function toNumber(v: unknown): number | undefined {
   return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
 }
 
-export const EMAIL_LIKE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// Split at the domain's first dot, so a string of dots costs one pass, not one per dot (no backtracking into it).
+export const EMAIL_LIKE = /^[^\s@]+@[^\s@][^\s@.]*\.[^\s@]+$/;

@@ -64,11 +64,21 @@ function shown(url: string): string {
   }
 }
 
+/** The digits of a decimal numeral without its sign, point, and leading and trailing zeros (no regex: one pass). */
+function significantDigits(v: string): number {
+  const d = v.replace('-', '').replace('.', '');
+  let from = 0;
+  let to = d.length;
+  while (from < to && d[from] === '0') from++;
+  while (to > from && d[to - 1] === '0') to--;
+  return to - from;
+}
+
 /** bigint and numeric as numbers where a number holds them exactly enough (pg gives text, to be safe). */
 const pgTypes = {
   getTypeParser(oid: number, format?: string) {
     if (oid === 20) return (v: string) => (Number.isSafeInteger(Number(v)) ? Number(v) : v);
-    if (oid === 1700) return (v: string) => (Number.isFinite(Number(v)) && v.replace(/^-|\.|0+$|^0+/g, '').length <= 15 ? Number(v) : v);
+    if (oid === 1700) return (v: string) => (Number.isFinite(Number(v)) && significantDigits(v) <= 15 ? Number(v) : v);
     return pg.types.getTypeParser(oid, format as 'text');
   },
 };
