@@ -176,10 +176,12 @@ describe('admin API', () => {
     );
     expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({ all: true, reason: 'no such reason' }) })).body).toEqual({
       replayed: 0,
+      dropped: 0,
     });
     const injected = (await admin('/dead-letters?reason=injected')).body.deadLetters.length;
     expect((await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({ all: true, reason: 'INJECTED' }) })).body).toEqual({
       replayed: injected,
+      dropped: 0,
     });
     const s = await until(emulatorState, (x) => x.events.some((e: any) => e.metric === 'Refused'));
     expect(

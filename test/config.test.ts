@@ -57,6 +57,27 @@ describe('config', () => {
   it('rejects duplicate destination names', () => {
     expect(() => parseConfig({ destinations: [{ name: 'k' }, { name: 'k' }] })).toThrow(/used twice/);
   });
+
+  it('refuses two sources with one name or one write key, naming both (the last would win every event)', () => {
+    expect(() =>
+      parseConfig({
+        sources: [
+          { name: 'a', writeKey: 'key-one-1234' },
+          { name: 'b', writeKey: 'key-one-1234' },
+        ],
+      }),
+    ).toThrow(/sources "a" and "b" have the same write key/);
+    expect(() => parseConfig({ sources: [{ name: 'web' }, { name: 'app' }, { name: 'web' }] })).toThrow(/sources\.0 and sources\.2: both are named "web"/);
+    expect(() => parseConfig({ sources: [{ name: 'a' }, { name: 'b' }] }, { writeKey: 'wk_12345678' })).toThrow(/--write-key \/ WRITE_KEY sets every source/);
+    expect(
+      parseConfig({
+        sources: [
+          { name: 'a', writeKey: 'key-one-1234' },
+          { name: 'b', writeKey: 'key-two-1234' },
+        ],
+      }).sources,
+    ).toHaveLength(2);
+  });
 });
 
 describe('status and dlq', () => {

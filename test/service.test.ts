@@ -134,7 +134,7 @@ describe('klaviyo-destination start', () => {
       headers: { ...admin, 'content-type': 'application/json' },
       body: JSON.stringify({ all: true }),
     });
-    expect(await replay.json()).toEqual({ replayed: 1 });
+    expect(await replay.json()).toEqual({ replayed: 1, dropped: 0 });
   });
 
   it('reports queue state and delivery rates at /admin/status', async () => {

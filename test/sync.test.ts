@@ -1063,6 +1063,22 @@ describe('sync building blocks', () => {
     );
     expect(e).toEqual({ id: 'primary key', email: 'profile.email', title: 'properties.title', city: 'properties.city', value: 'value' });
   });
+  it('columns named like Object.prototype members: inherited names are custom properties; prototype keys are not sent', () => {
+    const m = fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id' });
+    const cols = ['id', 'email', 'constructor', 'toString', '__proto__', 'hasOwnProperty'];
+    const { model, plans } = withColumns(m, cols);
+    expect(Object.fromEntries(plans[0].columns.map((p) => [p.column, p.to ?? p.why]))).toEqual({
+      id: 'primary key',
+      email: 'email',
+      constructor: 'reserved name',
+      toString: 'properties.toString',
+      ['__proto__']: 'reserved name',
+      hasOwnProperty: 'properties.hasOwnProperty',
+    });
+    const properties = (model.subscriptions[0].mapping as any).properties;
+    expect(Object.keys(properties)).toEqual(['toString', 'hasOwnProperty']);
+    expect(properties.toString).toEqual({ '@path': '$.properties.toString' });
+  });
   it('an unknown target field is refused with the known ones; an event model needs its name', () => {
     expect(() => fromModel({ name: 'x', source: { csv: 'x.csv' }, primaryKey: 'id', map: { mobile: 'mobile_phone' } })).toThrow(
       new RegExp(

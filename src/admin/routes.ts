@@ -130,7 +130,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     const b = parseInput(deadLetterSelection, req.body, 'body');
     return { seqs: b.seqs, all: b.all === true, destination: b.destination, reason: b.reason };
   };
-  app.post('/dead-letters/replay', async (req) => ({ replayed: await deps.store.replay(select(req)) }));
+  app.post('/dead-letters/replay', async (req) => deps.store.replay(select(req)));
   app.post('/dead-letters/discard', async (req) => ({ discarded: await deps.store.discard(select(req)) }));
 
   app.post('/preview', async (req) => {

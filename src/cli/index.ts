@@ -193,8 +193,10 @@ for (const verb of ['replay', 'discard'] as const) {
       if (!o.id && !o.all) fail(`say which dead letters to ${verb}: --id <seq...> or --all`);
       await withStore(o, async (store) => {
         const filter = { seqs: o.id?.map(Number), destination: o.destination, reason: o.reason, all: o.all };
-        const n = verb === 'replay' ? await store.replay(filter) : await store.discard(filter);
-        process.stdout.write(`${verb === 'replay' ? 'replayed' : 'discarded'} ${n} dead letter(s)\n`);
+        if (verb === 'discard') return void process.stdout.write(`discarded ${await store.discard(filter)} dead letter(s)\n`);
+        const { replayed, dropped } = await store.replay(filter);
+        const extra = dropped ? `; dropped ${dropped} whose messageId was queued already or replayed from a newer copy` : '';
+        process.stdout.write(`replayed ${replayed} dead letter(s)${extra}\n`);
       });
     });
 }

@@ -295,6 +295,21 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Conf
         `invalid configuration:\n  - ${m.name}.destination: no destination is named "${m.destination}" (known: ${[...names].join(', ')})`,
       );
   }
+  // Ingest finds a source by its write key: two sources sharing a name or a key would send one's events as the other's.
+  const sourceNamed = new Map<string, number>();
+  const sourceKeyed = new Map<string, string>();
+  config.sources.forEach((s, i) => {
+    const before = sourceNamed.get(s.name);
+    if (before !== undefined)
+      throw new ConfigFileError(`invalid configuration:\n  - sources.${before} and sources.${i}: both are named "${s.name}"; give each source its own name`);
+    sourceNamed.set(s.name, i);
+    const keyed = s.writeKey === undefined ? undefined : sourceKeyed.get(s.writeKey);
+    if (keyed !== undefined)
+      throw new ConfigFileError(
+        `invalid configuration:\n  - sources "${keyed}" and "${s.name}" have the same write key${writeKey ? " (--write-key / WRITE_KEY sets every source's key: set each in the config instead)" : ''}; give each source its own`,
+      );
+    if (s.writeKey !== undefined) sourceKeyed.set(s.writeKey, s.name);
+  });
   for (const s of config.sources) {
     for (const dn of s.destinations ?? []) {
       if (!names.has(dn))

@@ -54,3 +54,26 @@ export function messageStateOf(r: { state: string; attempts: number; last_error:
   if (attempts > 0) return { state: 'retrying', attempts, ...(r.last_error ? { error: r.last_error } : {}) };
   return { state: 'queued', attempts: 0 };
 }
+
+/** A dead letter selected for replay, by its identity in the queue. */
+export interface DeadCopy {
+  seq: number;
+  destination: string;
+  message_id: string;
+}
+
+/**
+ * The dead letters a replay deletes instead of queueing: those whose message is queued again already, and all but
+ * the newest copy of a messageId dead-lettered more than once (a client's re-send that failed too). The queue holds
+ * one live row per messageId and destination.
+ */
+export function extraCopies(selected: DeadCopy[], queuedAlready: (d: DeadCopy) => boolean): number[] {
+  const kept = new Set<string>();
+  const extra: number[] = [];
+  for (const d of [...selected].sort((a, b) => Number(b.seq) - Number(a.seq))) {
+    const key = `${d.destination}\n${d.message_id}`;
+    if (kept.has(key) || queuedAlready(d)) extra.push(Number(d.seq));
+    else kept.add(key);
+  }
+  return extra;
+}

@@ -170,6 +170,13 @@ export interface Snapshots {
   unlock(model: string, owner: string): Promise<void>;
 }
 
+export interface ReplayResult {
+  /** Dead letters put back in the queue. */
+  replayed: number;
+  /** Dead letters deleted instead: their messageId was queued already, or a newer dead letter of it was replayed. */
+  dropped: number;
+}
+
 export interface Store {
   migrate(): Promise<void>;
   /** Durable once resolved. A messageId already queued for the destination is ignored (client retries). */
@@ -186,8 +193,11 @@ export interface Store {
   messageState(destination: string, messageId: string): Promise<MessageState | undefined>;
   /** Newest first. */
   listDeadLetters(filter?: ListDeadLetters): Promise<DeadLetter[]>;
-  /** Dead letters back to the queue with attempts reset; returns how many. */
-  replay(filter: SelectDeadLetters): Promise<number>;
+  /**
+   * Dead letters back to the queue with attempts reset. One copy per messageId goes back (the newest dead letter);
+   * the others, and any whose messageId is queued again meanwhile, are deleted and counted as dropped.
+   */
+  replay(filter: SelectDeadLetters): Promise<ReplayResult>;
   discard(filter: SelectDeadLetters): Promise<number>;
   stats(): Promise<StoreStats>;
   /** Per-minute counts since a time (kept for two days): delivery rates and charts. */

@@ -5,6 +5,7 @@
  * delivered like any other.
  */
 import type { ActionDefinition, Mapping } from '../actions/types.js';
+import { FORBIDDEN_KEYS } from '../message/text.js';
 
 /** What the user can say about columns (flags `--map`, `--exclude`, `--properties` / `--no-properties`, or the config). */
 export interface ColumnRules {
@@ -30,7 +31,8 @@ export interface PlannedColumn {
     | 'not listed in properties'
     | 'no properties'
     | 'no field for it'
-    | 'name has . or quotes';
+    | 'name has . or quotes'
+    | 'reserved name';
 }
 
 const LOCATION = ['address1', 'address2', 'city', 'region', 'zip', 'country', 'latitude', 'longitude', 'timezone', 'ip'];
@@ -127,9 +129,12 @@ export function planColumns(v: Vocabulary, columns: string[], primaryKey: string
   const plan = new Map<string, PlannedColumn>();
   const taken = new Set<string>();
   for (const c of columns) {
-    const target = map[c];
+    // Own keys only: a column named `constructor` or `toString` is not the map's inherited method.
+    const target = Object.hasOwn(map, c) ? map[c] : undefined;
     // mapping-kit paths split on `.` even inside brackets.
     if (/[."']/.test(c)) plan.set(c, { column: c, why: 'name has . or quotes' });
+    // Messages drop these keys (they could pollute prototypes): the column's value would never arrive.
+    else if (FORBIDDEN_KEYS.has(c)) plan.set(c, { column: c, why: 'reserved name' });
     else if (target !== undefined) {
       const to = resolveTarget(v, target);
       plan.set(c, to ? { column: c, to, why: 'mapped' } : { column: c, why: 'no field for it' });

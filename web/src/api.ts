@@ -85,7 +85,7 @@ export const api = {
   event: (id: string, signal?: AbortSignal) => request<EventDetail>(`/admin/events/${encodeURIComponent(id)}`, { signal }),
   deliveries: (f: DeliveryFilter, signal?: AbortSignal) => request<{ deliveries: Delivery[] }>(`/admin/deliveries${qs({ ...f })}`, { signal }),
   deadLetters: (f: DeadLetterFilter, signal?: AbortSignal) => request<{ deadLetters: DeadLetter[] }>(`/admin/dead-letters${qs({ ...f })}`, { signal }),
-  replay: (sel: Selection) => request<{ replayed: number }>('/admin/dead-letters/replay', { method: 'POST', body: sel }),
+  replay: (sel: Selection) => request<{ replayed: number; dropped: number }>('/admin/dead-letters/replay', { method: 'POST', body: sel }),
   discard: (sel: Selection) => request<{ discarded: number }>('/admin/dead-letters/discard', { method: 'POST', body: sel }),
   preview: (req: PreviewRequest) => request<{ results: PreviewResult[] }>('/admin/preview', { method: 'POST', body: req }),
   emulator: (limit = 200, signal?: AbortSignal) => request<EmulatorView>(`/admin/emulator${qs({ limit })}`, { signal }),

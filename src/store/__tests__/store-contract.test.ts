@@ -184,7 +184,7 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     const dead = await store.listDeadLetters();
     expect(dead).toMatchObject([{ messageId: 'a1', reason: 'bad email', detail: { pointer: '/data' }, attempts: 1, payload: { id: 'a1' } }]);
     expect(typeof dead[0].deadAt).toBe('number');
-    expect(await store.replay({ all: true })).toBe(1);
+    expect((await store.replay({ all: true })).replayed).toBe(1);
     expect(await store.listDeadLetters()).toEqual([]);
     const stats = await store.stats();
     expect(stats.byDestination.k).toMatchObject({ queued: 1, leased: 1, dead: 0 });
@@ -199,14 +199,14 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(ids(await store.listDeadLetters({ destination: 'other' }))).toEqual(['c1']);
     expect(ids(await store.listDeadLetters({ limit: 2 }))).toEqual(['c1', 'b1']);
     expect(ids(await store.listDeadLetters({ reason: 'invalid email' }))).toEqual(['b1']);
-    expect(await store.replay({ all: true, reason: 'nothing like it' })).toBe(0);
+    expect((await store.replay({ all: true, reason: 'nothing like it' })).replayed).toBe(0);
     await expect(store.replay({})).rejects.toThrow(/say which/);
     expect(await store.discard({ seqs: [leased[0].seq], destination: 'other' })).toBe(0);
     expect(await store.discard({ seqs: [leased[0].seq] })).toBe(1);
-    expect(await store.replay({ destination: 'other', all: true })).toBe(1);
+    expect((await store.replay({ destination: 'other', all: true })).replayed).toBe(1);
     expect(ids(await store.listDeadLetters())).toEqual(['b1']);
     expect((await store.stats()).byDestination).toMatchObject({ k: { dead: 1 }, other: { dead: 0, queued: 1 } });
-    expect(await store.replay({ all: true, reason: 'INVALID' })).toBe(1);
+    expect((await store.replay({ all: true, reason: 'INVALID' })).replayed).toBe(1);
     expect(await store.listDeadLetters()).toEqual([]);
   });
 
@@ -215,9 +215,31 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     const [a1] = await lease();
     await store.deadLetter([{ seq: a1.seq, reason: 'no' }]);
     await store.enqueue('k', [msg('a1', 'A', { id: 'a1', again: true })]);
-    expect(await store.replay({ all: true })).toBe(0);
+    expect(await store.replay({ all: true })).toEqual({ replayed: 0, dropped: 1 });
     expect(await store.listDeadLetters()).toEqual([]);
     expect(await lease()).toMatchObject([{ messageId: 'a1', payload: { again: true } }]);
+  });
+
+  it('replay keeps one copy per messageId (the newest) and reports the others as dropped', async () => {
+    // A client re-sent a1 after its first copy had failed; the re-send failed too: two dead letters, one messageId.
+    for (const again of [false, true]) {
+      await store.enqueue('k', [msg('a1', 'A', { id: 'a1', again })]);
+      const [m] = await lease();
+      await store.deadLetter([{ seq: m.seq, reason: 'no' }]);
+    }
+    await store.enqueue('k', [msg('b1', 'B')]);
+    const [b1] = await lease();
+    await store.deadLetter([{ seq: b1.seq, reason: 'no' }]);
+    expect(await store.replay({ all: true })).toEqual({ replayed: 2, dropped: 1 });
+    expect(await store.listDeadLetters()).toEqual([]);
+    const back = await lease();
+    expect(back.map((m) => [m.messageId, m.payload])).toEqual(
+      expect.arrayContaining([
+        ['a1', { id: 'a1', again: true }],
+        ['b1', expect.anything()],
+      ]),
+    );
+    expect(back).toHaveLength(2);
   });
 
   it('settles a sync snapshot from the queue: delivered → synced, dead → sent again next run, the rest pending', async () => {

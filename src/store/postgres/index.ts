@@ -3,8 +3,8 @@
  * Each operation is one statement or one short transaction; batches go in as arrays (unnest), not one row per query.
  */
 import pg from 'pg';
-import { deadLetterOf, leasedOf, messageStateOf } from '../rows.js';
-import type { MessageState } from '../types.js';
+import { deadLetterOf, extraCopies, leasedOf, messageStateOf, type DeadCopy } from '../rows.js';
+import type { MessageState, ReplayResult } from '../types.js';
 import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, RateLedger, SelectDeadLetters, NewMessage, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 import { PostgresSnapshots } from './snapshots.js';
@@ -204,20 +204,24 @@ export class PostgresStore implements Store {
     return { where: parts.join(' AND '), args };
   }
 
-  async replay(filter: SelectDeadLetters): Promise<number> {
+  async replay(filter: SelectDeadLetters): Promise<ReplayResult> {
     const { where, args } = this.selectDead(filter);
-    // A replayed message whose id is queued again meanwhile would break the unique index: drop those first.
     return this.tx(async (c) => {
-      await c.query(
-        `DELETE FROM queue WHERE ${where} AND EXISTS (SELECT 1 FROM queue o WHERE ` +
-          `o.destination = queue.destination AND o.message_id = queue.message_id AND o.state <> 'dead')`,
-        args,
-      );
+      const selected = (await c.query(`SELECT seq::float8 AS seq, destination, message_id FROM queue WHERE ${where} FOR UPDATE`, args)).rows as DeadCopy[];
+      const live = new Set<string>();
+      if (selected.length) {
+        const { rows } = await c.query(`SELECT DISTINCT destination, message_id FROM queue WHERE state <> 'dead' AND message_id = ANY($1::text[])`, [
+          [...new Set(selected.map((d) => d.message_id))],
+        ]);
+        for (const r of rows) live.add(`${r.destination}\n${r.message_id}`);
+      }
+      const extra = extraCopies(selected, (d) => live.has(`${d.destination}\n${d.message_id}`));
+      if (extra.length) await c.query('DELETE FROM queue WHERE seq = ANY($1::bigint[])', [extra]);
       const r = await c.query(
         `UPDATE queue SET state = 'ready', attempts = 0, available_at = 0, dead_reason = NULL, dead_detail = NULL, dead_at = NULL WHERE ${where}`,
         args,
       );
-      return r.rowCount ?? 0;
+      return { replayed: r.rowCount ?? 0, dropped: extra.length };
     });
   }
 

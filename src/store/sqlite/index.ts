@@ -5,8 +5,8 @@
 import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { deadLetterOf, leasedOf, messageStateOf } from '../rows.js';
-import type { MessageState } from '../types.js';
+import { deadLetterOf, extraCopies, leasedOf, messageStateOf, type DeadCopy } from '../rows.js';
+import type { MessageState, ReplayResult } from '../types.js';
 import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, NewMessage, SelectDeadLetters, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 import { SqliteSnapshots } from './snapshots.js';
@@ -227,19 +227,18 @@ class SqliteStore implements Store {
     return { where: parts.join(' AND '), args };
   }
 
-  async replay(filter: SelectDeadLetters): Promise<number> {
+  async replay(filter: SelectDeadLetters): Promise<ReplayResult> {
     const { where, args } = this.selectDead(filter);
-    // A replayed message whose id is queued again meanwhile would break the unique index: drop those first.
     return this.db.transaction(() => {
-      this.db
-        .prepare(
-          `DELETE FROM queue WHERE ${where} AND EXISTS (SELECT 1 FROM queue o WHERE ` +
-            `o.destination = queue.destination AND o.message_id = queue.message_id AND o.state != 'dead')`,
-        )
-        .run(...args);
-      return this.db
+      const selected = this.db.prepare(`SELECT seq, destination, message_id FROM queue WHERE ${where}`).all(...args) as DeadCopy[];
+      const drop = this.db.prepare('DELETE FROM queue WHERE seq = ?');
+      const live = this.db.prepare(`SELECT 1 FROM queue WHERE destination = ? AND message_id = ? AND state != 'dead'`);
+      const extra = extraCopies(selected, (d) => live.get(d.destination, d.message_id) !== undefined);
+      for (const seq of extra) drop.run(seq);
+      const replayed = this.db
         .prepare(`UPDATE queue SET state = 'ready', attempts = 0, available_at = 0, dead_reason = NULL, dead_detail = NULL, dead_at = NULL WHERE ${where}`)
         .run(...args).changes;
+      return { replayed, dropped: extra.length };
     })();
   }
 

@@ -113,10 +113,11 @@ export function DeadLettersPage({ config }: { config: AdminConfig }) {
     setBusy(true);
     setPending(null);
     try {
-      const n = kind === 'replay' ? (await api.replay(sel)).replayed : (await api.discard(sel)).discarded;
-      setResult({
-        text: kind === 'replay' ? `Replayed ${n}: queued again with the current mapping. Watch them on Live events and Deliveries.` : `Discarded ${n}.`,
-      });
+      if (kind === 'replay') {
+        const { replayed, dropped } = await api.replay(sel);
+        const extra = dropped ? ` Dropped ${dropped} whose message was queued already or replayed from a newer copy.` : '';
+        setResult({ text: `Replayed ${replayed}: queued again with the current mapping. Watch them on Live events and Deliveries.${extra}` });
+      } else setResult({ text: `Discarded ${(await api.discard(sel)).discarded}.` });
       setSelected(new Set());
       state.reload();
     } catch (err) {
