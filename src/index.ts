@@ -12,7 +12,7 @@
  */
 import { pino, type Logger } from 'pino';
 import type { z } from 'zod';
-import { type configSchema, parseConfig, type Config, type ConfigOverrides } from './config/index.js';
+import { type configSchema, loadConfig, type Config, type ConfigOverrides } from './config/index.js';
 import { compileDestination, type DestinationConfig } from './destination/index.js';
 import { previewMessage, type MessagePreview } from './preview/index.js';
 import { startService, type RunningService } from './service/index.js';
@@ -21,8 +21,11 @@ import { startService, type RunningService } from './service/index.js';
 export type ConfigInput = z.input<typeof configSchema>;
 
 export interface StartOptions {
-  /** The configuration; default: one source, one Segment-preset destination, the built-in emulator as Klaviyo. */
-  config?: ConfigInput;
+  /**
+   * The configuration, in any shape `start --config` takes (docs/configuration.md), as an object or JSON / YAML
+   * text; default: one source, one Segment-preset destination, the built-in emulator as Klaviyo.
+   */
+  config?: ConfigInput | Record<string, unknown> | unknown[] | string;
   /** What the CLI's flags and environment set (apiKey, klaviyoUrl, port, writeKey, …), applied over `config`. */
   overrides?: ConfigOverrides;
   /** A pino logger for the service's logs; default: none. */
@@ -38,20 +41,21 @@ export type Service = RunningService;
  * every bad setting.
  */
 export async function start(options: StartOptions = {}): Promise<Service> {
-  const config = parseConfig(options.config ?? {}, options.overrides);
+  const config = loadConfig(options.config ?? {}, options.overrides);
   return startService(config, options.logger ?? pino({ level: 'silent' }));
 }
 
 /**
  * What each message would become, alone: the actions it matches, their payloads and the Klaviyo requests. Sends
- * nothing. `destination` is a config file's destination entry (preset, subscriptions, settings); default: Segment's.
+ * nothing. `destination`: any shape `start` takes (its first destination is used), e.g. a destination entry
+ * (preset, subscriptions, extends, settings); default: Segment's.
  */
-export async function preview(messages: unknown[], destination: DestinationConfig = {}): Promise<MessagePreview[]> {
-  const compiled = compileDestination(destination);
+export async function preview(messages: unknown[], destination: DestinationConfig | Record<string, unknown> | unknown[] = {}): Promise<MessagePreview[]> {
+  const compiled = compileDestination(loadConfig(destination).destinations[0]);
   return Promise.all(messages.map((m) => previewMessage(compiled, m)));
 }
 
-export { parseConfig, loadConfigFile, ConfigFileError } from './config/index.js';
+export { loadConfig, parseConfig, loadConfigFile, ConfigFileError } from './config/index.js';
 export type { Config, ConfigOverrides };
 export type { EnqueueResult } from './ingest/enqueue.js';
 export type { MessagePreview } from './preview/index.js';

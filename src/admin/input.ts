@@ -56,6 +56,9 @@ export const previewBody = z.object(
     preset: z.string({ error: 'must be a preset name' }).optional(),
     settings: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
     subscriptions: z.array(z.unknown(), { error: 'must be a list' }).optional(),
+    extends: z.unknown().optional(),
+    /** A whole config in any shape `start --config` takes (its first destination), instead of preset / settings / subscriptions. */
+    config: z.unknown().optional(),
     messages: z
       .array(z.unknown(), { error: '"messages" must be a list of Segment messages' })
       .max(MAX_PREVIEW_MESSAGES, `at most ${MAX_PREVIEW_MESSAGES} messages at a time`),

@@ -4,7 +4,7 @@
  */
 import { bearerToken, sameToken } from '../http/auth.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Config } from '../config/index.js';
+import { loadConfig, type Config } from '../config/index.js';
 import type { Store, SelectDeadLetters } from '../store/types.js';
 import type { Activity, Outcome } from '../activity/index.js';
 import { compileDestination, type CompiledDestination } from '../destination/index.js';
@@ -141,7 +141,11 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       if (!dest) throw new HttpError(400, `no destination named "${b.destination}" (configured: ${[...deps.destinations.keys()].join(', ')})`);
     } else {
       try {
-        dest = compileDestination({ preset: b.preset, settings: b.settings, subscriptions: b.subscriptions as never });
+        // The config reader `start` uses: the same shapes, including Segment's subscriptions and `extends`.
+        const entry = Object.fromEntries(
+          Object.entries({ preset: b.preset, settings: b.settings, subscriptions: b.subscriptions, extends: b.extends }).filter(([, v]) => v !== undefined),
+        );
+        dest = compileDestination(loadConfig(b.config ?? entry, {}, { preset: b.preset }).destinations[0]);
       } catch (err) {
         throw new HttpError(400, (err as Error).message);
       }

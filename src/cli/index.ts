@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /** The `klaviyo-destination` command. Each subcommand is a thin shell over a library function. */
 import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { Command, Option } from 'commander';
 
 const program = new Command('klaviyo-destination')
   .description('Deliver Segment / RudderStack-spec events to Klaviyo')
   .version(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+
+const CONFIG_HELP =
+  'JSON or YAML config: ours, one destination ({preset, settings, subscriptions, extends}), a preset’s settings, ' +
+  'a RudderStack destination export or Segment subscriptions (trigger, actionSlug, settings) — docs/configuration.md';
 
 function fail(err: unknown): never {
   process.stderr.write(`klaviyo-destination: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -17,33 +20,22 @@ program
   .command('preview')
   .description('read Segment messages as JSON Lines on stdin; print what would be sent to Klaviyo (sends nothing)')
   .option('--preset <name>', 'preset of subscriptions and settings (wins over the preset in --config; default segment-actions)')
-  .option(
-    '--config <file>',
-    'JSON or YAML file: a whole service config (its first destination), a destination ({preset, subscriptions, ' +
-      'settings}), or a preset’s settings (default rudderstack: its settings object or a destination export)',
-  )
+  .option('--config <file>', `${CONFIG_HELP}; its first destination is previewed`)
   .option('--batch', 'treat the input as one delivery run and print the coalesced bulk requests')
   .action(async (o: { preset?: string; config?: string; batch?: boolean }) => {
     try {
       const { runPreview, previewDestination } = await import('../preview/index.js');
+      const { subscriptionsNote } = await import('../destination/index.js');
       // `preview … | head`: the reader left; that is not an error.
       process.stdout.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? process.exit(0) : fail(err)));
-      const destination = o.config ? previewDestination(readConfigFile(o.config), o.preset) : { preset: o.preset ?? 'segment-actions' };
+      const destination = o.config ? previewDestination(o.config, o.preset) : { preset: o.preset ?? 'segment-actions' };
+      const note = subscriptionsNote(destination);
+      if (note) process.stderr.write(`subscriptions: ${note}\n`);
       await runPreview({ destination, batch: o.batch, input: process.stdin, output: process.stdout });
     } catch (err) {
       fail(err);
     }
   });
-
-function readConfigFile(file: string): unknown {
-  const yaml = /\.ya?ml$/i.test(file);
-  try {
-    const text = readFileSync(file, 'utf8');
-    return yaml ? parseYaml(text) : JSON.parse(text);
-  } catch (err) {
-    throw new Error(`cannot read ${file} as ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
-  }
-}
 
 program
   .command('emulator')
@@ -87,7 +79,7 @@ program
   .addOption(new Option('--write-key <key>', 'write key clients send (generated when absent)').env('WRITE_KEY'))
   .addOption(new Option('--api-key <key>', 'Klaviyo private API key (absent: the built-in emulator)').env('KLAVIYO_API_KEY'))
   .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
-  .addOption(new Option('--config <file>', 'JSON or YAML config file').env('CONFIG_FILE'))
+  .addOption(new Option('--config <file>', CONFIG_HELP).env('CONFIG_FILE'))
   .addOption(
     new Option('--admin-token <token>', 'token for /admin/* and the dashboard at /ui/ (generated and kept in the store when absent)').env('ADMIN_TOKEN'),
   )
@@ -262,7 +254,7 @@ program
       if (!apiKey) throw new Error('a deletion needs the Klaviyo private API key: --api-key or KLAVIYO_API_KEY (or the destination apiKey in --config)');
       const client = new KlaviyoClient({ apiKey, ...(d.klaviyoUrl ? { baseUrl: d.klaviyoUrl } : {}) });
       try {
-        const dest = compileDestination({ name: d.name, preset: d.preset, subscriptions: d.subscriptions, settings: d.settings });
+        const dest = compileDestination(d);
         const r = await deleteUser({ userId: o.userId, email: o.email, phone: o.phone }, dest.settings, client);
         for (const w of r.warnings) process.stderr.write(`warning: ${w.field}: ${w.message}\n`);
         process.stdout.write(`${JSON.stringify({ destination: d.name, ...r })}\n`);

@@ -1,10 +1,15 @@
 /**
  * One configuration, parsed once at boot with zod, then frozen and passed down.
  * Sources: a JSON config file, then environment variables, then CLI flags (each overriding the previous).
+ * `loadConfig` is the one reader: `start`, `preview`, `sync`, the dashboard's tester and the library all take a
+ * config through it, in any of the shapes ./shapes.ts accepts.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { normalizeConfig, normalizeDestination, type ShapeOptions } from './shapes.js';
+
+export { DESTINATION_ONLY_KEYS } from './shapes.js';
 
 const subscriptionSchema = z.object({
   name: z.string().optional(),
@@ -48,7 +53,12 @@ const destinationSchema = z
     /** Klaviyo base URL (tests and the emulator). */
     klaviyoUrl: z.string().url().optional(),
     preset: z.string().default('segment-actions'),
+    /**
+     * The destination's own subscriptions. Without `extends`, they replace the preset's defaults; with
+     * `extends: "preset"`, they are added after them.
+     */
     subscriptions: z.array(subscriptionSchema).optional(),
+    extends: z.literal('preset', { error: '`extends` takes "preset": keep the preset’s subscriptions and add these' }).optional(),
     settings: z.record(z.string(), z.unknown()).default(() => ({})),
     delivery: deliverySchema.default(() => deliverySchema.parse({})),
   })
@@ -222,21 +232,56 @@ export interface ConfigOverrides {
 }
 
 /**
- * One destination entry ({name, preset, settings, subscriptions, …}), checked as `start` checks each destination of
- * a config (`preview --config`); throws ConfigFileError listing every problem by key.
+ * One destination entry ({name, preset, settings, subscriptions, …}, subscriptions in our shape or Segment's Public
+ * API shape), checked as `start` checks each destination of a config; throws ConfigFileError listing every problem.
  */
 export function parseDestination(raw: unknown): DestinationEntry {
-  const result = destinationSchema.safeParse(raw);
+  const result = destinationSchema.safeParse(normalizeDestination(raw));
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(destination)'}: ${i.message}`);
   throw new ConfigFileError(`invalid destination:\n${lines.join('\n')}`);
 }
 
-/** Keys only a destination entry has (not the settings objects of the presets): what tells the two apart. */
-export const DESTINATION_ONLY_KEYS = ['preset', 'subscriptions', 'settings', 'delivery', 'klaviyoUrl'] as const;
+export interface LoadOptions extends ShapeOptions {
+  /** For config text: how it is written (default: JSON when it starts with `{` or `[`, else YAML). */
+  format?: 'json' | 'yaml';
+}
 
-/** Parse raw config (already read from a file) plus overrides; throws ConfigFileError listing every problem by path. */
-export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Config {
+/**
+ * The one config reader. `input` is config text (JSON or YAML) or the parsed value, in any shape ./shapes.ts
+ * accepts (ours, one destination, bare preset settings, a RudderStack destination export, Segment's Public API
+ * subscriptions); `overrides` are the flags and environment. Returns the validated, frozen config, or throws a
+ * ConfigFileError naming every problem by path.
+ */
+export function loadConfig(input: unknown, overrides: ConfigOverrides = {}, opts: LoadOptions = {}): Config {
+  const raw = typeof input === 'string' ? parseText(input, opts.format) : input;
+  const { config, shape } = normalizeConfig(raw, opts);
+  try {
+    return validateConfig(config, overrides);
+  } catch (err) {
+    // A file holding one destination: its problems named by its own keys, not by where it lands in ours.
+    if (err instanceof ConfigFileError && shape !== 'service')
+      err.message = err.message
+        .replace(/^invalid configuration:/, 'invalid destination:')
+        .replace(/^( {2}- )destinations\.0(\.|:)/gm, (_m, lead: string, sep: string) => (sep === ':' ? `${lead}(destination):` : lead));
+    throw err;
+  }
+}
+
+/** `loadConfig` under the name the library has always exported. */
+export const parseConfig = (raw: unknown, overrides: ConfigOverrides = {}): Config => loadConfig(raw, overrides);
+
+function parseText(text: string, format: LoadOptions['format']): unknown {
+  const yaml = format ? format === 'yaml' : !/^\s*[[{]/.test(text);
+  try {
+    return yaml ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw new ConfigFileError(`the config is not valid ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+  }
+}
+
+/** Our own config shape plus overrides, validated; throws ConfigFileError listing every problem by path. */
+function validateConfig(raw: unknown, overrides: ConfigOverrides): Config {
   if (raw != null && (typeof raw !== 'object' || Array.isArray(raw)))
     throw new ConfigFileError('invalid configuration: the config must be an object of settings');
   const merged = { ...((raw ?? {}) as Record<string, unknown>) };
@@ -321,23 +366,21 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Conf
   return deepFreeze(config);
 }
 
-/** Read and parse a config file: YAML (.yaml/.yml) or JSON. */
-export function loadConfigFile(path: string | undefined, overrides: ConfigOverrides = {}): Config {
-  if (!path) return parseConfig({}, overrides);
+/** Read a config file (YAML for .yaml/.yml, else JSON) through `loadConfig`; no path: the defaults. */
+export function loadConfigFile(path: string | undefined, overrides: ConfigOverrides = {}, opts: ShapeOptions = {}): Config {
+  if (!path) return loadConfig({}, overrides, opts);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigFileError(`cannot read the config file ${path}: ${(err as Error).message}`);
   }
-  const yaml = /\.ya?ml$/i.test(path);
-  let raw: unknown;
   try {
-    raw = yaml ? parseYaml(text) : JSON.parse(text);
+    return loadConfig(text, overrides, { ...opts, format: /\.ya?ml$/i.test(path) ? 'yaml' : 'json' });
   } catch (err) {
-    throw new ConfigFileError(`the config file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+    if (err instanceof ConfigFileError) err.message = err.message.replace(/^the config is not valid/, `the config file ${path} is not valid`);
+    throw err;
   }
-  return parseConfig(raw, overrides);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -17,7 +17,9 @@ import { resolveIdentity, type Identity } from '../actions/identity.js';
 export interface DestinationConfig {
   name?: string;
   preset?: string;
+  /** Without `extends`, these replace the preset's subscriptions; with `extends: "preset"` they are added to them. */
   subscriptions?: Subscription[];
+  extends?: 'preset';
   settings?: DestinationSettings;
 }
 
@@ -35,7 +37,8 @@ export interface CompiledDestination {
 
 export function compileDestination(config: DestinationConfig): CompiledDestination {
   const preset = getPreset(config.preset ?? 'segment-actions', config.settings);
-  const subs = config.subscriptions ?? preset.subscriptions;
+  const own = config.subscriptions;
+  const subs = !own ? preset.subscriptions : config.extends === 'preset' ? [...preset.subscriptions, ...own] : own;
   const compiled = subs
     .filter((s) => s.enabled !== false)
     .map((s, i) => {
@@ -65,6 +68,21 @@ export function compileDestination(config: DestinationConfig): CompiledDestinati
     subscriptions: compiled,
     ...(preset.prepare ? { prepare: preset.prepare } : {}),
   };
+}
+
+/**
+ * What a destination's own subscriptions do to its preset's defaults, in a sentence (undefined: it has none of its
+ * own). Said at start and by preview, because a config's subscriptions silently replacing the defaults (so that,
+ * say, identify no longer matches) is a surprise otherwise.
+ */
+export function subscriptionsNote(config: DestinationConfig): string | undefined {
+  if (!config.subscriptions) return undefined;
+  const preset = config.preset ?? 'segment-actions';
+  const defaults = getPreset(preset, config.settings).subscriptions.length;
+  const own = config.subscriptions.length;
+  return config.extends === 'preset'
+    ? `the ${defaults} subscriptions of preset ${preset}, then ${own} of its own`
+    : `${own} subscription(s) of its own, in place of the ${defaults} of preset ${preset} (add "extends": "preset" to keep those and add these)`;
 }
 
 export interface ActionResult {

@@ -7,8 +7,8 @@ import type { Subscription } from '../actions/types.js';
 import { ACTIONS } from '../actions/index.js';
 import { defaultMapping } from '../mapping/index.js';
 import type { Preset } from './shared.js';
-import { segmentClassic } from './segment-classic/index.js';
-import { rudderstack } from './rudderstack/index.js';
+import { segmentClassic, settingsSchema as segmentClassicSettings } from './segment-classic/index.js';
+import { rudderstack, settingsSchema as rudderstackSettings } from './rudderstack/index.js';
 
 export type { Preset, PresetStep } from './shared.js';
 export { PresetSettingsError } from './shared.js';
@@ -43,4 +43,10 @@ export function getPreset(name: string, settings?: Record<string, unknown>): Pre
  */
 export function presetApiKey(name: string | undefined, settings?: Record<string, unknown>): string | undefined {
   return getPreset(name ?? 'segment-actions', settings).apiKey;
+}
+
+/** The setting names a preset knows (none for segment-actions, whose settings are free-form). */
+export function presetSettingKeys(name: string): string[] {
+  const schema = name === 'rudderstack' ? rudderstackSettings : name === 'segment-classic' ? segmentClassicSettings : undefined;
+  return schema ? Object.keys(schema.shape) : [];
 }

@@ -12,22 +12,16 @@ import { planWaves } from '../batcher/index.js';
 import { deliverWaves } from '../delivery/executor.js';
 import { ListResolver } from '../delivery/list-resolver.js';
 import { RecordingTransport } from './recording-transport.js';
-import { ConfigFileError, DESTINATION_ONLY_KEYS, parseConfig, parseDestination } from '../config/index.js';
+import { loadConfigFile } from '../config/index.js';
 
 /**
- * The destination a `preview --config` file describes, checked as `start` checks it (unknown keys are named):
- * a whole service config (its first destination), one destination entry ({preset, settings, …}), or — for
- * a file with neither shape — the settings object of `preset` (default `rudderstack`): RudderStack's bare settings
- * or a destination export holding them under `config` / `Config`. `preset` wins over the file's.
+ * The destination a `preview --config` file describes, read by `loadConfigFile` as `start` reads it (so every shape
+ * `start` accepts, and only those): its first destination. `preset` wins over the file's, and is the preset of a
+ * file holding bare settings.
  */
-export function previewDestination(raw: unknown, preset?: string): DestinationConfig {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-    throw new ConfigFileError('the --config file must hold an object: a service config, a destination, or a preset’s settings');
-  const o = raw as Record<string, unknown>;
-  const d = 'destinations' in o ? parseConfig(o).destinations[0] : DESTINATION_ONLY_KEYS.some((k) => k in o) ? parseDestination(o) : undefined;
-  const config: DestinationConfig = d
-    ? { preset: preset ?? d.preset, subscriptions: d.subscriptions, settings: d.settings }
-    : { preset: preset ?? 'rudderstack', settings: o };
+export function previewDestination(file: string, preset?: string): DestinationConfig {
+  const d = loadConfigFile(file, {}, { preset }).destinations[0];
+  const config: DestinationConfig = { preset: preset ?? d.preset, subscriptions: d.subscriptions, extends: d.extends, settings: d.settings };
   compileDestination(config); // the preset's settings too: every problem now, before any input is read
   return config;
 }

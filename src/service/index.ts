@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
-import { compileDestination } from '../destination/index.js';
+import { compileDestination, subscriptionsNote } from '../destination/index.js';
 import { KlaviyoClient } from '../klaviyo/client.js';
 import { RateLimiter, type RateBudget } from '../klaviyo/limiter.js';
 import { SharedRateLimiter } from '../klaviyo/shared-limiter.js';
@@ -114,9 +114,7 @@ export async function startService(
 
   const activity = new Activity();
   // Every process can show and test its destinations' mappings, delivering or not.
-  const compiled = new Map(
-    config.destinations.map((d) => [d.name, compileDestination({ name: d.name, preset: d.preset, subscriptions: d.subscriptions, settings: d.settings })]),
-  );
+  const compiled = new Map(config.destinations.map((d) => [d.name, compileDestination(d)]));
   const pacing = new Map<string, PacingView>();
   // The admin API shows payloads: it always needs a token. A generated one is kept in the store, so every
   // process sharing a store (and every restart) accepts the same one.
@@ -291,6 +289,8 @@ export async function startService(
   for (const d of config.destinations) {
     const summary = getPreset(d.preset, d.settings).summary;
     if (summary) logger.info({ destination: d.name, preset: d.preset, summary }, `destination "${d.name}": preset ${d.preset}, ${summary}`);
+    const note = subscriptionsNote(d);
+    if (note) logger.info({ destination: d.name, subscriptions: note }, `destination "${d.name}": ${note}`);
   }
   logger.info(
     { url, role: config.role, store: store.rateLedger ? 'postgres' : 'sqlite', sources: Object.keys(writeKeys) },
