@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile, loadConfig } from '../src/config/index.js';
 import { previewDestination } from '../src/preview/index.js';
-import { compileDestination } from '../src/destination/index.js';
+import type { DestinationConfig } from '../src/destination/index.js';
 import { startService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
 import { startEmulator } from '../src/emulator/index.js';
@@ -93,8 +93,7 @@ const SHAPES: Array<[string, unknown, string, string[][]]> = [
   ['own subscriptions, extends preset', { extends: 'preset', subscriptions: ownSubs }, 'segment-actions', [['upsertProfile', 'upsertProfile'], ['trackEvent']]],
 ];
 
-const actionsOf = async (destination: Parameters<typeof compileDestination>[0]) =>
-  (await preview([identify, track], destination as never)).map((r) => r.actions.map((a) => a.action));
+const actionsOf = async (destination: DestinationConfig) => (await preview([identify, track], destination as never)).map((r) => r.actions.map((a) => a.action));
 
 describe('start --config accepts every shape preview --config accepts, and reads it the same', () => {
   it.each(SHAPES)('%s', async (name, content, preset, actions) => {
@@ -139,7 +138,7 @@ describe('start --config accepts every shape preview --config accepts, and reads
       await until(
         () => out,
         (o) => /accepting events|klaviyo-destination: /.test(o),
-        { timeoutMs: 30_000 },
+        30_000,
       );
       expect(out).toContain('accepting events');
       expect(out).toContain('preset rudderstack, apiVersion v2');
