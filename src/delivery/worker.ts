@@ -11,6 +11,7 @@ import type { SegmentMessage } from '../message/index.js';
 import type { PlannedOperation } from '../klaviyo/operations.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import { planWaves } from '../batcher/index.js';
+import { unshareIdentifiers } from '../batcher/shared-identifiers.js';
 import { deliverWaves, type OpOutcome } from './executor.js';
 import type { ListResolver } from './list-resolver.js';
 import { backoffMs } from '../klaviyo/backoff.js';
@@ -289,8 +290,19 @@ export class DeliveryWorker {
     }
     this.o.metrics?.batch(this.o.name, leased.length, planned.length);
 
-    const outcomes = planned.length
-      ? await deliverWaves(planWaves(planned), {
+    // A phone or email many people carry in this batch stays with its first holder (src/batcher/shared-identifiers.ts).
+    const sendable = unshareIdentifiers(planned);
+    if (sendable !== planned) {
+      const replaced = new Map(planned.map((op, i) => [op, sendable[i]]));
+      for (const [seq, ops] of opsOf)
+        opsOf.set(
+          seq,
+          ops.map((op) => replaced.get(op) ?? op),
+        );
+    }
+
+    const outcomes = sendable.length
+      ? await deliverWaves(planWaves(sendable), {
           transport: this.transport,
           lists: this.o.lists,
           pollIntervalMs: this.o.pollIntervalMs,
@@ -322,7 +334,14 @@ export class DeliveryWorker {
     for (const m of leased) {
       const ops = opsOf.get(m.seq) ?? [];
       // What delivery had to change (an identity conflict), said on the message.
-      const notes = [...new Set(ops.map((op) => outcomes.get(op)).flatMap((o) => (o?.status === 'delivered' && o.note ? [o.note] : [])))];
+      const notes = [
+        ...new Set(
+          ops.flatMap((op) => {
+            const o = outcomes.get(op);
+            return o?.status === 'delivered' ? [op.note, o.note].filter((n): n is string => Boolean(n)) : [];
+          }),
+        ),
+      ];
       const noted = notes.length ? notes.join('; ') : undefined;
       const s = settle(
         planErrors.get(m.seq) ?? null,

@@ -118,6 +118,8 @@ export interface PlannedOperation {
   op: Operation;
   /** The queue partition of the message (its user): its operations keep their order like one profile's do. */
   partition?: string;
+  /** What the batcher changed before sending (a shared identifier left out): a warning on the message once delivered. */
+  note?: string;
 }
 
 /**

@@ -9,6 +9,7 @@ import { partitionKey, validateMessage } from '../message/index.js';
 import { compileDestination, planMessage, type CompiledDestination, type DestinationConfig } from '../destination/index.js';
 import type { PlannedOperation } from '../klaviyo/operations.js';
 import { planWaves } from '../batcher/index.js';
+import { unshareIdentifiers } from '../batcher/shared-identifiers.js';
 import { deliverWaves } from '../delivery/executor.js';
 import { ListResolver } from '../delivery/list-resolver.js';
 import { RecordingTransport } from './recording-transport.js';
@@ -107,7 +108,7 @@ export async function previewRequests(planned: PlannedOperation[]): Promise<Prev
   const transport = new RecordingTransport();
   const lists = new ListResolver(transport);
   // Wave by wave, to number them: nothing fails here, so no wave holds back a later one's operations.
-  for (const [i, wave] of planWaves(planned).entries()) {
+  for (const [i, wave] of planWaves(unshareIdentifiers(planned)).entries()) {
     await deliverWaves([wave], {
       transport,
       lists,

@@ -485,6 +485,39 @@ describe('identity conflicts', () => {
   });
 });
 
+describe('shared identifiers', () => {
+  it('1000 people sharing one phone in a batch go out in bulk: the first keeps the phone, the others land on their own email with a warning', async () => {
+    const emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
+    const client = new KlaviyoClient({ apiKey: 'pk_test', baseUrl: emu.url, maxRetries: 0 });
+    closers.push(
+      () => emu.close(),
+      () => client.close(),
+    );
+    const t = await setup({ transport: client });
+    const people = Array.from({ length: 1000 }, (_, i) => ({
+      type: 'identify',
+      userId: `user${i}`,
+      messageId: `s${i}`,
+      traits: { email: `p${i}@x.co`, phone: '+12125550100', first_name: `P${i}` },
+    }));
+    await t.enqueue(...people);
+    await t.worker.cycle();
+    const requests = emu.snapshot().requests;
+    expect(requests.total).toBeLessThanOrEqual(3);
+    expect(requests.byEndpoint).toMatchObject({ bulkImportProfiles: 1 });
+    const profiles = emu.snapshot().profiles;
+    expect(profiles).toHaveLength(1000);
+    expect(profiles.filter((p) => p.attributes.phone_number).map((p) => p.attributes.email)).toEqual(['p0@x.co']);
+    expect(t.outcome('s999')).toMatchObject({
+      status: 'delivered',
+      warning: expect.stringMatching(/^identity conflict: left out phone_number=\+12125550100: other people in the same batch carry it/),
+    });
+    const warned = t.logs.filter((l) => l.msg === 'delivered around an identity conflict').map((l) => l.o.messageId);
+    expect([warned.length, warned.includes('s0')]).toEqual([999, false]);
+    expect(await t.store.stats()).toMatchObject({ byDestination: { k: { queued: 0, leased: 0, retrying: 0, dead: 0 } } });
+  });
+});
+
 describe('notes that are not identity conflicts', () => {
   it('a deletion that found no profile says so on the message, and is not counted as a conflict', async () => {
     const destination = compileDestination({
