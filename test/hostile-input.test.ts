@@ -84,6 +84,27 @@ describe('percent-encoded paths meet the same checks as plain ones', () => {
   });
 });
 
+describe('live messages cannot claim to be warehouse rows', () => {
+  it("context.retl is dropped at ingest: no model plan of the sender's choosing is loaded or cached", async () => {
+    const res = await fetch(`${svc.url}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` },
+      body: JSON.stringify({
+        batch: Array.from({ length: 3 }, (_, i) => ({
+          type: 'track',
+          event: 'E',
+          userId: 'retl-1',
+          messageId: `retl-${i}`,
+          context: { retl: { model: `model-${i}-${'m'.repeat(1000)}`, version: String(i) }, locale: 'en-US' },
+        })),
+      }),
+    });
+    expect(res.status).toBe(200);
+    const rows = await queued();
+    expect(rows.map((m) => m.context)).toEqual([{ locale: 'en-US' }, { locale: 'en-US' }, { locale: 'en-US' }]);
+  });
+});
+
 describe('settings endpoints under odd headers', () => {
   it('/sourceConfig takes the Basic scheme name in any case', async () => {
     for (const scheme of ['Basic', 'basic', 'BASIC']) {

@@ -118,8 +118,11 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
   const text = String(raw).trim();
   const hints = [...new Set(countries.map(countryCode).filter((c): c is CountryCode => Boolean(c)))];
   const key = hints.length === 1 ? hints[0] : hints.join(',');
-  let parsed = phones.get(key, text);
-  if (!parsed) phones.set(key, text, (parsed = parsePhone(text, hints)));
+  let parsed = text.length <= MAX_CACHED_PHONE_CHARS ? phones.get(key, text) : undefined;
+  if (!parsed) {
+    parsed = parsePhone(text, hints);
+    if (text.length <= MAX_CACHED_PHONE_CHARS) phones.set(key, text, parsed);
+  }
   if (parsed.number) {
     if (parsed.ext)
       warnings.push({ field, message: `dropped extension ${parsed.ext} of ${JSON.stringify(text)}: Klaviyo stores E.164 numbers, which have no extension` });
@@ -136,6 +139,11 @@ export function normalisePhone(raw: unknown, countries: unknown[], warnings: Pla
 
 /** A phone number as parsed under the given country hints: its E.164 form and extension, or no number when invalid. */
 const phones = new BoundedCache<{ number?: string; ext?: string }>(10_000);
+/**
+ * Longer text is parsed but not cached, so the cache holds at most 10 000 × 64 characters (about 1.3 MB) whatever
+ * is sent: no number written by a person is longer, with its spaces and extension.
+ */
+const MAX_CACHED_PHONE_CHARS = 64;
 
 function parsePhone(text: string, hints: CountryCode[]): { number?: string; ext?: string } {
   const intl = text.replace(/^00[\s.-]*(?=[1-9])/, '+');

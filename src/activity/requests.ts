@@ -50,8 +50,20 @@ const MINUTE = 60_000;
 const KEEP_MS = 24 * 3600_000;
 const MAX_LISTED_IDS = 100;
 const MAX_LISTED_PROFILES = 20;
-/** Identifiers kept per request for the profile filter (a bulk profile import carries up to 10 000). */
+/** Identifiers kept per request for the profile filter (a bulk profile import carries up to 10 000)... */
 const MAX_SEARCHED_PROFILES = 1000;
+/** ...and at most this many characters of them, so 1000 requests hold at most 16 MB whatever their identifiers. */
+const MAX_SEARCHED_CHARS = 8 * 1024;
+/** A listed id or identifier longer than this is cut: a 30 KB user id is somebody's attack, not a name to read. */
+const MAX_KEPT_CHARS = 128;
+
+/**
+ * At most `max` characters of a string, in a string of its own: V8 keeps a slice of a long string as a view that
+ * holds the whole of it, so a cut that only slices would keep the attacker's 30 KB alive.
+ */
+export function ownCopy(text: string, max = MAX_KEPT_CHARS): string {
+  return text.length <= max ? text : Buffer.from(`${text.slice(0, max - 1)}…`, 'utf8').toString('utf8');
+}
 const IDENTIFIERS = ['email', 'phone_number', 'external_id', 'id', 'anonymous_id'] as const;
 
 /** ok / retry / failed, and the HTTP status, from how a request ended. */
@@ -107,9 +119,15 @@ export class RequestLog {
   /** One request as delivery saw it end, with the operations it carried. */
   sent(destination: string, sent: SentRequest, now = Date.now()): RequestRecord {
     const profiles = new Set<string>();
+    let chars = 0;
     for (const { op } of sent.items) {
       const p = op.profile as Record<string, unknown>;
-      for (const k of IDENTIFIERS) if (typeof p?.[k] === 'string' && profiles.size < MAX_SEARCHED_PROFILES) profiles.add(p[k] as string);
+      for (const k of IDENTIFIERS) {
+        if (typeof p?.[k] !== 'string' || profiles.size >= MAX_SEARCHED_PROFILES) continue;
+        const id = ownCopy(p[k] as string);
+        if ((chars += id.length) > MAX_SEARCHED_CHARS) break;
+        profiles.add(id);
+      }
     }
     const record: RequestRecord = {
       id: ++this.lastId,
@@ -121,7 +139,7 @@ export class RequestLog {
       durationMs: sent.durationMs,
       items: sent.items.length,
       actions: [...new Set(sent.items.map((i) => i.action))],
-      messageIds: [...new Set(sent.items.map((i) => i.messageId))].slice(0, MAX_LISTED_IDS),
+      messageIds: [...new Set(sent.items.map((i) => i.messageId))].slice(0, MAX_LISTED_IDS).map((id) => ownCopy(id)),
       profiles: [...profiles].slice(0, MAX_LISTED_PROFILES),
       ...outcome(sent),
     };

@@ -16,6 +16,9 @@ export function retlOf(payload: unknown): RetlContext | undefined {
   return r && typeof r.model === 'string' && typeof r.version === 'string' ? { model: r.model, version: r.version } : undefined;
 }
 
+/** Compiled models kept at once: a process serves a few models at a few versions each. */
+const MAX_CACHED = 64;
+
 export class ModelPlans {
   private readonly cache = new Map<string, CompiledDestination | Error>();
 
@@ -38,6 +41,8 @@ export class ModelPlans {
     } catch (err) {
       d = err instanceof Error ? err : new Error(String(err));
     }
+    // Oldest first out: many versions over a long run cannot grow it.
+    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, d);
     return d;
   }

@@ -9,12 +9,23 @@ export type EnqueueContext = Pick<IngestOptions, 'store' | 'storeHealth' | 'metr
 
 /** Store valid messages; resolves once they are durable (committed). */
 export async function enqueueMessages(ctx: EnqueueContext, src: IngestSource, messages: SegmentMessage[]): Promise<void> {
+  for (const m of messages) withoutRetl(m);
   const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: partitionKey(m), payload: m }));
   // Started together, so every destination's rows join the same group commit (store/group-commit.ts).
   await Promise.all(src.destinations.map((d) => ctx.store.enqueue(d, rows)));
   ctx.storeHealth?.ok();
   ctx.metrics?.received(src.name, messages.length);
   ctx.onEnqueued?.(src.destinations, messages, src.name);
+}
+
+/**
+ * `context.retl` marks a warehouse sync's message (planned with its model's stored mapping). Only `sync` writes it,
+ * straight to the store: a live message naming a model is not believed, so it cannot pick another mapping or make
+ * workers load and cache model plans of the sender's choosing.
+ */
+function withoutRetl(m: SegmentMessage): void {
+  const context = m.context as Record<string, unknown> | undefined;
+  if (context && Object.hasOwn(context, 'retl')) delete context.retl;
 }
 
 export interface EnqueueResult {
