@@ -1,5 +1,5 @@
 /** Shared by trackEvent and orderCompleted: a mapped event payload → one event.create operation. */
-import type { Operation, ProfileAttributes } from '../klaviyo/operations.js';
+import { BACKFILL_AFTER_HOURS, type Operation, type ProfileAttributes } from '../klaviyo/operations.js';
 import { PayloadError, type DestinationSettings, type PlanContext, type PlanWarning } from './types.js';
 import { identifiers, requireOne, attributes } from './profile.js';
 import { IDENTIFIER_ORDER, type Identity } from './identity.js';
@@ -66,5 +66,16 @@ export function eventOperation(
   if (typeof p.value === 'number' && Number.isFinite(p.value)) op.value = p.value;
   // An ISO 4217 code for `value`, when a mapping gives one (the rudderstack preset maps properties.currency).
   if (typeof p.value_currency === 'string' && /^[A-Za-z]{3}$/.test(p.value_currency)) op.valueCurrency = p.value_currency.toUpperCase();
+  Object.assign(op, backfillOf(p.backfill, settings));
   return op;
+}
+
+/**
+ * How the event's backfill is decided when it is sent (isBackfill): a mapped true / false forces it; else the
+ * destination's `backfillAfterHours`, carried only when it is not the default.
+ */
+export function backfillOf(raw: unknown, settings: DestinationSettings): { backfill?: boolean; backfillAfterHours?: number } {
+  if (typeof raw === 'boolean') return { backfill: raw };
+  const hours = settings.backfillAfterHours;
+  return typeof hours === 'number' && hours !== BACKFILL_AFTER_HOURS ? { backfillAfterHours: hours } : {};
 }

@@ -112,6 +112,13 @@ export const eventFields = (metricDefault: unknown): Record<string, FieldDefinit
     type: 'string',
     default: path('$.messageId'),
   },
+  backfill: {
+    label: 'Backfill',
+    description:
+      'true: recorded without triggering flows (Klaviyo’s backfill); false: triggers flows however old. Unset: a backfill when ' +
+      'the event is older than the backfillAfterHours setting (default 24) when it is sent.',
+    type: 'boolean',
+  },
   enable_batching,
 });
 

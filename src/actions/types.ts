@@ -27,6 +27,8 @@ export interface DestinationSettings {
   defaultCountry?: string;
   /** false: identifiers come from the mapping only, never filled from the rest of the message (docs/identity.md). */
   fillIdentifiers?: boolean;
+  /** Events older than this many hours when sent go as Klaviyo backfills (no flows). Default 24; 0: never. */
+  backfillAfterHours?: number;
   [key: string]: unknown;
 }
 

@@ -285,6 +285,8 @@ program
   .option('--no-properties', 'no column becomes a custom property')
   .option('--event-name <name>', 'with --action trackEvent: the event (Klaviyo metric) name')
   .option('--time-column <column>', 'with --action trackEvent: the column holding when the event happened')
+  .option('--backfill', 'event actions: send every event as a Klaviyo backfill (recorded, triggers no flow), however recent')
+  .option('--no-backfill', 'event actions: never send events as backfills (default: those older than backfillAfterHours when sent)')
   .option('--audience <name>', 'sync the source’s rows as the members of the Klaviyo list of this name')
   .addOption(new Option('--identifier <field>', 'with --audience: what identifies a member').choices(['email', 'phone_number', 'external_id']).default('email'))
   .option('--column <column>', 'with --audience: the column holding the identifier (default: same name)')

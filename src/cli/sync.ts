@@ -25,6 +25,8 @@ export interface SyncFlags extends ConfigOverrides {
   properties?: string[] | boolean;
   eventName?: string;
   timeColumn?: string;
+  /** `--backfill` / `--no-backfill`: every event as a Klaviyo backfill, or none; absent: by age. */
+  backfill?: boolean;
   audience?: string;
   identifier: string;
   column?: string;
@@ -88,7 +90,7 @@ function fromFlags(f: SyncFlags, config: Config): ConfiguredModel {
     map: mapFlags(f.map),
     exclude: f.exclude,
     properties: f.properties === true ? undefined : f.properties,
-    subscriptions: [{ on: ['added', 'updated'], partnerAction: f.action, eventName: f.eventName, timeColumn: f.timeColumn }],
+    subscriptions: [{ on: ['added', 'updated'], partnerAction: f.action, eventName: f.eventName, timeColumn: f.timeColumn, backfill: f.backfill }],
   });
   return { label: m.name, model: fromModel(m), destination };
 }

@@ -90,6 +90,8 @@ const modelSubscriptionSchema = z
     eventName: z.string().min(1).optional(),
     /** Event actions: the column holding when the event happened (default: when it is synced). */
     timeColumn: z.string().min(1).optional(),
+    /** Event actions: true sends every event as a Klaviyo backfill (no flows), false never; absent: by age (backfillAfterHours). */
+    backfill: z.boolean().optional(),
   })
   .strict();
 

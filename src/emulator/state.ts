@@ -18,6 +18,9 @@ export interface EventRecord {
   value?: number;
   value_currency?: string;
   unique_id?: string;
+  /** A backfilled event (Klaviyo's `backfill: true`): recorded, and it triggered no flow. Absent on other events. */
+  backfill?: true;
+  flows_triggered?: false;
 }
 
 export interface ImportJob {
@@ -235,6 +238,7 @@ export class EmulatorState {
       ...(a.value !== undefined && a.value !== null ? { value: a.value } : {}),
       ...(a.value_currency ? { value_currency: a.value_currency } : {}),
       ...(a.unique_id ? { unique_id: a.unique_id } : {}),
+      ...(a.backfill === true ? { backfill: true as const, flows_triggered: false as const } : {}),
     });
   }
 

@@ -84,6 +84,12 @@ export type Operation =
       uniqueId: string;
       profile: ProfileAttributes;
       patchProperties?: PatchProperties;
+      /**
+       * Klaviyo's `backfill` (recorded, triggers no flow): true / false forces it; absent, it is decided when the
+       * event is sent, from how old it is then (`backfillAfterHours`, default BACKFILL_AFTER_HOURS; 0: never).
+       */
+      backfill?: boolean;
+      backfillAfterHours?: number;
     }
   /** Remove a profile (found by its identifiers) from a list. */
   | { kind: 'list.remove'; list: ListRef; profile: ProfileIdentifiers }
@@ -110,6 +116,21 @@ export type Operation =
   | { kind: 'profile.delete'; profile: Pick<ProfileIdentifiers, 'email' | 'phone_number' | 'id' | 'external_id'> };
 
 export type OperationKind = Operation['kind'];
+
+/** An event older than this when it is sent goes as a backfill (the destination setting's default). */
+export const BACKFILL_AFTER_HOURS = 24;
+
+/**
+ * Whether an event goes to Klaviyo as a backfill, decided when it is sent: forced by the op, else when its time
+ * lies more than `backfillAfterHours` before `now` (a warehouse load, an old dead letter replayed, a mobile event
+ * sent days late): recorded, but no flow fires at the customer for something long past.
+ */
+export function isBackfill(op: Pick<Extract<Operation, { kind: 'event.create' }>, 'time' | 'backfill' | 'backfillAfterHours'>, now = Date.now()): boolean {
+  if (op.backfill !== undefined) return op.backfill;
+  const hours = op.backfillAfterHours ?? BACKFILL_AFTER_HOURS;
+  if (!(hours > 0) || !op.time) return false;
+  return now - Date.parse(op.time) > hours * 3_600_000;
+}
 
 /** An operation together with where it came from. */
 export interface PlannedOperation {

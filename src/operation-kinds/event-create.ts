@@ -4,20 +4,22 @@
  * POST /api/events, beside them on each profile of a bulk job (the spec's two shapes).
  */
 import { ENDPOINTS } from '../klaviyo/endpoints.js';
-import { hasPatch } from '../klaviyo/operations.js';
+import { hasPatch, isBackfill } from '../klaviyo/operations.js';
 import type { KlaviyoRequest } from '../klaviyo/request.js';
 import { identityKey, profileBody, profileEntries, profileMeta } from './profile-resource.js';
 import { delivered, REQUEST_BYTES, type Op, type OperationKindModule } from './types.js';
 
 type EventOp = Op<'event.create'>;
 
-function eventAttributes(op: EventOp) {
+/** `now`: when the request is built, which is when it is sent (for the backfill decision). */
+function eventAttributes(op: EventOp, now: number) {
   return {
     properties: op.properties,
     ...(op.time ? { time: op.time } : {}),
     ...(op.value !== undefined ? { value: op.value } : {}),
     ...(op.valueCurrency ? { value_currency: op.valueCurrency } : {}),
     unique_id: op.uniqueId,
+    ...(isBackfill(op, now) ? { backfill: true } : {}),
     metric: { data: { type: 'metric', attributes: { name: op.metric } } },
   };
 }
@@ -31,7 +33,7 @@ function createEvent(op: EventOp): KlaviyoRequest {
     endpoint: 'createEvent',
     method: 'POST',
     path: ENDPOINTS.createEvent.path,
-    body: { data: { type: 'event', attributes: { ...eventAttributes(op), profile: { data: profile } } } },
+    body: { data: { type: 'event', attributes: { ...eventAttributes(op, Date.now()), profile: { data: profile } } } },
   };
 }
 
@@ -48,11 +50,12 @@ function bulkCreateEvents(ops: EventOp[]): KlaviyoRequest {
     seen.add(key);
     return true;
   });
+  const now = Date.now();
   const data = profileEntries(kept).map((e) => ({
     type: 'event-bulk-create',
     attributes: {
       profile: { data: { ...profileBody(e.profile, true), ...profileMeta(e.patchProperties) } },
-      events: { data: e.from.map((i) => ({ type: 'event', attributes: eventAttributes(kept[i]) })) },
+      events: { data: e.from.map((i) => ({ type: 'event', attributes: eventAttributes(kept[i], now) })) },
     },
   }));
   return {

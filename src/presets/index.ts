@@ -6,14 +6,17 @@
 import type { Subscription } from '../actions/types.js';
 import { ACTIONS } from '../actions/index.js';
 import { defaultMapping } from '../mapping/index.js';
-import type { Preset } from './shared.js';
+import { z } from 'zod';
+import { OWN_SETTINGS, parseSettings, type Preset } from './shared.js';
 import { segmentClassic, settingsSchema as segmentClassicSettings } from './segment-classic/index.js';
 import { rudderstack, settingsSchema as rudderstackSettings } from './rudderstack/index.js';
 
 export type { Preset, PresetStep } from './shared.js';
 export { PresetSettingsError } from './shared.js';
 
-function segmentActions(): Preset {
+/** Segment's Actions destination has no settings of its own to check here; ours (OWN_SETTINGS) are. */
+function segmentActions(settings?: Record<string, unknown>): Preset {
+  parseSettings('segment-actions', z.object(OWN_SETTINGS), settings);
   const subscriptions: Subscription[] = [];
   for (const a of Object.values(ACTIONS)) {
     if (!a.defaultSubscription) continue;

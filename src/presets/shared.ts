@@ -24,6 +24,16 @@ export interface Preset {
   summary?: string;
 }
 
+/**
+ * Settings of this destination's own (not the original products'), accepted by every preset and checked alike:
+ * `backfillAfterHours` (events older than this when sent go as Klaviyo backfills; 0: never), `pushTokens` (false:
+ * the registerPushToken action sends nothing).
+ */
+export const OWN_SETTINGS = {
+  backfillAfterHours: z.number({ error: 'backfillAfterHours must be a number of hours (0 turns backfill off)' }).min(0).optional(),
+  pushTokens: z.boolean({ error: 'pushTokens must be true or false' }).optional(),
+};
+
 export class PresetSettingsError extends Error {
   override name = 'PresetSettingsError';
 }

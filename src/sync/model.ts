@@ -67,6 +67,8 @@ export function fromModel(m: ModelConfig): SyncModel {
       throw new Error(`${where}: eventName: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
     if (s.timeColumn !== undefined && !action.fields.time)
       throw new Error(`${where}: timeColumn: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
+    if (s.backfill !== undefined && !action.fields.backfill)
+      throw new Error(`${where}: backfill: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
   });
   const model: SyncModel = {
     name: m.name,
@@ -101,6 +103,7 @@ export function withColumns(m: SyncModel, columns: string[]): { model: SyncModel
     // Literal defaults (orderCompleted's metric name) stay; directives would read a live event's fields.
     for (const [k, f] of Object.entries(action.fields)) if (typeof f.default === 'string') mapping[k] = f.default;
     if (s.eventName) mapping.metric_name = s.eventName;
+    if (s.backfill !== undefined) mapping.backfill = s.backfill;
     // The same change gives the same unique id, whatever run sends it: Klaviyo records it once.
     if (JSON.stringify(action.fields.unique_id?.default) === JSON.stringify({ '@path': '$.messageId' }))
       mapping.unique_id = { '@path': '$.context.retl.changeId' };

@@ -50,6 +50,8 @@ const orderCompleted: ActionDefinition = {
         profile: order.profile,
       };
       if (order.time) op.time = order.time;
+      if (order.backfill !== undefined) op.backfill = order.backfill;
+      if (order.backfillAfterHours !== undefined) op.backfillAfterHours = order.backfillAfterHours;
       if (Number.isFinite(price)) op.value = price;
       ops.push(op);
     });

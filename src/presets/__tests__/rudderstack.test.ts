@@ -354,6 +354,7 @@ describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnapp
                 value: 3000,
                 value_currency: 'USD',
                 unique_id: '5vs9plymaxu4zfh40cmqca7r220y3wzb2giu',
+                backfill: true, // ours: a 2021 event is a backfill (docs/backfill-and-push.md)
                 metric: { data: { type: 'metric', attributes: { name: 'Sample Event' } } },
                 profile: {
                   data: {
@@ -511,6 +512,7 @@ describe('track, screen, page (seeds 002, 004)', () => {
               value: 3000,
               value_currency: 'USD',
               unique_id: '5vs9plymaxu4zfh40cmqca7r220y3wzb2giu',
+              backfill: true, // ours: a 2021 event is a backfill (docs/backfill-and-push.md)
               metric: { data: { type: 'metric', attributes: { name: 'Sample Event' } } },
               profile: {
                 data: {

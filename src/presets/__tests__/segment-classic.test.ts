@@ -241,6 +241,7 @@ describe('track (seed 003)', () => {
       time: '2026-03-01T12:00:00.000Z',
       value: 39.95,
       unique_id: 'm-item',
+      backfill: true, // ours: an event dated months before it is sent is a backfill (docs/backfill-and-push.md)
       metric: { data: { type: 'metric', attributes: { name: 'Item Added' } } },
       profile: { data: { type: 'profile', attributes: { email: 'c@x.co', external_id: 'user123' } } },
     });

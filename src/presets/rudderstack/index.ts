@@ -16,6 +16,7 @@ import {
   obj,
   omit,
   parseSettings,
+  OWN_SETTINGS,
   path,
   present,
   toNumber,
@@ -59,6 +60,7 @@ export const settingsSchema = z.strictObject({
   blacklistedEvents: eventNames,
   /** Ours: country of phone numbers without a +prefix. */
   defaultCountry: z.string().optional(),
+  ...OWN_SETTINGS,
   // Keys of RudderStack's destination definition with no effect in cloud mode (device mode, the dashboard, consent
   // managers in the SDKs, a retired revision switch): accepted, so a config copied from RudderStack loads.
   publicApiKey: ignored,

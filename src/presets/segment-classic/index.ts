@@ -15,6 +15,7 @@ import {
   obj,
   omit,
   parseSettings,
+  OWN_SETTINGS,
   path,
   present,
   toNumber,
@@ -43,6 +44,7 @@ export const settingsSchema = z.strictObject({
   sendPlacedOrderAsOrderCompleted: z.boolean().optional(),
   /** Ours: country of phone numbers without a +prefix. */
   defaultCountry: z.string().optional(),
+  ...OWN_SETTINGS,
 });
 type Raw = z.infer<typeof settingsSchema>;
 interface ClassicSettings {
