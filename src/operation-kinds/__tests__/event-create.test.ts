@@ -40,6 +40,7 @@ describe('event.create', () => {
               value: 12.5,
               value_currency: 'EUR',
               unique_id: 'u1',
+              backfill: true, // dated long before it is sent
               metric: metric('Viewed'),
               profile: {
                 data: {
