@@ -203,7 +203,7 @@ describe('warehouse sync', () => {
     const env = { ...process.env, DATA_DIR: dir, KLAVIYO_API_KEY: 'pk_sync', KLAVIYO_URL: emu.url, LOG_LEVEL: 'error', ...(store ? { STORE_URL: store } : {}) };
     // One profile per request (batchSize 1).
     const config = join(dir, 'config.json');
-    writeFileSync(config, JSON.stringify({ destinations: [{ delivery: { batchSize: 1, concurrency: 2, flushIntervalMs: 10, leaseMs: 2000 } }] }));
+    writeFileSync(config, JSON.stringify({ destinations: [{ delivery: { batchSize: 1, concurrency: 2, flushIntervalMs: 10, leaseMs: 3000 } }] }));
     const args = ['--import', 'tsx', 'src/cli/index.ts', 'sync', '--config', config, '--source', file, '--primary-key', 'id'];
     const run = () => spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
     const first = run();

@@ -27,8 +27,19 @@ const deliverySchema = z
     flushIntervalMs: z.number().int().min(1).max(60_000).default(100),
     /** Delivery cycles running at once per destination (per-profile order is kept by the queue). */
     concurrency: z.number().int().min(1).max(64).default(4),
-    /** A leased message whose worker died becomes deliverable again after this long. */
-    leaseMs: z.number().int().min(1000).default(120_000),
+    /**
+     * A leased message whose worker died becomes deliverable again after this long. A live worker renews the lease
+     * every third of it while the message's requests and bulk jobs are in flight, so it must leave room for a
+     * renewal to reach the store.
+     */
+    leaseMs: z
+      .number()
+      .int()
+      .min(
+        3000,
+        'delivery.leaseMs must be at least 3000: the lease is renewed every third of it while requests are in flight, and a shorter one could lapse before a renewal reaches the store',
+      )
+      .default(120_000),
     /** Attempts before a message is dead-lettered. */
     maxAttempts: z.number().int().min(1).default(10),
     /** Age after which a message that still fails is dead-lettered, whatever its attempts. */

@@ -262,7 +262,38 @@ export class DeliveryWorker {
     }
     const leased = await store.lease(this.o.name, { limit: options.batchSize, leaseMs: options.leaseMs, owner: this.o.owner, now });
     if (leased.length === 0) return 0;
+    const renewal = this.renewWhileInFlight(leased);
+    try {
+      await this.deliver(leased);
+    } finally {
+      renewal.stop();
+    }
+    return leased.length;
+  }
 
+  /**
+   * Requests retried for minutes and bulk jobs Klaviyo is slow to finish can keep a cycle longer than its lease; a
+   * lapsed lease would let another loop or worker take the messages and send them again. So the lease is renewed
+   * every third of its length until the cycle has settled them.
+   */
+  private renewWhileInFlight(leased: LeasedMessage[]): { stop: () => void } {
+    const { store, options, owner } = this.o;
+    const seqs = leased.map((m) => m.seq);
+    const timer = setInterval(() => {
+      store.renewLeases(seqs, owner, options.leaseMs).then(
+        (held) => {
+          if (held < seqs.length)
+            this.o.logger?.warn({ destination: this.o.name, leased: seqs.length, held }, 'delivery lease lapsed for some messages in flight');
+        },
+        (err) => this.o.logger?.warn({ destination: this.o.name, err: String(err) }, 'could not renew the delivery lease'),
+      );
+    }, options.leaseMs / 3);
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
+  }
+
+  /** Plan, send and settle the leased messages. */
+  private async deliver(leased: LeasedMessage[]): Promise<void> {
     const planned: PlannedOperation[] = [];
     const opsOf = new Map<number, PlannedOperation[]>();
     const planErrors = new Map<number, { field: string; message: string } | null>();
@@ -311,7 +342,6 @@ export class DeliveryWorker {
       : new Map<PlannedOperation, OpOutcome>();
 
     await this.settleAll(leased, opsOf, planErrors, outcomes);
-    return leased.length;
   }
 
   private async settleAll(

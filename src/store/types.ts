@@ -182,6 +182,11 @@ export interface Store {
   /** Durable once resolved. A messageId already queued for the destination is ignored (client retries). */
   enqueue(destination: string, messages: NewMessage[]): Promise<void>;
   lease(destination: string, opts: { limit: number; leaseMs: number; owner: string; now?: number }): Promise<LeasedMessage[]>;
+  /**
+   * Extend the leases this owner still holds on these messages to `leaseMs` from now (a cycle whose requests or bulk
+   * jobs take longer than the lease). Returns how many it still held: fewer means another owner may have them.
+   */
+  renewLeases(seqs: number[], owner: string, leaseMs: number): Promise<number>;
   /** Delivered: removed from the queue. */
   ack(seqs: number[]): Promise<void>;
   /** Failed this time: attempts + 1, deliverable again at retryAt. */

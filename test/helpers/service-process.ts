@@ -22,7 +22,7 @@ export function freePort(): Promise<number> {
 /** `logs`: collect the child's log lines (JSON, level info and up) instead of discarding them. */
 export function startChild(port: number, dataDir: string, emulatorUrl: string, opts: { store?: string; role?: string; logs?: string[] } = {}): ChildProcess {
   const config = join(dataDir, `config-${port}.json`);
-  writeFileSync(config, JSON.stringify({ destinations: [{ delivery: { leaseMs: 2000, flushIntervalMs: 20 } }] }));
+  writeFileSync(config, JSON.stringify({ destinations: [{ delivery: { leaseMs: 3000, flushIntervalMs: 20 } }] }));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'start'], {
     cwd: root,
     env: {

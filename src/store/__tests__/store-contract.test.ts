@@ -142,6 +142,20 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(next).toMatchObject({ messageId: 'a2', attempts: 0 });
   });
 
+  it('renewLeases extends only the leases this owner still holds, so no one else takes them meanwhile', async () => {
+    await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B')]);
+    const now = Date.now();
+    const [a1, b1] = await store.lease('k', { limit: 10, leaseMs: 1000, owner: 'w1', now });
+    expect(await store.renewLeases([a1.seq, b1.seq], 'w2', 60_000)).toBe(0);
+    expect(await store.renewLeases([a1.seq], 'w1', 60_000)).toBe(1);
+    // b1's lease lapsed and w2 took it; a1's was renewed and stays w1's.
+    expect(ids(await store.lease('k', { limit: 10, leaseMs: 1000, owner: 'w2', now: now + 5000 }))).toEqual(['b1']);
+    expect(await store.renewLeases([a1.seq, b1.seq], 'w1', 60_000)).toBe(1);
+    await store.ack([a1.seq]);
+    expect(await store.renewLeases([a1.seq], 'w1', 60_000)).toBe(0);
+    expect(await store.renewLeases([], 'w1', 60_000)).toBe(0);
+  });
+
   it('release puts a message back at a later time without counting an attempt', async () => {
     await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B')]);
     const now = Date.now();

@@ -149,6 +149,16 @@ export class PostgresStore implements Store {
     );
   }
 
+  async renewLeases(seqs: number[], owner: string, leaseMs: number): Promise<number> {
+    if (!seqs.length) return 0;
+    const r = await this.pool.query(`UPDATE queue SET available_at = $1 WHERE seq = ANY($2::bigint[]) AND state = 'leased' AND owner = $3`, [
+      Date.now() + leaseMs,
+      seqs,
+      owner,
+    ]);
+    return r.rowCount ?? 0;
+  }
+
   async release(items: Array<{ seq: number; retryAt?: number }>): Promise<void> {
     if (!items.length) return;
     await this.pool.query(

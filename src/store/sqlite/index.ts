@@ -115,6 +115,7 @@ class SqliteStore implements Store {
         `UPDATE queue SET state = 'ready', owner = NULL, attempts = attempts + 1, available_at = ?, last_error = ? WHERE seq = ? RETURNING destination`,
       ),
       release: db.prepare(`UPDATE queue SET state = 'ready', owner = NULL, available_at = ? WHERE seq = ?`),
+      renew: db.prepare(`UPDATE queue SET available_at = ? WHERE seq IN (SELECT value FROM json_each(?)) AND state = 'leased' AND owner = ?`),
       dead: db.prepare(`UPDATE queue SET state = 'dead', owner = NULL, dead_reason = ?, dead_detail = ?, dead_at = ?, attempts = attempts + 1 WHERE seq = ?`),
       count: db.prepare(
         `INSERT INTO throughput (destination, minute, received, delivered, dead, retried) VALUES (?, ?, ?, ?, ?, ?)
@@ -159,6 +160,11 @@ class SqliteStore implements Store {
       return rows;
     })();
     return rows.map(leasedOf); // payloads parsed after the commit, not while holding the write lock
+  }
+
+  async renewLeases(seqs: number[], owner: string, leaseMs: number): Promise<number> {
+    if (!seqs.length) return 0;
+    return this.s.renew.run(Date.now() + leaseMs, JSON.stringify(seqs), owner).changes;
   }
 
   async ack(seqs: number[]): Promise<void> {
