@@ -11,8 +11,8 @@ export type EnqueueContext = Pick<IngestOptions, 'store' | 'storeHealth' | 'metr
 export async function enqueueMessages(ctx: EnqueueContext, src: IngestSource, messages: SegmentMessage[]): Promise<void> {
   for (const m of messages) withoutRetl(m);
   const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: partitionKey(m), payload: m }));
-  // Started together, so every destination's rows join the same group commit (store/group-commit.ts).
-  await Promise.all(src.destinations.map((d) => ctx.store.enqueue(d, rows)));
+  // One inbox record for every destination: the ack waits for that append only (docs/ingest.md).
+  await ctx.store.accept(src.destinations, rows);
   ctx.storeHealth?.ok();
   ctx.metrics?.received(src.name, messages.length);
   ctx.onEnqueued?.(src.destinations, messages, src.name);

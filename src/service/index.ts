@@ -199,6 +199,8 @@ export async function startService(
     }),
   );
 
+  // Accepted messages become leaseable once the store's router has moved them into the queue.
+  store.onRouted((names) => names.forEach((n) => workers.get(n)?.poke()));
   const enqueueContext: EnqueueContext = {
     store,
     onEnqueued: (names, messages, source) => {

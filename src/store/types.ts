@@ -181,6 +181,17 @@ export interface Store {
   migrate(): Promise<void>;
   /** Durable once resolved. A messageId already queued for the destination is ignored (client retries). */
   enqueue(destination: string, messages: NewMessage[]): Promise<void>;
+  /**
+   * Ingest's durable ack: the messages, for each of the destinations, appended to the inbox as one record (no
+   * index to update) and durable once resolved. The store's router moves them into the queue later, off the
+   * caller's thread, in the order they were accepted, with the same message-id dedupe as `enqueue`; until then
+   * `messageState` and `stats` count them as queued (docs/ingest.md).
+   */
+  accept(destinations: string[], messages: NewMessage[]): Promise<void>;
+  /** Resolves once everything accepted before the call is in the queue (leaseable). */
+  routed(): Promise<void>;
+  /** `listener` is told which destinations received messages each time the router moves some into the queue. */
+  onRouted(listener: (destinations: string[]) => void): void;
   lease(destination: string, opts: { limit: number; leaseMs: number; owner: string; now?: number }): Promise<LeasedMessage[]>;
   /**
    * Extend the leases this owner still holds on these messages to `leaseMs` from now (a cycle whose requests or bulk

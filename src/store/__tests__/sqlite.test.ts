@@ -1,9 +1,10 @@
 /** SQLite-only behaviour; what every store does is in store-contract.test.ts. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSqliteStore } from '../sqlite/index.js';
+import Database from 'better-sqlite3';
+import { createSqliteStore, queueFile } from '../sqlite/index.js';
 import type { Store } from '../types.js';
 
 let dir: string;
@@ -49,5 +50,72 @@ describe('sqlite store: concurrent enqueues (group commit)', () => {
     expect(await store.messageState('j', 'b')).toEqual({ state: 'queued', attempts: 0 });
     expect(await store.messageState('k', 'x')).toBeUndefined();
     expect((await store.stats()).byDestination).toMatchObject({ k: { queued: 1 }, j: { queued: 1 } });
+  });
+});
+
+describe('sqlite store: the ingest inbox', () => {
+  const m = (id: string, key: string) => ({ messageId: id, partitionKey: key, payload: { id } });
+  const leased = async (d: string) => (await store.lease(d, { limit: 10, leaseMs: 60_000, owner: 'w1' })).map((x) => x.messageId);
+
+  it('counts accepted messages as queued until the router has moved them, then moves them in order', async () => {
+    // Another connection holds the queue's write lock: the router cannot route, the inbox keeps what was accepted.
+    const hold = new Database(queueFile(dir));
+    hold.exec('BEGIN IMMEDIATE');
+    try {
+      await store.accept(['k', 'j'], [m('a1', 'A'), m('b1', 'B')]);
+      await store.accept(['k'], [m('a2', 'A'), m('a1', 'A')]);
+      expect(await store.messageState('k', 'a2')).toEqual({ state: 'queued', attempts: 0 });
+      expect(await store.messageState('j', 'b1')).toEqual({ state: 'queued', attempts: 0 });
+      expect(await store.messageState('j', 'a2')).toBeUndefined();
+      // The repeat of a1 is counted until the router drops it: the counts are the inbox's, not a dedupe.
+      expect((await store.stats()).byDestination).toMatchObject({ k: { queued: 4 }, j: { queued: 2 } });
+      expect(hold.prepare('SELECT count(*) FROM queue').pluck().get()).toBe(0);
+    } finally {
+      hold.exec('COMMIT');
+      hold.close();
+    }
+    await store.routed();
+    expect(await leased('k')).toEqual(['a1', 'b1', 'a2']);
+    expect(await leased('j')).toEqual(['a1', 'b1']);
+    expect((await store.stats()).byDestination).toMatchObject({ k: { queued: 0, leased: 3 }, j: { queued: 0, leased: 2 } });
+  });
+
+  it('a new inbox file beside an old queue never numbers its records behind the routed mark', async () => {
+    await store.accept(['k'], [m('a1', 'A')]);
+    await store.accept(['k'], [m('a2', 'A')]);
+    await store.routed();
+    await store.close();
+    for (const f of readdirSync(dir).filter((f) => f.startsWith('queue.inbox.db'))) rmSync(join(dir, f));
+    store = await createSqliteStore({ dataDir: dir });
+    await store.migrate();
+    await store.accept(['k'], [m('a3', 'A')]);
+    await store.routed();
+    expect(await leased('k')).toEqual(['a1', 'a2', 'a3']);
+  });
+});
+
+describe('sqlite store: the ingest inbox’s limit', () => {
+  it('an append waits while the router is behind by the limit, and goes on once it has caught up', async () => {
+    await store.close();
+    store = await createSqliteStore({ dataDir: dir, maxUnrouted: 3 });
+    await store.migrate();
+    const m = (id: string) => ({ messageId: id, partitionKey: 'A', payload: { id } });
+    const hold = new Database(queueFile(dir));
+    hold.exec('BEGIN IMMEDIATE'); // the router cannot move anything
+    let third = false;
+    try {
+      await store.accept(['k'], [m('a1'), m('a2')]);
+      await store.accept(['k'], [m('a3')]); // 2 unrouted: room for one more record
+      const waiting = store.accept(['k'], [m('a4')]).then(() => (third = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(third).toBe(false);
+      hold.exec('COMMIT');
+      await waiting;
+    } finally {
+      if (hold.inTransaction) hold.exec('COMMIT');
+      hold.close();
+    }
+    await store.routed();
+    expect((await store.lease('k', { limit: 10, leaseMs: 60_000, owner: 'w' })).map((x) => x.messageId)).toEqual(['a1', 'a2', 'a3', 'a4']);
   });
 });

@@ -337,6 +337,55 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(ids(await lease())).toEqual(['a1']);
   });
 
+  describe('ingest’s accept (the inbox, routed into the queue)', () => {
+    const leaseFrom = (d: string) => store.lease(d, { limit: 100, leaseMs: 60_000, owner: 'w1' });
+
+    it('routes accepted messages to each destination in the order they were accepted, with the message-id dedupe', async () => {
+      await store.enqueue('k', [msg('z1', 'A')]); // the direct path (sync) still works beside it
+      await store.accept(['k', 'j'], [msg('a1', 'A'), msg('b1', 'B'), msg('a2', 'A')]);
+      await store.accept(['k'], [msg('a1', 'A'), msg('a3', 'A'), msg('z1', 'A'), msg('a3', 'A')]); // repeats, within one too
+      await store.accept(['j'], [msg('c1', 'C')]);
+      await store.routed();
+      expect(ids(await leaseFrom('k'))).toEqual(['z1', 'a1', 'b1', 'a2', 'a3']);
+      expect(ids(await leaseFrom('j'))).toEqual(['a1', 'b1', 'a2', 'c1']);
+    });
+
+    it('keeps payloads exactly and counts what it routes as received', async () => {
+      const payload = { z: 1, a: [null, true, 1.5, -0, 1e21], s: 'nul\u0000 quote\' "dq" \\ é 🎉 \u2028', nested: { b: {}, a: [] } };
+      await store.accept(['k'], [msg('a1', 'A', payload), { ...msg('b1', 'B'), receivedAt: 1234 }, msg('a1', 'A')]);
+      await store.routed();
+      const [a, b] = await leaseFrom('k');
+      expect(a.payload).toEqual(JSON.parse(JSON.stringify(payload)));
+      expect(Object.keys(a.payload as object)).toEqual(Object.keys(payload));
+      expect(a).toMatchObject({ destination: 'k', messageId: 'a1', partitionKey: 'A', attempts: 0 });
+      expect(Math.abs(a.receivedAt - Date.now())).toBeLessThan(60_000);
+      expect(b.receivedAt).toBe(1234);
+      const rows = await store.throughput({ sinceMs: Date.now() - 120_000, destination: 'k' });
+      expect(rows.reduce((n, r) => n + r.received, 0)).toBe(2);
+    });
+
+    it('tells listeners which destinations received messages, and accepts nothing for no destination', async () => {
+      const heard: string[][] = [];
+      store.onRouted((d) => heard.push(d));
+      await store.accept([], [msg('a1', 'A')]);
+      await store.accept(['k'], []);
+      await store.accept(['k', 'j'], [msg('a1', 'A')]);
+      await store.routed();
+      expect(ids(await leaseFrom('k'))).toEqual(['a1']);
+      if (backend.name === 'sqlite') expect(heard.flat().sort()).toEqual(['j', 'k']);
+    });
+
+    it('what was accepted survives reopening and is routed then', async () => {
+      await store.accept(['k'], [msg('a1', 'A'), msg('a2', 'A')]);
+      await store.close();
+      store = await backend.open();
+      await store.accept(['k'], [msg('a3', 'A')]);
+      await store.routed();
+      expect(ids(await leaseFrom('k'))).toEqual(['a1', 'a2', 'a3']);
+      expect(await store.messageState('k', 'a1')).toEqual({ state: 'leased', attempts: 0 });
+    });
+  });
+
   describe.runIf(backend.name === 'postgres')('shared by several processes', () => {
     it('migrations applied by processes starting together run once', async () => {
       await backend.reset();

@@ -96,6 +96,19 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * The direct path: on Postgres the commit is the server's work, not this thread's, and concurrent commits are
+   * grouped by the server itself (docs/ingest.md).
+   */
+  async accept(destinations: string[], messages: NewMessage[]): Promise<void> {
+    await Promise.all(destinations.map((d) => this.enqueue(d, messages)));
+  }
+
+  /** Nothing waits for routing: accepted messages are in the queue already. */
+  async routed(): Promise<void> {}
+
+  onRouted(): void {}
+
   async lease(destination: string, opts: { limit: number; leaseMs: number; owner: string; now?: number }): Promise<LeasedMessage[]> {
     const now = opts.now ?? Date.now();
     // Candidates are due messages (ready, or leased with an expired lease) with nothing earlier in their

@@ -12,25 +12,30 @@ import { MIGRATIONS } from './schema.js';
 import { SqliteSnapshots } from './snapshots.js';
 import { QueueCounts } from './queue-counts.js';
 import { GroupCommit } from '../group-commit.js';
+import { Inbox } from './inbox.js';
 
 const minuteOf = (ms: number) => Math.floor(ms / 60_000);
 const KEEP_THROUGHPUT_MS = 2 * 24 * 3600_000;
 
 /** The embedded queue's file in a data dir. */
 export const queueFile = (dataDir: string, file = 'queue.db') => join(dataDir, file);
+/** Its ingest inbox beside it (./inbox.ts): queue.db → queue.inbox.db. */
+export const inboxFile = (dataDir: string, file = 'queue.db') => join(dataDir, `${file.replace(/\.db$/, '')}.inbox.db`);
 
 /**
  * The data dir, ready for the queue: created 0700 when missing, and checked writable. The queue holds the admin
  * token, the write keys and every payload (personal data): only the service's user may read it.
  */
-function prepareDataDir(dir: string, path: string): void {
+function prepareDataDir(dir: string, paths: string[]): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
-    // The file is created 0600 before SQLite opens it; SQLite gives its WAL and SHM files the same mode.
-    closeSync(openSync(path, 'a', 0o600));
-    chmodSync(path, 0o600);
+    // The files are created 0600 before SQLite opens them; SQLite gives their WAL and SHM files the same mode.
+    for (const path of paths) {
+      closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
+    }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why: Record<string, string> = {
@@ -46,14 +51,16 @@ function prepareDataDir(dir: string, path: string): void {
   }
 }
 
-export async function createSqliteStore(opts: { dataDir: string; file?: string }): Promise<Store> {
+/** `maxUnrouted`: messages accepted and not yet routed into the queue beyond which ingest waits (./inbox.ts). */
+export async function createSqliteStore(opts: { dataDir: string; file?: string; maxUnrouted?: number }): Promise<Store> {
   const path = queueFile(opts.dataDir, opts.file);
-  prepareDataDir(opts.dataDir, path);
+  const inbox = inboxFile(opts.dataDir, opts.file);
+  prepareDataDir(opts.dataDir, [path, inbox]);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
-  return new SqliteStore(db, new QueueCounts(path));
+  return new SqliteStore(db, new QueueCounts(path), new Inbox({ queue: path, inbox }, db, opts.maxUnrouted));
 }
 
 class SqliteStore implements Store {
@@ -67,6 +74,7 @@ class SqliteStore implements Store {
   constructor(
     private readonly db: Database.Database,
     private readonly counts: QueueCounts,
+    private readonly inbox: Inbox,
   ) {
     this.snapshots = new SqliteSnapshots(db);
   }
@@ -87,6 +95,7 @@ class SqliteStore implements Store {
       })();
     }
     this.stmts = this.prepare();
+    this.inbox.open();
   }
 
   private prepare() {
@@ -137,6 +146,20 @@ class SqliteStore implements Store {
     if (!messages.length) return;
     void this.s; // not migrated: fail this call, not the group it would join
     return this.writes.add({ destination, messages, now: Date.now() });
+  }
+
+  async accept(destinations: string[], messages: NewMessage[]): Promise<void> {
+    if (!messages.length || !destinations.length) return;
+    void this.s; // not migrated: fail this call, not the group it would join
+    return this.inbox.append(destinations, messages);
+  }
+
+  routed(): Promise<void> {
+    return this.inbox.routed();
+  }
+
+  onRouted(listener: (destinations: string[]) => void): void {
+    this.inbox.onRouted(listener);
   }
 
   /** One transaction for a group of enqueues (./group-commit.ts); durable once it returns (synchronous=FULL). */
@@ -206,9 +229,14 @@ class SqliteStore implements Store {
   }
 
   async messageState(destination: string, messageId: string): Promise<MessageState | undefined> {
+    // The inbox first: a message the router moves in between is then seen in the queue, never in neither.
+    const waiting = this.inbox.holds(destination, messageId);
     const row = this.db
       .prepare('SELECT state, attempts, last_error, dead_reason FROM queue WHERE destination = ? AND message_id = ? ORDER BY seq DESC LIMIT 1')
       .get(destination, messageId) as Parameters<typeof messageStateOf>[0] | undefined;
+    // A copy waiting in the inbox is queued, unless a live one in the queue will make the router drop it.
+    if (row && row.state !== 'dead') return messageStateOf(row);
+    if (waiting) return { state: 'queued', attempts: 0 };
     return row && messageStateOf(row);
   }
 
@@ -261,8 +289,12 @@ class SqliteStore implements Store {
     const now = Date.now();
     const byDestination: StoreStats['byDestination'] = {};
     const get = (d: string) => (byDestination[d] ??= { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0 });
+    // Accepted, not routed yet: queued all the same. Counted first: what the router moves meanwhile is counted
+    // twice for a moment rather than not at all.
+    const waiting = this.inbox.counts();
     const rows = await this.counts.count(now);
     for (const r of rows) Object.assign(get(r.destination), { queued: r.queued, leased: r.leased, retrying: r.retrying, dead: r.dead });
+    for (const [d, n] of waiting) get(d).queued += n;
     for (const r of this.db.prepare('SELECT destination, count FROM delivered').all() as any[]) get(r.destination).delivered = r.count;
     return { byDestination };
   }
@@ -287,6 +319,7 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.writes.drain();
+    await this.inbox.close();
     await this.counts.close();
     this.db.close();
   }

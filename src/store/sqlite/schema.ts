@@ -87,4 +87,14 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       ALTER TABLE sync_rows ADD COLUMN pending_after INTEGER;
     `,
   },
+  {
+    version: 7,
+    sql: `
+      -- The ingest inbox (inbox.db beside this file, ./inbox.ts) is routed into the queue up to this inbox id. It is
+      -- moved forward in the same transaction as the queue rows it stands for: a crash mid-routing neither loses nor
+      -- repeats a record.
+      CREATE TABLE inbox_routed (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL);
+      INSERT INTO inbox_routed (id, upto) VALUES (1, 0);
+    `,
+  },
 ];

@@ -1,0 +1,209 @@
+/**
+ * The ingest inbox of the embedded store: a file of its own (inbox.db beside queue.db) with one row per accepted
+ * request — the request's validated messages as one JSON array and the destinations they go to — and no secondary
+ * index. Appending it is ingest's durable ack (group commit, synchronous=FULL); the router thread (./router.ts)
+ * moves the rows into the queue later. Its own file, so appends never wait for the router's write lock on the queue.
+ *
+ * Records up to the queue's routed mark (inbox_routed) are in the queue already: they are ignored everywhere and
+ * deleted by the next append. Ids never go back (AUTOINCREMENT, and at open never below the mark), so a new inbox
+ * file beside an old queue cannot hide records behind the mark.
+ */
+import type { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { GroupCommit } from '../group-commit.js';
+import type { NewMessage } from '../types.js';
+import { startRouter, type RouterNote } from './router.js';
+
+/**
+ * Messages accepted and not yet routed, at most: beyond it an append waits for the router (a few seconds of routing),
+ * so a router that cannot keep up slows ingest down to its own pace instead of letting the inbox grow without bound.
+ */
+export const MAX_UNROUTED = 200_000;
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS inbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  -- how many messages (for the queue counts without parsing them)
+  n INTEGER NOT NULL,
+  -- JSON array of destination names
+  destinations TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  -- JSON array of [messageId, partitionKey, payload, receivedAt?]
+  messages TEXT NOT NULL
+)`;
+
+interface Appended {
+  destinations: string;
+  n: number;
+  messages: string;
+  now: number;
+}
+
+export class Inbox {
+  private readonly db: Database.Database;
+  private readonly writes = new GroupCommit<Appended>((items) => this.insert(items));
+  private router?: Worker;
+  private routerExit?: Promise<void>;
+  /** The newest id appended, and the newest routed as the router last said. */
+  private appended = 0;
+  private upto = 0;
+  private pruned = 0;
+  private routerError?: string;
+  private readonly waiting: Array<{ id: number; resolve: () => void }> = [];
+  /** Records appended and not routed yet, oldest first, with their message counts; their sum. */
+  private readonly unrouted: Array<{ id: number; n: number }> = [];
+  private backlog = 0;
+  /** Appends waiting for the backlog to shrink. */
+  private blocked: Array<() => void> = [];
+  private readonly listeners: Array<(destinations: string[]) => void> = [];
+  private s!: ReturnType<Inbox['prepare']>;
+
+  /**
+   * @param queue the store's connection to the queue file (for the routed mark).
+   * @param maxUnrouted messages accepted and not routed yet beyond which appends wait.
+   */
+  constructor(
+    private readonly files: { queue: string; inbox: string },
+    private readonly queue: Database.Database,
+    private readonly maxUnrouted = MAX_UNROUTED,
+  ) {
+    this.db = new Database(files.inbox);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  /** After the queue's migrations. Starts routing when records were left by an earlier run. */
+  open(): void {
+    this.db.exec(SCHEMA);
+    this.s = this.prepare();
+    this.upto = this.s.mark.get() as number;
+    this.db.transaction(() => {
+      this.db.prepare(`INSERT INTO sqlite_sequence (name, seq) SELECT 'inbox', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'inbox')`).run();
+      this.db.prepare(`UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'inbox'`).run(this.upto);
+    })();
+    this.appended = (this.db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').pluck().get('inbox') as number) ?? 0;
+    for (const r of this.db.prepare('SELECT id, n FROM inbox WHERE id > ? ORDER BY id').iterate(this.upto) as Iterable<{ id: number; n: number }>)
+      this.track(r);
+    if (this.appended > this.upto) this.startRouter();
+  }
+
+  private prepare() {
+    return {
+      mark: this.queue.prepare('SELECT upto FROM inbox_routed').pluck(),
+      append: this.db.prepare('INSERT INTO inbox (n, destinations, received_at, messages) VALUES (?, ?, ?, ?)'),
+      prune: this.db.prepare('DELETE FROM inbox WHERE id <= ?'),
+      counts: this.db.prepare('SELECT destinations, sum(n) AS n FROM inbox WHERE id > ? GROUP BY destinations'),
+      holds: this.db.prepare(
+        `SELECT 1 FROM inbox i WHERE i.id > ? AND EXISTS (SELECT 1 FROM json_each(i.destinations) d WHERE d.value = ?)
+            AND EXISTS (SELECT 1 FROM json_each(i.messages) m WHERE m.value ->> 0 = ?) LIMIT 1`,
+      ),
+    };
+  }
+
+  /** Durable once resolved. The payloads are serialised here, so a message that cannot be fails its own call. */
+  async append(destinations: string[], messages: NewMessage[]): Promise<void> {
+    const rows = messages.map((m) =>
+      m.receivedAt === undefined ? [m.messageId, m.partitionKey, m.payload] : [m.messageId, m.partitionKey, m.payload, m.receivedAt],
+    );
+    const item = { destinations: JSON.stringify(destinations), n: messages.length, messages: JSON.stringify(rows), now: Date.now() };
+    while (this.backlog >= this.maxUnrouted) {
+      if (this.routerError) throw new Error(`accepted messages are not reaching the queue (${this.routerError}); the inbox is full`);
+      await new Promise<void>((resolve) => this.blocked.push(resolve));
+    }
+    return this.writes.add(item);
+  }
+
+  private track(r: { id: number; n: number }): void {
+    this.unrouted.push(r);
+    this.backlog += r.n;
+  }
+
+  /** One transaction for a group of appends: durable once it returns. Routed records go in the same one. */
+  private insert(items: Appended[]): void {
+    const upto = this.s.mark.get() as number; // the queue's own word: another process may have routed too
+    const added = this.db.transaction(() => {
+      if (upto > this.pruned) this.s.prune.run(upto);
+      return items.map((i) => ({ id: Number(this.s.append.run(i.n, i.destinations, i.now, i.messages).lastInsertRowid), n: i.n }));
+    })();
+    for (const r of added) this.track(r);
+    this.appended = added[added.length - 1].id;
+    this.pruned = Math.max(this.pruned, upto);
+    if (this.router) this.router.postMessage('go');
+    else this.startRouter();
+  }
+
+  /** Resolves once everything appended before the call is in the queue. */
+  routed(): Promise<void> {
+    const id = this.appended;
+    if (this.upto >= id) return Promise.resolve();
+    this.router?.ref(); // someone waits for it: the process must not end before the router is done
+    return new Promise((resolve) => this.waiting.push({ id, resolve }));
+  }
+
+  onRouted(listener: (destinations: string[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Messages not routed yet, per destination: queued, for the queue counts. */
+  counts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const r of this.s.counts.iterate(this.s.mark.get()) as Iterable<{ destinations: string; n: number }>)
+      for (const d of JSON.parse(r.destinations) as string[]) out.set(d, (out.get(d) ?? 0) + r.n);
+    return out;
+  }
+
+  /** Whether a message waits in the inbox for the destination (a scan: the inbox is small while routing keeps up). */
+  holds(destination: string, messageId: string): boolean {
+    return this.s.holds.get(this.s.mark.get(), destination, messageId) !== undefined;
+  }
+
+  /** Why routing last failed, while it keeps failing (it is retried every second). */
+  get error(): string | undefined {
+    return this.routerError;
+  }
+
+  private startRouter(): void {
+    const worker = startRouter(this.files, (note) => this.heard(note));
+    this.router = worker;
+    this.routerExit = new Promise((resolve) => worker.once('exit', () => resolve()));
+    worker.on('error', (err) => (this.routerError = String(err)));
+    worker.once('exit', () => this.router === worker && (this.router = undefined));
+  }
+
+  private heard(note: RouterNote): void {
+    if ('error' in note) {
+      this.routerError = note.error;
+      this.unblock(); // appends waiting for room fail now, with the reason
+      return;
+    }
+    this.routerError = undefined;
+    this.upto = Math.max(this.upto, note.upto);
+    let routed = 0;
+    while (this.unrouted.length && this.unrouted[0].id <= this.upto) routed += this.unrouted.shift()!.n;
+    this.backlog -= routed;
+    if (routed) this.unblock();
+    if (note.destinations.length) for (const l of this.listeners) l(note.destinations);
+    for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i].id <= this.upto) this.waiting.splice(i, 1)[0].resolve();
+    if (!this.waiting.length) this.router?.unref();
+  }
+
+  private unblock(): void {
+    const blocked = this.blocked;
+    this.blocked = [];
+    blocked.forEach((go) => go());
+  }
+
+  /** Appends in progress are committed; routing stops where it is (the rest stays in the inbox for the next run). */
+  async close(): Promise<void> {
+    await this.writes.drain();
+    const router = this.router;
+    this.router = undefined;
+    if (router) {
+      router.ref(); // until it has stopped
+      router.postMessage('stop');
+      const stopped = await Promise.race([this.routerExit!.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000).unref())]);
+      if (!stopped) await router.terminate();
+    }
+    this.db.close();
+  }
+}

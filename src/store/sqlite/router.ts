@@ -1,0 +1,115 @@
+/**
+ * The router of the embedded store: a worker thread with its own connection that moves inbox records (./inbox.ts)
+ * into the indexed queue, in large transactions, so the B-tree work of six indexes per message is never done on
+ * the thread that answers HTTP.
+ *
+ * One routing transaction: take the queue file's write lock, read the routed mark, insert the messages of the next
+ * inbox records (oldest first; per record each destination's messages in their order) with the message-id dedupe,
+ * count them, move the mark. The mark and the rows commit together, so a crash repeats nothing and loses nothing:
+ * the next router starts after the mark. The inbox file is only read here; its owner deletes routed records.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/** Messages per routing transaction (about): large enough to amortise the commit, short enough not to hold up acks. */
+export const ROUTE_BATCH = 4000;
+
+/**
+ * The router thread's nice value (Linux: per thread): when the CPU is short, answering requests goes first and the
+ * indexing catches up in the gaps. Bounded by the inbox's backlog limit (./inbox.ts), so it cannot starve for good.
+ */
+const ROUTER_NICE = 10;
+
+const SQL = {
+  // A write first: the transaction holds the queue's write lock before it reads the mark (a read first could not be
+  // upgraded once another connection wrote). BEGIN IMMEDIATE would also lock the attached inbox against its writer.
+  lock: 'UPDATE inbox_routed SET upto = upto',
+  mark: 'SELECT upto FROM inbox_routed',
+  sizes: 'SELECT id, n FROM inbox.inbox WHERE id > ? ORDER BY id LIMIT 1000',
+  // Per record: [messageId, partitionKey, payload, receivedAt?]; the payload's JSON text is copied as it is. Sorted
+  // into accepted order (the temporary B-tree costs little beside the queue's indexes).
+  move: `INSERT INTO queue (destination, message_id, partition_key, payload, received_at, available_at)
+         SELECT d.value, m.value ->> 0, m.value ->> 1, m.value -> 2, coalesce(m.value ->> 3, i.received_at), 0
+           FROM inbox.inbox i, json_each(i.destinations) d, json_each(i.messages) m
+          WHERE i.id > ? AND i.id <= ?
+          ORDER BY i.id, d.key, m.key
+         ON CONFLICT (destination, message_id) WHERE state != 'dead' DO NOTHING
+         RETURNING destination`,
+  setMark: 'UPDATE inbox_routed SET upto = ?',
+  count: `INSERT INTO throughput (destination, minute, received) VALUES (?, ?, ?)
+          ON CONFLICT (destination, minute) DO UPDATE SET received = received + excluded.received`,
+};
+
+/** What the router thread tells its owner after each transaction, and once the inbox is empty. */
+export type RouterNote = { upto: number; destinations: string[] } | { error: string };
+
+// Plain CommonJS, evaluated as the worker's code: nothing to compile or resolve from the worker's side.
+const WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+try { require('node:os').setPriority(0, workerData.nice); } catch {} // this thread only; where allowed
+const Database = require(workerData.driver);
+const { sql, batch } = workerData;
+const db = new Database(workerData.queue, { fileMustExist: true });
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('busy_timeout = 5000');
+db.prepare('ATTACH DATABASE ? AS inbox').run(workerData.inbox);
+const s = Object.fromEntries(Object.entries(sql).map(([k, q]) => [k, db.prepare(q)]));
+const routeOnce = db.transaction(() => {
+  s.lock.run();
+  const from = s.mark.pluck().get();
+  let upto = from;
+  let n = 0;
+  for (const r of s.sizes.iterate(from)) {
+    if (n && n + r.n > batch) break;
+    upto = r.id;
+    n += r.n;
+  }
+  if (upto === from) return { upto, destinations: [] };
+  // Counted as received now, as enqueue counts them when it inserts them.
+  const counts = new Map();
+  for (const r of s.move.pluck().iterate(from, upto)) counts.set(r, (counts.get(r) || 0) + 1);
+  const minute = Math.floor(Date.now() / 60000);
+  for (const [destination, c] of counts) s.count.run(destination, minute, c);
+  s.setMark.run(upto);
+  return { upto, destinations: [...counts.keys()], moved: true };
+});
+let running = false;
+let again = false;
+let stopping = false;
+function run() {
+  if (stopping) return;
+  if (running) return void (again = true);
+  running = true;
+  again = false;
+  try {
+    const r = routeOnce();
+    parentPort.postMessage({ upto: r.upto, destinations: r.destinations });
+    running = false;
+    if (r.moved || again) setImmediate(run); // more may be waiting; let 'stop' in between
+  } catch (err) {
+    running = false;
+    parentPort.postMessage({ error: String((err && err.message) || err) });
+    setTimeout(run, 1000).unref();
+  }
+}
+parentPort.on('message', (m) => {
+  if (m !== 'stop') return run();
+  stopping = true;
+  db.close();
+  parentPort.close();
+});
+// A nudge lost or another process's records: look now and then anyway.
+setInterval(run, 1000).unref();
+run();`;
+
+/** Starts the router thread on the queue file and its inbox; `onNote` hears of every transaction. */
+export function startRouter(files: { queue: string; inbox: string }, onNote: (note: RouterNote) => void): Worker {
+  const worker = new Worker(WORKER, {
+    eval: true,
+    workerData: { ...files, sql: SQL, batch: ROUTE_BATCH, nice: ROUTER_NICE, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+  });
+  worker.unref(); // never what keeps the process alive: what it has not routed stays in the inbox
+  worker.on('message', onNote);
+  return worker;
+}
