@@ -22,6 +22,7 @@ let seen = 0;
 
 /** Messages queued since the last call, leased from the queue as a worker would. */
 const queued = async () => {
+  await svc.store.routed(); // accepted messages reach the queue through the router (docs/ingest.md)
   const rows = await svc.store.lease('klaviyo', { limit: 1000, leaseMs: 60_000, owner: `test-${seen++}` });
   return rows.map((r) => r.payload as Record<string, any>);
 };
