@@ -40,7 +40,13 @@ export function identifiers(
     const m = p[key];
     const mapped = m !== undefined && m !== '';
     if (!mapped && !found) continue;
-    countries ??= ['countryCode' in opts ? opts.countryCode : p.country_code, ...(identity?.countries ?? []).map((c) => c.value), settings.defaultCountry];
+    // The profile's own address country is a hint too: a warehouse row's `country` column lands there.
+    countries ??= [
+      'countryCode' in opts ? opts.countryCode : p.country_code,
+      p.location?.country,
+      ...(identity?.countries ?? []).map((c) => c.value),
+      settings.defaultCountry,
+    ];
     let dropped: string[] | undefined; // values already tried and dropped
     // The mapped value (index -1), then the message's own candidates.
     for (let i = mapped ? -1 : 0; i < (found?.length ?? 0); i++) {

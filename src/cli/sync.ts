@@ -9,6 +9,7 @@ import { runSync, SyncBusyError, type SyncSummary } from '../sync/run.js';
 import { progressReporter } from '../sync/progress.js';
 import { formatPlan } from '../sync/columns.js';
 import { checkSchedule, schedule } from '../sync/schedule.js';
+import { compileDestination } from '../destination/index.js';
 
 export interface SyncFlags extends ConfigOverrides {
   config?: string;
@@ -116,8 +117,14 @@ export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number>
   const service = f.dryRun ? undefined : await startService({ ...config, port: 0, role: 'worker' }, logger, { shared: true });
   const store = service?.store ?? (await openStore(config.store, config.dataDir));
   if (!service) await store.migrate();
+  // Each destination's settings with its preset's (defaultCountry…): the run plans its changes with them to tell what planning drops.
+  const settingsOf = (name: string) => {
+    const d = config.destinations.find((x) => x.name === name);
+    return d && compileDestination({ name: d.name, preset: d.preset, settings: d.settings }).settings;
+  };
   const one = async (m: ConfiguredModel) => {
     const progress = progressReporter(m.label);
+    const settings = settingsOf(m.destination);
     const summary = await runSync({
       store,
       model: m.model,
@@ -126,6 +133,7 @@ export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number>
       dryRun: f.dryRun,
       allowMassDelete: f.allowMassDelete || undefined,
       waitMs: Number(f.wait) * 1000,
+      ...(settings ? { settings } : {}),
       onProgress: (p) => progress.update(p),
       // Where each column goes: on a model's first run, when it changes, and in every dry run.
       onPlan: (plans, first) => {

@@ -85,6 +85,19 @@ export function firstOf(...paths: string[]): unknown {
   return paths.reduceRight<unknown>((rest, p) => (rest === undefined ? path(p) : { '@if': { exists: path(p), then: path(p), else: rest } }), undefined);
 }
 
+/**
+ * A message's per-call options for one destination, `integrations.<name>`, its key matched in any case: RudderStack
+ * and Segment's classic destinations both find `integrations.klaviyo` as well as `integrations.Klaviyo`. An exact
+ * match wins when both spellings are present.
+ */
+export function integrationOptions(message: SegmentMessage, name: string): Record<string, any> | undefined {
+  const all = obj(message.integrations);
+  if (!all) return undefined;
+  if (name in all) return obj(all[name]);
+  const key = Object.keys(all).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : obj(all[key]);
+}
+
 export function withDerived(message: SegmentMessage, d: Record<string, unknown>): SegmentMessage {
   return { ...message, context: { ...(message.context ?? {}), [DERIVED]: d } };
 }

@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Store, SnapshotChange, Snapshots } from '../store/types.js';
 import { readRows, sourceSize, type Row } from './sources.js';
+import { compileDestination, planMessage, type CompiledDestination } from '../destination/index.js';
+import type { DestinationSettings } from '../actions/types.js';
 import {
   changeMessage,
   checkPrimaryKeyColumn,
@@ -76,6 +78,35 @@ export interface SyncOptions {
   allowMassDelete?: boolean;
   /** The run lock's lease, renewed while the run lasts (a killed run's lock lapses after it). */
   lockLeaseMs?: number;
+  /**
+   * The destination's settings (its `defaultCountry`…). With them, each change is also planned here as the workers
+   * will plan it, and what planning changes or drops (a phone that is no valid number, a truncated property) is told
+   * in the summary's warnings, per field with a count and an example, in dry runs too.
+   */
+  settings?: DestinationSettings;
+}
+
+/** Plan warnings of a run's changes, per field: how many changes, and the first one's. */
+class ChangeWarnings {
+  private readonly byField = new Map<string, { count: number; example: string }>();
+  private planner?: { version: string; dest: CompiledDestination };
+
+  constructor(private readonly settings: DestinationSettings) {}
+
+  check(model: SyncModel, version: string, pk: string, message: ReturnType<typeof changeMessage>): void {
+    if (this.planner?.version !== version)
+      this.planner = { version, dest: compileDestination({ subscriptions: model.subscriptions, settings: { ...this.settings, fillIdentifiers: false } }) };
+    const { warnings } = planMessage(this.planner.dest, message);
+    for (const w of warnings) {
+      const seen = this.byField.get(w.field);
+      if (seen) seen.count++;
+      else this.byField.set(w.field, { count: 1, example: `${model.primaryKey} ${pk}: ${w.message}` });
+    }
+  }
+
+  lines(): string[] {
+    return [...this.byField].map(([field, w]) => `${field} changed on ${w.count} change${w.count > 1 ? 's' : ''} (e.g. ${w.example})`);
+  }
 }
 
 /** Where model subscriptions are kept for workers (any process) to plan synced messages with. */
@@ -219,10 +250,13 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
   let bytes = 0;
   /** Changes queued by this run (deletions only forgotten are not). */
   let queued = 0;
+  const changeWarnings = o.settings ? new ChangeWarnings(o.settings) : undefined;
   const queue = async (changes: Array<{ kind: ChangeKind; pk: string; hash: string; row: Row }>) => {
-    if (dry || !changes.length) return;
-    await lock?.check();
+    if (!changes.length) return;
     const messages = changes.map((c) => ({ c, m: changeMessage(model, version, c.kind, c.pk, c.hash, c.row) }));
+    if (changeWarnings) for (const { c, m } of messages) changeWarnings.check(model, version, c.pk, m);
+    if (dry) return;
+    await lock?.check();
     // Where this run's copies will lie in the queue: a dead copy an earlier run left under the same id is not theirs.
     const after = await snapshots.queueMark(
       o.destination,
@@ -341,6 +375,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
     await queue(deletions);
   }
 
+  summary.warnings.push(...(changeWarnings?.lines() ?? []));
   if (dry) return summary;
   // Wait for the workers: the run is done when every change is delivered or dead-lettered.
   const deadline = Date.now() + (o.waitMs ?? 30 * 60_000);

@@ -20,6 +20,13 @@ const MAPPED_TRAITS = new Set([
   'address',
   ...FORBIDDEN_KEYS,
 ]);
+/**
+ * Traits Segment's spec makes objects, mapped only as objects (`company.name` → organization, `address.*` →
+ * location). Any other value (`company: "Navy"`) maps to no attribute, so it stays a custom property, as RudderStack
+ * keeps it, rather than vanish.
+ */
+const OBJECT_TRAITS = new Set(['company', 'address']);
+const isMappedTrait = (key: string, value: unknown): boolean => MAPPED_TRAITS.has(key) && (!OBJECT_TRAITS.has(key) || isObject(value));
 
 const upsertProfile: ActionDefinition = {
   name: 'upsertProfile',
@@ -47,6 +54,14 @@ const upsertProfile: ActionDefinition = {
       type: 'object',
       default: { '@merge': { objects: [path('$.traits'), path('$.properties')], direction: 'right' } },
     },
+    properties_as_given: {
+      label: 'Send Every Property',
+      description:
+        'true: every key of Properties is a custom property. false (the default): the traits this action maps to standard ' +
+        'attributes (email, phone, firstName, lastName, company.name, title, avatar, address) are not repeated as custom ' +
+        'properties. The compatibility presets set it: their Properties hold only what the original sends as custom properties.',
+      type: 'boolean',
+    },
     patch_properties: {
       label: 'Patch Properties',
       description:
@@ -73,7 +88,7 @@ const upsertProfile: ActionDefinition = {
     const both: string[] = [];
     const cleared: string[] = [];
     for (const [k, v] of Object.entries((p.properties as Record<string, unknown>) ?? {})) {
-      if (MAPPED_TRAITS.has(k)) continue;
+      if (FORBIDDEN_KEYS.has(k) || (!p.properties_as_given && isMappedTrait(k, v))) continue;
       if (patched.has(k)) both.push(k);
       else if (v === null) cleared.push(k);
       else props[k] = v;

@@ -13,6 +13,7 @@ import {
   firstPresent,
   flatten,
   get,
+  integrationOptions,
   obj,
   omit,
   parseSettings,
@@ -224,6 +225,8 @@ function profileMapping(s: RudderStackSettings, use: 'identify' | 'event'): Reco
     location: Object.fromEntries(LOCATION_KEYS[family(s)][use].map((k) => [k, firstOf(...LOCATION[k])])),
     properties: derived('profileProperties'),
     ...(v2 && use === 'identify' ? { patch_properties: derived('patchProperties') } : {}),
+    // The traits the original sends as custom properties (company, avatar, address in v1…), none left out again.
+    ...(use === 'identify' ? { properties_as_given: true } : {}),
   };
 }
 
@@ -255,7 +258,7 @@ function profileDerived(s: RudderStackSettings, m: SegmentMessage) {
  * and page calls with the event's profile (trackEvent), as the original does for track and screen.
  */
 function patchOf(m: SegmentMessage): { fields: string[]; patch?: { unset?: string[]; append?: Record<string, unknown>; unappend?: Record<string, unknown> } } {
-  const k = obj(m.integrations?.Klaviyo);
+  const k = integrationOptions(m, 'Klaviyo');
   const names = (f: string) => (Array.isArray(k?.[f]) ? (k![f] as unknown[]).map(String) : undefined);
   const unset = names('fieldsToUnset');
   const append = names('fieldsToAppend');

@@ -12,6 +12,7 @@ import {
   derived,
   firstOf,
   firstPresent,
+  integrationOptions,
   obj,
   omit,
   parseSettings,
@@ -106,7 +107,7 @@ function who(s: ClassicSettings, m: SegmentMessage, emailPath: string): { email?
 
 function identify(s: ClassicSettings, m: SegmentMessage, warnings: PlanWarning[]) {
   const { customId, ...ids } = who(s, m, 'traits.email');
-  const k = obj(m.integrations?.Klaviyo);
+  const k = integrationOptions(m, 'Klaviyo');
   const listId = present(k?.listId) ? String(k!.listId) : s.listId;
   let list: Record<string, unknown> | undefined;
   if (listId && !ids.email)
@@ -122,7 +123,10 @@ function identify(s: ClassicSettings, m: SegmentMessage, warnings: PlanWarning[]
       });
     list = { listId, email: ids.email, ...(!confirm && at ? { historicalImport: true, consentedAt: at } : {}) };
   }
-  return { ...ids, profileProperties: { ...omit(obj(m.traits), SPECIAL_TRAITS), ...(customId ? { id: customId } : {}) }, ...(list ? { list } : {}) };
+  // `company` and `address` are special only as the spec's objects (company.name, address.city…); a plain value
+  // (`company: "Navy"`) is a custom property, as every trait the original does not name.
+  const special = SPECIAL_TRAITS.filter((k) => !['company', 'address'].includes(k) || obj(m.traits?.[k]));
+  return { ...ids, profileProperties: { ...omit(obj(m.traits), special), ...(customId ? { id: customId } : {}) }, ...(list ? { list } : {}) };
 }
 
 /** Ordered Product events: productId is the product's id; productUrl / imageUrl go as "Product URL" / "Image URL". */
@@ -184,6 +188,8 @@ export function segmentClassic(raw?: Record<string, unknown>): Preset {
         last_name: path('traits.lastName'),
         title: path('traits.title'),
         organization: firstOf('traits.organization', 'traits.company.name'),
+        // Its custom properties are the traits the original does not name (phone_number, klaviyo_id… included).
+        properties_as_given: true,
         image: path('traits.avatar'),
         location: {
           address1: firstOf('traits.address.street', 'traits.street'),
