@@ -176,9 +176,37 @@ describe("Segment's onDelete", () => {
     const nokey = await cli(['--user-id', 'cli-user']);
     expect(nokey.status).not.toBe(0);
     expect(nokey.stderr).toMatch(/needs the Klaviyo private API key/);
-    const r = await cli(['--user-id', 'cli-user', '--klaviyo-url', emu.url], { KLAVIYO_API_KEY: 'pk_cli' });
-    expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout)).toMatchObject({ destination: 'klaviyo', deletedBy: { external_id: 'cli-user' } });
+    const dir = dataDir();
+    const r = await cli(['--user-id', 'cli-user', '--klaviyo-url', emu.url, '--data-dir', dir], { KLAVIYO_API_KEY: 'pk_cli' });
+    // No queue in that data dir: the Klaviyo deletion is made and the note says nothing of ours was purged.
+    expect(r.stderr).toMatch(/^note: no queue at .*: nothing of this service's to purge/);
+    expect(JSON.parse(r.stdout)).toMatchObject({ destination: 'klaviyo', deletedBy: { external_id: 'cli-user' }, purged: { queued: 0 } });
     expect(emu.snapshot().deletions).toMatchObject([{ identifier: { id }, deleted_profile_ids: [id] }]);
+  });
+
+  it("delete-user works with an emulator and no key, purges the service's queue, and suppresses until `suppression lift`", async () => {
+    const emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
+    cleanup.push(() => emu.close());
+    const dir = dataDir();
+    // A queue holding the person's message, left by a service that did not deliver it.
+    const config = parseConfig({ port: 0, dataDir: dir, adminToken: ADMIN, role: 'ingest', sources: [{ name: 'web', writeKey: WRITE_KEY }] });
+    const svc = await startService(config, createLogger('silent'));
+    expect((await track(svc, 'queued-before-delete')).status).toBe(200);
+    await svc.stop();
+    const run = (args: string[]) =>
+      new Promise<{ status: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', 'src/cli/index.ts', ...args],
+          { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH! } },
+          (err, stdout, stderr) => resolve({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const r = await run(['delete-user', '--email', 'key@example.com', '--suppress', '--klaviyo-url', emu.url, '--data-dir', dir]);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ deletedBy: { email: 'key@example.com' }, purged: { queued: 1, deadLetters: 0 }, suppressed: 2 });
+    expect(emu.snapshot().deletions).toHaveLength(1);
+    const lifted = await run(['suppression', 'lift', '--user-id', 'k-1', '--data-dir', dir]);
+    expect(JSON.parse(lifted.stdout)).toEqual({ lifted: 1 });
   });
 });

@@ -125,6 +125,14 @@ export class LiveEvents {
     return e && { summary: e.summary, message: e.message, outcomes: Object.fromEntries(e.outcomes), requests: e.requests };
   }
 
+  /** Forgets the messages `doomed` is true of (a deletion's purge); returns how many. */
+  forget(doomed: (message: SegmentMessage) => boolean): number {
+    const removed = this.ring.removeWhere((e) => doomed(e.message));
+    for (const e of removed) if (this.byId.get(e.summary.id) === e) this.byId.delete(e.summary.id);
+    this.pending = this.pending.filter((s) => this.byId.has(s.id));
+    return removed.length;
+  }
+
   /** Calls back with the new messages, a batch at a time, after the request that brought them; returns the unsubscribe function. */
   subscribe(listener: (batch: LiveEvent[]) => void): () => void {
     this.listeners.add(listener);

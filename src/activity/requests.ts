@@ -158,6 +158,13 @@ export class RequestLog {
     return record;
   }
 
+  /** Forgets the requests whose identifiers `doomed` is true of (a deletion's purge); returns how many. */
+  forget(doomed: (identifiers: string[]) => boolean): number {
+    const removed = this.ring.removeWhere((r) => doomed([...r.profiles, ...(this.identifiers.get(r.id) ?? [])]));
+    for (const r of removed) this.byId.delete(r.id), this.identifiers.delete(r.id);
+    return removed.length;
+  }
+
   /** The requests with these ids still in the log, newest first. */
   get(ids: number[]): RequestRecord[] {
     return ids.flatMap((id) => this.byId.get(id) ?? []).sort((a, b) => b.id - a.id);

@@ -25,7 +25,9 @@ import {
   previewBody,
   streamQuery,
 } from './input.js';
-import type { DeletionRequest, DeletionResult } from '../delivery/user-deletion.js';
+import type { DeletionResult } from '../delivery/user-deletion.js';
+import type { ForgetRequest, ForgetResult } from '../privacy/forget.js';
+import type { PersonRequest } from '../privacy/person.js';
 import { PayloadError } from '../actions/types.js';
 
 export interface AdminDeps {
@@ -40,8 +42,10 @@ export interface AdminDeps {
   deliversTo: Map<string, string>;
   pacing: Map<string, PacingView>;
   emulator?: { url: string; snapshot(): { profiles: any[]; events: any[]; lists: any[] } };
-  /** Segment's onDelete for a destination this process delivers to (absent: it does not deliver). */
-  deleteUser?: (destination: string, request: DeletionRequest) => Promise<DeletionResult>;
+  /** Segment's onDelete for a destination this process delivers to (absent: it does not deliver), with our purge. */
+  deleteUser?: (destination: string, request: ForgetRequest) => Promise<ForgetResult<DeletionResult>>;
+  /** Lifts a suppression; resolves to how many of the identifiers were suppressed. */
+  liftSuppression?: (request: PersonRequest) => Promise<number>;
 }
 
 const PING_MS = 15_000;
@@ -64,12 +68,23 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     if (!deps.deleteUser) throw new HttpError(409, 'this process does not deliver (--role ingest): send the request to a worker');
     const body = (req.body ?? {}) as Record<string, unknown>;
     const text = (k: string) => (typeof body[k] === 'string' || typeof body[k] === 'number' ? String(body[k]) : undefined);
+    if (body.suppress !== undefined && typeof body.suppress !== 'boolean') throw new HttpError(400, '`suppress` must be true or false');
     try {
-      return await deps.deleteUser(name, { userId: text('userId'), email: text('email'), phone: text('phone') });
+      return await deps.deleteUser(name, { userId: text('userId'), email: text('email'), phone: text('phone'), suppress: body.suppress === true });
     } catch (err) {
       if (err instanceof PayloadError) throw new HttpError(400, `${err.message}: send {"userId"}, {"email"} or {"phone"}`);
       throw new HttpError(502, (err as Error).message);
     }
+  });
+
+  // Lifts a "Delete and Suppress": the person's messages are accepted again.
+  app.delete('/suppressions', async (req) => {
+    if (!deps.liftSuppression) throw new HttpError(409, 'this process keeps no suppressions');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const text = (k: string) => (typeof body[k] === 'string' || typeof body[k] === 'number' ? String(body[k]) : undefined);
+    const request = { userId: text('userId'), email: text('email'), phone: text('phone') };
+    if (!request.userId && !request.email && !request.phone) throw new HttpError(400, 'say whose suppression to lift: send {"userId"}, {"email"} or {"phone"}');
+    return { lifted: await deps.liftSuppression(request) };
   });
 
   app.get('/overview', async (req) => {

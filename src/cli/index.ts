@@ -230,40 +230,103 @@ async function withStore(o: { dataDir: string; store?: string; storeFile?: strin
 
 program
   .command('delete-user')
-  .description("request the deletion of a user's Klaviyo profile (Segment's onDelete): by user id (external_id), email or phone")
+  .description(
+    "delete a user: Klaviyo's data-privacy deletion of their profile (Segment's onDelete), and this service's own copies " +
+      '(queued and dead messages, sync snapshot rows); --suppress also drops their later messages at ingest',
+  )
   .option('--user-id <id>', 'the userId (Klaviyo external_id)')
   .option('--email <email>')
   .option('--phone <phone>', 'E.164, or national with the destination setting defaultCountry')
+  .option('--suppress', "also drop this person's later messages at ingest (Delete and Suppress); lift with `suppression lift`")
   .option('--destination <name>', 'destination of the config (default: the first)')
   .addOption(new Option('--config <file>', 'JSON or YAML config file').env('CONFIG_FILE'))
   .addOption(new Option('--api-key <key>', 'Klaviyo private API key').env('KLAVIYO_API_KEY'))
-  .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL').env('KLAVIYO_URL'))
-  .action(async (o: { userId?: string; email?: string; phone?: string; destination?: string; config?: string; apiKey?: string; klaviyoUrl?: string }) => {
-    const { loadConfigFile } = await import('../config/index.js');
-    const { presetApiKey } = await import('../presets/index.js');
-    const { compileDestination } = await import('../destination/index.js');
-    const { KlaviyoClient } = await import('../klaviyo/client.js');
-    const { deleteUser } = await import('../delivery/user-deletion.js');
-    try {
-      if (!o.userId && !o.email && !o.phone) throw new Error('say whom to delete: --user-id, --email or --phone');
-      const config = loadConfigFile(o.config, { apiKey: o.apiKey, klaviyoUrl: o.klaviyoUrl });
-      const d = o.destination ? config.destinations.find((x) => x.name === o.destination) : config.destinations[0];
-      if (!d) throw new Error(`no destination named ${o.destination} (known: ${config.destinations.map((x) => x.name).join(', ')})`);
-      const apiKey = d.apiKey ?? presetApiKey(d.preset, d.settings);
-      // Without a key `start` delivers to a throwaway emulator; a deletion sent there would delete nothing real.
-      if (!apiKey) throw new Error('a deletion needs the Klaviyo private API key: --api-key or KLAVIYO_API_KEY (or the destination apiKey in --config)');
-      const client = new KlaviyoClient({ apiKey, ...(d.klaviyoUrl ? { baseUrl: d.klaviyoUrl } : {}) });
+  .addOption(new Option('--klaviyo-url <url>', 'Klaviyo base URL (an emulator needs no key)').env('KLAVIYO_URL'))
+  .addOption(new Option('--data-dir <dir>', "where the embedded queue lives (default: the config's)").env('DATA_DIR'))
+  .addOption(storeOption())
+  .action(
+    async (o: {
+      userId?: string;
+      email?: string;
+      phone?: string;
+      suppress?: boolean;
+      destination?: string;
+      config?: string;
+      apiKey?: string;
+      klaviyoUrl?: string;
+      dataDir?: string;
+      store?: string;
+    }) => {
+      const { loadConfigFile } = await import('../config/index.js');
+      const { presetApiKey } = await import('../presets/index.js');
+      const { compileDestination } = await import('../destination/index.js');
+      const { KlaviyoClient } = await import('../klaviyo/client.js');
+      const { deleteUser } = await import('../delivery/user-deletion.js');
+      const { forgetPerson } = await import('../privacy/forget.js');
+      const { Suppressions } = await import('../privacy/suppressions.js');
+      const { openStore } = await import('../store/open.js');
+      const { queueFile } = await import('../store/sqlite/index.js');
+      const { EMULATOR_API_KEY } = await import('../service/index.js');
       try {
-        const dest = compileDestination(d);
-        const r = await deleteUser({ userId: o.userId, email: o.email, phone: o.phone }, dest.settings, client);
-        for (const w of r.warnings) process.stderr.write(`warning: ${w.field}: ${w.message}\n`);
-        process.stdout.write(`${JSON.stringify({ destination: d.name, ...r })}\n`);
-      } finally {
-        await client.close();
+        if (!o.userId && !o.email && !o.phone) throw new Error('say whom to delete: --user-id, --email or --phone');
+        const config = loadConfigFile(o.config, { apiKey: o.apiKey, klaviyoUrl: o.klaviyoUrl, dataDir: o.dataDir, store: o.store });
+        const d = o.destination ? config.destinations.find((x) => x.name === o.destination) : config.destinations[0];
+        if (!d) throw new Error(`no destination named ${o.destination} (known: ${config.destinations.map((x) => x.name).join(', ')})`);
+        // Without a key or a Klaviyo URL, `start` delivers to a throwaway emulator: a deletion sent nowhere would delete
+        // nothing real. An emulator named by --klaviyo-url takes any key.
+        const apiKey = d.apiKey ?? presetApiKey(d.preset, d.settings) ?? (d.klaviyoUrl ? EMULATOR_API_KEY : undefined);
+        if (!apiKey)
+          throw new Error(
+            'a deletion needs the Klaviyo private API key: --api-key or KLAVIYO_API_KEY (or the destination apiKey in --config); for an emulator, --klaviyo-url',
+          );
+        const client = new KlaviyoClient({ apiKey, ...(d.klaviyoUrl ? { baseUrl: d.klaviyoUrl } : {}) });
+        const hasQueue = Boolean(config.store) || existsSync(queueFile(config.dataDir));
+        const store = hasQueue ? await openStore(config.store, config.dataDir) : undefined;
+        try {
+          await store?.migrate();
+          if (!hasQueue)
+            process.stderr.write(`note: no queue at ${queueFile(config.dataDir)}: nothing of this service's to purge (pass --data-dir or --store)\n`);
+          const dest = compileDestination(d);
+          const request = { userId: o.userId, email: o.email, phone: o.phone };
+          const r = await forgetPerson(
+            { ...request, suppress: o.suppress },
+            {
+              store: store?.privacy,
+              suppressions: store && new Suppressions(store.privacy),
+              deleteInKlaviyo: () => deleteUser(request, dest.settings, client),
+            },
+          );
+          for (const w of r.warnings) process.stderr.write(`warning: ${w.field}: ${w.message}\n`);
+          process.stdout.write(`${JSON.stringify({ destination: d.name, ...r })}\n`);
+        } finally {
+          await store?.close();
+          await client.close();
+        }
+      } catch (err) {
+        fail(err);
       }
-    } catch (err) {
-      fail(err);
-    }
+    },
+  );
+
+program
+  .command('suppression')
+  .description("lift a suppression made by `delete-user --suppress`: the person's messages are accepted again")
+  .argument('<verb>', 'lift')
+  .option('--user-id <id>')
+  .option('--email <email>')
+  .option('--phone <phone>')
+  .addOption(dataDirOption())
+  .addOption(storeOption())
+  .addOption(storeFileOption())
+  .action(async (verb: string, o: { userId?: string; email?: string; phone?: string; dataDir: string; store?: string }) => {
+    if (verb !== 'lift') fail(`unknown verb "${verb}": suppression lift --user-id|--email|--phone`);
+    if (!o.userId && !o.email && !o.phone) fail('say whose suppression to lift: --user-id, --email or --phone');
+    const { Suppressions } = await import('../privacy/suppressions.js');
+    const { personOf } = await import('../privacy/person.js');
+    await withStore(o, async (store) => {
+      const lifted = await new Suppressions(store.privacy).lift(personOf(o));
+      process.stdout.write(`${JSON.stringify({ lifted })}\n`);
+    });
   });
 
 program

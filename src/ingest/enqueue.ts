@@ -5,11 +5,15 @@
 import { partitionKey, validateBatch, type SegmentMessage } from '../message/index.js';
 import type { IngestOptions, IngestSource } from './index.js';
 
-export type EnqueueContext = Pick<IngestOptions, 'store' | 'storeHealth' | 'metrics' | 'onEnqueued'>;
+export type EnqueueContext = Pick<IngestOptions, 'store' | 'storeHealth' | 'metrics' | 'onEnqueued' | 'suppressions'>;
 
 /** Store valid messages; resolves once they are durable (committed). */
-export async function enqueueMessages(ctx: EnqueueContext, src: IngestSource, messages: SegmentMessage[]): Promise<void> {
-  for (const m of messages) withoutRetl(m);
+export async function enqueueMessages(ctx: EnqueueContext, src: IngestSource, all: SegmentMessage[]): Promise<void> {
+  for (const m of all) withoutRetl(m);
+  // A suppressed person's messages are answered like the others (the sender learns nothing) but never stored.
+  const messages = ctx.suppressions?.size ? all.filter((m) => !ctx.suppressions!.names(m)) : all;
+  if (messages.length < all.length) ctx.metrics?.rejected(src.name, 'suppressed', all.length - messages.length);
+  if (!messages.length) return;
   const rows = messages.map((m) => ({ messageId: m.messageId, partitionKey: partitionKey(m), payload: m }));
   // One inbox record for every destination: the ack waits for that append only (docs/ingest.md).
   await ctx.store.accept(src.destinations, rows);

@@ -45,6 +45,8 @@ export interface IngestOptions {
   publicUrl?: string;
   /** The process's store condition: a store outage is a 503 with Retry-After. */
   storeHealth?: StoreHealth;
+  /** Suppressed people (src/privacy): their messages are dropped, counted, and never stored. */
+  suppressions?: { names(message: unknown): boolean; readonly size: number };
 }
 
 const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];

@@ -26,6 +26,9 @@ import { configuredModels, runSync, schedule, SyncBusyError } from '../sync/inde
 import { Activity } from '../activity/index.js';
 import type { PacingView } from '../admin/overview.js';
 import { StoreHealth } from '../store/outage.js';
+import { Suppressions } from '../privacy/suppressions.js';
+import { forgetPerson, type ForgetRequest } from '../privacy/forget.js';
+import { personOf } from '../privacy/person.js';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
 
@@ -201,8 +204,11 @@ export async function startService(
 
   // Accepted messages become leaseable once the store's router has moved them into the queue.
   store.onRouted((names) => names.forEach((n) => workers.get(n)?.poke()));
+  const suppressions = new Suppressions(store.privacy);
+  await suppressions.load();
   const enqueueContext: EnqueueContext = {
     store,
+    suppressions,
     onEnqueued: (names, messages, source) => {
       activity.events.received(source, names, messages);
       names.forEach((n) => workers.get(n)?.poke());
@@ -212,7 +218,13 @@ export async function startService(
   };
   const onServerError = (err: unknown, request: { method: string; url: string }) =>
     logger.error({ ...request, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed');
-  const deleteUserIn = (name: string, request: DeletionRequest) => deleteUser(request, compiled.get(name)!.settings, clientOf.get(name)!);
+  const deleteUserIn = (name: string, request: ForgetRequest) =>
+    forgetPerson(request, {
+      store: store.privacy,
+      suppressions,
+      activity,
+      deleteInKlaviyo: () => deleteUser(request as DeletionRequest, compiled.get(name)!.settings, clientOf.get(name)!),
+    });
   const app = await buildServer({
     http: config.http,
     onServerError,
@@ -246,6 +258,7 @@ export async function startService(
       pacing,
       emulator,
       ...(delivers ? { deleteUser: deleteUserIn } : {}),
+      liftSuppression: (request) => suppressions.lift(personOf(request)),
     },
   });
   const url = await app.listen({ port: config.port, host: config.host });
@@ -328,6 +341,7 @@ export async function startService(
       // Order matters: stop accepting, finish in-flight deliveries, then close the store.
       stopping ??= (async () => {
         schedules.forEach((s) => s.stop());
+        suppressions.stop();
         await keysChecked;
         await app.close();
         await Promise.all([...workers.values()].map((w) => w.stop()));

@@ -170,6 +170,25 @@ export interface Snapshots {
   unlock(model: string, owner: string): Promise<void>;
 }
 
+/** What privacy needs of a store: deletion purges, suppressions (salted hashes only) and retention (docs/privacy.md). */
+export interface PrivacyStore {
+  /** The salt of suppression hashes: made once per store, shared by every process on it. */
+  salt(): Promise<string>;
+  /** Every suppressed identifier's salted hash. */
+  suppressed(): Promise<string[]>;
+  suppress(hashes: string[]): Promise<void>;
+  /** Lifts these suppressions; returns how many there were. */
+  unsuppress(hashes: string[]): Promise<number>;
+  /** Deletes every message in the queue (waiting, leased or dead) whose payload `names` is true of. */
+  purgeMessages(names: (payload: unknown) => boolean): Promise<{ queued: number; dead: number }>;
+  /** Deletes sync snapshot rows (every model) whose key or kept row `names` is true of. */
+  purgeSyncRows(names: (value: unknown) => boolean): Promise<number>;
+  /** Retention: deletes dead letters dead before `deadBefore` and throughput minutes before `throughputBefore` (epoch ms). */
+  purgeExpired(limits: { deadBefore: number; throughputBefore: number }): Promise<{ deadLetters: number; throughputMinutes: number }>;
+  /** When the oldest dead letter died and the oldest throughput minute began (epoch ms), for `status`. */
+  oldest(): Promise<{ deadLetter?: number; throughput?: number }>;
+}
+
 export interface ReplayResult {
   /** Dead letters put back in the queue. */
   replayed: number;
@@ -225,6 +244,7 @@ export interface Store {
   releaseAllLeases?(): Promise<number>;
   /** Warehouse sync state (RETL models and audiences). */
   snapshots: Snapshots;
+  privacy: PrivacyStore;
   /** Present on stores several processes share: their rate limits are counted here, not per process. */
   rateLedger?: RateLedger;
   kvGet(key: string): Promise<string | undefined>;

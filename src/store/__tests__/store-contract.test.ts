@@ -256,6 +256,67 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(back).toHaveLength(2);
   });
 
+  it('privacy: suppressions are salted hashes kept under one salt per store; lifting removes only those named', async () => {
+    const salt = await store.privacy.salt();
+    expect(salt).toMatch(/^[0-9a-f]{64}$/);
+    expect(await store.privacy.salt()).toBe(salt);
+    expect(await store.privacy.suppressed()).toEqual([]);
+    await store.privacy.suppress(['h1', 'h2']);
+    await store.privacy.suppress(['h2', 'h3']);
+    expect((await store.privacy.suppressed()).sort()).toEqual(['h1', 'h2', 'h3']);
+    expect(await store.privacy.unsuppress(['h2', 'nope'])).toBe(1);
+    expect((await store.privacy.suppressed()).sort()).toEqual(['h1', 'h3']);
+    // Suppressions are not kv settings of their own to anyone reading the kv.
+    expect(await store.kvGet('h1')).toBeUndefined();
+  });
+
+  it('privacy: purges waiting, leased and dead messages its test names, across pages, and nothing else', async () => {
+    const n = 2500; // more than one purge page
+    await store.enqueue(
+      'k',
+      Array.from({ length: n }, (_, i) => msg(`m${i}`, `p${i}`, { id: `m${i}`, userId: i % 100 === 0 ? 'gone' : `u${i}` })),
+    );
+    await store.enqueue('other', [msg('o1', 'P', { id: 'o1', userId: 'gone' })]);
+    const [first] = await lease(Date.now(), 1);
+    await store.deadLetter([{ seq: first.seq, reason: 'no' }]); // m0, a dead letter naming the person
+    await lease(Date.now(), 10); // some leased
+    const r = await store.privacy.purgeMessages((p) => (p as { userId?: string }).userId === 'gone');
+    expect(r).toEqual({ queued: n / 100 - 1 + 1, dead: 1 });
+    expect(await store.listDeadLetters()).toEqual([]);
+    const left = await store.lease('k', { limit: n, leaseMs: 60_000, owner: 'w2', now: Date.now() + 120_000 });
+    expect(left.some((m) => (m.payload as { userId: string }).userId === 'gone')).toBe(false);
+    expect(left).toHaveLength(n - n / 100);
+  });
+
+  it('privacy: purges sync snapshot rows by key or kept row', async () => {
+    await store.snapshots.pending('model', 'run-1', [
+      { pk: 'gone@example.com', hash: 'h1', messageId: 'a' },
+      { pk: 'k2', hash: 'h2', messageId: 'b', row: JSON.stringify({ email: 'gone@example.com' }) },
+      { pk: 'k3', hash: 'h3', messageId: 'c', row: JSON.stringify({ email: 'kept@example.com' }) },
+    ]);
+    const named = (v: unknown) => JSON.stringify(v).includes('gone@example.com');
+    expect(await store.privacy.purgeSyncRows(named)).toBe(2);
+    expect([...(await store.snapshots.get('model', ['gone@example.com', 'k2', 'k3'])).keys()]).toEqual(['k3']);
+  });
+
+  it('privacy: retention drops dead letters and throughput older than the limits; oldest() tells what is left', async () => {
+    expect(await store.privacy.oldest()).toEqual({});
+    await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B')]);
+    const [a1, b1] = await lease();
+    await store.deadLetter([{ seq: a1.seq, reason: 'old' }]);
+    await sleep(5);
+    const cut = Date.now();
+    await sleep(5);
+    await store.deadLetter([{ seq: b1.seq, reason: 'new' }]);
+    const oldest = await store.privacy.oldest();
+    expect(oldest.deadLetter).toBeLessThan(cut);
+    expect(oldest.throughput).toBeLessThanOrEqual(Date.now());
+    expect(await store.privacy.purgeExpired({ deadBefore: cut, throughputBefore: 0 })).toEqual({ deadLetters: 1, throughputMinutes: 0 });
+    expect(ids(await store.listDeadLetters())).toEqual(['b1']);
+    expect((await store.privacy.purgeExpired({ deadBefore: 0, throughputBefore: Date.now() + 60_000 })).throughputMinutes).toBeGreaterThan(0);
+    expect((await store.privacy.oldest()).throughput).toBeUndefined();
+  });
+
   it('settles a sync snapshot from the queue: delivered → synced, dead → sent again next run, the rest pending', async () => {
     const n = 12_000; // more than one settling chunk
     const pk = (i: number) => String(i).padStart(6, '0');

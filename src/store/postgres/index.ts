@@ -8,6 +8,7 @@ import type { MessageState, ReplayResult } from '../types.js';
 import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, RateLedger, SelectDeadLetters, NewMessage, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 import { PostgresSnapshots } from './snapshots.js';
+import { PostgresPrivacy } from './privacy.js';
 
 // Advisory lock keys. The one-key and two-key forms are separate lock spaces in Postgres.
 const MIGRATE_LOCK = 7_461_736_901_447_286; // any constant shared by every process of this service (< 2^53)
@@ -29,6 +30,7 @@ const COUNT_SQL = `INSERT INTO throughput (destination, minute, received, delive
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   readonly snapshots: PostgresSnapshots;
+  readonly privacy: PostgresPrivacy;
 
   constructor(connectionString: string) {
     // A connect that hangs (server gone without a reset) fails after 5 s instead of holding a request forever.
@@ -39,6 +41,7 @@ export class PostgresStore implements Store {
     this.pool.on('error', () => {});
     this.pool.on('connect', (client) => client.on('error', () => {}));
     this.snapshots = new PostgresSnapshots(this.pool);
+    this.privacy = new PostgresPrivacy(this.pool);
   }
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {

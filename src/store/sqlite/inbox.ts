@@ -132,6 +132,21 @@ export class Inbox {
     else this.startRouter();
   }
 
+  /**
+   * A deletion's purge: drops the records already routed now instead of at the next append, their text overwritten
+   * in the file (secure_delete), so what is purged from the queue is not left behind here.
+   */
+  pruneRouted(): void {
+    const upto = this.s.mark.get() as number;
+    this.db.pragma('secure_delete = ON');
+    try {
+      this.s.prune.run(upto);
+    } finally {
+      this.db.pragma('secure_delete = OFF');
+    }
+    this.pruned = Math.max(this.pruned, upto);
+  }
+
   /** Resolves once everything appended before the call is in the queue. */
   routed(): Promise<void> {
     const id = this.appended;

@@ -10,6 +10,7 @@ import type { MessageState, ReplayResult } from '../types.js';
 import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, NewMessage, SelectDeadLetters, Store, StoreStats } from '../types.js';
 import { MIGRATIONS } from './schema.js';
 import { SqliteSnapshots } from './snapshots.js';
+import { SqlitePrivacy } from './privacy.js';
 import { QueueCounts } from './queue-counts.js';
 import { GroupCommit } from '../group-commit.js';
 import { Inbox } from './inbox.js';
@@ -67,6 +68,7 @@ class SqliteStore implements Store {
   private stmts?: ReturnType<SqliteStore['prepare']>;
 
   readonly snapshots: SqliteSnapshots;
+  readonly privacy: SqlitePrivacy;
 
   /** Concurrent enqueues (many ingest requests at once) share one transaction: one fsync for all of them. */
   private readonly writes = new GroupCommit<{ destination: string; messages: NewMessage[]; now: number }>((items) => this.insert(items));
@@ -77,6 +79,11 @@ class SqliteStore implements Store {
     private readonly inbox: Inbox,
   ) {
     this.snapshots = new SqliteSnapshots(db);
+    // Messages still in the inbox are routed first, so the purge finds them in the queue; then the inbox lets go of them.
+    this.privacy = new SqlitePrivacy(db, async () => {
+      await inbox.routed();
+      inbox.pruneRouted();
+    });
   }
 
   async migrate(): Promise<void> {
