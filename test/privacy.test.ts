@@ -13,6 +13,8 @@ import { startEmulator } from '../src/emulator/index.js';
 import { startService, type RunningService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
 import { until } from './helpers/until.js';
+import Database from 'better-sqlite3';
+import { inboxFile } from '../src/store/sqlite/index.js';
 
 const TOKEN = 'privacy-admin-token-0123';
 const KEY = 'privacy_write_key';
@@ -113,6 +115,11 @@ describe('delete and suppress', () => {
     expect((await admin('/dead-letters')).body.deadLetters).toEqual([]);
     expect([...(await svc.store.snapshots.get('customers', ['c-9', 'c-10'])).keys()]).toEqual(['c-10']);
     expect(svc.activity.events.list({ q: 'gone' })).toEqual([]);
+    // Nor does the ingest inbox the messages came through.
+    const inbox = new Database(inboxFile(dir), { readonly: true });
+    const records = inbox.prepare('SELECT messages FROM inbox').all() as { messages: string }[];
+    inbox.close();
+    expect(records.filter((r) => /gone/i.test(r.messages))).toEqual([]);
     // The store keeps hashes, not the identifiers.
     const kept = JSON.stringify(await svc.store.privacy.suppressed());
     expect(kept).not.toMatch(/gone/i);
