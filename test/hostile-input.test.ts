@@ -22,6 +22,7 @@ const serverErrors: unknown[] = [];
 let seen = 0;
 
 const queued = async () => {
+  await svc.store.routed(); // accepted messages reach the queue through the inbox (docs/ingest.md)
   const rows = await svc.store.lease('klaviyo', { limit: 1000, leaseMs: 60_000, owner: `hostile-${seen++}` });
   return rows.map((r) => r.payload as Record<string, any>);
 };
