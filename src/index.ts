@@ -17,7 +17,7 @@ import { compileDestination, type DestinationConfig } from './destination/index.
 import { previewMessage, type MessagePreview } from './preview/index.js';
 import { startService, type RunningService } from './service/index.js';
 
-/** Settings as written in a config file (see the README's "Configuration"); whatever is left out takes its default. */
+/** Settings as written in a config file (docs/configuration.md); whatever is left out takes its default. */
 export type ConfigInput = z.input<typeof configSchema>;
 
 export interface StartOptions {

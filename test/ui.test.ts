@@ -467,7 +467,15 @@ describe.skipIf(!hasChromium)(
         () => totals('chart-messages'),
         (t) => t.Received === 7 && t.Delivered === sum(o.series, 'delivered'),
       );
-      expect(messages).toEqual({ Received: 7, Delivered: sum(o.series, 'delivered'), Retried: sum(o.series, 'retried'), 'Dead-lettered': 3 });
+      expect(messages).toEqual({
+        Received: 7,
+        Delivered: sum(o.series, 'delivered'),
+        Filtered: sum(o.series, 'filtered'),
+        Retried: sum(o.series, 'retried'),
+        'Dead-lettered': 3,
+      });
+      // Messages that matched no action are counted apart from those delivered.
+      expect(await page.getByTestId('tile-filtered').textContent()).toBe(`Filtered (no action)${o.queue.filtered}`);
       expect(messages.Delivered).toBeGreaterThanOrEqual(6);
       expect(await page.getByTestId('chart-messages').locator('canvas').getAttribute('aria-label')).toContain('Received: 7 in total');
       expect(await page.getByTestId('chart-messages').locator('canvas').getAttribute('aria-label')).toContain('Dead-lettered: 3 in total');

@@ -18,7 +18,7 @@ export interface DestinationOverview {
   name: string;
   queue: Omit<DestinationStatus, 'rates'>;
   rates: DestinationStatus['rates'];
-  series: Array<{ t: number; received: number; delivered: number; retried: number; dead: number }>;
+  series: Array<{ t: number; received: number; delivered: number; filtered: number; retried: number; dead: number }>;
   klaviyo: KlaviyoMinute[];
   batchSizes: { requests: number; avgItems: number; maxItems: number };
   rateLimits: Array<{
@@ -56,6 +56,7 @@ export async function buildOverview(
       retrying: 0,
       dead: 0,
       delivered: 0,
+      filtered: 0,
       rates: { last5m: zero(), last60m: zero() },
     };
     const buckets = <K extends string>(rows: Array<{ minute: number } & Record<K, number>>, keys: readonly K[]) => bucketed(rows, keys, first, bucketMs, now);
@@ -80,7 +81,7 @@ export async function buildOverview(
       rates,
       series: buckets(
         minutes.filter((m) => m.destination === name),
-        ['received', 'delivered', 'retried', 'dead'] as const,
+        ['received', 'delivered', 'filtered', 'retried', 'dead'] as const,
       ),
       klaviyo: buckets(deps.requests.perMinute(name), ['requests', 'rateLimited', 'failed', 'items'] as const),
       batchSizes: deps.requests.batchSizes(name, first),
@@ -90,7 +91,7 @@ export async function buildOverview(
   return { window, bucketMs, now, destinations };
 }
 
-const zero = () => ({ received: 0, delivered: 0, dead: 0 });
+const zero = () => ({ received: 0, delivered: 0, filtered: 0, dead: 0 });
 
 /** Per-minute rows summed into whole buckets from `first` to `now`, oldest first; buckets without rows are zeros. */
 function bucketed<K extends string>(

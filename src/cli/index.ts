@@ -91,6 +91,11 @@ program
   .addOption(
     new Option('--public-url <url>', 'the address SDKs reach this service at, for the settings endpoints (default: from each request)').env('PUBLIC_URL'),
   )
+  .addOption(
+    new Option('--stop-timeout <seconds>', 'on SIGTERM / Ctrl-C, how long to wait for in-flight deliveries before putting them back in the queue')
+      .env('STOP_TIMEOUT')
+      .default('25'),
+  )
   .action(
     async (o: {
       port?: string;
@@ -109,6 +114,7 @@ program
       apiKeyFile?: string;
       storeFile?: string;
       adminTokenFile?: string;
+      stopTimeout: string;
     }) => {
       const { loadConfigFile } = await import('../config/index.js');
       const { startService } = await import('../service/index.js');
@@ -130,19 +136,18 @@ program
           corsOrigins: o.corsOrigins,
           publicUrl: o.publicUrl,
         });
+        const stopTimeoutS = Number(o.stopTimeout);
+        if (!(stopTimeoutS >= 0)) throw new Error(`--stop-timeout ${o.stopTimeout}: give a number of seconds (0 or more)`);
         const service = await startService(config, logger);
-        const shutdown = (signal: string) => {
-          logger.info({ signal }, 'shutting down: finishing in-flight deliveries');
-          service.stop().then(
-            () => process.exit(0),
-            (err) => {
-              logger.error({ err: String(err) }, 'shutdown failed');
-              process.exit(1);
-            },
+        if (process.stdout.isTTY) {
+          const { startBanner, commandName } = await import('./banner.js');
+          const command = commandName(process.argv[1], process.cwd());
+          process.stdout.write(
+            `\n${startBanner({ url: service.url, role: config.role, writeKeys: service.writeKeys, adminToken: service.adminToken, emulatorUrl: service.emulatorUrl, stopTimeoutS, command })}\n`,
           );
-        };
-        process.once('SIGTERM', () => shutdown('SIGTERM'));
-        process.once('SIGINT', () => shutdown('SIGINT'));
+        }
+        const { stopTalking } = await import('./stop.js');
+        stopTalking(service, logger, stopTimeoutS);
       } catch (err) {
         fail(err);
       }
@@ -227,6 +232,57 @@ async function withStore(o: { dataDir: string; store?: string; storeFile?: strin
     fail(err);
   }
 }
+
+program
+  .command('credentials')
+  .description('show the write keys start uses, and make a new admin token (a lost start-up banner costs nothing)')
+  .addOption(new Option('--config <file>', 'JSON or YAML config file start uses').env('CONFIG_FILE'))
+  .addOption(new Option('--data-dir <dir>', 'where the embedded queue lives (default ./data)').env('DATA_DIR'))
+  .addOption(storeOption())
+  .addOption(storeFileOption())
+  .option('--write-key [source]', "print only this source's write key (default: the first source), for scripts")
+  .option('--rotate-admin-token', 'generate a new admin token, keep it in the store and print it; restart start to use it')
+  .option('--json', 'print JSON')
+  .action(
+    async (o: {
+      config?: string;
+      dataDir?: string;
+      store?: string;
+      storeFile?: string;
+      writeKey?: string | true;
+      rotateAdminToken?: boolean;
+      json?: boolean;
+    }) => {
+      let config: import('../config/index.js').Config;
+      try {
+        const { loadConfigFile } = await import('../config/index.js');
+        config = loadConfigFile(o.config, { dataDir: o.dataDir });
+      } catch (err) {
+        fail(err);
+      }
+      const where = o.store || o.storeFile ? 'the store' : config.dataDir;
+      await withStore({ dataDir: config.dataDir, store: o.store ?? config.store, storeFile: o.storeFile }, async (store) => {
+        const { readCredentials, formatCredentials, rotateAdminToken } = await import('./credentials.js');
+        if (o.rotateAdminToken) {
+          if (config.adminToken) throw new Error('the admin token is configured (--admin-token, ADMIN_TOKEN or the config): change it there');
+          const token = await rotateAdminToken(store);
+          process.stdout.write(o.json ? `${JSON.stringify({ adminToken: token })}\n` : `new admin token: ${token}\n`);
+          process.stderr.write('kept in the store; a running start keeps the old one until it is restarted\n');
+          return;
+        }
+        const c = await readCredentials(config, store);
+        if (o.writeKey !== undefined) {
+          const name = o.writeKey === true ? c.writeKeys[0].source : o.writeKey;
+          const k = c.writeKeys.find((x) => x.source === name);
+          if (!k) throw new Error(`no source named "${name}" (known: ${c.writeKeys.map((x) => x.source).join(', ')})`);
+          if (!k.writeKey) throw new Error(`source "${name}" has no write key yet: run start once, it generates one`);
+          process.stdout.write(`${k.writeKey}\n`);
+          return;
+        }
+        process.stdout.write(o.json ? `${JSON.stringify(c, null, 2)}\n` : formatCredentials(c, where));
+      });
+    },
+  );
 
 program
   .command('delete-user')

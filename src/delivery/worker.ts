@@ -178,6 +178,12 @@ export class DeliveryWorker {
     for (let i = 0; i < this.o.options.concurrency; i++) this.loops.push(this.loop());
   }
 
+  /** Messages this worker has leased and not settled yet: what a stop waits for, or releases when it cannot wait. */
+  private readonly leasedSeqs = new Set<number>();
+  get inFlight(): number[] {
+    return [...this.leasedSeqs];
+  }
+
   /** Stop leasing; resolves when in-flight cycles have settled their messages. */
   async stop(): Promise<void> {
     this.running = false;
@@ -263,10 +269,12 @@ export class DeliveryWorker {
     const leased = await store.lease(this.o.name, { limit: options.batchSize, leaseMs: options.leaseMs, owner: this.o.owner, now });
     if (leased.length === 0) return 0;
     const renewal = this.renewWhileInFlight(leased);
+    for (const m of leased) this.leasedSeqs.add(m.seq);
     try {
       await this.deliver(leased);
     } finally {
       renewal.stop();
+      for (const m of leased) this.leasedSeqs.delete(m.seq);
     }
     return leased.length;
   }
@@ -404,7 +412,7 @@ export class DeliveryWorker {
         }
       }
     }
-    if (acks.length || filtered.length) await store.ack([...acks, ...filtered]);
+    if (acks.length || filtered.length) await store.ack(acks, filtered);
     if (retries.length) await store.retry(retries);
     if (released.length) await store.release(released);
     if (dead.length) await store.deadLetter(dead);

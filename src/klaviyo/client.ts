@@ -118,6 +118,11 @@ export class KlaviyoClient implements KlaviyoTransport {
     return redactKey(text, this.o.apiKey);
   }
 
+  /** Cut requests still in flight (a stop that can wait no longer); their messages are settled by whoever released them. */
+  async abort(): Promise<void> {
+    await this.pool.destroy();
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }

@@ -29,7 +29,6 @@ import { StoreHealth } from '../store/outage.js';
 import { Suppressions } from '../privacy/suppressions.js';
 import { forgetPerson, type ForgetRequest } from '../privacy/forget.js';
 import { personOf } from '../privacy/person.js';
-import { keepRetention } from '../privacy/retention.js';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
 
@@ -39,6 +38,8 @@ export interface RunningService {
   writeKeys: Record<string, string>;
   /** Base URL of the in-process emulator, when one was started. */
   emulatorUrl?: string;
+  /** The token `/admin/*` and the dashboard take (configured, or generated and kept in the store). */
+  adminToken: string;
   store: Store;
   workers: Map<string, DeliveryWorker>;
   /** What the dashboard shows: recent messages and Klaviyo requests. */
@@ -48,7 +49,16 @@ export interface RunningService {
    * destinations (default: the first source). Resolves once they are durable.
    */
   enqueue(messages: unknown[], opts?: { source?: string }): Promise<EnqueueResult>;
-  stop(): Promise<void>;
+  /** Messages this process has leased and not settled yet (being planned or sent to Klaviyo). */
+  inFlight(): number;
+  /**
+   * Stop accepting, let in-flight deliveries settle, close. With `timeoutMs`, or once `force()` is called, it waits
+   * no longer: what is still in flight goes back to the queue (no attempt used) and the rest is cut. Resolves with
+   * how many messages were released that way (0: everything settled).
+   */
+  stop(opts?: { timeoutMs?: number }): Promise<{ released: number }>;
+  /** Make a stop under way stop waiting now. */
+  force(): void;
 }
 
 export async function startService(
@@ -207,9 +217,6 @@ export async function startService(
   store.onRouted((names) => names.forEach((n) => workers.get(n)?.poke()));
   const suppressions = new Suppressions(store.privacy);
   await suppressions.load();
-  const retention = keepRetention(store.privacy, config.retention, (r) =>
-    'error' in r ? logger.warn({ err: r.error }, 'retention purge failed; retried within the hour') : logger.info(r, 'retention purge: expired data deleted'),
-  );
   const enqueueContext: EnqueueContext = {
     store,
     suppressions,
@@ -326,11 +333,14 @@ export async function startService(
         : `dashboard: ${url}/ui/ (admin token: the one generated and logged by the first start; set --admin-token or ADMIN_TOKEN to choose one)`,
   );
 
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<{ released: number }> | undefined;
+  let force: () => void = () => {};
+  const forced = new Promise<void>((resolve) => (force = resolve));
   return {
     url,
     writeKeys,
     emulatorUrl: emulator?.url,
+    adminToken,
     store,
     workers,
     activity,
@@ -341,18 +351,38 @@ export async function startService(
       if (!src) throw new Error(`no source is named "${opts.source}" (known: ${sources.map((s) => s.name).join(', ')})`);
       return enqueueRaw(enqueueContext, src, messages);
     },
-    stop() {
+    inFlight: () => [...workers.values()].reduce((n, w) => n + w.inFlight.length, 0),
+    force,
+    stop(opts = {}) {
       // Order matters: stop accepting, finish in-flight deliveries, then close the store.
       stopping ??= (async () => {
         schedules.forEach((s) => s.stop());
         suppressions.stop();
-        retention.stop();
-        await keysChecked;
-        await app.close();
-        await Promise.all([...workers.values()].map((w) => w.stop()));
+        let timer: NodeJS.Timeout | undefined;
+        const limit = opts.timeoutMs === undefined ? forced : Promise.race([forced, new Promise<void>((r) => (timer = setTimeout(r, opts.timeoutMs)))]);
+        // Ingest closes beside the workers: an SDK's open keep-alive connection must not use up the wait.
+        const settled = await Promise.race([
+          Promise.all([keysChecked, app.close(), ...[...workers.values()].map((w) => w.stop())]).then(() => true),
+          limit.then(() => false),
+        ]);
+        clearTimeout(timer);
+        let released = 0;
+        if (!settled) {
+          // Back to the queue without an attempt, before the store closes under the cycles still waiting on Klaviyo
+          // (their settling then fails and changes nothing). A request Klaviyo did take is sent again later: events
+          // keep their unique_id, so Klaviyo keeps one.
+          const seqs = [...workers.values()].flatMap((w) => w.inFlight);
+          if (seqs.length) await store.release(seqs.map((seq) => ({ seq })));
+          released = seqs.length;
+          await store.close();
+          await Promise.all(clients.map((c) => c.abort()));
+          await emulator?.close();
+          return { released };
+        }
         await Promise.all(clients.map((c) => c.close()));
         await store.close();
         await emulator?.close();
+        return { released };
       })();
       return stopping;
     },

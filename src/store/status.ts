@@ -6,6 +6,8 @@ export interface Rates {
   /** Per second, averaged over the window. */
   received: number;
   delivered: number;
+  /** Settled without a request: matched no action. */
+  filtered: number;
   dead: number;
 }
 
@@ -38,33 +40,28 @@ async function pauseOf(store: Store, destination: string): Promise<DestinationSt
 }
 
 /** `minutes`: per-minute counts covering at least the last hour, when the caller has read them already. */
-export interface StatusReport {
-  destinations: Record<string, DestinationStatus>;
-  /** The oldest item kept of each kind that has a retention limit (ISO times; absent when there is none). */
-  oldest: { deadLetter?: string; throughput?: string };
-}
-
-export async function statusReport(store: Store, now = Date.now(), minutes?: MinuteCounts[]): Promise<StatusReport> {
+export async function statusReport(store: Store, now = Date.now(), minutes?: MinuteCounts[]): Promise<{ destinations: Record<string, DestinationStatus> }> {
   const [stats, counts] = await Promise.all([store.stats(), minutes ?? store.throughput({ sinceMs: now - 60 * 60_000 })]);
   const names = new Set([...Object.keys(stats.byDestination), ...counts.map((m) => m.destination)]);
   const rates = (destination: string, windowMin: number): Rates => {
     // Whole minutes since the window's first minute, plus the current, partial one.
     const first = Math.floor((now - windowMin * 60_000) / 60_000);
     const seconds = (now - first * 60_000) / 1000;
-    const sum = { received: 0, delivered: 0, dead: 0 };
+    const sum = { received: 0, delivered: 0, filtered: 0, dead: 0 };
     for (const m of counts) {
       if (m.destination !== destination || m.minute < first) continue;
       sum.received += Number(m.received);
       sum.delivered += Number(m.delivered);
+      sum.filtered += Number(m.filtered);
       sum.dead += Number(m.dead);
     }
     // Three significant digits: light traffic over an hour is a small rate, not zero.
     const r = (n: number) => Number((n / seconds).toPrecision(3));
-    return { received: r(sum.received), delivered: r(sum.delivered), dead: r(sum.dead) };
+    return { received: r(sum.received), delivered: r(sum.delivered), filtered: r(sum.filtered), dead: r(sum.dead) };
   };
   const destinations: Record<string, DestinationStatus> = {};
   for (const d of [...names].sort()) {
-    const s = stats.byDestination[d] ?? { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0 };
+    const s = stats.byDestination[d] ?? { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0, filtered: 0 };
     const paused = await pauseOf(store, d);
     const identityConflicts = await kvJson<DestinationStatus['identityConflicts']>(store, KV.identityConflicts(d));
     destinations[d] = {
@@ -74,15 +71,14 @@ export async function statusReport(store: Store, now = Date.now(), minutes?: Min
       ...(identityConflicts ? { identityConflicts } : {}),
     };
   }
-  const o = await store.privacy.oldest();
-  const oldest: StatusReport['oldest'] = {};
-  if (o.deadLetter !== undefined) oldest.deadLetter = new Date(o.deadLetter).toISOString();
-  if (o.throughput !== undefined) oldest.throughput = new Date(o.throughput).toISOString();
-  return { destinations, oldest };
+  return { destinations };
 }
 
-/** The report as a table for a terminal. */
-export function formatStatus(report: StatusReport): string {
+/**
+ * The report as a table for a terminal. `delivered`: sent to Klaviyo; `filtered`: matched no action (a page, group
+ * or alias no subscription takes), settled without a request.
+ */
+export function formatStatus(report: Awaited<ReturnType<typeof statusReport>>): string {
   const rows = Object.entries(report.destinations);
   if (!rows.length) return 'no messages yet\n';
   const head = [
@@ -92,6 +88,7 @@ export function formatStatus(report: StatusReport): string {
     'retrying',
     'dead letters',
     'delivered',
+    'filtered',
     'received/s 5m',
     'received/s 1h',
     'delivered/s 5m',
@@ -101,7 +98,9 @@ export function formatStatus(report: StatusReport): string {
   ];
   const body = rows.map(([name, s]) => {
     const { last5m: m5, last60m: h1 } = s.rates;
-    return [name, s.queued, s.leased, s.retrying, s.dead, s.delivered, m5.received, h1.received, m5.delivered, h1.delivered, m5.dead, h1.dead].map(String);
+    return [name, s.queued, s.leased, s.retrying, s.dead, s.delivered, s.filtered, m5.received, h1.received, m5.delivered, h1.delivered, m5.dead, h1.dead].map(
+      String,
+    );
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -115,9 +114,5 @@ export function formatStatus(report: StatusReport): string {
         `${name}: ${s.identityConflicts!.count} update(s) delivered around an identity ` +
         `conflict; last (${s.identityConflicts!.last.messageId}): ${s.identityConflicts!.last.note}`,
     );
-  const kept = [
-    ...(report.oldest.deadLetter ? [`oldest dead letter: ${report.oldest.deadLetter}`] : []),
-    ...(report.oldest.throughput ? [`oldest throughput minute: ${report.oldest.throughput}`] : []),
-  ];
-  return [line(head), ...body.map(line), ...pauses, ...conflicts, ...kept].join('\n') + '\n';
+  return [line(head), ...body.map(line), ...pauses, ...conflicts].join('\n') + '\n';
 }

@@ -50,6 +50,8 @@ export interface DestinationStats {
   retrying: number;
   dead: number;
   delivered: number;
+  /** Settled without a request: the message matched no action (a page, group or alias no subscription takes). */
+  filtered: number;
 }
 
 export interface StoreStats {
@@ -62,6 +64,8 @@ export interface MinuteCounts {
   minute: number;
   received: number;
   delivered: number;
+  /** Settled without a request: matched no action. */
+  filtered: number;
   /** Failed attempts scheduled again (rate-limit hold-backs are not counted: they use no attempt). */
   retried: number;
   dead: number;
@@ -217,8 +221,8 @@ export interface Store {
    * jobs take longer than the lease). Returns how many it still held: fewer means another owner may have them.
    */
   renewLeases(seqs: number[], owner: string, leaseMs: number): Promise<number>;
-  /** Delivered: removed from the queue. */
-  ack(seqs: number[]): Promise<void>;
+  /** Settled: removed from the queue, counted as delivered, or as `filtered` (it matched no action, nothing was sent). */
+  ack(seqs: number[], filtered?: number[]): Promise<void>;
   /** Failed this time: attempts + 1, deliverable again at retryAt. */
   retry(items: Array<{ seq: number; retryAt: number; error: string }>): Promise<void>;
   /** Back to the queue without counting an attempt (rate limits, shutdown), deliverable again at retryAt (default now). */

@@ -8,6 +8,8 @@ export interface FieldError {
 export interface RateWindow {
   received: number;
   delivered: number;
+  /** Matched no action: settled without a request. */
+  filtered: number;
   dead: number;
 }
 
@@ -15,6 +17,7 @@ export interface SeriesPoint {
   t: number;
   received: number;
   delivered: number;
+  filtered: number;
   retried: number;
   dead: number;
 }
@@ -44,6 +47,8 @@ export interface DestinationOverview {
     retrying: number;
     dead: number;
     delivered: number;
+    /** Matched no action (a page, group or alias no subscription takes): nothing was sent to Klaviyo. */
+    filtered: number;
     /** While Klaviyo refuses the destination's API key: delivery waits, messages stay queued. */
     paused?: { reason: string; since: number };
     identityConflicts?: { count: number; last: { messageId: string; note: string; at: number } };

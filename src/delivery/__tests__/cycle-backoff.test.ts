@@ -83,7 +83,7 @@ describe('the store coming back', () => {
         if (failWith) throw failWith;
         return queued.splice(0);
       },
-      ack: async (seqs: number[]) => void acked.push(...seqs),
+      ack: async (seqs: number[], filtered: number[] = []) => void acked.push(...seqs, ...filtered),
     } as unknown as Store;
     const logs: Array<[string, string, Record<string, unknown>]> = [];
     const log = (level: string) => (o: object, msg?: string) => void logs.push([level, msg ?? '', o as Record<string, unknown>]);

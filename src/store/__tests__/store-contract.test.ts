@@ -224,20 +224,6 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(await store.listDeadLetters()).toEqual([]);
   });
 
-  it('replay gives a dead letter its full attempts again: the attempts it spent are not counted twice', async () => {
-    await store.enqueue('k', [msg('a1', 'A')]);
-    for (let i = 0; i < 3; i++) {
-      const [m] = await lease();
-      await store.retry([{ seq: m.seq, retryAt: 0, error: 'Klaviyo answered 503' }]);
-    }
-    const [spent] = await lease();
-    expect(spent.attempts).toBe(3);
-    await store.deadLetter([{ seq: spent.seq, reason: 'gave up after 4 attempts' }]);
-    expect(await store.listDeadLetters()).toMatchObject([{ messageId: 'a1', attempts: 4 }]);
-    expect((await store.replay({ all: true })).replayed).toBe(1);
-    expect(await lease()).toMatchObject([{ messageId: 'a1', attempts: 0 }]);
-  });
-
   it('replay drops a dead letter whose id was queued again meanwhile', async () => {
     await store.enqueue('k', [msg('a1', 'A')]);
     const [a1] = await lease();
@@ -381,11 +367,27 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
   it('counts delivered messages and keeps key-values', async () => {
     await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B')]);
     await store.ack((await lease()).map((m) => m.seq));
-    expect((await store.stats()).byDestination.k).toEqual({ queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 2 });
+    expect((await store.stats()).byDestination.k).toEqual({ queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 2, filtered: 0 });
     await store.kvSet('x', '1');
     await store.kvSet('x', '2');
     expect(await store.kvGet('x')).toBe('2');
     expect(await store.kvGet('y')).toBeUndefined();
+  });
+
+  it('counts messages that matched no action apart from those delivered, in totals and per minute', async () => {
+    const t0 = Date.now();
+    await store.enqueue('k', [msg('a1', 'A'), msg('b1', 'B'), msg('c1', 'C')]);
+    const [a, b, c] = await lease();
+    await store.ack([a.seq], [b.seq, c.seq]);
+    expect((await store.stats()).byDestination.k).toMatchObject({ queued: 0, leased: 0, delivered: 1, filtered: 2 });
+    await store.enqueue('k', [msg('d1', 'D')]);
+    await store.ack(
+      [],
+      (await lease()).map((m) => m.seq),
+    ); // filtered alone
+    expect((await store.stats()).byDestination.k).toMatchObject({ queued: 0, delivered: 1, filtered: 3 });
+    const rows = await store.throughput({ sinceMs: t0 - 60_000, destination: 'k' });
+    expect([rows.reduce((n, r) => n + r.delivered, 0), rows.reduce((n, r) => n + r.filtered, 0)]).toEqual([1, 3]);
   });
 
   it('counts received, delivered, retried and dead-lettered messages per minute', async () => {

@@ -139,17 +139,18 @@ export class PostgresStore implements Store {
     return rows.sort((a, b) => a.seq - b.seq).map(leasedOf);
   }
 
-  async ack(seqs: number[]): Promise<void> {
-    if (!seqs.length) return;
+  async ack(seqs: number[], filtered: number[] = []): Promise<void> {
+    if (!seqs.length && !filtered.length) return;
     // Ordered by destination so concurrent acks lock the counter rows in the same order (no deadlock).
     await this.pool.query(
-      `WITH d AS (DELETE FROM queue WHERE seq = ANY($1::bigint[]) RETURNING destination),
-            n AS (SELECT destination, count(*) AS n FROM d GROUP BY destination),
-            t AS (INSERT INTO throughput (destination, minute, delivered) SELECT destination, $2, n FROM n ORDER BY destination
-                  ON CONFLICT (destination, minute) DO UPDATE SET delivered = throughput.delivered + excluded.delivered)
-       INSERT INTO delivered (destination, count) SELECT destination, n FROM n ORDER BY destination
-       ON CONFLICT (destination) DO UPDATE SET count = delivered.count + excluded.count`,
-      [seqs, minuteOf(Date.now())],
+      `WITH d AS (DELETE FROM queue WHERE seq = ANY($1::bigint[]) OR seq = ANY($3::bigint[]) RETURNING destination, seq = ANY($3::bigint[]) AS filtered),
+            n AS (SELECT destination, count(*) FILTER (WHERE NOT filtered) AS n, count(*) FILTER (WHERE filtered) AS f FROM d GROUP BY destination),
+            t AS (INSERT INTO throughput (destination, minute, delivered, filtered) SELECT destination, $2, n, f FROM n ORDER BY destination
+                  ON CONFLICT (destination, minute) DO UPDATE
+                  SET delivered = throughput.delivered + excluded.delivered, filtered = throughput.filtered + excluded.filtered)
+       INSERT INTO delivered (destination, count, filtered) SELECT destination, n, f FROM n ORDER BY destination
+       ON CONFLICT (destination) DO UPDATE SET count = delivered.count + excluded.count, filtered = delivered.filtered + excluded.filtered`,
+      [seqs, minuteOf(Date.now()), filtered],
     );
   }
 
@@ -260,7 +261,7 @@ export class PostgresStore implements Store {
 
   async stats(): Promise<StoreStats> {
     const byDestination: StoreStats['byDestination'] = {};
-    const get = (d: string) => (byDestination[d] ??= { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0 });
+    const get = (d: string) => (byDestination[d] ??= { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0, filtered: 0 });
     const { rows } = await this.pool.query(
       `SELECT destination,
               count(*) FILTER (WHERE state = 'ready' AND (attempts = 0 OR available_at <= $1)) AS queued,
@@ -271,14 +272,15 @@ export class PostgresStore implements Store {
       [Date.now()],
     );
     for (const r of rows) Object.assign(get(r.destination), { queued: r.queued, leased: r.leased, retrying: r.retrying, dead: r.dead });
-    for (const r of (await this.pool.query('SELECT destination, count FROM delivered')).rows) get(r.destination).delivered = r.count;
+    for (const r of (await this.pool.query('SELECT destination, count, filtered FROM delivered')).rows)
+      Object.assign(get(r.destination), { delivered: r.count, filtered: r.filtered });
     return { byDestination };
   }
 
   async throughput(filter: { sinceMs: number; destination?: string }): Promise<MinuteCounts[]> {
     await this.pool.query('DELETE FROM throughput WHERE minute < $1', [minuteOf(Date.now() - KEEP_THROUGHPUT_MS)]);
     const { rows } = await this.pool.query<MinuteCounts>(
-      `SELECT destination, minute, received, delivered, retried, dead FROM throughput
+      `SELECT destination, minute, received, delivered, filtered, retried, dead FROM throughput
         WHERE minute >= $1 AND ($2::text IS NULL OR destination = $2) ORDER BY destination, minute`,
       [minuteOf(filter.sinceMs), filter.destination ?? null],
     );

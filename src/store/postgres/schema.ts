@@ -119,4 +119,12 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       ALTER TABLE sync_rows ADD COLUMN pending_after BIGINT;
     `,
   },
+  {
+    version: 8,
+    sql: `
+      -- Messages that matched no action are settled without a request: counted apart from those delivered.
+      ALTER TABLE delivered ADD COLUMN filtered BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE throughput ADD COLUMN filtered BIGINT NOT NULL DEFAULT 0;
+    `,
+  },
 ];

@@ -126,7 +126,9 @@ class SqliteStore implements Store {
       // Sets of seqs go in as one JSON array: one statement per batch, not one per message.
       lease: db.prepare(`UPDATE queue SET state = 'leased', owner = ?, available_at = ? WHERE seq IN (SELECT value FROM json_each(?))`),
       ack: db.prepare('DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?)) RETURNING destination'),
-      delivered: db.prepare('INSERT INTO delivered (destination, count) VALUES (?, ?) ON CONFLICT (destination) DO UPDATE SET count = count + excluded.count'),
+      delivered: db.prepare(
+        'INSERT INTO delivered (destination, count, filtered) VALUES (?, ?, ?) ON CONFLICT (destination) DO UPDATE SET count = count + excluded.count, filtered = filtered + excluded.filtered',
+      ),
       retry: db.prepare(
         `UPDATE queue SET state = 'ready', owner = NULL, attempts = attempts + 1, available_at = ?, last_error = ? WHERE seq = ? RETURNING destination`,
       ),
@@ -134,9 +136,10 @@ class SqliteStore implements Store {
       renew: db.prepare(`UPDATE queue SET available_at = ? WHERE seq IN (SELECT value FROM json_each(?)) AND state = 'leased' AND owner = ?`),
       dead: db.prepare(`UPDATE queue SET state = 'dead', owner = NULL, dead_reason = ?, dead_detail = ?, dead_at = ?, attempts = attempts + 1 WHERE seq = ?`),
       count: db.prepare(
-        `INSERT INTO throughput (destination, minute, received, delivered, dead, retried) VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO throughput (destination, minute, received, delivered, dead, retried, filtered) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (destination, minute) DO UPDATE SET received = received + excluded.received,
-           delivered = delivered + excluded.delivered, dead = dead + excluded.dead, retried = retried + excluded.retried`,
+           delivered = delivered + excluded.delivered, dead = dead + excluded.dead, retried = retried + excluded.retried,
+           filtered = filtered + excluded.filtered`,
       ),
       deadDestination: db.prepare('SELECT destination FROM queue WHERE seq = ?'),
       kvGet: db.prepare('SELECT value FROM kv WHERE key = ?'),
@@ -176,7 +179,7 @@ class SqliteStore implements Store {
         let received = 0;
         for (const m of messages)
           received += this.s.insert.run(destination, m.messageId, m.partitionKey, JSON.stringify(m.payload), m.receivedAt ?? now).changes;
-        if (received) this.s.count.run(destination, minuteOf(now), received, 0, 0, 0);
+        if (received) this.s.count.run(destination, minuteOf(now), received, 0, 0, 0, 0);
       }
     })();
   }
@@ -197,14 +200,24 @@ class SqliteStore implements Store {
     return this.s.renew.run(Date.now() + leaseMs, JSON.stringify(seqs), owner).changes;
   }
 
-  async ack(seqs: number[]): Promise<void> {
-    if (!seqs.length) return;
+  async ack(seqs: number[], filtered: number[] = []): Promise<void> {
+    if (!seqs.length && !filtered.length) return;
     const minute = minuteOf(Date.now());
     this.db.transaction(() => {
-      const byDestination = new Map<string, number>();
-      for (const { destination } of this.s.ack.iterate(JSON.stringify(seqs)) as Iterable<{ destination: string }>)
-        byDestination.set(destination, (byDestination.get(destination) ?? 0) + 1);
-      for (const [destination, n] of byDestination) this.s.delivered.run(destination, n), this.s.count.run(destination, minute, 0, n, 0, 0);
+      const counts = new Map<string, { delivered: number; filtered: number }>();
+      for (const [list, kind] of [
+        [seqs, 'delivered'],
+        [filtered, 'filtered'],
+      ] as const) {
+        if (!list.length) continue;
+        for (const { destination } of this.s.ack.iterate(JSON.stringify(list)) as Iterable<{ destination: string }>) {
+          let c = counts.get(destination);
+          if (!c) counts.set(destination, (c = { delivered: 0, filtered: 0 }));
+          c[kind]++;
+        }
+      }
+      for (const [destination, c] of counts)
+        this.s.delivered.run(destination, c.delivered, c.filtered), this.s.count.run(destination, minute, 0, c.delivered, 0, 0, c.filtered);
     })();
   }
 
@@ -213,7 +226,7 @@ class SqliteStore implements Store {
     this.db.transaction(() =>
       items.forEach((i) => {
         const row = this.s.retry.get(i.retryAt, i.error, i.seq) as { destination: string } | undefined;
-        if (row) this.s.count.run(row.destination, minute, 0, 0, 0, 1);
+        if (row) this.s.count.run(row.destination, minute, 0, 0, 0, 1, 0);
       }),
     )();
   }
@@ -229,7 +242,7 @@ class SqliteStore implements Store {
         items.forEach((i) => {
           const row = this.s.deadDestination.get(i.seq) as { destination: string } | undefined;
           if (!row || !this.s.dead.run(i.reason, i.detail === undefined ? null : JSON.stringify(i.detail), now, i.seq).changes) return;
-          this.s.count.run(row.destination, minuteOf(now), 0, 0, 1, 0);
+          this.s.count.run(row.destination, minuteOf(now), 0, 0, 1, 0, 0);
         }),
       )
       .immediate(); // reads, then writes: take the write lock first, or another process's commit in between fails it
@@ -295,14 +308,15 @@ class SqliteStore implements Store {
   async stats(): Promise<StoreStats> {
     const now = Date.now();
     const byDestination: StoreStats['byDestination'] = {};
-    const get = (d: string) => (byDestination[d] ??= { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0 });
+    const get = (d: string) => (byDestination[d] ??= { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0, filtered: 0 });
     // Accepted, not routed yet: queued all the same. Counted first: what the router moves meanwhile is counted
     // twice for a moment rather than not at all.
     const waiting = this.inbox.counts();
     const rows = await this.counts.count(now);
     for (const r of rows) Object.assign(get(r.destination), { queued: r.queued, leased: r.leased, retrying: r.retrying, dead: r.dead });
     for (const [d, n] of waiting) get(d).queued += n;
-    for (const r of this.db.prepare('SELECT destination, count FROM delivered').all() as any[]) get(r.destination).delivered = r.count;
+    for (const r of this.db.prepare('SELECT destination, count, filtered FROM delivered').all() as any[])
+      Object.assign(get(r.destination), { delivered: r.count, filtered: r.filtered });
     return { byDestination };
   }
 
@@ -310,7 +324,7 @@ class SqliteStore implements Store {
     this.db.prepare('DELETE FROM throughput WHERE minute < ?').run(minuteOf(Date.now() - KEEP_THROUGHPUT_MS));
     return this.db
       .prepare(
-        `SELECT destination, minute, received, delivered, retried, dead FROM throughput
+        `SELECT destination, minute, received, delivered, filtered, retried, dead FROM throughput
           WHERE minute >= ? ${filter.destination ? 'AND destination = ?' : ''} ORDER BY destination, minute`,
       )
       .all(minuteOf(filter.sinceMs), ...(filter.destination ? [filter.destination] : [])) as MinuteCounts[];

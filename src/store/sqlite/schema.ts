@@ -97,4 +97,12 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       INSERT INTO inbox_routed (id, upto) VALUES (1, 0);
     `,
   },
+  {
+    version: 8,
+    sql: `
+      -- Messages that matched no action are settled without a request: counted apart from those delivered.
+      ALTER TABLE delivered ADD COLUMN filtered INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE throughput ADD COLUMN filtered INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

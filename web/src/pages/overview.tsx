@@ -11,6 +11,7 @@ import { TimeChart } from '../components/chart';
 const COLORS = {
   received: '#2563eb',
   delivered: '#059669',
+  filtered: '#94a3b8',
   retried: '#d97706',
   dead: '#dc2626',
   requests: '#7c3aed',
@@ -46,7 +47,7 @@ export function OverviewPage() {
 function DestinationPanel({ d, window }: { d: DestinationOverview; window: OverviewWindow }) {
   const labels = d.series.map((p) => clock(p.t));
   const klaviyoLabels = d.klaviyo.map((p) => clock(p.t));
-  const quiet = d.series.every((p) => p.received === 0 && p.delivered === 0);
+  const quiet = d.series.every((p) => p.received === 0 && p.delivered === 0 && p.filtered === 0);
   const q = d.queue;
   const span = window === '1h' ? 'hour' : 'day';
   // A count: a few dead letters an hour are a rate that rounds to 0.00/s.
@@ -70,6 +71,7 @@ function DestinationPanel({ d, window }: { d: DestinationOverview; window: Overv
         <Tile label="Retrying" value={num(q.retrying)} tone={q.retrying ? 'warn' : undefined} />
         <Tile label="Dead letters" value={num(q.dead)} tone={q.dead ? 'bad' : undefined} link={q.dead ? href('dead-letters') : undefined} />
         <Tile label="Delivered" value={num(q.delivered)} />
+        <Tile label="Filtered (no action)" value={num(q.filtered)} testid="tile-filtered" />
         <Tile label="Received (5 min)" value={perSecond(d.rates.last5m.received)} />
         <Tile label="Delivered (5 min)" value={perSecond(d.rates.last5m.delivered)} />
         <Tile label={`Dead-lettered (last ${span})`} value={num(deadInWindow)} tone={deadInWindow ? 'bad' : undefined} testid="tile-dead-window" />
@@ -89,6 +91,7 @@ function DestinationPanel({ d, window }: { d: DestinationOverview; window: Overv
           series={[
             { label: 'Received', values: d.series.map((p) => p.received), color: COLORS.received },
             { label: 'Delivered', values: d.series.map((p) => p.delivered), color: COLORS.delivered },
+            { label: 'Filtered', values: d.series.map((p) => p.filtered), color: COLORS.filtered },
             { label: 'Retried', values: d.series.map((p) => p.retried), color: COLORS.retried },
             { label: 'Dead-lettered', values: d.series.map((p) => p.dead), color: COLORS.dead },
           ]}
