@@ -66,6 +66,7 @@ describe('event.create', () => {
     const attrs = (sent[0].body as any).data.attributes;
     expect(Object.keys(attrs).sort()).toEqual(['metric', 'profile', 'properties', 'unique_id']);
     expect(attrs.profile.data).toEqual({ type: 'profile', attributes: { email: 'a@x.co' } });
+    expect(Object.keys(attrs.profile.data.attributes)).toEqual(['email']); // no `meta` key at all without a patch
     await eventCreate.send(items(ev({ value: 0 })), ctx);
     expect((sent[1].body as any).data.attributes.value).toBe(0);
   });
@@ -106,6 +107,14 @@ describe('event.create', () => {
       ],
     ]);
     expect(entries[0].attributes.events.data[1].attributes.value).toBe(3);
+  });
+
+  it('a bulk job’s event profiles keep anonymous_id as an identifier, and only the attributes given', async () => {
+    const { sent, ctx } = scripted();
+    await eventCreate.send(items(ev({ profile: { anonymous_id: 'anon-1' } }), ev({ uniqueId: 'e2', profile: { email: 'b@x.co' } })), ctx);
+    const entries = (sent[0].body as any).data.attributes['events-bulk-create'].data;
+    expect(entries[0].attributes.profile.data).toEqual({ type: 'profile', attributes: { anonymous_id: 'anon-1' } });
+    expect(Object.keys(entries[1].attributes.profile.data.attributes)).toEqual(['email']);
   });
 
   it('a patching event keeps a profile entry of its own in a bulk job, its meta beside the attributes', async () => {

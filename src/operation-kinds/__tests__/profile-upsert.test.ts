@@ -149,6 +149,56 @@ describe('profile.upsert: bulk import jobs', () => {
     expect(sent.at(-1)).toEqual({ endpoint: 'getBulkImportErrors', method: 'GET', path: '/api/profile-bulk-import-jobs/J1/import-errors?page%5Bsize%5D=100' });
   });
 
+  it('a job’s profiles carry anonymous_id as a custom property; an error at entry 11 fails the twelfth profile', async () => {
+    const { sent, ctx } = scripted((r) => {
+      if (r.method === 'POST') return job('queued');
+      if (r.endpoint === 'getBulkImportJob') return job('complete', 1);
+      return {
+        body: { data: [{ attributes: { detail: 'Invalid email', source: { pointer: '/data/attributes/profiles/data/11' } } }, { id: 'no-attributes' }] },
+      };
+    });
+    const ops = Array.from({ length: 12 }, (_, i) => up({ email: `p${i}@x.co`, ...(i === 0 ? { anonymous_id: 'anon-1' } : {}) }));
+    const out = await profileUpsert.send(items(...ops), ctx);
+    expect(out.map((o) => o.status)).toEqual([...Array(11).fill('delivered'), 'failed']);
+    expect((sent[0].body as any).data.attributes.profiles.data[0]).toEqual({
+      type: 'profile',
+      attributes: { email: 'p0@x.co', properties: { anonymous_id: 'anon-1' } },
+    });
+  });
+
+  it('answers without a body (a poll, an errors page) are waited out, not mistaken for results', async () => {
+    let polls = 0;
+    const { ctx } = scripted((r) => {
+      if (r.method === 'POST') return job('queued');
+      if (r.endpoint === 'getBulkImportJob') return ++polls === 1 ? {} : polls === 2 ? { body: { data: { id: 'J1' } } } : job('complete', 1);
+      return {};
+    });
+    expect((await profileUpsert.send(items(up({ email: 'a@x.co' }), up({ email: 'b@x.co' })), ctx)).map((o) => o.status)).toEqual(['delivered', 'delivered']);
+    expect(polls).toBe(3);
+  });
+
+  it('a profile retried after a conflict that the second job refuses for another reason fails, with no conflict note', async () => {
+    let jobs = 0;
+    const { ctx } = scripted((r) => {
+      if (r.method === 'POST') return { body: { data: { id: `J${++jobs}`, attributes: { status: 'queued' } } } };
+      if (r.endpoint === 'getBulkImportJob') return { body: { data: { id: `J${jobs}`, attributes: { status: 'complete', failed_count: 1 } } } };
+      const first = r.path.includes('/J1/');
+      const attributes = first
+        ? {
+            code: 'duplicate_profile',
+            detail: 'A profile already exists with one of these identifiers.',
+            source: { pointer: '/data/attributes/profiles/data/0' },
+          }
+        : { code: 'invalid', detail: 'Invalid first_name', source: { pointer: '/data/attributes/profiles/data/0' } };
+      return { body: { data: [{ attributes }] } };
+    });
+    const out = await profileUpsert.send(items(up({ email: 'a@x.co', phone_number: '+15555550100' }), up({ email: 'b@x.co' })), ctx);
+    expect(out[0]).toMatchObject({ status: 'failed', error: 'Invalid first_name' });
+    expect(out[0]).not.toHaveProperty('note');
+    expect(out[1]).toEqual({ status: 'delivered' });
+    expect(jobs).toBe(2);
+  });
+
   it('an error with neither detail nor title still fails its profile', async () => {
     const { ctx } = scripted((r) => {
       if (r.method === 'POST') return job('queued');
@@ -284,6 +334,7 @@ describe('profile resources', () => {
     expect(profileBody(p, true)).toEqual({ type: 'profile', attributes: { email: 'a@x.co', anonymous_id: 'z', properties: { a: 1 } } });
     expect(profileBody(p, false)).toEqual({ type: 'profile', attributes: { email: 'a@x.co', properties: { a: 1, anonymous_id: 'z' } } });
     expect(profileBody({ anonymous_id: 'z' }, false)).toEqual({ type: 'profile', attributes: { properties: { anonymous_id: 'z' } } });
+    expect(Object.keys(profileBody({ email: 'a@x.co', first_name: undefined }, false).attributes)).toEqual(['email']);
   });
 
   it('profileMeta sends only the parts of a patch that change something', () => {

@@ -103,6 +103,12 @@ describe('subscription.subscribe', () => {
     ]);
   });
 
+  it('a conflict whose holder Klaviyo does not name says so', async () => {
+    const { ctx } = scripted((_r, n) => (n < 2 ? new DuplicateProfileError('Klaviyo answered 409', undefined, []) : undefined));
+    const [o] = await subscriptionSubscribe.send(items(sub({ email: 'kid@x.co', phone_number: '+15555550100' })), ctx);
+    expect(o).toMatchObject({ status: 'delivered', note: expect.stringContaining('(Klaviyo profile ? holds one of the identifiers)') });
+  });
+
   it('a conflict with no email to fall back on fails that subscription; other errors are thrown', async () => {
     const { ctx } = scripted(() => conflict());
     const [o] = await subscriptionSubscribe.send(items(sub({ phone_number: '+15555550100', external_id: 'c1' })), ctx);
@@ -110,7 +116,8 @@ describe('subscription.subscribe', () => {
     const [o2] = await subscriptionSubscribe.send(items(sub({ email: 'a@x.co' })), ctx);
     expect(o2.status).toBe('failed');
     const down = scripted(() => new RetryableError('Klaviyo answered 503', 503));
-    await expect(subscriptionSubscribe.send(items(sub({ email: 'a@x.co' })), down.ctx)).rejects.toThrow(RetryableError);
+    await expect(subscriptionSubscribe.send(items(sub({ email: 'a@x.co' }), sub({ email: 'b@x.co' })), down.ctx)).rejects.toThrow(RetryableError);
+    expect(down.sent).toHaveLength(1); // not re-sent one by one: only a conflict is looked for that way
     let n = 0;
     const laterDown = scripted(() => (n++ === 0 ? conflict() : new RetryableError('Klaviyo answered 503', 503)));
     await expect(subscriptionSubscribe.send(items(sub({ email: 'a@x.co' })), laterDown.ctx)).rejects.toThrow(RetryableError);
