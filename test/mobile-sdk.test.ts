@@ -230,6 +230,80 @@ describe("Segment's mobile SDKs", () => {
   });
 });
 
+describe('push tokens from the mobile SDKs (issue 30)', () => {
+  const tokensOf = (s: any, p: any) => (p ? s.push_tokens.filter((t: any) => t.profile_id === p.id) : []);
+
+  it('analytics-swift: an identify carrying context.device.token registers the APNs token on its profile, with the device', async () => {
+    const headers = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'analytics-ios/1.7.0', 'accept-encoding': 'gzip' };
+    const api = await segmentApiPath(headers);
+    // Sources/Segment/Plugins/DeviceToken.swift: analytics.setDeviceToken() puts the hex token in context.device.token
+    // of every later event.
+    const base = segmentEvent('analytics-ios', {});
+    const identify = segmentEvent('analytics-ios', {
+      type: 'identify',
+      userId: 'swift-push',
+      traits: { email: 'push@example.com' },
+      context: { ...base.context, device: { ...base.context.device, id: 'ios-device-1', token: 'a1b2c3d4e5f6' } },
+    });
+    const file = `{ "batch": [\n${JSON.stringify(identify)}\n],"sentAt":"${now()}","writeKey":"${SEGMENT_KEY}"}\n`;
+    expect(await send({ method: 'POST', path: `${api}/b`, headers, body: Buffer.from(file) })).toEqual({ status: 200, body: { success: true } });
+    const s = await until(state, (x) => tokensOf(x, profileOf(x, 'swift-push')).length >= 1);
+    expect(profileOf(s, 'swift-push').attributes).toMatchObject({ email: 'push@example.com' });
+    expect(tokensOf(s, profileOf(s, 'swift-push'))).toEqual([
+      expect.objectContaining({
+        token: 'a1b2c3d4e5f6',
+        platform: 'ios',
+        vendor: 'apns',
+        enablement_status: 'AUTHORIZED',
+        device_metadata: {
+          device_id: 'ios-device-1',
+          device_model: 'iPhone15,2',
+          manufacturer: 'Apple',
+          os_name: 'ios',
+          os_version: '17.4',
+          app_name: 'Shop',
+          app_version: '3.1',
+          app_build: '31',
+        },
+      }),
+    ]);
+  });
+
+  it('rudder-sdk-android: the FCM token of an Application Opened, DENIED by the consent the SDK reports', async () => {
+    await send({ method: 'GET', path: '/sourceConfig?p=android&v=1.25.1&bv=34', headers: { authorization: basic(RUDDER_KEY) } });
+    const base = rudderMessage('com.rudderstack.android.sdk.core', {});
+    const context = {
+      ...base.context,
+      device: { ...base.context.device, id: 'droid-device-1', token: 'fcm-token-1' },
+      traits: { ...base.context.traits, email: 'droidpush@example.com' },
+      consentManagement: { provider: 'custom', allowedConsentIds: ['analytics'], deniedConsentIds: ['push_notifications'] },
+    };
+    const messages = [
+      rudderMessage('com.rudderstack.android.sdk.core', { type: 'identify', event: 'identify', userId: 'droid-push', context }),
+      rudderMessage('com.rudderstack.android.sdk.core', { type: 'track', event: 'Application Opened', userId: 'droid-push', context }),
+    ];
+    const res = await send({
+      method: 'POST',
+      path: '/v1/batch',
+      headers: { authorization: basic(RUDDER_KEY), 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ sentAt: now(), batch: messages })),
+    });
+    expect(res).toEqual({ status: 200, body: { success: true } });
+    const s = await until(state, (x) => tokensOf(x, profileOf(x, 'droid-push')).length >= 1);
+    expect(tokensOf(s, profileOf(s, 'droid-push'))).toEqual([
+      expect.objectContaining({
+        token: 'fcm-token-1',
+        platform: 'android',
+        vendor: 'fcm',
+        enablement_status: 'DENIED',
+        device_metadata: expect.objectContaining({ os_name: 'android', device_model: 'Pixel 8', app_id: 'com.example.shop' }),
+      }),
+    ]);
+    // The identify and the app open carry the same token: one token, on one profile.
+    expect(s.push_tokens.filter((t: any) => t.token === 'fcm-token-1')).toHaveLength(1);
+  });
+});
+
 describe("RudderStack's mobile SDKs", () => {
   const sourceConfig = async (path: string) => {
     const res = await send({ method: 'GET', path, headers: { authorization: basic(RUDDER_KEY) } });

@@ -9,15 +9,23 @@ import removeProfileFromList from './removeProfileFromList/index.js';
 import subscribeProfile from './subscribeProfile/index.js';
 import unsubscribeProfile from './unsubscribeProfile/index.js';
 import removeProfile from './removeProfile/index.js';
+import registerPushToken from './registerPushToken/index.js';
 import type { SegmentMessage } from '../message/index.js';
 import { identifiers } from './profile.js';
 import { resolveIdentity } from './identity.js';
 
 export const ACTIONS: Record<string, ActionDefinition> = Object.fromEntries(
-  [upsertProfile, trackEvent, orderCompleted, addProfileToList, removeProfileFromList, subscribeProfile, unsubscribeProfile, removeProfile].map((a) => [
-    a.name,
-    a,
-  ]),
+  [
+    upsertProfile,
+    trackEvent,
+    orderCompleted,
+    addProfileToList,
+    removeProfileFromList,
+    subscribeProfile,
+    unsubscribeProfile,
+    removeProfile,
+    registerPushToken,
+  ].map((a) => [a.name, a]),
 );
 
 /** A user-deletion request (Segment's onDelete): the message's identifiers (docs/identity.md), one of which removeProfile picks. */

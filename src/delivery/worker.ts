@@ -22,7 +22,7 @@ import type { StoreHealth } from '../store/outage.js';
 
 import { AuthError } from '../klaviyo/errors.js';
 import { KV } from '../store/keys.js';
-import { authProblem, type KeyCheck } from '../klaviyo/key-check.js';
+import { authProblem, OPTIONAL_SCOPE_ENDPOINTS, type KeyCheck } from '../klaviyo/key-check.js';
 
 /** Why a destination is paused, and since when (ms). */
 export interface PauseState {
@@ -30,7 +30,10 @@ export interface PauseState {
   since: number;
 }
 
-/** The transport, telling `onAuthError` of every 401/403 (with the endpoint, to name the missing scope). */
+/**
+ * The transport, telling `onAuthError` of every 401/403 (with the endpoint, to name the missing scope) but a 403 of
+ * an optional feature's endpoint: its operation kind fails those operations alone.
+ */
 export function watchAuth(transport: KlaviyoTransport, onAuthError: (err: AuthError, request: KlaviyoRequest) => void): KlaviyoTransport {
   return {
     waitMs: transport.waitMs?.bind(transport),
@@ -38,7 +41,7 @@ export function watchAuth(transport: KlaviyoTransport, onAuthError: (err: AuthEr
       try {
         return await transport.send(request, options);
       } catch (err) {
-        if (err instanceof AuthError) onAuthError(err, request);
+        if (err instanceof AuthError && !(err.status === 403 && request.endpoint && OPTIONAL_SCOPE_ENDPOINTS.has(request.endpoint))) onAuthError(err, request);
         throw err;
       }
     },

@@ -520,6 +520,30 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     return reply.status(202).send();
   });
 
+  // ---------- push tokens ----------
+  app.post('/api/push-tokens', async (req, reply) => {
+    const a = (req.body as any).data.attributes;
+    const attrs = a.profile.data.attributes ?? {};
+    checkIdentifiers(attrs, '/data/attributes/profile/data/attributes');
+    if (!a.profile.data.id && !['email', 'phone_number', 'external_id', '_kx'].some((k) => attrs[k]))
+      throw invalid('A profile requires at least one identifier: email, phone_number, external_id or _kx.', '/data/attributes/profile/data/attributes');
+    const { profile } = upsertOrDuplicate(attrs, a.profile.data.id ? { id: a.profile.data.id } : {});
+    const now = new Date().toISOString();
+    const before = state.pushTokens.get(a.token);
+    state.pushTokens.set(a.token, {
+      token: a.token,
+      platform: a.platform,
+      vendor: a.vendor,
+      enablement_status: a.enablement_status ?? 'AUTHORIZED',
+      background: a.background ?? 'AVAILABLE',
+      ...(a.device_metadata ? { device_metadata: a.device_metadata } : {}),
+      profile_id: profile.id,
+      created: before?.created ?? now,
+      updated: now,
+    });
+    return reply.status(202).send();
+  });
+
   // ---------- data privacy, accounts ----------
   app.post('/api/data-privacy-deletion-jobs', async (req, reply) => {
     const d = (req.body as any).data.attributes.profile.data;

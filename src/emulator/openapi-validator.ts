@@ -9,7 +9,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => void;
-const SLICES = ['events', 'lists', 'profiles', 'data_privacy', 'accounts'];
+const SLICES = ['events', 'lists', 'profiles', 'data_privacy', 'accounts', 'push_tokens', 'catalogs', 'custom_objects'];
 
 function openapiDir(): string {
   for (const rel of ['../../openapi', '../../../openapi']) {

@@ -23,6 +23,19 @@ export interface EventRecord {
   flows_triggered?: false;
 }
 
+/** A push token, keyed by its value: registering it again updates it and moves it to the profile named then. */
+export interface PushToken {
+  token: string;
+  platform: string;
+  vendor: string;
+  enablement_status: string;
+  background: string;
+  device_metadata?: Record<string, unknown>;
+  profile_id: string;
+  created: string;
+  updated: string;
+}
+
 export interface ImportJob {
   id: string;
   status: 'queued' | 'processing' | 'complete';
@@ -89,6 +102,7 @@ export class EmulatorState {
   lists = new Map<string, { id: string; name: string; opt_in_process?: string; profiles: Set<string> }>();
   jobs = new Map<string, ImportJob>();
   deletions: Array<{ identifier: Record<string, string>; deleted_profile_ids: string[]; at: string }> = [];
+  pushTokens = new Map<string, PushToken>();
   requests = {
     total: 0,
     byEndpoint: {} as Record<string, number>,
@@ -219,6 +233,7 @@ export class EmulatorState {
     if (!p) return;
     for (const k of IDENTIFIERS) if (p.attributes[k] !== undefined) this.index.delete(this.key(k, p.attributes[k]));
     for (const l of this.lists.values()) l.profiles.delete(id);
+    for (const [token, t] of this.pushTokens) if (t.profile_id === id) this.pushTokens.delete(token);
     this.profiles.delete(id);
   }
 
@@ -254,6 +269,7 @@ export class EmulatorState {
       events: this.events,
       lists: [...this.lists.values()].map((l) => ({ id: l.id, name: l.name, opt_in_process: l.opt_in_process, profile_ids: [...l.profiles] })),
       deletions: this.deletions,
+      push_tokens: [...this.pushTokens.values()],
       jobs: [...this.jobs.values()].map(({ errors: _e, ...j }) => ({ type: 'profile-bulk-import-job', ...j })),
       requests: this.requests,
     };

@@ -43,6 +43,7 @@ export const ENDPOINTS = {
   getList: { method: 'GET', path: '/api/lists/{id}', tier: 'L' },
   requestProfileDeletion: { method: 'POST', path: '/api/data-privacy-deletion-jobs', tier: 'S', maxItems: 1 },
   getAccounts: { method: 'GET', path: '/api/accounts', tier: 'XS' },
+  createPushToken: { method: 'POST', path: '/api/push-tokens', tier: 'L', maxItems: 1 },
 } as const satisfies Record<string, Endpoint>;
 
 export type EndpointName = keyof typeof ENDPOINTS;

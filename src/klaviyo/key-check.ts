@@ -24,7 +24,14 @@ export const SCOPES: Record<EndpointName, readonly string[]> = {
   getList: ['lists:read'],
   requestProfileDeletion: ['data-privacy:write'],
   getAccounts: ['accounts:read'],
+  createPushToken: ['profiles:write', 'push-tokens:write'],
 };
+
+/**
+ * Endpoints of features a key may well not have the scope for (push tokens, catalogs, custom objects): a 403 there
+ * fails those operations, naming the scope, and leaves the destination delivering everything else.
+ */
+export const OPTIONAL_SCOPE_ENDPOINTS: ReadonlySet<EndpointName> = new Set<EndpointName>(['createPushToken']);
 
 /** Every scope some endpoint of this destination needs. */
 export const REQUIRED_SCOPES = [...new Set(Object.values(SCOPES).flat())].sort();

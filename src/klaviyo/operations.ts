@@ -47,6 +47,10 @@ export const listKey = (l: ListRef | undefined): string => (!l ? '' : 'id' in l 
 
 export type Channel = 'email' | 'sms';
 
+export type PushPlatform = 'ios' | 'android';
+export const PUSH_ENABLEMENT = ['AUTHORIZED', 'DENIED', 'NOT_DETERMINED', 'PROVISIONAL', 'UNAUTHORIZED'] as const;
+export type PushEnablement = (typeof PUSH_ENABLEMENT)[number];
+
 /**
  * Klaviyo's `meta.patch_properties`: changes to a profile's existing custom properties, sent with the upsert or with
  * the profile of an event. `append` / `unappend` add / remove a value (or values) to / from an array property;
@@ -111,6 +115,21 @@ export type Operation =
       profile: Pick<ProfileIdentifiers, 'email' | 'phone_number'>;
       listId?: string;
       smsTransactional?: true;
+    }
+  /**
+   * Register (create or update) a mobile push token on a profile. Klaviyo keys tokens by their value: sending one
+   * again updates it (its status, its device) and moves it to this profile.
+   */
+  | {
+      kind: 'push-token.create';
+      token: string;
+      platform: PushPlatform;
+      vendor: 'apns' | 'fcm';
+      enablementStatus?: PushEnablement;
+      background?: 'AVAILABLE' | 'DENIED' | 'RESTRICTED';
+      /** Klaviyo's DeviceMetadata keys (device_model, os_name, app_version, …), text values. */
+      deviceMetadata?: Record<string, string>;
+      profile: Pick<ProfileIdentifiers, 'email' | 'phone_number' | 'external_id' | '_kx'>;
     }
   /** Data-privacy deletion of every profile matching the identifier. */
   | { kind: 'profile.delete'; profile: Pick<ProfileIdentifiers, 'email' | 'phone_number' | 'id' | 'external_id'> };

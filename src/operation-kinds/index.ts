@@ -4,6 +4,7 @@ import { eventCreate } from './event-create.js';
 import { listRemove } from './list-remove.js';
 import { profileDelete } from './profile-delete.js';
 import { profileUpsert } from './profile-upsert.js';
+import { pushTokenCreate } from './push-token-create.js';
 import { subscriptionSubscribe } from './subscription-subscribe.js';
 import { subscriptionUnsubscribe } from './subscription-unsubscribe.js';
 import type { OperationKindModule } from './types.js';
@@ -15,6 +16,7 @@ export const KINDS: { [K in OperationKind]: OperationKindModule<K> } = {
   'subscription.subscribe': subscriptionSubscribe,
   'subscription.unsubscribe': subscriptionUnsubscribe,
   'profile.delete': profileDelete,
+  'push-token.create': pushTokenCreate,
 };
 
 /** The module of an operation's kind, typed loosely for code that handles every kind alike. */

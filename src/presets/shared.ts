@@ -2,6 +2,8 @@
 import { z } from 'zod';
 import type { DestinationSettings, PlanWarning, Subscription } from '../actions/types.js';
 import type { SegmentMessage } from '../message/index.js';
+import registerPushToken from '../actions/registerPushToken/index.js';
+import { defaultMapping } from '../mapping/index.js';
 
 /** The pre-step's verdict on one message: what the subscriptions see (null: the original sent nothing), and what was changed. */
 export interface PresetStep {
@@ -33,6 +35,17 @@ export const OWN_SETTINGS = {
   backfillAfterHours: z.number({ error: 'backfillAfterHours must be a number of hours (0 turns backfill off)' }).min(0).optional(),
   pushTokens: z.boolean({ error: 'pushTokens must be true or false' }).optional(),
 };
+
+/**
+ * Every preset registers mobile push tokens (neither anchor does): the action's default subscription and mapping,
+ * off with the setting `pushTokens: false` (docs/backfill-and-push.md).
+ */
+export const pushTokenSubscription = (): Subscription => ({
+  name: registerPushToken.title,
+  subscribe: registerPushToken.defaultSubscription!,
+  partnerAction: registerPushToken.name,
+  mapping: defaultMapping(registerPushToken.fields),
+});
 
 export class PresetSettingsError extends Error {
   override name = 'PresetSettingsError';

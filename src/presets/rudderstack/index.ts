@@ -18,6 +18,7 @@ import {
   omit,
   parseSettings,
   OWN_SETTINGS,
+  pushTokenSubscription,
   path,
   present,
   toNumber,
@@ -510,6 +511,7 @@ export function rudderstack(raw?: Record<string, unknown>): Preset {
         ...(family(s) === 'v2' ? { patch_properties: derived('patchProperties') } : {}),
       },
     },
+    pushTokenSubscription(),
   ];
   // Identifiers come from these mappings only: the original never adds ones it did not map (e.g. external_id under enforceEmailAsPrimary).
   return {

@@ -17,6 +17,7 @@ import {
   omit,
   parseSettings,
   OWN_SETTINGS,
+  pushTokenSubscription,
   path,
   present,
   toNumber,
@@ -231,6 +232,7 @@ export function segmentClassic(raw?: Record<string, unknown>): Preset {
         product_event_name: 'Ordered Product',
       },
     },
+    pushTokenSubscription(),
   ];
   // Identifiers come from these mappings only: with enforceEmail the userId must never become external_id.
   return {
