@@ -1,6 +1,7 @@
 /**
- * Client-side pacing to Klaviyo's per-account, per-endpoint limits: a burst window (1 s) and a steady
- * window (60 s) per endpoint, as a sliding log of send times. One RateLimiter = one Klaviyo account.
+ * Client-side pacing to Klaviyo's per-account, per-endpoint limits: a steady window (60 s) per endpoint, spent
+ * evenly through a short pacing window (limitsFor), as a sliding log of send times. One RateLimiter = one Klaviyo
+ * account.
  */
 import { ENDPOINTS, TIERS, type EndpointName } from './endpoints.js';
 
@@ -21,6 +22,7 @@ export interface WindowLimits {
   steadyMs: number;
 }
 
+/** Klaviyo's own windows for this endpoint (with our margin), its tier × the multiplier. */
 export function limitsFor(endpoint: EndpointName, multiplier = 1): WindowLimits {
   const tier = TIERS[ENDPOINTS[endpoint].tier];
   return {
@@ -30,6 +32,20 @@ export function limitsFor(endpoint: EndpointName, multiplier = 1): WindowLimits 
     steadyMs: STEADY_MS,
   };
 }
+
+/**
+ * The windows the limiters enforce: Klaviyo's steady window, and instead of its 1 s burst a pace. Spent at its
+ * burst, a minute's budget is gone in seconds and nothing goes for the rest of the minute, so events wait up to a
+ * minute for their turn. Paced, at most PACE_S seconds' share of the steady budget (at least 2 where the burst
+ * allows, so a slot missed for a moment can be caught up) goes per `burstMs`: within both of Klaviyo's windows, and
+ * the minute's budget spent evenly over it.
+ */
+export function pacedLimits(endpoint: EndpointName, multiplier = 1): WindowLimits {
+  const l = limitsFor(endpoint, multiplier);
+  const pace = Math.min(l.burst, Math.max(2, Math.ceil((l.steady / 60) * PACE_S)));
+  return { ...l, burst: pace, burstMs: Math.max(l.burstMs, Math.ceil((pace * l.steadyMs) / l.steady)) };
+}
+const PACE_S = 2;
 
 /** Pacing of one Klaviyo account's requests, in this process or shared by several. */
 export interface RateBudget {
@@ -71,14 +87,14 @@ export class RateLimiter implements RateBudget {
 
   /** How long until a request to this endpoint may go (0 = now), without reserving anything. */
   waitMs(endpoint: EndpointName): number {
-    const { burst, steady } = limitsFor(endpoint, this.multiplier);
+    const { burst, burstMs, steady } = pacedLimits(endpoint, this.multiplier);
     const w = this.window(endpoint);
     const now = this.now();
     if (w.pausedUntil > now) return w.pausedUntil - now;
     while (w.times.length && w.times[0] <= now - STEADY_MS) w.times.shift();
     if (w.times.length >= steady) return w.times[w.times.length - steady] + STEADY_MS - now + 1;
     const inBurst = w.times.length >= burst ? w.times[w.times.length - burst] : -Infinity;
-    if (inBurst > now - BURST_MS) return inBurst + BURST_MS - now + 1;
+    if (inBurst > now - burstMs) return inBurst + burstMs - now + 1;
     return 0;
   }
 

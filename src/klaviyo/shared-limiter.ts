@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { RateLedger } from '../store/types.js';
 import type { EndpointName } from './endpoints.js';
-import { limitsFor, type RateBudget } from './limiter.js';
+import { pacedLimits, type RateBudget } from './limiter.js';
 
 export class SharedRateLimiter implements RateBudget {
   /** When this process last heard an endpoint would be free again: a cheap answer for waitMs(). */
@@ -28,7 +28,7 @@ export class SharedRateLimiter implements RateBudget {
   async acquire(endpoint: EndpointName, signal?: AbortSignal): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const wait = await this.ledger.take(this.key(endpoint), limitsFor(endpoint, this.multiplier));
+      const wait = await this.ledger.take(this.key(endpoint), pacedLimits(endpoint, this.multiplier));
       if (wait <= 0) return (this.freeAt.delete(endpoint), undefined);
       this.freeAt.set(endpoint, Date.now() + wait);
       // Wake a little after the slot frees, spread out, so waiting workers do not all ask at once.

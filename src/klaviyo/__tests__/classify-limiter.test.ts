@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyNetworkError, classifyResponse } from '../classify.js';
 import { AuthError, DuplicateProfileError, PermanentError, RateLimitedError, RetryableError } from '../errors.js';
-import { RateLimiter, limitsFor } from '../limiter.js';
+import { RateLimiter, limitsFor, pacedLimits } from '../limiter.js';
 
 const body = (...errors: object[]) => ({ errors });
 
@@ -65,16 +65,38 @@ describe('RateLimiter', () => {
     return c;
   };
 
-  it('paces a burst: the 11th request in a second waits until the first leaves the window', () => {
+  it('paces a burst: two seconds’ share of the minute goes at once, the next waits for the pace window', () => {
     const c = clock();
     const l = new RateLimiter({ now: c.now });
     expect(limitsFor(E)).toMatchObject({ burst: 10, steady: 150 });
-    for (let i = 0; i < 10; i++) expect(l.tryTake(E)).toBe(0);
-    expect(l.tryTake(E)).toBe(1101);
+    expect(pacedLimits(E)).toEqual({ burst: 5, burstMs: 2004, steady: 150, steadyMs: 60_100 });
+    // Where the tier allows less than two a pace window, still two (a missed slot can be caught up), never over the burst.
+    expect(pacedLimits(E, 0.1)).toMatchObject({ burst: 1, burstMs: 4007 });
+    expect(pacedLimits('createEvent')).toMatchObject({ burst: 117, burstMs: 2010 });
+    for (let i = 0; i < 5; i++) expect(l.tryTake(E)).toBe(0);
+    expect(l.tryTake(E)).toBe(2005);
     c.t += 400;
-    expect(l.waitMs(E)).toBe(701);
-    c.t += 701;
+    expect(l.waitMs(E)).toBe(1605);
+    c.t += 1605;
     expect(l.tryTake(E)).toBe(0);
+  });
+
+  it('a backlog spends the minute’s budget evenly: no gap over 2.1 s, within Klaviyo’s burst and steady windows, ≥ 99 % of the budget', () => {
+    const c = clock();
+    const l = new RateLimiter({ now: c.now });
+    const start = c.t;
+    const sent: number[] = [];
+    while (c.t < start + 180_000) {
+      const wait = l.tryTake(E);
+      if (wait === 0) sent.push(c.t);
+      else c.t += wait;
+    }
+    const gaps = sent.slice(1).map((t, i) => t - sent[i]);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(2100);
+    const inWindow = (from: number, ms: number) => sent.filter((t) => t >= from && t < from + ms).length;
+    expect(Math.max(...sent.map((t) => inWindow(t, 1000)))).toBeLessThanOrEqual(10);
+    expect(Math.max(...sent.map((t) => inWindow(t, 60_000)))).toBeLessThanOrEqual(150);
+    expect(sent.length).toBeGreaterThanOrEqual(0.99 * 150 * 3);
   });
 
   it('paces a minute: the 151st waits for the oldest to leave the 60 s window; old sends are forgotten', () => {
@@ -83,13 +105,12 @@ describe('RateLimiter', () => {
     const start = c.t;
     for (let i = 0; i < 150; i++) {
       expect(l.tryTake(E)).toBe(0);
-      c.t += 120; // 150 × 120 ms = 18 s: never 10 within a second
+      c.t += 401; // 150 × 401 ms = 60.15 s: never 5 within the 2 s pace window
     }
-    expect(l.waitMs(E)).toBe(start + 60_100 - c.t + 1);
-    c.t = start + 60_100 + 1;
-    expect(l.tryTake(E)).toBe(0);
+    c.t = start + 150 * 390; // had they come faster (as the pace allows after an idle spell), the 151st would wait
+    expect(l.waitMs(E)).toBeGreaterThan(0);
     c.t += 10 * 60_000; // all of them long gone
-    for (let i = 0; i < 10; i++) expect(l.tryTake(E)).toBe(0);
+    for (let i = 0; i < 5; i++) expect(l.tryTake(E)).toBe(0);
   });
 
   it('a multiplier scales the tiers, never below one request', () => {
@@ -109,7 +130,8 @@ describe('RateLimiter', () => {
   });
 
   it('acquire waits for its slot, and gives up when its signal aborts', async () => {
-    const l = new RateLimiter({ multiplier: 0.1 }); // M × 0.1: one a second
+    const l = new RateLimiter({ multiplier: 0.4 }); // M × 0.4: 4 a second, 60 a minute: paced to two per 2 s
+    await l.acquire(E);
     await l.acquire(E);
     const abort = new AbortController();
     const waiting = l.acquire(E, abort.signal);
