@@ -90,7 +90,7 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
   {
     version: 7,
     sql: `
-      -- The ingest inbox (inbox.db beside this file, ./inbox.ts) is routed into the queue up to this inbox id. It is
+      -- The ingest inbox (queue.inbox.db beside this file, ./inbox.ts) is routed into the queue up to this inbox id. It is
       -- moved forward in the same transaction as the queue rows it stands for: a crash mid-routing neither loses nor
       -- repeats a record.
       CREATE TABLE inbox_routed (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL);
