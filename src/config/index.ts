@@ -178,6 +178,16 @@ export const httpSchema = z
   })
   .strict();
 
+/** How long personal data outlives its use (docs/privacy.md); enforced by a purge every hour on each process. */
+export const retentionSchema = z
+  .object({
+    /** Dead letters older than this (since they died) are deleted: replay or discard them before. */
+    deadLetterDays: z.number().min(0.01).max(3650).default(30),
+    /** Per-minute throughput counts (no personal data; the charts read at most 48 hours). */
+    throughputHours: z.number().min(1).max(48).default(48),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     port: z.number().int().min(0).max(65535).default(8080),
@@ -212,6 +222,7 @@ export const configSchema = z
     models: z.array(modelSchema).default(() => []),
     audiences: z.array(audienceSchema).default(() => []),
     http: httpSchema.default(() => httpSchema.parse({})),
+    retention: retentionSchema.default(() => retentionSchema.parse({})),
   })
   .strict();
 

@@ -29,6 +29,7 @@ import { StoreHealth } from '../store/outage.js';
 import { Suppressions } from '../privacy/suppressions.js';
 import { forgetPerson, type ForgetRequest } from '../privacy/forget.js';
 import { personOf } from '../privacy/person.js';
+import { keepRetention } from '../privacy/retention.js';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
 
@@ -217,6 +218,9 @@ export async function startService(
   store.onRouted((names) => names.forEach((n) => workers.get(n)?.poke()));
   const suppressions = new Suppressions(store.privacy);
   await suppressions.load();
+  const retention = keepRetention(store.privacy, config.retention, (r) =>
+    'error' in r ? logger.warn({ err: r.error }, 'retention purge failed; retried within the hour') : logger.info(r, 'retention purge: expired data deleted'),
+  );
   const enqueueContext: EnqueueContext = {
     store,
     suppressions,
@@ -358,6 +362,7 @@ export async function startService(
       stopping ??= (async () => {
         schedules.forEach((s) => s.stop());
         suppressions.stop();
+        retention.stop();
         let timer: NodeJS.Timeout | undefined;
         const limit = opts.timeoutMs === undefined ? forced : Promise.race([forced, new Promise<void>((r) => (timer = setTimeout(r, opts.timeoutMs)))]);
         // Ingest closes beside the workers: an SDK's open keep-alive connection must not use up the wait.

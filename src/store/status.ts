@@ -40,7 +40,13 @@ async function pauseOf(store: Store, destination: string): Promise<DestinationSt
 }
 
 /** `minutes`: per-minute counts covering at least the last hour, when the caller has read them already. */
-export async function statusReport(store: Store, now = Date.now(), minutes?: MinuteCounts[]): Promise<{ destinations: Record<string, DestinationStatus> }> {
+export interface StatusReport {
+  destinations: Record<string, DestinationStatus>;
+  /** The oldest item kept of each kind that has a retention limit (ISO times; absent when there is none). */
+  oldest: { deadLetter?: string; throughput?: string };
+}
+
+export async function statusReport(store: Store, now = Date.now(), minutes?: MinuteCounts[]): Promise<StatusReport> {
   const [stats, counts] = await Promise.all([store.stats(), minutes ?? store.throughput({ sinceMs: now - 60 * 60_000 })]);
   const names = new Set([...Object.keys(stats.byDestination), ...counts.map((m) => m.destination)]);
   const rates = (destination: string, windowMin: number): Rates => {
@@ -71,14 +77,18 @@ export async function statusReport(store: Store, now = Date.now(), minutes?: Min
       ...(identityConflicts ? { identityConflicts } : {}),
     };
   }
-  return { destinations };
+  const o = await store.privacy.oldest();
+  const oldest: StatusReport['oldest'] = {};
+  if (o.deadLetter !== undefined) oldest.deadLetter = new Date(o.deadLetter).toISOString();
+  if (o.throughput !== undefined) oldest.throughput = new Date(o.throughput).toISOString();
+  return { destinations, oldest };
 }
 
 /**
  * The report as a table for a terminal. `delivered`: sent to Klaviyo; `filtered`: matched no action (a page, group
  * or alias no subscription takes), settled without a request.
  */
-export function formatStatus(report: Awaited<ReturnType<typeof statusReport>>): string {
+export function formatStatus(report: StatusReport): string {
   const rows = Object.entries(report.destinations);
   if (!rows.length) return 'no messages yet\n';
   const head = [
@@ -114,5 +124,9 @@ export function formatStatus(report: Awaited<ReturnType<typeof statusReport>>): 
         `${name}: ${s.identityConflicts!.count} update(s) delivered around an identity ` +
         `conflict; last (${s.identityConflicts!.last.messageId}): ${s.identityConflicts!.last.note}`,
     );
-  return [line(head), ...body.map(line), ...pauses, ...conflicts].join('\n') + '\n';
+  const kept = [
+    ...(report.oldest.deadLetter ? [`oldest dead letter: ${report.oldest.deadLetter}`] : []),
+    ...(report.oldest.throughput ? [`oldest throughput minute: ${report.oldest.throughput}`] : []),
+  ];
+  return [line(head), ...body.map(line), ...pauses, ...conflicts, ...kept].join('\n') + '\n';
 }

@@ -224,6 +224,20 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(await store.listDeadLetters()).toEqual([]);
   });
 
+  it('replay gives a dead letter its full attempts again: the attempts it spent are not counted twice', async () => {
+    await store.enqueue('k', [msg('a1', 'A')]);
+    for (let i = 0; i < 3; i++) {
+      const [m] = await lease();
+      await store.retry([{ seq: m.seq, retryAt: 0, error: 'Klaviyo answered 503' }]);
+    }
+    const [spent] = await lease();
+    expect(spent.attempts).toBe(3);
+    await store.deadLetter([{ seq: spent.seq, reason: 'gave up after 4 attempts' }]);
+    expect(await store.listDeadLetters()).toMatchObject([{ messageId: 'a1', attempts: 4 }]);
+    expect((await store.replay({ all: true })).replayed).toBe(1);
+    expect(await lease()).toMatchObject([{ messageId: 'a1', attempts: 0 }]);
+  });
+
   it('replay drops a dead letter whose id was queued again meanwhile', async () => {
     await store.enqueue('k', [msg('a1', 'A')]);
     const [a1] = await lease();
