@@ -1,9 +1,11 @@
 /**
  * The one place logging is set up. pino writes JSON lines (for log collectors); on a terminal, or with
  * LOG_FORMAT=text, each line is turned into plain text for a person. Anything that could carry a key is redacted by
- * path as a second line of defence, before either format sees it.
+ * path as a second line of defence, before either format sees it. Personal data (emails, phones, quoted values) is
+ * masked in every line, in both formats, unless LOG_PERSONAL_DATA=true (./log-masking.ts).
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { maskingLogs, maskText, maskValue } from './log-masking.js';
 
 export type LogFormat = 'json' | 'text';
 
@@ -14,14 +16,36 @@ export function logFormat(env: string | undefined = process.env.LOG_FORMAT, isTT
   return isTTY ? 'text' : 'json';
 }
 
-export function createLogger(level = process.env.LOG_LEVEL ?? 'info', format: LogFormat = logFormat()): Logger {
-  const options = {
+export interface LoggerOptions {
+  /** Mask personal data (default: unless LOG_PERSONAL_DATA=true). */
+  mask?: boolean;
+  /** Where JSON lines go instead of stdout (tests). */
+  destination?: DestinationStream;
+}
+
+export function createLogger(level = process.env.LOG_LEVEL ?? 'info', format: LogFormat = logFormat(), opts: LoggerOptions = {}): Logger {
+  const mask = opts.mask ?? maskingLogs();
+  const options: pino.LoggerOptions = {
     level,
+    ...(mask
+      ? {
+          formatters: { log: (o: Record<string, unknown>) => maskValue(o) as Record<string, unknown> },
+          hooks: {
+            logMethod(args: unknown[], method: (...a: unknown[]) => void) {
+              method.apply(
+                this,
+                args.map((a) => (typeof a === 'string' ? maskText(a) : a)),
+              );
+            },
+          },
+        }
+      : {}),
     redact: {
       paths: ['apiKey', '*.apiKey', 'headers.authorization', '*.headers.authorization', 'req.headers.authorization', 'writeKey', 'adminToken'],
       censor: '[redacted]',
     },
   };
+  if (opts.destination) return pino(options, opts.destination);
   return format === 'json' ? pino(options) : pino(options, textStream);
 }
 
