@@ -15,7 +15,16 @@ describe('log masking', () => {
     expect(maskText('Invalid email address: gone@example.com')).toBe('Invalid email address: g***@example.com');
     expect(maskText('dropped "not-an-email": not a valid email')).toBe('dropped "n***": not a valid email');
     expect(maskText('phone +1 212-555-0100 and 2125550100 and +442071838750')).toBe('phone +* ***-***-**00 and ********00 and +**********50');
-    for (const kept of ['2026-12-07T10:00:00.000Z', 'seq 123456', 'http://127.0.0.1:8080/ui/', 'msg-1234567890abc', 'took 1500 ms'])
+    expect(maskText('dropped extension 12 of "555 0100 x12": E.164 has none')).toBe('dropped extension 12 of "5***": E.164 has none');
+    expect(maskText('"private note" is not a number')).toBe('"p***" is not a number');
+    for (const kept of [
+      'generated write key for source "default": abc',
+      '2026-12-07T10:00:00.000Z',
+      'seq 123456',
+      'http://127.0.0.1:8080/ui/',
+      'msg-1234567890abc',
+      'took 1500 ms',
+    ])
       expect(maskText(kept)).toBe(kept);
     // Hostile text costs one pass: 200 000 @ or digits are masked without backtracking.
     expect(maskText('@'.repeat(200_000))).toHaveLength(200_000);

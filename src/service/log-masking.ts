@@ -57,8 +57,12 @@ function maskPhones(s: string): string {
   return out + s.slice(from);
 }
 
-/** Quoted values (`dropped "…"`) are someone's data, whatever they look like. */
-const maskQuoted = (s: string) => (s.includes('"') ? s.replace(/"([^"\n]*)"/g, (_, v: string) => `"${mask(v)}"`) : s);
+/**
+ * A value a warning or error quotes (`dropped "…"`, `extension 12 of "…"`, `"…" is not valid`) is someone's data,
+ * whatever it looks like. Other quoted text (`source "web"`) is this service's own names, kept readable.
+ */
+const maskQuoted = (s: string) =>
+  s.includes('"') ? s.replace(/(^|dropped |\bof )"([^"\n]*)"/g, (_, before: string, v: string) => `${before}"${mask(v)}"`) : s;
 
 export function maskText(s: string): string {
   return maskPhones(maskEmails(maskQuoted(s)));
