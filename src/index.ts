@@ -41,8 +41,9 @@ export type Service = RunningService;
  * every bad setting.
  */
 export async function start(options: StartOptions = {}): Promise<Service> {
-  const config = loadConfig(options.config ?? {}, options.overrides);
-  return startService(config, options.logger ?? pino({ level: 'silent' }));
+  const document = options.config ?? {};
+  const config = loadConfig(document, options.overrides);
+  return startService(config, options.logger ?? pino({ level: 'silent' }), { source: { document, overrides: options.overrides ?? {} } });
 }
 
 /**

@@ -11,13 +11,10 @@ export function mask(secret: string | undefined | null): string | null {
 const SECRET_KEY = /key|secret|token|password/i;
 
 /** Secrets masked at any depth: a RudderStack destination export keeps its privateApiKey under `Config`. */
-function maskSettings(settings: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(settings).map(([k, v]) => [
-      k,
-      SECRET_KEY.test(k) && typeof v === 'string' ? mask(v) : v && typeof v === 'object' && !Array.isArray(v) ? maskSettings(v as Record<string, unknown>) : v,
-    ]),
-  );
+export function maskSecrets<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(maskSecrets) as T;
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) && typeof v === 'string' ? mask(v) : maskSecrets(v)])) as T;
 }
 
 export function configView(
@@ -53,7 +50,7 @@ export function configView(
         apiKey: mask(d.apiKey),
         klaviyoUrl: d.klaviyoUrl ?? null,
         deliversTo: opts.deliversTo.get(d.name) ?? null,
-        settings: maskSettings(d.settings),
+        settings: maskSecrets(d.settings),
         delivery: d.delivery,
         subscriptions: subscriptions.map((s) => ({ enabled: true, ...(s as object) })),
         ...(error ? { error } : {}),

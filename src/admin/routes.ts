@@ -4,7 +4,9 @@
  */
 import { bearerToken, sameToken } from '../http/auth.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfig, type Config, type SharedDocument } from '../config/index.js';
+import type { ConfigEditor } from '../config/live.js';
+import { configRoutes } from './config-routes.js';
 import type { Store, SelectDeadLetters } from '../store/types.js';
 import type { Activity, Outcome } from '../activity/index.js';
 import { compileDestination, type CompiledDestination } from '../destination/index.js';
@@ -12,7 +14,6 @@ import { previewMessage, type MessagePreview } from '../preview/index.js';
 import { statusReport } from '../store/status.js';
 import { HttpError } from '../http/errors.js';
 import { buildOverview, type PacingView } from './overview.js';
-import { configView } from './config-view.js';
 import { EventStreamHub } from './event-stream.js';
 import {
   deadLetterSelection,
@@ -30,14 +31,28 @@ import type { ForgetRequest, ForgetResult } from '../privacy/forget.js';
 import type { PersonRequest } from '../privacy/person.js';
 import { PayloadError } from '../actions/types.js';
 
+/** The configuration version a process runs (changed live: read it on every request). */
+export interface RunningView {
+  version: number;
+  at: number;
+  author: string;
+  config: Config;
+  /** The sources and destinations as applied (the stored document). */
+  document: SharedDocument;
+  /** Compiled destinations by name (the tester and event details plan with them). */
+  compiled: ReadonlyMap<string, CompiledDestination>;
+  writeKeys: Record<string, string>;
+}
+
 export interface AdminDeps {
   token: string;
   store: Store;
   activity: Activity;
+  /** This process's own settings (limits); the sources and destinations come from `current()`. */
   config: Config;
-  writeKeys: Record<string, string>;
-  /** Compiled destinations by name (the tester and event details plan with them). */
-  destinations: Map<string, CompiledDestination>;
+  current: () => RunningView;
+  /** Applies configurations (absent: the configuration cannot be changed from here). */
+  editor?: ConfigEditor;
   /** The Klaviyo base URL each destination delivers to (Klaviyo, a given URL, or the built-in emulator). */
   deliversTo: Map<string, string>;
   pacing: Map<string, PacingView>;
@@ -64,7 +79,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   // A user-deletion request (Segment's onDelete): Klaviyo's data-privacy deletion of the user's profile.
   app.post('/destinations/:name/delete-user', async (req) => {
     const name = (req.params as { name: string }).name;
-    if (!deps.destinations.has(name)) throw new HttpError(404, `no destination named ${name}`);
+    if (!deps.current().compiled.has(name)) throw new HttpError(404, `no destination named ${name}`);
     if (!deps.deleteUser) throw new HttpError(409, 'this process does not deliver (--role ingest): send the request to a worker');
     const body = (req.body ?? {}) as Record<string, unknown>;
     const text = (k: string) => (typeof body[k] === 'string' || typeof body[k] === 'number' ? String(body[k]) : undefined);
@@ -89,7 +104,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
 
   app.get('/overview', async (req) => {
     const w = parseInput(overviewQuery, req.query, 'query').window ?? '1h';
-    return buildOverview({ store: deps.store, requests: deps.activity.requests, destinations: [...deps.destinations.keys()], pacing: deps.pacing }, w);
+    return buildOverview({ store: deps.store, requests: deps.activity.requests, destinations: [...deps.current().compiled.keys()], pacing: deps.pacing }, w);
   });
 
   app.get('/events', async (req) => {
@@ -119,7 +134,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       message: e.message,
       destinations: await Promise.all(
         e.summary.destinations.map(async (name) => {
-          const dest = deps.destinations.get(name);
+          const dest = deps.current().compiled.get(name);
           const preview = dest ? await previewMessage(dest, e.message) : null;
           return {
             name,
@@ -152,8 +167,9 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     const b = parseInput(previewBody, req.body, 'body');
     let dest: CompiledDestination | undefined;
     if (b.destination) {
-      dest = deps.destinations.get(b.destination);
-      if (!dest) throw new HttpError(400, `no destination named "${b.destination}" (configured: ${[...deps.destinations.keys()].join(', ')})`);
+      const compiled = deps.current().compiled;
+      dest = compiled.get(b.destination);
+      if (!dest) throw new HttpError(400, `no destination named "${b.destination}" (configured: ${[...compiled.keys()].join(', ')})`);
     } else {
       try {
         // The config reader `start` uses: the same shapes, including Segment's subscriptions and `extends`.
@@ -168,14 +184,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     return { results: await Promise.all(b.messages.map((m) => previewMessage(dest!, m))) };
   });
 
-  app.get('/config', async () =>
-    configView(deps.config, {
-      writeKeys: deps.writeKeys,
-      deliversTo: deps.deliversTo,
-      emulatorUrl: deps.emulator?.url,
-      storeKind: deps.store.rateLedger ? 'postgres' : 'sqlite',
-    }),
-  );
+  await configRoutes(app, deps);
 
   app.get('/emulator', async (req) => {
     if (!deps.emulator) throw new HttpError(404, 'not in emulator mode: this process delivers to Klaviyo (or to --klaviyo-url)');

@@ -116,13 +116,13 @@ program
       adminTokenFile?: string;
       stopTimeout: string;
     }) => {
-      const { loadConfigFile } = await import('../config/index.js');
+      const { loadConfigFile, readConfigDocument } = await import('../config/index.js');
       const { startService } = await import('../service/index.js');
       const { createLogger } = await import('../service/logger.js');
       const logger = createLogger();
       try {
         const { secretFrom } = await import('../config/secret-file.js');
-        const config = loadConfigFile(o.config, {
+        const overrides = {
           port: o.port !== undefined ? Number(o.port) : undefined,
           host: o.host,
           dataDir: o.dataDir,
@@ -135,10 +135,33 @@ program
           maxConnections: o.maxConnections !== undefined ? Number(o.maxConnections) : undefined,
           corsOrigins: o.corsOrigins,
           publicUrl: o.publicUrl,
-        });
+        };
+        // Validated by the one config reader (its errors name the file's own shape); the document is what versions hold.
+        const config = loadConfigFile(o.config, overrides);
+        const document = o.config ? readConfigDocument(o.config) : {};
         const stopTimeoutS = Number(o.stopTimeout);
         if (!(stopTimeoutS >= 0)) throw new Error(`--stop-timeout ${o.stopTimeout}: give a number of seconds (0 or more)`);
-        const service = await startService(config, logger);
+        const service = await startService(config, logger, { source: { document, overrides } });
+        // SIGHUP: read the config file again and apply its sources and destinations, without a restart.
+        process.on('SIGHUP', () => {
+          if (!o.config) return logger.warn({}, 'SIGHUP: there is no config file to read again (start --config <file>)');
+          let raw: unknown;
+          try {
+            raw = readConfigDocument(o.config);
+          } catch (err) {
+            return logger.error({ file: o.config, err: (err as Error).message }, 'SIGHUP: the config file was not applied; the running configuration stays');
+          }
+          service.config.reloadFile(raw).then(
+            (r) => {
+              if (r.restartNeeded) logger.warn({ settings: r.restartNeeded }, 'SIGHUP: these settings are read at start only: restart to apply them');
+              logger.info(
+                { file: o.config, version: r.version, applied: r.applied, changes: r.diff.length },
+                `SIGHUP: configuration version ${r.version} is running`,
+              );
+            },
+            (err) => logger.error({ file: o.config, err: (err as Error).message }, 'SIGHUP: the config file was not applied; the running configuration stays'),
+          );
+        });
         if (process.stdout.isTTY) {
           const { startBanner, commandName } = await import('./banner.js');
           const command = commandName(process.argv[1], process.cwd());
@@ -197,6 +220,32 @@ for (const verb of ['replay', 'discard'] as const) {
       });
     });
 }
+
+program
+  .command('config')
+  .description('the configuration versions kept in the store (live reload, rollback)')
+  .command('export')
+  .description('print the running configuration (its newest version in the store) as a config file')
+  .addOption(dataDirOption())
+  .addOption(storeOption())
+  .addOption(storeFileOption())
+  .option('--config <file>', 'the process settings (port, store, …) to print beside it: the file start is given')
+  .option('--at <version>', 'an earlier version instead of the newest')
+  .option('--yaml', 'print YAML instead of JSON')
+  .action(async (o: { dataDir: string; store?: string; config?: string; at?: string; yaml?: boolean }) => {
+    await withStore(o, async (store) => {
+      const { readConfigDocument, SHARED_KEYS } = await import('../config/index.js');
+      const n = o.at ? Number(o.at) : await store.configVersions.latestVersion();
+      const v = n ? await store.configVersions.get(n) : undefined;
+      if (!v) throw new Error(o.at ? `there is no configuration version ${o.at}` : 'no configuration is stored yet: start the service once');
+      const base = o.config ? (readConfigDocument(o.config) as Record<string, unknown>) : {};
+      const rest = Object.fromEntries(Object.entries(base ?? {}).filter(([k]) => !(SHARED_KEYS as readonly string[]).includes(k)));
+      const doc = { ...rest, ...JSON.parse(v.config) };
+      const { stringify } = await import('yaml');
+      process.stdout.write(o.yaml ? stringify(doc) : `${JSON.stringify(doc, null, 2)}\n`);
+      process.stderr.write(`configuration version ${v.version}, applied ${new Date(v.at).toISOString()} by ${v.author}\n`);
+    });
+  });
 
 program
   .command('status')

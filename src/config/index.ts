@@ -213,6 +213,11 @@ export const configSchema = z
       .url()
       .regex(/^https?:\/\//, 'the public URL is http(s)://…')
       .optional(),
+    /**
+     * Who may change the sources and destinations while the service runs: `admin` (the admin API and dashboard, and
+     * the file on SIGHUP) or `file` (only the config file: on SIGHUP and at start; config as code, e.g. from git).
+     */
+    configEdits: z.enum(['admin', 'file']).default('admin'),
     sources: z.array(sourceSchema).default(() => [{ name: 'default' }]),
     destinations: z
       .array(destinationSchema)
@@ -236,6 +241,11 @@ export type DeliveryOptions = DestinationEntry['delivery'];
 
 export class ConfigFileError extends Error {
   override name = 'ConfigFileError';
+}
+
+/** A configuration change refused for the state it met: another version applied meanwhile, or edits only from the file. */
+export class ConfigConflictError extends Error {
+  override name = 'ConfigConflictError';
 }
 
 /** Overrides from flags or the environment; only what was given. */
@@ -405,6 +415,52 @@ export function loadConfigFile(path: string | undefined, overrides: ConfigOverri
     if (err instanceof ConfigFileError) err.message = err.message.replace(/^the config is not valid/, `the config file ${path} is not valid`);
     throw err;
   }
+}
+
+/**
+ * A config file's document in our own shape (any shape `loadConfig` accepts, normalised), not yet validated: what
+ * live configuration versions are made of (docs/live-config.md).
+ */
+export function readConfigDocument(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigFileError(`cannot read the config file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return configDocument(parseText(text, /\.ya?ml$/i.test(path) ? 'yaml' : 'json'));
+  } catch (err) {
+    if (err instanceof ConfigFileError) err.message = err.message.replace(/^the config is not valid/, `the config file ${path} is not valid`);
+    throw err;
+  }
+}
+
+/** Any accepted config shape as a document of ours (an object; not validated). */
+export function configDocument(raw: unknown): Record<string, unknown> {
+  const { config } = normalizeConfig(raw);
+  return config && typeof config === 'object' && !Array.isArray(config) ? (config as Record<string, unknown>) : {};
+}
+
+/**
+ * The keys of a configuration that every process sharing a store runs, versioned in the store and changed live
+ * (docs/live-config.md). The others (port, store, role, …) belong to each process: its file and flags.
+ */
+export const SHARED_KEYS = ['sources', 'destinations'] as const;
+
+/** The shared part of a configuration document: sources and destinations as written (absent: the defaults). */
+export type SharedDocument = Partial<Record<(typeof SHARED_KEYS)[number], unknown>>;
+
+export function sharedPart(raw: unknown): SharedDocument {
+  const o = configDocument(raw);
+  return Object.fromEntries(SHARED_KEYS.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+}
+
+/** A document without its shared part: the settings each process reads at start. */
+export function processPart(raw: unknown): Record<string, unknown> {
+  const o = { ...configDocument(raw) };
+  for (const k of SHARED_KEYS) delete o[k];
+  return o;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -29,6 +29,7 @@ const SERVICE_KEYS = [
   'corsOrigins',
   'publicUrl',
   'http',
+  'configEdits',
 ];
 /** Keys only a destination entry has (not the settings objects of the presets): what tells the two apart. */
 export const DESTINATION_ONLY_KEYS = ['preset', 'subscriptions', 'settings', 'delivery', 'klaviyoUrl', 'extends'] as const;

@@ -130,15 +130,28 @@ export class DeliveryWorker {
   /** Idle loops waiting for work; poke() and stop() wake them all. */
   private readonly waiting = new Set<() => void>();
 
-  private readonly models: ModelPlans;
+  /** The destination planned with: one immutable object per configuration version, swapped whole. */
+  private destination: CompiledDestination;
+  private models: ModelPlans;
   /** Set while Klaviyo refuses the key (401/403): nothing is leased, so messages stay queued, none dead-lettered. */
   private pausedState: PauseState | undefined;
   private lastKeyCheck = 0;
   private readonly transport: KlaviyoTransport;
 
   constructor(private readonly o: DeliveryWorkerOptions) {
+    this.destination = o.destination;
     this.models = new ModelPlans(o.store, o.destination);
     this.transport = watchAuth(o.transport, (err, req) => this.pause(authProblem(err, req.endpoint)));
+  }
+
+  /**
+   * Plan with this destination from the next lease on (a new configuration version). A cycle reads the destination
+   * once, when its lease returns: the messages it leased are planned, sent and settled under that version, and a
+   * message is never planned from two versions.
+   */
+  setDestination(destination: CompiledDestination): void {
+    this.destination = destination;
+    this.models = new ModelPlans(this.o.store, destination);
   }
 
   get paused(): PauseState | undefined {
@@ -274,7 +287,8 @@ export class DeliveryWorker {
     const renewal = this.renewWhileInFlight(leased);
     for (const m of leased) this.leasedSeqs.add(m.seq);
     try {
-      await this.deliver(leased);
+      // The destination is read once, now: every message of this lease is planned under one configuration version.
+      await this.deliver(leased, this.destination, this.models);
     } finally {
       renewal.stop();
       for (const m of leased) this.leasedSeqs.delete(m.seq);
@@ -304,13 +318,13 @@ export class DeliveryWorker {
   }
 
   /** Plan, send and settle the leased messages. */
-  private async deliver(leased: LeasedMessage[]): Promise<void> {
+  private async deliver(leased: LeasedMessage[], destination: CompiledDestination, models: ModelPlans): Promise<void> {
     const planned: PlannedOperation[] = [];
     const opsOf = new Map<number, PlannedOperation[]>();
     const planErrors = new Map<number, { field: string; message: string } | null>();
     for (const m of leased) {
       const retl = retlOf(m.payload);
-      const dest = retl ? await this.models.for(retl) : this.o.destination;
+      const dest = retl ? await models.for(retl) : destination;
       if (dest instanceof Error) {
         planErrors.set(m.seq, { field: 'context.retl', message: dest.message });
         opsOf.set(m.seq, []);

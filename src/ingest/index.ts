@@ -33,7 +33,8 @@ export interface IngestMetrics {
 
 export interface IngestOptions {
   store: Store;
-  sources: IngestSource[];
+  /** The sources by write key, asked on every request: a configuration applied live adds and removes them. */
+  sources: () => ReadonlyMap<string, IngestSource>;
   metrics?: IngestMetrics;
   /** Told of every request that failed with a server error (500): the answer only says "internal error". */
   onServerError?: (err: unknown, request: { method: string; url: string }) => void;
@@ -56,7 +57,7 @@ const SINGLE: MessageType[] = ['identify', 'track', 'page', 'screen', 'group', '
  * (raw, gzip undone, capped after decompression), its own write-key check and error answers, CORS for browsers.
  */
 export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): Promise<void> {
-  const byKey = new Map(opts.sources.map((s) => [s.writeKey, s]));
+  const byKey = opts.sources;
   /** Requests whose body was not valid UTF-8 (decoded with U+FFFD in place of the bad bytes): their answer says so. */
   const notUtf8 = new WeakSet<object>();
   const utf8Warning = { field: '', message: 'the body is not valid UTF-8: invalid bytes were replaced with U+FFFD; send UTF-8' };
@@ -67,7 +68,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
   app.addHook('onRequest', async (req) => {
     if (!req.routeOptions.url?.startsWith('/v1/')) return;
     const key = basicUser(req.headers.authorization);
-    if (key && !byKey.has(key)) throw new HttpError(401, 'invalid write key: no source of this service has it');
+    if (key && !byKey().has(key)) throw new HttpError(401, 'invalid write key: no source of this service has it');
   });
 
   // Raw buffers: gzip is undone here, with the size cap applied to the decompressed body.
@@ -101,7 +102,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     key ||= (req.body as { writeKey?: string } | undefined)?.writeKey;
     key ||= beaconWriteKey(req);
     if (!key) throw new HttpError(401, 'missing write key: send it as the HTTP Basic auth user name (empty password) or as `writeKey` in the body');
-    const s = byKey.get(key);
+    const s = byKey().get(key);
     // "invalid write key": RudderStack's mobile SDKs stop on that text instead of retrying the batch forever.
     if (!s) throw new HttpError(401, 'invalid write key: no source of this service has it');
     return s;

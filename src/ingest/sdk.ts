@@ -53,13 +53,14 @@ export function withoutWriteKeys(body: unknown): unknown {
 }
 
 export interface SdkSettingsOptions {
-  sources: IngestSource[];
+  /** The sources by write key (asked on every request). */
+  sources: () => ReadonlyMap<string, IngestSource>;
   /** The address SDKs reach this service at; absent → each request's scheme and Host. */
   publicUrl?: string;
 }
 
 export function registerSdkSettings(app: FastifyInstance, opts: SdkSettingsOptions): void {
-  const byKey = new Map(opts.sources.map((s) => [s.writeKey, s]));
+  const byKey = opts.sources;
   const updatedAt = new Date().toISOString();
   const base = (req: FastifyRequest): URL => {
     if (opts.publicUrl) return new URL(opts.publicUrl);
@@ -77,7 +78,7 @@ export function registerSdkSettings(app: FastifyInstance, opts: SdkSettingsOptio
   // apiHost (always https). One integration only → no device-mode destination is loaded; metrics sampleRate 0 →
   // analytics.js sends no usage metrics.
   app.get<{ Params: { writeKey: string } }>('/v1/projects/:writeKey/settings', async (req, reply) => {
-    if (!byKey.has(req.params.writeKey)) throw new HttpError(404, 'unknown write key: use the write key of a source of this service');
+    if (!byKey().has(req.params.writeKey)) throw new HttpError(404, 'unknown write key: use the write key of a source of this service');
     const url = base(req);
     const apiHost = `${url.host}${url.pathname.replace(/(?<!\/)\/+$/, '')}/v1`;
     reply.header('Cache-Control', 'no-store');
@@ -101,7 +102,7 @@ export function registerSdkSettings(app: FastifyInstance, opts: SdkSettingsOptio
     let key = (req.query as { writeKey?: string } | undefined)?.writeKey;
     key = basicUser(req.headers.authorization) || key;
     if (!key) throw new HttpError(401, 'missing write key: send it as the HTTP Basic auth user name or as `writeKey` in the query');
-    const src = byKey.get(key);
+    const src = byKey().get(key);
     if (!src) throw new HttpError(401, 'Invalid write key');
     const url = base(req).href.replace(/(?<!\/)\/+$/, '');
     reply.header('Cache-Control', 'no-store');

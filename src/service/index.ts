@@ -4,10 +4,10 @@
 import { KV } from '../store/keys.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config } from '../config/index.js';
+import type { Config, ConfigOverrides, DestinationEntry } from '../config/index.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
-import { compileDestination, subscriptionsNote } from '../destination/index.js';
+import { subscriptionsNote, type CompiledDestination } from '../destination/index.js';
 import { KlaviyoClient } from '../klaviyo/client.js';
 import { RateLimiter, type RateBudget } from '../klaviyo/limiter.js';
 import { SharedRateLimiter } from '../klaviyo/shared-limiter.js';
@@ -30,6 +30,7 @@ import { Suppressions } from '../privacy/suppressions.js';
 import { forgetPerson, type ForgetRequest } from '../privacy/forget.js';
 import { personOf } from '../privacy/person.js';
 import { keepRetention } from '../privacy/retention.js';
+import { LiveConfig, type RunningConfig } from './live-config.js';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
 
@@ -42,7 +43,10 @@ export interface RunningService {
   /** The token `/admin/*` and the dashboard take (configured, or generated and kept in the store). */
   adminToken: string;
   store: Store;
+  /** The delivery workers by destination (a configuration applied live adds, replaces and removes them). */
   workers: Map<string, DeliveryWorker>;
+  /** The running configuration version; change it with `config.change`, `config.reloadFile`, `config.rollback`. */
+  config: LiveConfig;
   /** What the dashboard shows: recent messages and Klaviyo requests. */
   activity: Activity;
   /**
@@ -69,6 +73,13 @@ export async function startService(
     store?: Store;
     /** Another process may be delivering from the same embedded store right now (e.g. `sync` beside `start`). */
     shared?: boolean;
+    /**
+     * The document `config` was parsed from (a config file's content, the library's `config`) and the overrides
+     * parsed over it: stored versions are parsed the same way. Default: `config` itself, without overrides.
+     */
+    source?: { document: unknown; overrides: ConfigOverrides };
+    /** How often to look in the store for a configuration version applied by another process (default 2 s). */
+    configPollMs?: number;
   } = {},
 ): Promise<RunningService> {
   const store = opts.store ?? (await openStore(config.store, config.dataDir));
@@ -85,21 +96,25 @@ export async function startService(
   const keyOf = (d: Config['destinations'][number]) => d.apiKey ?? presetApiKey(d.preset, d.settings);
   const toEmulator = (d: Config['destinations'][number]) => !keyOf(d) && !d.klaviyoUrl;
   let emulator: Awaited<ReturnType<typeof startEmulator>> | undefined;
-  if (delivers && config.destinations.some(toEmulator)) {
-    if (store.rateLedger)
-      logger.warn(
-        {},
-        'no Klaviyo API key with a shared store: each worker process delivers to its own ' +
-          'in-process emulator; give --api-key (or --klaviyo-url of one emulator) when scaling out',
+  /** The built-in emulator, started when the first destination without a key needs it (at start, or added live). */
+  const emulatorUrl = async (names: string[]): Promise<string> => {
+    if (!emulator) {
+      if (store.rateLedger)
+        logger.warn(
+          {},
+          'no Klaviyo API key with a shared store: each worker process delivers to its own ' +
+            'in-process emulator; give --api-key (or --klaviyo-url of one emulator) when scaling out',
+        );
+      emulator = await startEmulator({ port: 0, host: '127.0.0.1' });
+      logger.info(
+        { emulator: emulator.url, state: `${emulator.url}/__emulator/state`, destinations: names },
+        'no Klaviyo API key given: delivering to the built-in Klaviyo emulator',
       );
-    emulator = await startEmulator({ port: 0, host: '127.0.0.1' });
-    logger.info(
-      { emulator: emulator.url, state: `${emulator.url}/__emulator/state`, destinations: config.destinations.filter(toEmulator).map((d) => d.name) },
-      'no Klaviyo API key given: delivering to the built-in Klaviyo emulator',
-    );
-  }
-  // (A process that only ingests delivers nowhere.)
-  const deliversTo = new Map(delivers ? config.destinations.map((d) => [d.name, d.klaviyoUrl ?? (toEmulator(d) ? emulator!.url : KLAVIYO_BASE_URL)]) : []);
+    }
+    return emulator.url;
+  };
+  // Where this process delivers each destination (a process that only ingests delivers nowhere).
+  const deliversTo = new Map<string, string>();
 
   /** A secret kept in the store under `name`, generated the first time it is asked for. */
   const keptSecret = async (name: string): Promise<{ value: string; generated: boolean }> => {
@@ -110,26 +125,29 @@ export async function startService(
     return { value, generated: true };
   };
 
-  const writeKeys: Record<string, string> = {};
-  const sources: IngestSource[] = [];
-  for (const s of config.sources) {
-    let key = s.writeKey;
-    if (!key) {
-      const secret = await keptSecret(KV.writeKey(s.name));
-      key = secret.value;
-      if (secret.generated)
-        logger.info(
-          { source: s.name },
-          `generated write key for source "${s.name}": ${key} (stored in the data dir; send it as the HTTP Basic auth user name)`,
-        );
+  /** Sources with their write keys (a generated one is kept in the store, so every process shares it). */
+  const sourcesOf = async (c: Config) => {
+    const keys: Record<string, string> = {};
+    const list: IngestSource[] = [];
+    for (const s of c.sources) {
+      let key = s.writeKey;
+      if (!key) {
+        const secret = await keptSecret(KV.writeKey(s.name));
+        key = secret.value;
+        if (secret.generated)
+          logger.info(
+            { source: s.name },
+            `generated write key for source "${s.name}": ${key} (stored in the data dir; send it as the HTTP Basic auth user name)`,
+          );
+      }
+      keys[s.name] = key;
+      list.push({ name: s.name, writeKey: key, destinations: s.destinations ?? c.destinations.map((d) => d.name) });
     }
-    writeKeys[s.name] = key;
-    sources.push({ name: s.name, writeKey: key, destinations: s.destinations ?? config.destinations.map((d) => d.name) });
-  }
+    return { writeKeys: keys, sources: list, byKey: new Map(list.map((s) => [s.writeKey, s])) };
+  };
+  let sources: Awaited<ReturnType<typeof sourcesOf>> = { writeKeys: {}, sources: [], byKey: new Map() };
 
   const activity = new Activity();
-  // Every process can show and test its destinations' mappings, delivering or not.
-  const compiled = new Map(config.destinations.map((d) => [d.name, compileDestination(d)]));
   const pacing = new Map<string, PacingView>();
   // The admin API shows payloads: it always needs a token. A generated one is kept in the store, so every
   // process sharing a store (and every restart) accepts the same one.
@@ -137,8 +155,14 @@ export async function startService(
   const adminToken = admin.value;
 
   const workers = new Map<string, DeliveryWorker>();
-  const clients: KlaviyoClient[] = [];
-  const clientOf = new Map<string, KlaviyoClient>();
+  /** What delivers each destination, and the settings it was built from (a change of these builds a new one). */
+  const deliveries = new Map<string, { connection: string; client: KlaviyoClient; worker: DeliveryWorker }>();
+  /** Key checks, and workers replaced or removed while finishing their cycles: awaited by stop(). */
+  const background = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>) => {
+    background.add(p);
+    void p.finally(() => background.delete(p));
+  };
   const owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
   // Klaviyo's limits are per account: destinations with the same key share one budget, and with a shared
   // store so do all worker processes.
@@ -149,12 +173,15 @@ export async function startService(
     if (!b) budgets.set(id, (b = store.rateLedger ? new SharedRateLimiter(store.rateLedger, apiKey, scale) : new RateLimiter({ multiplier: scale })));
     return b;
   };
-  for (const d of delivers ? config.destinations : []) {
-    const destination = compiled.get(d.name)!;
+  /** Settings that need a new client and worker when they change; a mapping change only swaps the destination. */
+  const connectionOf = (d: DestinationEntry) => JSON.stringify([keyOf(d) ?? null, d.klaviyoUrl ?? null, d.delivery]);
+
+  const buildDelivery = async (d: DestinationEntry, destination: CompiledDestination) => {
     const apiKey = keyOf(d) ?? EMULATOR_API_KEY;
+    const baseUrl = d.klaviyoUrl ?? (toEmulator(d) ? await emulatorUrl([d.name]) : KLAVIYO_BASE_URL);
     const client = new KlaviyoClient({
       apiKey,
-      baseUrl: deliversTo.get(d.name)!,
+      baseUrl,
       logger,
       limiter: budgetFor(apiKey, d.delivery.rateLimitScale),
       onResponse: (info) => {
@@ -162,9 +189,6 @@ export async function startService(
         activity.requests.answered(d.name, info.endpoint, info.status);
       },
     });
-    clients.push(client);
-    clientOf.set(d.name, client);
-    pacing.set(d.name, { waitMs: (endpoint) => client.waitMs(endpoint), scale: d.delivery.rateLimitScale });
     // A 401/403 while finding a list pauses the destination too.
     const listTransport = watchAuth(client, (err, req) => workers.get(d.name)?.pause(authProblem(err, req.endpoint)));
     const lists = new ListResolver(listTransport, {
@@ -178,7 +202,6 @@ export async function startService(
         .kvSet(KV.paused(d.name), state ? JSON.stringify(state) : '')
         .catch((err) => logger.warn({ err: String(err) }, 'could not record the pause in the store'));
     };
-    const keyCheck = { check: () => checkApiKey(client) };
     const worker = new DeliveryWorker({
       name: d.name,
       store,
@@ -191,28 +214,69 @@ export async function startService(
       metrics: metrics.delivery,
       activity,
       onPauseChange,
-      keyCheck,
+      keyCheck: { check: () => checkApiKey(client) },
       storeHealth,
     });
-    workers.set(d.name, worker);
-  }
+    return { connection: connectionOf(d), client, worker, baseUrl };
+  };
   // The key is checked once before delivery starts: a wrong key or missing scopes pause that destination (messages
   // stay queued, ingest goes on) with a sentence saying what to fix, instead of dead-lettering every message.
   // Not awaited: an unreachable Klaviyo must not hold up the start.
-  const keysChecked = Promise.all(
-    [...workers.entries()].map(async ([name, worker]) => {
-      try {
-        const r = await checkApiKey(clientOf.get(name)!);
-        if (r.ok) {
-          metrics.paused(name, false);
-          await store.kvSet(KV.paused(name), '');
-          logger.info({ destination: name, account: r.account }, 'Klaviyo API key accepted');
-        } else worker.pause(`destination "${name}": ${r.message}`);
-      } catch (err) {
-        logger.warn({ destination: name, err: String(err) }, 'could not check the Klaviyo API key (Klaviyo unreachable?); delivering anyway');
+  const checkKey = async (name: string, client: KlaviyoClient, worker: DeliveryWorker) => {
+    try {
+      const r = await checkApiKey(client);
+      if (r.ok) {
+        metrics.paused(name, false);
+        await store.kvSet(KV.paused(name), '');
+        logger.info({ destination: name, account: r.account }, 'Klaviyo API key accepted');
+      } else worker.pause(`destination "${name}": ${r.message}`);
+    } catch (err) {
+      logger.warn({ destination: name, err: String(err) }, 'could not check the Klaviyo API key (Klaviyo unreachable?); delivering anyway');
+    }
+  };
+  /** A worker no longer used finishes the cycles it has leased (under the version it planned them with), then goes. */
+  const retire = (old: { client: KlaviyoClient; worker: DeliveryWorker }) => track(old.worker.stop().then(() => old.client.close()));
+
+  let delivering = false;
+  /**
+   * Make a configuration version the running one. Sources and compiled destinations are swapped whole; a destination
+   * whose key, URL or delivery settings changed gets a new client and worker (the old one finishes what it leased);
+   * a removed destination's worker stops and its queue stays in the store until discarded.
+   */
+  const activate = async (next: RunningConfig) => {
+    const c = next.config;
+    if (delivers) {
+      for (const d of c.destinations) {
+        const compiled = next.compiled.get(d.name)!;
+        const have = deliveries.get(d.name);
+        if (have && have.connection === connectionOf(d)) {
+          have.worker.setDestination(compiled);
+          continue;
+        }
+        const fresh = await buildDelivery(d, compiled);
+        deliveries.set(d.name, fresh);
+        workers.set(d.name, fresh.worker);
+        deliversTo.set(d.name, fresh.baseUrl);
+        pacing.set(d.name, { waitMs: (endpoint) => fresh.client.waitMs(endpoint), scale: d.delivery.rateLimitScale });
+        if (have) retire(have);
+        track(checkKey(d.name, fresh.client, fresh.worker));
+        if (delivering) fresh.worker.start();
       }
-    }),
-  );
+      const names = new Set(c.destinations.map((d) => d.name));
+      for (const [name, have] of deliveries) {
+        if (names.has(name)) continue;
+        deliveries.delete(name);
+        workers.delete(name);
+        deliversTo.delete(name);
+        pacing.delete(name);
+        metrics.paused(name, false);
+        retire(have);
+      }
+    }
+    sources = await sourcesOf(c);
+  };
+  const live = new LiveConfig({ store, base: opts.source?.document ?? config, overrides: opts.source?.overrides ?? {}, logger, activate });
+  await live.boot();
 
   // Accepted messages become leaseable once the store's router has moved them into the queue.
   store.onRouted((names) => names.forEach((n) => workers.get(n)?.poke()));
@@ -233,18 +297,24 @@ export async function startService(
   };
   const onServerError = (err: unknown, request: { method: string; url: string }) =>
     logger.error({ ...request, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed');
-  const deleteUserIn = (name: string, request: ForgetRequest) =>
-    forgetPerson(request, {
+  const deleteUserIn = (name: string, request: ForgetRequest) => {
+    const d = deliveries.get(name);
+    if (!d) throw new Error(`destination "${name}" is not delivered by this process`);
+    return forgetPerson(request, {
       store: store.privacy,
       suppressions,
       activity,
-      deleteInKlaviyo: () => deleteUser(request as DeletionRequest, compiled.get(name)!.settings, clientOf.get(name)!),
+      deleteInKlaviyo: () => deleteUser(request as DeletionRequest, live.current.compiled.get(name)!.settings, d.client),
     });
+  };
   const app = await buildServer({
     http: config.http,
     onServerError,
     storeHealth,
-    ingest: config.role === 'worker' ? undefined : { ...enqueueContext, sources, corsOrigins: config.corsOrigins, publicUrl: config.publicUrl, onServerError },
+    ingest:
+      config.role === 'worker'
+        ? undefined
+        : { ...enqueueContext, sources: () => sources.byKey, corsOrigins: config.corsOrigins, publicUrl: config.publicUrl, onServerError },
     health: {
       store,
       storeHealth,
@@ -257,7 +327,8 @@ export async function startService(
         return {
           ...(Object.keys(paused).length ? { status: 'degraded', paused } : {}),
           role: config.role,
-          destinations: config.destinations.map((d) => d.name),
+          configVersion: live.current.version,
+          destinations: live.current.config.destinations.map((d) => d.name),
           emulator: emulator?.url ?? null,
         };
       },
@@ -267,8 +338,8 @@ export async function startService(
       store,
       activity,
       config,
-      writeKeys,
-      destinations: compiled,
+      current: () => ({ ...live.current, writeKeys: sources.writeKeys }),
+      editor: live,
       deliversTo,
       pacing,
       emulator,
@@ -279,7 +350,9 @@ export async function startService(
   const url = await app.listen({ port: config.port, host: config.host });
   // Delivery starts at once, beside the key check: a wrong key's first 401 pauses the destination just the same
   // (the messages in flight go back to the queue), the check only says it sooner and names missing scopes.
+  delivering = true;
   for (const w of workers.values()) w.start();
+  live.follow(opts.configPollMs ?? 2000);
   // Warehouse models and audiences with a schedule sync in a delivering process (on a shared store, configure
   // schedules on one process only).
   const schedules = delivers
@@ -316,14 +389,14 @@ export async function startService(
         )
     : [];
   // What each preset's settings chose (rudderstack: the apiVersion in use, also when the settings name none).
-  for (const d of config.destinations) {
+  for (const d of live.current.config.destinations) {
     const summary = getPreset(d.preset, d.settings).summary;
     if (summary) logger.info({ destination: d.name, preset: d.preset, summary }, `destination "${d.name}": preset ${d.preset}, ${summary}`);
     const note = subscriptionsNote(d);
     if (note) logger.info({ destination: d.name, subscriptions: note }, `destination "${d.name}": ${note}`);
   }
   logger.info(
-    { url, role: config.role, store: store.rateLedger ? 'postgres' : 'sqlite', sources: Object.keys(writeKeys) },
+    { url, role: config.role, store: store.rateLedger ? 'postgres' : 'sqlite', sources: Object.keys(sources.writeKeys), configVersion: live.current.version },
     config.role === 'worker' ? 'klaviyo-destination is delivering queued events' : 'klaviyo-destination is accepting events',
   );
   logger.info(
@@ -342,17 +415,21 @@ export async function startService(
   const forced = new Promise<void>((resolve) => (force = resolve));
   return {
     url,
-    writeKeys,
+    get writeKeys() {
+      return sources.writeKeys;
+    },
     emulatorUrl: emulator?.url,
     adminToken,
     store,
     workers,
+    config: live,
     activity,
     async enqueue(messages, opts = {}) {
       if (config.role === 'worker') throw new Error('this process only delivers (role "worker"): enqueue on a process with role "all" or "ingest"');
       if (stopping) throw new Error('the service is stopping: it accepts no more messages');
-      const src = opts.source === undefined ? sources[0] : sources.find((s) => s.name === opts.source);
-      if (!src) throw new Error(`no source is named "${opts.source}" (known: ${sources.map((s) => s.name).join(', ')})`);
+      const list = sources.sources;
+      const src = opts.source === undefined ? list[0] : list.find((s) => s.name === opts.source);
+      if (!src) throw new Error(`no source is named "${opts.source}" (known: ${list.map((s) => s.name).join(', ')})`);
       return enqueueRaw(enqueueContext, src, messages);
     },
     inFlight: () => [...workers.values()].reduce((n, w) => n + w.inFlight.length, 0),
@@ -367,7 +444,7 @@ export async function startService(
         const limit = opts.timeoutMs === undefined ? forced : Promise.race([forced, new Promise<void>((r) => (timer = setTimeout(r, opts.timeoutMs)))]);
         // Ingest closes beside the workers: an SDK's open keep-alive connection must not use up the wait.
         const settled = await Promise.race([
-          Promise.all([keysChecked, app.close(), ...[...workers.values()].map((w) => w.stop())]).then(() => true),
+          Promise.all([live.stop(), ...background, app.close(), ...[...deliveries.values()].map((d) => d.worker.stop())]).then(() => true),
           limit.then(() => false),
         ]);
         clearTimeout(timer);
@@ -380,11 +457,11 @@ export async function startService(
           if (seqs.length) await store.release(seqs.map((seq) => ({ seq })));
           released = seqs.length;
           await store.close();
-          await Promise.all(clients.map((c) => c.abort()));
+          await Promise.all([...deliveries.values()].map((d) => d.client.abort()));
           await emulator?.close();
           return { released };
         }
-        await Promise.all(clients.map((c) => c.close()));
+        await Promise.all([...deliveries.values()].map((d) => d.client.close()));
         await store.close();
         await emulator?.close();
         return { released };

@@ -200,6 +200,33 @@ export interface ReplayResult {
   dropped: number;
 }
 
+/** One applied configuration (its sources and destinations: the part every process sharing the store runs). */
+export interface ConfigVersion {
+  version: number;
+  /** When it was applied (ms). */
+  at: number;
+  /** Who applied it: "file" (start, SIGHUP), "admin" (the admin API and dashboard), … */
+  author: string;
+  /** The configuration document as JSON. */
+  config: string;
+  /** The changes from the version before, as JSON (config/diff.ts). */
+  diff: string;
+}
+
+/** Every configuration applied, numbered 1, 2, 3 … with no gaps; several processes may append. */
+export interface ConfigVersions {
+  /**
+   * Store `entry` as version `after + 1`. Resolves to that number, or undefined when another version was stored
+   * after `after` meanwhile (the caller re-reads and decides again).
+   */
+  append(after: number, entry: Omit<ConfigVersion, 'version'>): Promise<number | undefined>;
+  /** The newest version's number (0: none yet): cheap, polled by every process. */
+  latestVersion(): Promise<number>;
+  get(version: number): Promise<ConfigVersion | undefined>;
+  /** Newest first, without the documents. */
+  list(limit: number): Promise<Array<Omit<ConfigVersion, 'config'>>>;
+}
+
 export interface Store {
   migrate(): Promise<void>;
   /** Durable once resolved. A messageId already queued for the destination is ignored (client retries). */
@@ -249,6 +276,12 @@ export interface Store {
   /** Warehouse sync state (RETL models and audiences). */
   snapshots: Snapshots;
   privacy: PrivacyStore;
+  /** The configurations applied, in order (live reload, rollback, export). */
+  configVersions: ConfigVersions;
+  /** Every message of a destination, queued or dead (a destination removed from the configuration); returns how many. */
+  discardQueue(destination: string): Promise<number>;
+  /** When the oldest message still waiting for delivery (queued, leased or retrying) was received; undefined: none. */
+  oldestWaiting(destination: string): Promise<number | undefined>;
   /** Present on stores several processes share: their rate limits are counted here, not per process. */
   rateLedger?: RateLedger;
   kvGet(key: string): Promise<string | undefined>;

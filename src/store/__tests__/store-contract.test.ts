@@ -89,6 +89,7 @@ function postgresBackend(): Backend {
 
 const msg = (id: string, key: string, payload: unknown = { id }) => ({ messageId: id, partitionKey: key, payload });
 const ids = (ms: Array<{ messageId: string }>) => ms.map((m) => m.messageId);
+const at = (id: string, key: string, receivedAt: number) => ({ ...msg(id, key), receivedAt });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => {
@@ -419,6 +420,37 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(rows.every((r) => r.destination === 'k')).toBe(true);
     expect([sum('received'), sum('delivered'), sum('retried'), sum('dead')]).toEqual([3, 1, 1, 1]);
     expect(await store.throughput({ sinceMs: Date.now() + 120_000 })).toEqual([]);
+  });
+
+  it('numbers applied configurations without gaps and refuses appending behind a newer one', async () => {
+    const v = store.configVersions;
+    expect(await v.latestVersion()).toBe(0);
+    expect(await v.append(0, { at: 1, author: 'file', config: '{"a":1}', diff: '[]' })).toBe(1);
+    expect(await v.append(0, { at: 2, author: 'admin', config: '{"a":2}', diff: '[]' })).toBeUndefined(); // another process was first
+    expect(await v.append(2, { at: 2, author: 'admin', config: '{"a":2}', diff: '[]' })).toBeUndefined(); // no gaps
+    expect(await v.append(1, { at: 3, author: 'admin', config: '{"a":3}', diff: '[{"path":"a"}]' })).toBe(2);
+    expect(await v.latestVersion()).toBe(2);
+    expect(await v.get(1)).toEqual({ version: 1, at: 1, author: 'file', config: '{"a":1}', diff: '[]' });
+    expect(await v.get(3)).toBeUndefined();
+    expect(await v.list(10)).toEqual([
+      { version: 2, at: 3, author: 'admin', diff: '[{"path":"a"}]' },
+      { version: 1, at: 1, author: 'file', diff: '[]' },
+    ]);
+    expect(await v.list(1)).toHaveLength(1);
+  });
+
+  it('discards a whole destination’s queue, and tells when its oldest waiting message came', async () => {
+    await store.enqueue('k', [at('a1', 'A', 1000), at('b1', 'B', 2000), at('c1', 'C', 3000)]);
+    await store.enqueue('other', [at('z1', 'Z', 500)]);
+    expect(await store.oldestWaiting('k')).toBe(1000);
+    const [a] = await lease();
+    await store.deadLetter([{ seq: a.seq, reason: 'bad' }]); // a dead letter is not waiting
+    expect(await store.oldestWaiting('k')).toBe(2000);
+    expect(await store.oldestWaiting('none')).toBeUndefined();
+    expect(await store.discardQueue('k')).toBe(3);
+    expect(await store.oldestWaiting('k')).toBeUndefined();
+    expect((await store.listDeadLetters({ destination: 'k' })).length).toBe(0);
+    expect(ids(await store.lease('other', { limit: 10, leaseMs: 60_000, owner: 'w', now: Date.now() }))).toEqual(['z1']);
   });
 
   it('survives reopening: what was enqueued is there, and migrating again is harmless', async () => {

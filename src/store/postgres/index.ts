@@ -9,6 +9,7 @@ import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, RateLedg
 import { MIGRATIONS } from './schema.js';
 import { PostgresSnapshots } from './snapshots.js';
 import { PostgresPrivacy } from './privacy.js';
+import { PostgresConfigVersions } from './config-versions.js';
 
 // Advisory lock keys. The one-key and two-key forms are separate lock spaces in Postgres.
 const MIGRATE_LOCK = 7_461_736_901_447_286; // any constant shared by every process of this service (< 2^53)
@@ -31,6 +32,7 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   readonly snapshots: PostgresSnapshots;
   readonly privacy: PostgresPrivacy;
+  readonly configVersions: PostgresConfigVersions;
 
   constructor(connectionString: string) {
     // A connect that hangs (server gone without a reset) fails after 5 s instead of holding a request forever.
@@ -42,6 +44,7 @@ export class PostgresStore implements Store {
     this.pool.on('connect', (client) => client.on('error', () => {}));
     this.snapshots = new PostgresSnapshots(this.pool);
     this.privacy = new PostgresPrivacy(this.pool);
+    this.configVersions = new PostgresConfigVersions(this.pool);
   }
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -255,6 +258,15 @@ export class PostgresStore implements Store {
   async discard(filter: SelectDeadLetters): Promise<number> {
     const { where, args } = this.selectDead(filter);
     return (await this.pool.query(`DELETE FROM queue WHERE ${where}`, args)).rowCount ?? 0;
+  }
+
+  async discardQueue(destination: string): Promise<number> {
+    return (await this.pool.query('DELETE FROM queue WHERE destination = $1', [destination])).rowCount ?? 0;
+  }
+
+  async oldestWaiting(destination: string): Promise<number | undefined> {
+    const r = await this.pool.query(`SELECT MIN(received_at) AS at FROM queue WHERE destination = $1 AND state <> 'dead'`, [destination]);
+    return r.rows[0].at ?? undefined;
   }
 
   // No releaseAllLeases: other processes may hold live leases on this database; expired ones are retaken by lease().

@@ -11,6 +11,7 @@ import type { DeadLetter, ListDeadLetters, LeasedMessage, MinuteCounts, NewMessa
 import { MIGRATIONS } from './schema.js';
 import { SqliteSnapshots } from './snapshots.js';
 import { SqlitePrivacy } from './privacy.js';
+import { SqliteConfigVersions } from './config-versions.js';
 import { QueueCounts } from './queue-counts.js';
 import { GroupCommit } from '../group-commit.js';
 import { Inbox } from './inbox.js';
@@ -69,6 +70,7 @@ class SqliteStore implements Store {
 
   readonly snapshots: SqliteSnapshots;
   readonly privacy: SqlitePrivacy;
+  readonly configVersions: SqliteConfigVersions;
 
   /** Concurrent enqueues (many ingest requests at once) share one transaction: one fsync for all of them. */
   private readonly writes = new GroupCommit<{ destination: string; messages: NewMessage[]; now: number }>((items) => this.insert(items));
@@ -84,6 +86,7 @@ class SqliteStore implements Store {
       await inbox.routed();
       inbox.pruneRouted();
     });
+    this.configVersions = new SqliteConfigVersions(db);
   }
 
   async migrate(): Promise<void> {
@@ -299,6 +302,15 @@ class SqliteStore implements Store {
   async discard(filter: SelectDeadLetters): Promise<number> {
     const { where, args } = this.selectDead(filter);
     return this.db.prepare(`DELETE FROM queue WHERE ${where}`).run(...args).changes;
+  }
+
+  async discardQueue(destination: string): Promise<number> {
+    return this.db.prepare('DELETE FROM queue WHERE destination = ?').run(destination).changes;
+  }
+
+  async oldestWaiting(destination: string): Promise<number | undefined> {
+    const r = this.db.prepare(`SELECT MIN(received_at) AS at FROM queue WHERE destination = ? AND state != 'dead'`).get(destination) as { at: number | null };
+    return r.at ?? undefined;
   }
 
   async releaseAllLeases(): Promise<number> {

@@ -105,4 +105,11 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       ALTER TABLE throughput ADD COLUMN filtered INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 9,
+    sql: `
+      -- Every configuration applied (live reload, rollback): its document and its changes from the one before.
+      CREATE TABLE config_versions (version INTEGER PRIMARY KEY, at INTEGER NOT NULL, author TEXT NOT NULL, config TEXT NOT NULL, diff TEXT NOT NULL);
+    `,
+  },
 ];
