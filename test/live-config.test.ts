@@ -270,28 +270,15 @@ describe('live configuration', () => {
       expect(await c.send(events('s', 1))).toBe(401);
       expect(svc.workers.has('other')).toBe(true);
 
-      // Removing "other" stops its worker; what it had queued stays until discarded.
-      emu.setFaults({ holdAfter: 0 });
-      const removeOther = {
-        ...doc,
-        sources: [{ name: 'app', writeKey: 'live_config_key_two', destinations: ['klaviyo'] }],
-        destinations: [doc.destinations[0]],
-      };
-      expect(await c.send(events('q', 3), 'live_config_key_two')).toBe(200);
-      await until(
-        async () => emu.snapshot().requests.held,
-        (n) => n >= 2,
-      );
       // Refused while a source still sends to it: the path says which.
       const stillUsed = await c.admin('/config/destinations/other', { method: 'DELETE' });
       expect(stillUsed.status).toBe(400);
       expect(stillUsed.body.error).toContain('sources.app.destinations');
+      // Removed: its worker stops; what is queued for it stays until an operator discards it.
+      const removeOther = { sources: [{ name: 'app', writeKey: 'live_config_key_two', destinations: ['klaviyo'] }], destinations: [doc.destinations[0]] };
       expect((await c.admin('/config', { method: 'POST', body: removeOther })).body.version).toBe(5);
-      emu.setFaults({});
       expect(svc.workers.has('other')).toBe(false);
       const otherQueued = async () => (await svc.store.stats()).byDestination.other;
-      // The removed worker finishes what it had leased, then takes nothing more.
-      await until(otherQueued, (o) => o !== undefined && o.leased === 0 && o.queued === 0);
       await svc.store.enqueue('other', [{ messageId: 'left-1', partitionKey: 'u', payload: events('left', 1)[0] }]);
       await new Promise((r) => setTimeout(r, 200));
       expect((await otherQueued())?.queued).toBe(1); // no worker takes it
