@@ -119,3 +119,19 @@ describe('sqlite store: the ingest inbox’s limit', () => {
     expect((await store.lease('k', { limit: 10, leaseMs: 60_000, owner: 'w' })).map((x) => x.messageId)).toEqual(['a1', 'a2', 'a3', 'a4']);
   });
 });
+
+describe('sqlite store: routed records', () => {
+  it('leave the inbox once the router is idle, with no append after them', async () => {
+    await store.accept(['k'], [{ messageId: 'a1', partitionKey: 'A', payload: { email: 'gone@example.com' } }]);
+    await store.routed();
+    const inbox = new Database(join(dir, 'queue.inbox.db'), { readonly: true });
+    try {
+      const rows = () => inbox.prepare('SELECT count(*) FROM inbox').pluck().get();
+      const end = Date.now() + 5000;
+      while (rows() !== 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      expect(rows()).toBe(0);
+    } finally {
+      inbox.close();
+    }
+  });
+});

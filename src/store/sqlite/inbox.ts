@@ -186,6 +186,7 @@ export class Inbox {
   }
 
   private heard(note: RouterNote): void {
+    if (!this.db.open) return; // a note that arrived after close()
     if ('error' in note) {
       this.routerError = note.error;
       this.unblock(); // appends waiting for room fail now, with the reason
@@ -198,6 +199,12 @@ export class Inbox {
     this.backlog -= routed;
     if (routed) this.unblock();
     if (note.destinations.length) for (const l of this.listeners) l(note.destinations);
+    // Nothing left to route (ingest is idle, or this run's records went elsewhere): drop the routed records now
+    // rather than at the next append, so the inbox keeps no copy of delivered (or purged) messages.
+    else if (this.upto > this.pruned && !this.unrouted.length) {
+      this.s.prune.run(this.upto);
+      this.pruned = this.upto;
+    }
     for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i].id <= this.upto) this.waiting.splice(i, 1)[0].resolve();
     if (!this.waiting.length) this.router?.unref();
   }
