@@ -73,7 +73,7 @@ describe('live configuration on Postgres', () => {
       await workers[0].store.enqueue('klaviyo', [{ messageId: 'm-0', partitionKey: 'm-0', payload: track('m-0') }]);
       await workers[1].store.enqueue('klaviyo', [{ messageId: 'm-1', partitionKey: 'm-1', payload: track('m-1') }]);
       const events = await until(
-        async () => emu.snapshot().events as Array<{ unique_id: string; properties: { mapped: string } }>,
+        async () => emu.snapshot().events as unknown as Array<{ unique_id: string; properties: { mapped: string } }>,
         (e) => e.length >= 2,
       );
       expect(events.map((e) => [e.unique_id, e.properties.mapped]).sort()).toEqual([
