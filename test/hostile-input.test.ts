@@ -106,6 +106,52 @@ describe('live messages cannot claim to be warehouse rows', () => {
   });
 });
 
+describe('public write keys cannot create lists', () => {
+  const audience = (id: string) => ({
+    type: 'track',
+    event: 'Audience Entered',
+    userId: 'aud-1',
+    messageId: id,
+    context: { personas: { computation_key: `made_up_${id}`, computation_class: 'audience' } },
+  });
+
+  it('Engage audience events from browser paths are refused (CORS, beacon, text/plain); the other messages are kept', async () => {
+    const body = (batch: object[]) => JSON.stringify({ writeKey: KEY, batch });
+    const plain = await fetch(`${svc.url}/v1/b`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: body([audience('a-1'), { type: 'track', event: 'E', userId: 'aud-1', messageId: 'ok-1' }]),
+    });
+    expect(plain.status).toBe(200);
+    expect(((await plain.json()) as any).rejected[0]).toMatchObject({
+      field: 'context.personas',
+      message: expect.stringMatching(/^a-1: Engage audience events are not taken from browsers/),
+    });
+    const beacon = await fetch(`${svc.url}/beacon/v1/batch?writeKey=${KEY}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body([audience('a-2')]),
+    });
+    expect(beacon.status).toBe(400);
+    const cors = await fetch(`${svc.url}/v1/track`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: SHOP },
+      body: JSON.stringify({ ...audience('a-3'), writeKey: KEY }),
+    });
+    expect(cors.status).toBe(403);
+    expect((await queued()).map((m) => m.messageId)).toEqual(['ok-1']);
+    // Server-side (no Origin, JSON with Basic auth), the same event is taken.
+    const server = await fetch(`${svc.url}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` },
+      // Another user: aud-1's partition is still leased by the read above.
+      body: JSON.stringify({ batch: [{ ...audience('a-4'), userId: 'aud-2' }] }),
+    });
+    expect(server.status).toBe(200);
+    expect((await queued()).map((m) => m.messageId)).toEqual(['a-4']);
+  });
+});
+
 describe('settings endpoints under odd headers', () => {
   it('/sourceConfig takes the Basic scheme name in any case', async () => {
     for (const scheme of ['Basic', 'basic', 'BASIC']) {

@@ -152,6 +152,11 @@ const sourceSchema = z
     writeKey: z.string().min(8, 'write keys must be at least 8 characters').optional(),
     /** Destination names this source feeds; default: all. */
     destinations: z.array(z.string()).optional(),
+    /**
+     * Take Engage audience events (which create and fill Klaviyo lists) from browsers too. Off by default: a browser's
+     * write key is public, so anyone could create lists with it (docs/security.md).
+     */
+    browserAudiences: z.boolean().optional(),
   })
   .strict();
 

@@ -23,7 +23,25 @@ export interface IngestSource {
   name: string;
   writeKey: string;
   destinations: string[];
+  /** Take Engage audience events from browser paths too (their write key is public). */
+  browserAudiences?: boolean;
 }
+
+/**
+ * A request a browser could have made with the page's public write key: a CORS call (Origin), a beacon, or a
+ * text/plain body (analytics.js's way around preflights).
+ */
+function fromBrowser(req: FastifyRequest): boolean {
+  return Boolean(req.headers.origin) || req.originalUrl.startsWith('/beacon/') || String(req.headers['content-type'] ?? '').startsWith('text/plain');
+}
+
+/** An Engage audience event: it creates the audience's Klaviyo list when there is none, and fills it. */
+const isAudienceEvent = (m: SegmentMessage) =>
+  m.context?.personas !== undefined || (m.type === 'track' && /^audience (entered|exited)$/i.test(String((m as { event?: unknown }).event ?? '')));
+
+const AUDIENCE_FROM_BROWSER =
+  'Engage audience events are not taken from browsers (their write key is public, and each new audience creates a Klaviyo list): ' +
+  'send them server-side, or set browserAudiences on the source';
 
 export interface IngestMetrics {
   received(source: string, n: number): void;
@@ -109,6 +127,9 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
   }
 
   const store = (src: IngestSource, messages: SegmentMessage[]) => enqueueMessages(opts, src, messages);
+  /** The messages a browser request may not carry, as rejections by messageId (the rest are taken). */
+  const refusedFromBrowser = (req: FastifyRequest, src: IngestSource, messages: SegmentMessage[]) =>
+    src.browserAudiences || !fromBrowser(req) ? [] : messages.filter(isAudienceEvent);
 
   for (const type of SINGLE) {
     app.post(`/v1/${type}`, async (req) => {
@@ -120,6 +141,10 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
         opts.metrics?.rejected(src.name, 'invalid', 1);
         if (v.error.code === 'too_large') throw new HttpError(413, v.error.message);
         throw new HttpError(400, `${v.error.field || 'message'}: ${v.error.message}`, { errors: [{ index: 0, ...v.error }] });
+      }
+      if (refusedFromBrowser(req, src, [v.message]).length) {
+        opts.metrics?.rejected(src.name, 'browser_audience', 1);
+        throw new HttpError(403, AUDIENCE_FROM_BROWSER);
       }
       await store(src, [v.message]);
       // Cleaned text (control characters, lone surrogates, prototype keys) is reported, not refused.
@@ -135,9 +160,16 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
   for (const path of ['/v1/batch', '/v1/import']) {
     app.post(path, async (req) => {
       const src = source(req);
-      const { messages, errors, warnings: found } = validateBatch(withoutWriteKeys(req.body));
+      const { messages: valid, errors: invalid, warnings: found } = validateBatch(withoutWriteKeys(req.body));
+      const refused = new Set(refusedFromBrowser(req, src, valid));
+      const messages = refused.size ? valid.filter((m) => !refused.has(m)) : valid;
+      if (refused.size) opts.metrics?.rejected(src.name, 'browser_audience', refused.size);
+      const errors: typeof invalid = [
+        ...invalid,
+        ...[...refused].map((m) => ({ index: -1, field: 'context.personas', message: `${m.messageId}: ${AUDIENCE_FROM_BROWSER}` })),
+      ];
       const warnings = notUtf8.has(req.raw) ? [{ index: -1, ...utf8Warning }, ...found] : found;
-      if (errors.length) opts.metrics?.rejected(src.name, 'invalid', errors.length);
+      if (invalid.length) opts.metrics?.rejected(src.name, 'invalid', invalid.length);
       if (!messages.length) {
         const tooBig = errors.find((e) => e.code === 'too_large');
         if (tooBig && errors.length === 1) throw new HttpError(413, tooBig.message, { errors });

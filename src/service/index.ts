@@ -141,7 +141,12 @@ export async function startService(
           );
       }
       keys[s.name] = key;
-      list.push({ name: s.name, writeKey: key, destinations: s.destinations ?? c.destinations.map((d) => d.name) });
+      list.push({
+        name: s.name,
+        writeKey: key,
+        destinations: s.destinations ?? c.destinations.map((d) => d.name),
+        ...(s.browserAudiences ? { browserAudiences: true } : {}),
+      });
     }
     return { writeKeys: keys, sources: list, byKey: new Map(list.map((s) => [s.writeKey, s])) };
   };
