@@ -174,6 +174,7 @@ async function run(model: SyncModel): Promise<Run> {
   diffEnd = undefined;
   const t0 = performance.now();
   const summary = await runSync({
+    account: 'klaviyo-test',
     store,
     model,
     destination: 'klaviyo',

@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import { startEmulator } from '../src/emulator/index.js';
-import { parseConfig } from '../src/config/index.js';
+import { loadConfig, parseConfig } from '../src/config/index.js';
 import { startService, type RunningService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
-import { runSync } from '../src/sync/run.js';
+import { recordName, runSync } from '../src/sync/run.js';
+import { destinationAccount } from '../src/sync/account.js';
 import { fromAudience, fromModel, rowHash, withColumns } from '../src/sync/model.js';
 import { planColumns, vocabulary } from '../src/sync/columns.js';
 import { ACTIONS } from '../src/actions/index.js';
@@ -27,6 +28,8 @@ import { until } from './helpers/until.js';
 import { killWhileHeld } from './helpers/service-process.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** The account the library-level runs below record for (what `start` and `sync` derive from a destination's key). */
+const ACCOUNT = 'klaviyo-test';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -69,7 +72,7 @@ describe('warehouse sync', () => {
       const list = s.lists.find((l) => l.name === 'VIP customers');
       return list ? list.profile_ids.map((id) => s.profiles.find((p) => p.id === id)!.attributes.email).sort() : undefined;
     };
-    const sync = () => runSync({ store, model, destination: 'klaviyo', pollMs: 20 });
+    const sync = () => runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 });
 
     csv(file, [['email'], ['a@example.com'], ['b@example.com'], ['c@example.com']]);
     expect(await sync()).toMatchObject({ rowsRead: 3, added: 3, updated: 0, deleted: 0, delivered: 3, failed: 0, pending: 0 });
@@ -108,7 +111,7 @@ describe('warehouse sync', () => {
       ],
     });
     rows(['Ann', 'Bob', 'Cy', 'Di', 'Eve']);
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 5, delivered: 5 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 5, delivered: 5 });
     const imports = () => emu.snapshot().jobs.map((j: any) => j.total_count);
     expect(imports()).toEqual([5]); // one bulk import job of 5 profiles
     const profile = emu.snapshot().profiles.find((p) => p.attributes.email === 'c2@example.com')!;
@@ -117,7 +120,12 @@ describe('warehouse sync', () => {
     expect(profile.attributes.external_id).toBeUndefined(); // only what the model maps
 
     rows(['Ann', 'Bobby', 'Cy', 'Di', 'Eve']);
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 0, updated: 1, unchanged: 4, delivered: 1 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+      added: 0,
+      updated: 1,
+      unchanged: 4,
+      delivered: 1,
+    });
     expect(imports()).toEqual([5]);
     expect(emu.snapshot().requests.byEndpoint.createOrUpdateProfile).toBe(1); // the one change, alone
     expect(emu.snapshot().profiles.find((p) => p.attributes.email === 'c2@example.com')!.attributes.first_name).toBe('Bobby');
@@ -139,7 +147,7 @@ describe('warehouse sync', () => {
         ['5', 'solo@example.com', '+12125550188', 'Solo'],
       ]);
       const model = fromModel({ name: 'customers', source: { csv: file }, primaryKey: 'id' });
-      expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 5, delivered: 5, failed: 0 });
+      expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 5, delivered: 5, failed: 0 });
       const people = () =>
         emu
           .snapshot()
@@ -158,7 +166,12 @@ describe('warehouse sync', () => {
       });
       // The next run finds nothing changed: the rows count as synced, no conflict is sent again.
       const before = emu.snapshot().requests.total;
-      expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 0, updated: 0, unchanged: 5, delivered: 0 });
+      expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+        added: 0,
+        updated: 0,
+        unchanged: 5,
+        delivered: 0,
+      });
       expect(emu.snapshot().requests.total).toBe(before);
     },
   );
@@ -173,8 +186,12 @@ describe('warehouse sync', () => {
     ]);
     const model = fromModel({ name: 'people', source: { csv: file }, primaryKey: 'id' });
     // Workers stopped: the run gives up waiting with its changes queued, as a run killed mid-way would leave them.
-    expect(await runSync({ store, model, destination: 'klaviyo', waitMs: 100, pollMs: 20 })).toMatchObject({ added: 2, delivered: 0, pending: 2 });
-    expect(await store.snapshots.get('people', ['1', '2'])).toEqual(
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', waitMs: 100, pollMs: 20 })).toMatchObject({
+      added: 2,
+      delivered: 0,
+      pending: 2,
+    });
+    expect(await store.snapshots.get(recordName('people', ACCOUNT), ['1', '2'])).toEqual(
       new Map([
         ['1', null],
         ['2', null],
@@ -183,14 +200,18 @@ describe('warehouse sync', () => {
 
     // Delivery resumes: the queued changes are delivered, and the re-run finds them again and records them.
     svc!.workers.forEach((w) => w.start());
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, pending: 0 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, pending: 0 });
     expect(
       emu!
         .snapshot()
         .profiles.map((p) => p.attributes.email)
         .sort(),
     ).toEqual(['a@example.com', 'b@example.com']);
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 0, unchanged: 2, delivered: 0 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+      added: 0,
+      unchanged: 2,
+      delivered: 0,
+    });
   });
 
   it('kill -9 of `sync` mid-delivery, then run again: every row arrives, and the run after finds nothing to send', async () => {
@@ -241,8 +262,13 @@ describe('warehouse sync', () => {
     ]);
     // Row 2 has no usable identifier: its plan fails and it is dead-lettered, row 1 is delivered.
     const model = fromModel({ name: 'mixed', source: { csv: file }, primaryKey: 'id' });
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 1, failed: 1, pending: 0 });
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, unchanged: 1 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+      added: 2,
+      delivered: 1,
+      failed: 1,
+      pending: 0,
+    });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, unchanged: 1 });
   });
 
   it('a change dead-lettered once is delivered by the next run, which reports it delivered (not the old dead letter)', async () => {
@@ -255,12 +281,27 @@ describe('warehouse sync', () => {
     ]);
     const model = fromModel({ name: 'flaky', source: { csv: file }, primaryKey: 'id' });
     emu.setFaults({ rate400: 1 }); // Klaviyo refuses everything this run: dead letters
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 0, failed: 2, pending: 0 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+      added: 2,
+      delivered: 0,
+      failed: 2,
+      pending: 0,
+    });
     emu.setFaults({});
     // The same changes (same message ids) again: the old dead letters are still in the queue.
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, failed: 0, pending: 0 });
-    expect([...(await store.snapshots.get('flaky', ['1', '2'])).values()].every((h) => typeof h === 'string')).toBe(true);
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 0, unchanged: 2, delivered: 0, failed: 0 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+      added: 2,
+      delivered: 2,
+      failed: 0,
+      pending: 0,
+    });
+    expect([...(await store.snapshots.get(recordName('flaky', ACCOUNT), ['1', '2'])).values()].every((h) => typeof h === 'string')).toBe(true);
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+      added: 0,
+      unchanged: 2,
+      delivered: 0,
+      failed: 0,
+    });
   });
 
   it('one run of a model at a time: a second real run fails with a clear message; a dry run beside a real run marks nothing', async () => {
@@ -274,13 +315,21 @@ describe('warehouse sync', () => {
     let read!: () => void;
     const reading = new Promise<void>((r) => (read = r));
     // Workers stopped: the first run waits for delivery (holding the model) for a while.
-    const first = runSync({ store, model, destination: 'klaviyo', waitMs: 1500, pollMs: 20, onProgress: (p) => p.phase === 'reading' && read() });
+    const first = runSync({
+      account: 'klaviyo-test',
+      store,
+      model,
+      destination: 'klaviyo',
+      waitMs: 1500,
+      pollMs: 20,
+      onProgress: (p) => p.phase === 'reading' && read(),
+    });
     await reading;
-    await expect(runSync({ store, model, destination: 'klaviyo', label: 'People', waitMs: 100, pollMs: 20 })).rejects.toThrow(
+    await expect(runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', label: 'People', waitMs: 100, pollMs: 20 })).rejects.toThrow(
       /^model People is being synced by another process \(.+\); try again when it finishes$/,
     );
     // A dry run needs no lock.
-    expect(await runSync({ store, model, destination: 'klaviyo', dryRun: true })).toMatchObject({ rowsRead: 1 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', dryRun: true })).toMatchObject({ rowsRead: 1 });
     expect(await first).toMatchObject({ added: 1, pending: 1 });
   });
 
@@ -291,7 +340,10 @@ describe('warehouse sync', () => {
     const file = join(dir, 'rows.csv');
     csv(file, rows);
     const model = (source: string) => fromModel({ name: 'beside', source: { csv: source }, primaryKey: 'id' });
-    expect(await runSync({ store, model: model(file), destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2000, delivered: 2000 });
+    expect(await runSync({ account: ACCOUNT, store, model: model(file), destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+      added: 2000,
+      delivered: 2000,
+    });
 
     // The real run reads a pipe: its first batch (2000 rows) is read and marked, then it waits for the rest (the
     // parser gives out a row once the next one begins: one more row follows).
@@ -301,15 +353,26 @@ describe('warehouse sync', () => {
     execFileSync('mkfifo', [fifo]);
     let firstBatch!: () => void;
     const marked = new Promise<void>((r) => (firstBatch = r));
-    const real = runSync({ store, model: model(fifo), destination: 'klaviyo', pollMs: 20, onProgress: (p) => p.phase === 'reading' && firstBatch() });
+    const real = runSync({
+      account: 'klaviyo-test',
+      store,
+      model: model(fifo),
+      destination: 'klaviyo',
+      pollMs: 20,
+      onProgress: (p) => p.phase === 'reading' && firstBatch(),
+    });
     const pipe = createWriteStream(fifo);
     pipe.write(more.map((r) => r.join(',')).join('\n') + '\n');
     await marked;
     // Meanwhile a dry run of the same model reads the same rows.
-    expect(await runSync({ store, model: model(file), destination: 'klaviyo', dryRun: true })).toMatchObject({ added: 1, unchanged: 2000, deleted: 0 });
+    expect(await runSync({ account: ACCOUNT, store, model: model(file), destination: 'klaviyo', dryRun: true })).toMatchObject({
+      added: 1,
+      unchanged: 2000,
+      deleted: 0,
+    });
     pipe.end();
     expect(await real).toMatchObject({ rowsRead: 2001, added: 1, unchanged: 2000, deleted: 0, delivered: 1 });
-    expect([...(await store.snapshots.get('beside', ['0', '1999'])).values()].every((h) => typeof h === 'string')).toBe(true);
+    expect([...(await store.snapshots.get(recordName('beside', ACCOUNT), ['0', '1999'])).values()].every((h) => typeof h === 'string')).toBe(true);
   });
 
   it('the lock of a run that died lapses: after its lease, or at once when its process is gone from this host', async () => {
@@ -320,26 +383,28 @@ describe('warehouse sync', () => {
       ['1', 'a@example.com'],
     ]);
     const model = fromModel({ name: 'locked', source: { csv: file }, primaryKey: 'id' });
-    await store.snapshots.lock('locked', 'elsewhere:1:abc', 3_600_000);
-    await expect(runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).rejects.toThrow(/being synced by another process \(elsewhere:1:abc\)/);
+    await store.snapshots.lock(recordName('locked', ACCOUNT), 'elsewhere:1:abc', 3_600_000);
+    await expect(runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).rejects.toThrow(
+      /being synced by another process \(elsewhere:1:abc\)/,
+    );
     // Its holder renews it for 1 ms more, then is heard of no more: the lease lapses.
-    await store.snapshots.lock('locked', 'elsewhere:1:abc', 1);
+    await store.snapshots.lock(recordName('locked', ACCOUNT), 'elsewhere:1:abc', 1);
     await new Promise((r) => setTimeout(r, 20));
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, delivered: 1 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, delivered: 1 });
     // A process of this host that no longer exists (kill -9) held it, for long.
     const gone = spawn(process.execPath, ['-e', '0']);
     await new Promise((r) => gone.once('exit', r));
-    await store.snapshots.lock('locked', `${hostname()}:${gone.pid}:abc`, 3_600_000);
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ unchanged: 1 });
+    await store.snapshots.lock(recordName('locked', ACCOUNT), `${hostname()}:${gone.pid}:abc`, 3_600_000);
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ unchanged: 1 });
     // The lock is released when a run ends: the next one takes it.
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ unchanged: 1 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ unchanged: 1 });
   });
 
   it('a row that leaves the source while its "added" is still queued is deleted after it (not left in Klaviyo)', async () => {
     const { store, emu } = await service({ deliver: false });
     const file = join(tmp(), 'vip.csv');
     const model = fromAudience({ name: 'Quick leavers', source: { csv: file }, identifier: 'email' });
-    const sync = (waitMs?: number) => runSync({ store, model, destination: 'klaviyo', pollMs: 20, waitMs, allowMassDelete: true });
+    const sync = (waitMs?: number) => runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20, waitMs, allowMassDelete: true });
     csv(file, [['email'], ['a@example.com'], ['b@example.com']]);
     expect(await sync(100)).toMatchObject({ added: 2, pending: 2 });
     csv(file, [['email'], ['a@example.com']]);
@@ -361,7 +426,7 @@ describe('warehouse sync', () => {
       ['3', 'three@example.com'],
     ]);
     const before = fromModel({ name: 'subs', source: { csv: file }, primaryKey: 'id' });
-    expect(await runSync({ store, model: before, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 3, delivered: 3 });
+    expect(await runSync({ account: ACCOUNT, store, model: before, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 3, delivered: 3 });
     const after = fromModel({
       name: 'subs',
       source: { csv: file },
@@ -371,7 +436,7 @@ describe('warehouse sync', () => {
         { on: ['deleted'], partnerAction: 'unsubscribeProfile' },
       ],
     });
-    expect(await runSync({ store, model: after, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ unchanged: 3, delivered: 0 });
+    expect(await runSync({ account: ACCOUNT, store, model: after, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ unchanged: 3, delivered: 0 });
     csv(file, [
       ['id', 'email'],
       ['1', 'one@example.com'],
@@ -379,7 +444,14 @@ describe('warehouse sync', () => {
     ]);
     const deleted: unknown[] = [];
     expect(
-      await runSync({ store, model: after, destination: 'klaviyo', pollMs: 20, onChange: (k, _pk, row) => k === 'deleted' && deleted.push(row) }),
+      await runSync({
+        account: 'klaviyo-test',
+        store,
+        model: after,
+        destination: 'klaviyo',
+        pollMs: 20,
+        onChange: (k, _pk, row) => k === 'deleted' && deleted.push(row),
+      }),
     ).toMatchObject({ deleted: 1, delivered: 1, failed: 0 });
     expect(deleted).toEqual([{ id: '2', email: 'two@example.com' }]);
   });
@@ -389,7 +461,7 @@ describe('warehouse sync', () => {
     const dir = tmp();
     for (const source of [{ csv: join(dir, 'missing.csv') }, { jsonl: join(dir, 'missing.jsonl') }, { csv: dir }]) {
       const model = fromModel({ name: 'missing', source, primaryKey: 'id' });
-      await expect(runSync({ store, model, destination: 'klaviyo' })).rejects.toThrow(
+      await expect(runSync({ account: ACCOUNT, store, model, destination: 'klaviyo' })).rejects.toThrow(
         /^cannot read .*(missing\.csv|missing\.jsonl|kd-sync-\w+): E(NOENT|ISDIR)/,
       );
     }
@@ -400,6 +472,7 @@ describe('warehouse sync', () => {
     ]);
     expect(
       await runSync({
+        account: 'klaviyo-test',
         store,
         model: fromModel({ name: 'missing', source: { csv: join(dir, 'missing.csv') }, primaryKey: 'id' }),
         destination: 'klaviyo',
@@ -412,7 +485,8 @@ describe('warehouse sync', () => {
     const { store } = await service();
     const file = join(tmp(), 'mass.csv');
     const model = fromModel({ name: 'mass', source: { csv: file }, primaryKey: 'id' });
-    const sync = (extra: { allowMassDelete?: boolean; dryRun?: boolean } = {}) => runSync({ store, model, destination: 'klaviyo', pollMs: 20, ...extra });
+    const sync = (extra: { allowMassDelete?: boolean; dryRun?: boolean } = {}) =>
+      runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20, ...extra });
     csv(file, [
       ['id', 'email'],
       ['1', 'a@example.com'],
@@ -434,7 +508,7 @@ describe('warehouse sync', () => {
     ]);
     await expect(sync()).rejects.toThrow(/refusing to delete 3 of the 4 rows synced \(more than 50 %\)/);
     expect((await sync({ dryRun: true })).warnings).toEqual([expect.stringMatching(/refusing to delete 3 of the 4 rows synced.*a real run would refuse$/)]);
-    expect((await store.snapshots.get('mass', ['1', '2', '3', '4'])).size).toBe(4);
+    expect((await store.snapshots.get(recordName('mass', ACCOUNT), ['1', '2', '3', '4'])).size).toBe(4);
     csv(file, [
       ['id', 'email'],
       ['1', 'a@example.com'],
@@ -443,7 +517,7 @@ describe('warehouse sync', () => {
     expect(await sync()).toMatchObject({ deleted: 2, unchanged: 2 }); // half is not more than half
     csv(file, [['id', 'email']]);
     expect(await sync({ allowMassDelete: true })).toMatchObject({ deleted: 2 });
-    expect((await store.snapshots.get('mass', ['1', '2', '3', '4'])).size).toBe(0);
+    expect((await store.snapshots.get(recordName('mass', ACCOUNT), ['1', '2', '3', '4'])).size).toBe(0);
   });
 
   it('dry runs print deletions too and write nothing; progress counts only changes sent; repeated keys and a missing key column are told', async () => {
@@ -457,7 +531,7 @@ describe('warehouse sync', () => {
       ['2', 'b@example.com'],
       ['3', 'c@example.com'],
     ]);
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 3, delivered: 3 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 3, delivered: 3 });
     csv(file, [
       ['id', 'email'],
       ['1', 'a@example.com'],
@@ -467,6 +541,7 @@ describe('warehouse sync', () => {
     ]);
     const changes: unknown[] = [];
     const dry = await runSync({
+      account: 'klaviyo-test',
       store,
       model,
       destination: 'klaviyo',
@@ -483,7 +558,14 @@ describe('warehouse sync', () => {
     // The real run: 1 deletion only forgotten (no action on deletions), 2 changes sent.
     const delivering: Array<number | undefined> = [];
     expect(
-      await runSync({ store, model, destination: 'klaviyo', pollMs: 20, onProgress: (p) => p.phase === 'delivering' && delivering.push(p.total) }),
+      await runSync({
+        account: 'klaviyo-test',
+        store,
+        model,
+        destination: 'klaviyo',
+        pollMs: 20,
+        onProgress: (p) => p.phase === 'delivering' && delivering.push(p.total),
+      }),
     ).toMatchObject({ added: 1, updated: 1, deleted: 1, delivered: 2 });
     expect(new Set(delivering)).toEqual(new Set([2]));
 
@@ -491,12 +573,12 @@ describe('warehouse sync', () => {
       ['uid', 'email'],
       ['1', 'a@example.com'],
     ]);
-    await expect(runSync({ store, model, destination: 'klaviyo' })).rejects.toThrow(`${file}: column id not in the header (uid, email)`);
+    await expect(runSync({ account: ACCOUNT, store, model, destination: 'klaviyo' })).rejects.toThrow(`${file}: column id not in the header (uid, email)`);
     const jsonl = join(dir, 'dry.jsonl');
     writeFileSync(jsonl, JSON.stringify({ uid: 1, email: 'a@example.com' }) + '\n');
-    await expect(runSync({ store, model: fromModel({ name: 'dry2', source: { jsonl }, primaryKey: 'id' }), destination: 'klaviyo' })).rejects.toThrow(
-      `${jsonl}: no row has column id (the first has uid, email)`,
-    );
+    await expect(
+      runSync({ account: ACCOUNT, store, model: fromModel({ name: 'dry2', source: { jsonl }, primaryKey: 'id' }), destination: 'klaviyo' }),
+    ).rejects.toThrow(`${jsonl}: no row has column id (the first has uid, email)`);
   });
 
   it.runIf(!inject('postgresUrl'))('SQLite: settling beside another process writing the same file does not fail with "database is locked"', async () => {
@@ -543,10 +625,14 @@ describe('warehouse sync', () => {
       await db.query(`CREATE TABLE users (id int primary key, email text, first_name text, updated_at timestamptz default now())`);
       await db.query(`INSERT INTO users (id, email, first_name) SELECT g, 'u' || g || '@example.com', 'N' || g FROM generate_series(1, 2500) g`);
       const model = fromModel({ name: 'pg-users', source: { postgres: url, query: 'select id, email, first_name from users order by id' }, primaryKey: 'id' });
-      expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ rowsRead: 2500, added: 2500, delivered: 2500 });
+      expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+        rowsRead: 2500,
+        added: 2500,
+        delivered: 2500,
+      });
       await db.query(`UPDATE users SET first_name = 'Changed' WHERE id <= 25`);
       await db.query(`DELETE FROM users WHERE id > 2490`);
-      expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+      expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
         rowsRead: 2490,
         updated: 25,
         deleted: 10,
@@ -649,7 +735,7 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
             `true, '2026-03-01T10:00:00Z', '{"digest": "weekly", "topics": ["a", "b"]}')`,
         );
         const model = fromModel({ name: 'accounts', source: { postgres: url, query: 'select * from accounts' }, primaryKey: 'id' });
-        expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, delivered: 1 });
+        expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 1, delivered: 1 });
         expect(emu.snapshot().profiles[0].properties).toEqual({
           seats: 12,
           mrr: 99.5,
@@ -672,7 +758,13 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
       ['1', 'a@example.com', '+14155550111', '120', 'pro', 'secret', '94110'],
     ]);
     const sync = (name: string, rules: object) =>
-      runSync({ store, model: fromModel({ name, source: { csv: file }, primaryKey: 'id', ...rules }), destination: 'klaviyo', pollMs: 20 });
+      runSync({
+        account: 'klaviyo-test',
+        store,
+        model: fromModel({ name, source: { csv: file }, primaryKey: 'id', ...rules }),
+        destination: 'klaviyo',
+        pollMs: 20,
+      });
     const mapped = await sync('mapped', { map: { mobile: 'phone_number', ltv: 'properties.lifetime_value', id: 'external_id' }, exclude: ['notes', 'gone'] });
     expect(mapped).toMatchObject({ added: 1, delivered: 1 });
     expect(mapped.warnings).toEqual(['no column gone in the source, though the model names it (map, exclude, properties, fields or timeColumn)']);
@@ -729,7 +821,7 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
       ['1', 'a@example.com', 'pro', '2026-05-01T09:00:00Z'],
       ['2', 'b@example.com', 'team', '2026-05-02T09:00:00Z'],
     ]);
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, failed: 0 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, failed: 0 });
     const events = () =>
       emu.snapshot().events.map((e) => ({
         metric: e.metric,
@@ -747,7 +839,11 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
       ['1', 'a@example.com', 'pro', '2026-06-01T09:00:00Z'],
       ['2', 'b@example.com', 'team', '2026-05-02T09:00:00Z'],
     ]);
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ updated: 1, unchanged: 1, delivered: 1 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+      updated: 1,
+      unchanged: 1,
+      delivered: 1,
+    });
     expect(events()).toHaveLength(3);
     // Another store (a lost snapshot): every row is `added` again, with the unique ids of the changes already sent.
     const other = await startService(
@@ -760,7 +856,11 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
       createLogger('silent'),
     );
     try {
-      expect(await runSync({ store: other.store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, failed: 0 });
+      expect(await runSync({ account: ACCOUNT, store: other.store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+        added: 2,
+        delivered: 2,
+        failed: 0,
+      });
     } finally {
       await other.stop();
     }
@@ -784,6 +884,7 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
     expect(await sourceSize({ parquet: join(dir, 'all.parquet') })).toEqual({ unit: 'rows', total: 3000 });
     expect(
       await runSync({
+        account: 'klaviyo-test',
         store,
         model: model(join(dir, 'all.parquet')),
         destination: 'klaviyo',
@@ -796,13 +897,13 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
     expect(p.attributes).toMatchObject({ first_name: 'N3', location: { city: 'Berlin', country: 'DE' } });
     expect(p.properties).toEqual({ plan: 'free', score: 4.5, vip: true, signed_up_at: '2026-01-05T03:04:05.000Z' });
     // The same rows split over two files, read through a glob: nothing changed.
-    expect(await runSync({ store, model: model(join(dir, 'part-*.parquet')), destination: 'klaviyo', pollMs: 20 })).toMatchObject({
+    expect(await runSync({ account: ACCOUNT, store, model: model(join(dir, 'part-*.parquet')), destination: 'klaviyo', pollMs: 20 })).toMatchObject({
       rowsRead: 3000,
       added: 0,
       unchanged: 3000,
       delivered: 0,
     });
-    await expect(runSync({ store, model: model(join(dir, 'missing.parquet')), destination: 'klaviyo' })).rejects.toThrow(/missing\.parquet/);
+    await expect(runSync({ account: ACCOUNT, store, model: model(join(dir, 'missing.parquet')), destination: 'klaviyo' })).rejects.toThrow(/missing\.parquet/);
   });
 
   it('a DuckDB database file: the rows of a query, JSON columns as objects; sync --source duckdb: needs --query and --name', async () => {
@@ -816,7 +917,7 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
       file,
     );
     const model = fromModel({ name: 'duck', source: { duckdb: file, query: 'select * from customers' }, primaryKey: 'id' });
-    expect(await runSync({ store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ rowsRead: 2, added: 2, delivered: 2 });
+    expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ rowsRead: 2, added: 2, delivered: 2 });
     expect(emu.snapshot().profiles.find((x) => x.attributes.email === 'd@example.com')!.properties).toEqual({ plan: 'pro', prefs: { digest: 'weekly' } });
     const flags = { source: `duckdb:${file}`, primaryKey: 'id', action: 'upsertProfile', identifier: 'email', wait: '1', dryRun: true };
     await expect(syncCommand(flags, createLogger('silent'))).rejects.toThrow(/--source duckdb:<file> needs --query/);
@@ -877,7 +978,8 @@ describe('sync on the command line', () => {
     const store = await createSqliteStore({ dataDir: dir });
     await store.migrate();
     const holder = 'elsewhere:1:abc';
-    expect(await store.snapshots.lock('held', holder, 3_600_000)).toBeUndefined();
+    const held = recordName('held', destinationAccount(loadConfig({}, { apiKey: 'pk_cli', klaviyoUrl: emu.url }).destinations[0], dir));
+    expect(await store.snapshots.lock(held, holder, 3_600_000)).toBeUndefined();
     const p = cli(dir, ['--source', file, '--primary-key', 'id', '--every', '1s', '--wait', '60']);
     try {
       const skips = await until(
@@ -887,7 +989,7 @@ describe('sync on the command line', () => {
       );
       expect(skips, p.err).toBeGreaterThanOrEqual(2);
       expect(emu.snapshot().profiles.some((x) => x.attributes.email === 'held@example.com')).toBe(false);
-      await store.snapshots.unlock('held', holder);
+      await store.snapshots.unlock(held, holder);
       const synced = await until(
         () => /held: 1 rows read, 1 added, .*; 1 delivered, 0 failed/.test(p.err),
         (ok) => ok,

@@ -56,7 +56,7 @@ export interface AdminDeps {
   /** The Klaviyo base URL each destination delivers to (Klaviyo, a given URL, or the built-in emulator). */
   deliversTo: Map<string, string>;
   pacing: Map<string, PacingView>;
-  emulator?: { url: string; snapshot(): { profiles: any[]; events: any[]; lists: any[] } };
+  emulator?: { url: string; snapshot(): { profiles: any[]; events: any[]; lists: any[] }; reset(): void };
   /** Segment's onDelete for a destination this process delivers to (absent: it does not deliver), with our purge. */
   deleteUser?: (destination: string, request: ForgetRequest) => Promise<ForgetResult<DeletionResult>>;
   /** Lifts a suppression; resolves to how many of the identifiers were suppressed. */
@@ -185,6 +185,13 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   });
 
   await configRoutes(app, deps);
+
+  // Empty the built-in emulator (its state is kept in the data dir across restarts): a trial run starts over.
+  app.post('/emulator/reset', async () => {
+    if (!deps.emulator) throw new HttpError(404, 'not in emulator mode: this process delivers to Klaviyo (or to --klaviyo-url)');
+    deps.emulator.reset();
+    return { reset: true };
+  });
 
   app.get('/emulator', async (req) => {
     if (!deps.emulator) throw new HttpError(404, 'not in emulator mode: this process delivers to Klaviyo (or to --klaviyo-url)');

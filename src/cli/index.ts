@@ -50,11 +50,20 @@ program
     "how long each bulk job takes to process, fixed (15000) or drawn from a range (2000-15000); Klaviyo's take seconds to minutes",
     '10',
   )
-  .action(async (o: { port: string; host: string; apiKey?: string; rateLimits: boolean; rateLimitMultiplier?: string; jobMs: string }) => {
+  .option('--state-file <path>', 'keep the state in this file across restarts (POST /__emulator/reset empties it); default: in memory')
+  .action(async (o: { port: string; host: string; apiKey?: string; rateLimits: boolean; rateLimitMultiplier?: string; jobMs: string; stateFile?: string }) => {
     try {
       const { startEmulator, parseJobTime } = await import('../emulator/index.js');
       const rateLimits = o.rateLimits ? (o.rateLimitMultiplier ? Number(o.rateLimitMultiplier) : true) : false;
-      const emu = await startEmulator({ port: Number(o.port), host: o.host, apiKey: o.apiKey, rateLimits, jobDelayMs: parseJobTime(o.jobMs) });
+      const emu = await startEmulator({
+        port: Number(o.port),
+        host: o.host,
+        apiKey: o.apiKey,
+        rateLimits,
+        jobDelayMs: parseJobTime(o.jobMs),
+        stateFile: o.stateFile,
+        onSaveError: (err) => process.stderr.write(`could not save the emulator state to ${o.stateFile}: ${String(err)}\n`),
+      });
       process.stdout.write(`Klaviyo emulator listening on ${emu.url} (state: ${emu.url}/__emulator/state)\n`);
       const stop = () => emu.close().then(() => process.exit(0));
       process.once('SIGTERM', stop);

@@ -10,6 +10,8 @@ import { progressReporter } from '../sync/progress.js';
 import { formatPlan } from '../sync/columns.js';
 import { checkSchedule, schedule } from '../sync/schedule.js';
 import { compileDestination } from '../destination/index.js';
+import { destinationAccount, isEmulatorAccount } from '../sync/account.js';
+import { readRunning } from '../service/running.js';
 
 export interface SyncFlags extends ConfigOverrides {
   config?: string;
@@ -100,6 +102,36 @@ const line = (s: SyncSummary, label: string) =>
   `${label}: ${s.rowsRead} rows read, ${s.added} added, ${s.updated} updated, ${s.deleted} deleted, ${s.unchanged} unchanged` +
   (s.dryRun ? ' (dry run: nothing sent)' : `; ${s.delivered} delivered, ${s.failed} failed${s.pending ? `, ${s.pending} still queued` : ''}`);
 
+/**
+ * A `start` running on this data dir delivers from the same queue: this sync's rows go wherever its workers deliver
+ * them. So a sync delivers where it does — into its emulator (returned: deliver there too) or to the same account
+ * — or refuses, saying what to pass.
+ */
+function besideStart(config: Config, destinations: Set<string>): string | undefined {
+  const running = readRunning(config.dataDir);
+  if (!running) return undefined;
+  let emulatorUrl: string | undefined;
+  for (const name of destinations) {
+    const theirs = running.accounts[name];
+    if (theirs === undefined) continue; // it does not deliver this destination
+    const mine = destinationAccount(config.destinations.find((d) => d.name === name)!, config.dataDir);
+    if (theirs === mine) {
+      if (isEmulatorAccount(mine)) emulatorUrl = running.emulatorUrl;
+      continue;
+    }
+    const start = `klaviyo-destination start (pid ${running.pid}, ${running.url}) is running on the data dir ${config.dataDir} and delivers destination "${name}"`;
+    const shared = 'its workers take messages from the same queue, so some of these rows would be delivered there';
+    throw new Error(
+      isEmulatorAccount(theirs)
+        ? `${start} to its built-in emulator; ${shared}. Sync into that emulator: run sync without --api-key / KLAVIYO_API_KEY and --klaviyo-url (and without a key in --config); or stop start first`
+        : isEmulatorAccount(mine)
+          ? `${start} to a Klaviyo account, and this sync has no API key (it would deliver to an emulator); ${shared}. Give sync the key start uses (--api-key / KLAVIYO_API_KEY or the --config start uses); or stop start first`
+          : `${start} to another Klaviyo account or key than this sync's; ${shared}. Give sync the key and --klaviyo-url start uses; or stop start first`,
+    );
+  }
+  return emulatorUrl;
+}
+
 /** Returns the exit code: 0 when every change was delivered, 1 when some failed or are still queued. */
 export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number> {
   const config = loadConfigFile(f.config, f);
@@ -113,8 +145,17 @@ export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number>
         : 'nothing to sync: give --source, or declare models / audiences in --config',
     );
 
+  const destinations = new Set(chosen.map((m) => m.destination));
+  const emulatorUrl = besideStart(config, destinations);
+  // "3 delivered" must not read as delivered to Klaviyo when it went to the emulator.
+  for (const name of destinations)
+    if (isEmulatorAccount(destinationAccount(config.destinations.find((d) => d.name === name)!, config.dataDir)))
+      process.stderr.write(
+        `destination "${name}" has no Klaviyo API key: ${f.dryRun ? 'comparing with what was synced to' : 'syncing to'} the emulator kept in ${config.dataDir}` +
+          `${emulatorUrl ? ` (that of the start running there, ${emulatorUrl})` : ''}; what it records as synced counts for that emulator only\n`,
+      );
   // Dry runs only read; real runs deliver through this process's own workers (the same path as `start`).
-  const service = f.dryRun ? undefined : await startService({ ...config, port: 0, role: 'worker' }, logger, { shared: true });
+  const service = f.dryRun ? undefined : await startService({ ...config, port: 0, role: 'worker' }, logger, { shared: true, emulatorUrl });
   const store = service?.store ?? (await openStore(config.store, config.dataDir));
   if (!service) await store.migrate();
   // Each destination's settings with its preset's (defaultCountry…): the run plans its changes with them to tell what planning drops.
@@ -129,6 +170,7 @@ export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number>
       store,
       model: m.model,
       destination: m.destination,
+      account: destinationAccount(config.destinations.find((d) => d.name === m.destination)!, config.dataDir),
       label: m.label,
       dryRun: f.dryRun,
       allowMassDelete: f.allowMassDelete || undefined,

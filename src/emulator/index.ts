@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { endpointFor, ENDPOINTS, type EndpointName } from '../klaviyo/endpoints.js';
 import { EmulatorState, IdentifierConflict, errorId, identifierProblem, newId, type ImportJob, type Profile } from './state.js';
 import { OpenApiValidator } from './openapi-validator.js';
+import { readStateFile, StateSaver } from './persist.js';
 import { RateWindows } from './rate-limits.js';
 import { SCOPES } from '../klaviyo/key-check.js';
 
@@ -61,6 +62,14 @@ export interface EmulatorOptions {
   /** Most items a paged list answers with, whatever `page[size]` asks (Klaviyo's: 100). Lower it to make a test page. */
   maxPageSize?: number;
   faults?: FaultOptions;
+  /**
+   * Keep the state in this file across restarts: read at start, written (temp file + rename) at most once per
+   * `saveIntervalMs` (default 1000) while it changes, and on close. Unset: in memory only.
+   */
+  stateFile?: string;
+  saveIntervalMs?: number;
+  /** A state write that failed (a full disk): the emulator keeps serving and tries again on the next change. */
+  onSaveError?: (err: unknown) => void;
 }
 
 export type EmulatorSnapshot = ReturnType<EmulatorState['snapshot']>;
@@ -96,7 +105,8 @@ function parseFilter(filter: string | undefined): { field: string; values: strin
 
 export function createEmulatorApp(opts: EmulatorOptions = {}) {
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
-  let state = new EmulatorState();
+  let state = (opts.stateFile && readStateFile(opts.stateFile)) || new EmulatorState();
+  const saver = opts.stateFile ? new StateSaver(opts.stateFile, () => state, opts.saveIntervalMs ?? 1000, opts.onSaveError ?? (() => {})) : undefined;
   const validator = opts.validate === false ? undefined : new OpenApiValidator(true);
   const limits = opts.rateLimits === false ? undefined : new RateWindows(typeof opts.rateLimits === 'number' ? opts.rateLimits : 1);
   let faults: FaultOptions = opts.faults ?? {};
@@ -202,6 +212,8 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   app.addHook('onSend', async (req, reply) => {
     if (req.url.startsWith('/api/')) state.requests.byStatus[reply.statusCode] = (state.requests.byStatus[reply.statusCode] ?? 0) + 1;
   });
+  // Any API request changes the state (its counters at least); a bulk job finishing changes it without one.
+  if (saver) app.addHook('onResponse', async (req) => req.url.startsWith('/api/') && saver.changed());
 
   const profileOut = (p: Profile) => ({ type: 'profile', id: p.id, attributes: { ...p.attributes, properties: p.properties, subscriptions: p.subscriptions } });
   const checkIdentifiers = (attrs: Record<string, unknown>, base: string) => {
@@ -223,7 +235,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     }
   };
   const later = (fn: () => void) => {
-    const p = new Promise<void>((resolve) => setTimeout(() => (fn(), resolve()), jobDelay()));
+    const p = new Promise<void>((resolve) => setTimeout(() => (fn(), saver?.changed(), resolve()), jobDelay()));
     pending.add(p);
     p.finally(() => pending.delete(p));
   };
@@ -579,6 +591,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   const reset = () => {
     state = new EmulatorState();
     limits?.clear();
+    saver?.changed();
   };
   app.post('/__emulator/reset', async () => (reset(), { reset: true }));
   const setFaults = (f: FaultOptions) => {
@@ -590,6 +603,11 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
   };
   // Held requests are let go on close, or closing would wait for them forever.
   app.addHook('preClose', async () => release());
+  // The last state is written once the jobs under way have finished.
+  app.addHook('onClose', async () => {
+    while (pending.size) await Promise.all([...pending]);
+    saver?.flush();
+  });
   app.post('/__emulator/faults', async (req) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     // A misspelt fault would silently inject nothing: name what is known instead.

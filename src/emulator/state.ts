@@ -257,6 +257,36 @@ export class EmulatorState {
     });
   }
 
+  /** Everything, as JSON: what `restore` reads back (unlike `snapshot`, it keeps the indexes and import errors). */
+  dump(): StateDump {
+    return {
+      version: 1,
+      profiles: [...this.profiles.values()].map((p) => ({ ...p, lists: [...p.lists] })),
+      index: [...this.index],
+      events: this.events,
+      eventKeys: [...this.eventKeys],
+      lists: [...this.lists.values()].map((l) => ({ ...l, profiles: [...l.profiles] })),
+      jobs: [...this.jobs.values()],
+      deletions: this.deletions,
+      requests: this.requests,
+    };
+  }
+
+  static restore(d: StateDump): EmulatorState {
+    if (d?.version !== 1) throw new Error(`not an emulator state of version 1 (version ${String(d?.version)})`);
+    const s = new EmulatorState();
+    for (const p of d.profiles) s.profiles.set(p.id, { ...p, lists: new Set(p.lists) });
+    s.index = new Map(d.index);
+    s.events = d.events;
+    s.eventKeys = new Set(d.eventKeys);
+    for (const l of d.lists) s.lists.set(l.id, { ...l, profiles: new Set(l.profiles) });
+    for (const j of d.jobs) s.jobs.set(j.id, j);
+    s.deletions = d.deletions;
+    // Nothing is held by a state read back: no request is waiting.
+    s.requests = { ...d.requests, held: 0 };
+    return s;
+  }
+
   snapshot() {
     return {
       profiles: [...this.profiles.values()].map((p) => ({
@@ -274,6 +304,19 @@ export class EmulatorState {
       requests: this.requests,
     };
   }
+}
+
+/** The state as kept in a file (`EmulatorOptions.stateFile`). */
+export interface StateDump {
+  version: 1;
+  profiles: Array<Omit<Profile, 'lists'> & { lists: string[] }>;
+  index: Array<[string, string]>;
+  events: EventRecord[];
+  eventKeys: string[];
+  lists: Array<{ id: string; name: string; opt_in_process?: string; profiles: string[] }>;
+  jobs: ImportJob[];
+  deletions: EmulatorState['deletions'];
+  requests: EmulatorState['requests'];
 }
 
 export const errorId = () => randomUUID();

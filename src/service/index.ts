@@ -31,8 +31,13 @@ import { forgetPerson, type ForgetRequest } from '../privacy/forget.js';
 import { personOf } from '../privacy/person.js';
 import { keepRetention } from '../privacy/retention.js';
 import { LiveConfig, type RunningConfig } from './live-config.js';
+import { destinationAccount } from '../sync/account.js';
+import { clearRunning, recordRunning } from './running.js';
+import { join } from 'node:path';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
+/** Where the built-in emulator keeps its state, in the data dir. */
+export const EMULATOR_STATE_FILE = 'emulator-state.json';
 
 export interface RunningService {
   url: string;
@@ -42,6 +47,8 @@ export interface RunningService {
   emulatorUrl?: string;
   /** The token `/admin/*` and the dashboard take (configured, or generated and kept in the store). */
   adminToken: string;
+  /** Destination name → the Klaviyo account it delivers to (src/sync/account.ts). */
+  accounts: Map<string, string>;
   store: Store;
   /** The delivery workers by destination (a configuration applied live adds, replaces and removes them). */
   workers: Map<string, DeliveryWorker>;
@@ -80,6 +87,8 @@ export async function startService(
     source?: { document: unknown; overrides: ConfigOverrides };
     /** How often to look in the store for a configuration version applied by another process (default 2 s). */
     configPollMs?: number;
+    /** Deliver keyless destinations to this running emulator (a `start`'s on the same data dir) instead of starting one. */
+    emulatorUrl?: string;
   } = {},
 ): Promise<RunningService> {
   const store = opts.store ?? (await openStore(config.store, config.dataDir));
@@ -98,6 +107,7 @@ export async function startService(
   let emulator: Awaited<ReturnType<typeof startEmulator>> | undefined;
   /** The built-in emulator, started when the first destination without a key needs it (at start, or added live). */
   const emulatorUrl = async (names: string[]): Promise<string> => {
+    if (opts.emulatorUrl) return opts.emulatorUrl;
     if (!emulator) {
       if (store.rateLedger)
         logger.warn(
@@ -105,7 +115,14 @@ export async function startService(
           'no Klaviyo API key with a shared store: each worker process delivers to its own ' +
             'in-process emulator; give --api-key (or --klaviyo-url of one emulator) when scaling out',
         );
-      emulator = await startEmulator({ port: 0, host: '127.0.0.1' });
+      // Its state is kept in the data dir: fixing a mapping and restarting does not lose what it holds.
+      const stateFile = join(config.dataDir, EMULATOR_STATE_FILE);
+      emulator = await startEmulator({
+        port: 0,
+        host: '127.0.0.1',
+        stateFile,
+        onSaveError: (err) => logger.warn({ err: String(err), stateFile }, 'could not save the emulator state'),
+      });
       logger.info(
         { emulator: emulator.url, state: `${emulator.url}/__emulator/state`, destinations: names },
         'no Klaviyo API key given: delivering to the built-in Klaviyo emulator',
@@ -115,6 +132,10 @@ export async function startService(
   };
   // Where this process delivers each destination (a process that only ingests delivers nowhere).
   const deliversTo = new Map<string, string>();
+  /** The account each destination delivers to: what warehouse syncs key their records by. */
+  const accounts = new Map<string, string>();
+  /** Whether this process says where it delivers in the data dir (for a `sync` beside it); see below. */
+  let recorded = false;
 
   /** A secret kept in the store under `name`, generated the first time it is asked for. */
   const keptSecret = async (name: string): Promise<{ value: string; generated: boolean }> => {
@@ -250,6 +271,8 @@ export async function startService(
    */
   const activate = async (next: RunningConfig) => {
     const c = next.config;
+    accounts.clear();
+    for (const d of c.destinations) accounts.set(d.name, destinationAccount(d, config.dataDir));
     if (delivers) {
       for (const d of c.destinations) {
         const compiled = next.compiled.get(d.name)!;
@@ -279,6 +302,7 @@ export async function startService(
       }
     }
     sources = await sourcesOf(c);
+    if (recorded) record();
   };
   const live = new LiveConfig({ store, base: opts.source?.document ?? config, overrides: opts.source?.overrides ?? {}, logger, activate });
   await live.boot();
@@ -370,6 +394,7 @@ export async function startService(
                 store,
                 model: m.model,
                 destination: m.destination,
+                account: accounts.get(m.destination)!,
                 // Where each column goes, when a model's plan is new (its first run, or its columns or rules changed).
                 onPlan: (plans, first) =>
                   first &&
@@ -415,6 +440,18 @@ export async function startService(
         : `dashboard: ${url}/ui/ (admin token: the one generated and logged by the first start; set --admin-token or ADMIN_TOKEN to choose one)`,
   );
 
+  // `sync` on this data dir reads where this process delivers, to deliver to the same place (or refuse); kept up
+  // to date when a configuration is applied live.
+  function record() {
+    try {
+      recordRunning(config.dataDir, { url, ...(emulator ? { emulatorUrl: emulator.url } : {}), accounts: Object.fromEntries(accounts) });
+    } catch (err) {
+      logger.warn({ err: String(err) }, 'could not record this process in the data dir: a `sync` beside it cannot check where it delivers');
+    }
+  }
+  recorded = delivers && !opts.shared;
+  if (recorded) record();
+
   let stopping: Promise<{ released: number }> | undefined;
   let force: () => void = () => {};
   const forced = new Promise<void>((resolve) => (force = resolve));
@@ -425,6 +462,7 @@ export async function startService(
     },
     emulatorUrl: emulator?.url,
     adminToken,
+    accounts,
     store,
     workers,
     config: live,
@@ -464,11 +502,13 @@ export async function startService(
           await store.close();
           await Promise.all([...deliveries.values()].map((d) => d.client.abort()));
           await emulator?.close();
+          if (recorded) clearRunning(config.dataDir);
           return { released };
         }
         await Promise.all([...deliveries.values()].map((d) => d.client.close()));
         await store.close();
         await emulator?.close();
+        if (recorded) clearRunning(config.dataDir);
         return { released };
       })();
       return stopping;

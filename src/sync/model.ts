@@ -184,11 +184,15 @@ export function checkPrimaryKeyColumn(m: SyncModel, rows: Row[]): void {
 }
 
 /**
- * The message for one change. Its id depends on the model, key, change and row content only: an interrupted run
- * sends the same ids again, which the queue and Klaviyo both recognise.
+ * The message for one change. Its id depends on the model, account, key, change and row content only: an
+ * interrupted run sends the same ids again, which the queue and Klaviyo both recognise, and a run for another
+ * account sends other ids (a queue that remembers delivered ids does not take them for repeats).
  */
-export function changeMessage(m: SyncModel, version: string, kind: ChangeKind, pk: string, hash: string, row: Row): SegmentMessage {
-  const id = createHash('sha256').update(`${m.name}\u0000${pk}`).digest('hex').slice(0, 20);
+export function changeMessage(m: SyncModel, version: string, kind: ChangeKind, pk: string, hash: string, row: Row, account?: string): SegmentMessage {
+  const id = createHash('sha256')
+    .update(account ? `${m.name}\u0000${account}\u0000${pk}` : `${m.name}\u0000${pk}`)
+    .digest('hex')
+    .slice(0, 20);
   // The change without its kind: an event re-sent as `added` by a run that lost the snapshot keeps its unique id.
   const changeId = createHash('sha256').update(`${m.name}\u0000${pk}\u0000${hash}`).digest('hex').slice(0, 32);
   return {

@@ -60,6 +60,12 @@ export interface SyncOptions {
   store: Store;
   model: SyncModel;
   destination: string;
+  /**
+   * The Klaviyo account the destination delivers to (src/sync/account.ts): what is recorded as synced is recorded
+   * for it, so a run against another account starts from nothing. `start` and `sync` always give it; absent (a
+   * library caller with one account), the record is the model's alone.
+   */
+  account?: string;
   dryRun?: boolean;
   /**
    * Where the columns go, once the first rows are read (and again if later rows bring new columns); `first` when
@@ -193,7 +199,7 @@ export async function runSync(o: SyncOptions): Promise<SyncSummary> {
     }
   }
   const owner = ownerId(runId);
-  const lock = await takeLock(o.store.snapshots, o.model.name, label, owner, o.lockLeaseMs ?? 60_000);
+  const lock = await takeLock(o.store.snapshots, recordName(o.model.name, o.account), label, owner, o.lockLeaseMs ?? 60_000);
   try {
     return await syncOnce(o, runId, label, lock);
   } finally {
@@ -201,10 +207,14 @@ export async function runSync(o: SyncOptions): Promise<SyncSummary> {
   }
 }
 
+/** What a model's runs recorded for one account is kept under this name (its snapshot, run lock, plan shown). */
+export const recordName = (model: string, account: string | undefined) => (account ? `${model}@${account}` : model);
+
 async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: RunLock): Promise<SyncSummary> {
   const { store } = o;
   let model = o.model;
   const snapshots = store.snapshots;
+  const record = recordName(model.name, o.account);
   const dry = Boolean(o.dryRun);
   let version = modelVersion(model);
   const summary: SyncSummary = {
@@ -238,7 +248,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
         `no column ${planned.missing.join(', ')} in the source, though the model names ` +
           `${planned.missing.length > 1 ? 'them' : 'it'} (map, exclude, properties, fields or timeColumn)`,
       );
-    const shownKey = KV.retlColumnsShown(model.name);
+    const shownKey = KV.retlColumnsShown(record);
     const first = dry || (await store.kvGet(shownKey)) !== version;
     o.onPlan?.(planned.plans, first);
     if (dry) return;
@@ -253,7 +263,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
   const changeWarnings = o.settings ? new ChangeWarnings(o.settings) : undefined;
   const queue = async (changes: Array<{ kind: ChangeKind; pk: string; hash: string; row: Row }>) => {
     if (!changes.length) return;
-    const messages = changes.map((c) => ({ c, m: changeMessage(model, version, c.kind, c.pk, c.hash, c.row) }));
+    const messages = changes.map((c) => ({ c, m: changeMessage(model, version, c.kind, c.pk, c.hash, c.row, o.account) }));
     if (changeWarnings) for (const { c, m } of messages) changeWarnings.check(model, version, c.pk, m);
     if (dry) return;
     await lock?.check();
@@ -274,7 +284,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
       after: after.get(m.messageId),
       ...(model.actsOnDeleted && c.kind !== 'deleted' ? { row: JSON.stringify(c.row) } : {}),
     }));
-    await snapshots.pending(model.name, runId, pending);
+    await snapshots.pending(record, runId, pending);
     queued += changes.length;
   };
 
@@ -301,7 +311,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
       if (keyed.has(pk)) repeated++, (repeatedExample ??= pk);
       keyed.set(pk, row); // a key repeated in the source: the last row wins
     }
-    const previous = await snapshots.get(model.name, [...keyed.keys()]);
+    const previous = await snapshots.get(record, [...keyed.keys()]);
     const same = new Map<string, string>();
     for (const [pk, row] of keyed) {
       const hash = rowHash(row);
@@ -318,15 +328,15 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
     // Models acting on deletions map a deleted row from the row kept in the snapshot; rows synced before such a
     // subscription was added have none yet: keep the (unchanged) row now.
     if (model.actsOnDeleted && !dry && same.size) {
-      const rowless = await snapshots.rowless(model.name, [...same.keys()]);
+      const rowless = await snapshots.rowless(record, [...same.keys()]);
       if (rowless.size)
         await snapshots.keepRows(
-          model.name,
+          record,
           [...rowless].map((pk) => ({ pk, hash: same.get(pk)!, row: JSON.stringify(keyed.get(pk)) })),
         );
     }
     // Deletions are the keys a run did not see (a dry run marks them aside, under its run id).
-    await snapshots.seen(model.name, runId, [...keyed.keys()], dry);
+    await snapshots.seen(record, runId, [...keyed.keys()], dry);
     await flush(QUEUE_CHUNK);
     if (size?.unit === 'bytes') bytes += rows.reduce((n, r) => n + JSON.stringify(r).length, 0);
     const done = size?.unit === 'bytes' ? Math.min(bytes, size.total) : summary.rowsRead;
@@ -338,7 +348,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
   await flush(1);
 
   // An empty or truncated export looks like a mass deletion: refuse it unless allowed.
-  const { unseen, total } = await snapshots.countUnseen(model.name, runId, dry);
+  const { unseen, total } = await snapshots.countUnseen(record, runId, dry);
   if (unseen && (summary.rowsRead === 0 || unseen > total * MASS_DELETE_SHARE) && !(o.allowMassDelete ?? model.allowMassDelete)) {
     const why = summary.rowsRead === 0 ? 'the source has no rows' : `more than ${MASS_DELETE_SHARE * 100} %`;
     const refusal =
@@ -351,7 +361,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
   // Keys in the snapshot that the source no longer has: deleted rows.
   for (let after = ''; ; ) {
     await lock?.check();
-    const gone = await snapshots.unseen(model.name, runId, 1000, after, dry);
+    const gone = await snapshots.unseen(record, runId, 1000, after, dry);
     if (!gone.length) break;
     after = gone[gone.length - 1].pk;
     const forget: string[] = [];
@@ -369,7 +379,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
       if (!known || !model.actsOnDeleted) forget.push(g.pk);
       else deletions.push({ kind: 'deleted', pk: g.pk, hash: g.hash ?? g.pendingHash ?? 'none', row });
     }
-    if (!dry) await snapshots.forget(model.name, forget);
+    if (!dry) await snapshots.forget(record, forget);
     // A source that read no rows: the deleted rows' own columns plan their mapping.
     await planFor(deletions.map((d) => d.row));
     await queue(deletions);
@@ -382,7 +392,7 @@ async function syncOnce(o: SyncOptions, runId: string, label: string, lock?: Run
   for (;;) {
     await lock?.check();
     const started = performance.now();
-    const s = await snapshots.settle(model.name, o.destination);
+    const s = await snapshots.settle(record, o.destination);
     const took = performance.now() - started;
     summary.delivered += s.delivered;
     summary.failed += s.failed;
