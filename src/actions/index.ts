@@ -10,6 +10,9 @@ import subscribeProfile from './subscribeProfile/index.js';
 import unsubscribeProfile from './unsubscribeProfile/index.js';
 import removeProfile from './removeProfile/index.js';
 import registerPushToken from './registerPushToken/index.js';
+import upsertCatalogItem from './upsertCatalogItem/index.js';
+import upsertCatalogVariant from './upsertCatalogVariant/index.js';
+import upsertCatalogCategory from './upsertCatalogCategory/index.js';
 import type { SegmentMessage } from '../message/index.js';
 import { identifiers } from './profile.js';
 import { resolveIdentity } from './identity.js';
@@ -25,6 +28,9 @@ export const ACTIONS: Record<string, ActionDefinition> = Object.fromEntries(
     unsubscribeProfile,
     removeProfile,
     registerPushToken,
+    upsertCatalogItem,
+    upsertCatalogVariant,
+    upsertCatalogCategory,
   ].map((a) => [a.name, a]),
 );
 

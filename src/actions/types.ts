@@ -65,6 +65,8 @@ export interface ActionDefinition<P = Record<string, any>> {
   name: string;
   title: string;
   description: string;
+  /** A warehouse mirror (catalog): `sync --action` sends it added, updated and deleted rows, not only added and updated. */
+  mirrorsRows?: boolean;
   /** FQL trigger of the action's default subscription. */
   defaultSubscription?: string;
   fields: Record<string, FieldDefinition>;

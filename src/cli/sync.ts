@@ -1,6 +1,7 @@
 /** `klaviyo-destination sync`: models and audiences from the config, or one given by flags. */
 import type { Logger } from 'pino';
 import { loadConfigFile, modelSchema, audienceSchema, type Config, type ConfigOverrides, type RowSource } from '../config/index.js';
+import { ACTIONS } from '../actions/index.js';
 import { startService } from '../service/index.js';
 import { openStore } from '../store/open.js';
 import { configuredModels, type ConfiguredModel } from '../sync/index.js';
@@ -93,7 +94,16 @@ function fromFlags(f: SyncFlags, config: Config): ConfiguredModel {
     map: mapFlags(f.map),
     exclude: f.exclude,
     properties: f.properties === true ? undefined : f.properties,
-    subscriptions: [{ on: ['added', 'updated'], partnerAction: f.action, eventName: f.eventName, timeColumn: f.timeColumn, backfill: f.backfill }],
+    // A catalog mirrors the table: its deleted rows are deleted too.
+    subscriptions: [
+      {
+        on: ACTIONS[f.action]?.mirrorsRows ? ['added', 'updated', 'deleted'] : ['added', 'updated'],
+        partnerAction: f.action,
+        eventName: f.eventName,
+        timeColumn: f.timeColumn,
+        backfill: f.backfill,
+      },
+    ],
   });
   return { label: m.name, model: fromModel(m), destination };
 }

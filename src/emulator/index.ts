@@ -5,7 +5,17 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { endpointFor, ENDPOINTS, type EndpointName } from '../klaviyo/endpoints.js';
-import { EmulatorState, IdentifierConflict, errorId, identifierProblem, newId, type ImportJob, type Profile } from './state.js';
+import {
+  EmulatorState,
+  IdentifierConflict,
+  errorId,
+  identifierProblem,
+  newId,
+  type CatalogEntry,
+  type CatalogJob,
+  type ImportJob,
+  type Profile,
+} from './state.js';
 import { OpenApiValidator } from './openapi-validator.js';
 import { readStateFile, StateSaver } from './persist.js';
 import { RateWindows } from './rate-limits.js';
@@ -531,6 +541,84 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
     }
     return reply.status(202).send();
   });
+
+  // ---------- catalogs ----------
+  // Bulk jobs of the $custom integration's $default catalog: processed later, each row alone; a row that cannot be
+  // done (create of an existing id, update or delete of a missing one, a variant of a missing item) fails alone.
+  const PLURAL = { item: 'items', variant: 'variants', category: 'categories' } as const;
+  const extId = (id: string) => id.replace(/^\$custom:::\$default:::/, '');
+  for (const resource of ['item', 'variant', 'category'] as const)
+    for (const change of ['create', 'update', 'delete'] as const) {
+      const base = `/api/catalog-${resource}-bulk-${change}-jobs`;
+      const type = `catalog-${resource}-bulk-${change}-job`;
+      const jobOutCatalog = (j: CatalogJob) => ({
+        type,
+        id: j.id,
+        attributes: {
+          status: j.status,
+          created_at: j.created_at,
+          total_count: j.total_count,
+          completed_count: j.completed_count,
+          failed_count: j.failed_count,
+          completed_at: j.completed_at ?? null,
+          errors: j.errors,
+        },
+        links: { self: `${base}/${j.id}` },
+      });
+      app.post(base, async (req, reply) => {
+        const rows: any[] = (req.body as any).data.attributes[PLURAL[resource]].data;
+        if (rows.length > 100) throw invalid('A catalog bulk job takes at most 100 entries.');
+        const job: CatalogJob = {
+          id: newId(),
+          type,
+          status: 'queued',
+          total_count: rows.length,
+          completed_count: 0,
+          failed_count: 0,
+          created_at: new Date().toISOString(),
+          errors: [],
+        };
+        state.catalogJobs.set(job.id, job);
+        const current = state;
+        later(() => {
+          const table = current.catalog[resource];
+          rows.forEach((r, i) => {
+            const ext = change === 'create' ? String(r.attributes.external_id) : extId(r.id);
+            const id = `$custom:::$default:::${ext}`;
+            const found = table.get(id);
+            const fail = (detail: string, code = 'invalid') => {
+              job.failed_count++;
+              job.errors.push({ id: errorId(), code, title: 'Invalid input.', detail, source: { pointer: `/data/attributes/${PLURAL[resource]}/data/${i}` } });
+            };
+            const itemId = r.relationships?.item?.data?.id;
+            if (change === 'create' && found) return fail(`A catalog ${resource} with id ${id} already exists.`, 'conflict');
+            if (change !== 'create' && !found) return fail(`A catalog ${resource} with id ${id} does not exist.`, 'not_found');
+            if (itemId && !current.catalog.item.has(itemId)) return fail(`The catalog item ${itemId} does not exist.`, 'not_found');
+            const now = new Date().toISOString();
+            if (change === 'delete') table.delete(id);
+            else {
+              const { external_id: _e, integration_type: _i, catalog_type: _c, ...attributes } = r.attributes ?? {};
+              const entry: CatalogEntry = found ?? { id, external_id: ext, attributes: {}, created: now, updated: now };
+              Object.assign(entry.attributes, attributes);
+              entry.updated = now;
+              const cats = r.relationships?.categories?.data;
+              if (cats) entry.categories = cats.map((c: { id: string }) => extId(c.id));
+              if (itemId) entry.item = extId(itemId);
+              table.set(id, entry);
+            }
+            job.completed_count++;
+          });
+          job.status = 'complete';
+          job.completed_at = new Date().toISOString();
+        });
+        return reply.status(202).send({ data: jobOutCatalog(job) });
+      });
+      app.get(`${base}/:id`, async (req) => {
+        const j = state.catalogJobs.get((req.params as { id: string }).id);
+        if (!j || j.type !== type) throw notFound('Job not found.');
+        return { data: jobOutCatalog(j) };
+      });
+    }
 
   // ---------- push tokens ----------
   app.post('/api/push-tokens', async (req, reply) => {

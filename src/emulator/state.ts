@@ -36,6 +36,31 @@ export interface PushToken {
   updated: string;
 }
 
+/** A catalog item, variant or category of the `$custom` integration's `$default` catalog, by its compound id. */
+export interface CatalogEntry {
+  id: string;
+  external_id: string;
+  attributes: Record<string, unknown>;
+  /** Items: their categories' external ids; variants: their item's external id. */
+  categories?: string[];
+  item?: string;
+  created: string;
+  updated: string;
+}
+
+/** A catalog bulk job: what it was asked, what it did, the rows it refused. */
+export interface CatalogJob {
+  id: string;
+  type: string;
+  status: 'queued' | 'processing' | 'complete';
+  total_count: number;
+  completed_count: number;
+  failed_count: number;
+  created_at: string;
+  completed_at?: string;
+  errors: Array<{ id: string; code: string; title: string; detail: string; source: { pointer: string } }>;
+}
+
 export interface ImportJob {
   id: string;
   status: 'queued' | 'processing' | 'complete';
@@ -103,6 +128,8 @@ export class EmulatorState {
   jobs = new Map<string, ImportJob>();
   deletions: Array<{ identifier: Record<string, string>; deleted_profile_ids: string[]; at: string }> = [];
   pushTokens = new Map<string, PushToken>();
+  catalog = { item: new Map<string, CatalogEntry>(), variant: new Map<string, CatalogEntry>(), category: new Map<string, CatalogEntry>() };
+  catalogJobs = new Map<string, CatalogJob>();
   requests = {
     total: 0,
     byEndpoint: {} as Record<string, number>,
@@ -300,6 +327,12 @@ export class EmulatorState {
       lists: [...this.lists.values()].map((l) => ({ id: l.id, name: l.name, opt_in_process: l.opt_in_process, profile_ids: [...l.profiles] })),
       deletions: this.deletions,
       push_tokens: [...this.pushTokens.values()],
+      catalog: {
+        items: [...this.catalog.item.values()],
+        variants: [...this.catalog.variant.values()],
+        categories: [...this.catalog.category.values()],
+      },
+      catalog_jobs: [...this.catalogJobs.values()].map(({ errors, ...j }) => ({ ...j, errors })),
       jobs: [...this.jobs.values()].map(({ errors: _e, ...j }) => ({ type: 'profile-bulk-import-job', ...j })),
       requests: this.requests,
     };

@@ -44,6 +44,25 @@ export const ENDPOINTS = {
   requestProfileDeletion: { method: 'POST', path: '/api/data-privacy-deletion-jobs', tier: 'S', maxItems: 1 },
   getAccounts: { method: 'GET', path: '/api/accounts', tier: 'XS' },
   createPushToken: { method: 'POST', path: '/api/push-tokens', tier: 'L', maxItems: 1 },
+  // Catalog bulk jobs (≤100 items a job), and their polls.
+  catalogItemBulkCreate: { method: 'POST', path: '/api/catalog-item-bulk-create-jobs', tier: 'L', maxItems: 100, maxBytes: 5_000_000 },
+  getCatalogItemBulkCreateJob: { method: 'GET', path: '/api/catalog-item-bulk-create-jobs/{id}', tier: 'L' },
+  catalogItemBulkUpdate: { method: 'POST', path: '/api/catalog-item-bulk-update-jobs', tier: 'L', maxItems: 100, maxBytes: 5_000_000 },
+  getCatalogItemBulkUpdateJob: { method: 'GET', path: '/api/catalog-item-bulk-update-jobs/{id}', tier: 'L' },
+  catalogItemBulkDelete: { method: 'POST', path: '/api/catalog-item-bulk-delete-jobs', tier: 'L', maxItems: 100, maxBytes: 5_000_000 },
+  getCatalogItemBulkDeleteJob: { method: 'GET', path: '/api/catalog-item-bulk-delete-jobs/{id}', tier: 'L' },
+  catalogVariantBulkCreate: { method: 'POST', path: '/api/catalog-variant-bulk-create-jobs', tier: 'L', maxItems: 100, maxBytes: 5_000_000 },
+  getCatalogVariantBulkCreateJob: { method: 'GET', path: '/api/catalog-variant-bulk-create-jobs/{id}', tier: 'L' },
+  catalogVariantBulkUpdate: { method: 'POST', path: '/api/catalog-variant-bulk-update-jobs', tier: 'L', maxItems: 100, maxBytes: 5_000_000 },
+  getCatalogVariantBulkUpdateJob: { method: 'GET', path: '/api/catalog-variant-bulk-update-jobs/{id}', tier: 'L' },
+  catalogVariantBulkDelete: { method: 'POST', path: '/api/catalog-variant-bulk-delete-jobs', tier: 'L', maxItems: 100, maxBytes: 5_000_000 },
+  getCatalogVariantBulkDeleteJob: { method: 'GET', path: '/api/catalog-variant-bulk-delete-jobs/{id}', tier: 'L' },
+  catalogCategoryBulkCreate: { method: 'POST', path: '/api/catalog-category-bulk-create-jobs', tier: 'L', maxItems: 100, maxBytes: 5_000_000 },
+  getCatalogCategoryBulkCreateJob: { method: 'GET', path: '/api/catalog-category-bulk-create-jobs/{id}', tier: 'L' },
+  catalogCategoryBulkUpdate: { method: 'POST', path: '/api/catalog-category-bulk-update-jobs', tier: 'L', maxItems: 100, maxBytes: 5_000_000 },
+  getCatalogCategoryBulkUpdateJob: { method: 'GET', path: '/api/catalog-category-bulk-update-jobs/{id}', tier: 'L' },
+  catalogCategoryBulkDelete: { method: 'POST', path: '/api/catalog-category-bulk-delete-jobs', tier: 'L', maxItems: 100, maxBytes: 5_000_000 },
+  getCatalogCategoryBulkDeleteJob: { method: 'GET', path: '/api/catalog-category-bulk-delete-jobs/{id}', tier: 'L' },
 } as const satisfies Record<string, Endpoint>;
 
 export type EndpointName = keyof typeof ENDPOINTS;

@@ -25,13 +25,34 @@ export const SCOPES: Record<EndpointName, readonly string[]> = {
   requestProfileDeletion: ['data-privacy:write'],
   getAccounts: ['accounts:read'],
   createPushToken: ['profiles:write', 'push-tokens:write'],
+  catalogItemBulkCreate: ['catalogs:write'],
+  getCatalogItemBulkCreateJob: ['catalogs:read'],
+  catalogItemBulkUpdate: ['catalogs:write'],
+  getCatalogItemBulkUpdateJob: ['catalogs:read'],
+  catalogItemBulkDelete: ['catalogs:write'],
+  getCatalogItemBulkDeleteJob: ['catalogs:read'],
+  catalogVariantBulkCreate: ['catalogs:write'],
+  getCatalogVariantBulkCreateJob: ['catalogs:read'],
+  catalogVariantBulkUpdate: ['catalogs:write'],
+  getCatalogVariantBulkUpdateJob: ['catalogs:read'],
+  catalogVariantBulkDelete: ['catalogs:write'],
+  getCatalogVariantBulkDeleteJob: ['catalogs:read'],
+  catalogCategoryBulkCreate: ['catalogs:write'],
+  getCatalogCategoryBulkCreateJob: ['catalogs:read'],
+  catalogCategoryBulkUpdate: ['catalogs:write'],
+  getCatalogCategoryBulkUpdateJob: ['catalogs:read'],
+  catalogCategoryBulkDelete: ['catalogs:write'],
+  getCatalogCategoryBulkDeleteJob: ['catalogs:read'],
 };
 
 /**
  * Endpoints of features a key may well not have the scope for (push tokens, catalogs, custom objects): a 403 there
  * fails those operations, naming the scope, and leaves the destination delivering everything else.
  */
-export const OPTIONAL_SCOPE_ENDPOINTS: ReadonlySet<EndpointName> = new Set<EndpointName>(['createPushToken']);
+export const OPTIONAL_SCOPE_ENDPOINTS: ReadonlySet<EndpointName> = new Set<EndpointName>([
+  'createPushToken',
+  ...(Object.keys(SCOPES) as EndpointName[]).filter((e) => e.startsWith('catalog') || e.startsWith('getCatalog')),
+]);
 
 /** Every scope some endpoint of this destination needs. */
 export const REQUIRED_SCOPES = [...new Set(Object.values(SCOPES).flat())].sort();

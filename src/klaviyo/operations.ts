@@ -47,6 +47,10 @@ export const listKey = (l: ListRef | undefined): string => (!l ? '' : 'id' in l 
 
 export type Channel = 'email' | 'sms';
 
+export type CatalogResource = 'item' | 'variant' | 'category';
+/** Klaviyo's id of a catalog resource of ours: `$custom:::$default:::<external id>`. */
+export const catalogId = (externalId: string) => `$custom:::$default:::${externalId}`;
+
 export type PushPlatform = 'ios' | 'android';
 export const PUSH_ENABLEMENT = ['AUTHORIZED', 'DENIED', 'NOT_DETERMINED', 'PROVISIONAL', 'UNAUTHORIZED'] as const;
 export type PushEnablement = (typeof PUSH_ENABLEMENT)[number];
@@ -131,6 +135,20 @@ export type Operation =
       deviceMetadata?: Record<string, string>;
       profile: Pick<ProfileIdentifiers, 'email' | 'phone_number' | 'external_id' | '_kx'>;
     }
+  /**
+   * Create, update or delete one catalog item, variant or category (Klaviyo's `$custom` integration, `$default`
+   * catalog), by its external id. `item`: a variant's item (external id); `categories`: an item's categories.
+   */
+  | {
+      kind: 'catalog.write';
+      resource: CatalogResource;
+      change: 'create' | 'update' | 'delete';
+      externalId: string;
+      attributes?: Record<string, unknown>;
+      item?: string;
+      categories?: string[];
+      profile?: undefined;
+    }
   /** Data-privacy deletion of every profile matching the identifier. */
   | { kind: 'profile.delete'; profile: Pick<ProfileIdentifiers, 'email' | 'phone_number' | 'id' | 'external_id'> };
 
@@ -169,7 +187,7 @@ export interface PlannedOperation {
  */
 export function orderKeys(item: PlannedOperation): string[] {
   const k = profileKey(item.op);
-  const p = item.op.profile as ProfileIdentifiers;
+  const p = (item.op.profile ?? {}) as ProfileIdentifiers;
   const ids = IDENTIFIER_KEYS.flatMap(([name, key]) => (p[name] ? [key(String(p[name]))] : [])).filter((x) => x !== k);
   return [k === 'none' ? `none:${item.messageId}` : k, ...ids, ...(item.partition !== undefined ? [`partition:${item.partition}`] : [])];
 }
@@ -189,6 +207,7 @@ const IDENTIFIER_KEYS: [keyof ProfileIdentifiers, (v: string) => string][] = [
  * The first identifier present wins, in Klaviyo's matching order.
  */
 export function profileKey(op: Operation): string {
+  if (op.kind === 'catalog.write') return `catalog:${op.resource}:${op.externalId}`;
   const p = op.profile as ProfileIdentifiers;
   if (p.id) return `id:${p.id}`;
   if (p.email) return `email:${p.email.toLowerCase()}`;

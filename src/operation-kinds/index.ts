@@ -1,5 +1,6 @@
 /** Every operation kind, by name: the one table the batcher, the executor and preview read. */
 import type { Operation, OperationKind } from '../klaviyo/operations.js';
+import { catalogWrite } from './catalog-write.js';
 import { eventCreate } from './event-create.js';
 import { listRemove } from './list-remove.js';
 import { profileDelete } from './profile-delete.js';
@@ -17,6 +18,7 @@ export const KINDS: { [K in OperationKind]: OperationKindModule<K> } = {
   'subscription.unsubscribe': subscriptionUnsubscribe,
   'profile.delete': profileDelete,
   'push-token.create': pushTokenCreate,
+  'catalog.write': catalogWrite,
 };
 
 /** The module of an operation's kind, typed loosely for code that handles every kind alike. */

@@ -58,6 +58,7 @@ const SPELLINGS: Record<string, string[]> = {
   'location.longitude': ['longitude', 'lng', 'lon', 'long'],
   'location.timezone': ['timezone', 'time_zone', 'tz'],
   'location.ip': ['ip', 'ip_address'],
+  image_full_url: ['image', 'image_url'],
 };
 
 /** `firstName`, `First Name`, `FIRST_NAME` → `first_name`. */
@@ -92,7 +93,7 @@ export function vocabulary(action: ActionDefinition): Vocabulary {
   const byName = new Set([...targets.keys()].filter((t) => profileAt !== 'profile.' || IDENTIFIERS.includes(t)));
   // The action's other fields by their own names; an object field (`properties`, `products`) takes a JSON column whole.
   for (const name of Object.keys(f)) {
-    if (name === 'location' || name === 'profile' || name === 'enable_batching' || targets.has(name)) continue;
+    if (name === 'location' || name === 'profile' || name === 'enable_batching' || name === 'change' || targets.has(name)) continue;
     targets.set(name, name);
     byName.add(name);
   }

@@ -101,7 +101,9 @@ export function withColumns(m: SyncModel, columns: string[]): { model: SyncModel
     const planned = planColumns(v, columns, m.primaryKey, { ...rules, map });
     const mapping: Record<string, unknown> = {};
     // Literal defaults (orderCompleted's metric name) stay; directives would read a live event's fields.
-    for (const [k, f] of Object.entries(action.fields)) if (typeof f.default === 'string') mapping[k] = f.default;
+    // So do defaults that read the synced change itself (a catalog entry's change and external id).
+    for (const [k, f] of Object.entries(action.fields))
+      if (typeof f.default === 'string' || JSON.stringify(f.default ?? '').includes('$.context.retl.')) mapping[k] = f.default;
     if (s.eventName) mapping.metric_name = s.eventName;
     if (s.backfill !== undefined) mapping.backfill = s.backfill;
     // The same change gives the same unique id, whatever run sends it: Klaviyo records it once.

@@ -149,7 +149,16 @@ describe('event.create', () => {
   it('the kinds table names each module by its kind', () => {
     for (const [kind, mod] of Object.entries(KINDS)) expect(mod.kind).toBe(kind);
     expect(Object.keys(KINDS).sort()).toEqual(
-      ['event.create', 'list.remove', 'profile.delete', 'profile.upsert', 'push-token.create', 'subscription.subscribe', 'subscription.unsubscribe'].sort(),
+      [
+        'event.create',
+        'list.remove',
+        'profile.delete',
+        'profile.upsert',
+        'push-token.create',
+        'catalog.write',
+        'subscription.subscribe',
+        'subscription.unsubscribe',
+      ].sort(),
     );
     expect(kindOf(ev())).toBe(eventCreate);
     expect(kindOf({ kind: 'profile.delete', profile: { email: 'a@x.co' } })).toBe(KINDS['profile.delete']);
