@@ -17,6 +17,7 @@ import { HttpError, jsonErrorHandler } from '../http/errors.js';
 import { enqueueMessages } from './enqueue.js';
 import { registerCors } from './cors.js';
 import { beaconWriteKey, registerSdkSettings, withoutWriteKeys } from './sdk.js';
+import { registerAnalyticsJs } from './analytics-js.js';
 import { STORE_RETRY_AFTER_S, type StoreHealth } from '../store/outage.js';
 
 export interface IngestSource {
@@ -114,6 +115,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
   // Browser and mobile SDKs: CORS on the tracking API, and the settings endpoints they fetch first (./sdk.ts).
   registerCors(app, { origins: opts.corsOrigins ?? ['*'] });
   registerSdkSettings(app, { sources: opts.sources, publicUrl: opts.publicUrl });
+  registerAnalyticsJs(app, { sources: opts.sources });
 
   function source(req: FastifyRequest): IngestSource {
     let key = basicUser(req.headers.authorization);
