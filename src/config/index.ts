@@ -53,6 +53,24 @@ const deliverySchema = z
   })
   .strict();
 
+/** When to call a destination's alert webhooks, and where (docs/alerts.md). */
+const alertsSchema = z
+  .object({
+    webhooks: z
+      .array(z.object({ url: z.string().url(), format: z.enum(['slack', 'json']).default('json') }).strict())
+      .min(1, 'name at least one webhook: {"url": "https://hooks.slack.com/…", "format": "slack"}'),
+    /** Dead letters over `max` within the last `windowMinutes`. */
+    deadLetters: z
+      .object({ max: z.number().int().min(0), windowMinutes: z.number().int().min(1).max(1440).default(5) })
+      .strict()
+      .optional(),
+    /** The oldest message waiting for delivery is older than this. */
+    queueAgeMinutes: z.number().positive().optional(),
+    /** How often the conditions are checked. */
+    checkEverySeconds: z.number().min(1).max(3600).default(15),
+  })
+  .strict();
+
 const destinationSchema = z
   .object({
     name: z
@@ -72,6 +90,8 @@ const destinationSchema = z
     extends: z.literal('preset', { error: '`extends` takes "preset": keep the preset’s subscriptions and add these' }).optional(),
     settings: z.record(z.string(), z.unknown()).default(() => ({})),
     delivery: deliverySchema.default(() => deliverySchema.parse({})),
+    /** Webhooks told when delivery needs a person (docs/alerts.md). */
+    alerts: alertsSchema.optional(),
   })
   .strict();
 

@@ -34,6 +34,7 @@ import { LiveConfig, type RunningConfig } from './live-config.js';
 import { destinationAccount } from '../sync/account.js';
 import { clearRunning, recordRunning } from './running.js';
 import { join } from 'node:path';
+import { Alerts, type AlertCondition } from './alerts.js';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
 /** Where the built-in emulator keeps its state, in the data dir. */
@@ -379,6 +380,51 @@ export async function startService(
   const url = await app.listen({ port: config.port, host: config.host });
   // Delivery starts at once, beside the key check: a wrong key's first 401 pauses the destination just the same
   // (the messages in flight go back to the queue), the check only says it sooner and names missing scopes.
+  // Alert webhooks: each destination's conditions checked every `alerts.checkEverySeconds` (docs/alerts.md).
+  const alerts = new Alerts({ logger, count: metrics.alert });
+  const lastChecked = new Map<string, number>();
+  const checkAlerts = async () => {
+    const now = Date.now();
+    for (const d of live.current.config.destinations) {
+      const a = d.alerts;
+      if (!a || now - (lastChecked.get(d.name) ?? 0) < a.checkEverySeconds * 1000) continue;
+      lastChecked.set(d.name, now);
+      const conditions: AlertCondition[] = [];
+      const storeNow = storeHealth.state();
+      const pausedWhy = workers.get(d.name)?.paused?.reason ?? (storeNow.up ? undefined : `the store is unavailable (${storeNow.reason})`);
+      if (delivers) conditions.push({ kind: 'paused', firing: Boolean(pausedWhy), message: `delivery is paused: ${pausedWhy}` });
+      try {
+        if (a.deadLetters) {
+          const { max, windowMinutes } = a.deadLetters;
+          const rows = await store.throughput({ sinceMs: now - windowMinutes * 60_000, destination: d.name });
+          const dead = rows.reduce((n, r) => n + r.dead, 0);
+          conditions.push({
+            kind: 'dead_letters',
+            firing: dead > max,
+            message: `${dead} messages dead-lettered in the last ${windowMinutes} minutes (more than ${max})`,
+          });
+        }
+        if (a.queueAgeMinutes !== undefined) {
+          const oldest = await store.oldestWaiting(d.name);
+          const ageMin = oldest === undefined ? 0 : (now - oldest) / 60_000;
+          conditions.push({
+            kind: 'queue_age',
+            firing: ageMin > a.queueAgeMinutes,
+            message: `the oldest queued message is ${Math.floor(ageMin)} minutes old (more than ${a.queueAgeMinutes})`,
+          });
+        }
+      } catch (err) {
+        // The store cannot answer: delivery cannot go on either.
+        if (delivers) conditions.splice(0, 1, { kind: 'paused', firing: true, message: `delivery is paused: the store is unavailable (${String(err)})` });
+      }
+      await alerts.update(d.name, a, conditions);
+    }
+  };
+  let alertCheck: Promise<void> | undefined;
+  const alertTimer = setInterval(() => {
+    alertCheck ??= checkAlerts().finally(() => (alertCheck = undefined));
+  }, 1000);
+  alertTimer.unref();
   delivering = true;
   for (const w of workers.values()) w.start();
   live.follow(opts.configPollMs ?? 2000);
@@ -482,6 +528,8 @@ export async function startService(
       stopping ??= (async () => {
         schedules.forEach((s) => s.stop());
         suppressions.stop();
+        clearInterval(alertTimer);
+        await alertCheck;
         retention.stop();
         let timer: NodeJS.Timeout | undefined;
         const limit = opts.timeoutMs === undefined ? forced : Promise.race([forced, new Promise<void>((r) => (timer = setTimeout(r, opts.timeoutMs)))]);

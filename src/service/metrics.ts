@@ -75,6 +75,13 @@ export function createMetrics(store: Store) {
     registers: [registry],
   });
 
+  const alerts = new client.Counter({
+    name: 'kd_alerts_total',
+    help: 'Alert transitions sent to the webhooks: firing (a condition started) and resolved (it stopped)',
+    labelNames: ['destination', 'alert', 'state'],
+    registers: [registry],
+  });
+
   const delivery: DeliveryMetrics = {
     settled: (destination, outcome, n) => n > 0 && settled.inc({ destination, outcome }, n),
     batch: (destination, messages) => batchMessages.observe({ destination }, messages),
@@ -91,6 +98,7 @@ export function createMetrics(store: Store) {
       render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     },
     paused: (destination: string, paused: boolean) => pausedGauge.set({ destination }, paused ? 1 : 0),
+    alert: (destination: string, alert: string, state: string) => alerts.inc({ destination, alert, state }),
     onKlaviyoResponse(info: { endpoint: string; status: number; durationMs: number }) {
       klaviyoLatency.observe({ endpoint: info.endpoint, status: String(info.status) }, info.durationMs / 1000);
       if (info.status === 429) klaviyo429.inc({ endpoint: info.endpoint });
