@@ -296,6 +296,9 @@ export class EmulatorState {
       jobs: [...this.jobs.values()],
       deletions: this.deletions,
       requests: this.requests,
+      pushTokens: [...this.pushTokens.values()],
+      catalog: { item: [...this.catalog.item.values()], variant: [...this.catalog.variant.values()], category: [...this.catalog.category.values()] },
+      catalogJobs: [...this.catalogJobs.values()],
     };
   }
 
@@ -309,6 +312,10 @@ export class EmulatorState {
     for (const l of d.lists) s.lists.set(l.id, { ...l, profiles: new Set(l.profiles) });
     for (const j of d.jobs) s.jobs.set(j.id, j);
     s.deletions = d.deletions;
+    // Kept by later versions of the emulator; a state saved before them has none.
+    for (const t of d.pushTokens ?? []) s.pushTokens.set(t.token, t);
+    for (const r of ['item', 'variant', 'category'] as const) for (const e of d.catalog?.[r] ?? []) s.catalog[r].set(e.id, e);
+    for (const j of d.catalogJobs ?? []) s.catalogJobs.set(j.id, j);
     // Nothing is held by a state read back: no request is waiting.
     s.requests = { ...d.requests, held: 0 };
     return s;
@@ -350,6 +357,9 @@ export interface StateDump {
   jobs: ImportJob[];
   deletions: EmulatorState['deletions'];
   requests: EmulatorState['requests'];
+  pushTokens?: PushToken[];
+  catalog?: Record<'item' | 'variant' | 'category', CatalogEntry[]>;
+  catalogJobs?: CatalogJob[];
 }
 
 export const errorId = () => randomUUID();
