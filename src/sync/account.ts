@@ -21,5 +21,12 @@ export const isEmulatorAccount = (account: string) => account.startsWith('emulat
 export function destinationAccount(d: DestinationEntry, dataDir: string): string {
   const apiKey = d.apiKey ?? presetApiKey(d.preset, d.settings);
   if (!apiKey && !d.klaviyoUrl) return emulatorAccount(dataDir);
-  return `klaviyo-${hash(`${(d.klaviyoUrl ?? KLAVIYO_BASE_URL).replace(/\/+$/, '')}\u0000${apiKey ?? ''}`)}`;
+  return `klaviyo-${hash(`${withoutTrailingSlashes(d.klaviyoUrl ?? KLAVIYO_BASE_URL)}\u0000${apiKey ?? ''}`)}`;
+}
+
+/** `https://x/` and `https://x` are one address (a loop: a regex for it is not linear). */
+function withoutTrailingSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url[end - 1] === '/') end--;
+  return url.slice(0, end);
 }
