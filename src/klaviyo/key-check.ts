@@ -55,7 +55,12 @@ export const OPTIONAL_SCOPE_ENDPOINTS: ReadonlySet<EndpointName> = new Set<Endpo
 ]);
 
 /** Every scope some endpoint of this destination needs. */
-export const REQUIRED_SCOPES = [...new Set(Object.values(SCOPES).flat())].sort();
+export const REQUIRED_SCOPES = [
+  ...new Set((Object.entries(SCOPES) as [EndpointName, readonly string[]][]).filter(([e]) => !OPTIONAL_SCOPE_ENDPOINTS.has(e)).flatMap(([, s]) => s)),
+].sort();
+
+/** Scopes only the optional features need (push tokens, catalogs). */
+export const OPTIONAL_SCOPES = [...new Set([...OPTIONAL_SCOPE_ENDPOINTS].flatMap((e) => SCOPES[e]))].filter((s) => !REQUIRED_SCOPES.includes(s)).sort();
 
 export type KeyCheck = { ok: true; account?: string } | { ok: false; status: number; missingScopes: string[]; message: string };
 
@@ -104,6 +109,6 @@ export async function checkApiKey(transport: KlaviyoTransport): Promise<KeyCheck
     ok: false,
     status: 403,
     missingScopes: missing,
-    message: `the Klaviyo API key lacks ${missing.join(', ')}; this destination needs ${REQUIRED_SCOPES.join(', ')} (Klaviyo → Settings → API keys)`,
+    message: `the Klaviyo API key lacks ${missing.join(', ')}; this destination needs ${REQUIRED_SCOPES.join(', ')}, and ${OPTIONAL_SCOPES.join(', ')} for push tokens and catalogs (Klaviyo → Settings → API keys)`,
   };
 }
