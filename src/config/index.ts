@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { normalizeConfig, normalizeDestination, type ShapeOptions } from './shapes.js';
+import { ACTIONS } from '../actions/index.js';
 
 export { DESTINATION_ONLY_KEYS } from './shapes.js';
 
@@ -177,6 +178,18 @@ const sourceSchema = z
      * write key is public, so anyone could create lists with it (docs/security.md).
      */
     browserAudiences: z.boolean().optional(),
+    /**
+     * The only actions (partnerAction names) this source's messages may trigger; absent: any. A message that would
+     * trigger another is not sent to it (a warning says so). E.g. a website's public key: `["trackEvent"]`.
+     */
+    actions: z
+      .array(
+        z.string().superRefine((a, ctx) => {
+          if (!Object.hasOwn(ACTIONS, a)) ctx.addIssue({ code: 'custom', message: `unknown action "${a}"; known: ${Object.keys(ACTIONS).join(', ')}` });
+        }),
+      )
+      .min(1, 'list at least one action, or leave actions out to allow all')
+      .optional(),
   })
   .strict();
 

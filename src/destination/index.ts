@@ -13,6 +13,8 @@ import type { Operation, PlannedOperation } from '../klaviyo/operations.js';
 import { wasValidated, type SegmentMessage } from '../message/index.js';
 import { cleanJson, hygieneWarnings, newNotes } from '../message/text.js';
 import { resolveIdentity, type Identity } from '../actions/identity.js';
+import { originOf, type MessageOrigin } from '../message/origin.js';
+import { actionRefused, browserConsent } from './origin-rules.js';
 
 export interface DestinationConfig {
   name?: string;
@@ -135,8 +137,10 @@ export function planMessage(dest: CompiledDestination, message: SegmentMessage):
     return result;
   }
   if (notes) result.warnings.push(...hygieneWarnings(notes));
+  // Where the message came in limits what it may do (./origin-rules.ts).
+  const origin = originOf(message);
   for (const sub of dest.subscriptions) {
-    const ar = planSubscription(dest, sub, clean, identity);
+    const ar = planSubscription(dest, sub, clean, identity, origin);
     if (!ar) continue;
     result.error ??= ar.error;
     result.actions.push(ar);
@@ -151,6 +155,7 @@ function planSubscription(
   sub: CompiledDestination['subscriptions'][number],
   message: SegmentMessage,
   identity: Identity | undefined,
+  origin: MessageOrigin | undefined,
 ): ActionResult | undefined {
   let matches: boolean;
   try {
@@ -160,11 +165,13 @@ function planSubscription(
   }
   if (!matches) return undefined;
   const ar = emptyResult(sub);
+  const refused = actionRefused(origin, sub.action.name);
+  if (refused) return { ...ar, warnings: [refused] };
   try {
     ar.payload = validatePayload(sub.action.fields, mapPayload(sub.compiledMapping, message));
     const planned = sub.action.plan(ar.payload, dest.settings, { messageId: message.messageId, identity });
-    ar.operations = planned.operations;
     ar.warnings = planned.warnings ?? [];
+    ar.operations = browserConsent(origin, planned.operations, ar.warnings);
   } catch (err) {
     ar.error = actionError(sub, err);
   }

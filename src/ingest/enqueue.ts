@@ -3,13 +3,18 @@
  * store them for each of the source's destinations, then count them and tell the listeners (workers, dashboard).
  */
 import { partitionKey, validateBatch, type SegmentMessage } from '../message/index.js';
+import { stampOrigin } from '../message/origin.js';
 import type { IngestOptions, IngestSource } from './index.js';
 
 export type EnqueueContext = Pick<IngestOptions, 'store' | 'storeHealth' | 'metrics' | 'onEnqueued' | 'suppressions'>;
 
-/** Store valid messages; resolves once they are durable (committed). */
-export async function enqueueMessages(ctx: EnqueueContext, src: IngestSource, all: SegmentMessage[]): Promise<void> {
-  for (const m of all) withoutRetl(m);
+/**
+ * Store valid messages; resolves once they are durable (committed). Each is stamped with where it came in (its
+ * source, a browser path or not, the actions the source may trigger), which planning enforces (src/message/origin.ts).
+ */
+export async function enqueueMessages(ctx: EnqueueContext, src: IngestSource, all: SegmentMessage[], via: { browser?: boolean } = {}): Promise<void> {
+  const origin = { source: src.name, ...(via.browser ? { browser: true as const } : {}), ...(src.actions ? { actions: src.actions } : {}) };
+  for (const m of all) withoutRetl(m), stampOrigin(m, origin);
   // A suppressed person's messages are answered like the others (the sender learns nothing) but never stored.
   const messages = ctx.suppressions?.size ? all.filter((m) => !ctx.suppressions!.names(m)) : all;
   if (messages.length < all.length) ctx.metrics?.rejected(src.name, 'suppressed', all.length - messages.length);

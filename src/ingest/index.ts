@@ -26,6 +26,8 @@ export interface IngestSource {
   destinations: string[];
   /** Take Engage audience events from browser paths too (their write key is public). */
   browserAudiences?: boolean;
+  /** The only actions (partnerAction names) this source's messages may trigger; absent: any. */
+  actions?: string[];
 }
 
 /**
@@ -128,7 +130,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
     return s;
   }
 
-  const store = (src: IngestSource, messages: SegmentMessage[]) => enqueueMessages(opts, src, messages);
+  const store = (req: FastifyRequest, src: IngestSource, messages: SegmentMessage[]) => enqueueMessages(opts, src, messages, { browser: fromBrowser(req) });
   /** The messages a browser request may not carry, as rejections by messageId (the rest are taken). */
   const refusedFromBrowser = (req: FastifyRequest, src: IngestSource, messages: SegmentMessage[]) =>
     src.browserAudiences || !fromBrowser(req) ? [] : messages.filter(isAudienceEvent);
@@ -148,7 +150,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
         opts.metrics?.rejected(src.name, 'browser_audience', 1);
         throw new HttpError(403, AUDIENCE_FROM_BROWSER);
       }
-      await store(src, [v.message]);
+      await store(req, src, [v.message]);
       // Cleaned text (control characters, lone surrogates, prototype keys) is reported, not refused.
       const warnings = [...(notUtf8.has(req.raw) ? [utf8Warning] : []), ...(v.warnings ?? [])];
       return warnings.length ? { success: true, warnings } : { success: true };
@@ -177,7 +179,7 @@ export async function ingestPlugin(app: FastifyInstance, opts: IngestOptions): P
         if (tooBig && errors.length === 1) throw new HttpError(413, tooBig.message, { errors });
         throw new HttpError(400, errors.length ? `no valid message in the batch (${errors.length} rejected)` : 'the batch is empty', listed('errors', errors));
       }
-      await store(src, messages);
+      await store(req, src, messages);
       return {
         success: true,
         ...(errors.length ? { accepted: messages.length, ...listed('rejected', errors) } : {}),

@@ -168,6 +168,7 @@ export async function startService(
         writeKey: key,
         destinations: s.destinations ?? c.destinations.map((d) => d.name),
         ...(s.browserAudiences ? { browserAudiences: true } : {}),
+        ...(s.actions ? { actions: s.actions } : {}),
       });
     }
     return { writeKeys: keys, sources: list, byKey: new Map(list.map((s) => [s.writeKey, s])) };
