@@ -103,4 +103,59 @@ describe('alert webhooks', () => {
       await emu.close();
     }
   }, 60_000);
+  it('429s holding delivery below the share of the rate limit send one alert, and one recovery once they stop', async () => {
+    const emu = await startEmulator({ apiKey: 'pk_alerts_throttled', faults: { rate429: 1 } });
+    const hooks = await receiver();
+    const dataDir = mkdtempSync(join(tmpdir(), 'kd-alerts-'));
+    dirs.push(dataDir);
+    const svc = await start({
+      config: {
+        port: 0,
+        dataDir,
+        destinations: [
+          {
+            apiKey: 'pk_alerts_throttled',
+            klaviyoUrl: emu.url,
+            alerts: { webhooks: [{ url: `${hooks.url}/json` }], throttled: { belowPercent: 50, forMinutes: 0.05 }, checkEverySeconds: 1 },
+          },
+        ],
+      },
+    });
+    try {
+      await svc.enqueue([{ type: 'track', userId: 't1', event: 'Throttled', context: { traits: { email: 't1@example.com' } } }]);
+      const firing = await until(
+        async () => hooks.got,
+        (g) => g.length >= 1,
+        15_000,
+      );
+      expect(firing[0].body).toMatchObject({ destination: 'klaviyo', alert: 'throttled', state: 'firing' });
+      expect(firing[0].body.message).toMatch(/^429s held delivery below 50 % of the rate limit for the last 0.05 minutes: /);
+      expect(firing[0].body.message).toMatch(/\w+ 0 accepted, [1-9]\d* answered 429, of \d+ allowed/);
+      await new Promise((r) => setTimeout(r, 2500)); // still throttled: nothing sent again
+      expect(hooks.got).toHaveLength(1);
+
+      // The 429s stop: the event goes, and once the window holds no 429, one recovery.
+      await fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      await until(
+        async () => emu.snapshot().events.length,
+        (n) => n === 1,
+        15_000,
+      );
+      await until(
+        async () => hooks.got.length,
+        (n) => n >= 2,
+        15_000,
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(hooks.got).toHaveLength(2);
+      expect(hooks.got[1].body).toMatchObject({ destination: 'klaviyo', alert: 'throttled', state: 'resolved' });
+      const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+      expect(metrics).toContain('kd_alerts_total{destination="klaviyo",alert="throttled",state="firing"} 1');
+      expect(metrics).toContain('kd_alerts_total{destination="klaviyo",alert="throttled",state="resolved"} 1');
+    } finally {
+      await svc.stop();
+      await hooks.close();
+      await emu.close();
+    }
+  }, 60_000);
 });

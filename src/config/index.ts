@@ -67,6 +67,11 @@ const alertsSchema = z
       .optional(),
     /** The oldest message waiting for delivery is older than this. */
     queueAgeMinutes: z.number().positive().optional(),
+    /** 429s hold an endpoint's accepted requests below `belowPercent` % of its rate limit over `forMinutes`. */
+    throttled: z
+      .object({ belowPercent: z.number().positive().max(100), forMinutes: z.number().positive().max(60).default(5) })
+      .strict()
+      .optional(),
     /** How often the conditions are checked. */
     checkEverySeconds: z.number().min(1).max(3600).default(15),
   })

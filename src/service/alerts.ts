@@ -5,7 +5,7 @@
  */
 import type { DestinationEntry } from '../config/index.js';
 
-export type AlertKind = 'paused' | 'dead_letters' | 'queue_age';
+export type AlertKind = 'paused' | 'dead_letters' | 'queue_age' | 'throttled';
 
 /** One condition as checked now: whether it holds, and a sentence saying what is wrong. */
 export interface AlertCondition {

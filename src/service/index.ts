@@ -35,6 +35,7 @@ import { destinationAccount } from '../sync/account.js';
 import { clearRunning, recordRunning } from './running.js';
 import { join } from 'node:path';
 import { Alerts, type AlertCondition } from './alerts.js';
+import { ThrottleWatch } from './throttle-watch.js';
 
 export const EMULATOR_API_KEY = 'pk_emulator';
 /** Where the built-in emulator keeps its state, in the data dir. */
@@ -192,6 +193,8 @@ export async function startService(
     void p.finally(() => background.delete(p));
   };
   const owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** Klaviyo answers per destination and endpoint, for the `throttled` alert. */
+  const throttles = new ThrottleWatch();
   // Klaviyo's limits are per account: destinations with the same key share one budget, and with a shared
   // store so do all worker processes.
   const budgets = new Map<string, RateBudget>();
@@ -215,6 +218,7 @@ export async function startService(
       onResponse: (info) => {
         metrics.onKlaviyoResponse(info);
         activity.requests.answered(d.name, info.endpoint, info.status);
+        throttles.answered(d.name, info.endpoint, info.status);
       },
     });
     // A 401/403 while finding a list pauses the destination too.
@@ -403,6 +407,16 @@ export async function startService(
             kind: 'dead_letters',
             firing: dead > max,
             message: `${dead} messages dead-lettered in the last ${windowMinutes} minutes (more than ${max})`,
+          });
+        }
+        if (a.throttled) {
+          const held = throttles.held(d.name, { ...a.throttled, scale: d.delivery.rateLimitScale }, now);
+          conditions.push({
+            kind: 'throttled',
+            firing: held.length > 0,
+            message: `429s held delivery below ${a.throttled.belowPercent} % of the rate limit for the last ${a.throttled.forMinutes} minutes: ${held
+              .map((h) => `${h.endpoint} ${h.accepted} accepted, ${h.throttled} answered 429, of ${h.ceiling} allowed`)
+              .join('; ')}`,
           });
         }
         if (a.queueAgeMinutes !== undefined) {
