@@ -80,6 +80,20 @@ describe('sqlite store: the ingest inbox', () => {
     expect((await store.stats()).byDestination).toMatchObject({ k: { queued: 0, leased: 3 }, j: { queued: 0, leased: 2 } });
   });
 
+  it('counts each accepted message once while the router moves records between the inbox and the queue', async () => {
+    // stats() reads the inbox, then the queue on another thread: a record routed in between must not be counted in
+    // both (nor in neither). Nothing is leased, so queued is exactly what was accepted, at every moment.
+    let accepted = 0;
+    const seen: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      await store.accept(['k'], [m(`c${i}a`, `P${i % 7}`), m(`c${i}b`, `P${i % 5}`)]);
+      accepted += 2;
+      const queued = (await store.stats()).byDestination.k?.queued ?? 0;
+      if (queued !== accepted) seen.push(queued - accepted);
+    }
+    expect(seen).toEqual([]);
+  });
+
   it('a new inbox file beside an old queue never numbers its records behind the routed mark', async () => {
     await store.accept(['k'], [m('a1', 'A')]);
     await store.accept(['k'], [m('a2', 'A')]);

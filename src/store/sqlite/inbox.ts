@@ -92,7 +92,7 @@ export class Inbox {
       mark: this.queue.prepare('SELECT upto FROM inbox_routed').pluck(),
       append: this.db.prepare('INSERT INTO inbox (n, destinations, received_at, messages) VALUES (?, ?, ?, ?)'),
       prune: this.db.prepare('DELETE FROM inbox WHERE id <= ?'),
-      counts: this.db.prepare('SELECT destinations, sum(n) AS n FROM inbox WHERE id > ? GROUP BY destinations'),
+      pending: this.db.prepare('SELECT id, destinations, n FROM inbox WHERE id > ?'),
       holds: this.db.prepare(
         `SELECT 1 FROM inbox i WHERE i.id > ? AND EXISTS (SELECT 1 FROM json_each(i.destinations) d WHERE d.value = ?)
             AND EXISTS (SELECT 1 FROM json_each(i.messages) m WHERE m.value ->> 0 = ?) LIMIT 1`,
@@ -159,12 +159,14 @@ export class Inbox {
     this.listeners.push(listener);
   }
 
-  /** Messages not routed yet, per destination: queued, for the queue counts. */
-  counts(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const r of this.s.counts.iterate(this.s.mark.get()) as Iterable<{ destinations: string; n: number }>)
-      for (const d of JSON.parse(r.destinations) as string[]) out.set(d, (out.get(d) ?? 0) + r.n);
-    return out;
+  /**
+   * Records not routed yet (id, destinations, message count), read before the queue is counted: the caller keeps
+   * those past the routed mark it read with the queue counts, so a record the router moves in between is counted
+   * once, in the queue (see SqliteStore.stats).
+   */
+  pendingRecords(): Array<{ id: number; destinations: string[]; n: number }> {
+    const rows = this.s.pending.all(this.s.mark.get()) as Array<{ id: number; destinations: string; n: number }>;
+    return rows.map((r) => ({ id: r.id, destinations: JSON.parse(r.destinations) as string[], n: r.n }));
   }
 
   /** Whether a message waits in the inbox for the destination (a scan: the inbox is small while routing keeps up). */

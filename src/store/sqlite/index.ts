@@ -321,12 +321,13 @@ class SqliteStore implements Store {
     const now = Date.now();
     const byDestination: StoreStats['byDestination'] = {};
     const get = (d: string) => (byDestination[d] ??= { queued: 0, leased: 0, retrying: 0, dead: 0, delivered: 0, filtered: 0 });
-    // Accepted, not routed yet: queued all the same. Counted first: what the router moves meanwhile is counted
-    // twice for a moment rather than not at all.
-    const waiting = this.inbox.counts();
-    const rows = await this.counts.count(now);
+    // Accepted, not routed yet: queued all the same. The inbox is read first and the queue's counts come with the
+    // routed mark of their own snapshot, so a record the router moves in between is counted once (in the queue),
+    // never twice and never in neither.
+    const pending = this.inbox.pendingRecords();
+    const { rows, routed } = await this.counts.count(now);
     for (const r of rows) Object.assign(get(r.destination), { queued: r.queued, leased: r.leased, retrying: r.retrying, dead: r.dead });
-    for (const [d, n] of waiting) get(d).queued += n;
+    for (const r of pending) if (r.id > routed) for (const d of r.destinations) get(d).queued += r.n;
     for (const r of this.db.prepare('SELECT destination, count, filtered FROM delivered').all() as any[])
       Object.assign(get(r.destination), { delivered: r.count, filtered: r.filtered });
     return { byDestination };

@@ -30,18 +30,27 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.file, { readonly: true, fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 const counts = db.prepare(workerData.sql);
+const routed = db.prepare('SELECT upto FROM inbox_routed').pluck();
+// One read transaction: the counts and the inbox mark they stand for come from the same snapshot.
+const read = db.transaction((now) => ({ rows: counts.all({ now }), routed: routed.get() ?? 0 }));
 parentPort.on('message', ({ id, now }) => {
   try {
-    parentPort.postMessage({ id, rows: counts.all({ now }) });
+    parentPort.postMessage({ id, ...read(now) });
   } catch (err) {
     parentPort.postMessage({ id, error: String((err && err.message) || err) });
   }
 });`;
 
+/** The queue's counts, and the inbox's routed mark in the same snapshot: inbox records past it are not in the rows. */
+export interface QueueCounted {
+  rows: QueueCountRow[];
+  routed: number;
+}
+
 export class QueueCounts {
   private worker?: Worker;
   private lastId = 0;
-  private readonly waiting = new Map<number, { resolve: (rows: QueueCountRow[]) => void; reject: (err: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (counted: QueueCounted) => void; reject: (err: Error) => void }>();
 
   constructor(private readonly file: string) {}
 
@@ -51,11 +60,11 @@ export class QueueCounts {
       workerData: { file: this.file, sql: QUEUE_COUNTS_SQL, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
     });
     worker.unref(); // never what keeps the process alive
-    worker.on('message', (m: { id: number; rows?: QueueCountRow[]; error?: string }) => {
+    worker.on('message', (m: { id: number; rows?: QueueCountRow[]; routed?: number; error?: string }) => {
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
       if (m.error) w?.reject(new Error(`counting the queue failed: ${m.error}`));
-      else w?.resolve(m.rows!);
+      else w?.resolve({ rows: m.rows!, routed: m.routed! });
     });
     worker.on('error', (err) => this.fail(err));
     worker.on('exit', () => ((this.worker = undefined), this.fail(new Error('the queue-counting thread stopped'))));
@@ -67,7 +76,7 @@ export class QueueCounts {
     this.waiting.clear();
   }
 
-  count(now: number): Promise<QueueCountRow[]> {
+  count(now: number): Promise<QueueCounted> {
     this.worker ??= this.start();
     const id = ++this.lastId;
     return new Promise((resolve, reject) => {
