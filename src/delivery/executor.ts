@@ -37,36 +37,84 @@ export function outcomeOf(err: unknown): OpOutcome {
 }
 
 export async function deliverWaves(waves: Batch[][], deps: ExecutorDeps): Promise<Outcomes> {
+  const { outcomes, jobs } = await startWaves(waves, deps);
+  await jobs;
+  return outcomes;
+}
+
+/**
+ * Send every wave; resolves once each batch has been answered or its bulk job created. `outcomes` then holds every
+ * operation but those of bulk jobs Klaviyo is still processing; theirs are added by the time `jobs` resolves.
+ */
+export async function startWaves(waves: Batch[][], deps: ExecutorDeps): Promise<{ outcomes: Outcomes; jobs: Promise<void> }> {
   const outcomes: Outcomes = new Map();
   // Order key → the Retry-After of the operation that holds it back (undefined: that one failed or must retry).
   const blocked = new Map<string, number | undefined>();
+  const hold = (item: PlannedOperation, o: OpOutcome) => {
+    if (o.status === 'delivered') return;
+    const after = o.status === 'retry' ? o.retryAfterMs : undefined;
+    for (const k of orderKeys(item)) blocked.set(k, blockedFor(blocked, k, after));
+  };
+  // Bulk jobs Klaviyo is still processing: order key → its job's operations and when their outcomes are known.
+  const jobs = new Map<string, Array<{ items: PlannedOperation[]; done: Promise<void> }>>();
+  const running: Promise<void>[] = [];
+  const send = async (batch: Batch): Promise<void> => {
+    const ready = batch.items.filter((i) => {
+      const behind = orderKeys(i).filter((k) => blocked.has(k));
+      if (!behind.length) return true;
+      outcomes.set(i, waiting(behind.map((k) => blocked.get(k))));
+      return false;
+    });
+    if (!ready.length) return;
+    const wait = deps.holdBack === false ? undefined : holdBack(batch, ready, deps);
+    if (wait !== undefined) {
+      const o: OpOutcome = { status: 'retry', error: `held back ${wait} ms to join a fuller bulk request`, retryAfterMs: wait };
+      ready.forEach((i) => outcomes.set(i, o));
+      return;
+    }
+    const sent = deliverBatch(ready, deps, outcomes);
+    running.push(sent.done);
+    await sent.ordered;
+    const inJob = ready.filter((i) => !outcomes.has(i));
+    const job = { items: inJob, done: sent.done };
+    if (inJob.length) for (const k of new Set(inJob.flatMap(orderKeys))) jobs.set(k, [...(jobs.get(k) ?? []), job]);
+  };
   for (const wave of waves) {
+    // The next wave goes once every batch of this one is in order: answered, or its bulk job created.
     await Promise.all(
       wave.map(async (batch) => {
-        const ready = batch.items.filter((i) => {
-          const behind = orderKeys(i).filter((k) => blocked.has(k));
-          if (!behind.length) return true;
-          outcomes.set(i, waiting(behind.map((k) => blocked.get(k))));
-          return false;
-        });
-        if (!ready.length) return;
-        const wait = deps.holdBack === false ? undefined : holdBack(batch, ready, deps);
-        if (wait !== undefined) {
-          const o: OpOutcome = { status: 'retry', error: `held back ${wait} ms to join a fuller bulk request`, retryAfterMs: wait };
-          ready.forEach((i) => outcomes.set(i, o));
-          return;
-        }
-        await deliverBatch(ready, deps, outcomes);
+        // Only an event that writes nothing but its identifiers may pass a job still running (docs/delivery.md): the
+        // rest of the batch goes in a request of its own once the jobs it waits for are done.
+        const behind = new Map(batch.items.map((i) => [i, passesJobs(i) ? [] : orderKeys(i).flatMap((k) => jobs.get(k) ?? [])]));
+        const later = batch.items.filter((i) => behind.get(i)!.length);
+        const now = later.length ? batch.items.filter((i) => !behind.get(i)!.length) : batch.items;
+        const waited = [...new Set(later.flatMap((i) => behind.get(i)!))];
+        await Promise.all([
+          now.length && send(later.length ? { ...batch, items: now } : batch),
+          waited.length &&
+            Promise.all(waited.map((j) => j.done)).then(() => {
+              for (const j of waited) for (const item of j.items) hold(item, outcomes.get(item)!);
+              return send({ ...batch, items: later });
+            }),
+        ]);
       }),
     );
-    for (const [item, o] of outcomes) {
-      if (o.status === 'delivered') continue;
-      const after = o.status === 'retry' ? o.retryAfterMs : undefined;
-      for (const k of orderKeys(item)) blocked.set(k, blockedFor(blocked, k, after));
-    }
+    // An operation whose job is still running has no outcome yet: it holds back only what may not pass a job.
+    for (const [item, o] of outcomes) hold(item, o);
   }
-  return outcomes;
+  return { outcomes, jobs: Promise.all(running).then(() => undefined) };
 }
+
+/**
+ * An event that carries nothing but its profile's identifiers writes no profile attribute, so it may be sent while an
+ * earlier bulk job of its profile is still running: the event creates or finds the profile by its identifiers itself.
+ */
+function passesJobs(item: PlannedOperation): boolean {
+  const op = item.op;
+  if (op.kind !== 'event.create' || op.patchProperties) return false;
+  return Object.keys(op.profile).every((k) => IDENTIFIERS.has(k));
+}
+const IDENTIFIERS = new Set(['id', 'email', 'phone_number', 'external_id', 'anonymous_id', '_kx']);
 
 /** A key held back twice waits for the longer Retry-After, and for a failure (undefined) over any Retry-After. */
 function blockedFor(blocked: Map<string, number | undefined>, key: string, after: number | undefined): number | undefined {
@@ -100,26 +148,41 @@ function holdBack(batch: Batch, items: PlannedOperation[], deps: ExecutorDeps): 
   return batch.remainder ? 0 : undefined;
 }
 
-async function deliverBatch(items: PlannedOperation[], deps: ExecutorDeps, out: Outcomes): Promise<void> {
+/**
+ * Send one batch. `ordered` resolves when later operations of its profiles may go: when Klaviyo has answered, or
+ * has created the bulk job that carries them (its kind calls `jobCreated`); `done` when every outcome is in `out`.
+ */
+function deliverBatch(items: PlannedOperation[], deps: ExecutorDeps, out: Outcomes): { ordered: Promise<void>; done: Promise<void> } {
+  let inOrder!: () => void;
+  const ordered = new Promise<void>((resolve) => (inOrder = resolve));
   const kind = kindOf(items[0].op);
   const ctx: SendContext = {
     transport: deps.onRequest ? observed(deps.transport, items, deps.onRequest) : deps.transport,
     lists: deps.lists,
     pollIntervalMs: deps.pollIntervalMs ?? 500,
     jobTimeoutMs: deps.jobTimeoutMs ?? 60_000,
+    jobCreated: inOrder,
   };
-  try {
-    const outcomes = await kind.send(items, ctx);
-    items.forEach((item, i) => out.set(item, outcomes[i]));
-  } catch (err) {
-    // A whole bulk request refused for its content: isolate the bad operations by sending them one by one.
-    if (err instanceof PermanentError && !(err instanceof AuthError) && items.length > 1 && kind.isolatesRefusals) {
-      await Promise.all(items.map((i) => deliverBatch([i], deps, out)));
-      return;
+  const done = (async () => {
+    try {
+      const outcomes = await kind.send(items, ctx);
+      items.forEach((item, i) => out.set(item, outcomes[i]));
+    } catch (err) {
+      // A whole bulk request refused for its content: isolate the bad operations by sending them one by one.
+      if (err instanceof PermanentError && !(err instanceof AuthError) && items.length > 1 && kind.isolatesRefusals) {
+        const each = items.map((i) => deliverBatch([i], deps, out));
+        await Promise.all(each.map((e) => e.ordered));
+        inOrder();
+        await Promise.all(each.map((e) => e.done));
+        return;
+      }
+      const o = outcomeOf(err);
+      items.forEach((i) => out.set(i, o));
+    } finally {
+      inOrder();
     }
-    const o = outcomeOf(err);
-    items.forEach((i) => out.set(i, o));
-  }
+  })();
+  return { ordered, done };
 }
 
 /** The transport, reporting each request with the operations of the batch it serves. */

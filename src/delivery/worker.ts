@@ -12,7 +12,7 @@ import type { PlannedOperation } from '../klaviyo/operations.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import { planWaves } from '../batcher/index.js';
 import { unshareIdentifiers } from '../batcher/shared-identifiers.js';
-import { deliverWaves, type OpOutcome } from './executor.js';
+import { startWaves, type OpOutcome } from './executor.js';
 import type { ListResolver } from './list-resolver.js';
 import { backoffMs } from '../klaviyo/backoff.js';
 import { ModelPlans, retlOf } from './model-plans.js';
@@ -200,12 +200,23 @@ export class DeliveryWorker {
     return [...this.leasedSeqs];
   }
 
-  /** Stop leasing; resolves when in-flight cycles have settled their messages. */
+  /** Stop leasing; resolves when in-flight cycles, and the bulk jobs they wait for, have settled their messages. */
   async stop(): Promise<void> {
     this.running = false;
     this.waiting.forEach((wake) => wake());
     await Promise.all(this.loops);
+    await Promise.all(this.awaitingJobs);
     this.loops = [];
+  }
+
+  /**
+   * Messages whose bulk jobs Klaviyo is still processing are settled off the loop, when the jobs are done: the loop
+   * leases the next messages meanwhile. Their lease is renewed until then, so their user's later messages wait.
+   */
+  private readonly awaitingJobs = new Set<Promise<void>>();
+  /** At most this many cycles' jobs in flight per worker; a loop waits for one to finish beyond it. */
+  private get maxAwaitingJobs(): number {
+    return this.o.options.concurrency * 16;
   }
 
   /** Ask idle loops to look for work now (after an enqueue). */
@@ -219,7 +230,7 @@ export class DeliveryWorker {
     while (this.running) {
       let n = 0;
       try {
-        n = await this.cycle();
+        n = await this.step();
         this.cycleSucceeded(n);
       } catch (err) {
         // A store that is down (or a full disk) fails every cycle: wait longer each time instead of spinning.
@@ -275,23 +286,48 @@ export class DeliveryWorker {
     });
   }
 
-  /** One lease → deliver → settle round. Returns how many messages it handled. */
+  /** One lease → deliver → settle round, bulk jobs included. Returns how many messages it handled. */
   async cycle(now = Date.now()): Promise<number> {
+    const n = await this.step(now);
+    await Promise.all(this.awaitingJobs);
+    return n;
+  }
+
+  /**
+   * What a loop does: lease, deliver, settle what is known; the messages of bulk jobs still running are settled off
+   * the loop (awaitingJobs). Returns how many messages it leased.
+   */
+  private async step(now = Date.now()): Promise<number> {
     const { store, options } = this.o;
     if (this.pausedState) {
       await this.recheckKey();
       if (this.pausedState) return 0;
     }
+    while (this.awaitingJobs.size >= this.maxAwaitingJobs) await Promise.race(this.awaitingJobs);
     const leased = await store.lease(this.o.name, { limit: options.batchSize, leaseMs: options.leaseMs, owner: this.o.owner, now });
     if (leased.length === 0) return 0;
-    const renewal = this.renewWhileInFlight(leased);
+    const inFlight = new Set(leased.map((m) => m.seq));
+    const renewal = this.renewWhileInFlight(inFlight);
     for (const m of leased) this.leasedSeqs.add(m.seq);
+    const done = (seqs: number[]) => {
+      for (const seq of seqs) inFlight.delete(seq), this.leasedSeqs.delete(seq);
+      if (!inFlight.size) renewal.stop();
+    };
+    let jobs: { settling: Promise<void> } | undefined;
     try {
       // The destination is read once, now: every message of this lease is planned under one configuration version.
-      await this.deliver(leased, this.destination, this.models);
+      jobs = await this.deliver(leased, this.destination, this.models, done);
     } finally {
-      renewal.stop();
-      for (const m of leased) this.leasedSeqs.delete(m.seq);
+      if (!jobs) done(leased.map((m) => m.seq));
+    }
+    if (jobs) {
+      const settling = jobs.settling
+        .catch((err) => this.o.logger?.error({ destination: this.o.name, err: String(err) }, 'could not settle messages after their bulk jobs'))
+        .finally(() => {
+          done([...inFlight]);
+          this.awaitingJobs.delete(settling);
+        });
+      this.awaitingJobs.add(settling);
     }
     return leased.length;
   }
@@ -301,10 +337,10 @@ export class DeliveryWorker {
    * lapsed lease would let another loop or worker take the messages and send them again. So the lease is renewed
    * every third of its length until the cycle has settled them.
    */
-  private renewWhileInFlight(leased: LeasedMessage[]): { stop: () => void } {
+  private renewWhileInFlight(inFlight: Set<number>): { stop: () => void } {
     const { store, options, owner } = this.o;
-    const seqs = leased.map((m) => m.seq);
     const timer = setInterval(() => {
+      const seqs = [...inFlight];
       store.renewLeases(seqs, owner, options.leaseMs).then(
         (held) => {
           if (held < seqs.length)
@@ -317,8 +353,16 @@ export class DeliveryWorker {
     return { stop: () => clearInterval(timer) };
   }
 
-  /** Plan, send and settle the leased messages. */
-  private async deliver(leased: LeasedMessage[], destination: CompiledDestination, models: ModelPlans): Promise<void> {
+  /**
+   * Plan, send and settle the leased messages. Those that carry a bulk job Klaviyo is still processing are settled
+   * when it is done: `settling` (undefined when none). `settled` is told of each seq once settled.
+   */
+  private async deliver(
+    leased: LeasedMessage[],
+    destination: CompiledDestination,
+    models: ModelPlans,
+    settled: (seqs: number[]) => void,
+  ): Promise<{ settling: Promise<void> } | undefined> {
     const planned: PlannedOperation[] = [];
     const opsOf = new Map<number, PlannedOperation[]>();
     const planErrors = new Map<number, { field: string; message: string } | null>();
@@ -357,16 +401,23 @@ export class DeliveryWorker {
         );
     }
 
-    const outcomes = sendable.length
-      ? await deliverWaves(planWaves(sendable), {
+    const { outcomes, jobs } = sendable.length
+      ? await startWaves(planWaves(sendable), {
           transport: this.transport,
           lists: this.o.lists,
           pollIntervalMs: this.o.pollIntervalMs,
           onRequest: this.o.activity && ((sent) => this.o.activity!.sent(this.o.name, sent)),
         })
-      : new Map<PlannedOperation, OpOutcome>();
+      : { outcomes: new Map<PlannedOperation, OpOutcome>(), jobs: undefined };
 
-    await this.settleAll(leased, opsOf, planErrors, outcomes);
+    // A message is settled as soon as all its operations' outcomes are known; one in a running bulk job, once it is done.
+    const known = (m: LeasedMessage) => (opsOf.get(m.seq) ?? []).every((op) => outcomes.has(op));
+    const now = leased.filter(known);
+    const later = leased.filter((m) => !known(m));
+    await this.settleAll(now, opsOf, planErrors, outcomes);
+    settled(now.map((m) => m.seq));
+    if (!later.length) return undefined;
+    return { settling: jobs!.then(() => this.settleAll(later, opsOf, planErrors, outcomes)) };
   }
 
   private async settleAll(

@@ -91,6 +91,8 @@ async function runImportJob(upserts: ProfileUpsert[], listId: string | undefined
   const { transport, pollIntervalMs, jobTimeoutMs } = ctx;
   const res = await transport.send(bulkImportProfiles(upserts, listId));
   const jobId: string | undefined = res.body?.data?.id;
+  // Created: Klaviyo takes later requests for these profiles after it, so they need not wait for the job to finish.
+  ctx.jobCreated?.();
   const out = delivered(upserts.length);
   if (!jobId) return out;
   // The request's profiles are the merged entries, in order: entry index → the upserts it carries.

@@ -24,6 +24,11 @@ export interface SendContext {
   pollIntervalMs: number;
   /** Bulk import jobs: stop polling (and count the job accepted) after this long. */
   jobTimeoutMs: number;
+  /**
+   * A kind calls this once Klaviyo has created the bulk job that carries the group, before polling it: from then on
+   * later operations of the same profiles may be sent (docs/delivery.md, ordering). Without it, they wait for send.
+   */
+  jobCreated?: () => void;
 }
 
 export interface OperationKindModule<K extends OperationKind = OperationKind> {

@@ -251,3 +251,52 @@ describe('deliverWaves: how long held-back operations wait, over several waves',
     expect(outcomes.get(two[0])).toMatchObject({ status: 'delivered', note: expect.stringMatching(/still \w+ after 100 ms$/) });
   });
 });
+
+describe('deliverWaves: events do not wait for a profile import job to finish, only for it to be created', () => {
+  const importOf = (email: string, messageId: string): PlannedOperation => ({
+    messageId,
+    action: 'identify',
+    op: { kind: 'profile.upsert', profile: { email, first_name: 'New' } },
+  });
+  const eventOf = (profile: Record<string, string>, messageId: string): PlannedOperation => ({
+    messageId,
+    action: 'trackEvent',
+    op: { kind: 'event.create', metric: 'Viewed', properties: {}, uniqueId: messageId, profile },
+  });
+
+  /** What reached Klaviyo, in order, and when the import job was first seen complete. */
+  async function run(planned: PlannedOperation[]) {
+    const emu = await startEmulator({ rateLimits: false, jobDelayMs: 1500 });
+    const client = new KlaviyoClient({ apiKey: 'pk_test', baseUrl: emu.url });
+    closers.push(
+      () => client.close(),
+      () => emu.close(),
+    );
+    const log: string[] = [];
+    const transport: KlaviyoTransport = {
+      async send(r, o) {
+        const res = await client.send(r, o);
+        const status = res.body?.data?.attributes?.status;
+        log.push(r.endpoint === 'getBulkImportJob' ? `job ${status}` : (r.endpoint ?? r.path));
+        return res;
+      },
+    };
+    const outcomes = await deliverWaves(planWaves(planned), { transport, lists: new ListResolver(client), pollIntervalMs: 100, holdBack: false });
+    return { log, outcomes, complete: log.indexOf('job complete') };
+  }
+
+  it('an event carrying only identifiers goes while the job runs; one that writes profile attributes waits for it', async () => {
+    const planned = [
+      importOf('a@x.co', 'i1'),
+      importOf('b@x.co', 'i2'),
+      eventOf({ email: 'a@x.co' }, 't1'),
+      eventOf({ email: 'b@x.co', first_name: 'Old' }, 't2'),
+    ];
+    const { log, outcomes, complete } = await run(planned);
+    expect(complete).toBeGreaterThan(0);
+    const sentBeforeComplete = log.slice(0, complete);
+    expect(sentBeforeComplete.filter((e) => /event/i.test(e))).toHaveLength(1); // t1 only: t2 writes first_name
+    expect(log.slice(complete).filter((e) => /event/i.test(e))).toHaveLength(1);
+    expect(planned.every((p) => outcomes.get(p)?.status === 'delivered')).toBe(true);
+  });
+});

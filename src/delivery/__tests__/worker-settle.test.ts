@@ -623,3 +623,52 @@ describe('the loops', () => {
     expect(await t.state('m2')).toMatchObject({ state: 'queued' });
   });
 });
+
+describe('bulk jobs off the delivery loop', () => {
+  it('a profile import job Klaviyo is still processing holds neither the loop nor the events leased with it', async () => {
+    const emu = await startEmulator({ rateLimits: false, jobDelayMs: 3000 });
+    const client = new KlaviyoClient({ apiKey: 'pk_test', baseUrl: emu.url });
+    closers.push(
+      () => client.close(),
+      () => emu.close(),
+    );
+    // One loop: had the job held it, nothing else could go until the job was done.
+    const t = await setup({ transport: client, delivery: { concurrency: 1 } });
+    const identify = (u: string) => ({ type: 'identify', messageId: `i-${u}`, userId: u, traits: { email: `${u}@x.co`, plan: 'pro' } });
+    const track = (u: string) => ({
+      type: 'track',
+      messageId: `t-${u}`,
+      userId: u,
+      event: 'Viewed',
+      properties: {},
+      context: { traits: { email: `${u}@x.co` } },
+    });
+    await t.enqueue(identify('a'), identify('b'), track('c'));
+    t.worker.start();
+    closers.push(() => t.worker.stop());
+    await until(
+      async () => emu.snapshot().events.length,
+      (n) => n === 1,
+    );
+    expect(emu.snapshot().jobs).toHaveLength(1);
+    await until(
+      async () => t.outcome('t-c')?.status,
+      (s) => s === 'delivered',
+    );
+    expect(t.outcome('i-a')?.status).not.toBe('delivered'); // its job is still running
+    // Leased in the same cycle as the job, and later: both go while the job runs.
+    await t.enqueue(track('d'));
+    t.worker.poke();
+    await until(
+      async () => emu.snapshot().events.length,
+      (n) => n === 2,
+    );
+    expect(t.outcome('i-a')?.status).not.toBe('delivered');
+    await until(
+      async () => t.outcome('i-b')?.status,
+      (s) => s === 'delivered',
+    );
+    expect(t.outcome('i-a')?.status).toBe('delivered');
+    expect(emu.snapshot().jobs).toHaveLength(1);
+  });
+});
