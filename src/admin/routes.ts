@@ -13,6 +13,7 @@ import { compileDestination, type CompiledDestination } from '../destination/ind
 import { previewMessage, type MessagePreview } from '../preview/index.js';
 import { statusReport } from '../store/status.js';
 import { HttpError } from '../http/errors.js';
+import { z } from 'zod';
 import { buildOverview, type PacingView } from './overview.js';
 import { EventStreamHub } from './event-stream.js';
 import {
@@ -43,6 +44,10 @@ export interface RunningView {
   compiled: ReadonlyMap<string, CompiledDestination>;
   writeKeys: Record<string, string>;
 }
+
+/** At most this many of a destination's dead letters are planned again per call (the newest). */
+const MAX_FIXABLE = 1000;
+const fixableBody = z.object({ destination: z.string({ error: 'name the destination: ?destination=klaviyo' }).min(1) });
 
 export interface AdminDeps {
   token: string;
@@ -162,6 +167,27 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   };
   app.post('/dead-letters/replay', async (req) => deps.store.replay(select(req)));
   app.post('/dead-letters/discard', async (req) => ({ discarded: await deps.store.discard(select(req)) }));
+
+  // The dead letters a configuration change fixes: planned again with the destination as it runs now, those whose
+  // every action now plans without error (docs/admin-api.md). Counted first, then replayed exactly.
+  const fixable = async (destination: unknown) => {
+    const name = parseInput(fixableBody, { destination }, 'query').destination;
+    const dest = deps.current().compiled.get(name);
+    if (!dest) throw new HttpError(400, `no destination named "${name}" (configured: ${[...deps.current().compiled.keys()].join(', ')})`);
+    const dead = await deps.store.listDeadLetters({ destination: name, limit: MAX_FIXABLE });
+    const seqs: number[] = [];
+    for (const d of dead) {
+      const p = await previewMessage(dest, d.payload);
+      if (!p.error && p.actions.length > 0 && p.actions.every((a) => !a.error)) seqs.push(d.seq);
+    }
+    return { destination: name, deadLetters: dead.length, fixable: seqs.length, seqs };
+  };
+  app.get('/dead-letters/fixable', async (req) => fixable((req.query as { destination?: unknown }).destination));
+  app.post('/dead-letters/replay-fixable', async (req) => {
+    const f = await fixable((req.body as { destination?: unknown } | undefined)?.destination);
+    const result = f.seqs.length ? await deps.store.replay({ seqs: f.seqs }) : { replayed: 0, dropped: 0 };
+    return { destination: f.destination, fixable: f.fixable, ...result };
+  });
 
   app.post('/preview', async (req) => {
     const b = parseInput(previewBody, req.body, 'body');
