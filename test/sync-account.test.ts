@@ -70,6 +70,9 @@ describe('sync state belongs to an account', () => {
       expect(await sync(flags(dataDir, source))).toBe(0);
       const state = (await (await fetch(`${start.emulatorUrl}/__emulator/state`)).json()) as any;
       expect(emails(state)).toEqual(EMAILS);
+      // The sync ran its own configuration (no flushIntervalMs): it stored no version, so start still runs its own.
+      expect(await start.store.configVersions.latestVersion()).toBe(1);
+      expect(start.config.current.config.destinations[0].delivery.flushIntervalMs).toBe(10);
       await expect(sync(flags(dataDir, source, { apiKey: 'pk_real_account', klaviyoUrl: 'http://127.0.0.1:9' }))).rejects.toThrow(
         /start \(pid \d+, .*\) is running on the data dir .* delivers destination "klaviyo" to its built-in emulator; .* run sync without --api-key \/ KLAVIYO_API_KEY/,
       );

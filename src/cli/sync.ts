@@ -165,7 +165,7 @@ export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number>
           `${emulatorUrl ? ` (that of the start running there, ${emulatorUrl})` : ''}; what it records as synced counts for that emulator only\n`,
       );
   // Dry runs only read; real runs deliver through this process's own workers (the same path as `start`).
-  const service = f.dryRun ? undefined : await startService({ ...config, port: 0, role: 'worker' }, logger, { shared: true, emulatorUrl });
+  const service = f.dryRun ? undefined : await startService({ ...config, port: 0, role: 'worker' }, logger, { shared: true, emulatorUrl, pinnedConfig: true });
   const store = service?.store ?? (await openStore(config.store, config.dataDir));
   if (!service) await store.migrate();
   // Each destination's settings with its preset's (defaultCountry…): the run plans its changes with them to tell what planning drops.

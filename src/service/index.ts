@@ -91,6 +91,8 @@ export async function startService(
     configPollMs?: number;
     /** Deliver keyless destinations to this running emulator (a `start`'s on the same data dir) instead of starting one. */
     emulatorUrl?: string;
+    /** Run `config` as given: store no configuration version and follow none (a `sync` run; see LiveConfigOptions). */
+    pinnedConfig?: boolean;
   } = {},
 ): Promise<RunningService> {
   const store = opts.store ?? (await openStore(config.store, config.dataDir));
@@ -310,7 +312,14 @@ export async function startService(
     sources = await sourcesOf(c);
     if (recorded) record();
   };
-  const live = new LiveConfig({ store, base: opts.source?.document ?? config, overrides: opts.source?.overrides ?? {}, logger, activate });
+  const live = new LiveConfig({
+    store,
+    base: opts.source?.document ?? config,
+    overrides: opts.source?.overrides ?? {},
+    logger,
+    activate,
+    pinned: opts.pinnedConfig,
+  });
   await live.boot();
 
   // Accepted messages become leaseable once the store's router has moved them into the queue.

@@ -44,6 +44,11 @@ export interface LiveConfigOptions {
   base: unknown;
   overrides: ConfigOverrides;
   logger: LiveConfigLogger;
+  /**
+   * Run `base` as given, storing no version and following none: a process that only helps for a while (a `sync`
+   * run beside `start`) must not replace, or be replaced by, the configuration the service runs.
+   */
+  pinned?: boolean;
   /** Make `next` the running version (workers, sources); `prev` is undefined at start. */
   activate(next: RunningConfig, prev: RunningConfig | undefined): Promise<void>;
 }
@@ -83,6 +88,10 @@ export class LiveConfig implements ConfigEditor {
   async boot(): Promise<RunningConfig> {
     const fileDoc = sharedPart(this.o.base);
     const fromFile = this.prepare(fileDoc); // an invalid file stops the start, as before
+    if (this.o.pinned) {
+      await this.activate({ version: 0, at: Date.now(), author: 'file', document: fileDoc, ...fromFile });
+      return this.current;
+    }
     const versions = this.o.store.configVersions;
     const hash = fileHash(fileDoc);
     for (let tries = 0; tries < 5; tries++) {
@@ -118,6 +127,7 @@ export class LiveConfig implements ConfigEditor {
    */
   change(edit: (current: SharedDocument) => SharedDocument, author: string, opts: { basedOn?: number; dryRun?: boolean } = {}): Promise<ApplyResult> {
     return this.serial(async () => {
+      if (this.o.pinned) throw new ConfigConflictError('this process runs its own configuration for a while (a sync run): change the service’s instead');
       if (author !== 'file' && this.current.config.configEdits === 'file')
         throw new ConfigConflictError('this service takes its configuration from its file only (configEdits: "file"): edit the file, then send SIGHUP');
       for (let tries = 0; ; tries++) {
@@ -159,6 +169,7 @@ export class LiveConfig implements ConfigEditor {
 
   /** Poll the store for versions applied by other processes and run them within `everyMs`. */
   follow(everyMs: number): void {
+    if (this.o.pinned) return;
     this.follower ??= setInterval(() => {
       this.serial(() => this.catchUp()).catch((err) => this.o.logger.warn({ err: String(err) }, 'could not check the store for a new configuration'));
     }, everyMs);
