@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { purgeExpired } from '../src/privacy/retention.js';
 import { openStore } from '../src/store/open.js';
-import { statusReport } from '../src/store/status.js';
+import { formatStatus, statusReport } from '../src/store/status.js';
 import type { Store } from '../src/store/types.js';
 
 const DAY = 24 * 3600_000;
@@ -26,7 +26,7 @@ afterAll(async () => {
 describe('retention', () => {
   it('keeps dead letters 30 days by default, then the purge deletes them; status names the oldest', async () => {
     const config = parseConfig({});
-    expect(config.retention).toEqual({ deadLetterDays: 30, throughputHours: 48 });
+    expect(config.retention).toEqual({ deadLetterDays: 30, throughputHours: 48, deletedRowDays: 30 });
     expect(() => parseConfig({ retention: { deadLetterDays: -1 } })).toThrow(/retention\.deadLetterDays/);
     await store.enqueue('k', [{ messageId: 'd1', partitionKey: 'p', payload: { userId: 'u', note: 'private' } }]);
     const [m] = await store.lease('k', { limit: 1, leaseMs: 60_000, owner: 'w' });
@@ -39,5 +39,19 @@ describe('retention', () => {
     expect(await purgeExpired(store.privacy, config.retention, died + 30 * DAY + 1)).toMatchObject({ deadLetters: 1 });
     expect(await store.listDeadLetters()).toEqual([]);
     expect((await statusReport(store)).oldest.deadLetter).toBeUndefined();
+  });
+
+  it('keeps the sync snapshot deleted rows 30 days by default from when they were found gone; status names the oldest', async () => {
+    const config = parseConfig({});
+    await store.snapshots.pending('customers', 'run-1', [{ pk: 'c1', hash: 'h', messageId: 's1', row: JSON.stringify({ email: 'c1@example.com' }) }]);
+    await store.snapshots.settle('customers', 'k');
+    await store.snapshots.pending('customers', 'run-2', [{ pk: 'c1', hash: 'deleted', messageId: 's1-deleted' }]);
+    const report = await statusReport(store);
+    const found = Date.parse(report.oldest.deletedRow!);
+    expect(formatStatus(report)).toContain(`oldest deleted sync row kept: ${report.oldest.deletedRow}`);
+    expect(await purgeExpired(store.privacy, config.retention, found + 29 * DAY)).toMatchObject({ deletedRows: 0 });
+    expect(await purgeExpired(store.privacy, config.retention, found + 30 * DAY + 1)).toMatchObject({ deletedRows: 1 });
+    expect((await store.snapshots.get('customers', ['c1'])).size).toBe(0);
+    expect((await statusReport(store)).oldest.deletedRow).toBeUndefined();
   });
 });

@@ -228,6 +228,11 @@ export const retentionSchema = z
     deadLetterDays: z.number().min(0.01).max(3650).default(30),
     /** Per-minute throughput counts (no personal data; the charts read at most 48 hours). */
     throughputHours: z.number().min(1).max(48).default(48),
+    /**
+     * Sync snapshot rows gone from their source, kept (with the row's data) for models that act on deletions until
+     * the deletion is delivered: deleted this long after the row was found gone, delivered or not.
+     */
+    deletedRowDays: z.number().min(0.01).max(3650).default(30),
   })
   .strict();
 

@@ -43,7 +43,7 @@ async function pauseOf(store: Store, destination: string): Promise<DestinationSt
 export interface StatusReport {
   destinations: Record<string, DestinationStatus>;
   /** The oldest item kept of each kind that has a retention limit (ISO times; absent when there is none). */
-  oldest: { deadLetter?: string; throughput?: string };
+  oldest: { deadLetter?: string; throughput?: string; deletedRow?: string };
 }
 
 export async function statusReport(store: Store, now = Date.now(), minutes?: MinuteCounts[]): Promise<StatusReport> {
@@ -81,6 +81,7 @@ export async function statusReport(store: Store, now = Date.now(), minutes?: Min
   const oldest: StatusReport['oldest'] = {};
   if (o.deadLetter !== undefined) oldest.deadLetter = new Date(o.deadLetter).toISOString();
   if (o.throughput !== undefined) oldest.throughput = new Date(o.throughput).toISOString();
+  if (o.deletedRow !== undefined) oldest.deletedRow = new Date(o.deletedRow).toISOString();
   return { destinations, oldest };
 }
 
@@ -90,7 +91,12 @@ export async function statusReport(store: Store, now = Date.now(), minutes?: Min
  */
 export function formatStatus(report: StatusReport): string {
   const rows = Object.entries(report.destinations);
-  if (!rows.length) return 'no messages yet\n';
+  const kept = [
+    ...(report.oldest.deadLetter ? [`oldest dead letter: ${report.oldest.deadLetter}`] : []),
+    ...(report.oldest.throughput ? [`oldest throughput minute: ${report.oldest.throughput}`] : []),
+    ...(report.oldest.deletedRow ? [`oldest deleted sync row kept: ${report.oldest.deletedRow}`] : []),
+  ];
+  if (!rows.length) return ['no messages yet', ...kept].join('\n') + '\n';
   const head = [
     'destination',
     'queued',
@@ -124,9 +130,6 @@ export function formatStatus(report: StatusReport): string {
         `${name}: ${s.identityConflicts!.count} update(s) delivered around an identity ` +
         `conflict; last (${s.identityConflicts!.last.messageId}): ${s.identityConflicts!.last.note}`,
     );
-  const kept = [
-    ...(report.oldest.deadLetter ? [`oldest dead letter: ${report.oldest.deadLetter}`] : []),
-    ...(report.oldest.throughput ? [`oldest throughput minute: ${report.oldest.throughput}`] : []),
-  ];
+
   return [line(head), ...body.map(line), ...pauses, ...conflicts, ...kept].join('\n') + '\n';
 }

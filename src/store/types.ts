@@ -187,10 +187,31 @@ export interface PrivacyStore {
   purgeMessages(names: (payload: unknown) => boolean): Promise<{ queued: number; dead: number }>;
   /** Deletes sync snapshot rows (every model) whose key or kept row `names` is true of. */
   purgeSyncRows(names: (value: unknown) => boolean): Promise<number>;
-  /** Retention: deletes dead letters dead before `deadBefore` and throughput minutes before `throughputBefore` (epoch ms). */
-  purgeExpired(limits: { deadBefore: number; throughputBefore: number }): Promise<{ deadLetters: number; throughputMinutes: number }>;
-  /** When the oldest dead letter died and the oldest throughput minute began (epoch ms), for `status`. */
-  oldest(): Promise<{ deadLetter?: number; throughput?: number }>;
+  /** Retention: deletes what expired before these times (epoch ms). */
+  purgeExpired(limits: ExpiryLimits): Promise<ExpiredCounts>;
+  /** When the oldest dead letter died, the oldest throughput minute began, the oldest kept deleted row was found gone (epoch ms), for `status`. */
+  oldest(): Promise<OldestKept>;
+}
+
+export interface ExpiryLimits {
+  /** Dead letters that died before this. */
+  deadBefore: number;
+  /** Throughput minutes that began before this. */
+  throughputBefore: number;
+  /** Sync snapshot rows found gone from their source before this (kept for models acting on deletions); absent: none. */
+  deletedRowsBefore?: number;
+}
+
+export interface ExpiredCounts {
+  deadLetters: number;
+  throughputMinutes: number;
+  deletedRows: number;
+}
+
+export interface OldestKept {
+  deadLetter?: number;
+  throughput?: number;
+  deletedRow?: number;
 }
 
 export interface ReplayResult {

@@ -326,10 +326,45 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     const oldest = await store.privacy.oldest();
     expect(oldest.deadLetter).toBeLessThan(cut);
     expect(oldest.throughput).toBeLessThanOrEqual(Date.now());
-    expect(await store.privacy.purgeExpired({ deadBefore: cut, throughputBefore: 0 })).toEqual({ deadLetters: 1, throughputMinutes: 0 });
+    expect(await store.privacy.purgeExpired({ deadBefore: cut, throughputBefore: 0 })).toEqual({ deadLetters: 1, throughputMinutes: 0, deletedRows: 0 });
     expect(ids(await store.listDeadLetters())).toEqual(['b1']);
     expect((await store.privacy.purgeExpired({ deadBefore: 0, throughputBefore: Date.now() + 60_000 })).throughputMinutes).toBeGreaterThan(0);
     expect((await store.privacy.oldest()).throughput).toBeUndefined();
+  });
+
+  it('privacy: deleted rows kept in a sync snapshot expire from when they were found gone; seen again, they are kept', async () => {
+    // Delivered rows with their data kept (a model acting on deletions).
+    await store.snapshots.pending('model', 'run-1', [
+      { pk: 'k1', hash: 'h1', messageId: 'a1', row: JSON.stringify({ email: 'one@example.com' }) },
+      { pk: 'k2', hash: 'h2', messageId: 'a2', row: JSON.stringify({ email: 'two@example.com' }) },
+      { pk: 'k3', hash: 'h3', messageId: 'a3', row: JSON.stringify({ email: 'three@example.com' }) },
+    ]);
+    await store.snapshots.settle('model', 'k'); // none of their messages is queued: delivered
+    expect((await store.privacy.oldest()).deletedRow).toBeUndefined();
+    // k1 and k2 are gone from the source: their deletions are queued (and fail: still kept, with their data).
+    const before = Date.now();
+    await store.snapshots.pending('model', 'run-2', [
+      { pk: 'k1', hash: 'deleted', messageId: 'd1' },
+      { pk: 'k2', hash: 'deleted', messageId: 'd2' },
+    ]);
+    const found = (await store.privacy.oldest()).deletedRow!;
+    expect(found).toBeGreaterThanOrEqual(before - 1000);
+    expect(found).toBeLessThanOrEqual(Date.now() + 1000);
+    // Recorded again by a later run: the time it was first found gone stays.
+    await sleep(20);
+    await store.snapshots.pending('model', 'run-3', [{ pk: 'k1', hash: 'deleted', messageId: 'd1b' }]);
+    expect((await store.privacy.oldest()).deletedRow).toBe(found);
+    // k2 is back in the source, unchanged: kept, no longer a deleted row.
+    await store.snapshots.seen('model', 'run-3', ['k2']);
+    const limits = { deadBefore: 0, throughputBefore: 0 };
+    expect((await store.privacy.purgeExpired({ ...limits, deletedRowsBefore: found })).deletedRows).toBe(0);
+    expect((await store.privacy.purgeExpired({ ...limits, deletedRowsBefore: found + 1 })).deletedRows).toBe(1);
+    expect([...(await store.snapshots.get('model', ['k1', 'k2', 'k3'])).keys()].sort()).toEqual(['k2', 'k3']);
+    expect(await store.privacy.oldest()).toEqual({});
+    // Without a limit, none is purged.
+    await store.snapshots.pending('model', 'run-4', [{ pk: 'k3', hash: 'deleted', messageId: 'd3' }]);
+    expect((await store.privacy.purgeExpired(limits)).deletedRows).toBe(0);
+    expect((await store.privacy.oldest()).deletedRow).toBeDefined();
   });
 
   it('settles a sync snapshot from the queue: delivered → synced, dead → sent again next run, the rest pending', async () => {

@@ -1,7 +1,7 @@
 /** Deletion purges, suppressions and retention on Postgres (the contract: PrivacyStore in ../types.ts). */
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import type { PrivacyStore } from '../types.js';
+import type { ExpiredCounts, ExpiryLimits, OldestKept, PrivacyStore } from '../types.js';
 import { PURGE_CHUNK, SALT_KEY, SUPPRESSED_PREFIX, parsedOrText } from '../privacy-rows.js';
 
 export class PostgresPrivacy implements PrivacyStore {
@@ -62,17 +62,23 @@ export class PostgresPrivacy implements PrivacyStore {
     }
   }
 
-  async purgeExpired(limits: { deadBefore: number; throughputBefore: number }): Promise<{ deadLetters: number; throughputMinutes: number }> {
+  async purgeExpired(limits: ExpiryLimits): Promise<ExpiredCounts> {
     const dead = await this.pool.query(`DELETE FROM queue WHERE state = 'dead' AND dead_at < $1`, [limits.deadBefore]);
     const minutes = await this.pool.query('DELETE FROM throughput WHERE minute < $1', [Math.floor(limits.throughputBefore / 60_000)]);
-    return { deadLetters: dead.rowCount ?? 0, throughputMinutes: minutes.rowCount ?? 0 };
+    const rows = await this.pool.query('DELETE FROM sync_rows WHERE deleted_at < $1', [limits.deletedRowsBefore ?? 0]);
+    return { deadLetters: dead.rowCount ?? 0, throughputMinutes: minutes.rowCount ?? 0, deletedRows: rows.rowCount ?? 0 };
   }
 
-  async oldest(): Promise<{ deadLetter?: number; throughput?: number }> {
+  async oldest(): Promise<OldestKept> {
     const { rows } = await this.pool.query(
-      `SELECT (SELECT min(dead_at) FROM queue WHERE state = 'dead')::float8 AS dead, (SELECT min(minute) FROM throughput)::float8 AS minute`,
+      `SELECT (SELECT min(dead_at) FROM queue WHERE state = 'dead')::float8 AS dead, (SELECT min(minute) FROM throughput)::float8 AS minute,
+              (SELECT min(deleted_at) FROM sync_rows)::float8 AS deleted`,
     );
-    const { dead, minute } = rows[0];
-    return { ...(dead !== null ? { deadLetter: dead } : {}), ...(minute !== null ? { throughput: minute * 60_000 } : {}) };
+    const { dead, minute, deleted } = rows[0];
+    return {
+      ...(dead !== null ? { deadLetter: dead } : {}),
+      ...(minute !== null ? { throughput: minute * 60_000 } : {}),
+      ...(deleted !== null ? { deletedRow: deleted } : {}),
+    };
   }
 }

@@ -40,17 +40,20 @@ export class PostgresSnapshots implements Snapshots {
         runId,
         pks,
       ]);
-    else await this.pool.query('UPDATE sync_rows SET seen_run = $1 WHERE model = $2 AND pk = ANY($3::text[])', [runId, model, pks]);
+    // In the source again: no longer a deleted row kept (retention).
+    else await this.pool.query('UPDATE sync_rows SET seen_run = $1, deleted_at = NULL WHERE model = $2 AND pk = ANY($3::text[])', [runId, model, pks]);
   }
 
   async pending(model: string, runId: string, changes: SnapshotChange[]): Promise<void> {
     if (!changes.length) return;
     await this.pool.query(
-      `INSERT INTO sync_rows (model, pk, pending_hash, pending_id, pending_after, pending_row, seen_run)
-       SELECT $1, c.pk, c.hash, c.id, c.after, c.row, $2
+      // A deletion records when the row was first found gone (retention.deletedRowDays counts from then); any other change clears it.
+      `INSERT INTO sync_rows (model, pk, pending_hash, pending_id, pending_after, pending_row, seen_run, deleted_at)
+       SELECT $1, c.pk, c.hash, c.id, c.after, c.row, $2, CASE WHEN c.hash = 'deleted' THEN kd_now_ms() END
          FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[]) AS c(pk, hash, id, after, row)
        ON CONFLICT (model, pk) DO UPDATE SET pending_hash = excluded.pending_hash, pending_id = excluded.pending_id,
-         pending_after = excluded.pending_after, pending_row = excluded.pending_row, seen_run = excluded.seen_run`,
+         pending_after = excluded.pending_after, pending_row = excluded.pending_row, seen_run = excluded.seen_run,
+         deleted_at = CASE WHEN excluded.deleted_at IS NULL THEN NULL ELSE coalesce(sync_rows.deleted_at, excluded.deleted_at) END`,
       [
         model,
         runId,

@@ -1,7 +1,7 @@
 /** Deletion purges, suppressions and retention on the embedded store (the contract: PrivacyStore in ../types.ts). */
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { PrivacyStore } from '../types.js';
+import type { ExpiredCounts, ExpiryLimits, OldestKept, PrivacyStore } from '../types.js';
 import { PURGE_CHUNK, SALT_KEY, SUPPRESSED_PREFIX, parsedOrText } from '../privacy-rows.js';
 
 export class SqlitePrivacy implements PrivacyStore {
@@ -83,15 +83,21 @@ export class SqlitePrivacy implements PrivacyStore {
     }
   }
 
-  async purgeExpired(limits: { deadBefore: number; throughputBefore: number }): Promise<{ deadLetters: number; throughputMinutes: number }> {
+  async purgeExpired(limits: ExpiryLimits): Promise<ExpiredCounts> {
     const deadLetters = this.db.prepare(`DELETE FROM queue WHERE state = 'dead' AND dead_at < ?`).run(limits.deadBefore).changes;
     const throughputMinutes = this.db.prepare('DELETE FROM throughput WHERE minute < ?').run(Math.floor(limits.throughputBefore / 60_000)).changes;
-    return { deadLetters, throughputMinutes };
+    const deletedRows = this.db.prepare('DELETE FROM sync_rows WHERE deleted_at < ?').run(limits.deletedRowsBefore ?? 0).changes;
+    return { deadLetters, throughputMinutes, deletedRows };
   }
 
-  async oldest(): Promise<{ deadLetter?: number; throughput?: number }> {
+  async oldest(): Promise<OldestKept> {
     const dead = this.db.prepare(`SELECT min(dead_at) AS at FROM queue WHERE state = 'dead'`).get() as { at: number | null };
     const minute = this.db.prepare('SELECT min(minute) AS m FROM throughput').get() as { m: number | null };
-    return { ...(dead.at !== null ? { deadLetter: dead.at } : {}), ...(minute.m !== null ? { throughput: minute.m * 60_000 } : {}) };
+    const deleted = this.db.prepare('SELECT min(deleted_at) AS at FROM sync_rows').get() as { at: number | null };
+    return {
+      ...(dead.at !== null ? { deadLetter: dead.at } : {}),
+      ...(minute.m !== null ? { throughput: minute.m * 60_000 } : {}),
+      ...(deleted.at !== null ? { deletedRow: deleted.at } : {}),
+    };
   }
 }

@@ -112,4 +112,11 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE TABLE config_versions (version INTEGER PRIMARY KEY, at INTEGER NOT NULL, author TEXT NOT NULL, config TEXT NOT NULL, diff TEXT NOT NULL);
     `,
   },
+  {
+    version: 10,
+    sql: `
+      -- When a kept row was found gone from the source (its deletion recorded): retention.deletedRowDays counts from it.
+      ALTER TABLE sync_rows ADD COLUMN deleted_at INTEGER;
+    `,
+  },
 ];

@@ -62,17 +62,25 @@ export class SqliteSnapshots implements Snapshots {
       this.db.transaction(() => pks.forEach((pk) => stmt.run(runId, pk, now))).immediate();
       return;
     }
-    const stmt = this.db.prepare('UPDATE sync_rows SET seen_run = ? WHERE model = ? AND pk = ?');
+    // In the source again: no longer a deleted row kept (retention).
+    const stmt = this.db.prepare('UPDATE sync_rows SET seen_run = ?, deleted_at = NULL WHERE model = ? AND pk = ?');
     this.db.transaction(() => pks.forEach((pk) => stmt.run(runId, model, pk))).immediate();
   }
 
   async pending(model: string, runId: string, changes: SnapshotChange[]): Promise<void> {
     const stmt = this.db.prepare(
-      `INSERT INTO sync_rows (model, pk, pending_hash, pending_id, pending_after, pending_row, seen_run) VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO sync_rows (model, pk, pending_hash, pending_id, pending_after, pending_row, seen_run, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (model, pk) DO UPDATE SET pending_hash = excluded.pending_hash, pending_id = excluded.pending_id,
-         pending_after = excluded.pending_after, pending_row = excluded.pending_row, seen_run = excluded.seen_run`,
+         pending_after = excluded.pending_after, pending_row = excluded.pending_row, seen_run = excluded.seen_run,
+         deleted_at = CASE WHEN excluded.deleted_at IS NULL THEN NULL ELSE coalesce(sync_rows.deleted_at, excluded.deleted_at) END`,
     );
-    this.db.transaction(() => changes.forEach((c) => stmt.run(model, c.pk, c.hash, c.messageId, c.after ?? null, c.row ?? null, runId))).immediate();
+    // A deletion records when the row was first found gone (retention.deletedRowDays counts from then); any other change clears it.
+    const now = Date.now();
+    this.db
+      .transaction(() =>
+        changes.forEach((c) => stmt.run(model, c.pk, c.hash, c.messageId, c.after ?? null, c.row ?? null, runId, c.hash === 'deleted' ? now : null)),
+      )
+      .immediate();
   }
 
   private unseenWhere(dryRun: boolean): string {
