@@ -85,7 +85,12 @@ export async function startWaves(waves: Batch[][], deps: ExecutorDeps): Promise<
       wave.map(async (batch) => {
         // Only an event that writes nothing but its identifiers may pass a job still running (docs/delivery.md): the
         // rest of the batch goes in a request of its own once the jobs it waits for are done.
-        const behind = new Map(batch.items.map((i) => [i, passesJobs(i) ? [] : orderKeys(i).flatMap((k) => jobs.get(k) ?? [])]));
+        const behind = new Map(
+          batch.items.map((i) => {
+            const running = orderKeys(i).flatMap((k) => jobs.get(k) ?? []);
+            return [i, passesJobs(i, running) ? [] : running];
+          }),
+        );
         const later = batch.items.filter((i) => behind.get(i)!.length);
         const now = later.length ? batch.items.filter((i) => !behind.get(i)!.length) : batch.items;
         const waited = [...new Set(later.flatMap((i) => behind.get(i)!))];
@@ -108,11 +113,21 @@ export async function startWaves(waves: Batch[][], deps: ExecutorDeps): Promise<
 /**
  * An event that carries nothing but its profile's identifiers writes no profile attribute, so it may be sent while an
  * earlier bulk job of its profile is still running: the event creates or finds the profile by its identifiers itself.
+ * Unless it names an identifier the job sets otherwise (a new email): the later message's value must win, so it waits.
  */
-function passesJobs(item: PlannedOperation): boolean {
+function passesJobs(item: PlannedOperation, running: Array<{ items: PlannedOperation[] }>): boolean {
   const op = item.op;
   if (op.kind !== 'event.create' || op.patchProperties) return false;
-  return Object.keys(op.profile).every((k) => IDENTIFIERS.has(k));
+  const mine = Object.entries(op.profile);
+  if (!mine.every(([k]) => IDENTIFIERS.has(k))) return false;
+  const keys = new Set(orderKeys(item));
+  return running.every((job) =>
+    job.items.every((j) => {
+      if (!orderKeys(j).some((k) => keys.has(k))) return true; // another profile in the same job
+      const theirs = j.op.kind === 'profile.upsert' || j.op.kind === 'event.create' ? (j.op.profile as Record<string, unknown>) : {};
+      return mine.every(([k, v]) => theirs[k] === undefined || theirs[k] === v);
+    }),
+  );
 }
 const IDENTIFIERS = new Set(['id', 'email', 'phone_number', 'external_id', 'anonymous_id', '_kx']);
 

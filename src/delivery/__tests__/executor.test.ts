@@ -299,4 +299,17 @@ describe('deliverWaves: events do not wait for a profile import job to finish, o
     expect(log.slice(complete).filter((e) => /event/i.test(e))).toHaveLength(1);
     expect(planned.every((p) => outcomes.get(p)?.status === 'delivered')).toBe(true);
   });
+
+  it('an event naming an identifier the running job sets otherwise (a new email) waits for it: the later value wins', async () => {
+    const planned: PlannedOperation[] = [
+      { messageId: 'i1', action: 'identify', op: { kind: 'profile.upsert', profile: { external_id: 'u1', email: 'old@x.co', first_name: 'A' } } },
+      importOf('b@x.co', 'i2'), // two profiles: a bulk import job
+      eventOf({ external_id: 'u1', email: 'new@x.co' }, 't1'),
+    ];
+    const { log, outcomes, complete } = await run(planned);
+    expect(complete).toBeGreaterThan(0);
+    expect(log.slice(0, complete).filter((e) => /event/i.test(e))).toEqual([]);
+    expect(log.slice(complete).filter((e) => /event/i.test(e))).toHaveLength(1);
+    expect(planned.every((p) => outcomes.get(p)?.status === 'delivered')).toBe(true);
+  });
 });
