@@ -289,6 +289,34 @@ describe('admin API', () => {
     expect((await admin('/preview', { method: 'POST', body: JSON.stringify({ messages: 'x' }) })).status).toBe(400);
   });
 
+  it('mapping tester with a candidate edit: the newest live messages planned as the destination runs and as edited, nothing applied', async () => {
+    expect(
+      (await send([{ type: 'track', userId: 'u9', messageId: 'cand-1', event: 'Candidate Tested', context: { traits: { email: 'c@example.com' } } }])).status,
+    ).toBe(200);
+    const version = (await admin('/config')).body.version;
+    // The edit keeps only an identify subscription: the track message it is tested on would trigger nothing.
+    const candidate = { subscriptions: [{ name: 'Identify', subscribe: 'type = "identify"', partnerAction: 'upsertProfile' }] };
+    const r = await admin('/preview', { method: 'POST', body: JSON.stringify({ destination: 'klaviyo', live: 1, candidate }) });
+    expect(r.status).toBe(200);
+    expect(r.body.before).toHaveLength(1);
+    expect(r.body.before[0]).toMatchObject({ messageId: 'cand-1', actions: [{ action: 'trackEvent' }], requests: [{ method: 'POST', path: '/api/events' }] });
+    expect(r.body.results[0]).toMatchObject({ messageId: 'cand-1', actions: [], requests: [], error: null });
+    expect((await admin('/config')).body.version).toBe(version);
+    // Without a candidate: the live messages as the destination runs, only.
+    const plain = await admin('/preview', { method: 'POST', body: JSON.stringify({ destination: 'klaviyo', live: 1 }) });
+    expect(plain.body).toEqual({ results: r.body.before });
+    // A candidate that cannot run is refused as applying it would be, naming the path at fault.
+    const bad = await admin('/preview', {
+      method: 'POST',
+      body: JSON.stringify({ destination: 'klaviyo', live: 1, candidate: { subscriptions: [{ subscribe: 'type =', partnerAction: 'trackEvent' }] } }),
+    });
+    expect([bad.status, bad.body.error]).toEqual([400, expect.stringMatching(/destinations\.0 \("klaviyo"\): .*incomplete/)]);
+    const refused = (body: object) => admin('/preview', { method: 'POST', body: JSON.stringify(body) }).then((x) => [x.status, x.body.error]);
+    expect(await refused({ live: 1, candidate })).toEqual([400, expect.stringContaining('need "destination"')]);
+    expect(await refused({ destination: 'klaviyo', live: 1, messages: [] })).toEqual([400, expect.stringContaining('not both')]);
+    expect(await refused({ destination: 'klaviyo', live: 1, candidate: { name: 'other' } })).toEqual([400, expect.stringContaining('keeps its destination')]);
+  });
+
   it('configuration with secrets masked; no emulator browser when delivering to a given URL', async () => {
     const c = (await admin('/config')).body;
     expect(JSON.stringify(c)).not.toContain(API_KEY);

@@ -23,6 +23,7 @@ const SHOTS = join(root, 'artifacts/screenshots');
 const DOC_SHOTS = join(root, 'docs/screenshots');
 const TOKEN = 'ui-test-admin-token-0123456789';
 const WRITE_KEY = 'ui_test_write_key';
+const SHOP_KEY = 'ui_test_shop_write_key';
 // Long enough to be masked to its first 3 and last 4 characters (GET /admin/config).
 const API_KEY = 'pk_test_ui_0123456789abcdef';
 const hasChromium = existsSync(CHROMIUM);
@@ -114,8 +115,16 @@ describe.skipIf(!hasChromium)(
     const emuState = async () => (await fetch(`${emu.url}/__emulator/state`)).json() as Promise<any>;
     const faults = (f: object) =>
       fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) });
-    const send = async (calls: (a: Analytics) => void) => {
-      const analytics = new Analytics({ writeKey: WRITE_KEY, host: url, flushAt: 1, maxRetries: 0 });
+    const adminSend = async (method: string, path: string, body: unknown) => {
+      const res = await fetch(`${url}/admin${path}`, {
+        method,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const send = async (calls: (a: Analytics) => void, writeKey = WRITE_KEY) => {
+      const analytics = new Analytics({ writeKey, host: url, flushAt: 1, maxRetries: 0 });
       calls(analytics);
       await analytics.closeAndFlush();
     };
@@ -551,6 +560,141 @@ describe.skipIf(!hasChromium)(
       ]);
     });
 
+    it('edits a mapping live: validated as typed, tested on live messages, applied on its version, then the dead letters it fixes replayed', async () => {
+      // A second source and destination, added live: the "Order" subscription maps metric_name from a property the
+      // orders do not have, so they become dead letters.
+      const orderMapping = (metric: string) => ({
+        profile: { email: { '@path': '$.context.traits.email' } },
+        metric_name: { '@path': metric },
+        properties: { '@path': '$.properties' },
+        unique_id: { '@path': '$.messageId' },
+      });
+      const base = serviceConfig('$.event');
+      const added = await adminSend('POST', '/config', {
+        sources: [
+          { ...base.sources[0], destinations: ['klaviyo'] },
+          { name: 'shop', writeKey: SHOP_KEY, destinations: ['shop'] },
+        ],
+        destinations: [
+          ...base.destinations,
+          {
+            name: 'shop',
+            delivery: { flushIntervalMs: 20, maxAttempts: 3 },
+            subscriptions: [{ name: 'Order', subscribe: 'type = "track"', partnerAction: 'trackEvent', mapping: orderMapping('$.properties.metric') }],
+          },
+        ],
+      });
+      expect(added.status).toBe(200);
+      await send(
+        (a) =>
+          ['ui-order-1', 'ui-order-2'].forEach((id, i) =>
+            a.track({
+              userId: `ui-o${i}`,
+              messageId: id,
+              event: 'Order Placed',
+              properties: { total: 10 + i },
+              context: { traits: { email: `o${i}@example.com` } },
+            }),
+          ),
+        SHOP_KEY,
+      );
+      await until(
+        () => admin('/dead-letters?destination=shop'),
+        (d) => d.deadLetters?.length === 2,
+      );
+
+      await page.reload();
+      await go('config');
+      const editor = page.getByTestId('config-editor');
+      await editor.getByTestId('edit-destination').selectOption('shop');
+      const check = editor.getByTestId('edit-check');
+      const trigger = editor.getByTestId('edit-trigger');
+      const mapping = editor.getByTestId('edit-mapping');
+      await until(
+        () => trigger.inputValue(),
+        (v) => v === 'type = "track"',
+      );
+      expect(JSON.parse(await mapping.inputValue())).toEqual(orderMapping('$.properties.metric'));
+
+      // An invalid trigger: the dry run names the path at fault, and Apply stays disabled.
+      await trigger.fill('type = "track" and event =');
+      await check.and(page.locator('[data-state=invalid]')).waitFor();
+      expect(await check.textContent()).toMatch(/destinations\.1 \("shop"\): .*Order.*incomplete/);
+      expect(await editor.getByTestId('edit-apply').isDisabled()).toBe(true);
+      // Mapping that is not JSON: its field is named.
+      await trigger.fill('type = "track"');
+      await mapping.fill('{"metric_name": ');
+      await check.and(page.locator('[data-state=invalid]')).waitFor();
+      expect(await check.getByTestId('field-name').textContent()).toBe('mapping');
+      expect(await editor.getByTestId('edit-apply').isDisabled()).toBe(true);
+      // Fixed: the event's name as the metric.
+      await mapping.fill(JSON.stringify(orderMapping('$.event'), null, 2));
+      await check.and(page.locator('[data-state=valid]')).waitFor();
+      expect(await editor.getByTestId('edit-diff').textContent()).toContain('destinations[shop].subscriptions[Order].mapping.metric_name');
+      expect(await editor.getByTestId('edit-apply').isEnabled()).toBe(true);
+
+      // Tested on the live messages: before, mapping fails at metric_name; after, a request with the event's name.
+      await editor.getByTestId('edit-test').click();
+      const rows = editor.getByTestId('compare-row');
+      await rows.nth(1).waitFor();
+      const compared = await rows.evaluateAll((els) => els.map((e) => [e.getAttribute('data-message-id'), e.getAttribute('data-changed')]));
+      expect(compared.sort()).toEqual([
+        ['ui-order-1', 'true'],
+        ['ui-order-2', 'true'],
+      ]);
+      const row = page.locator('[data-testid=compare-row][data-message-id="ui-order-1"]');
+      expect(await row.getByTestId('compare-before').getByTestId('field-name').first().textContent()).toMatch(/metric_name/);
+      expect(await row.getByTestId('compare-before').getByTestId('klaviyo-request').count()).toBe(0);
+      expect(await row.getByTestId('compare-after').getByTestId('field-error').count()).toBe(0);
+      expect(await row.getByTestId('compare-after').getByTestId('klaviyo-request').first().textContent()).toContain('"name": "Order Placed"');
+      await editor.screenshot({ path: join(SHOTS, 'config-edit.png') });
+
+      // Someone else applies a version meanwhile: this edit, based on the one before, is refused and says why.
+      const running = (await admin('/config')).version;
+      expect((await adminSend('PATCH', '/config/destinations/shop', { delivery: { flushIntervalMs: 25, maxAttempts: 3 } })).status).toBe(200);
+      await editor.getByTestId('edit-apply').click();
+      const problem = editor.getByTestId('edit-problem');
+      await problem.waitFor();
+      expect(await problem.textContent()).toContain(`Not applied: the configuration is at version ${running + 1}, not ${running}`);
+      expect((await admin('/config')).destinations.find((d: any) => d.name === 'shop').subscriptions[0].mapping.metric_name).toEqual({
+        '@path': '$.properties.metric',
+      });
+      // Loaded again, redone, applied.
+      await editor.getByTestId('edit-reload').click();
+      await until(
+        () => mapping.inputValue(),
+        (v) => v.includes('$.properties.metric'),
+      );
+      await mapping.fill(JSON.stringify(orderMapping('$.event'), null, 2));
+      await check.and(page.locator('[data-state=valid]')).waitFor();
+      await editor.getByTestId('edit-apply').click();
+      await editor
+        .getByTestId('edit-applied')
+        .filter({ hasText: `version ${running + 2} is running` })
+        .waitFor();
+      expect((await admin('/config')).destinations.find((d: any) => d.name === 'shop').subscriptions[0].mapping.metric_name).toEqual({ '@path': '$.event' });
+
+      // How many it fixes, shown before replaying them; then they reach Klaviyo with the new mapping.
+      const fixable = editor.getByTestId('fixable-count');
+      await fixable.waitFor();
+      expect(await fixable.getAttribute('data-fixable')).toBe('2');
+      expect(await fixable.textContent()).toContain("2 of shop's 2 dead letters");
+      expect((await emuState()).events.some((e: any) => e.unique_id?.startsWith('ui-order-'))).toBe(false);
+      await editor.getByTestId('replay-fixable').click();
+      await editor.getByTestId('replay-fixable-result').filter({ hasText: 'Replayed 2 dead letters' }).waitFor();
+      const s = await until(emuState, (x) => x.events.filter((e: any) => e.unique_id?.startsWith('ui-order-')).length === 2);
+      expect(
+        s.events
+          .filter((e: any) => e.unique_id?.startsWith('ui-order-'))
+          .map((e: any) => [e.unique_id, e.metric])
+          .sort(),
+      ).toEqual([
+        ['ui-order-1', 'Order Placed'],
+        ['ui-order-2', 'Order Placed'],
+      ]);
+      expect((await admin('/dead-letters?destination=shop')).deadLetters).toEqual([]);
+    });
+
     it('on a phone-sized screen the navigation folds behind a Menu button and works', async () => {
       await page.setViewportSize({ width: 390, height: 844 });
       const toggle = page.getByTestId('menu-toggle');
@@ -564,7 +708,7 @@ describe.skipIf(!hasChromium)(
       expect(await toggle.getAttribute('aria-expanded')).toBe('false');
       await toggle.click();
       await page.getByTestId('nav-overview').click();
-      await page.getByTestId('chart-messages').locator('canvas').waitFor();
+      await page.getByTestId('chart-messages').first().locator('canvas').waitFor();
       await shot('phone', false);
 
       // No page is wider than the screen (tables scroll inside their own box), even with a long message id and event
@@ -578,7 +722,7 @@ describe.skipIf(!hasChromium)(
         }),
       );
       const ready: Record<string, () => Promise<unknown>> = {
-        overview: () => page.getByTestId('chart-messages').locator('canvas').waitFor(),
+        overview: () => page.getByTestId('chart-messages').first().locator('canvas').waitFor(),
         live: () => page.getByTestId('live-row').first().waitFor(),
         deliveries: () => page.getByTestId('delivery-row').first().waitFor(),
         'dead-letters': () => page.getByTestId('empty').waitFor(),
@@ -599,7 +743,7 @@ describe.skipIf(!hasChromium)(
       // The run passed: with UPDATE_SCREENSHOTS=1 these become the README's screenshots.
       if (process.env.UPDATE_SCREENSHOTS !== '1') return;
       mkdirSync(DOC_SHOTS, { recursive: true });
-      for (const name of ['overview', 'live', 'deliveries', 'dead-letters', 'tester', 'config', 'phone'])
+      for (const name of ['overview', 'live', 'deliveries', 'dead-letters', 'tester', 'config', 'config-edit', 'phone'])
         copyFileSync(join(SHOTS, `${name}.png`), join(DOC_SHOTS, `${name}.png`));
     });
 

@@ -103,11 +103,7 @@ export async function configRoutes(app: FastifyInstance, deps: AdminDeps): Promi
     const name = (req.params as { name: string }).name;
     const patch = parseInput(entryBody, req.body, 'body');
     if (patch.name !== undefined && patch.name !== name) throw new HttpError(400, 'a destination is renamed by adding the new one and removing the old');
-    return apply(req, (doc) => {
-      const list = destinationsOf(doc);
-      if (!list.some((d) => nameOf(d) === name)) throw new HttpError(404, `no destination named "${name}" (configured: ${list.map(nameOf).join(', ')})`);
-      return { ...doc, destinations: list.map((d) => (nameOf(d) === name ? { ...(d as object), ...patch } : d)) };
-    });
+    return apply(req, (doc) => patchDestination(doc, name, patch));
   });
   app.delete('/config/destinations/:name', async (req) => {
     const name = (req.params as { name: string }).name;
@@ -131,7 +127,7 @@ export async function configRoutes(app: FastifyInstance, deps: AdminDeps): Promi
   });
 }
 
-function editor(deps: AdminDeps) {
+export function editor(deps: AdminDeps) {
   if (!deps.editor) throw new HttpError(409, 'this process cannot change its configuration');
   return deps.editor;
 }
@@ -145,6 +141,13 @@ async function answer(run: () => Promise<ApplyResult>) {
     if (err instanceof ConfigConflictError) throw new HttpError(409, err.message);
     throw err;
   }
+}
+
+/** The document with some top-level keys of destination `name`'s entry replaced (PATCH; the tester's candidate). */
+export function patchDestination(doc: SharedDocument, name: string, patch: Record<string, unknown>): SharedDocument {
+  const list = destinationsOf(doc);
+  if (!list.some((d) => nameOf(d) === name)) throw new HttpError(404, `no destination named "${name}" (configured: ${list.map(nameOf).join(', ')})`);
+  return { ...doc, destinations: list.map((d) => (nameOf(d) === name ? { ...(d as object), ...patch } : d)) };
 }
 
 /** The destination entries of a document; absent: the default one destination. */

@@ -52,7 +52,8 @@ export function configView(
         deliversTo: opts.deliversTo.get(d.name) ?? null,
         settings: maskSecrets(d.settings),
         delivery: d.delivery,
-        subscriptions: subscriptions.map((s) => ({ enabled: true, ...(s as object) })),
+        // As they run (the dashboard edits them and applies them back): `enabled` only where the entry says it.
+        subscriptions,
         ...(error ? { error } : {}),
       };
     }),

@@ -50,21 +50,33 @@ export const deadLetterSelection = z
   )
   .refine((b) => b.all || b.seqs?.length, { error: 'say which dead letters: {"seqs": [..]} or {"all": true} (optionally with "destination" and "reason")' });
 
-export const previewBody = z.object(
-  {
-    destination: z.string({ error: 'must be the name of a destination' }).optional(),
-    preset: z.string({ error: 'must be a preset name' }).optional(),
-    settings: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
-    subscriptions: z.array(z.unknown(), { error: 'must be a list' }).optional(),
-    extends: z.unknown().optional(),
-    /** A whole config in any shape `start --config` takes (its first destination), instead of preset / settings / subscriptions. */
-    config: z.unknown().optional(),
-    messages: z
-      .array(z.unknown(), { error: '"messages" must be a list of Segment messages' })
-      .max(MAX_PREVIEW_MESSAGES, `at most ${MAX_PREVIEW_MESSAGES} messages at a time`),
-  },
-  { error: 'the body must be a JSON object' },
-);
+export const previewBody = z
+  .object(
+    {
+      destination: z.string({ error: 'must be the name of a destination' }).optional(),
+      preset: z.string({ error: 'must be a preset name' }).optional(),
+      settings: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+      subscriptions: z.array(z.unknown(), { error: 'must be a list' }).optional(),
+      extends: z.unknown().optional(),
+      /** A whole config in any shape `start --config` takes (its first destination), instead of preset / settings / subscriptions. */
+      config: z.unknown().optional(),
+      messages: z
+        .array(z.unknown(), { error: '"messages" must be a list of Segment messages' })
+        .max(MAX_PREVIEW_MESSAGES, `at most ${MAX_PREVIEW_MESSAGES} messages at a time`)
+        .optional(),
+      /** Instead of `messages`: the newest N messages of this process's live window sent to `destination`. */
+      live: z.number({ error: 'must be a number of messages' }).int().min(1).max(MAX_PREVIEW_MESSAGES).optional(),
+      /** Keys replacing those of `destination`'s entry (as PATCH /admin/config/destinations/:name takes): plan with the edit. */
+      candidate: z.record(z.string(), z.unknown(), { error: 'must be an object: keys of the destination entry' }).optional(),
+    },
+    { error: 'the body must be a JSON object' },
+  )
+  .refine((b) => (b.messages === undefined) !== (b.live === undefined), {
+    error: 'send "messages" (a list of Segment messages) or "live" (a number), not both',
+  })
+  .refine((b) => b.destination !== undefined || (b.live === undefined && b.candidate === undefined), {
+    error: '"live" and "candidate" need "destination": the configured destination they are about',
+  });
 
 /** The parsed input, or a 400 naming the field and what is wrong with it. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: 'query' | 'body'): z.output<S> {

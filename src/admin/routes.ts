@@ -4,9 +4,9 @@
  */
 import { bearerToken, sameToken } from '../http/auth.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { loadConfig, type Config, type SharedDocument } from '../config/index.js';
+import { ConfigFileError, loadConfig, type Config, type SharedDocument } from '../config/index.js';
 import type { ConfigEditor } from '../config/live.js';
-import { configRoutes } from './config-routes.js';
+import { configRoutes, editor, patchDestination } from './config-routes.js';
 import type { Store, SelectDeadLetters } from '../store/types.js';
 import type { Activity, Outcome } from '../activity/index.js';
 import { compileDestination, type CompiledDestination } from '../destination/index.js';
@@ -45,6 +45,12 @@ export interface RunningView {
   writeKeys: Record<string, string>;
 }
 
+/** The editor, and how it compiles a document before applying it: the tester plans a candidate the same way. */
+export interface AdminEditor extends ConfigEditor {
+  /** Throws ConfigFileError naming the path at fault. */
+  prepare(document: SharedDocument): { compiled: ReadonlyMap<string, CompiledDestination> };
+}
+
 /** At most this many of a destination's dead letters are planned again per call (the newest). */
 const MAX_FIXABLE = 1000;
 const fixableBody = z.object({ destination: z.string({ error: 'name the destination: ?destination=klaviyo' }).min(1) });
@@ -57,7 +63,7 @@ export interface AdminDeps {
   config: Config;
   current: () => RunningView;
   /** Applies configurations (absent: the configuration cannot be changed from here). */
-  editor?: ConfigEditor;
+  editor?: AdminEditor;
   /** The Klaviyo base URL each destination delivers to (Klaviyo, a given URL, or the built-in emulator). */
   deliversTo: Map<string, string>;
   pacing: Map<string, PacingView>;
@@ -191,11 +197,11 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
 
   app.post('/preview', async (req) => {
     const b = parseInput(previewBody, req.body, 'body');
+    const running = deps.current();
     let dest: CompiledDestination | undefined;
     if (b.destination) {
-      const compiled = deps.current().compiled;
-      dest = compiled.get(b.destination);
-      if (!dest) throw new HttpError(400, `no destination named "${b.destination}" (configured: ${[...compiled.keys()].join(', ')})`);
+      dest = running.compiled.get(b.destination);
+      if (!dest) throw new HttpError(400, `no destination named "${b.destination}" (configured: ${[...running.compiled.keys()].join(', ')})`);
     } else {
       try {
         // The config reader `start` uses: the same shapes, including Segment's subscriptions and `extends`.
@@ -207,7 +213,25 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
         throw new HttpError(400, (err as Error).message);
       }
     }
-    return { results: await Promise.all(b.messages.map((m) => previewMessage(dest!, m))) };
+    const messages =
+      b.messages ?? deps.activity.events.list({ destination: b.destination, limit: b.live }).flatMap((e) => deps.activity.events.get(e.id)?.message ?? []);
+    const plan = (d: CompiledDestination) => Promise.all(messages.map((m) => previewMessage(d, m)));
+    if (!b.candidate) return { results: await plan(dest) };
+    // An edit of the destination, compiled exactly as applying it would compile it: "results" are the requests it
+    // would send, "before" those the running version sends (the same planner, twice).
+    const name = b.destination!;
+    if (b.candidate.name !== undefined && b.candidate.name !== name)
+      throw new HttpError(400, 'field "candidate.name": a candidate keeps its destination\'s name');
+    let candidate: CompiledDestination | undefined;
+    try {
+      candidate = editor(deps)
+        .prepare(patchDestination(running.document, name, b.candidate))
+        .compiled.get(name);
+    } catch (err) {
+      if (err instanceof ConfigFileError) throw new HttpError(400, err.message);
+      throw err;
+    }
+    return { results: await plan(candidate!), before: await plan(dest) };
   });
 
   await configRoutes(app, deps);

@@ -1,6 +1,6 @@
 /** The admin API client: every call carries the bearer token; a 401 is reported to the app. */
 import { getToken } from './auth';
-import type { AdminConfig, DeadLetter, Delivery, EmulatorView, EventDetail, EventSummary, Overview, OverviewWindow, PreviewResult } from './types';
+import type { AdminConfig, ApplyResult, DeadLetter, Delivery, EmulatorView, EventDetail, EventSummary, Overview, OverviewWindow, PreviewResult } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -88,5 +88,18 @@ export const api = {
   replay: (sel: Selection) => request<{ replayed: number; dropped: number }>('/admin/dead-letters/replay', { method: 'POST', body: sel }),
   discard: (sel: Selection) => request<{ discarded: number }>('/admin/dead-letters/discard', { method: 'POST', body: sel }),
   preview: (req: PreviewRequest) => request<{ results: PreviewResult[] }>('/admin/preview', { method: 'POST', body: req }),
+  /** Replaces some keys of a destination's entry; `basedOn`: refused (409) if another version was applied since. */
+  patchDestination: (name: string, patch: Record<string, unknown>, q: { dryRun?: boolean; basedOn?: number }, signal?: AbortSignal) =>
+    request<ApplyResult>(`/admin/config/destinations/${encodeURIComponent(name)}${qs({ dryRun: q.dryRun ? 'true' : undefined, basedOn: q.basedOn })}`, {
+      method: 'PATCH',
+      body: patch,
+      signal,
+    }),
+  /** The newest `live` messages sent to a destination, planned as it runs ("before") and with `candidate` applied. */
+  compare: (destination: string, candidate: Record<string, unknown>, live: number) =>
+    request<{ results: PreviewResult[]; before: PreviewResult[] }>('/admin/preview', { method: 'POST', body: { destination, candidate, live } }),
+  fixable: (destination: string) => request<{ destination: string; deadLetters: number; fixable: number }>(`/admin/dead-letters/fixable${qs({ destination })}`),
+  replayFixable: (destination: string) =>
+    request<{ fixable: number; replayed: number; dropped: number }>('/admin/dead-letters/replay-fixable', { method: 'POST', body: { destination } }),
   emulator: (limit = 200, signal?: AbortSignal) => request<EmulatorView>(`/admin/emulator${qs({ limit })}`, { signal }),
 };

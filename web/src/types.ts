@@ -180,6 +180,12 @@ export interface DestinationConfig {
 }
 
 export interface AdminConfig {
+  /** The configuration version this process runs, when and by whom it was applied (older servers omit them). */
+  version?: number;
+  appliedAt?: number;
+  appliedBy?: string;
+  /** False with `configEdits: "file"`: the configuration changes through its file only. */
+  editable?: boolean;
   role: string;
   store: string;
   emulator: string | null;
@@ -212,4 +218,17 @@ export interface EmulatorView {
   profiles: EmulatorProfile[];
   events: EmulatorEvent[];
   lists: Array<{ id: string; name: string; size: number }>;
+}
+
+/** One change of a configuration: a path with its value before and after (absent: added / removed). */
+export interface ConfigChange {
+  path: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+export interface ApplyResult {
+  version: number;
+  applied: boolean;
+  diff: ConfigChange[];
 }

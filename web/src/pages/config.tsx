@@ -1,4 +1,4 @@
-/** Configuration as loaded (secrets masked), and in emulator mode what the built-in emulator holds. */
+/** Configuration as it runs (secrets masked), its subscriptions edited live, and in emulator mode what the built-in emulator holds. */
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { useApi } from '../hooks';
@@ -6,6 +6,7 @@ import { json } from '../format';
 import type { AdminConfig, DestinationConfig, EmulatorView } from '../types';
 import { Async, Empty } from '../components/states';
 import { JsonBlock } from '../components/json-block';
+import { SubscriptionEditor } from './config-editor';
 
 export function ConfigPage({ config, onConfig }: { config: AdminConfig; onConfig: (c: AdminConfig) => void }) {
   const [error, setError] = useState<string | null>(null);
@@ -30,6 +31,11 @@ export function ConfigPage({ config, onConfig }: { config: AdminConfig; onConfig
         ) : null}
       </div>
       <dl class="facts">
+        <dt>Version</dt>
+        <dd data-testid="config-version">
+          {config.version ?? '—'}
+          {config.appliedBy ? <> (applied by {config.appliedBy})</> : null}
+        </dd>
         <dt>Role</dt>
         <dd>{config.role}</dd>
         <dt>Store</dt>
@@ -39,6 +45,7 @@ export function ConfigPage({ config, onConfig }: { config: AdminConfig; onConfig
         <dt>Presets</dt>
         <dd>{config.presets.join(', ')}</dd>
       </dl>
+      <SubscriptionEditor config={config} onConfig={onConfig} />
       <section aria-labelledby="sources-h" data-testid="config-sources">
         <h2 id="sources-h">Sources</h2>
         <div class="table-wrap">
