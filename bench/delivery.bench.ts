@@ -4,7 +4,8 @@
  * requests per 1000 events, delivered events/s, and that rate as a share of what the rate limits allow.
  * With --faults 0.2 the emulator also fails 20 % of requests (429/500/dropped), and the run checks that
  * every event arrived exactly once.
- * Run: npm run bench:delivery -- [--seconds 120] [--multiplier 0.2] [--faults 0.2]
+ * With --job-ms 15000 the emulator takes that long over each bulk job (Klaviyo's take seconds to minutes).
+ * Run: npm run bench:delivery -- [--seconds 120] [--multiplier 0.2] [--faults 0.2] [--job-ms 15000]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,8 +25,14 @@ import { parseConfig } from '../src/config/index.js';
 import { KINDS } from '../src/operation-kinds/index.js';
 
 const { values: args } = parseArgs({
-  options: { seconds: { type: 'string', default: '120' }, multiplier: { type: 'string', default: '0.2' }, faults: { type: 'string', default: '0' } },
+  options: {
+    seconds: { type: 'string', default: '120' },
+    multiplier: { type: 'string', default: '0.2' },
+    faults: { type: 'string', default: '0' },
+    'job-ms': { type: 'string', default: '10' },
+  },
 });
+const jobMs = Number(args['job-ms']);
 const seconds = Number(args.seconds);
 const multiplier = Number(args.multiplier);
 const faultRate = Number(args.faults);
@@ -97,6 +104,7 @@ for (let i = 0; i < total; i += 5000) {
 
 const emu = await startEmulator({
   rateLimits: multiplier,
+  jobDelayMs: jobMs,
   ...(faulty ? { faults: { rate429: faultRate / 3, rate500: faultRate / 3, rateDrop: faultRate / 3, seed: 11 } } : {}),
 });
 const client = new KlaviyoClient({ apiKey: 'pk_bench', baseUrl: emu.url, limiter: new RateLimiter({ multiplier }) });
@@ -127,7 +135,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 console.log(`delivery: ${fmt(total)} queued messages (10 % identify, 10 % Order Completed with 2 products, 80 % track; 5 000 users)`);
 console.log(
   `rate limits ×${multiplier}: the ceiling for this mix is ${fmt(ceilingPerSecond)} messages/s (bulk event ` +
-    `jobs, ${perRequest.bulkCreateEvents} per request)${faulty ? `; ${faultRate * 100} % injected faults` : ''}`,
+    `jobs, ${perRequest.bulkCreateEvents} per request); bulk jobs take ${jobMs} ms${faulty ? `; ${faultRate * 100} % injected faults` : ''}`,
 );
 
 const t0 = Date.now();

@@ -75,6 +75,62 @@ describe('durability', () => {
     120_000,
   );
 
+  it('a process killed while Klaviyo processes its 15 s bulk import job: the next one finishes that job, no second job', async () => {
+    const emu = await startEmulator({ rateLimits: false, jobDelayMs: 15_000 });
+    const dataDir = mkdtempSync(join(tmpdir(), 'kd-job-crash-'));
+    dirs.push(dataDir);
+    const port = await freePort();
+    const store = await testStoreUrl();
+    const up = () =>
+      until(
+        async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0,
+        (s) => s === 200,
+      );
+    const identifies = {
+      batch: Array.from({ length: 30 }, (_, i) => ({
+        type: 'identify',
+        userId: `job-user-${i}`,
+        messageId: `job-${i}`,
+        traits: { email: `job${i}@example.com`, plan: 'gold' },
+      })),
+    };
+    const imported = () => emu.snapshot().jobs.reduce((n, j) => n + j.total_count, 0);
+    let child = startChild(port, dataDir, emu.url, { store });
+    try {
+      expect(await up()).toBe(200);
+      expect(await post(port, identifies)).toBe(200);
+      // Every identify is in a job Klaviyo accepted, still processing, when the process dies.
+      await until(imported, (n) => n === 30, 20_000);
+      // Its first poll: the process has read Klaviyo's 202 (and kept the job).
+      const polls = () => emu.snapshot().requests.byEndpoint.getBulkImportJob ?? 0;
+      await until(polls, (n) => n > 0, 10_000);
+      const jobs = emu.snapshot().jobs.map((j) => j.id);
+      expect(emu.snapshot().jobs.every((j) => j.status !== 'complete')).toBe(true);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+
+      child = startChild(port, dataDir, emu.url, { store });
+      expect(await up()).toBe(200);
+      // The restarted process polls the jobs to their end and settles the messages: the queue empties.
+      const pollsBefore = polls();
+      const delivered = async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return Number(/kd_messages_settled_total\{[^}]*outcome="delivered"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+      };
+      expect(await until(delivered, (n) => n === 30, 40_000)).toBe(30);
+      expect(polls()).toBeGreaterThan(pollsBefore);
+      expect(emu.snapshot().jobs.every((j) => j.status === 'complete')).toBe(true);
+      // Were the process to import the profiles again, it would have by now.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(emu.snapshot().jobs.map((j) => j.id)).toEqual(jobs);
+      expect(imported()).toBe(30);
+      expect(emu.snapshot().profiles.filter((p) => p.properties.plan === 'gold')).toHaveLength(30);
+    } finally {
+      child.kill('SIGKILL');
+      await emu.close();
+    }
+  }, 120_000);
+
   // The embedded store's inbox: acknowledged once appended, moved into the queue by the router thread afterwards.
   // (Postgres has no inbox: there the request itself queues what it accepts.)
   it.skipIf(Boolean(inject('postgresUrl')))(

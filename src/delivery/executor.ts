@@ -25,6 +25,14 @@ export interface ExecutorDeps {
   holdBack?: boolean;
   /** Told of every request sent (after the client's own retries), with the operations it carried. */
   onRequest?: (sent: SentRequest) => void;
+  /** Told of every bulk job Klaviyo accepted, with the operations it carries (delivery keeps them in the store). */
+  onJobCreated?: (job: JobOfOperations) => void;
+}
+
+/** A bulk job and the operations it carries, each at its entries of the job's request. */
+export interface JobOfOperations {
+  id: string;
+  carried: Array<{ item: PlannedOperation; entries: number[] }>;
 }
 
 type Outcomes = Map<PlannedOperation, OpOutcome>;
@@ -46,7 +54,7 @@ export async function deliverWaves(waves: Batch[][], deps: ExecutorDeps): Promis
  * Send every wave; resolves once each batch has been answered or its bulk job created. `outcomes` then holds every
  * operation but those of bulk jobs Klaviyo is still processing; theirs are added by the time `jobs` resolves.
  */
-export async function startWaves(waves: Batch[][], deps: ExecutorDeps): Promise<{ outcomes: Outcomes; jobs: Promise<void> }> {
+export async function startWaves(waves: Batch[][], deps: ExecutorDeps, resumed: JobOfOperations[] = []): Promise<{ outcomes: Outcomes; jobs: Promise<void> }> {
   const outcomes: Outcomes = new Map();
   // Order key → the Retry-After of the operation that holds it back (undefined: that one failed or must retry).
   const blocked = new Map<string, number | undefined>();
@@ -58,6 +66,13 @@ export async function startWaves(waves: Batch[][], deps: ExecutorDeps): Promise<
   // Bulk jobs Klaviyo is still processing: order key → its job's operations and when their outcomes are known.
   const jobs = new Map<string, Array<{ items: PlannedOperation[]; done: Promise<void> }>>();
   const running: Promise<void>[] = [];
+  // Jobs an earlier process created for these operations: polled to their end like the ones created below.
+  for (const job of resumed) {
+    const items = job.carried.map((c) => c.item);
+    const done = resumeJob(job, deps, outcomes);
+    running.push(done);
+    for (const k of new Set(items.flatMap(orderKeys))) jobs.set(k, [...(jobs.get(k) ?? []), { items, done }]);
+  }
   const send = async (batch: Batch): Promise<void> => {
     const ready = batch.items.filter((i) => {
       const behind = orderKeys(i).filter((k) => blocked.has(k));
@@ -171,13 +186,7 @@ function deliverBatch(items: PlannedOperation[], deps: ExecutorDeps, out: Outcom
   let inOrder!: () => void;
   const ordered = new Promise<void>((resolve) => (inOrder = resolve));
   const kind = kindOf(items[0].op);
-  const ctx: SendContext = {
-    transport: deps.onRequest ? observed(deps.transport, items, deps.onRequest) : deps.transport,
-    lists: deps.lists,
-    pollIntervalMs: deps.pollIntervalMs ?? 500,
-    jobTimeoutMs: deps.jobTimeoutMs ?? 60_000,
-    jobCreated: inOrder,
-  };
+  const ctx = sendContext(items, deps, inOrder);
   const done = (async () => {
     try {
       const outcomes = await kind.send(items, ctx);
@@ -198,6 +207,35 @@ function deliverBatch(items: PlannedOperation[], deps: ExecutorDeps, out: Outcom
     }
   })();
   return { ordered, done };
+}
+
+function sendContext(items: PlannedOperation[], deps: ExecutorDeps, inOrder: () => void): SendContext {
+  return {
+    transport: deps.onRequest ? observed(deps.transport, items, deps.onRequest) : deps.transport,
+    lists: deps.lists,
+    pollIntervalMs: deps.pollIntervalMs ?? 500,
+    jobTimeoutMs: deps.jobTimeoutMs ?? 60_000,
+    jobCreated(job) {
+      inOrder();
+      if (job && deps.onJobCreated) deps.onJobCreated({ id: job.id, carried: job.carried.map((c) => ({ item: items[c.item], entries: c.entries })) });
+    },
+  };
+}
+
+/** Finish a job an earlier process created (its kind polls it); every outcome is in `out` once it resolves. */
+async function resumeJob(job: JobOfOperations, deps: ExecutorDeps, out: Outcomes): Promise<void> {
+  const items = job.carried.map((c) => c.item);
+  try {
+    const outcomes = await kindOf(items[0].op).resume!(
+      items,
+      { id: job.id, entries: job.carried.map((c) => c.entries) },
+      sendContext(items, deps, () => {}),
+    );
+    items.forEach((item, i) => out.set(item, outcomes[i]));
+  } catch (err) {
+    const o = outcomeOf(err);
+    items.forEach((i) => out.set(i, o));
+  }
 }
 
 /** The transport, reporting each request with the operations of the batch it serves. */

@@ -13,6 +13,7 @@ import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import { planWaves } from '../batcher/index.js';
 import { unshareIdentifiers } from '../batcher/shared-identifiers.js';
 import { startWaves, type OpOutcome } from './executor.js';
+import { KeptJobs } from './kept-jobs.js';
 import type { ListResolver } from './list-resolver.js';
 import { backoffMs } from '../klaviyo/backoff.js';
 import { ModelPlans, retlOf } from './model-plans.js';
@@ -401,23 +402,36 @@ export class DeliveryWorker {
         );
     }
 
-    const { outcomes, jobs } = sendable.length
-      ? await startWaves(planWaves(sendable), {
-          transport: this.transport,
-          lists: this.o.lists,
-          pollIntervalMs: this.o.pollIntervalMs,
-          onRequest: this.o.activity && ((sent) => this.o.activity!.sent(this.o.name, sent)),
-        })
-      : { outcomes: new Map<PlannedOperation, OpOutcome>(), jobs: undefined };
+    // Bulk jobs an earlier cycle (maybe of a process since restarted) created for these messages are polled, not
+    // created again; the jobs created now are kept in the store until their messages settle.
+    const kept = new KeptJobs(this.o.store, opsOf, (err) =>
+      this.o.logger?.warn({ destination: this.o.name, err: String(err) }, 'could not keep a bulk job in the store: a restart would create it again'),
+    );
+    const resumed = await kept.resumable();
+    const toSend = kept.resumedItems.size ? sendable.filter((op) => !kept.resumedItems.has(op)) : sendable;
+    const { outcomes, jobs } =
+      toSend.length || resumed.length
+        ? await startWaves(
+            planWaves(toSend),
+            {
+              transport: this.transport,
+              lists: this.o.lists,
+              pollIntervalMs: this.o.pollIntervalMs,
+              onRequest: this.o.activity && ((sent) => this.o.activity!.sent(this.o.name, sent)),
+              onJobCreated: (job) => kept.created(job),
+            },
+            resumed,
+          )
+        : { outcomes: new Map<PlannedOperation, OpOutcome>(), jobs: undefined };
 
     // A message is settled as soon as all its operations' outcomes are known; one in a running bulk job, once it is done.
     const known = (m: LeasedMessage) => (opsOf.get(m.seq) ?? []).every((op) => outcomes.has(op));
     const now = leased.filter(known);
     const later = leased.filter((m) => !known(m));
-    await this.settleAll(now, opsOf, planErrors, outcomes);
+    await this.settleAll(now, opsOf, planErrors, outcomes, kept);
     settled(now.map((m) => m.seq));
     if (!later.length) return undefined;
-    return { settling: jobs!.then(() => this.settleAll(later, opsOf, planErrors, outcomes)) };
+    return { settling: jobs!.then(() => this.settleAll(later, opsOf, planErrors, outcomes, kept)) };
   }
 
   private async settleAll(
@@ -425,6 +439,7 @@ export class DeliveryWorker {
     opsOf: Map<number, PlannedOperation[]>,
     planErrors: Map<number, { field: string; message: string } | null>,
     outcomes: Map<PlannedOperation, OpOutcome>,
+    kept: KeptJobs,
   ): Promise<void> {
     const { store, options, metrics } = this.o;
     const now = Date.now();
@@ -480,10 +495,14 @@ export class DeliveryWorker {
         }
       }
     }
+    // A dead letter's jobs are forgotten first: replayed, it must be sent anew, not finished from an old job.
+    await kept.forget(dead.map((d) => d.seq));
     if (acks.length || filtered.length) await store.ack(acks, filtered);
     if (retries.length) await store.retry(retries);
     if (released.length) await store.release(released);
     if (dead.length) await store.deadLetter(dead);
+    // Retried and released messages keep theirs: their next cycle finishes the job instead of sending it again.
+    await kept.forget([...acks, ...filtered]);
     metrics?.settled(this.o.name, 'delivered', acks.length);
     metrics?.settled(this.o.name, 'filtered', filtered.length);
     metrics?.settled(this.o.name, 'retried', retries.length + released.length);

@@ -26,4 +26,4 @@ export function kindOf(op: Operation): OperationKindModule<any> {
   return KINDS[op.kind];
 }
 
-export type { OpOutcome, SendContext, OperationKindModule } from './types.js';
+export type { CreatedJob, OpOutcome, SendContext, OperationKindModule } from './types.js';

@@ -6,7 +6,7 @@
  * `meta.patch_properties` rides on every one of these shapes.
  */
 import { ENDPOINTS } from '../klaviyo/endpoints.js';
-import { DuplicateProfileError } from '../klaviyo/errors.js';
+import { DuplicateProfileError, PermanentError } from '../klaviyo/errors.js';
 import { hasPatch, listKey } from '../klaviyo/operations.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import { profileBody, profileEntries, profileMeta, type ProfileUpsert } from './profile-resource.js';
@@ -61,14 +61,44 @@ async function importAroundConflicts(upsert: ProfileUpsert, transport: KlaviyoTr
  * A bulk import job: submit, wait for it to finish, then fail exactly the profiles Klaviyo reported. Profiles it
  * failed for an identifier conflict go into another job without their weakest identifier (as importAroundConflicts
  * does; `left` says what each has lost so far), so a job of a warehouse table with shared phones delivers every row.
+ * `index` names each upsert's place in the group the kind was given (what `jobCreated` reports).
  */
 async function importProfiles(
   upserts: ProfileUpsert[],
   listId: string | undefined,
   ctx: SendContext,
   left: string[][] = upserts.map(() => []),
+  index: number[] = upserts.map((_, i) => i),
 ): Promise<OpOutcome[]> {
-  const out = await runImportJob(upserts, listId, ctx);
+  const res = await ctx.transport.send(bulkImportProfiles(upserts, listId));
+  const jobId: string | undefined = res.body?.data?.id;
+  // The request's profiles are the merged entries, in order: entry index → the upserts it carries.
+  const entryItems = profileEntries(upserts).map((e) => e.from);
+  // Created: Klaviyo takes later requests for these profiles after it, so they need not wait for the job to finish.
+  ctx.jobCreated?.(jobId ? { id: jobId, carried: carriedBy(entryItems, index) } : undefined);
+  if (!jobId) return delivered(upserts.length);
+  const out = await awaitImportJob(jobId, entryItems, upserts.length, ctx);
+  return reimportConflicts(upserts, out, listId, ctx, left, index);
+}
+
+/** Entry index → upsert indexes, turned into each upsert's entries, named by its place in the group. */
+function carriedBy(entryItems: number[][], index: number[]): Array<{ item: number; entries: number[] }> {
+  const entries = new Map<number, number[]>();
+  entryItems.forEach((items, e) => {
+    for (const i of items) entries.set(index[i], [...(entries.get(index[i]) ?? []), e]);
+  });
+  return [...entries].map(([item, es]) => ({ item, entries: es }));
+}
+
+/** After a job: profiles it refused for an identity conflict go into a new job without their weakest identifier. */
+async function reimportConflicts(
+  upserts: ProfileUpsert[],
+  out: OpOutcome[],
+  listId: string | undefined,
+  ctx: SendContext,
+  left: string[][],
+  index: number[],
+): Promise<OpOutcome[]> {
   const again: Array<{ i: number; upsert: ProfileUpsert; left: string[] }> = [];
   out.forEach((o, i) => {
     if (o.status === 'delivered' && left[i].length) out[i] = { status: 'delivered', note: conflictNote(upserts[i].profile, left[i]) };
@@ -82,21 +112,19 @@ async function importProfiles(
     listId,
     ctx,
     again.map((a) => a.left),
+    again.map((a) => index[a.i]),
   );
   again.forEach((a, j) => (out[a.i] = retried[j]));
   return out;
 }
 
-async function runImportJob(upserts: ProfileUpsert[], listId: string | undefined, ctx: SendContext): Promise<OpOutcome[]> {
+/**
+ * Poll a created job until it is done, then read its errors: one outcome per upsert (`entryItems`: entry index →
+ * the upserts it carries; `n` upserts).
+ */
+async function awaitImportJob(jobId: string, entryItems: number[][], n: number, ctx: SendContext): Promise<OpOutcome[]> {
   const { transport, pollIntervalMs, jobTimeoutMs } = ctx;
-  const res = await transport.send(bulkImportProfiles(upserts, listId));
-  const jobId: string | undefined = res.body?.data?.id;
-  // Created: Klaviyo takes later requests for these profiles after it, so they need not wait for the job to finish.
-  ctx.jobCreated?.();
-  const out = delivered(upserts.length);
-  if (!jobId) return out;
-  // The request's profiles are the merged entries, in order: entry index → the upserts it carries.
-  const entryItems = profileEntries(upserts).map((e) => e.from);
+  const out = delivered(n);
   const deadline = Date.now() + jobTimeoutMs;
   let job: any;
   // Polls share the job endpoints' small budget: wait before the first, then back off.
@@ -106,7 +134,7 @@ async function runImportJob(upserts: ProfileUpsert[], listId: string | undefined
       ?.data;
     const status = job?.attributes?.status;
     if (status === 'complete' || status === 'cancelled') break;
-    if (Date.now() > deadline) return delivered(upserts.length, `bulk import job ${jobId} accepted; still ${status} after ${jobTimeoutMs} ms`);
+    if (Date.now() > deadline) return delivered(n, `bulk import job ${jobId} accepted; still ${status} after ${jobTimeoutMs} ms`);
   }
   if (!job?.attributes?.failed_count) return out;
   // Paged (`links.next`): every page is read, or a profile refused on a later page would count as delivered.
@@ -139,5 +167,30 @@ export const profileUpsert: OperationKindModule<'profile.upsert'> = {
       return [await importAroundConflicts(ops[0], ctx.transport)];
     }
     return importProfiles(ops, list ? await ctx.lists.resolve(list, ctx.transport) : undefined, ctx);
+  },
+  async resume(items, job, ctx) {
+    const ops = items.map((i) => i.op);
+    const entryItems: number[][] = [];
+    job.entries.forEach((entries, i) => {
+      for (const e of entries) (entryItems[e] ??= []).push(i);
+    });
+    let out: OpOutcome[];
+    try {
+      out = await awaitImportJob(job.id, entryItems, ops.length, ctx);
+    } catch (err) {
+      // Klaviyo no longer knows the job (expired, another account): import the profiles again.
+      if (err instanceof PermanentError && err.status === 404) return this.send(items, ctx);
+      throw err;
+    }
+    const list = ops[0].list;
+    const listId = list && out.some((o) => o.status === 'failed') ? await ctx.lists.resolve(list, ctx.transport) : undefined;
+    return reimportConflicts(
+      ops,
+      out,
+      listId,
+      ctx,
+      ops.map(() => []),
+      ops.map((_, i) => i),
+    );
   },
 };

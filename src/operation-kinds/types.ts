@@ -25,10 +25,18 @@ export interface SendContext {
   /** Bulk import jobs: stop polling (and count the job accepted) after this long. */
   jobTimeoutMs: number;
   /**
-   * A kind calls this once Klaviyo has created the bulk job that carries the group, before polling it: from then on
-   * later operations of the same profiles may be sent (docs/delivery.md, ordering). Without it, they wait for send.
+   * A kind calls this once Klaviyo has created a bulk job that carries operations of the group, before polling it:
+   * from then on later operations of the same profiles may be sent (docs/delivery.md, ordering). Without it, they
+   * wait for send. `job` says which operations (indexes into the group) it carries at which entries of its request,
+   * so the job can be kept in the store and polled again after a restart (`resume`).
    */
-  jobCreated?: () => void;
+  jobCreated?: (job?: CreatedJob) => void;
+}
+
+/** A bulk job Klaviyo accepted: its id, and per operation it carries (index into the group) its entries in the job. */
+export interface CreatedJob {
+  id: string;
+  carried: Array<{ item: number; entries: number[] }>;
 }
 
 export interface OperationKindModule<K extends OperationKind = OperationKind> {
@@ -49,6 +57,12 @@ export interface OperationKindModule<K extends OperationKind = OperationKind> {
   isolatesRefusals: boolean;
   /** Send one group (same group key, within the limits); one outcome per item, in order. Throws a KlaviyoError when the whole group failed. */
   send(items: Array<PlannedOperation & { op: Op<K> }>, ctx: SendContext): Promise<OpOutcome[]>;
+  /**
+   * Kinds sent as bulk jobs: finish the job `jobId`, created by an earlier process for these operations (`entries[i]`:
+   * where items[i] sits in the job's request), as `send` would after creating it; one outcome per item. A job Klaviyo
+   * no longer knows is sent anew.
+   */
+  resume?(items: Array<PlannedOperation & { op: Op<K> }>, job: { id: string; entries: number[][] }, ctx: SendContext): Promise<OpOutcome[]>;
 }
 
 /** Bytes of operations per request: Klaviyo's 5 MB body limit less room for the envelope. */

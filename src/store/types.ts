@@ -248,6 +248,30 @@ export interface ConfigVersions {
   list(limit: number): Promise<Array<Omit<ConfigVersion, 'config'>>>;
 }
 
+/**
+ * One operation of a queued message that Klaviyo's bulk job `jobId` carries, at these entry indexes of the job's
+ * request. Kept from Klaviyo's 202 until the message settles, so a restarted or other worker polls the job instead
+ * of creating it again (docs/delivery.md, "Bulk jobs that outlive a process").
+ */
+export interface BulkJobRow {
+  seq: number;
+  /** The operation's index in the message's plan. */
+  op: number;
+  /** The operation's kind (a re-planned message whose operation is of another kind sends it anew). */
+  kind: string;
+  jobId: string;
+  entries: number[];
+}
+
+export interface BulkJobs {
+  /** Keep these rows; a row for the same message and operation is replaced (a re-import is a new job). */
+  save(rows: BulkJobRow[]): Promise<void>;
+  /** The rows of these messages. */
+  of(seqs: number[]): Promise<BulkJobRow[]>;
+  /** Drop the rows of these messages (settled: delivered, filtered or dead-lettered). */
+  forget(seqs: number[]): Promise<void>;
+}
+
 export interface Store {
   migrate(): Promise<void>;
   /** Durable once resolved. A messageId already queued for the destination is ignored (client retries). */
@@ -299,6 +323,8 @@ export interface Store {
   privacy: PrivacyStore;
   /** The configurations applied, in order (live reload, rollback, export). */
   configVersions: ConfigVersions;
+  /** Bulk jobs Klaviyo is processing for queued messages. */
+  bulkJobs: BulkJobs;
   /** Every message of a destination, queued or dead (a destination removed from the configuration); returns how many. */
   discardQueue(destination: string): Promise<number>;
   /** When the oldest message still waiting for delivery (queued, leased or retrying) was received; undefined: none. */

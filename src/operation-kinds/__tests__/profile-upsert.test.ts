@@ -282,6 +282,53 @@ describe('profile.upsert: bulk import jobs', () => {
   });
 });
 
+describe('profile.upsert: a job created by an earlier process (resume)', () => {
+  it('reports the job it created with each operation’s entries; merged operations of one profile share an entry', async () => {
+    const created: unknown[] = [];
+    const { ctx } = scripted((r) => (r.method === 'POST' ? job('queued') : job('complete')));
+    await profileUpsert.send(items(up({ email: 'a@x.co' }), up({ email: 'b@x.co' }), up({ email: 'a@x.co', first_name: 'A' })), {
+      ...ctx,
+      jobCreated: (j) => created.push(j),
+    });
+    expect(created).toEqual([
+      {
+        id: 'J1',
+        carried: [
+          { item: 0, entries: [0] },
+          { item: 2, entries: [0] },
+          { item: 1, entries: [1] },
+        ],
+      },
+    ]);
+  });
+
+  it('polls the job, creates none, and fails exactly the operations at the entries Klaviyo refused', async () => {
+    const { sent, ctx } = scripted((r) => {
+      if (r.endpoint === 'getBulkImportJob') return job('complete', 1);
+      return { body: { data: [{ attributes: { detail: 'Invalid email', source: { pointer: '/data/attributes/profiles/data/4' } } }] } };
+    });
+    const out = await profileUpsert.resume!(items(up({ email: 'a@x.co' }), up({ email: 'bad' })), { id: 'J7', entries: [[3], [4]] }, ctx);
+    expect(out.map((o) => o.status)).toEqual(['delivered', 'failed']);
+    expect(sent.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /api/profile-bulk-import-jobs/J7',
+      'GET /api/profile-bulk-import-jobs/J7/import-errors?page%5Bsize%5D=100',
+    ]);
+  });
+
+  it('a job Klaviyo no longer knows (404) is imported again', async () => {
+    const { sent, ctx } = scripted((r) =>
+      r.endpoint === 'getBulkImportJob' && r.path.endsWith('/J7')
+        ? new PermanentError('Not found', 404, [{ code: 'not_found', detail: 'Not found' }])
+        : r.method === 'POST'
+          ? job('queued')
+          : job('complete'),
+    );
+    const out = await profileUpsert.resume!(items(up({ email: 'a@x.co' }), up({ email: 'b@x.co' })), { id: 'J7', entries: [[0], [1]] }, ctx);
+    expect(out.map((o) => o.status)).toEqual(['delivered', 'delivered']);
+    expect(sent.map((r) => `${r.method} ${r.endpoint}`)).toEqual(['GET getBulkImportJob', 'POST bulkImportProfiles', 'GET getBulkImportJob']);
+  });
+});
+
 describe('profile.upsert against the emulator', () => {
   it('a refusal on the second page of import errors fails its own operation, and only it', async () => {
     const { emu, ctx } = await emulator({ maxPageSize: 2 });

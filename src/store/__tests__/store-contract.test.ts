@@ -474,6 +474,26 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(await v.list(1)).toHaveLength(1);
   });
 
+  it('keeps the bulk jobs of queued messages until they are forgotten, one job per message operation, across reopening', async () => {
+    const j = store.bulkJobs;
+    await j.save([
+      { seq: 7, op: 0, kind: 'profile.upsert', jobId: 'job-1', entries: [0] },
+      { seq: 7, op: 1, kind: 'profile.upsert', jobId: 'job-2', entries: [3, 4] },
+      { seq: 9, op: 0, kind: 'profile.upsert', jobId: 'job-1', entries: [1] },
+    ]);
+    // A re-import (identity conflict) is a new job for the same operation: it replaces the first.
+    await j.save([{ seq: 7, op: 0, kind: 'profile.upsert', jobId: 'job-3', entries: [0] }]);
+    await store.close();
+    store = await backend.open();
+    expect(await store.bulkJobs.of([7, 8])).toEqual([
+      { seq: 7, op: 0, kind: 'profile.upsert', jobId: 'job-3', entries: [0] },
+      { seq: 7, op: 1, kind: 'profile.upsert', jobId: 'job-2', entries: [3, 4] },
+    ]);
+    await store.bulkJobs.forget([7]);
+    expect(await store.bulkJobs.of([7, 9])).toEqual([{ seq: 9, op: 0, kind: 'profile.upsert', jobId: 'job-1', entries: [1] }]);
+    expect(await store.bulkJobs.of([])).toEqual([]);
+  });
+
   it('discards a whole destination’s queue, and tells when its oldest waiting message came', async () => {
     await store.enqueue('k', [at('a1', 'A', 1000), at('b1', 'B', 2000), at('c1', 'C', 3000)]);
     await store.enqueue('other', [at('z1', 'Z', 500)]);

@@ -2,6 +2,7 @@
  * Shared store on Postgres (pg Pool): several processes may enqueue and lease from the same database.
  * Each operation is one statement or one short transaction; batches go in as arrays (unnest), not one row per query.
  */
+import { PostgresBulkJobs } from './bulk-jobs.js';
 import pg from 'pg';
 import { deadLetterOf, extraCopies, leasedOf, messageStateOf, type DeadCopy } from '../rows.js';
 import type { MessageState, ReplayResult } from '../types.js';
@@ -33,6 +34,7 @@ export class PostgresStore implements Store {
   readonly snapshots: PostgresSnapshots;
   readonly privacy: PostgresPrivacy;
   readonly configVersions: PostgresConfigVersions;
+  readonly bulkJobs: PostgresBulkJobs;
 
   constructor(connectionString: string) {
     // A connect that hangs (server gone without a reset) fails after 5 s instead of holding a request forever.
@@ -45,6 +47,7 @@ export class PostgresStore implements Store {
     this.snapshots = new PostgresSnapshots(this.pool);
     this.privacy = new PostgresPrivacy(this.pool);
     this.configVersions = new PostgresConfigVersions(this.pool);
+    this.bulkJobs = new PostgresBulkJobs(this.pool);
   }
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {

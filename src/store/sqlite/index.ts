@@ -2,6 +2,7 @@
  * Embedded store on better-sqlite3: WAL, synchronous=FULL (an acknowledged enqueue survives a power cut),
  * prepared statements, batch writes in one transaction.
  */
+import { SqliteBulkJobs } from './bulk-jobs.js';
 import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -71,6 +72,7 @@ class SqliteStore implements Store {
   readonly snapshots: SqliteSnapshots;
   readonly privacy: SqlitePrivacy;
   readonly configVersions: SqliteConfigVersions;
+  readonly bulkJobs: SqliteBulkJobs;
 
   /** Concurrent enqueues (many ingest requests at once) share one transaction: one fsync for all of them. */
   private readonly writes = new GroupCommit<{ destination: string; messages: NewMessage[]; now: number }>((items) => this.insert(items));
@@ -87,6 +89,7 @@ class SqliteStore implements Store {
       inbox.pruneRouted();
     });
     this.configVersions = new SqliteConfigVersions(db);
+    this.bulkJobs = new SqliteBulkJobs(db);
   }
 
   async migrate(): Promise<void> {

@@ -119,4 +119,11 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       ALTER TABLE sync_rows ADD COLUMN deleted_at INTEGER;
     `,
   },
+  {
+    version: 11,
+    sql: `
+      -- Bulk jobs Klaviyo accepted for queued messages' operations: polled again after a restart, never re-created.
+      CREATE TABLE bulk_jobs (seq INTEGER NOT NULL, op INTEGER NOT NULL, kind TEXT NOT NULL, job_id TEXT NOT NULL, entries TEXT NOT NULL, PRIMARY KEY (seq, op));
+    `,
+  },
 ];
