@@ -747,6 +747,21 @@ describe.skipIf(!hasChromium)(
         copyFileSync(join(SHOTS, `${name}.png`), join(DOC_SHOTS, `${name}.png`));
     });
 
+    it('with configEdits "file", the Configuration page says so and its editor is read-only', async () => {
+      writeFileSync(configFile, JSON.stringify({ ...serviceConfig('$.event'), configEdits: 'file' }));
+      await stopService();
+      await startService();
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.reload();
+      await go('config');
+      const editor = page.getByTestId('config-editor');
+      expect(await editor.getByTestId('config-readonly').textContent()).toContain('configEdits: "file"');
+      expect(await editor.getByTestId('edit-mapping').getAttribute('readonly')).not.toBeNull();
+      expect(await editor.getByTestId('edit-trigger').getAttribute('readonly')).not.toBeNull();
+      expect(await editor.getByTestId('edit-apply').count()).toBe(0);
+      expect(await editor.getByTestId('edit-test').count()).toBe(0);
+    });
+
     it('is served with the security headers, and nothing it does was blocked by its Content-Security-Policy', async () => {
       const res = await fetch(`${url}/ui/`);
       expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self';.*frame-ancestors 'none'/);
