@@ -13,6 +13,7 @@ import registerPushToken from './registerPushToken/index.js';
 import upsertCatalogItem from './upsertCatalogItem/index.js';
 import upsertCatalogVariant from './upsertCatalogVariant/index.js';
 import upsertCatalogCategory from './upsertCatalogCategory/index.js';
+import upsertDataSourceRecord from './upsertDataSourceRecord/index.js';
 import type { SegmentMessage } from '../message/index.js';
 import { identifiers } from './profile.js';
 import { resolveIdentity } from './identity.js';
@@ -31,6 +32,7 @@ export const ACTIONS: Record<string, ActionDefinition> = Object.fromEntries(
     upsertCatalogItem,
     upsertCatalogVariant,
     upsertCatalogCategory,
+    upsertDataSourceRecord,
   ].map((a) => [a.name, a]),
 );
 

@@ -67,6 +67,11 @@ export interface ActionDefinition<P = Record<string, any>> {
   description: string;
   /** A warehouse mirror (catalog): `sync --action` sends it added, updated and deleted rows, not only added and updated. */
   mirrorsRows?: boolean;
+  /**
+   * The primary key column is data too, sent like the other columns (a data-source record: the object type's source
+   * mapping reads the object's id from the record). Others: the key identifies the row and is not sent by default.
+   */
+  keepsPrimaryKey?: boolean;
   /** FQL trigger of the action's default subscription. */
   defaultSubscription?: string;
   fields: Record<string, FieldDefinition>;

@@ -464,6 +464,7 @@ program
   .option('--time-column <column>', 'with --action trackEvent: the column holding when the event happened')
   .option('--backfill', 'event actions: send every event as a Klaviyo backfill (recorded, triggers no flow), however recent')
   .option('--no-backfill', 'event actions: never send events as backfills (default: those older than backfillAfterHours when sent)')
+  .option('--data-source <title>', 'with --action upsertDataSourceRecord: the custom-objects data source the rows go to (created when missing)')
   .option('--audience <name>', 'sync the source’s rows as the members of the Klaviyo list of this name')
   .addOption(new Option('--identifier <field>', 'with --audience: what identifies a member').choices(['email', 'phone_number', 'external_id']).default('email'))
   .option('--column <column>', 'with --audience: the column holding the identifier (default: same name)')

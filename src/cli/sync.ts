@@ -31,6 +31,8 @@ export interface SyncFlags extends ConfigOverrides {
   timeColumn?: string;
   /** `--backfill` / `--no-backfill`: every event as a Klaviyo backfill, or none; absent: by age. */
   backfill?: boolean;
+  /** `--data-source <title>`: with upsertDataSourceRecord, the data source the rows go to. */
+  dataSource?: string;
   audience?: string;
   identifier: string;
   column?: string;
@@ -102,6 +104,7 @@ function fromFlags(f: SyncFlags, config: Config): ConfiguredModel {
         eventName: f.eventName,
         timeColumn: f.timeColumn,
         backfill: f.backfill,
+        dataSource: f.dataSource,
       },
     ],
   });

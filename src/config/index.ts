@@ -129,6 +129,8 @@ const modelSubscriptionSchema = z
     timeColumn: z.string().min(1).optional(),
     /** Event actions: true sends every event as a Klaviyo backfill (no flows), false never; absent: by age (backfillAfterHours). */
     backfill: z.boolean().optional(),
+    /** upsertDataSourceRecord: the title of the custom-objects data source the rows go to (created when missing). */
+    dataSource: z.string().min(1).max(255).optional(),
   })
   .strict();
 

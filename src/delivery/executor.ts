@@ -16,6 +16,7 @@ export type { OpOutcome } from '../operation-kinds/index.js';
 export interface ExecutorDeps {
   transport: KlaviyoTransport;
   lists: SendContext['lists'];
+  dataSources?: SendContext['dataSources'];
   pollIntervalMs?: number;
   jobTimeoutMs?: number;
   /**
@@ -213,6 +214,7 @@ function sendContext(items: PlannedOperation[], deps: ExecutorDeps, inOrder: () 
   return {
     transport: deps.onRequest ? observed(deps.transport, items, deps.onRequest) : deps.transport,
     lists: deps.lists,
+    dataSources: deps.dataSources,
     pollIntervalMs: deps.pollIntervalMs ?? 500,
     jobTimeoutMs: deps.jobTimeoutMs ?? 60_000,
     jobCreated(job) {

@@ -15,6 +15,7 @@ import { unshareIdentifiers } from '../batcher/shared-identifiers.js';
 import { startWaves, type OpOutcome } from './executor.js';
 import { KeptJobs } from './kept-jobs.js';
 import type { ListResolver } from './list-resolver.js';
+import type { DataSources } from '../operation-kinds/index.js';
 import { backoffMs } from '../klaviyo/backoff.js';
 import { ModelPlans, retlOf } from './model-plans.js';
 import type { DeliveryOptions } from '../config/index.js';
@@ -68,6 +69,8 @@ export interface DeliveryWorkerOptions {
   destination: CompiledDestination;
   transport: KlaviyoTransport;
   lists: ListResolver;
+  /** Custom-objects data sources by title (absent: their records fail, saying so). */
+  dataSources?: DataSources;
   options: DeliveryOptions;
   owner: string;
   logger?: WorkerLogger;
@@ -416,6 +419,7 @@ export class DeliveryWorker {
             {
               transport: this.transport,
               lists: this.o.lists,
+              dataSources: this.o.dataSources,
               pollIntervalMs: this.o.pollIntervalMs,
               onRequest: this.o.activity && ((sent) => this.o.activity!.sent(this.o.name, sent)),
               onJobCreated: (job) => kept.created(job),

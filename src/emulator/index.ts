@@ -13,6 +13,8 @@ import {
   newId,
   type CatalogEntry,
   type CatalogJob,
+  type DataSource,
+  type DataSourceJob,
   type ImportJob,
   type Profile,
 } from './state.js';
@@ -619,6 +621,70 @@ export function createEmulatorApp(opts: EmulatorOptions = {}) {
         return { data: jobOutCatalog(j) };
       });
     }
+
+  // ---------- custom objects ----------
+  // Data sources (titles unique in their namespace) and their records: a bulk job answers 204 (no job to poll) and
+  // adds its records later, as Klaviyo processes them. Object types and source mappings are Klaviyo UI matters.
+  const dataSourceOut = (d: DataSource) => ({
+    type: 'data-source',
+    id: d.id,
+    attributes: { title: d.title, visibility: d.visibility, description: d.description, namespace: d.namespace },
+    links: { self: `/api/data-sources/${d.id}` },
+  });
+  app.get('/api/data-sources', async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const size = Math.max(1, Math.min(opts.maxPageSize ?? 100, Number(q['page[size]'] ?? 20) || 20));
+    const from = q['page[cursor]'] ? Number(Buffer.from(q['page[cursor]'], 'base64url').toString()) || 0 : 0;
+    const all = [...state.dataSources.values()];
+    let next: string | null = null;
+    if (from + size < all.length) {
+      const qs = new URLSearchParams({ 'page[cursor]': Buffer.from(String(from + size)).toString('base64url'), 'page[size]': String(size) });
+      next = `${req.protocol}://${req.host}/api/data-sources?${qs}`;
+    }
+    return { data: all.slice(from, from + size).map(dataSourceOut), links: { self: req.url, next } };
+  });
+  app.post('/api/data-sources', async (req, reply) => {
+    const a = (req.body as any).data.attributes;
+    const namespace = a.namespace ?? 'custom-objects';
+    if (!a.title || a.title.length > 255) throw invalid('The title must be between 1 and 255 characters.', '/data/attributes/title');
+    if ([...state.dataSources.values()].some((d) => d.namespace === namespace && d.title === a.title))
+      throw new ApiError(409, 'conflict', 'Conflict.', `A data source titled ${a.title} already exists in ${namespace}.`, '/data/attributes/title');
+    const d: DataSource = {
+      id: newId(),
+      title: a.title,
+      visibility: a.visibility ?? 'private',
+      description: a.description ?? '',
+      namespace,
+      created: new Date().toISOString(),
+    };
+    state.dataSources.set(d.id, d);
+    return reply.status(201).send({ data: dataSourceOut(d), links: { self: `/api/data-sources/${d.id}` } });
+  });
+  app.post('/api/data-source-record-bulk-create-jobs', async (req, reply) => {
+    const data = (req.body as any).data;
+    const records: any[] = data.attributes['data-source-records']?.data ?? [];
+    const { maxItems, maxBytes } = ENDPOINTS.bulkCreateDataSourceRecords;
+    if (!records.length || records.length > maxItems)
+      throw invalid(`A job takes 1 to ${maxItems} records, not ${records.length}.`, '/data/attributes/data-source-records/data');
+    if (Buffer.byteLength(JSON.stringify(req.body)) > maxBytes) throw invalid('The payload is larger than 4 MB.');
+    records.forEach((r, i) => {
+      if (Buffer.byteLength(JSON.stringify(r.attributes.record)) > 512 * 1024)
+        throw invalid('A record can be at most 512 KB.', `/data/attributes/data-source-records/data/${i}/attributes/record`);
+    });
+    const id: string | undefined = data.relationships?.['data-source']?.data?.id;
+    if (!id) throw invalid('The data source is required.', '/data/relationships/data-source');
+    if (!state.dataSources.has(id)) throw notFound(`A data source with id ${id} does not exist.`);
+    const job: DataSourceJob = { id: newId(), data_source_id: id, status: 'queued', total_count: records.length, created_at: new Date().toISOString() };
+    state.dataSourceJobs.set(job.id, job);
+    const current = state;
+    later(() => {
+      const received = new Date().toISOString();
+      for (const r of records) current.dataSourceRecords.push({ data_source_id: id, job_id: job.id, record: r.attributes.record, received });
+      job.status = 'complete';
+      job.completed_at = received;
+    });
+    return reply.status(204).send();
+  });
 
   // ---------- push tokens ----------
   app.post('/api/push-tokens', async (req, reply) => {

@@ -3,12 +3,14 @@
  * Tiers and limits come from the 2026-07-15 OpenAPI spec (`x-klaviyo-ratelimit`) and Klaviyo's docs.
  * The client's limiter and the emulator both read this table, so they can never disagree.
  */
-export type Tier = 'XS' | 'S' | 'M' | 'L' | 'XL';
+/** Klaviyo's named tiers, and `S15`: S's burst with a 15/min steady (the custom-objects bulk endpoint; Klaviyo names no tier for it). */
+export type Tier = 'XS' | 'S' | 'S15' | 'M' | 'L' | 'XL';
 
 /** Requests per burst window (1 s) and per steady window (60 s). */
 export const TIERS: Record<Tier, { burst: number; steady: number }> = {
   XS: { burst: 1, steady: 15 },
   S: { burst: 3, steady: 60 },
+  S15: { burst: 3, steady: 15 },
   M: { burst: 10, steady: 150 },
   L: { burst: 75, steady: 750 },
   XL: { burst: 350, steady: 3500 },
@@ -63,6 +65,10 @@ export const ENDPOINTS = {
   getCatalogCategoryBulkUpdateJob: { method: 'GET', path: '/api/catalog-category-bulk-update-jobs/{id}', tier: 'L' },
   catalogCategoryBulkDelete: { method: 'POST', path: '/api/catalog-category-bulk-delete-jobs', tier: 'L', maxItems: 100, maxBytes: 5_000_000 },
   getCatalogCategoryBulkDeleteJob: { method: 'GET', path: '/api/catalog-category-bulk-delete-jobs/{id}', tier: 'L' },
+  // Custom objects: data sources, found by title (no filter: paged), and their records by bulk job (≤500, 4 MB; no poll).
+  getDataSources: { method: 'GET', path: '/api/data-sources', tier: 'S', maxItems: 100 },
+  createDataSource: { method: 'POST', path: '/api/data-sources', tier: 'S' },
+  bulkCreateDataSourceRecords: { method: 'POST', path: '/api/data-source-record-bulk-create-jobs', tier: 'S15', maxItems: 500, maxBytes: 4_000_000 },
 } as const satisfies Record<string, Endpoint>;
 
 export type EndpointName = keyof typeof ENDPOINTS;

@@ -43,6 +43,9 @@ export const SCOPES: Record<EndpointName, readonly string[]> = {
   getCatalogCategoryBulkUpdateJob: ['catalogs:read'],
   catalogCategoryBulkDelete: ['catalogs:write'],
   getCatalogCategoryBulkDeleteJob: ['catalogs:read'],
+  getDataSources: ['custom-objects:read'],
+  createDataSource: ['custom-objects:write'],
+  bulkCreateDataSourceRecords: ['custom-objects:write'],
 };
 
 /**
@@ -52,6 +55,9 @@ export const SCOPES: Record<EndpointName, readonly string[]> = {
 export const OPTIONAL_SCOPE_ENDPOINTS: ReadonlySet<EndpointName> = new Set<EndpointName>([
   'createPushToken',
   ...(Object.keys(SCOPES) as EndpointName[]).filter((e) => e.startsWith('catalog') || e.startsWith('getCatalog')),
+  'getDataSources',
+  'createDataSource',
+  'bulkCreateDataSourceRecords',
 ]);
 
 /** Every scope some endpoint of this destination needs. */
@@ -59,7 +65,7 @@ export const REQUIRED_SCOPES = [
   ...new Set((Object.entries(SCOPES) as [EndpointName, readonly string[]][]).filter(([e]) => !OPTIONAL_SCOPE_ENDPOINTS.has(e)).flatMap(([, s]) => s)),
 ].sort();
 
-/** Scopes only the optional features need (push tokens, catalogs). */
+/** Scopes only the optional features need (push tokens, catalogs, custom objects). */
 export const OPTIONAL_SCOPES = [...new Set([...OPTIONAL_SCOPE_ENDPOINTS].flatMap((e) => SCOPES[e]))].filter((s) => !REQUIRED_SCOPES.includes(s)).sort();
 
 export type KeyCheck = { ok: true; account?: string } | { ok: false; status: number; missingScopes: string[]; message: string };
@@ -109,6 +115,6 @@ export async function checkApiKey(transport: KlaviyoTransport): Promise<KeyCheck
     ok: false,
     status: 403,
     missingScopes: missing,
-    message: `the Klaviyo API key lacks ${missing.join(', ')}; this destination needs ${REQUIRED_SCOPES.join(', ')}, and ${OPTIONAL_SCOPES.join(', ')} for push tokens and catalogs (Klaviyo → Settings → API keys)`,
+    message: `the Klaviyo API key lacks ${missing.join(', ')}; this destination needs ${REQUIRED_SCOPES.join(', ')}, and ${OPTIONAL_SCOPES.join(', ')} for push tokens, catalogs and custom objects (Klaviyo → Settings → API keys)`,
   };
 }

@@ -149,6 +149,11 @@ export type Operation =
       categories?: string[];
       profile?: undefined;
     }
+  /**
+   * One record of a custom-objects data source, named by its title (found or created when sent). `key` is the synced
+   * row's primary key: a row's records go in order. Records are only ever added: Klaviyo has no update or delete.
+   */
+  | { kind: 'data-source.record'; dataSource: string; key: string; record: Record<string, unknown>; profile?: undefined }
   /** Data-privacy deletion of every profile matching the identifier. */
   | { kind: 'profile.delete'; profile: Pick<ProfileIdentifiers, 'email' | 'phone_number' | 'id' | 'external_id'> };
 
@@ -208,6 +213,7 @@ const IDENTIFIER_KEYS: [keyof ProfileIdentifiers, (v: string) => string][] = [
  */
 export function profileKey(op: Operation): string {
   if (op.kind === 'catalog.write') return `catalog:${op.resource}:${op.externalId}`;
+  if (op.kind === 'data-source.record') return `record:${op.dataSource}:${op.key}`;
   const p = op.profile as ProfileIdentifiers;
   if (p.id) return `id:${p.id}`;
   if (p.email) return `email:${p.email.toLowerCase()}`;

@@ -1,6 +1,7 @@
 /** Every operation kind, by name: the one table the batcher, the executor and preview read. */
 import type { Operation, OperationKind } from '../klaviyo/operations.js';
 import { catalogWrite } from './catalog-write.js';
+import { dataSourceRecord } from './data-source-record.js';
 import { eventCreate } from './event-create.js';
 import { listRemove } from './list-remove.js';
 import { profileDelete } from './profile-delete.js';
@@ -19,6 +20,7 @@ export const KINDS: { [K in OperationKind]: OperationKindModule<K> } = {
   'profile.delete': profileDelete,
   'push-token.create': pushTokenCreate,
   'catalog.write': catalogWrite,
+  'data-source.record': dataSourceRecord,
 };
 
 /** The module of an operation's kind, typed loosely for code that handles every kind alike. */
@@ -26,4 +28,4 @@ export function kindOf(op: Operation): OperationKindModule<any> {
   return KINDS[op.kind];
 }
 
-export type { CreatedJob, OpOutcome, SendContext, OperationKindModule } from './types.js';
+export type { CreatedJob, DataSources, OpOutcome, SendContext, OperationKindModule } from './types.js';

@@ -20,6 +20,8 @@ export type OpOutcome =
 export interface SendContext {
   transport: KlaviyoTransport;
   lists: { resolve(ref: ListRef, via?: KlaviyoTransport): Promise<string> };
+  /** Custom-objects data sources by title: their id, found or created (absent: data-source records cannot be sent). */
+  dataSources?: DataSources;
   /** Bulk import jobs: first poll after this long, then backing off. */
   pollIntervalMs: number;
   /** Bulk import jobs: stop polling (and count the job accepted) after this long. */
@@ -37,6 +39,12 @@ export interface SendContext {
 export interface CreatedJob {
   id: string;
   carried: Array<{ item: number; entries: number[] }>;
+}
+
+/** Data source ids by title, kept once found; `forget` drops a kept id Klaviyo no longer knows (a 404). */
+export interface DataSources {
+  resolve(title: string, via?: KlaviyoTransport): Promise<string>;
+  forget(title: string): Promise<void>;
 }
 
 export interface OperationKindModule<K extends OperationKind = OperationKind> {

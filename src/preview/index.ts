@@ -12,6 +12,7 @@ import { planWaves } from '../batcher/index.js';
 import { unshareIdentifiers } from '../batcher/shared-identifiers.js';
 import { deliverWaves } from '../delivery/executor.js';
 import { ListResolver } from '../delivery/list-resolver.js';
+import { DataSourceResolver } from '../delivery/data-source-resolver.js';
 import { RecordingTransport } from './recording-transport.js';
 import { loadConfigFile } from '../config/index.js';
 
@@ -107,11 +108,13 @@ export async function previewRequests(planned: PlannedOperation[]): Promise<Prev
   const out: PreviewRequest[] = [];
   const transport = new RecordingTransport();
   const lists = new ListResolver(transport);
+  const dataSources = new DataSourceResolver(transport);
   // Wave by wave, to number them: nothing fails here, so no wave holds back a later one's operations.
   for (const [i, wave] of planWaves(unshareIdentifiers(planned)).entries()) {
     await deliverWaves([wave], {
       transport,
       lists,
+      dataSources,
       pollIntervalMs: 0,
       holdBack: false,
       onRequest: ({ request, items }) =>

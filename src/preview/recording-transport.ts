@@ -1,6 +1,6 @@
 /**
  * A Klaviyo transport that sends nothing: it records each request and answers as Klaviyo would, with placeholder
- * ids where only Klaviyo knows the id (profiles looked up, lists created, import jobs). Preview runs delivery's own
+ * ids where only Klaviyo knows the id (profiles looked up, lists and data sources created, import jobs). Preview runs delivery's own
  * send code over it, so what it shows is what delivery sends to an account that has none of the audience lists yet.
  */
 import type { KlaviyoRequest, KlaviyoResponse, KlaviyoTransport } from '../klaviyo/request.js';
@@ -25,7 +25,7 @@ function lookedUp(path: string): Array<{ type: 'profile'; id: string; attributes
 }
 
 function answer(request: KlaviyoRequest): unknown {
-  const body = request.body as { data?: { attributes?: { name?: string } } } | undefined;
+  const body = request.body as { data?: { attributes?: { name?: string; title?: string } } } | undefined;
   switch (request.endpoint) {
     case 'getProfiles':
       return { data: lookedUp(request.path) };
@@ -34,6 +34,12 @@ function answer(request: KlaviyoRequest): unknown {
     case 'createList': {
       const name = body?.data?.attributes?.name ?? '';
       return { data: { type: 'list', id: `<list id of ${name}>`, attributes: { name } } };
+    }
+    case 'getDataSources':
+      return { data: [] };
+    case 'createDataSource': {
+      const title = body?.data?.attributes?.title ?? '';
+      return { data: { type: 'data-source', id: `<data source id of ${title}>`, attributes: { title } } };
     }
     case 'bulkImportProfiles':
       return { data: { type: 'profile-bulk-import-job', id: '<import job id>' } };

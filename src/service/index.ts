@@ -12,6 +12,7 @@ import { KlaviyoClient } from '../klaviyo/client.js';
 import { RateLimiter, type RateBudget } from '../klaviyo/limiter.js';
 import { SharedRateLimiter } from '../klaviyo/shared-limiter.js';
 import { ListResolver } from '../delivery/list-resolver.js';
+import { DataSourceResolver } from '../delivery/data-source-resolver.js';
 import { DeliveryWorker, watchAuth, type PauseState } from '../delivery/worker.js';
 import { authProblem, checkApiKey } from '../klaviyo/key-check.js';
 import { deleteUser, type DeletionRequest } from '../delivery/user-deletion.js';
@@ -229,6 +230,12 @@ export async function startService(
       get: (k) => store.kvGet(KV.audienceList(d.name, k)),
       set: (k, v) => store.kvSet(KV.audienceList(d.name, k), v),
     });
+    // Kept per account, not per destination: every destination and sync reaching the account finds the same one.
+    const account = destinationAccount(d, config.dataDir);
+    const dataSources = new DataSourceResolver(client, {
+      get: (title) => store.kvGet(KV.dataSource(account, title)),
+      set: (title, id) => store.kvSet(KV.dataSource(account, title), id),
+    });
     const onPauseChange = (state: PauseState | undefined) => {
       metrics.paused(d.name, Boolean(state));
       // Kept in the store so `status` (another process) shows it; cleared on resume and on a start whose key check passes.
@@ -242,6 +249,7 @@ export async function startService(
       destination,
       transport: client,
       lists,
+      dataSources,
       options: d.delivery,
       owner,
       logger,

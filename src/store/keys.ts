@@ -12,6 +12,8 @@ export const KV = {
   paused: (destination: string) => `paused:${destination}`,
   /** Updates delivered around an identity conflict: {count, last: {messageId, note, at}} (docs/identity.md). */
   identityConflicts: (destination: string) => `identity-conflicts:${destination}`,
+  /** The id of a custom-objects data source, by title, per Klaviyo account (src/sync/account.ts); empty when forgotten. */
+  dataSource: (account: string, title: string) => `data-source:${account}:${title}`,
   /** Hash of the config file's sources and destinations last stored as a version: a changed file is applied at start. */
   configFile: 'config:file',
   /** The version of a warehouse model whose column plan was last shown (a new one is printed again). */

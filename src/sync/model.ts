@@ -69,6 +69,8 @@ export function fromModel(m: ModelConfig): SyncModel {
       throw new Error(`${where}: timeColumn: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
     if (s.backfill !== undefined && !action.fields.backfill)
       throw new Error(`${where}: backfill: ${s.partnerAction} sends no event; trackEvent does (--action trackEvent)`);
+    if (s.dataSource !== undefined && !action.fields.data_source)
+      throw new Error(`${where}: dataSource: ${s.partnerAction} sends no data-source records; upsertDataSourceRecord does (--action upsertDataSourceRecord)`);
   });
   const model: SyncModel = {
     name: m.name,
@@ -98,6 +100,8 @@ export function withColumns(m: SyncModel, columns: string[]): { model: SyncModel
     const map = { ...rules.map };
     for (const [field, column] of Object.entries(s.fields ?? {})) map[column] = field;
     if (s.timeColumn) map[s.timeColumn] = 'time';
+    // A record carries its row's key (the object type's source mapping reads the object's id from it).
+    if (action.keepsPrimaryKey && !Object.hasOwn(map, m.primaryKey) && !rules.exclude?.includes(m.primaryKey)) map[m.primaryKey] = `properties.${m.primaryKey}`;
     const planned = planColumns(v, columns, m.primaryKey, { ...rules, map });
     const mapping: Record<string, unknown> = {};
     // Literal defaults (orderCompleted's metric name) stay; directives would read a live event's fields.
@@ -106,6 +110,7 @@ export function withColumns(m: SyncModel, columns: string[]): { model: SyncModel
       if (typeof f.default === 'string' || JSON.stringify(f.default ?? '').includes('$.context.retl.')) mapping[k] = f.default;
     if (s.eventName) mapping.metric_name = s.eventName;
     if (s.backfill !== undefined) mapping.backfill = s.backfill;
+    if (s.dataSource !== undefined) mapping.data_source = s.dataSource;
     // The same change gives the same unique id, whatever run sends it: Klaviyo records it once.
     if (JSON.stringify(action.fields.unique_id?.default) === JSON.stringify({ '@path': '$.messageId' }))
       mapping.unique_id = { '@path': '$.context.retl.changeId' };
@@ -113,6 +118,8 @@ export function withColumns(m: SyncModel, columns: string[]): { model: SyncModel
     const name = `${m.name}: ${s.partnerAction} on ${s.on.join('/')}`;
     if (columns.length && action.fields.metric_name?.required && mapping.metric_name === undefined)
       throw new Error(`model "${m.name}": ${s.partnerAction} needs an event name: --event-name "…" (config: eventName), or a metric_name column`);
+    if (columns.length && action.fields.data_source?.required && mapping.data_source === undefined)
+      throw new Error(`model "${m.name}": ${s.partnerAction} needs a data source: --data-source <title> (config: dataSource), or a data_source column`);
     plans.push({ subscription: name, action: s.partnerAction, columns: planned });
     return { name, subscribe: s.on.map((k) => `event = "${k}"`).join(' or '), partnerAction: s.partnerAction, mapping };
   });

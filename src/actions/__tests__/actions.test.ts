@@ -12,10 +12,10 @@ function msg(m: Record<string, unknown>): SegmentMessage {
 const plan = (m: Record<string, unknown>, d = dest) => planMessage(d, msg(m));
 
 describe('segment-actions preset', () => {
-  it('has a default subscription for every action except the destructive removeProfile and the warehouse-only catalog actions', () => {
+  it('has a default subscription for every action except the destructive removeProfile and the warehouse-only catalog and record actions', () => {
     expect(dest.subscriptions.map((s) => s.action.name).sort()).toEqual(
       Object.keys(ACTIONS)
-        .filter((a) => a !== 'removeProfile' && !ACTIONS[a].mirrorsRows)
+        .filter((a) => a !== 'removeProfile' && a !== 'upsertDataSourceRecord' && !ACTIONS[a].mirrorsRows)
         .sort(),
     );
   });

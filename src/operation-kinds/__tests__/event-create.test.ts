@@ -156,6 +156,7 @@ describe('event.create', () => {
         'profile.upsert',
         'push-token.create',
         'catalog.write',
+        'data-source.record',
         'subscription.subscribe',
         'subscription.unsubscribe',
       ].sort(),
