@@ -117,10 +117,18 @@ describe('catalog sync', () => {
       ['shirts', 'Shirts'],
       ['sale', 'Sale'],
     ]);
-    csv(files.items, [
-      ['id', 'title', 'url', 'categories'],
-      ['A1', 'Shirt', 'https://shop.example/A1', 'shirts|sale'],
-    ]);
+    // Categories as text separated by | or , or as a JSON array (a warehouse's array column); brackets that hold no
+    // JSON array are refused, not split into `[shirts` and `sale]`.
+    writeFileSync(
+      files.items,
+      [
+        'id,title,url,categories',
+        'A1,Shirt,https://shop.example/A1,shirts|sale',
+        'B2,Tee,https://shop.example/B2,"[""sale"",""shirts""]"',
+        'C3,Cap,https://shop.example/C3,"sale, shirts"',
+        'D4,Bad,https://shop.example/D4,"[shirts, sale]"',
+      ].join('\n') + '\n',
+    );
     csv(files.variants, [
       ['id', 'item', 'title', 'url', 'sku', 'price', 'inventory_quantity', 'colour'],
       ['A1-M', 'A1', 'Shirt M', 'https://shop.example/A1?m', 'A1-M', '20', '3', 'blue'],
@@ -129,7 +137,7 @@ describe('catalog sync', () => {
     const run = (name: string, file: string, action: string) =>
       runSync({ store: svc!.store, model: model(name, file, action), destination: 'klaviyo', pollMs: 20 });
     expect(await run('categories', files.categories, 'upsertCatalogCategory')).toMatchObject({ added: 2, delivered: 2, failed: 0 });
-    expect(await run('items', files.items, 'upsertCatalogItem')).toMatchObject({ added: 1, delivered: 1, failed: 0 });
+    expect(await run('items', files.items, 'upsertCatalogItem')).toMatchObject({ added: 4, delivered: 3, failed: 1 });
     expect(await run('variants', files.variants, 'upsertCatalogVariant')).toMatchObject({ added: 2, delivered: 1, failed: 1 });
     const s = emu.snapshot();
     expect(s.catalog.categories.map((c) => [c.external_id, c.attributes.name])).toEqual([
@@ -137,6 +145,11 @@ describe('catalog sync', () => {
       ['sale', 'Sale'],
     ]);
     expect(s.catalog.items[0]).toMatchObject({ external_id: 'A1', categories: ['shirts', 'sale'], attributes: { description: '' } });
+    expect(s.catalog.items.map((i) => [i.external_id, i.categories])).toEqual([
+      ['A1', ['shirts', 'sale']],
+      ['B2', ['sale', 'shirts']],
+      ['C3', ['sale', 'shirts']],
+    ]);
     expect(s.catalog.variants).toEqual([
       expect.objectContaining({
         external_id: 'A1-M',
@@ -144,7 +157,10 @@ describe('catalog sync', () => {
         attributes: expect.objectContaining({ sku: 'A1-M', price: 20, inventory_quantity: 3, custom_metadata: { colour: 'blue' } }),
       }),
     ]);
-    const [dead] = await svc.store.listDeadLetters({ destination: 'klaviyo' });
-    expect(dead.reason).toMatch(/catalog item \$custom:::\$default:::Z9 does not exist/);
+    const reasons = (await svc.store.listDeadLetters({ destination: 'klaviyo' })).map((d) => d.reason).sort();
+    expect(reasons).toEqual([
+      expect.stringMatching(/catalog item \$custom:::\$default:::Z9 does not exist/),
+      expect.stringMatching(/categories "\[shirts, sale\]" is in brackets but no JSON array/),
+    ]);
   });
 });

@@ -38,7 +38,7 @@ export const productFields = (what: string): Record<string, FieldDefinition> => 
   price: { label: 'Price', description: 'Price shown in emails.', type: 'number' },
   image_full_url: str('Image URL', 'A full-size image.'),
   image_thumbnail_url: str('Thumbnail URL', 'A thumbnail image.'),
-  images: str('Images', 'Image URLs: a list, or text separated by | or ,.'),
+  images: str('Images', 'Image URLs: a list, a JSON array, or text separated by | or ,.'),
   published: str('Published', 'true / false (default: true).'),
   properties: {
     label: 'Custom Metadata',
@@ -47,12 +47,25 @@ export const productFields = (what: string): Record<string, FieldDefinition> => 
   },
 });
 
-/** `a|b`, `a, b` or a list → trimmed non-empty texts. */
-export function textList(v: unknown): string[] | undefined {
+/** `a|b`, `a, b`, a JSON array (`["a","b"]`, as a warehouse exports an array column) or a list → trimmed non-empty texts. */
+export function textList(v: unknown, field: string): string[] | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  const list = Array.isArray(v) ? v.map(String) : String(v).split(/[|,]/);
-  const out = list.map((x) => x.trim()).filter(Boolean);
+  const list = Array.isArray(v) ? v : (jsonArray(String(v), field) ?? String(v).split(/[|,]/));
+  const out = list.map((x) => String(x).trim()).filter(Boolean);
   return out.length ? out : undefined;
+}
+
+/** The array a text in brackets holds; a bracketed text that is no JSON array is refused rather than split into `["a"` and `"b"]`. */
+function jsonArray(text: string, field: string): unknown[] | undefined {
+  const t = text.trim();
+  if (!t.startsWith('[') || !t.endsWith(']')) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(t);
+    if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string' || typeof x === 'number')) return parsed;
+  } catch {
+    /* refused below */
+  }
+  throw new PayloadError(field, `${field} ${JSON.stringify(text)} is in brackets but no JSON array of texts; give ["a","b"], or a|b, or a,b`);
 }
 
 function bool(v: unknown, field: string): boolean | undefined {
@@ -78,7 +91,7 @@ export function productAttributes(p: Record<string, any>, create: boolean, warni
   const a: Record<string, unknown> = {};
   for (const k of ['title', 'description', 'url', 'image_full_url', 'image_thumbnail_url'] as const) if (p[k] !== undefined) a[k] = String(p[k]);
   if (p.price !== undefined) a.price = p.price;
-  const images = textList(p.images);
+  const images = textList(p.images, 'images');
   if (images) a.images = images;
   const published = bool(p.published, 'published');
   if (published !== undefined) a.published = published;

@@ -11,7 +11,7 @@ const upsertCatalogItem: ActionDefinition = {
     ...productFields('item'),
     categories: {
       label: 'Categories',
-      description: "External ids of the item's categories (a list, or text separated by | or ,); the item's links are set to these.",
+      description: "External ids of the item's categories (a list, a JSON array, or text separated by | or ,); the item's links are set to these.",
       type: 'string',
     },
   },
@@ -20,7 +20,7 @@ const upsertCatalogItem: ActionDefinition = {
     const op = catalogOp('item', p);
     if (op.change === 'delete') return { operations: [op] };
     op.attributes = productAttributes(p, op.change === 'create', warnings);
-    const categories = textList(p.categories);
+    const categories = textList(p.categories, 'categories');
     if (categories) op.categories = categories;
     return { operations: [op], warnings };
   },
