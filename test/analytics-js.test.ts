@@ -4,20 +4,19 @@
  * standard snippet, with only its host changed, delivering identify, track and page from a page of another origin
  * in headless Chromium.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium } from 'playwright-core';
 import { loadConfig } from '../src/config/index.js';
 import { startService, type RunningService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
 import { ANALYTICS_DIST } from '../src/ingest/analytics-js.js';
+import { hasChromium, launchChromium } from './helpers/chromium.js';
 import { until } from './helpers/until.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const WRITE_KEY = 'snippet_write_key_1';
 let svc: RunningService;
 let dir: string;
@@ -92,7 +91,7 @@ describe('analytics.js files', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('Segment’s standard snippet in headless Chromium', () => {
+describe.skipIf(!hasChromium)('Segment’s standard snippet in headless Chromium', () => {
   let site: Server;
   afterAll(() => new Promise((r) => (site ? site.close(r) : r(undefined))));
 
@@ -112,7 +111,7 @@ analytics.page();
     });
     await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
     const pageUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const requested: string[] = [];

@@ -5,25 +5,24 @@
  * only. Each fetches its settings from the service (never from a vendor's CDN), sends identify, track and page,
  * and the events and the identified profile are asserted in the Klaviyo emulator's state.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { build } from 'vite';
 import { startEmulator } from '../src/emulator/index.js';
-import { freePort } from './helpers/service-process.js';
+import { CHROMIUM, hasChromium, launchChromium } from './helpers/chromium.js';
+import { freePort, startCli, stopCli } from './helpers/service-process.js';
 import { until } from './helpers/until.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SEGMENT_KEY = 'browser_segment_key';
 const RUDDER_KEY = 'browser_rudder_key';
 const API_KEY = 'pk_test_browser_sdk_0123456789';
-const hasChromium = existsSync(CHROMIUM);
 
 const profile = { email: { '@path': '$.context.traits.email' }, external_id: { '@path': '$.userId' }, anonymous_id: { '@path': '$.anonymousId' } };
 const serviceConfig = {
@@ -64,7 +63,6 @@ describe.skipIf(!hasChromium)(
     let svcUrl: string;
     let pageUrl: string;
     let child: ChildProcess | undefined;
-    let childLog = '';
     let site: Server;
     let browser: Browser;
 
@@ -128,61 +126,24 @@ describe.skipIf(!hasChromium)(
       writeFileSync(configFile, JSON.stringify(serviceConfig));
       const port = await freePort();
       svcUrl = `http://127.0.0.1:${port}`;
-      child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'src/cli/index.ts',
-          'start',
-          '--port',
-          String(port),
-          '--data-dir',
-          join(dir, 'data'),
-          '--config',
-          configFile,
-          '--klaviyo-url',
-          emu.url,
-          '--api-key',
-          API_KEY,
-          '--cors-origins',
-          pageUrl,
-        ],
-        {
-          cwd: root,
-          env: { ...process.env, LOG_LEVEL: 'warn' },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
-      child.stderr!.on('data', (d) => (childLog = (childLog + d).slice(-4000)));
-      const status = await until(
-        async () => (await fetch(`${svcUrl}/health`).catch(() => undefined))?.status ?? 0,
-        (s) => s === 200,
-        20_000,
-      );
-      if (status !== 200) throw new Error(`the service did not start:\n${childLog}`);
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-dev-shm-usage',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      child = await startCli(port, [
+        '--data-dir',
+        join(dir, 'data'),
+        '--config',
+        configFile,
+        '--klaviyo-url',
+        emu.url,
+        '--api-key',
+        API_KEY,
+        '--cors-origins',
+        pageUrl,
+      ]);
+      browser = await launchChromium();
     }, 90_000);
 
     afterAll(async () => {
       await browser?.close();
-      if (child && child.exitCode === null) {
-        const exited = new Promise((r) => child!.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await stopCli(child);
       await new Promise((r) => (site ? site.close(r) : r(undefined)));
       await emu?.close();
       if (dir) rmSync(dir, { recursive: true, force: true });

@@ -5,19 +5,19 @@
  * Screenshots of every page go to artifacts/screenshots/; with UPDATE_SCREENSHOTS=1 a passing run also copies them
  * to docs/screenshots/ (the README's).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { Analytics } from '@segment/analytics-node';
 import { startEmulator } from '../src/emulator/index.js';
-import { freePort } from './helpers/service-process.js';
+import { CHROMIUM, hasChromium, launchChromium } from './helpers/chromium.js';
+import { freePort, startCli, stopCli } from './helpers/service-process.js';
 import { until } from './helpers/until.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SHOTS = join(root, 'artifacts/screenshots');
 const DOC_SHOTS = join(root, 'docs/screenshots');
@@ -26,7 +26,6 @@ const WRITE_KEY = 'ui_test_write_key';
 const SHOP_KEY = 'ui_test_shop_write_key';
 // Long enough to be masked to its first 3 and last 4 characters (GET /admin/config).
 const API_KEY = 'pk_test_ui_0123456789abcdef';
-const hasChromium = existsSync(CHROMIUM);
 
 // The "Signup" subscription first maps metric_name from a property the events do not have (a required field
 // goes missing, so planning fails), then is fixed to use the event name.
@@ -63,53 +62,14 @@ describe.skipIf(!hasChromium)(
     let port: number;
     let url: string;
     let child: ChildProcess | undefined;
-    let childLog = '';
     let browser: Browser;
     let page: Page;
     const cspViolations: string[] = [];
 
     const startService = async () => {
-      childLog = '';
-      child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'src/cli/index.ts',
-          'start',
-          '--port',
-          String(port),
-          '--data-dir',
-          dataDir,
-          '--config',
-          configFile,
-          '--klaviyo-url',
-          emu.url,
-          '--api-key',
-          API_KEY,
-          '--admin-token',
-          TOKEN,
-        ],
-        {
-          cwd: root,
-          env: { ...process.env, LOG_LEVEL: 'warn' },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
-      child.stderr!.on('data', (d) => (childLog = (childLog + d).slice(-4000)));
-      const status = await until(
-        async () => (await fetch(`${url}/health`).catch(() => undefined))?.status ?? 0,
-        (s) => s === 200,
-        20_000,
-      );
-      if (status !== 200) throw new Error(`the service did not start:\n${childLog}`);
+      child = await startCli(port, ['--data-dir', dataDir, '--config', configFile, '--klaviyo-url', emu.url, '--api-key', API_KEY, '--admin-token', TOKEN]);
     };
-    const stopService = async () => {
-      if (!child || child.exitCode !== null) return;
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    };
+    const stopService = () => stopCli(child);
 
     const admin = async (path: string) => (await fetch(`${url}/admin${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as Promise<any>;
     const emuState = async () => (await fetch(`${emu.url}/__emulator/state`)).json() as Promise<any>;
@@ -159,19 +119,7 @@ describe.skipIf(!hasChromium)(
       port = await freePort();
       url = `http://127.0.0.1:${port}`;
       await startService();
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-dev-shm-usage',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      browser = await launchChromium();
       page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       page.setDefaultTimeout(15_000);
       // The dashboard runs under a strict Content-Security-Policy: Chromium reports each thing it blocks here.

@@ -44,6 +44,36 @@ export function startChild(port: number, dataDir: string, emulatorUrl: string, o
   return child;
 }
 
+/**
+ * `klaviyo-destination start --port <port> <flags>` as its own process (log level warn); resolves once its /health
+ * answers 200, else throws with the tail of its stderr.
+ */
+export async function startCli(port: number, flags: string[]): Promise<ChildProcess> {
+  let log = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'start', '--port', String(port), ...flags], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
+  await until(
+    async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0,
+    (s) => s === 200,
+    20_000,
+  ).catch((e: Error) => {
+    throw new Error(`the service did not start (${e.message}):\n${log}`);
+  });
+  return child;
+}
+
+/** SIGTERM `child` (when still running) and wait for it to exit. */
+export async function stopCli(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 /** `n` track events of 25 users, numbered from `from`. */
 export const batch = (from: number, n: number) => ({
   batch: Array.from({ length: n }, (_, i) => ({
