@@ -73,6 +73,42 @@ const GROUP = {
   originalTimestamp: '2019-10-14T09:03:17.562Z',
 };
 
+/** What v2 sends for TRACK (seed 004's example): one event; `profileMeta` goes beside the event profile's attributes. */
+const trackRequest = (profileMeta: Record<string, unknown> = {}) => ({
+  method: 'POST',
+  path: '/api/events',
+  body: {
+    data: {
+      type: 'event',
+      attributes: {
+        properties: { PreviouslVicePresident: true, YearElected: 1801, VicePresidents: ['AaronBurr', 'GeorgeClinton'] },
+        time: '2021-01-25T15:32:56.409Z',
+        value: 3000,
+        value_currency: 'USD',
+        unique_id: '5vs9plymaxu4zfh40cmqca7r220y3wzb2giu',
+        backfill: true, // ours: a 2021 event is a backfill (docs/backfill-and-push.md)
+        metric: { data: { type: 'metric', attributes: { name: 'Sample Event' } } },
+        profile: {
+          data: {
+            type: 'profile',
+            attributes: {
+              email: 'alex@example.com',
+              external_id: '1hKOmRA4el9Z',
+              first_name: 'Alex',
+              last_name: 'Keener',
+              organization: 'Example Co.',
+              title: 'Developer',
+              location: { address1: 'Blue Gum Street', city: 'New Orleans', region: 'Louisiana', country: 'US', zip: '100-0001' },
+              properties: { Flagged: false, Residence: '31, North Avenue' },
+              anonymous_id: '9c6bd77ea9da3e68',
+              ...profileMeta,
+            },
+          },
+        },
+      },
+    },
+  },
+});
 const v2 = destination('rudderstack', { privateApiKey: 'pk_test', apiVersion: 'v2' });
 const v1 = destination('rudderstack', { privateApiKey: 'pk_test', apiVersion: 'v1' });
 const subscribeJob = (listId: string, profiles: unknown[]) => ({
@@ -341,43 +377,7 @@ describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnapp
       expect(r.warnings).toEqual([]);
       // requestsOf checks the body against the 2026-07-15 spec in strict mode: EventProfileCreateQueryResourceObject
       // declares `meta` inside `attributes` (POST /api/events).
-      expect(await requestsOf(r.operations)).toEqual([
-        {
-          method: 'POST',
-          path: '/api/events',
-          body: {
-            data: {
-              type: 'event',
-              attributes: {
-                properties: { PreviouslVicePresident: true, YearElected: 1801, VicePresidents: ['AaronBurr', 'GeorgeClinton'] },
-                time: '2021-01-25T15:32:56.409Z',
-                value: 3000,
-                value_currency: 'USD',
-                unique_id: '5vs9plymaxu4zfh40cmqca7r220y3wzb2giu',
-                backfill: true, // ours: a 2021 event is a backfill (docs/backfill-and-push.md)
-                metric: { data: { type: 'metric', attributes: { name: 'Sample Event' } } },
-                profile: {
-                  data: {
-                    type: 'profile',
-                    attributes: {
-                      email: 'alex@example.com',
-                      external_id: '1hKOmRA4el9Z',
-                      first_name: 'Alex',
-                      last_name: 'Keener',
-                      organization: 'Example Co.',
-                      title: 'Developer',
-                      location: { address1: 'Blue Gum Street', city: 'New Orleans', region: 'Louisiana', country: 'US', zip: '100-0001' },
-                      properties: { Flagged: false, Residence: '31, North Avenue' },
-                      anonymous_id: '9c6bd77ea9da3e68',
-                      meta: { patch_properties: PATCH },
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
-      ]);
+      expect(await requestsOf(r.operations)).toEqual([trackRequest({ meta: { patch_properties: PATCH } })]);
     },
   );
 
@@ -499,42 +499,7 @@ describe('v2 integrations.Klaviyo.fieldsToUnset / fieldsToAppend / fieldsToUnapp
 
 describe('track, screen, page (seeds 002, 004)', () => {
   it('v2 (seed 004 example): value from revenue, value_currency from currency, both out of properties; unique_id is the messageId', async () => {
-    expect(await requests(v2, TRACK)).toEqual([
-      {
-        method: 'POST',
-        path: '/api/events',
-        body: {
-          data: {
-            type: 'event',
-            attributes: {
-              properties: { PreviouslVicePresident: true, YearElected: 1801, VicePresidents: ['AaronBurr', 'GeorgeClinton'] },
-              time: '2021-01-25T15:32:56.409Z',
-              value: 3000,
-              value_currency: 'USD',
-              unique_id: '5vs9plymaxu4zfh40cmqca7r220y3wzb2giu',
-              backfill: true, // ours: a 2021 event is a backfill (docs/backfill-and-push.md)
-              metric: { data: { type: 'metric', attributes: { name: 'Sample Event' } } },
-              profile: {
-                data: {
-                  type: 'profile',
-                  attributes: {
-                    email: 'alex@example.com',
-                    external_id: '1hKOmRA4el9Z',
-                    first_name: 'Alex',
-                    last_name: 'Keener',
-                    organization: 'Example Co.',
-                    title: 'Developer',
-                    location: { address1: 'Blue Gum Street', city: 'New Orleans', region: 'Louisiana', country: 'US', zip: '100-0001' },
-                    properties: { Flagged: false, Residence: '31, North Avenue' },
-                    anonymous_id: '9c6bd77ea9da3e68',
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
-    ]);
+    expect(await requests(v2, TRACK)).toEqual([trackRequest()]);
   });
 
   it('v1: currency stays a property, revenue || total || value is the value; the event profile has v1’s fields only', async () => {
