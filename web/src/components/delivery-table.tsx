@@ -3,30 +3,15 @@ import { useState } from 'preact/hooks';
 import { num, time } from '../format';
 import type { Delivery } from '../types';
 import { JsonBlock } from './json-block';
+import { Table } from './table';
 
 export function DeliveryTable({ deliveries, caption }: { deliveries: Delivery[]; caption: string }) {
   return (
-    <div class="table-wrap">
-      <table class="deliveries">
-        <caption>{caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Time</th>
-            <th scope="col">Status</th>
-            <th scope="col">Request</th>
-            <th scope="col">Items</th>
-            <th scope="col">Latency</th>
-            <th scope="col">Actions</th>
-            <th scope="col">Profiles</th>
-          </tr>
-        </thead>
-        <tbody>
-          {deliveries.map((d) => (
-            <DeliveryRow key={d.id} d={d} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table caption={`${caption}`} columns={['Time', 'Status', 'Request', 'Items', 'Latency', 'Actions', 'Profiles']} class="deliveries">
+      {deliveries.map((d) => (
+        <DeliveryRow key={d.id} d={d} />
+      ))}
+    </Table>
   );
 }
 

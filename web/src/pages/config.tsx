@@ -5,6 +5,7 @@ import { useApi } from '../hooks';
 import { json } from '../format';
 import type { AdminConfig, DestinationConfig, EmulatorView } from '../types';
 import { Async, Empty } from '../components/states';
+import { Table } from '../components/table';
 import { JsonBlock } from '../components/json-block';
 import { SubscriptionEditor } from './config-editor';
 
@@ -48,27 +49,15 @@ export function ConfigPage({ config, onConfig }: { config: AdminConfig; onConfig
       <SubscriptionEditor config={config} onConfig={onConfig} />
       <section aria-labelledby="sources-h" data-testid="config-sources">
         <h2 id="sources-h">Sources</h2>
-        <div class="table-wrap">
-          <table>
-            <caption>Write keys accepted at /v1/* and where their messages go</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Write key</th>
-                <th scope="col">Destinations</th>
-              </tr>
-            </thead>
-            <tbody>
-              {config.sources.map((s) => (
-                <tr key={s.name}>
-                  <th scope="row">{s.name}</th>
-                  <td class="mono">{s.writeKey ?? 'generated at start (see the log)'}</td>
-                  <td>{s.destinations.join(', ') || 'all'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption="Write keys accepted at /v1/* and where their messages go" columns={['Name', 'Write key', 'Destinations']}>
+          {config.sources.map((s) => (
+            <tr key={s.name}>
+              <th scope="row">{s.name}</th>
+              <td class="mono">{s.writeKey ?? 'generated at start (see the log)'}</td>
+              <td>{s.destinations.join(', ') || 'all'}</td>
+            </tr>
+          ))}
+        </Table>
       </section>
       <section aria-labelledby="dest-h" data-testid="config-destinations">
         <h2 id="dest-h">Destinations</h2>
@@ -96,25 +85,11 @@ function Destination({ d, emulator }: { d: DestinationConfig; emulator: string |
         <dt>Klaviyo URL</dt>
         <dd class="mono">{d.deliversTo ?? d.klaviyoUrl ?? (d.apiKey || !emulator ? 'https://a.klaviyo.com' : emulator)}</dd>
       </dl>
-      <div class="table-wrap">
-        <table>
-          <caption>Subscriptions: which messages trigger which action</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Trigger (FQL)</th>
-              <th scope="col">Action</th>
-              <th scope="col">Enabled</th>
-              <th scope="col">Mapping</th>
-            </tr>
-          </thead>
-          <tbody>
-            {d.subscriptions.map((s, i) => (
-              <SubscriptionRow key={i} s={s} />
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table caption="Subscriptions: which messages trigger which action" columns={['Name', 'Trigger (FQL)', 'Action', 'Enabled', 'Mapping']}>
+        {d.subscriptions.map((s, i) => (
+          <SubscriptionRow key={i} s={s} />
+        ))}
+      </Table>
       <details>
         <summary>Settings</summary>
         <JsonBlock value={d.settings} />
@@ -198,103 +173,61 @@ function EmulatorTab({ tab, v }: { tab: (typeof TABS)[number]; v: EmulatorView }
     return v.profiles.length === 0 ? (
       <Empty title="No profiles yet.">Send an identify call; the profile appears here once delivered.</Empty>
     ) : (
-      <div class="table-wrap">
-        <table>
-          <caption>Profiles ({v.counts.profiles})</caption>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Email</th>
-              <th scope="col">External id</th>
-              <th scope="col">Phone</th>
-              <th scope="col">Lists</th>
-              <th scope="col">Attributes</th>
-            </tr>
-          </thead>
-          <tbody>
-            {v.profiles.map((p) => (
-              <tr key={p.id} data-testid="emulator-profile">
-                <th scope="row" class="mono">
-                  {p.id}
-                </th>
-                <td>{String(p.attributes.email ?? '—')}</td>
-                <td>{String(p.attributes.external_id ?? '—')}</td>
-                <td>{String(p.attributes.phone_number ?? '—')}</td>
-                <td>{p.lists?.length ?? 0}</td>
-                <td>
-                  <details>
-                    <summary>all</summary>
-                    <pre>{json({ attributes: p.attributes, properties: p.properties, subscriptions: p.subscriptions })}</pre>
-                  </details>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table caption={`Profiles (${v.counts.profiles})`} columns={['Id', 'Email', 'External id', 'Phone', 'Lists', 'Attributes']}>
+        {v.profiles.map((p) => (
+          <tr key={p.id} data-testid="emulator-profile">
+            <th scope="row" class="mono">
+              {p.id}
+            </th>
+            <td>{String(p.attributes.email ?? '—')}</td>
+            <td>{String(p.attributes.external_id ?? '—')}</td>
+            <td>{String(p.attributes.phone_number ?? '—')}</td>
+            <td>{p.lists?.length ?? 0}</td>
+            <td>
+              <details>
+                <summary>all</summary>
+                <pre>{json({ attributes: p.attributes, properties: p.properties, subscriptions: p.subscriptions })}</pre>
+              </details>
+            </td>
+          </tr>
+        ))}
+      </Table>
     );
   if (tab === 'lists')
     return v.lists.length === 0 ? (
       <Empty title="No lists yet.">Lists appear when an Audience Entered event or a list_id setting adds a profile to one.</Empty>
     ) : (
-      <div class="table-wrap">
-        <table>
-          <caption>Lists ({v.counts.lists})</caption>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Name</th>
-              <th scope="col">Members</th>
-            </tr>
-          </thead>
-          <tbody>
-            {v.lists.map((l) => (
-              <tr key={l.id}>
-                <th scope="row" class="mono">
-                  {l.id}
-                </th>
-                <td>{l.name}</td>
-                <td>{l.size}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table caption={`Lists (${v.counts.lists})`} columns={['Id', 'Name', 'Members']}>
+        {v.lists.map((l) => (
+          <tr key={l.id}>
+            <th scope="row" class="mono">
+              {l.id}
+            </th>
+            <td>{l.name}</td>
+            <td>{l.size}</td>
+          </tr>
+        ))}
+      </Table>
     );
   return v.events.length === 0 ? (
     <Empty title="No events yet.">Send a track call; the event appears here once delivered.</Empty>
   ) : (
-    <div class="table-wrap">
-      <table>
-        <caption>Events ({v.counts.events})</caption>
-        <thead>
-          <tr>
-            <th scope="col">Metric</th>
-            <th scope="col">Time</th>
-            <th scope="col">Profile</th>
-            <th scope="col">Unique id</th>
-            <th scope="col">Value</th>
-            <th scope="col">Properties</th>
-          </tr>
-        </thead>
-        <tbody>
-          {v.events.map((e) => (
-            <tr key={e.id} data-testid="emulator-event">
-              <th scope="row">{e.metric}</th>
-              <td>{e.time ?? '—'}</td>
-              <td class="mono">{e.profile_id}</td>
-              <td class="mono">{e.unique_id ?? '—'}</td>
-              <td>{e.value ?? '—'}</td>
-              <td>
-                <details>
-                  <summary>{Object.keys(e.properties ?? {}).length} properties</summary>
-                  <pre>{json(e.properties)}</pre>
-                </details>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table caption={`Events (${v.counts.events})`} columns={['Metric', 'Time', 'Profile', 'Unique id', 'Value', 'Properties']}>
+      {v.events.map((e) => (
+        <tr key={e.id} data-testid="emulator-event">
+          <th scope="row">{e.metric}</th>
+          <td>{e.time ?? '—'}</td>
+          <td class="mono">{e.profile_id}</td>
+          <td class="mono">{e.unique_id ?? '—'}</td>
+          <td>{e.value ?? '—'}</td>
+          <td>
+            <details>
+              <summary>{Object.keys(e.properties ?? {}).length} properties</summary>
+              <pre>{json(e.properties)}</pre>
+            </details>
+          </td>
+        </tr>
+      ))}
+    </Table>
   );
 }

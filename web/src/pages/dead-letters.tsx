@@ -5,6 +5,7 @@ import { useApi, useDebounced } from '../hooks';
 import { dateTime } from '../format';
 import type { AdminConfig, DeadLetter } from '../types';
 import { Async, Empty } from '../components/states';
+import { Table } from '../components/table';
 import { JsonBlock } from '../components/json-block';
 import { DestinationFilter } from '../components/destination-filter';
 
@@ -232,34 +233,29 @@ function DeadTable({
 }) {
   const all = rows.length > 0 && rows.every((r) => selected.has(r.seq));
   return (
-    <div class="table-wrap">
-      <table class="dead">
-        <caption>Dead letters, newest first ({rows.length})</caption>
-        <thead>
-          <tr>
-            <th scope="col">
-              <input
-                type="checkbox"
-                checked={all}
-                aria-label="Select all shown"
-                onChange={() => setSelected(all ? new Set() : new Set(rows.map((r) => r.seq)))}
-                data-testid="dead-select-all"
-              />
-            </th>
-            <th scope="col">Message</th>
-            <th scope="col">Reason</th>
-            <th scope="col">Attempts</th>
-            <th scope="col">Dead since</th>
-            <th scope="col">Destination</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <DeadRow key={r.seq} r={r} checked={selected.has(r.seq)} toggle={() => toggle(r.seq)} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table
+      caption={`Dead letters, newest first (${rows.length})`}
+      columns={[
+        <input
+          key="all"
+          type="checkbox"
+          checked={all}
+          aria-label="Select all shown"
+          onChange={() => setSelected(all ? new Set() : new Set(rows.map((r) => r.seq)))}
+          data-testid="dead-select-all"
+        />,
+        'Message',
+        'Reason',
+        'Attempts',
+        'Dead since',
+        'Destination',
+      ]}
+      class="dead"
+    >
+      {rows.map((r) => (
+        <DeadRow key={r.seq} r={r} checked={selected.has(r.seq)} toggle={() => toggle(r.seq)} />
+      ))}
+    </Table>
   );
 }
 

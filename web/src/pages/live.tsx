@@ -15,6 +15,7 @@ import { time, who } from '../format';
 import { href } from '../router';
 import type { AdminConfig, EventSummary } from '../types';
 import { Async, Empty } from '../components/states';
+import { Table } from '../components/table';
 import { EventDetailView } from '../components/event-detail';
 import { DestinationFilter } from '../components/destination-filter';
 
@@ -217,26 +218,15 @@ export function LivePage({ config, openId }: { config: AdminConfig; openId: stri
                   'write key (Configuration lists the sources), or point a Segment / RudderStack SDK at this service.'}
             </Empty>
           ) : (
-            <div class="table-wrap">
-              <table class="live">
-                <caption>Newest messages first ({rows.length})</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Message</th>
-                    <th scope="col">Received</th>
-                    <th scope="col">Type</th>
-                    <th scope="col">Event</th>
-                    <th scope="col">Profile</th>
-                    <th scope="col">Source → destinations</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((e) => (
-                    <EventRow key={e.id} e={e} open={open.has(e.id)} onToggle={toggle} />
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table
+              caption={`Newest messages first (${rows.length})`}
+              columns={['Message', 'Received', 'Type', 'Event', 'Profile', 'Source → destinations']}
+              class="live"
+            >
+              {rows.map((e) => (
+                <EventRow key={e.id} e={e} open={open.has(e.id)} onToggle={toggle} />
+              ))}
+            </Table>
           )
         }
       </Async>

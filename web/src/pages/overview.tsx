@@ -6,6 +6,7 @@ import { clock, num, perSecond } from '../format';
 import { href } from '../router';
 import type { DestinationOverview, OverviewWindow } from '../types';
 import { Async, Empty } from '../components/states';
+import { Table } from '../components/table';
 import { TimeChart } from '../components/chart';
 
 const COLORS = {
@@ -136,39 +137,26 @@ function Tile({ label, value, tone, link, testid }: { label: string; value: stri
 function RateLimits({ d }: { d: DestinationOverview }) {
   if (!d.rateLimits.length) return <Empty title="No rate-limit state yet.">Headroom per Klaviyo endpoint appears once this process has sent requests.</Empty>;
   return (
-    <div class="table-wrap">
-      <table>
-        <caption>Rate-limit headroom per Klaviyo endpoint (this process, now)</caption>
-        <thead>
-          <tr>
-            <th scope="col">Endpoint</th>
-            <th scope="col">Tier</th>
-            <th scope="col">Burst (1 s)</th>
-            <th scope="col">Steady (60 s)</th>
-            <th scope="col">Headroom</th>
-            <th scope="col">Paused</th>
-          </tr>
-        </thead>
-        <tbody>
-          {d.rateLimits.map((r) => (
-            <tr key={r.endpoint}>
-              <th scope="row">{r.endpoint}</th>
-              <td>{r.tier}</td>
-              <td>
-                {r.burst.used} / {r.burst.limit}
-              </td>
-              <td>
-                {r.steady.used} / {r.steady.limit}
-              </td>
-              <td>
-                <meter min={0} max={1} low={0.2} high={0.5} optimum={1} value={r.headroom} aria-label={`${r.endpoint} headroom`} />{' '}
-                {Math.round(r.headroom * 100)} %
-              </td>
-              <td>{r.pausedMs > 0 ? <span class="badge warn">{Math.ceil(r.pausedMs / 1000)} s after a 429</span> : 'no'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table
+      caption="Rate-limit headroom per Klaviyo endpoint (this process, now)"
+      columns={['Endpoint', 'Tier', 'Burst (1 s)', 'Steady (60 s)', 'Headroom', 'Paused']}
+    >
+      {d.rateLimits.map((r) => (
+        <tr key={r.endpoint}>
+          <th scope="row">{r.endpoint}</th>
+          <td>{r.tier}</td>
+          <td>
+            {r.burst.used} / {r.burst.limit}
+          </td>
+          <td>
+            {r.steady.used} / {r.steady.limit}
+          </td>
+          <td>
+            <meter min={0} max={1} low={0.2} high={0.5} optimum={1} value={r.headroom} aria-label={`${r.endpoint} headroom`} /> {Math.round(r.headroom * 100)} %
+          </td>
+          <td>{r.pausedMs > 0 ? <span class="badge warn">{Math.ceil(r.pausedMs / 1000)} s after a 429</span> : 'no'}</td>
+        </tr>
+      ))}
+    </Table>
   );
 }
