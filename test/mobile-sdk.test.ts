@@ -34,6 +34,13 @@ const metricsOf = (s: any, p: any) =>
         .sort()
     : [];
 
+/** Once `userId`'s events reach the emulator: its profile has `attributes`, and its events are exactly `metrics`. */
+const expectDelivered = async (userId: string, attributes: Record<string, unknown>, metrics: string[]) => {
+  const s = await until(state, (x) => metricsOf(x, profileOf(x, userId)).length >= 1);
+  expect(profileOf(s, userId).attributes).toMatchObject(attributes);
+  expect(metricsOf(s, profileOf(s, userId))).toEqual(metrics);
+};
+
 /** One raw HTTP/1.1 request, headers exactly as given (no added Content-Length when the body is streamed in chunks). */
 function send(opts: {
   method: string;
@@ -161,9 +168,7 @@ describe("Segment's mobile SDKs", () => {
     const file = `{ "batch": [\n${events.map((e, i) => (i ? ',' : '') + JSON.stringify(e)).join('\n')}\n],"sentAt":"${now()}","writeKey":"${SEGMENT_KEY}"}\n`;
     const res = await send({ method: 'POST', path: `${api}/b`, headers, body: Buffer.from(file) });
     expect(res).toEqual({ status: 200, body: { success: true } });
-    const s = await until(state, (x) => metricsOf(x, profileOf(x, 'swift-1')).length >= 1);
-    expect(profileOf(s, 'swift-1').attributes).toMatchObject({ email: 'swift@example.com', first_name: 'Tim' });
-    expect(metricsOf(s, profileOf(s, 'swift-1'))).toEqual(['Product Viewed']);
+    await expectDelivered('swift-1', { email: 'swift@example.com', first_name: 'Tim' }, ['Product Viewed']);
   });
 
   it('analytics-kotlin: the batch gzipped, as text/plain, streamed in chunks to /b', async () => {
@@ -191,9 +196,7 @@ describe("Segment's mobile SDKs", () => {
       chunked: true,
     });
     expect(res).toEqual({ status: 200, body: { success: true } });
-    const s = await until(state, (x) => metricsOf(x, profileOf(x, 'kotlin-1')).length >= 1);
-    expect(profileOf(s, 'kotlin-1').attributes).toMatchObject({ email: 'kotlin@example.com', last_name: 'Lovelace' });
-    expect(metricsOf(s, profileOf(s, 'kotlin-1'))).toEqual(['Checkout Started']);
+    await expectDelivered('kotlin-1', { email: 'kotlin@example.com', last_name: 'Lovelace' }, ['Checkout Started']);
   });
 
   it('analytics-react-native: settings through cdnProxy, then {batch, sentAt, writeKey} as JSON to /b, a retry with X-Retry-Count', async () => {
@@ -223,10 +226,8 @@ describe("Segment's mobile SDKs", () => {
       });
       expect(res).toEqual({ status: 200, body: { success: true } });
     }
-    const s = await until(state, (x) => metricsOf(x, profileOf(x, 'rn-1')).length >= 1);
-    expect(profileOf(s, 'rn-1').attributes).toMatchObject({ email: 'rn@example.com', first_name: 'Margaret' });
     // The retried batch carries the same messageIds: Klaviyo counts the event once.
-    expect(metricsOf(s, profileOf(s, 'rn-1'))).toEqual(['Added to Cart']);
+    await expectDelivered('rn-1', { email: 'rn@example.com', first_name: 'Margaret' }, ['Added to Cart']);
   });
 });
 
@@ -381,9 +382,7 @@ describe("RudderStack's mobile SDKs", () => {
       body: Buffer.from(payload),
     });
     expect(res).toEqual({ status: 200, body: { success: true } });
-    const s = await until(state, (x) => metricsOf(x, profileOf(x, 'ios-1')).length >= 1);
-    expect(profileOf(s, 'ios-1').attributes).toMatchObject({ email: 'ios@example.com', last_name: 'Johnson' });
-    expect(metricsOf(s, profileOf(s, 'ios-1'))).toEqual(['Product Viewed']);
+    await expectDelivered('ios-1', { email: 'ios@example.com', last_name: 'Johnson' }, ['Product Viewed']);
   });
 
   it('rudder-sdk-kotlin: sourceConfig with writeKey in the query, then a gzipped {batch, sentAt} with retry headers', async () => {
@@ -412,9 +411,7 @@ describe("RudderStack's mobile SDKs", () => {
       body,
     });
     expect(res).toEqual({ status: 200, body: { success: true } });
-    const s = await until(state, (x) => metricsOf(x, profileOf(x, 'rk-1')).length >= 1);
-    expect(profileOf(s, 'rk-1').attributes).toMatchObject({ email: 'rk@example.com', first_name: 'Dorothy' });
-    expect(metricsOf(s, profileOf(s, 'rk-1'))).toEqual(['Cart Viewed']);
+    await expectDelivered('rk-1', { email: 'rk@example.com', first_name: 'Dorothy' }, ['Cart Viewed']);
   });
 
   it('rudder-sdk-swift: sourceConfig with writeKey in the query, then a gzipped {batch, sentAt}', async () => {
@@ -435,9 +432,7 @@ describe("RudderStack's mobile SDKs", () => {
       body,
     });
     expect(res).toEqual({ status: 200, body: { success: true } });
-    const s = await until(state, (x) => metricsOf(x, profileOf(x, 'rsw-1')).length >= 1);
-    expect(profileOf(s, 'rsw-1').attributes).toMatchObject({ email: 'rsw@example.com', last_name: 'Hamilton' });
-    expect(metricsOf(s, profileOf(s, 'rsw-1'))).toEqual(['Subscription Started']);
+    await expectDelivered('rsw-1', { email: 'rsw@example.com', last_name: 'Hamilton' }, ['Subscription Started']);
   });
 
   it('a wrong write key is answered with the text the SDKs stop on ("invalid write key"), not retried forever', async () => {
