@@ -100,7 +100,20 @@ const SUSPECT = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uD800-\uDF
  * for the notes, when something was cleaned.
  */
 export function cleanJson<T>(value: T, notes: HygieneNotes, path = '', depth = 0): T {
-  return cleanAt(value, notes, [path], depth);
+  return new Walk(notes, path, false).visit(value, depth, '');
+}
+
+/**
+ * measureJson and cleanJson in one walk of a message (ingest runs it on every message): its clean copy, how big its
+ * JSON can be, and where it nests too deep. The walk recurses only down to MAX_DEPTH, where cleaning turns what is
+ * deeper into JSON text; below that the iterative measureJson checks the nesting first (so 100 000 levels cost a
+ * loop), and only a subtree within the limit is serialised. When several top-level fields nest too deep, the last
+ * one is named (as measureJson names it).
+ */
+export function inspectJson<T>(value: T, notes: HygieneNotes): JsonShape & { value: T } {
+  const walk = new Walk(notes, '', true);
+  const clean = walk.visit(value, 0, '');
+  return walk.deepAt === undefined ? { value: clean, maxBytes: walk.bytes } : { value, maxBytes: walk.bytes, deepAt: walk.deepAt };
 }
 
 /** The path of `at` (its first segment is the caller's path): built only when a note needs it. */
@@ -110,54 +123,102 @@ function spell(at: Array<string | number>): string {
   return path;
 }
 
-function cleanAt<T>(value: T, notes: HygieneNotes, at: Array<string | number>, depth: number): T {
-  if (typeof value === 'string') return (SUSPECT.test(value) ? cleanString(value, spell(at), notes) : value) as T;
-  if (typeof value === 'number' && !Number.isFinite(value)) {
-    // Stored as JSON it would silently become null: make that explicit, and say so.
-    (notes.overflow ??= []).push(spell(at));
-    return null as T;
+class Walk {
+  bytes = 0;
+  deepAt?: string;
+  /** The path of the value being visited (its first segment is the caller's path): spelled out only for a note. */
+  private readonly at: Array<string | number>;
+
+  /** @param measure also measure (ingest): refuse nesting past MAX_NESTING rather than serialise it. */
+  constructor(
+    private readonly notes: HygieneNotes,
+    path: string,
+    private readonly measure: boolean,
+  ) {
+    this.at = [path];
   }
-  if (value && typeof value === 'object' && depth > MAX_DEPTH) {
-    const path = spell(at);
-    (notes.deep ??= []).push(path);
-    return cleanString(JSON.stringify(value), path, notes) as T;
+
+  /** `top`: the top-level field the value is under ('' for the value itself), for deepAt. */
+  visit<T>(value: T, depth: number, top: string): T {
+    if (typeof value === 'string') {
+      this.bytes += BYTES_PER_UNIT * value.length + 3; // quotes, and the comma after it
+      return (SUSPECT.test(value) ? cleanString(value, spell(this.at), this.notes) : value) as T;
+    }
+    if (value === null || typeof value !== 'object') {
+      this.bytes += typeof value === 'bigint' ? Infinity : SCALAR_BYTES + 1;
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        // Stored as JSON it would silently become null: make that explicit, and say so.
+        (this.notes.overflow ??= []).push(spell(this.at));
+        return null as T;
+      }
+      return value;
+    }
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') this.bytes = Infinity;
+    if (depth > MAX_DEPTH) return this.deep(value, depth, top);
+    this.bytes += 2;
+    return (Array.isArray(value) ? this.array(value, depth, top) : this.object(value as Record<string, unknown>, depth, top)) as T;
   }
-  if (Array.isArray(value)) {
+
+  /** Past MAX_DEPTH: refused beyond MAX_NESTING (measured without recursion), else kept as JSON text. */
+  private deep<T extends object>(value: T, depth: number, top: string): T {
+    if (this.measure) {
+      const shape = measureJson(value, MAX_NESTING - depth);
+      this.bytes += shape.maxBytes;
+      if (shape.deepAt !== undefined) {
+        this.deepAt = top;
+        return value;
+      }
+    }
+    const path = spell(this.at);
+    (this.notes.deep ??= []).push(path);
+    return cleanString(JSON.stringify(value), path, this.notes) as unknown as T;
+  }
+
+  private array(value: unknown[], depth: number, top: string): unknown[] {
     let out: unknown[] | undefined;
+    const at = this.at;
     for (let i = 0; i < value.length; i++) {
       const v = value[i];
       at.push(i);
-      const c = cleanAt(v, notes, at, depth + 1);
+      const c = this.visit(v, depth + 1, depth === 0 ? String(i) : top);
       at.pop();
       if (c !== v) (out ??= value.slice())[i] = c;
     }
-    return (out ?? value) as T;
+    return out ?? value;
   }
-  if (value && typeof value === 'object') {
-    // The copy is made only from the first key that changes; the keys before it are taken as they are.
+
+  // The copy is made only from the first key that changes; the keys before it are taken as they are.
+  private object(value: Record<string, unknown>, depth: number, top: string): Record<string, unknown> {
     let out: Record<string, unknown> | undefined;
+    const at = this.at;
     const keys = Object.keys(value);
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
-      const v = (value as Record<string, unknown>)[k];
+      const v = value[k];
+      this.bytes += BYTES_PER_UNIT * k.length + 3; // quotes and colon
       if (FORBIDDEN_KEYS.has(k)) {
         at.push(k);
-        (notes.forbidden ??= []).push(spell(at));
+        (this.notes.forbidden ??= []).push(spell(at));
         at.pop();
-        out ??= copyKeys(value as Record<string, unknown>, keys, i);
+        // Not cleaned (dropped), but measured all the same: the size and nesting are the input's.
+        if (this.measure) {
+          const shape = measureJson(v, MAX_NESTING - depth - 1);
+          this.bytes += shape.maxBytes;
+          if (shape.deepAt !== undefined) this.deepAt = depth === 0 ? k : top;
+        }
+        out ??= copyKeys(value, keys, i);
         continue;
       }
       at.push(k);
-      const key = SUSPECT.test(k) ? cleanString(k, spell(at), notes) : k;
+      const key = SUSPECT.test(k) ? cleanString(k, spell(at), this.notes) : k;
       at[at.length - 1] = key;
-      const c = cleanAt(v, notes, at, depth + 1);
+      const c = this.visit(v, depth + 1, depth === 0 ? k : top);
       at.pop();
-      if (!out && (key !== k || c !== v)) out = copyKeys(value as Record<string, unknown>, keys, i);
+      if (!out && (key !== k || c !== v)) out = copyKeys(value, keys, i);
       if (out && !FORBIDDEN_KEYS.has(key)) out[key] = c;
     }
-    return (out ?? value) as T;
+    return out ?? value;
   }
-  return value;
 }
 
 /** A new object with the first `n` of `keys` (none forbidden, none changed) as they are in `value`. */

@@ -1,6 +1,6 @@
 /** Text hygiene (../text.ts): what cleanJson changes, where it says it did, and that clean input is not copied. */
 import { describe, expect, it } from 'vitest';
-import { cleanJson, measureJson, newNotes } from '../text.js';
+import { cleanJson, inspectJson, MAX_NESTING, measureJson, newNotes } from '../text.js';
 
 describe('cleanJson', () => {
   it('returns clean input as it is: no copy', () => {
@@ -74,5 +74,35 @@ describe('measureJson', () => {
     expect(measureJson({ skipped: undefined, fn: () => 1 }).maxBytes).toBeGreaterThanOrEqual(2);
     expect(measureJson({ at: new Date(0) }).maxBytes).toBe(Infinity);
     expect(measureJson({ big: 1n }).maxBytes).toBe(Infinity);
+  });
+});
+
+describe('inspectJson', () => {
+  const nest = (levels: number) => JSON.parse('['.repeat(levels) + ']'.repeat(levels));
+  it('cleans as cleanJson does and measures as measureJson does, in one walk', () => {
+    const notes = newNotes();
+    const input = { a: 'x\u0000', b: { c: [1, 'é😀', null, true] }, d: nest(40) };
+    const r = inspectJson(input, notes);
+    expect(r.value).toEqual(cleanJson(input, newNotes()));
+    expect(notes.control).toEqual(['a']);
+    expect(notes.deep).toEqual(['d' + '[0]'.repeat(32)]);
+    expect(r.deepAt).toBeUndefined();
+    expect(r.maxBytes).toBe(measureJson(input).maxBytes);
+  });
+  it('names the same top-level field as measureJson when nesting is past the limit, under a dropped key too', () => {
+    for (const input of [
+      { ok: 1, deep: nest(MAX_NESTING + 1) },
+      { first: nest(MAX_NESTING + 5), fine: nest(MAX_NESTING - 1), second: [nest(MAX_NESTING)] },
+      JSON.parse(`{"ok":1,"__proto__":${JSON.stringify(nest(MAX_NESTING + 2))}}`),
+      { x: { constructor: nest(200_000) } },
+    ]) {
+      const expected = measureJson(input).deepAt;
+      expect(expected).toBeDefined();
+      expect(inspectJson(input, newNotes()).deepAt).toBe(expected);
+    }
+    expect([measureJson({ fine: nest(MAX_NESTING - 1) }).deepAt, inspectJson({ fine: nest(MAX_NESTING - 1) }, newNotes()).deepAt]).toEqual([
+      undefined,
+      undefined,
+    ]);
   });
 });
