@@ -117,7 +117,8 @@ describe('delete and suppress', () => {
     expect(svc.activity.events.list({ q: 'gone' })).toEqual([]);
     // Nor does the ingest inbox the messages came through.
     const inbox = new Database(inboxFile(dir), { readonly: true });
-    const records = inbox.prepare('SELECT messages FROM inbox').all() as { messages: string }[];
+    // The messages' ids and keys, and their payloads' text (a blob beside them).
+    const records = inbox.prepare(`SELECT messages || coalesce(CAST(payloads AS TEXT), '') AS messages FROM inbox`).all() as { messages: string }[];
     inbox.close();
     expect(records.filter((r) => /gone/i.test(r.messages))).toEqual([]);
     // The store keeps hashes, not the identifiers.

@@ -94,6 +94,52 @@ describe('sqlite store: the ingest inbox', () => {
     expect(seen).toEqual([]);
   });
 
+  it('routes each payload whole, whatever its text: multi-byte characters, escapes, a received time', async () => {
+    const payloads = [{ t: 'plain' }, { t: 'é 😀 中文 \u2028', q: '"\\' }, { t: 'x'.repeat(3000), n: [1.5, null, true] }, null, { t: 'ascii again' }];
+    await store.accept(
+      ['k', 'j'],
+      payloads.map((payload, i) => ({ messageId: `u${i}`, partitionKey: 'P', payload, ...(i === 3 ? { receivedAt: 1234 } : {}) })),
+    );
+    await store.routed();
+    for (const d of ['k', 'j']) {
+      const got = await store.lease(d, { limit: 10, leaseMs: 60_000, owner: 'w1' });
+      expect(got.map((x) => x.payload)).toEqual(payloads);
+      expect(got[3].receivedAt).toBe(1234);
+    }
+  });
+
+  it('routes the records an earlier version left in its inbox (payloads inside the messages JSON)', async () => {
+    await store.close();
+    const d2 = mkdtempSync(join(tmpdir(), 'kd-store-'));
+    try {
+      // The inbox as the previous version wrote it: no payloads column, [messageId, partitionKey, payload, receivedAt?].
+      const old = new Database(join(d2, 'queue.inbox.db'));
+      old.exec(`CREATE TABLE inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL, destinations TEXT NOT NULL,
+                received_at INTEGER NOT NULL, messages TEXT NOT NULL)`);
+      const rows = [
+        ['o1', 'A', { v: 'é' }],
+        ['o2', 'A', { v: 2 }, 99],
+      ];
+      old.prepare('INSERT INTO inbox (n, destinations, received_at, messages) VALUES (?, ?, ?, ?)').run(2, '["k"]', 42, JSON.stringify(rows));
+      old.close();
+      store = await createSqliteStore({ dataDir: d2 });
+      await store.migrate();
+      await store.accept(['k'], [m('n1', 'A')]);
+      await store.routed();
+      const got = await store.lease('k', { limit: 10, leaseMs: 60_000, owner: 'w1' });
+      expect(got.map((x) => [x.messageId, x.payload, x.receivedAt])).toEqual([
+        ['o1', { v: 'é' }, 42],
+        ['o2', { v: 2 }, 99],
+        ['n1', { id: 'n1' }, expect.any(Number)],
+      ]);
+    } finally {
+      await store.close();
+      rmSync(d2, { recursive: true, force: true });
+      store = await createSqliteStore({ dataDir: dir });
+      await store.migrate();
+    }
+  });
+
   it('a new inbox file beside an old queue never numbers its records behind the routed mark', async () => {
     await store.accept(['k'], [m('a1', 'A')]);
     await store.accept(['k'], [m('a2', 'A')]);
