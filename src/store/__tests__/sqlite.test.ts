@@ -94,6 +94,26 @@ describe('sqlite store: the ingest inbox', () => {
     expect(seen).toEqual([]);
   });
 
+  it('answers an append only once its record is committed (the writer thread commits; the caller waits)', async () => {
+    await store.accept(['k'], [m('w0', 'A')]); // the writer is up
+    // Another connection holds the inbox's write lock: the writer cannot commit, so the append must not resolve.
+    const hold = new Database(join(dir, 'queue.inbox.db'));
+    hold.exec('BEGIN IMMEDIATE');
+    let answered = false;
+    const append = store.accept(['k'], [m('w1', 'A')]).then(() => (answered = true));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect(answered).toBe(false);
+    } finally {
+      hold.exec('COMMIT');
+    }
+    await append;
+    // Once answered, the record is in the file for any other connection (committed, not pending in a thread).
+    const ids = hold.prepare(`SELECT m.value ->> 0 FROM inbox, json_each(inbox.messages) m`).pluck().all();
+    hold.close();
+    expect(ids).toContain('w1');
+  });
+
   it('routes each payload whole, whatever its text: multi-byte characters, escapes, a received time', async () => {
     const payloads = [{ t: 'plain' }, { t: 'é 😀 中文 \u2028', q: '"\\' }, { t: 'x'.repeat(3000), n: [1.5, null, true] }, null, { t: 'ascii again' }];
     await store.accept(

@@ -10,8 +10,8 @@
  */
 import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { GroupCommit } from '../group-commit.js';
 import type { NewMessage } from '../types.js';
+import { startInboxWriter, type WriterNote } from './inbox-writer.js';
 import { startRouter, type RouterNote } from './router.js';
 
 /**
@@ -56,17 +56,16 @@ export function inboxRecord(messages: NewMessage[]): { index: string; payloads: 
   return { index: JSON.stringify(index), payloads };
 }
 
-interface Appended {
-  destinations: string;
-  n: number;
-  messages: string;
-  payloads: Buffer;
-  now: number;
-}
-
 export class Inbox {
+  /** Reads (and the schema at open); appends and deletions are the writer thread's (./inbox-writer.ts). */
   private readonly db: Database.Database;
-  private readonly writes = new GroupCommit<Appended>((items) => this.insert(items));
+  private writer?: Worker;
+  private writerExit?: Promise<void>;
+  private writerError?: string;
+  /** Appends sent to the writer and not answered yet, by seq; prunes likewise. */
+  private readonly inFlight = new Map<number, { n: number; resolve: () => void; reject: (err: Error) => void }>();
+  private readonly prunes = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private lastSeq = 0;
   private router?: Worker;
   private routerExit?: Promise<void>;
   /** The newest id appended, and the newest routed as the router last said. */
@@ -113,14 +112,13 @@ export class Inbox {
     this.appended = (this.db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').pluck().get('inbox') as number) ?? 0;
     for (const r of this.db.prepare('SELECT id, n FROM inbox WHERE id > ? ORDER BY id').iterate(this.upto) as Iterable<{ id: number; n: number }>)
       this.track(r);
+    this.startWriter();
     if (this.appended > this.upto) this.startRouter();
   }
 
   private prepare() {
     return {
       mark: this.queue.prepare('SELECT upto FROM inbox_routed').pluck(),
-      append: this.db.prepare('INSERT INTO inbox (n, destinations, received_at, messages, payloads) VALUES (?, ?, ?, ?, ?)'),
-      prune: this.db.prepare('DELETE FROM inbox WHERE id <= ?'),
       pending: this.db.prepare('SELECT id, destinations, n FROM inbox WHERE id > ?'),
       holds: this.db.prepare(
         `SELECT 1 FROM inbox i WHERE i.id > ? AND EXISTS (SELECT 1 FROM json_each(i.destinations) d WHERE d.value = ?)
@@ -137,7 +135,14 @@ export class Inbox {
       if (this.routerError) throw new Error(`accepted messages are not reaching the queue (${this.routerError}); the inbox is full`);
       await new Promise<void>((resolve) => this.blocked.push(resolve));
     }
-    return this.writes.add(item);
+    const writer = this.writer;
+    if (!writer) throw new Error(this.writerError ? `the inbox cannot be written: ${this.writerError}` : 'the store is closed');
+    const seq = ++this.lastSeq;
+    return new Promise<void>((resolve, reject) => {
+      this.inFlight.set(seq, { n: item.n, resolve, reject });
+      writer.ref(); // an acknowledgement is awaited: the process must not end first
+      writer.postMessage({ seq, ...item });
+    });
   }
 
   private track(r: { id: number; n: number }): void {
@@ -145,33 +150,66 @@ export class Inbox {
     this.backlog += r.n;
   }
 
-  /** One transaction for a group of appends: durable once it returns. Routed records go in the same one. */
-  private insert(items: Appended[]): void {
-    const upto = this.s.mark.get() as number; // the queue's own word: another process may have routed too
-    const added = this.db.transaction(() => {
-      if (upto > this.pruned) this.s.prune.run(upto);
-      return items.map((i) => ({ id: Number(this.s.append.run(i.n, i.destinations, i.now, i.messages, i.payloads).lastInsertRowid), n: i.n }));
-    })();
-    for (const r of added) this.track(r);
-    this.appended = added[added.length - 1].id;
-    this.pruned = Math.max(this.pruned, upto);
-    if (this.router) this.router.postMessage('go');
-    else this.startRouter();
+  private startWriter(): void {
+    const writer = startInboxWriter(this.files, (note) => this.written(note));
+    this.writer = writer;
+    this.writerExit = new Promise((resolve) => writer.once('exit', () => resolve()));
+    // The thread itself failed (it could not open the files, say): every append waiting for it fails with the reason.
+    writer.on('error', (err) => this.writerFailed(err));
+    writer.once('exit', (code) => code !== 0 && this.writerFailed(new Error(`the inbox writer stopped (exit code ${code})`)));
+  }
+
+  private writerFailed(err: Error): void {
+    this.writer = undefined;
+    this.writerError = err.message;
+    for (const w of [...this.inFlight.values(), ...this.prunes.values()]) w.reject(err);
+    this.inFlight.clear();
+    this.prunes.clear();
+  }
+
+  /** The writer's answers: committed records join the unrouted ones (and wake the router), failures their caller. */
+  private written(note: WriterNote): void {
+    const take = <T>(map: Map<number, T>, seq: number) => {
+      const w = map.get(seq);
+      map.delete(seq);
+      return w;
+    };
+    const error = (e: { message: string; code?: string }) => Object.assign(new Error(e.message), e.code ? { code: e.code } : {});
+    if ('done' in note) {
+      const answered = note.done.map(([seq, id]) => ({ id, w: take(this.inFlight, seq) }));
+      for (const { id, w } of answered) if (w) this.track({ id, n: w.n });
+      this.appended = Math.max(this.appended, ...note.done.map(([, id]) => id));
+      this.pruned = Math.max(this.pruned, note.pruned);
+      if (this.router) this.router.postMessage('go');
+      else this.startRouter();
+      for (const { w } of answered) w?.resolve();
+    } else if ('failed' in note) {
+      for (const [seq, e] of note.failed) take(this.inFlight, seq)?.reject(error(e));
+    } else if ('pruneDone' in note) {
+      this.pruned = Math.max(this.pruned, note.pruned);
+      take(this.prunes, note.pruneDone)?.resolve();
+    } else take(this.prunes, note.pruneFailed)?.reject(error(note.error));
+    if (!this.inFlight.size && !this.prunes.size) this.writer?.unref();
+  }
+
+  /** Deletes the records up to the routed mark, on the writer thread (after the appends sent before). */
+  private prune(upto: number, secure = false): Promise<void> {
+    const writer = this.writer;
+    if (!writer) return Promise.resolve();
+    const id = ++this.lastSeq;
+    return new Promise<void>((resolve, reject) => {
+      this.prunes.set(id, { resolve, reject });
+      writer.ref();
+      writer.postMessage({ prune: upto, secure, id });
+    });
   }
 
   /**
    * A deletion's purge: drops the records already routed now instead of at the next append, their text overwritten
    * in the file (secure_delete), so what is purged from the queue is not left behind here.
    */
-  pruneRouted(): void {
-    const upto = this.s.mark.get() as number;
-    this.db.pragma('secure_delete = ON');
-    try {
-      this.s.prune.run(upto);
-    } finally {
-      this.db.pragma('secure_delete = OFF');
-    }
-    this.pruned = Math.max(this.pruned, upto);
+  pruneRouted(): Promise<void> {
+    return this.prune(this.s.mark.get() as number, true);
   }
 
   /** Resolves once everything appended before the call is in the queue. */
@@ -231,8 +269,8 @@ export class Inbox {
     // Nothing left to route (ingest is idle, or this run's records went elsewhere): drop the routed records now
     // rather than at the next append, so the inbox keeps no copy of delivered (or purged) messages.
     else if (this.upto > this.pruned && !this.unrouted.length) {
-      this.s.prune.run(this.upto);
       this.pruned = this.upto;
+      this.prune(this.upto).catch(() => {}); // the next append deletes them anyway
     }
     for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i].id <= this.upto) this.waiting.splice(i, 1)[0].resolve();
     if (!this.waiting.length) this.router?.unref();
@@ -246,7 +284,24 @@ export class Inbox {
 
   /** Appends in progress are committed; routing stops where it is (the rest stays in the inbox for the next run). */
   async close(): Promise<void> {
-    await this.writes.drain();
+    // Appends in flight are answered first (the writer commits what it was sent before it stops).
+    await Promise.allSettled(
+      [...this.inFlight.values(), ...this.prunes.values()].map(
+        (w) =>
+          new Promise<void>((r) => {
+            const { resolve, reject } = w;
+            w.resolve = () => (resolve(), r());
+            w.reject = (err) => (reject(err), r());
+          }),
+      ),
+    );
+    const writer = this.writer;
+    this.writer = undefined;
+    if (writer) {
+      writer.ref();
+      writer.postMessage('stop');
+      await this.writerExit;
+    }
     const router = this.router;
     this.router = undefined;
     if (router) {

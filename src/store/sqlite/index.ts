@@ -86,7 +86,7 @@ class SqliteStore implements Store {
     // Messages still in the inbox are routed first, so the purge finds them in the queue; then the inbox lets go of them.
     this.privacy = new SqlitePrivacy(db, async () => {
       await inbox.routed();
-      inbox.pruneRouted();
+      await inbox.pruneRouted();
     });
     this.configVersions = new SqliteConfigVersions(db);
     this.bulkJobs = new SqliteBulkJobs(db);
