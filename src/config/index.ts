@@ -450,9 +450,8 @@ function validateConfig(raw: unknown, overrides: ConfigOverrides): Config {
   return deepFreeze(config);
 }
 
-/** Read a config file (YAML for .yaml/.yml, else JSON) through `loadConfig`; no path: the defaults. */
-export function loadConfigFile(path: string | undefined, overrides: ConfigOverrides = {}, opts: ShapeOptions = {}): Config {
-  if (!path) return loadConfig({}, overrides, opts);
+/** `read` given a config file's text and format (YAML for .yaml/.yml, else JSON); errors name the file. */
+function fromConfigFile<T>(path: string, read: (text: string, format: 'json' | 'yaml') => T): T {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -460,11 +459,17 @@ export function loadConfigFile(path: string | undefined, overrides: ConfigOverri
     throw new ConfigFileError(`cannot read the config file ${path}: ${(err as Error).message}`);
   }
   try {
-    return loadConfig(text, overrides, { ...opts, format: /\.ya?ml$/i.test(path) ? 'yaml' : 'json' });
+    return read(text, /\.ya?ml$/i.test(path) ? 'yaml' : 'json');
   } catch (err) {
     if (err instanceof ConfigFileError) err.message = err.message.replace(/^the config is not valid/, `the config file ${path} is not valid`);
     throw err;
   }
+}
+
+/** Read a config file through `loadConfig`; no path: the defaults. */
+export function loadConfigFile(path: string | undefined, overrides: ConfigOverrides = {}, opts: ShapeOptions = {}): Config {
+  if (!path) return loadConfig({}, overrides, opts);
+  return fromConfigFile(path, (text, format) => loadConfig(text, overrides, { ...opts, format }));
 }
 
 /**
@@ -472,18 +477,7 @@ export function loadConfigFile(path: string | undefined, overrides: ConfigOverri
  * live configuration versions are made of (docs/live-config.md).
  */
 export function readConfigDocument(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigFileError(`cannot read the config file ${path}: ${(err as Error).message}`);
-  }
-  try {
-    return configDocument(parseText(text, /\.ya?ml$/i.test(path) ? 'yaml' : 'json'));
-  } catch (err) {
-    if (err instanceof ConfigFileError) err.message = err.message.replace(/^the config is not valid/, `the config file ${path} is not valid`);
-    throw err;
-  }
+  return fromConfigFile(path, (text, format) => configDocument(parseText(text, format)));
 }
 
 /** Any accepted config shape as a document of ours (an object; not validated). */
