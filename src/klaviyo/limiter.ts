@@ -22,6 +22,11 @@ export interface WindowLimits {
   steadyMs: number;
 }
 
+/** The limits the limiters enforce: Klaviyo's windows, and requests spaced `spacingMs` apart (see pacedLimits). */
+export interface PacedLimits extends WindowLimits {
+  spacingMs: number;
+}
+
 /** Klaviyo's own windows for this endpoint (with our margin), its tier × the multiplier. */
 export function limitsFor(endpoint: EndpointName, multiplier = 1): WindowLimits {
   const tier = TIERS[ENDPOINTS[endpoint].tier];
@@ -34,18 +39,16 @@ export function limitsFor(endpoint: EndpointName, multiplier = 1): WindowLimits 
 }
 
 /**
- * The windows the limiters enforce: Klaviyo's steady window, and instead of its 1 s burst a pace. Spent at its
- * burst, a minute's budget is gone in seconds and nothing goes for the rest of the minute, so events wait up to a
- * minute for their turn. Paced, at most PACE_S seconds' share of the steady budget (at least 2 where the burst
- * allows, so a slot missed for a moment can be caught up) goes per `burstMs`: within both of Klaviyo's windows, and
- * the minute's budget spent evenly over it.
+ * What the limiters enforce: Klaviyo's windows, and a pace. Spent at its burst, a minute's budget is gone in seconds
+ * and nothing goes for the rest of the minute, so events wait up to a minute for their turn. Paced, requests go one
+ * per `spacingMs` (the steady budget spread evenly over its window), and one slot missed for a moment may be caught
+ * up at once (a cell-rate pace: a request may go `spacingMs` before its slot). So a request waits at most one
+ * spacing for its slot (0.4 s on an M endpoint), and a backlog still gets the whole budget.
  */
-export function pacedLimits(endpoint: EndpointName, multiplier = 1): WindowLimits {
+export function pacedLimits(endpoint: EndpointName, multiplier = 1): PacedLimits {
   const l = limitsFor(endpoint, multiplier);
-  const pace = Math.min(l.burst, Math.max(2, Math.ceil((l.steady / 60) * PACE_S)));
-  return { ...l, burst: pace, burstMs: Math.max(l.burstMs, Math.ceil((pace * l.steadyMs) / l.steady)) };
+  return { ...l, spacingMs: Math.ceil(l.steadyMs / l.steady) };
 }
-const PACE_S = 2;
 
 /** Pacing of one Klaviyo account's requests, in this process or shared by several. */
 export interface RateBudget {
@@ -60,6 +63,8 @@ export interface RateBudget {
 interface Window {
   times: number[];
   pausedUntil: number;
+  /** When the next request's slot comes (the pace's theoretical arrival time). */
+  nextSlot: number;
 }
 
 export class RateLimiter implements RateBudget {
@@ -74,20 +79,25 @@ export class RateLimiter implements RateBudget {
 
   private window(endpoint: EndpointName): Window {
     let w = this.windows.get(endpoint);
-    if (!w) this.windows.set(endpoint, (w = { times: [], pausedUntil: 0 }));
+    if (!w) this.windows.set(endpoint, (w = { times: [], pausedUntil: 0, nextSlot: 0 }));
     return w;
   }
 
   /** How long until a request to this endpoint may go (0 = now); reserves the slot when 0. */
   tryTake(endpoint: EndpointName): number {
     const wait = this.waitMs(endpoint);
-    if (wait === 0) this.window(endpoint).times.push(this.now());
+    if (wait === 0) {
+      const w = this.window(endpoint);
+      const now = this.now();
+      w.times.push(now);
+      w.nextSlot = Math.max(w.nextSlot, now) + pacedLimits(endpoint, this.multiplier).spacingMs;
+    }
     return wait;
   }
 
   /** How long until a request to this endpoint may go (0 = now), without reserving anything. */
   waitMs(endpoint: EndpointName): number {
-    const { burst, burstMs, steady } = pacedLimits(endpoint, this.multiplier);
+    const { burst, burstMs, steady, spacingMs } = pacedLimits(endpoint, this.multiplier);
     const w = this.window(endpoint);
     const now = this.now();
     if (w.pausedUntil > now) return w.pausedUntil - now;
@@ -95,6 +105,8 @@ export class RateLimiter implements RateBudget {
     if (w.times.length >= steady) return w.times[w.times.length - steady] + STEADY_MS - now + 1;
     const inBurst = w.times.length >= burst ? w.times[w.times.length - burst] : -Infinity;
     if (inBurst > now - burstMs) return inBurst + burstMs - now + 1;
+    // One spacing early at most: a slot missed for a moment is caught up, never two.
+    if (w.nextSlot - spacingMs > now) return w.nextSlot - spacingMs - now;
     return 0;
   }
 

@@ -91,7 +91,7 @@ export interface ListDeadLetters {
  */
 export interface RateLedger {
   /** 0 when a request may go now (and it is counted), else milliseconds to wait. */
-  take(key: string, limits: { burst: number; burstMs: number; steady: number; steadyMs: number }): Promise<number>;
+  take(key: string, limits: { burst: number; burstMs: number; steady: number; steadyMs: number; spacingMs: number }): Promise<number>;
   /** Nobody takes from this key for the next `ms` (after a 429). */
   pause(key: string, ms: number): Promise<void>;
 }

@@ -65,23 +65,27 @@ describe('RateLimiter', () => {
     return c;
   };
 
-  it('paces a burst: two seconds’ share of the minute goes at once, the next waits for the pace window', () => {
+  it('paces requests one spacing apart (the minute’s budget spread evenly); one missed slot may be caught up at once', () => {
     const c = clock();
     const l = new RateLimiter({ now: c.now });
     expect(limitsFor(E)).toMatchObject({ burst: 10, steady: 150 });
-    expect(pacedLimits(E)).toEqual({ burst: 5, burstMs: 2004, steady: 150, steadyMs: 60_100 });
-    // Where the tier allows less than two a pace window, still two (a missed slot can be caught up), never over the burst.
-    expect(pacedLimits(E, 0.1)).toMatchObject({ burst: 1, burstMs: 4007 });
-    expect(pacedLimits('createEvent')).toMatchObject({ burst: 117, burstMs: 2010 });
-    for (let i = 0; i < 5; i++) expect(l.tryTake(E)).toBe(0);
-    expect(l.tryTake(E)).toBe(2005);
-    c.t += 400;
-    expect(l.waitMs(E)).toBe(1605);
-    c.t += 1605;
+    expect(pacedLimits(E)).toEqual({ burst: 10, burstMs: 1100, steady: 150, steadyMs: 60_100, spacingMs: 401 });
+    expect(pacedLimits('createEvent')).toMatchObject({ spacingMs: 18 });
     expect(l.tryTake(E)).toBe(0);
+    expect(l.tryTake(E)).toBe(0); // the caught-up slot
+    expect(l.tryTake(E)).toBe(401);
+    c.t += 300;
+    expect(l.waitMs(E)).toBe(101);
+    c.t += 101;
+    expect(l.tryTake(E)).toBe(0);
+    expect(l.tryTake(E)).toBe(401);
+    c.t += 5000; // idle: again one slot early at most, not the idle time's worth
+    expect(l.tryTake(E)).toBe(0);
+    expect(l.tryTake(E)).toBe(0);
+    expect(l.tryTake(E)).toBe(401);
   });
 
-  it('a backlog spends the minute’s budget evenly: no gap over 2.1 s, within Klaviyo’s burst and steady windows, ≥ 99 % of the budget', () => {
+  it('a backlog spends the minute’s budget evenly: no gap over two spacings (0.8 s), within Klaviyo’s burst and steady windows, ≥ 99 % of the budget', () => {
     const c = clock();
     const l = new RateLimiter({ now: c.now });
     const start = c.t;
@@ -92,7 +96,7 @@ describe('RateLimiter', () => {
       else c.t += wait;
     }
     const gaps = sent.slice(1).map((t, i) => t - sent[i]);
-    expect(Math.max(...gaps)).toBeLessThanOrEqual(2100);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(802);
     const inWindow = (from: number, ms: number) => sent.filter((t) => t >= from && t < from + ms).length;
     expect(Math.max(...sent.map((t) => inWindow(t, 1000)))).toBeLessThanOrEqual(10);
     expect(Math.max(...sent.map((t) => inWindow(t, 60_000)))).toBeLessThanOrEqual(150);
@@ -105,12 +109,12 @@ describe('RateLimiter', () => {
     const start = c.t;
     for (let i = 0; i < 150; i++) {
       expect(l.tryTake(E)).toBe(0);
-      c.t += 401; // 150 × 401 ms = 60.15 s: never 5 within the 2 s pace window
+      c.t += 401; // 150 × 401 ms = 60.15 s: one spacing apart
     }
     c.t = start + 150 * 390; // had they come faster (as the pace allows after an idle spell), the 151st would wait
     expect(l.waitMs(E)).toBeGreaterThan(0);
     c.t += 10 * 60_000; // all of them long gone
-    for (let i = 0; i < 5; i++) expect(l.tryTake(E)).toBe(0);
+    for (let i = 0; i < 2; i++) expect(l.tryTake(E)).toBe(0);
   });
 
   it('a multiplier scales the tiers, never below one request', () => {
@@ -130,7 +134,7 @@ describe('RateLimiter', () => {
   });
 
   it('acquire waits for its slot, and gives up when its signal aborts', async () => {
-    const l = new RateLimiter({ multiplier: 0.4 }); // M × 0.4: 4 a second, 60 a minute: paced to two per 2 s
+    const l = new RateLimiter({ multiplier: 0.4 }); // M × 0.4: 4 a second, 60 a minute: paced one per 1002 ms
     await l.acquire(E);
     await l.acquire(E);
     const abort = new AbortController();

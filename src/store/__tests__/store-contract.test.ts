@@ -494,6 +494,21 @@ describe.each([sqliteBackend(), postgresBackend()])('$name store', (backend) => 
     expect(await store.bulkJobs.of([])).toEqual([]);
   });
 
+  it('a shared rate ledger paces one spacing apart, one missed slot caught up, for every process alike', async () => {
+    const ledger = store.rateLedger;
+    if (!ledger) return; // the embedded store is one process's: its limiter counts in memory
+    const limits = { burst: 10, burstMs: 1100, steady: 150, steadyMs: 60_100, spacingMs: 400 };
+    expect(await ledger.take('acct:e', limits)).toBe(0);
+    expect(await ledger.take('acct:e', limits)).toBe(0); // the caught-up slot
+    const wait = await ledger.take('acct:e', limits);
+    expect(wait).toBeGreaterThan(300);
+    expect(wait).toBeLessThanOrEqual(400);
+    expect(await ledger.take('acct:other', limits)).toBe(0);
+    await sleep(wait + 5);
+    expect(await ledger.take('acct:e', limits)).toBe(0);
+    expect(await ledger.take('acct:e', limits)).toBeGreaterThan(300);
+  });
+
   it('discards a whole destination’s queue, and tells when its oldest waiting message came', async () => {
     await store.enqueue('k', [at('a1', 'A', 1000), at('b1', 'B', 2000), at('c1', 'C', 3000)]);
     await store.enqueue('other', [at('z1', 'Z', 500)]);

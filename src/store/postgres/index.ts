@@ -304,7 +304,10 @@ export class PostgresStore implements Store {
 
   readonly rateLedger: RateLedger = {
     take: async (key, l) =>
-      Number((await this.pool.query('SELECT kd_take_rate($1, $2, $3, $4, $5) AS wait', [key, l.burst, l.burstMs, l.steady, l.steadyMs])).rows[0].wait),
+      Number(
+        (await this.pool.query('SELECT kd_take_rate($1, $2, $3, $4, $5, $6) AS wait', [key, l.burst, l.burstMs, l.steady, l.steadyMs, l.spacingMs])).rows[0]
+          .wait,
+      ),
     pause: async (key, ms) => {
       await this.pool.query(
         `INSERT INTO rate_pause (key, until_ms) VALUES ($1, kd_now_ms() + $2)

@@ -148,4 +148,28 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE TABLE bulk_jobs (seq BIGINT NOT NULL, op INTEGER NOT NULL, kind TEXT NOT NULL, job_id TEXT NOT NULL, entries TEXT NOT NULL, PRIMARY KEY (seq, op));
     `,
   },
+  {
+    version: 12,
+    sql: `
+      -- The pace: requests spaced p_spacing_ms apart, one missed slot caught up (src/klaviyo/limiter.ts, pacedLimits).
+      CREATE TABLE rate_slot (key TEXT PRIMARY KEY, next_ms BIGINT NOT NULL);
+      CREATE FUNCTION kd_take_rate(p_key TEXT, p_burst INT, p_burst_ms INT, p_steady INT, p_steady_ms INT, p_spacing_ms INT) RETURNS BIGINT
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        now_ms BIGINT;
+        next_ms BIGINT;
+        wait BIGINT;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext('kd-rate:' || p_key));
+        now_ms := kd_now_ms();
+        SELECT s.next_ms INTO next_ms FROM rate_slot s WHERE s.key = p_key;
+        IF next_ms IS NOT NULL AND next_ms - p_spacing_ms > now_ms THEN RETURN next_ms - p_spacing_ms - now_ms; END IF;
+        wait := kd_take_rate(p_key, p_burst, p_burst_ms, p_steady, p_steady_ms);
+        IF wait > 0 THEN RETURN wait; END IF;
+        INSERT INTO rate_slot (key, next_ms) VALUES (p_key, now_ms + p_spacing_ms)
+        ON CONFLICT (key) DO UPDATE SET next_ms = GREATEST(rate_slot.next_ms, now_ms) + p_spacing_ms;
+        RETURN 0;
+      END $$;
+    `,
+  },
 ];
