@@ -33,7 +33,8 @@ export async function deleteUser(request: DeletionRequest, settings: Destination
     action: 'removeProfile',
     op,
   }));
-  const outcomes = await deliverWaves(planWaves(items), { transport, lists: new ListResolver(transport) });
+  // One request, now: nothing to fill by holding it back.
+  const outcomes = await deliverWaves(planWaves(items), { transport, lists: new ListResolver(transport), holdBack: false });
   const outcome = outcomes.get(items[0]);
   if (outcome?.status !== 'delivered') throw new Error(`Klaviyo did not accept the deletion: ${outcome?.error ?? 'not sent'}`);
   const op = items[0].op as Extract<PlannedOperation['op'], { kind: 'profile.delete' }>;
