@@ -8,6 +8,7 @@ import { Async, Empty } from '../components/states';
 import { Table } from '../components/table';
 import { JsonBlock } from '../components/json-block';
 import { DestinationFilter } from '../components/destination-filter';
+import { SearchField } from '../components/search-field';
 
 /** Klaviyo's error detail (or whatever the detail holds) in one line. */
 export function summarizeDetail(detail: unknown): string {
@@ -140,16 +141,7 @@ export function DeadLettersPage({ config }: { config: AdminConfig }) {
     <>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <DestinationFilter config={config} value={destination} onChange={setDestination} testId="dead-destination" />
-        <label>
-          Reason contains
-          <input
-            type="search"
-            value={reasonInput}
-            onInput={(e) => setReason((e.target as HTMLInputElement).value)}
-            placeholder="e.g. mapping failed"
-            data-testid="dead-reason"
-          />
-        </label>
+        <SearchField label="Reason contains" value={reasonInput} onInput={setReason} placeholder="e.g. mapping failed" testId="dead-reason" />
       </form>
       <div class="toolbar" role="group" aria-label="Dead letter actions">
         <button type="button" disabled={busy || selected.size === 0} onClick={() => run('replay', { seqs: [...selected] })} data-testid="replay-selected">

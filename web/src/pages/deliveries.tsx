@@ -6,6 +6,7 @@ import type { AdminConfig } from '../types';
 import { Async, Empty } from '../components/states';
 import { DeliveryTable } from '../components/delivery-table';
 import { DestinationFilter } from '../components/destination-filter';
+import { SearchField } from '../components/search-field';
 
 const ACTIONS = [
   'upsertProfile',
@@ -52,16 +53,7 @@ export function DeliveriesPage({ config }: { config: AdminConfig }) {
             <option value="failed">failed (refused by Klaviyo)</option>
           </select>
         </label>
-        <label>
-          Profile
-          <input
-            type="search"
-            value={profileInput}
-            onInput={(e) => setProfile((e.target as HTMLInputElement).value)}
-            placeholder="email, phone or external id"
-            data-testid="deliveries-profile"
-          />
-        </label>
+        <SearchField label="Profile" value={profileInput} onInput={setProfile} placeholder="email, phone or external id" testId="deliveries-profile" />
       </form>
       <Async state={state} what="deliveries">
         {(d) =>

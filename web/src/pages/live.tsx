@@ -18,6 +18,7 @@ import { Async, Empty } from '../components/states';
 import { Table } from '../components/table';
 import { EventDetailView } from '../components/event-detail';
 import { DestinationFilter } from '../components/destination-filter';
+import { SearchField } from '../components/search-field';
 
 const KEEP = 500;
 const FIRST_LOAD = 100;
@@ -176,16 +177,7 @@ export function LivePage({ config, openId }: { config: AdminConfig; openId: stri
   return (
     <>
       <form class="filters" onSubmit={(e) => e.preventDefault()} role="search">
-        <label>
-          Search
-          <input
-            type="search"
-            value={qInput}
-            onInput={(e) => setQ((e.target as HTMLInputElement).value)}
-            placeholder="message id, user id, event, email"
-            data-testid="live-search"
-          />
-        </label>
+        <SearchField label="Search" value={qInput} onInput={setQ} placeholder="message id, user id, event, email" testId="live-search" />
         <DestinationFilter config={config} value={destination} onChange={setDestination} />
         <button type="button" aria-pressed={paused} onClick={togglePause} data-testid="live-pause">
           Pause
