@@ -37,6 +37,17 @@ const send = (batch: unknown[]) =>
 const faults = (f: object) =>
   fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) });
 const emulatorState = async () => (await fetch(`${emu.url}/__emulator/state`)).json() as Promise<any>;
+/** Sends a track Klaviyo refuses (an injected 400) and waits for its dead letter. */
+const refused = async (userId: string, messageId: string, email: string) => {
+  await faults({ rate400: 1 });
+  await send([{ type: 'track', userId, messageId, event: 'Refused', context: { traits: { email } } }]);
+  // Only this message: another test's stray delivery may also meet the fault.
+  const all = await until(
+    async () => (await admin('/dead-letters?reason=injected')).body.deadLetters,
+    (x) => x.some((d: any) => d.messageId === messageId),
+  );
+  return all.find((d: any) => d.messageId === messageId);
+};
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kd-admin-'));
@@ -152,17 +163,9 @@ describe('admin API', () => {
   });
 
   it('a request Klaviyo refuses becomes a dead letter with its detail; replay by reason delivers it', async () => {
-    await faults({ rate400: 1 });
-    await send([{ type: 'track', userId: 'u-dead', messageId: 'dead-1', event: 'Refused', context: { traits: { email: 'dead@example.com' } } }]);
-    // Only this message: another test's stray delivery may also meet the fault.
-    const dead = (
-      await until(
-        async () => (await admin('/dead-letters?reason=injected')).body.deadLetters,
-        (x) => x.some((d: any) => d.messageId === 'dead-1'),
-      )
-    ).filter((d: any) => d.messageId === 'dead-1');
-    expect(dead[0]).toMatchObject({ messageId: 'dead-1', destination: 'klaviyo' });
-    expect(dead[0].reason).toMatch(/Klaviyo rejected it: Injected fault/);
+    const dead = await refused('u-dead', 'dead-1', 'dead@example.com');
+    expect(dead).toMatchObject({ messageId: 'dead-1', destination: 'klaviyo' });
+    expect(dead.reason).toMatch(/Klaviyo rejected it: Injected fault/);
     const failed = (await admin('/deliveries?status=failed&profile=dead@example.com')).body.deliveries;
     expect(failed[0]).toMatchObject({ status: 'failed', httpStatus: 400, messageIds: ['dead-1'] });
     expect(failed[0].error.errors[0]).toMatchObject({ code: 'invalid', detail: expect.stringMatching(/Injected fault/) });
@@ -197,15 +200,7 @@ describe('admin API', () => {
   });
 
   it('a discarded dead letter is not reported as delivered', async () => {
-    await faults({ rate400: 1 });
-    await send([{ type: 'track', userId: 'u-gone', messageId: 'gone-1', event: 'Refused', context: { traits: { email: 'gone@example.com' } } }]);
-    // Only this message: another test's stray delivery may also meet the fault.
-    const dl = (
-      await until(
-        async () => (await admin('/dead-letters?reason=injected')).body.deadLetters,
-        (x) => x.some((d: any) => d.messageId === 'gone-1'),
-      )
-    ).find((d: any) => d.messageId === 'gone-1');
+    const dl = await refused('u-gone', 'gone-1', 'gone@example.com');
     await faults({});
     expect((await admin('/dead-letters/discard', { method: 'POST', body: JSON.stringify({ seqs: [dl.seq] }) })).body).toEqual({ discarded: 1 });
     expect((await admin('/events/gone-1')).body.destinations[0].outcome).toMatchObject({ status: 'unknown', error: expect.stringMatching(/discarded/) });
