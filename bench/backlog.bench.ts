@@ -8,12 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compileDestination } from '../src/destination/index.js';
-import { ListResolver } from '../src/delivery/list-resolver.js';
-import { DeliveryWorker } from '../src/delivery/worker.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
-import { parseConfig } from '../src/config/index.js';
 import type { KlaviyoTransport } from '../src/klaviyo/request.js';
+import { benchWorker } from './worker.js';
 
 const { values: args } = parseArgs({ options: { messages: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '120' } } });
 const total = Number(args.messages);
@@ -54,16 +51,7 @@ console.log(
 // Klaviyo that accepts everything at once: what is measured is the queue, planning and batching.
 let requests = 0;
 const transport: KlaviyoTransport = { send: async () => (requests++, { status: 202, headers: {}, body: undefined }) };
-const options = parseConfig({}).destinations[0].delivery;
-const worker = new DeliveryWorker({
-  name: 'klaviyo',
-  store,
-  destination: compileDestination({}),
-  transport,
-  lists: new ListResolver(transport),
-  options,
-  owner: 'bench',
-});
+const worker = benchWorker(store, transport);
 
 const delivered = async () => (await store.stats()).byDestination.klaviyo?.delivered ?? 0;
 const samples: number[] = [];

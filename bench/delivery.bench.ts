@@ -19,10 +19,9 @@ import type { KlaviyoTransport } from '../src/klaviyo/request.js';
 import { RateLimiter } from '../src/klaviyo/limiter.js';
 import { ENDPOINTS, TIERS } from '../src/klaviyo/endpoints.js';
 import { ListResolver } from '../src/delivery/list-resolver.js';
-import { DeliveryWorker } from '../src/delivery/worker.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
-import { parseConfig } from '../src/config/index.js';
 import { KINDS } from '../src/operation-kinds/index.js';
+import { benchWorker } from './worker.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -108,7 +107,6 @@ const emu = await startEmulator({
   ...(faulty ? { faults: { rate429: faultRate / 3, rate500: faultRate / 3, rateDrop: faultRate / 3, seed: 11 } } : {}),
 });
 const client = new KlaviyoClient({ apiKey: 'pk_bench', baseUrl: emu.url, limiter: new RateLimiter({ multiplier }) });
-const options = parseConfig({}).destinations[0].delivery;
 // When Klaviyo accepted each request carrying events or profiles: the longest gap between two is how long the
 // backlog (which never runs dry here) waited with nothing delivered.
 const deliveredAt: number[] = [];
@@ -120,16 +118,7 @@ const transport: KlaviyoTransport = {
     return res;
   },
 };
-const worker = new DeliveryWorker({
-  name: 'klaviyo',
-  store,
-  destination,
-  transport,
-  lists: new ListResolver(client),
-  options,
-  owner: 'bench',
-  pollIntervalMs: 50,
-});
+const worker = benchWorker(store, transport, { destination, lists: new ListResolver(client), pollIntervalMs: 50 });
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 console.log(`delivery: ${fmt(total)} queued messages (10 % identify, 10 % Order Completed with 2 products, 80 % track; 5 000 users)`);

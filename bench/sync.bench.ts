@@ -20,18 +20,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { compileDestination } from '../src/destination/index.js';
 import { KlaviyoClient } from '../src/klaviyo/client.js';
 import { RateLimiter } from '../src/klaviyo/limiter.js';
-import { ListResolver } from '../src/delivery/list-resolver.js';
-import { DeliveryWorker } from '../src/delivery/worker.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
-import { parseConfig } from '../src/config/index.js';
 import { fromModel, type SyncModel } from '../src/sync/model.js';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { runSync, type SyncSummary } from '../src/sync/run.js';
 import { freePort } from '../test/helpers/service-process.js';
 import type { KlaviyoTransport } from '../src/klaviyo/request.js';
+import { benchWorker } from './worker.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -140,18 +137,9 @@ const client = new KlaviyoClient({
 });
 const store = await createSqliteStore({ dataDir: dir });
 await store.migrate();
-const options = parseConfig({}).destinations[0].delivery;
 const stub: KlaviyoTransport = { send: async () => (stubRequests++, { status: 202, headers: {}, body: undefined }) };
 const transport: KlaviyoTransport = { send: (req, o) => (stubbed ? stub.send(req, o) : client.send(req, o)) };
-const worker = new DeliveryWorker({
-  name: 'klaviyo',
-  store,
-  destination: compileDestination({}),
-  transport,
-  lists: new ListResolver(transport),
-  options,
-  owner: 'bench',
-});
+const worker = benchWorker(store, transport);
 worker.start();
 
 // The diff (reading, comparing, queueing, deletions) is over when runSync first settles what was delivered.
