@@ -40,20 +40,21 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS inbox (
  */
 export function inboxRecord(messages: NewMessage[]): { index: string; payloads: Buffer } {
   const texts = new Array<string>(messages.length);
-  let chars = 0;
-  for (let i = 0; i < messages.length; i++) chars += (texts[i] = JSON.stringify(messages[i].payload) ?? 'null').length;
-  const payloads = Buffer.from(texts.join(''));
-  // ASCII throughout (the usual case): byte offsets are character offsets, no need to count each text's bytes.
-  const bytes = payloads.length === chars ? (t: string) => t.length : (t: string) => Buffer.byteLength(t);
+  let units = 0;
+  for (let i = 0; i < messages.length; i++) units += (texts[i] = JSON.stringify(messages[i].payload) ?? 'null').length;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit; written in place, each text's byte count comes with it. Not from
+  // the shared pool: the buffer is handed over to the writer thread as it is (transferred, not copied).
+  const buf = Buffer.allocUnsafeSlow(units * 3);
   const index = new Array<unknown[]>(messages.length);
-  let offset = 1; // substr counts from 1
+  let offset = 0;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i];
-    const n = bytes(texts[i]);
-    index[i] = m.receivedAt === undefined ? [m.messageId, m.partitionKey, offset, n] : [m.messageId, m.partitionKey, offset, n, m.receivedAt];
+    const n = buf.write(texts[i], offset);
+    // substr counts from 1
+    index[i] = m.receivedAt === undefined ? [m.messageId, m.partitionKey, offset + 1, n] : [m.messageId, m.partitionKey, offset + 1, n, m.receivedAt];
     offset += n;
   }
-  return { index: JSON.stringify(index), payloads };
+  return { index: JSON.stringify(index), payloads: buf.subarray(0, offset) };
 }
 
 export class Inbox {
@@ -141,7 +142,7 @@ export class Inbox {
     return new Promise<void>((resolve, reject) => {
       this.inFlight.set(seq, { n: item.n, resolve, reject });
       writer.ref(); // an acknowledgement is awaited: the process must not end first
-      writer.postMessage({ seq, ...item });
+      writer.postMessage({ seq, ...item }, [item.payloads.buffer as ArrayBuffer]);
     });
   }
 
