@@ -17,7 +17,7 @@ import { build } from 'vite';
 import { startEmulator } from '../src/emulator/index.js';
 import { CHROMIUM, hasChromium, launchChromium } from './helpers/chromium.js';
 import { freePort, startCli, stopCli } from './helpers/service-process.js';
-import { until } from './helpers/until.js';
+import { emulatorState, expectDelivered } from './helpers/emulator-state.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SEGMENT_KEY = 'browser_segment_key';
@@ -66,15 +66,7 @@ describe.skipIf(!hasChromium)(
     let site: Server;
     let browser: Browser;
 
-    const emuState = async () => (await fetch(`${emu.url}/__emulator/state`)).json() as Promise<any>;
-    const profileOf = (s: any, externalId: string) => s.profiles.find((p: any) => p.attributes.external_id === externalId);
-    const eventsOf = (s: any, p: any) =>
-      p
-        ? s.events
-            .filter((e: any) => e.profile_id === p.id)
-            .map((e: any) => e.metric)
-            .sort()
-        : [];
+    const emuState = () => emulatorState(emu.url)();
 
     /** A fresh browser context (its own cookies and storage, as a new visitor) on the site's page; every URL it requests is recorded. */
     const visit = async () => {
@@ -160,10 +152,10 @@ describe.skipIf(!hasChromium)(
         },
         { writeKey: SEGMENT_KEY, cdnURL: svcUrl },
       );
-      const s = await until(emuState, (x) => eventsOf(x, profileOf(x, 'seg-web-1')).length >= 2);
-      const p = profileOf(s, 'seg-web-1');
-      expect(p?.attributes).toMatchObject({ email: 'seg.web@example.com', first_name: 'Grace' });
-      expect(eventsOf(s, p)).toEqual(['Product Viewed', 'Viewed Page']);
+      const { state: s, profile: p } = await expectDelivered(emuState, 'seg-web-1', { email: 'seg.web@example.com', first_name: 'Grace' }, [
+        'Product Viewed',
+        'Viewed Page',
+      ]);
       expect(s.events.find((e: any) => e.metric === 'Product Viewed' && e.profile_id === p.id).properties).toMatchObject({ sku: 'SKU-1', price: 19.5 });
       // It asked the service for its settings and used the apiHost they name: the short paths, as text/plain.
       const posts = v.requests.filter((r) => r.method === 'POST').map((r) => ({ url: r.url, contentType: r.contentType }));
@@ -191,10 +183,7 @@ describe.skipIf(!hasChromium)(
         },
         { writeKey: SEGMENT_KEY, cdnURL: svcUrl },
       );
-      const s = await until(emuState, (x) => eventsOf(x, profileOf(x, 'seg-batch-1')).length >= 2);
-      const p = profileOf(s, 'seg-batch-1');
-      expect(p?.attributes).toMatchObject({ email: 'seg.batch@example.com', last_name: 'Hopper' });
-      expect(eventsOf(s, p)).toEqual(['Added to Cart', 'Viewed Page']);
+      await expectDelivered(emuState, 'seg-batch-1', { email: 'seg.batch@example.com', last_name: 'Hopper' }, ['Added to Cart', 'Viewed Page']);
       const posts = v.requests.filter((r) => r.method === 'POST').map((r) => r.url);
       expect(posts).toEqual([`${svcUrl}/v1/b`]);
       expectOnlyOurHosts(v.requests);
@@ -213,11 +202,8 @@ describe.skipIf(!hasChromium)(
         },
         { writeKey: RUDDER_KEY, url: svcUrl },
       );
-      const s = await until(emuState, (x) => eventsOf(x, profileOf(x, 'rs-web-1')).length >= 2);
-      const p = profileOf(s, 'rs-web-1');
-      expect(p?.attributes).toMatchObject({ email: 'rs.web@example.com', first_name: 'Ada' });
       // RudderStack's destination with sendPageAsTrack names a page "Viewed <category> <name> page".
-      expect(eventsOf(s, p)).toEqual(['Checkout Started', 'Viewed Shop Checkout page']);
+      await expectDelivered(emuState, 'rs-web-1', { email: 'rs.web@example.com', first_name: 'Ada' }, ['Checkout Started', 'Viewed Shop Checkout page']);
       expect(v.requests.some((r) => r.method === 'GET' && r.url.startsWith(`${svcUrl}/sourceConfig/?`))).toBe(true);
       // Basic auth and JSON: every one of these was preflighted and allowed.
       const posts = v.requests.filter((r) => r.method === 'POST').map((r) => r.url);
@@ -238,10 +224,7 @@ describe.skipIf(!hasChromium)(
         },
         { writeKey: RUDDER_KEY, url: svcUrl },
       );
-      const s = await until(emuState, (x) => eventsOf(x, profileOf(x, 'rs-beacon-1')).length >= 2);
-      const p = profileOf(s, 'rs-beacon-1');
-      expect(p?.attributes).toMatchObject({ email: 'rs.beacon@example.com' });
-      expect(eventsOf(s, p)).toEqual(['Product Added', 'Viewed a Page']);
+      await expectDelivered(emuState, 'rs-beacon-1', { email: 'rs.beacon@example.com' }, ['Product Added', 'Viewed a Page']);
       const posts = v.requests.filter((r) => r.method === 'POST').map((r) => r.url);
       expect(posts.length).toBeGreaterThan(0);
       expect(posts.every((u) => u === `${svcUrl}/beacon/v1/batch?writeKey=${RUDDER_KEY}`)).toBe(true);

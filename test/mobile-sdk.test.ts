@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
 import { startService, type RunningService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
+import { emulatorState, expectDelivered, metricsOf, profileOf } from './helpers/emulator-state.js';
 import { until } from './helpers/until.js';
 
 const SEGMENT_KEY = 'mobile_segment_key';
@@ -24,22 +25,7 @@ let dir: string;
 let svc: RunningService;
 
 const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
-const state = async () => (await fetch(`${svc.emulatorUrl}/__emulator/state`)).json() as Promise<any>;
-const profileOf = (s: any, externalId: string) => s.profiles.find((p: any) => p.attributes.external_id === externalId);
-const metricsOf = (s: any, p: any) =>
-  p
-    ? s.events
-        .filter((e: any) => e.profile_id === p.id)
-        .map((e: any) => e.metric)
-        .sort()
-    : [];
-
-/** Once `userId`'s events reach the emulator: its profile has `attributes`, and its events are exactly `metrics`. */
-const expectDelivered = async (userId: string, attributes: Record<string, unknown>, metrics: string[]) => {
-  const s = await until(state, (x) => metricsOf(x, profileOf(x, userId)).length >= 1);
-  expect(profileOf(s, userId).attributes).toMatchObject(attributes);
-  expect(metricsOf(s, profileOf(s, userId))).toEqual(metrics);
-};
+const state = () => emulatorState(svc.emulatorUrl!)();
 
 /** One raw HTTP/1.1 request, headers exactly as given (no added Content-Length when the body is streamed in chunks). */
 function send(opts: {
@@ -168,7 +154,7 @@ describe("Segment's mobile SDKs", () => {
     const file = `{ "batch": [\n${events.map((e, i) => (i ? ',' : '') + JSON.stringify(e)).join('\n')}\n],"sentAt":"${now()}","writeKey":"${SEGMENT_KEY}"}\n`;
     const res = await send({ method: 'POST', path: `${api}/b`, headers, body: Buffer.from(file) });
     expect(res).toEqual({ status: 200, body: { success: true } });
-    await expectDelivered('swift-1', { email: 'swift@example.com', first_name: 'Tim' }, ['Product Viewed']);
+    await expectDelivered(state, 'swift-1', { email: 'swift@example.com', first_name: 'Tim' }, ['Product Viewed']);
   });
 
   it('analytics-kotlin: the batch gzipped, as text/plain, streamed in chunks to /b', async () => {
@@ -196,7 +182,7 @@ describe("Segment's mobile SDKs", () => {
       chunked: true,
     });
     expect(res).toEqual({ status: 200, body: { success: true } });
-    await expectDelivered('kotlin-1', { email: 'kotlin@example.com', last_name: 'Lovelace' }, ['Checkout Started']);
+    await expectDelivered(state, 'kotlin-1', { email: 'kotlin@example.com', last_name: 'Lovelace' }, ['Checkout Started']);
   });
 
   it('analytics-react-native: settings through cdnProxy, then {batch, sentAt, writeKey} as JSON to /b, a retry with X-Retry-Count', async () => {
@@ -227,7 +213,7 @@ describe("Segment's mobile SDKs", () => {
       expect(res).toEqual({ status: 200, body: { success: true } });
     }
     // The retried batch carries the same messageIds: Klaviyo counts the event once.
-    await expectDelivered('rn-1', { email: 'rn@example.com', first_name: 'Margaret' }, ['Added to Cart']);
+    await expectDelivered(state, 'rn-1', { email: 'rn@example.com', first_name: 'Margaret' }, ['Added to Cart']);
   });
 });
 
@@ -382,7 +368,7 @@ describe("RudderStack's mobile SDKs", () => {
       body: Buffer.from(payload),
     });
     expect(res).toEqual({ status: 200, body: { success: true } });
-    await expectDelivered('ios-1', { email: 'ios@example.com', last_name: 'Johnson' }, ['Product Viewed']);
+    await expectDelivered(state, 'ios-1', { email: 'ios@example.com', last_name: 'Johnson' }, ['Product Viewed']);
   });
 
   it('rudder-sdk-kotlin: sourceConfig with writeKey in the query, then a gzipped {batch, sentAt} with retry headers', async () => {
@@ -411,7 +397,7 @@ describe("RudderStack's mobile SDKs", () => {
       body,
     });
     expect(res).toEqual({ status: 200, body: { success: true } });
-    await expectDelivered('rk-1', { email: 'rk@example.com', first_name: 'Dorothy' }, ['Cart Viewed']);
+    await expectDelivered(state, 'rk-1', { email: 'rk@example.com', first_name: 'Dorothy' }, ['Cart Viewed']);
   });
 
   it('rudder-sdk-swift: sourceConfig with writeKey in the query, then a gzipped {batch, sentAt}', async () => {
@@ -432,7 +418,7 @@ describe("RudderStack's mobile SDKs", () => {
       body,
     });
     expect(res).toEqual({ status: 200, body: { success: true } });
-    await expectDelivered('rsw-1', { email: 'rsw@example.com', last_name: 'Hamilton' }, ['Subscription Started']);
+    await expectDelivered(state, 'rsw-1', { email: 'rsw@example.com', last_name: 'Hamilton' }, ['Subscription Started']);
   });
 
   it('a wrong write key is answered with the text the SDKs stop on ("invalid write key"), not retried forever', async () => {
