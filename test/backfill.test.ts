@@ -2,46 +2,17 @@
  * Klaviyo's `backfill` on events: old events (a warehouse load, a replayed dead letter, a mobile event sent days
  * late) are recorded without triggering flows. Decided when the event is sent, from its age then.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startEmulator } from '../src/emulator/index.js';
-import { parseConfig } from '../src/config/index.js';
-import { startService, type RunningService } from '../src/service/index.js';
-import { createLogger } from '../src/service/logger.js';
+import { describe, expect, it } from 'vitest';
 import { runSync } from '../src/sync/run.js';
 import { fromModel } from '../src/sync/model.js';
 import { compileDestination } from '../src/destination/index.js';
 import { previewMessage } from '../src/preview/index.js';
 import { validateStrict } from './helpers/klaviyo-validate.js';
+import { syncService, type Emulator } from './helpers/sync-service.js';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'kd-backfill-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-let emu: Awaited<ReturnType<typeof startEmulator>> | undefined;
-let svc: RunningService | undefined;
-afterEach(async () => {
-  await svc?.stop();
-  await emu?.close();
-  svc = emu = undefined;
-});
-
-async function service(settings: Record<string, unknown> = {}) {
-  emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
-  const config = parseConfig({
-    port: 0,
-    dataDir: tmp(),
-    destinations: [{ apiKey: 'pk_backfill', klaviyoUrl: emu.url, settings, delivery: { flushIntervalMs: 10 } }],
-  });
-  svc = await startService(config, createLogger('silent'));
-  return { store: svc.store, emu };
-}
+const { tmp, service } = syncService('backfill', 'pk_backfill');
 
 const DAY = 86_400_000;
 const lastYear = new Date(Date.now() - 365 * DAY).toISOString();
@@ -60,7 +31,7 @@ const model = (file: string, backfill?: boolean) =>
   });
 
 /** Each synced event's profile email → whether the emulator recorded it as a backfill (and so triggered no flow). */
-function backfilled(e: NonNullable<typeof emu>) {
+function backfilled(e: Emulator) {
   const s = e.snapshot();
   return Object.fromEntries(
     s.events.map((ev) => [
@@ -91,7 +62,7 @@ describe('backfill', () => {
   });
 
   it('backfillAfterHours: 0 turns it off; a smaller threshold catches events a few hours old', async () => {
-    const { store, emu } = await service({ backfillAfterHours: 0 });
+    const { store, emu } = await service({ settings: { backfillAfterHours: 0 } });
     const file = join(tmp(), 'orders.csv');
     orders(file);
     await runSync({ store, model: model(file), destination: 'klaviyo', pollMs: 20 });

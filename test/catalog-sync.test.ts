@@ -3,33 +3,17 @@
  * added rows by bulk create, changed rows by bulk update, deleted rows by bulk delete — every request valid in
  * strict mode (the emulator validates against the vendored spec); variants name their item, items their categories.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startEmulator } from '../src/emulator/index.js';
-import { parseConfig } from '../src/config/index.js';
-import { startService, type RunningService } from '../src/service/index.js';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/service/logger.js';
 import { syncCommand } from '../src/cli/sync.js';
 import { runSync } from '../src/sync/run.js';
 import { fromModel } from '../src/sync/model.js';
+import { syncService } from './helpers/sync-service.js';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'kd-catalog-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-let emu: Awaited<ReturnType<typeof startEmulator>> | undefined;
-let svc: RunningService | undefined;
-afterEach(async () => {
-  await svc?.stop();
-  await emu?.close();
-  svc = emu = undefined;
-});
+const h = syncService('catalog', 'pk_catalog');
+const { tmp } = h;
 
 const csv = (path: string, rows: string[][]) => writeFileSync(path, rows.map((r) => r.join(',')).join('\n') + '\n');
 const HEADER = ['sku', 'title', 'description', 'url', 'price', 'image', 'published', 'brand', 'internal_note'];
@@ -47,8 +31,8 @@ const row = (sku: string, title: string, price: string, brand: string) => [
 
 /** The emulator's catalog items in the file's terms. */
 function catalogItems() {
-  return emu!
-    .snapshot()
+  return h
+    .emu!.snapshot()
     .catalog.items.map((i) => ({
       sku: i.external_id,
       title: i.attributes.title,
@@ -67,7 +51,7 @@ const expected = (rows: string[][]) =>
 
 describe('catalog sync', () => {
   it('sync --action upsertCatalogItem from a CSV, then one row changed, one deleted, one added: the catalog equals the file', async () => {
-    emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
+    const emu = await h.emulator({ rateLimits: false, jobDelayMs: 1 });
     const dir = tmp();
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ dataDir: dir, destinations: [{ apiKey: 'pk_catalog', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 10 } }] }));
@@ -103,12 +87,8 @@ describe('catalog sync', () => {
   });
 
   it('variants name their item and items their categories; a row Klaviyo refuses fails alone, with its reason', async () => {
-    emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
+    const { store, emu } = await h.service();
     const dir = tmp();
-    svc = await startService(
-      parseConfig({ port: 0, dataDir: dir, destinations: [{ apiKey: 'pk_catalog', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 10 } }] }),
-      createLogger('silent'),
-    );
     const model = (name: string, file: string, action: string) =>
       fromModel({ name, source: { csv: file }, primaryKey: 'id', subscriptions: [{ on: ['added', 'updated', 'deleted'], partnerAction: action }] });
     const files = { categories: join(dir, 'categories.csv'), items: join(dir, 'items.csv'), variants: join(dir, 'variants.csv') };
@@ -134,8 +114,7 @@ describe('catalog sync', () => {
       ['A1-M', 'A1', 'Shirt M', 'https://shop.example/A1?m', 'A1-M', '20', '3', 'blue'],
       ['Z9-M', 'Z9', 'No such item', 'https://shop.example/Z9', 'Z9-M', '9', '1', 'red'],
     ]);
-    const run = (name: string, file: string, action: string) =>
-      runSync({ store: svc!.store, model: model(name, file, action), destination: 'klaviyo', pollMs: 20 });
+    const run = (name: string, file: string, action: string) => runSync({ store, model: model(name, file, action), destination: 'klaviyo', pollMs: 20 });
     expect(await run('categories', files.categories, 'upsertCatalogCategory')).toMatchObject({ added: 2, delivered: 2, failed: 0 });
     expect(await run('items', files.items, 'upsertCatalogItem')).toMatchObject({ added: 4, delivered: 3, failed: 1 });
     expect(await run('variants', files.variants, 'upsertCatalogVariant')).toMatchObject({ added: 2, delivered: 1, failed: 1 });
@@ -157,7 +136,7 @@ describe('catalog sync', () => {
         attributes: expect.objectContaining({ sku: 'A1-M', price: 20, inventory_quantity: 3, custom_metadata: { colour: 'blue' } }),
       }),
     ]);
-    const reasons = (await svc.store.listDeadLetters({ destination: 'klaviyo' })).map((d) => d.reason).sort();
+    const reasons = (await store.listDeadLetters({ destination: 'klaviyo' })).map((d) => d.reason).sort();
     expect(reasons).toEqual([
       expect.stringMatching(/catalog item \$custom:::\$default:::Z9 does not exist/),
       expect.stringMatching(/categories "\[shirts, sale\]" is in brackets but no JSON array/),

@@ -4,24 +4,18 @@
  * on later runs, in bulk jobs of at most 500 records; every request valid in strict mode (the emulator validates, and
  * each recorded request goes through the shared validator too when present).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createEmulatorApp } from '../src/emulator/index.js';
 import { createLogger } from '../src/service/logger.js';
 import { syncCommand } from '../src/cli/sync.js';
 import { previewMessage } from '../src/preview/index.js';
 import { compileDestination } from '../src/destination/index.js';
 import { validateStrict } from './helpers/klaviyo-validate.js';
+import { tempDirs } from './helpers/sync-service.js';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'kd-objects-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = tempDirs('objects');
 
 interface Sent {
   method: string;

@@ -1,43 +1,12 @@
 /** Warehouse phones: the row's country columns are the country hint (as identify's address country is), and a dropped phone is told. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startEmulator } from '../src/emulator/index.js';
-import { parseConfig } from '../src/config/index.js';
-import { startService, type RunningService } from '../src/service/index.js';
-import { createLogger } from '../src/service/logger.js';
+import { describe, expect, it } from 'vitest';
 import { runSync } from '../src/sync/run.js';
 import { fromModel } from '../src/sync/model.js';
-import { testStoreUrl } from './helpers/test-store.js';
+import { syncService } from './helpers/sync-service.js';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'kd-sync-phone-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-let emu: Awaited<ReturnType<typeof startEmulator>> | undefined;
-let svc: RunningService | undefined;
-afterEach(async () => {
-  await svc?.stop();
-  await emu?.close();
-  svc = emu = undefined;
-});
-
-async function service() {
-  emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
-  const config = parseConfig({
-    port: 0,
-    dataDir: tmp(),
-    store: await testStoreUrl(),
-    destinations: [{ apiKey: 'pk_sync', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 10 } }],
-  });
-  svc = await startService(config, createLogger('silent'));
-  return { store: svc.store, emu };
-}
+const { tmp, service } = syncService('sync-phone', 'pk_sync');
 
 function model(rows: string[]) {
   const file = join(tmp(), 'people.csv');

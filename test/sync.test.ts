@@ -2,16 +2,15 @@
  * Warehouse sync through the real service path: source → diff against the snapshot → queue → workers → emulator.
  * Runs on both stores (vitest projects `sqlite` and `postgres`).
  */
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { createWriteStream, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
-import { startEmulator } from '../src/emulator/index.js';
 import { loadConfig, parseConfig } from '../src/config/index.js';
-import { startService, type RunningService } from '../src/service/index.js';
+import { startService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
 import { recordName, runSync } from '../src/sync/run.js';
 import { destinationAccount } from '../src/sync/account.js';
@@ -26,39 +25,14 @@ import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { testStoreUrl } from './helpers/test-store.js';
 import { until } from './helpers/until.js';
 import { killWhileHeld } from './helpers/service-process.js';
+import { syncService } from './helpers/sync-service.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** The account the library-level runs below record for (what `start` and `sync` derive from a destination's key). */
 const ACCOUNT = 'klaviyo-test';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'kd-sync-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-let emu: Awaited<ReturnType<typeof startEmulator>> | undefined;
-let svc: RunningService | undefined;
-afterEach(async () => {
-  await svc?.stop();
-  await emu?.close();
-  svc = emu = undefined;
-});
-
-async function service(opts: { deliver?: boolean } = {}) {
-  emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
-  const config = parseConfig({
-    port: 0,
-    dataDir: tmp(),
-    store: await testStoreUrl(),
-    destinations: [{ apiKey: 'pk_sync', klaviyoUrl: emu.url, delivery: { flushIntervalMs: 10 } }],
-  });
-  svc = await startService(config, createLogger('silent'));
-  if (opts.deliver === false) await Promise.all([...svc.workers.values()].map((w) => w.stop()));
-  return { store: svc.store, emu };
-}
+const h = syncService('sync', 'pk_sync');
+const { tmp, service } = h;
 
 const csv = (path: string, rows: string[][]) => writeFileSync(path, rows.map((r) => r.join(',')).join('\n') + '\n');
 
@@ -199,11 +173,11 @@ describe('warehouse sync', () => {
     );
 
     // Delivery resumes: the queued changes are delivered, and the re-run finds them again and records them.
-    svc!.workers.forEach((w) => w.start());
+    h.svc!.workers.forEach((w) => w.start());
     expect(await runSync({ account: ACCOUNT, store, model, destination: 'klaviyo', pollMs: 20 })).toMatchObject({ added: 2, delivered: 2, pending: 0 });
     expect(
-      emu!
-        .snapshot()
+      h
+        .emu!.snapshot()
         .profiles.map((p) => p.attributes.email)
         .sort(),
     ).toEqual(['a@example.com', 'b@example.com']);
@@ -216,7 +190,7 @@ describe('warehouse sync', () => {
 
   it('kill -9 of `sync` mid-delivery, then run again: every row arrives, and the run after finds nothing to send', async () => {
     // Klaviyo answers the first 20 requests, then holds the rest: the run dies mid-way, its next requests unanswered.
-    emu = await startEmulator({ rateLimits: false, faults: { holdAfter: 20 } });
+    const emu = await h.emulator({ rateLimits: false, faults: { holdAfter: 20 } });
     const dir = tmp();
     const file = join(dir, 'people.csv');
     csv(file, [['id', 'email'], ...Array.from({ length: 120 }, (_, i) => [String(i), `p${i}@example.com`])]);
@@ -409,7 +383,7 @@ describe('warehouse sync', () => {
     expect(await sync(100)).toMatchObject({ added: 2, pending: 2 });
     csv(file, [['email'], ['a@example.com']]);
     expect(await sync(100)).toMatchObject({ deleted: 1 });
-    svc!.workers.forEach((w) => w.start());
+    h.svc!.workers.forEach((w) => w.start());
     expect(await sync()).toMatchObject({ pending: 0, failed: 0 });
     const s = emu.snapshot();
     const list = s.lists.find((l) => l.name === 'Quick leavers')!;
@@ -676,7 +650,7 @@ describe('warehouse sync: where columns go, events from rows, Parquet and DuckDB
   it.runIf(Boolean(inject('postgresUrl')))(
     'the one-line Postgres sync puts plan, city and country into the profile, and prints the column plan on the first run',
     async () => {
-      emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
+      const emu = await h.emulator({ rateLimits: false, jobDelayMs: 1 });
       const url = (await testStoreUrl())!;
       const db = new pg.Client(url);
       await db.connect();
@@ -930,7 +904,7 @@ describe('sync on the command line', () => {
   function cli(dir: string, args: string[]) {
     const env = { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'error' };
     delete (env as Record<string, unknown>).STORE_URL;
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'sync', '--api-key', 'pk_cli', '--klaviyo-url', emu!.url, ...args], {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'sync', '--api-key', 'pk_cli', '--klaviyo-url', h.emu!.url, ...args], {
       cwd: root,
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -941,12 +915,12 @@ describe('sync on the command line', () => {
   }
 
   it('--allow-mass-delete: an emptied audience source is refused (exit 1, the list kept) until the flag is given', async () => {
-    emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
+    const emu = await h.emulator({ rateLimits: false, jobDelayMs: 1 });
     const dir = tmp();
     const file = join(dir, 'vip.csv');
     const args = ['--source', file, '--audience', 'CLI VIPs', '--wait', '60'];
     const members = () => {
-      const s = emu!.snapshot();
+      const s = emu.snapshot();
       const list = s.lists.find((l) => l.name === 'CLI VIPs');
       return list?.profile_ids.map((id) => s.profiles.find((p) => p.id === id)!.attributes.email).sort();
     };
@@ -968,7 +942,7 @@ describe('sync on the command line', () => {
   }, 60_000);
 
   it('sync --every: a model another process holds is "skipped this run", and synced once the lock is released', async () => {
-    emu = await startEmulator({ rateLimits: false, jobDelayMs: 1 });
+    const emu = await h.emulator({ rateLimits: false, jobDelayMs: 1 });
     const dir = tmp();
     const file = join(dir, 'held.csv');
     csv(file, [
