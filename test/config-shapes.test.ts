@@ -148,6 +148,30 @@ describe('start --config accepts every shape preview --config accepts, and reads
       await emu.close();
     }
   });
+
+  it('start reads its config file once: a config from a pipe (`--config <(…)`) starts, as the file would', async () => {
+    const file = write('piped.json', { destinations: [{ delivery: { flushIntervalMs: 10 } }] });
+    // A second read of a process substitution finds the pipe already drained (an empty "file").
+    const child = spawn('bash', ['-c', `exec "${process.execPath}" --import tsx src/cli/index.ts start --config <(cat '${file}') --port 0`], {
+      cwd: root,
+      env: { ...process.env, DATA_DIR: join(dir, 'piped'), LOG_LEVEL: 'info' },
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    try {
+      await until(
+        () => out,
+        (o) => /accepting events|klaviyo-destination: /.test(o),
+        30_000,
+      );
+      expect(out).toContain('accepting events');
+      expect(out).not.toMatch(/klaviyo-destination: /);
+    } finally {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    }
+  });
 });
 
 describe('subscriptions of a config and the preset’s defaults', () => {

@@ -125,7 +125,7 @@ program
       adminTokenFile?: string;
       stopTimeout: string;
     }) => {
-      const { loadConfigFile, readConfigDocument } = await import('../config/index.js');
+      const { readConfigFile, readConfigDocument } = await import('../config/index.js');
       const { startService } = await import('../service/index.js');
       const { createLogger } = await import('../service/logger.js');
       const logger = createLogger();
@@ -145,9 +145,9 @@ program
           corsOrigins: o.corsOrigins,
           publicUrl: o.publicUrl,
         };
-        // Validated by the one config reader (its errors name the file's own shape); the document is what versions hold.
-        const config = loadConfigFile(o.config, overrides);
-        const document = o.config ? readConfigDocument(o.config) : {};
+        // Read once (a pipe reads once; an edit between two reads would split what runs from what is stored), validated
+        // by the one config reader (its errors name the file's own shape); the document is what versions hold.
+        const { config, document } = readConfigFile(o.config, overrides);
         const stopTimeoutS = Number(o.stopTimeout);
         if (!(stopTimeoutS >= 0)) throw new Error(`--stop-timeout ${o.stopTimeout}: give a number of seconds (0 or more)`);
         const service = await startService(config, logger, { source: { document, overrides } });

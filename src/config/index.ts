@@ -468,8 +468,25 @@ function fromConfigFile<T>(path: string, read: (text: string, format: 'json' | '
 
 /** Read a config file through `loadConfig`; no path: the defaults. */
 export function loadConfigFile(path: string | undefined, overrides: ConfigOverrides = {}, opts: ShapeOptions = {}): Config {
-  if (!path) return loadConfig({}, overrides, opts);
-  return fromConfigFile(path, (text, format) => loadConfig(text, overrides, { ...opts, format }));
+  return readConfigFile(path, overrides, opts).config;
+}
+
+/**
+ * A config file read once: its configuration (validated, overrides applied) and its document (`readConfigDocument`),
+ * so what runs and what is stored as its version come from the same content (a pipe cannot be read twice, and a file
+ * edited between two reads would differ). No path: the defaults and an empty document.
+ */
+export function readConfigFile(
+  path: string | undefined,
+  overrides: ConfigOverrides = {},
+  opts: ShapeOptions = {},
+): { config: Config; document: Record<string, unknown> } {
+  if (!path) return { config: loadConfig({}, overrides, opts), document: {} };
+  // The text parsed twice: the config is frozen, the document must not share its objects.
+  return fromConfigFile(path, (text, format) => ({
+    config: loadConfig(text, overrides, { ...opts, format }),
+    document: configDocument(parseText(text, format)),
+  }));
 }
 
 /**
