@@ -2,7 +2,7 @@
  * One config reader for every entry point: `start --config`, `preview --config`, `sync --config`, the dashboard's
  * tester and the library take the same shapes, and deliver what preview shows.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { createLogger } from '../src/service/logger.js';
 import { startEmulator } from '../src/emulator/index.js';
 import { preview } from '../src/index.js';
 import { until } from './helpers/until.js';
+import { stopCli } from './helpers/service-process.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const TOKEN = 'config-shapes-admin-token';
@@ -95,6 +96,18 @@ const SHAPES: Array<[string, unknown, string, string[][]]> = [
 
 const actionsOf = async (destination: DestinationConfig) => (await preview([identify, track], destination as never)).map((r) => r.actions.map((a) => a.action));
 
+/** The output of a spawned `start` (log level info) once it accepts events or fails. */
+function started(child: ChildProcessWithoutNullStreams): Promise<string> {
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  return until(
+    () => out,
+    (o) => /accepting events|klaviyo-destination: /.test(o),
+    30_000,
+  );
+}
+
 describe('start --config accepts every shape preview --config accepts, and reads it the same', () => {
   it.each(SHAPES)('%s', async (name, content, preset, actions) => {
     const file = write(name.endsWith('.yaml') ? name : `${name.replace(/\W+/g, '-')}.json`, content);
@@ -131,20 +144,12 @@ describe('start --config accepts every shape preview --config accepts, and reads
       cwd: root,
       env: { ...process.env, DATA_DIR: join(dir, 'cli-start'), LOG_LEVEL: 'info' },
     });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     try {
-      await until(
-        () => out,
-        (o) => /accepting events|klaviyo-destination: /.test(o),
-        30_000,
-      );
+      const out = await started(child);
       expect(out).toContain('accepting events');
       expect(out).toContain('preset rudderstack, apiVersion v2');
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await stopCli(child);
       await emu.close();
     }
   });
@@ -156,20 +161,12 @@ describe('start --config accepts every shape preview --config accepts, and reads
       cwd: root,
       env: { ...process.env, DATA_DIR: join(dir, 'piped'), LOG_LEVEL: 'info' },
     });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     try {
-      await until(
-        () => out,
-        (o) => /accepting events|klaviyo-destination: /.test(o),
-        30_000,
-      );
+      const out = await started(child);
       expect(out).toContain('accepting events');
       expect(out).not.toMatch(/klaviyo-destination: /);
     } finally {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+      await stopCli(child);
     }
   });
 });
