@@ -6,12 +6,15 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { syncCommand, type SyncFlags } from '../src/cli/sync.js';
 import { startEmulator } from '../src/emulator/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { EMULATOR_STATE_FILE, startService } from '../src/service/index.js';
 import { createLogger } from '../src/service/logger.js';
+import { openStore } from '../src/store/open.js';
+import { validateMessage } from '../src/message/index.js';
+import { until } from './helpers/until.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -104,6 +107,51 @@ describe('sync state belongs to an account', () => {
     } finally {
       await start.stop();
       await keyed.close();
+    }
+  });
+
+  it('beside a start that delivers its destination, a sync runs no workers: start’s live messages are planned with start’s configuration only', async () => {
+    const dataDir = tmp();
+    const source = rows(dataDir);
+    // Start plans phones with France as the default country; this sync's own configuration (none) would not.
+    const start = await startService(
+      loadConfig({ port: 0, dataDir, destinations: [{ settings: { defaultCountry: 'FR' }, delivery: { flushIntervalMs: 2000 } }] }),
+      createLogger('silent'),
+    );
+    const live = await openStore(undefined, dataDir);
+    await live.migrate();
+    const said = vi.spyOn(process.stderr, 'write');
+    try {
+      // Live identifies queued without waking start's idle loops: they find them on their next look, within 2 s. A sync
+      // with workers of its own would lease them first.
+      await live.enqueue(
+        'klaviyo',
+        Array.from({ length: 40 }, (_, i) => {
+          const v = validateMessage({
+            type: 'identify',
+            userId: `live-${i}`,
+            messageId: `live-${i}`,
+            traits: { email: `live${i}@example.com`, phone: `06 12 34 56 ${10 + i}` },
+          });
+          if (!v.ok) throw new Error(JSON.stringify(v.error));
+          return { messageId: `live-${i}`, partitionKey: `live-${i}`, payload: v.message };
+        }),
+      );
+      expect(await sync(flags(dataDir, source))).toBe(0);
+      expect(said.mock.calls.map(([text]) => String(text)).join('')).toMatch(
+        /start \(pid \d+\) delivers "klaviyo" from this data dir: this sync queues its changes for it/,
+      );
+      const state = await until(
+        async () => (await (await fetch(`${start.emulatorUrl}/__emulator/state`)).json()) as any,
+        (s) => s.profiles.length === 40 + EMAILS.length,
+        20_000,
+      );
+      const phones = state.profiles.filter((p: any) => String(p.attributes.email).startsWith('live')).map((p: any) => p.attributes.phone_number);
+      expect(phones.sort()).toEqual(Array.from({ length: 40 }, (_, i) => `+336123456${10 + i}`).sort());
+    } finally {
+      said.mockRestore();
+      await live.close();
+      await start.stop();
     }
   });
 });

@@ -117,16 +117,22 @@ const line = (s: SyncSummary, label: string) =>
 
 /**
  * A `start` running on this data dir delivers from the same queue: this sync's rows go wherever its workers deliver
- * them. So a sync delivers where it does — into its emulator (returned: deliver there too) or to the same account
- * — or refuses, saying what to pass.
+ * them. So a sync delivers where it does — into its emulator (`emulatorUrl`: deliver there too) or to the same
+ * account — or refuses, saying what to pass. `delivers`: start delivers every one of these destinations, so this
+ * sync needs no workers of its own (which would also lease start's live messages and plan them with this sync's
+ * configuration).
  */
-function besideStart(config: Config, destinations: Set<string>): string | undefined {
+function besideStart(config: Config, destinations: Set<string>): { emulatorUrl?: string; delivers: boolean; pid?: number } {
   const running = readRunning(config.dataDir);
-  if (!running) return undefined;
+  if (!running) return { delivers: false };
   let emulatorUrl: string | undefined;
+  let delivers = true;
   for (const name of destinations) {
     const theirs = running.accounts[name];
-    if (theirs === undefined) continue; // it does not deliver this destination
+    if (theirs === undefined) {
+      delivers = false; // it does not deliver this destination
+      continue;
+    }
     const mine = destinationAccount(config.destinations.find((d) => d.name === name)!, config.dataDir);
     if (theirs === mine) {
       if (isEmulatorAccount(mine)) emulatorUrl = running.emulatorUrl;
@@ -142,7 +148,7 @@ function besideStart(config: Config, destinations: Set<string>): string | undefi
           : `${start} to another Klaviyo account or key than this sync's; ${shared}. Give sync the key and --klaviyo-url start uses; or stop start first`,
     );
   }
-  return emulatorUrl;
+  return { emulatorUrl, delivers, pid: running.pid };
 }
 
 /** Returns the exit code: 0 when every change was delivered, 1 when some failed or are still queued. */
@@ -159,7 +165,8 @@ export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number>
     );
 
   const destinations = new Set(chosen.map((m) => m.destination));
-  const emulatorUrl = besideStart(config, destinations);
+  const beside = besideStart(config, destinations);
+  const emulatorUrl = beside.emulatorUrl;
   // "3 delivered" must not read as delivered to Klaviyo when it went to the emulator.
   for (const name of destinations)
     if (isEmulatorAccount(destinationAccount(config.destinations.find((d) => d.name === name)!, config.dataDir)))
@@ -167,8 +174,16 @@ export async function syncCommand(f: SyncFlags, logger: Logger): Promise<number>
         `destination "${name}" has no Klaviyo API key: ${f.dryRun ? 'comparing with what was synced to' : 'syncing to'} the emulator kept in ${config.dataDir}` +
           `${emulatorUrl ? ` (that of the start running there, ${emulatorUrl})` : ''}; what it records as synced counts for that emulator only\n`,
       );
-  // Dry runs only read; real runs deliver through this process's own workers (the same path as `start`).
-  const service = f.dryRun ? undefined : await startService({ ...config, port: 0, role: 'worker' }, logger, { shared: true, emulatorUrl, pinnedConfig: true });
+  if (beside.delivers && !f.dryRun)
+    process.stderr.write(
+      `klaviyo-destination start (pid ${beside.pid}) delivers ${[...destinations].map((d) => `"${d}"`).join(', ')} from this data dir: this sync queues its changes for it and waits for them\n`,
+    );
+  // Dry runs only read; real runs deliver through this process's own workers (the same path as `start`), unless the
+  // start running here delivers them.
+  const service =
+    f.dryRun || beside.delivers
+      ? undefined
+      : await startService({ ...config, port: 0, role: 'worker' }, logger, { shared: true, emulatorUrl, pinnedConfig: true });
   const store = service?.store ?? (await openStore(config.store, config.dataDir));
   if (!service) await store.migrate();
   // Each destination's settings with its preset's (defaultCountry…): the run plans its changes with them to tell what planning drops.
