@@ -4,9 +4,10 @@
  * and in the store (per Klaviyo account), so later runs send records without looking again.
  */
 import { ENDPOINTS } from '../klaviyo/endpoints.js';
+import { pages } from '../klaviyo/pages.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import type { DataSources } from '../operation-kinds/index.js';
-import type { KeyValue } from './list-resolver.js';
+import { KeptIds, type KeyValue } from './kept-ids.js';
 
 const firstPage = `${ENDPOINTS.getDataSources.path}?${new URLSearchParams({ 'page[size]': String(ENDPOINTS.getDataSources.maxItems) })}`;
 
@@ -25,42 +26,31 @@ export function createDataSource(title: string): KlaviyoRequest {
 }
 
 export class DataSourceResolver implements DataSources {
-  private readonly cache = new Map<string, Promise<string>>();
+  private readonly ids: KeptIds;
 
   /** `kv` keeps ids by title for the account this transport reaches. */
   constructor(
     private readonly transport: KlaviyoTransport,
-    private readonly kv?: KeyValue,
-  ) {}
+    kv?: KeyValue,
+  ) {
+    this.ids = new KeptIds(kv);
+  }
 
   resolve(title: string, via: KlaviyoTransport = this.transport): Promise<string> {
-    let hit = this.cache.get(title);
-    if (!hit) {
-      hit = this.find(title, via);
-      this.cache.set(title, hit);
-      hit.catch(() => this.cache.delete(title)); // a failed lookup is tried again next time
-    }
-    return hit;
+    return this.ids.get(title, () => find(title, via));
   }
 
-  async forget(title: string): Promise<void> {
-    this.cache.delete(title);
-    await this.kv?.set(title, '');
+  forget(title: string): Promise<void> {
+    return this.ids.forget(title);
   }
+}
 
-  private async find(title: string, via: KlaviyoTransport): Promise<string> {
-    const kept = await this.kv?.get(title);
-    if (kept) return kept;
-    let id: string | undefined;
-    for (let path: string | undefined = firstPage; path && !id; ) {
-      const page: any = (await via.send({ endpoint: 'getDataSources', method: 'GET', path })).body;
-      id = (page?.data ?? []).find((d: any) => d?.attributes?.title === title)?.id;
-      const next: string | undefined = page?.links?.next;
-      path = next ? next.replace(/^https?:\/\/[^/]+/, '') : undefined;
-    }
-    id ??= (await via.send(createDataSource(title))).body?.data?.id;
-    if (!id) throw new Error(`Klaviyo returned no id for the data source ${JSON.stringify(title)}`);
-    await this.kv?.set(title, id);
-    return id;
+async function find(title: string, via: KlaviyoTransport): Promise<string> {
+  for await (const page of pages(via, 'getDataSources', firstPage)) {
+    const id: string | undefined = (page?.data ?? []).find((d: any) => d?.attributes?.title === title)?.id;
+    if (id) return id;
   }
+  const id: string | undefined = (await via.send(createDataSource(title))).body?.data?.id;
+  if (!id) throw new Error(`Klaviyo returned no id for the data source ${JSON.stringify(title)}`);
+  return id;
 }

@@ -8,6 +8,7 @@
 import { ENDPOINTS } from '../klaviyo/endpoints.js';
 import { DuplicateProfileError, PermanentError } from '../klaviyo/errors.js';
 import { hasPatch, listKey } from '../klaviyo/operations.js';
+import { pages } from '../klaviyo/pages.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
 import { profileBody, profileEntries, profileMeta, type ProfileUpsert } from './profile-resource.js';
 import { delivered, REQUEST_BYTES, type OpOutcome, type OperationKindModule, type SendContext } from './types.js';
@@ -138,17 +139,13 @@ async function awaitImportJob(jobId: string, entryItems: number[][], n: number, 
   }
   if (!job?.attributes?.failed_count) return out;
   // Paged (`links.next`): every page is read, or a profile refused on a later page would count as delivered.
-  let path: string | undefined = `/api/profile-bulk-import-jobs/${encodeURIComponent(jobId)}/import-errors?page%5Bsize%5D=100`;
-  while (path) {
-    const page: any = (await transport.send({ endpoint: 'getBulkImportErrors', method: 'GET', path })).body;
+  const firstPath = `/api/profile-bulk-import-jobs/${encodeURIComponent(jobId)}/import-errors?page%5Bsize%5D=100`;
+  for await (const page of pages(transport, 'getBulkImportErrors', firstPath))
     for (const e of page?.data ?? []) {
       const m = /\/profiles\/data\/(\d+)/.exec(e.attributes?.source?.pointer ?? '');
       for (const i of (m && entryItems[Number(m[1])]) || [])
         out[i] = { status: 'failed', error: e.attributes?.detail ?? e.attributes?.title ?? 'rejected by Klaviyo', detail: e.attributes };
     }
-    const next: string | undefined = page?.links?.next;
-    path = next ? next.replace(/^https?:\/\/[^/]+/, '') : undefined;
-  }
   return out;
 }
 

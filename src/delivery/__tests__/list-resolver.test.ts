@@ -1,6 +1,7 @@
 /** Audience lists: found by name and reused, created only when Klaviyo has none, remembered in the store. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ListResolver, createList, type KeyValue } from '../list-resolver.js';
+import type { KeyValue } from '../kept-ids.js';
+import { ListResolver, createList } from '../list-resolver.js';
 import { KlaviyoClient } from '../../klaviyo/client.js';
 import { startEmulator } from '../../emulator/index.js';
 
