@@ -30,12 +30,20 @@ export interface Outcome {
 }
 
 interface Entry {
-  summary: LiveEvent;
+  id: string;
   message: SegmentMessage;
-  outcomes: Map<string, Outcome>;
+  source: string;
+  destinations: string[];
+  receivedAt: number;
+  /** Made when first asked for: ingest only files the message (the summary costs more than the rest of the entry). */
+  summary?: LiveEvent;
+  /** Per destination, once delivery said something; a destination absent is queued since receivedAt. */
+  outcomes?: Map<string, Outcome>;
   /** Ids of the Klaviyo requests that carried it (see RequestLog), oldest first. */
-  requests: number[];
+  requests?: number[];
 }
+
+const summaryOf = (e: Entry): LiveEvent => (e.summary ??= summarize(e.message, e.source, e.destinations, e.receivedAt));
 
 /** Requests remembered per message: its own, plus retries and job polls. */
 const MAX_REQUESTS_PER_MESSAGE = 20;
@@ -63,7 +71,7 @@ export class LiveEvents {
   private readonly byId = new Map<string, Entry>();
   private readonly listeners = new Set<(batch: LiveEvent[]) => void>();
   /** New messages not yet told to listeners: they hear of them once the ingest request has been answered. */
-  private pending: LiveEvent[] = [];
+  private pending: Entry[] = [];
 
   constructor(capacity = 500) {
     this.ring = new Ring(capacity);
@@ -71,12 +79,11 @@ export class LiveEvents {
 
   received(source: string, destinations: string[], messages: SegmentMessage[], now = Date.now()): void {
     for (const message of messages) {
-      const summary = summarize(message, source, destinations, now);
-      const entry: Entry = { summary, message, outcomes: new Map(destinations.map((d) => [d, { status: 'queued', at: now }])), requests: [] };
+      const entry: Entry = { id: String(message.messageId), message, source, destinations, receivedAt: now };
       const evicted = this.ring.push(entry);
-      if (evicted && this.byId.get(evicted.summary.id) === evicted) this.byId.delete(evicted.summary.id);
-      this.byId.set(summary.id, entry);
-      if (this.listeners.size) this.pending.push(summary);
+      if (evicted && this.byId.get(evicted.id) === evicted) this.byId.delete(evicted.id);
+      this.byId.set(entry.id, entry);
+      if (this.listeners.size) this.pending.push(entry);
     }
     // Publishing runs after the current I/O callbacks, i.e. after ingest has answered: the dashboard's
     // streams never slow the request that stored the messages.
@@ -92,26 +99,32 @@ export class LiveEvents {
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
-    if (batch.length) for (const l of this.listeners) l(batch);
+    if (!batch.length) return;
+    const summaries = batch.map(summaryOf);
+    for (const l of this.listeners) l(summaries);
   }
 
   /** What delivery made of messages (only those still in the window are kept). */
   settled(destination: string, outcomes: Array<{ messageId: string } & Outcome>): void {
-    for (const { messageId, ...o } of outcomes) this.byId.get(messageId)?.outcomes.set(destination, o);
+    for (const { messageId, ...o } of outcomes) {
+      const e = this.byId.get(messageId);
+      if (e) (e.outcomes ??= new Map()).set(destination, o);
+    }
   }
 
   /** A Klaviyo request carried these messages (only those still in the window are kept). */
   carried(messageIds: Iterable<string>, requestId: number): void {
     for (const id of messageIds) {
-      const r = this.byId.get(id)?.requests;
-      if (r && r.length < MAX_REQUESTS_PER_MESSAGE) r.push(requestId);
+      const e = this.byId.get(id);
+      if (e && (e.requests ??= []).length < MAX_REQUESTS_PER_MESSAGE) e.requests.push(requestId);
     }
   }
 
   list(filter: { destination?: string; q?: string; limit?: number } = {}): LiveEvent[] {
     const q = filter.q?.toLowerCase();
     const out: LiveEvent[] = [];
-    for (const { summary: s } of this.ring.newest()) {
+    for (const e of this.ring.newest()) {
+      const s = summaryOf(e);
       if (filter.destination && !s.destinations.includes(filter.destination)) continue;
       if (q && ![s.id, s.userId, s.anonymousId, s.event, s.email].some((v) => v?.toLowerCase().includes(q))) continue;
       out.push(s);
@@ -122,14 +135,17 @@ export class LiveEvents {
 
   get(id: string): { summary: LiveEvent; message: SegmentMessage; outcomes: Record<string, Outcome>; requests: number[] } | undefined {
     const e = this.byId.get(id);
-    return e && { summary: e.summary, message: e.message, outcomes: Object.fromEntries(e.outcomes), requests: e.requests };
+    if (!e) return undefined;
+    const queued: Outcome = { status: 'queued', at: e.receivedAt };
+    const outcomes = Object.fromEntries([...e.destinations.map((d) => [d, queued] as const), ...(e.outcomes ?? [])]);
+    return { summary: summaryOf(e), message: e.message, outcomes, requests: e.requests ?? [] };
   }
 
   /** Forgets the messages `doomed` is true of (a deletion's purge); returns how many. */
   forget(doomed: (message: SegmentMessage) => boolean): number {
     const removed = this.ring.removeWhere((e) => doomed(e.message));
-    for (const e of removed) if (this.byId.get(e.summary.id) === e) this.byId.delete(e.summary.id);
-    this.pending = this.pending.filter((s) => this.byId.has(s.id));
+    for (const e of removed) if (this.byId.get(e.id) === e) this.byId.delete(e.id);
+    this.pending = this.pending.filter((e) => this.byId.get(e.id) === e);
     return removed.length;
   }
 

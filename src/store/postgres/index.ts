@@ -211,7 +211,12 @@ export class PostgresStore implements Store {
 
   async messageState(destination: string, messageId: string): Promise<MessageState | undefined> {
     const { rows } = await this.pool.query(
-      'SELECT state, attempts, last_error, dead_reason FROM queue WHERE destination = $1 AND message_id = $2 ORDER BY seq DESC LIMIT 1',
+      // Live and dead copies apart: each half reads its own partial index (schema version 13).
+      `SELECT state, attempts, last_error, dead_reason FROM (
+          SELECT seq, state, attempts, last_error, dead_reason FROM queue WHERE destination = $1 AND message_id = $2 AND state <> 'dead'
+          UNION ALL
+          SELECT seq, state, attempts, last_error, dead_reason FROM queue WHERE destination = $1 AND message_id = $2 AND state = 'dead') c
+        ORDER BY seq DESC LIMIT 1`,
       [destination, messageId],
     );
     return rows[0] && messageStateOf(rows[0]);

@@ -172,4 +172,13 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       END $$;
     `,
   },
+  {
+    version: 13,
+    sql: `
+      -- Lookups by message id whatever the state read queue_message (live rows) and this one (dead rows): a full index
+      -- repeated queue_message for every live row, one more B-tree every enqueued message paid for.
+      CREATE INDEX queue_message_dead ON queue (destination, message_id) WHERE state = 'dead';
+      DROP INDEX queue_message_any;
+    `,
+  },
 ];

@@ -124,10 +124,12 @@ export class PostgresSnapshots implements Snapshots {
       // Gone from the queue = delivered (acked messages are deleted); still there as 'dead' = failed.
       const copy = (state: string) =>
         `EXISTS (SELECT 1 FROM queue q WHERE q.destination = $2 AND q.message_id = ` +
-        `sync_rows.pending_id AND q.seq > coalesce(sync_rows.pending_after, 0)${state})`;
+        `sync_rows.pending_id AND q.seq > coalesce(sync_rows.pending_after, 0) AND q.state ${state})`;
+      // Live and dead copies apart: each reads its own partial index (schema version 13).
+      const [live, dead] = [copy(`<> 'dead'`), copy(`= 'dead'`)];
       // One statement, one snapshot of the queue: a message acked mid-way cannot be seen as both queued and gone.
       const settled = await c.query<{ n: number }>(
-        `WITH s AS (SELECT pk, pending_hash FROM sync_rows WHERE model = $1 AND pending_id IS NOT NULL AND NOT ${copy('')}),
+        `WITH s AS (SELECT pk, pending_hash FROM sync_rows WHERE model = $1 AND pending_id IS NOT NULL AND NOT ${live} AND NOT ${dead}),
               d AS (DELETE FROM sync_rows r USING s WHERE r.model = $1 AND r.pk = s.pk AND s.pending_hash = 'deleted' RETURNING 1),
               u AS (UPDATE sync_rows r SET hash = r.pending_hash, row = r.pending_row,
                       pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL
@@ -137,7 +139,7 @@ export class PostgresSnapshots implements Snapshots {
       );
       const failed = await c.query(
         `UPDATE sync_rows SET pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL
-          WHERE model = $1 AND pending_id IS NOT NULL AND ${copy(` AND q.state = 'dead'`)} AND NOT ${copy(` AND q.state <> 'dead'`)}`,
+          WHERE model = $1 AND pending_id IS NOT NULL AND ${dead} AND NOT ${live}`,
         [model, destination],
       );
       const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM sync_rows WHERE model = $1 AND pending_id IS NOT NULL', [model]);

@@ -20,6 +20,13 @@ import { Inbox } from './inbox.js';
 const minuteOf = (ms: number) => Math.floor(ms / 60_000);
 const KEEP_THROUGHPUT_MS = 2 * 24 * 3600_000;
 
+/** A message's newest copy in the queue, live or dead: each half reads its own partial index (schema version 12). */
+const NEWEST_COPY = `SELECT state, attempts, last_error, dead_reason FROM (
+    SELECT seq, state, attempts, last_error, dead_reason FROM queue WHERE destination = ? AND message_id = ? AND state != 'dead'
+    UNION ALL
+    SELECT seq, state, attempts, last_error, dead_reason FROM queue WHERE destination = ? AND message_id = ? AND state = 'dead')
+  ORDER BY seq DESC LIMIT 1`;
+
 /** The embedded queue's file in a data dir. */
 export const queueFile = (dataDir: string, file = 'queue.db') => join(dataDir, file);
 /** Its ingest inbox beside it (./inbox.ts): queue.db → queue.inbox.db. */
@@ -257,9 +264,7 @@ class SqliteStore implements Store {
   async messageState(destination: string, messageId: string): Promise<MessageState | undefined> {
     // The inbox first: a message the router moves in between is then seen in the queue, never in neither.
     const waiting = this.inbox.holds(destination, messageId);
-    const row = this.db
-      .prepare('SELECT state, attempts, last_error, dead_reason FROM queue WHERE destination = ? AND message_id = ? ORDER BY seq DESC LIMIT 1')
-      .get(destination, messageId) as Parameters<typeof messageStateOf>[0] | undefined;
+    const row = this.db.prepare(NEWEST_COPY).get(destination, messageId, destination, messageId) as Parameters<typeof messageStateOf>[0] | undefined;
     // A copy waiting in the inbox is queued, unless a live one in the queue will make the router drop it.
     if (row && row.state !== 'dead') return messageStateOf(row);
     if (waiting) return { state: 'queued', attempts: 0 };

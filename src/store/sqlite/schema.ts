@@ -126,4 +126,13 @@ export const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE TABLE bulk_jobs (seq INTEGER NOT NULL, op INTEGER NOT NULL, kind TEXT NOT NULL, job_id TEXT NOT NULL, entries TEXT NOT NULL, PRIMARY KEY (seq, op));
     `,
   },
+  {
+    version: 12,
+    sql: `
+      -- Lookups by message id whatever the state read queue_message (live rows) and this one (dead rows): a full index
+      -- repeated queue_message for every live row, one more B-tree every routed message paid for.
+      CREATE INDEX queue_message_dead ON queue (destination, message_id) WHERE state = 'dead';
+      DROP INDEX queue_message_any;
+    `,
+  },
 ];

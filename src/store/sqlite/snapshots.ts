@@ -175,20 +175,22 @@ export class SqliteSnapshots implements Snapshots {
         // Gone from the queue = delivered (acked messages are deleted); still there as 'dead' = failed.
         const copy = (state: string) =>
           `EXISTS (SELECT 1 FROM queue q WHERE q.destination = ? AND q.message_id ` +
-          `= sync_rows.pending_id AND q.seq > coalesce(sync_rows.pending_after, 0)${state})`;
+          `= sync_rows.pending_id AND q.seq > coalesce(sync_rows.pending_after, 0) AND q.state ${state})`;
+        // Live and dead copies apart: each reads its own partial index (schema version 12).
+        const [live, dead] = [copy(`!= 'dead'`), copy(`= 'dead'`)];
         const gone = this.db
-          .prepare(`DELETE FROM sync_rows WHERE ${range} AND pending_hash = 'deleted' AND NOT ${copy('')}`)
-          .run(model, after, last, destination).changes;
+          .prepare(`DELETE FROM sync_rows WHERE ${range} AND pending_hash = 'deleted' AND NOT ${live} AND NOT ${dead}`)
+          .run(model, after, last, destination, destination).changes;
         const synced = this.db
           .prepare(
             `UPDATE sync_rows SET hash = pending_hash, row = pending_row, pending_hash = NULL, ` +
-              `pending_id = NULL, pending_after = NULL, pending_row = NULL WHERE ${range} AND NOT ${copy('')}`,
+              `pending_id = NULL, pending_after = NULL, pending_row = NULL WHERE ${range} AND NOT ${live} AND NOT ${dead}`,
           )
-          .run(model, after, last, destination).changes;
+          .run(model, after, last, destination, destination).changes;
         const failed = this.db
           .prepare(
             `UPDATE sync_rows SET pending_hash = NULL, pending_id = NULL, pending_after = NULL, pending_row = NULL
-            WHERE ${range} AND ${copy(` AND q.state = 'dead'`)} AND NOT ${copy(` AND q.state != 'dead'`)}`,
+            WHERE ${range} AND ${dead} AND NOT ${live}`,
           )
           .run(model, after, last, destination, destination).changes;
         return { delivered: gone + synced, failed, last };
