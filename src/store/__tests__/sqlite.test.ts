@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { createSqliteStore, queueFile } from '../sqlite/index.js';
+import { nextRouteBatch, ROUTE_BATCH, ROUTE_BATCH_MAX } from '../sqlite/router.js';
 import type { Store } from '../types.js';
 
 let dir: string;
@@ -212,6 +213,46 @@ describe('sqlite store: routed records', () => {
       expect(rows()).toBe(0);
     } finally {
       inbox.close();
+    }
+  });
+});
+
+describe('sqlite store: routing transactions', () => {
+  const next = (current: number, moved: number, ms: number) => nextRouteBatch(current, moved, ms, 16_000, 64_000, 1000);
+
+  it('grow while they stay short, shrink when slow, within their bounds; a small one (routing keeps up) changes nothing', () => {
+    expect(next(16_000, 16_000, 250)).toBe(64_000); // 64 messages a ms: a second's worth is more than the most
+    expect(next(16_000, 16_000, 500)).toBe(32_000);
+    expect(next(32_000, 32_000, 4000)).toBe(16_000); // slow: back to the least
+    expect(next(32_000, 20_000, 500)).toBe(40_000);
+    expect(next(32_000, 1_000, 1)).toBe(32_000); // a small transaction costs more per message and says nothing
+  });
+
+  it('route a backlog larger than one transaction in accepted order, each message once', async () => {
+    const total = ROUTE_BATCH_MAX + ROUTE_BATCH; // at least two transactions whatever their pace
+    const hold = new Database(queueFile(dir));
+    hold.exec('BEGIN IMMEDIATE');
+    const ids: string[] = [];
+    try {
+      for (let r = 0; r * 1000 < total; r++) {
+        const batch = Array.from({ length: 1000 }, (_, i) => `m${r}-${i}`);
+        ids.push(...batch);
+        await store.accept(
+          ['k'],
+          batch.map((id, i) => ({ messageId: id, partitionKey: `p${i % 7}`, payload: { id } })),
+        );
+      }
+      await store.accept(['k'], [{ messageId: 'm0-0', partitionKey: 'p0', payload: { id: 'again' } }]); // a repeat: dropped
+    } finally {
+      hold.exec('COMMIT');
+      hold.close();
+    }
+    await store.routed();
+    const db = new Database(queueFile(dir), { readonly: true });
+    try {
+      expect(db.prepare('SELECT message_id FROM queue ORDER BY seq').pluck().all()).toEqual(ids);
+    } finally {
+      db.close();
     }
   });
 });
