@@ -4,7 +4,9 @@
  * Completed. The figure is, per track event, the time from the ingest's 200 to the emulator accepting the request
  * that carries it. Loads are shares of the account's ceiling for this mix; bulk jobs take 0 s or 15 s (Klaviyo's
  * take seconds to minutes). Beside each row, in the same run: the anchor, one POST /api/events per track event (how
- * Segment's default sends) under the same limits, into an emulator of its own.
+ * Segment's default sends) under the same limits, into an emulator of its own. Klaviyo's side (both emulators and
+ * the anchor's sender) runs in a child process (bench/latency-klaviyo.ts), as Klaviyo is remote in real life: in
+ * this process it took the service's event loop, and the figures with it.
  * Run: npm run bench:latency -- [--seconds 60] [--loads 10,50,90] [--jobs 0,15000] [--drain 60]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,9 +15,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { validateMessage } from '../src/message/index.js';
 import { compileDestination, planMessage } from '../src/destination/index.js';
-import { createEmulatorApp } from '../src/emulator/index.js';
-import { KlaviyoClient } from '../src/klaviyo/client.js';
-import { RateLimiter } from '../src/klaviyo/limiter.js';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { FromKlaviyo, ToKlaviyo } from './latency-klaviyo.js';
 import { ENDPOINTS, TIERS } from '../src/klaviyo/endpoints.js';
 import { KINDS } from '../src/operation-kinds/index.js';
 import { parseConfig } from '../src/config/index.js';
@@ -69,76 +71,32 @@ const ceiling = Math.min(
   ...(Object.keys(perMessage) as (keyof typeof perMessage)[]).map((e) => ((TIERS[ENDPOINTS[e].tier].steady / 60) * perRequest[e]) / perMessage[e]),
 );
 
-/** An emulator with Klaviyo's tiers that notes when it accepted each event's request (by unique id). */
-async function emulator(jobMs: number) {
-  const emu = createEmulatorApp({ rateLimits: true, jobDelayMs: jobMs, validate: false });
-  const acceptedAt = new Map<string, number>();
-  emu.app.addHook('onResponse', async (req, reply) => {
-    if (req.method !== 'POST' || reply.statusCode >= 300 || !/\/api\/(events|event-bulk-create-jobs)$/.test(req.url)) return;
-    const now = performance.now();
-    for (const m of JSON.stringify(req.body).matchAll(/"unique_id":"([^"]+)"/g)) if (!acceptedAt.has(m[1])) acceptedAt.set(m[1], now);
-  });
-  await emu.app.listen({ port: 0, host: '127.0.0.1' });
-  const port = (emu.app.server.address() as { port: number }).port;
-  return { ...emu, url: `http://127.0.0.1:${port}`, acceptedAt };
-}
-
-/** The anchor: one POST /api/events per track event, as many in flight as the limiter lets go. */
-function anchorSender(url: string) {
-  const client = new KlaviyoClient({ apiKey: 'pk_anchor', baseUrl: url, limiter: new RateLimiter() });
-  const queue: Array<{ id: string; email: string }> = [];
-  let running = true;
-  const senders = Array.from({ length: 64 }, async () => {
-    while (running) {
-      const next = queue.shift();
-      if (!next) {
-        await new Promise((r) => setTimeout(r, 5));
-        continue;
-      }
-      const body = {
-        data: {
-          type: 'event',
-          attributes: {
-            properties: { sku: next.id },
-            unique_id: next.id,
-            metric: { data: { type: 'metric', attributes: { name: 'Product Viewed' } } },
-            profile: { data: { type: 'profile', attributes: { email: next.email } } },
-          },
-        },
+/** Klaviyo's side (both emulators and the anchor's sender) in a child process, as Klaviyo is remote in real life. */
+async function klaviyoSide(jobMs: number) {
+  const child = fork(fileURLToPath(new URL('./latency-klaviyo.ts', import.meta.url)), [String(jobMs)], { execArgv: ['--import', 'tsx'] });
+  const next = <T extends FromKlaviyo['type']>(type: T) =>
+    new Promise<Extract<FromKlaviyo, { type: T }>>((resolve, reject) => {
+      const exited = (code: number | null) => reject(new Error(`Klaviyo's side exited (${code})`));
+      const on = (m: FromKlaviyo) => {
+        if (m.type !== type) return;
+        child.off('message', on).off('exit', exited);
+        resolve(m as Extract<FromKlaviyo, { type: T }>);
       };
-      try {
-        await client.send({ endpoint: 'createEvent', method: 'POST', path: ENDPOINTS.createEvent.path, body });
-      } catch {
-        queue.unshift(next); // 429 after the client's retries: try again
-      }
-    }
-  });
-  return {
-    push: (id: string, email: string) => queue.push({ id, email }),
-    waiting: () => queue.length,
-    stop: async () => {
-      running = false;
-      await Promise.all(senders);
-      await client.close();
-    },
+      child.on('message', on).once('exit', exited);
+    });
+  const ask = <T extends FromKlaviyo['type']>(m: ToKlaviyo & { type: T }) => {
+    const answer = next(m.type as T);
+    child.send(m);
+    return answer;
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
-}
-
-/** Latencies of the track events (s); an event never accepted counts from its 200 to the end (a lower bound). */
-function summary(ingestedAt: Map<string, number>, acceptedAt: Map<string, number>, end: number) {
-  const lat: number[] = [];
-  let waiting = 0;
-  for (const [id, t] of ingestedAt) {
-    const a = acceptedAt.get(id);
-    if (a === undefined) waiting++;
-    lat.push(((a ?? end) - t) / 1000);
-  }
-  lat.sort((a, b) => a - b);
-  return { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN, waiting };
+  const ready = await next('ready');
+  return {
+    serviceUrl: ready.service,
+    push: (ingestedAt: number, events: Array<[string, string]>) => child.send({ type: 'push', ingestedAt, events } satisfies ToKlaviyo),
+    done: async () => (await ask({ type: 'progress' })).done,
+    result: async (end: number) => (await ask({ type: 'result', end })).rows,
+    stop: () => new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.send({ type: 'stop' } satisfies ToKlaviyo))),
+  };
 }
 
 const s = (x: number) => `${x.toFixed(2)} s`.padStart(9);
@@ -150,20 +108,18 @@ console.log('load            jobs   sender   p50       p95       p99       max  
 for (const jobMs of jobTimes) {
   for (const share of loads) {
     const rate = (share / 100) * ceiling;
-    const [svcEmu, anchorEmu] = [await emulator(jobMs), await emulator(jobMs)];
+    const klaviyo = await klaviyoSide(jobMs);
     const dir = mkdtempSync(join(tmpdir(), 'kd-bench-latency-'));
     const svc = await startService(
       parseConfig({
         port: 0,
         dataDir: dir,
         sources: [{ name: 'web', writeKey: 'wk-latency' }],
-        destinations: [{ apiKey: 'pk_bench', klaviyoUrl: svcEmu.url }],
+        destinations: [{ apiKey: 'pk_bench', klaviyoUrl: klaviyo.serviceUrl }],
       }),
       createLogger('silent'),
     );
-    const anchor = anchorSender(anchorEmu.url);
     const auth = `Basic ${Buffer.from('wk-latency:').toString('base64')}`;
-    const ingestedAt = new Map<string, number>();
     const t0 = performance.now();
     let sent = 0;
     let refused = 0;
@@ -181,14 +137,12 @@ for (const jobMs of jobTimes) {
           headers: { 'content-type': 'application/json', authorization: auth },
           body: JSON.stringify({ batch }),
         }).then(async (res) => {
-          const at = performance.now();
+          const at = performance.timeOrigin + performance.now();
           await res.arrayBuffer();
           if (res.status !== 200) throw new Error(`ingest answered ${res.status}`);
-          for (let i = from; i < from + batch.length; i++)
-            if (isTrack(i)) {
-              ingestedAt.set(`m${i}`, at);
-              anchor.push(`m${i}`, `u${i % 5000}@example.com`);
-            }
+          const events: Array<[string, string]> = [];
+          for (let i = from; i < from + batch.length; i++) if (isTrack(i)) events.push([`m${i}`, `u${i % 5000}@example.com`]);
+          klaviyo.push(at, events);
         });
         // An overloaded machine may refuse or time out a request: those messages were never acknowledged.
         p.catch(() => void (refused += batch.length));
@@ -201,25 +155,19 @@ for (const jobMs of jobTimes) {
     if (refused) console.log(`  (${refused} of ${sent} messages not acknowledged by ingest: the machine could not keep up)`);
     const loadEnd = performance.now();
     // Drain: until every track event was accepted by both, or the drain time is up.
-    const done = () => [...ingestedAt.keys()].every((id) => svcEmu.acceptedAt.has(id) && anchorEmu.acceptedAt.has(id));
-    while (!done() && performance.now() - loadEnd < drainSeconds * 1000) await new Promise((r) => setTimeout(r, 250));
-    const end = performance.now();
+    while (!(await klaviyo.done()) && performance.now() - loadEnd < drainSeconds * 1000) await new Promise((r) => setTimeout(r, 250));
+    const end = performance.timeOrigin + performance.now();
     await svc.stop();
-    await anchor.stop();
-    for (const [name, emu] of [
-      ['service', svcEmu],
-      ['anchor', anchorEmu],
-    ] as const) {
-      const r = summary(ingestedAt, emu.acceptedAt, end);
-      const req = emu.snapshot().requests;
-      const perK = (1000 * req.total) / Math.max(1, sent);
+    const rows = await klaviyo.result(end);
+    for (const name of ['service', 'anchor'] as const) {
+      const r = rows[name];
+      const perK = (1000 * r.requests) / Math.max(1, sent);
       console.log(
         `${`${share} % (${Math.round(rate)}/s)`.padEnd(16)}${`${jobMs / 1000} s`.padStart(5)}   ${name.padEnd(8)}${s(r.p50)} ${s(r.p95)} ${s(r.p99)} ${s(r.max)}` +
-          `${perK.toFixed(1).padStart(14)} ${String(req.rateLimited).padStart(5)}  ${r.waiting}`,
+          `${perK.toFixed(1).padStart(14)} ${String(r.rateLimited).padStart(5)}  ${r.waiting}`,
       );
     }
-    await svcEmu.app.close();
-    await anchorEmu.app.close();
+    await klaviyo.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
