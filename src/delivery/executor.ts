@@ -8,6 +8,7 @@
 import type { Batch } from '../batcher/index.js';
 import { orderKeys, type PlannedOperation } from '../klaviyo/operations.js';
 import type { KlaviyoTransport, SentRequest } from '../klaviyo/request.js';
+import type { EndpointName } from '../klaviyo/endpoints.js';
 import { AuthError, KlaviyoError, PermanentError, RateLimitedError, RetryableError } from '../klaviyo/errors.js';
 import { kindOf, type OpOutcome, type SendContext } from '../operation-kinds/index.js';
 
@@ -28,6 +29,18 @@ export interface ExecutorDeps {
   onRequest?: (sent: SentRequest) => void;
   /** Told of every bulk job Klaviyo accepted, with the operations it carries (delivery keeps them in the store). */
   onJobCreated?: (job: JobOfOperations) => void;
+  /** Delivery's cycles, sharing what they held back: see holdBack. */
+  fill?: FillState;
+}
+
+/**
+ * What a delivery cycle needs to hold back fairly: when it leased, and until when each endpoint's held-back
+ * operations wait (shared by the worker's cycles). Operations held back for a slot are back in the queue only from
+ * then on; a cycle that leased before that lacks them, so it must not take that slot with a request of its own.
+ */
+export interface FillState {
+  leasedAt: number;
+  heldUntil: Map<EndpointName, number>;
 }
 
 /** A bulk job and the operations it carries, each at its entries of the job's request. */
@@ -46,16 +59,23 @@ export function outcomeOf(err: unknown): OpOutcome {
 }
 
 export async function deliverWaves(waves: Batch[][], deps: ExecutorDeps): Promise<Outcomes> {
-  const { outcomes, jobs } = await startWaves(waves, deps);
+  const { outcomes, ordered, jobs } = startWaves(waves, deps);
+  await ordered;
   await jobs;
   return outcomes;
 }
 
 /**
- * Send every wave; resolves once each batch has been answered or its bulk job created. `outcomes` then holds every
- * operation but those of bulk jobs Klaviyo is still processing; theirs are added by the time `jobs` resolves.
+ * Send every wave. The first wave's batches are sent or held back before this returns: `outcomes` then holds the
+ * operations held back (the worker puts their messages back in the queue at once, in time for their slot).
+ * `ordered` resolves once each batch has been answered or its bulk job created: `outcomes` then holds every operation
+ * but those of bulk jobs Klaviyo is still processing; theirs are added by the time `jobs` resolves.
  */
-export async function startWaves(waves: Batch[][], deps: ExecutorDeps, resumed: JobOfOperations[] = []): Promise<{ outcomes: Outcomes; jobs: Promise<void> }> {
+export function startWaves(
+  waves: Batch[][],
+  deps: ExecutorDeps,
+  resumed: JobOfOperations[] = [],
+): { outcomes: Outcomes; ordered: Promise<void>; jobs: Promise<void> } {
   const outcomes: Outcomes = new Map();
   // Order key → the Retry-After of the operation that holds it back (undefined: that one failed or must retry).
   const blocked = new Map<string, number | undefined>();
@@ -95,7 +115,7 @@ export async function startWaves(waves: Batch[][], deps: ExecutorDeps, resumed: 
     const job = { items: inJob, done: sent.done };
     if (inJob.length) for (const k of new Set(inJob.flatMap(orderKeys))) jobs.set(k, [...(jobs.get(k) ?? []), job]);
   };
-  for (const wave of waves) {
+  const sendWave = async (wave: Batch[]) => {
     // The next wave goes once every batch of this one is in order: answered, or its bulk job created.
     await Promise.all(
       wave.map(async (batch) => {
@@ -122,8 +142,11 @@ export async function startWaves(waves: Batch[][], deps: ExecutorDeps, resumed: 
     );
     // An operation whose job is still running has no outcome yet: it holds back only what may not pass a job.
     for (const [item, o] of outcomes) hold(item, o);
-  }
-  return { outcomes, jobs: Promise.all(running).then(() => undefined) };
+  };
+  const ordered = (async () => {
+    for (const wave of waves) await sendWave(wave);
+  })();
+  return { outcomes, ordered, jobs: ordered.then(() => Promise.all(running)).then(() => undefined) };
 }
 
 /**
@@ -169,14 +192,22 @@ function waiting(afters: Array<number | undefined>): OpOutcome {
  * to the queue (no attempt used) to join the next, fuller request, when it is the leftover of a group that
  * filled a request already (there is a backlog), or when the limiter has no slot for it now anyway. This is
  * what keeps delivery near the ceiling when Klaviyo's limits bind. Returns how long to hold back, or undefined.
+ *
+ * A delivery cycle that leased before operations held back for this endpoint were back in the queue holds back too
+ * (`fill`): its request would take their slot without them, and they would wait a whole spacing more, again and
+ * again for the oldest while several cycles run at once.
  */
 function holdBack(batch: Batch, items: PlannedOperation[], deps: ExecutorDeps): number | undefined {
   const kind = kindOf(items[0].op);
   const endpoint = kind.fillEndpoint(items.map((i) => i.op));
   if (!endpoint || items.length >= kind.maxItems) return undefined;
+  const now = Date.now();
   const wait = deps.transport.waitMs?.(endpoint) ?? 0;
-  if (wait > 0) return wait;
-  return batch.remainder ? 0 : undefined;
+  const until = deps.fill?.heldUntil.get(endpoint);
+  const missed = until !== undefined && until > deps.fill!.leasedAt ? Math.max(0, until - now) : undefined;
+  const hold = wait > 0 ? Math.max(wait, missed ?? 0) : batch.remainder ? 0 : missed;
+  if (hold !== undefined) deps.fill?.heldUntil.set(endpoint, Math.max(until ?? 0, now + hold));
+  return hold;
 }
 
 /**

@@ -10,6 +10,7 @@ import { planMessage } from '../destination/index.js';
 import type { SegmentMessage } from '../message/index.js';
 import type { PlannedOperation } from '../klaviyo/operations.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../klaviyo/request.js';
+import type { EndpointName } from '../klaviyo/endpoints.js';
 import { planWaves } from '../batcher/index.js';
 import { unshareIdentifiers } from '../batcher/shared-identifiers.js';
 import { startWaves, type OpOutcome } from './executor.js';
@@ -120,6 +121,15 @@ export function cycleBackoffMs(failures: number): number {
 }
 export const CYCLE_BACKOFF_CAP_MS = 30_000;
 
+/** What a cycle's delivery leaves: the settling of its bulk jobs; when it held back all it leased, until when. */
+interface Delivered {
+  settling?: Promise<void>;
+  heldUntil?: number;
+}
+
+/** The longest a loop whose messages were all held back waits before it leases again (a Retry-After may be long). */
+const HELD_IDLE_MAX_MS = 1000;
+
 /** Identity conflicts are counted per destination in the store, with the last one, so `status` shows them. */
 async function recordConflicts(store: Store, destination: string, conflicts: Array<{ messageId: string; note: string }>, at: number): Promise<void> {
   const raw = await store.kvGet(KV.identityConflicts(destination));
@@ -131,8 +141,12 @@ async function recordConflicts(store: Store, destination: string, conflicts: Arr
 export class DeliveryWorker {
   private running = false;
   private loops: Promise<void>[] = [];
+  /** Per endpoint, until when the operations cycles held back (to fill a request) wait: see FillState. */
+  private readonly heldUntil = new Map<EndpointName, number>();
   /** Idle loops waiting for work; poke() and stop() wake them all. */
   private readonly waiting = new Set<() => void>();
+  /** Loops waiting for the slot their messages were held back for: only stop() wakes them. */
+  private readonly sleeping = new Set<() => void>();
 
   /** The destination planned with: one immutable object per configuration version, swapped whole. */
   private destination: CompiledDestination;
@@ -207,7 +221,7 @@ export class DeliveryWorker {
   /** Stop leasing; resolves when in-flight cycles, and the bulk jobs they wait for, have settled their messages. */
   async stop(): Promise<void> {
     this.running = false;
-    this.waiting.forEach((wake) => wake());
+    for (const wake of [...this.waiting, ...this.sleeping]) wake();
     await Promise.all(this.loops);
     await Promise.all(this.awaitingJobs);
     this.loops = [];
@@ -233,8 +247,9 @@ export class DeliveryWorker {
   private async loop(): Promise<void> {
     while (this.running) {
       let n = 0;
+      let heldUntil: number | undefined;
       try {
-        n = await this.step();
+        ({ leased: n, heldUntil } = await this.step());
         this.cycleSucceeded(n);
       } catch (err) {
         // A store that is down (or a full disk) fails every cycle: wait longer each time instead of spinning.
@@ -242,6 +257,9 @@ export class DeliveryWorker {
         continue;
       }
       if (n === 0 && this.running) await this.idle(this.o.options.flushIntervalMs);
+      // Everything leased was held back for a slot: messages arriving meanwhile would be held back for it too, so
+      // leasing (and planning) them before then is work thrown away, which slows every other cycle.
+      else if (heldUntil !== undefined && this.running) await this.idle(Math.min(heldUntil - Date.now(), HELD_IDLE_MAX_MS), false);
       // Let timers and I/O in between cycles: the store is synchronous, and a fast Klaviyo answers at once.
       else await new Promise((resolve) => setImmediate(resolve));
     }
@@ -278,38 +296,40 @@ export class DeliveryWorker {
     this.lastLogged = undefined;
   }
 
-  private idle(ms: number): Promise<void> {
+  /** Wait ms, or until stop(); until poke() too when `poked`. */
+  private idle(ms: number, poked = true): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(t);
         this.waiting.delete(done);
+        this.sleeping.delete(done);
         resolve();
       };
       const t = setTimeout(done, ms);
-      this.waiting.add(done);
+      (poked ? this.waiting : this.sleeping).add(done);
     });
   }
 
   /** One lease → deliver → settle round, bulk jobs included. Returns how many messages it handled. */
   async cycle(now = Date.now()): Promise<number> {
-    const n = await this.step(now);
+    const { leased } = await this.step(now);
     await Promise.all(this.awaitingJobs);
-    return n;
+    return leased;
   }
 
   /**
    * What a loop does: lease, deliver, settle what is known; the messages of bulk jobs still running are settled off
-   * the loop (awaitingJobs). Returns how many messages it leased.
+   * the loop (awaitingJobs). Returns how many messages it leased, and when all were held back for a slot, until when.
    */
-  private async step(now = Date.now()): Promise<number> {
+  private async step(now = Date.now()): Promise<{ leased: number; heldUntil?: number }> {
     const { store, options } = this.o;
     if (this.pausedState) {
       await this.recheckKey();
-      if (this.pausedState) return 0;
+      if (this.pausedState) return { leased: 0 };
     }
     while (this.awaitingJobs.size >= this.maxAwaitingJobs) await Promise.race(this.awaitingJobs);
     const leased = await store.lease(this.o.name, { limit: options.batchSize, leaseMs: options.leaseMs, owner: this.o.owner, now });
-    if (leased.length === 0) return 0;
+    if (leased.length === 0) return { leased: 0 };
     const inFlight = new Set(leased.map((m) => m.seq));
     const renewal = this.renewWhileInFlight(inFlight);
     for (const m of leased) this.leasedSeqs.add(m.seq);
@@ -317,14 +337,14 @@ export class DeliveryWorker {
       for (const seq of seqs) inFlight.delete(seq), this.leasedSeqs.delete(seq);
       if (!inFlight.size) renewal.stop();
     };
-    let jobs: { settling: Promise<void> } | undefined;
+    let jobs: Delivered | undefined;
     try {
       // The destination is read once, now: every message of this lease is planned under one configuration version.
-      jobs = await this.deliver(leased, this.destination, this.models, done);
+      jobs = await this.deliver(now, leased, this.destination, this.models, done);
     } finally {
       if (!jobs) done(leased.map((m) => m.seq));
     }
-    if (jobs) {
+    if (jobs?.settling) {
       const settling = jobs.settling
         .catch((err) => this.o.logger?.error({ destination: this.o.name, err: String(err) }, 'could not settle messages after their bulk jobs'))
         .finally(() => {
@@ -333,7 +353,7 @@ export class DeliveryWorker {
         });
       this.awaitingJobs.add(settling);
     }
-    return leased.length;
+    return { leased: leased.length, heldUntil: jobs?.heldUntil };
   }
 
   /**
@@ -362,11 +382,12 @@ export class DeliveryWorker {
    * when it is done: `settling` (undefined when none). `settled` is told of each seq once settled.
    */
   private async deliver(
+    leasedAt: number,
     leased: LeasedMessage[],
     destination: CompiledDestination,
     models: ModelPlans,
     settled: (seqs: number[]) => void,
-  ): Promise<{ settling: Promise<void> } | undefined> {
+  ): Promise<Delivered> {
     const planned: PlannedOperation[] = [];
     const opsOf = new Map<number, PlannedOperation[]>();
     const planErrors = new Map<number, { field: string; message: string } | null>();
@@ -412,9 +433,9 @@ export class DeliveryWorker {
     );
     const resumed = await kept.resumable();
     const toSend = kept.resumedItems.size ? sendable.filter((op) => !kept.resumedItems.has(op)) : sendable;
-    const { outcomes, jobs } =
+    const { outcomes, ordered, jobs } =
       toSend.length || resumed.length
-        ? await startWaves(
+        ? startWaves(
             planWaves(toSend),
             {
               transport: this.transport,
@@ -423,19 +444,28 @@ export class DeliveryWorker {
               pollIntervalMs: this.o.pollIntervalMs,
               onRequest: this.o.activity && ((sent) => this.o.activity!.sent(this.o.name, sent)),
               onJobCreated: (job) => kept.created(job),
+              fill: { leasedAt, heldUntil: this.heldUntil },
             },
             resumed,
           )
-        : { outcomes: new Map<PlannedOperation, OpOutcome>(), jobs: undefined };
+        : { outcomes: new Map<PlannedOperation, OpOutcome>(), ordered: undefined, jobs: undefined };
 
-    // A message is settled as soon as all its operations' outcomes are known; one in a running bulk job, once it is done.
+    // A message is settled as soon as all its operations' outcomes are known; one in a running bulk job, once it is
+    // done. Those held back whole are known before any request is answered: they go back to the queue now, in time
+    // for the slot they wait for, not once this cycle's other requests are answered.
     const known = (m: LeasedMessage) => (opsOf.get(m.seq) ?? []).every((op) => outcomes.has(op));
-    const now = leased.filter(known);
+    const first = leased.filter(known);
+    const held = await this.settleAll(first, opsOf, planErrors, outcomes, kept);
+    settled(first.map((m) => m.seq));
+    if (held.released === leased.length) return { heldUntil: held.until };
+    await ordered;
+    const settledFirst = new Set(first);
+    const now = leased.filter((m) => !settledFirst.has(m) && known(m));
     const later = leased.filter((m) => !known(m));
     await this.settleAll(now, opsOf, planErrors, outcomes, kept);
     settled(now.map((m) => m.seq));
-    if (!later.length) return undefined;
-    return { settling: jobs!.then(() => this.settleAll(later, opsOf, planErrors, outcomes, kept)) };
+    if (!later.length) return {};
+    return { settling: jobs!.then(async () => void (await this.settleAll(later, opsOf, planErrors, outcomes, kept))) };
   }
 
   private async settleAll(
@@ -444,7 +474,7 @@ export class DeliveryWorker {
     planErrors: Map<number, { field: string; message: string } | null>,
     outcomes: Map<PlannedOperation, OpOutcome>,
     kept: KeptJobs,
-  ): Promise<void> {
+  ): Promise<{ released: number; until?: number }> {
     const { store, options, metrics } = this.o;
     const now = Date.now();
     const acks: number[] = [];
@@ -521,5 +551,6 @@ export class DeliveryWorker {
       await recordConflicts(store, this.o.name, conflicts, now);
     }
     this.o.activity?.events.settled(this.o.name, seen);
+    return { released: released.length, until: released.length ? Math.min(...released.map((r) => r.retryAt)) : undefined };
   }
 }
