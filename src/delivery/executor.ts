@@ -206,7 +206,9 @@ function holdBack(batch: Batch, items: PlannedOperation[], deps: ExecutorDeps): 
   const until = deps.fill?.heldUntil.get(endpoint);
   const missed = until !== undefined && until > deps.fill!.leasedAt ? Math.max(0, until - now) : undefined;
   const hold = wait > 0 ? Math.max(wait, missed ?? 0) : batch.remainder ? 0 : missed;
-  if (hold !== undefined) deps.fill?.heldUntil.set(endpoint, Math.max(until ?? 0, now + hold));
+  // Only a hold for a slot to come is told to the other cycles: a leftover held back for 0 ms is leasable at once,
+  // and telling it made every cycle leased a moment earlier hold back too, over and over under a backlog.
+  if (hold) deps.fill?.heldUntil.set(endpoint, Math.max(until ?? 0, now + hold));
   return hold;
 }
 

@@ -161,6 +161,16 @@ describe('holdBack with the cycles’ shared state (fill)', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('a leftover held back to fill the next request (0 ms) holds back no other cycle: it is leasable at once', async () => {
+    const { sent, transport } = slotted(() => 0);
+    const heldUntil = new Map<EndpointName, number>();
+    const planned = events(1200);
+    const outcomes = await deliverWaves(planWaves(planned), { transport, lists: new ListResolver(transport), fill: { leasedAt: Date.now(), heldUntil } });
+    expect(planned.filter((p) => outcomes.get(p)?.status === 'retry')).toHaveLength(200);
+    expect(sent).toHaveLength(1);
+    expect(heldUntil.size).toBe(0);
+  });
+
   it('holding back for the slot tells the other cycles until when', async () => {
     const slotAt = Date.now() + 300;
     const { transport } = slotted(() => slotAt);
