@@ -3,17 +3,14 @@
  * messages are back in the queue in time for that slot, the slot is not taken by a cycle that leased without them,
  * and a loop does not lease and plan again, only to hold back again, before the slot comes.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { tempSqliteStore } from '../../../test/helpers/sqlite-store.js';
 import { parseConfig } from '../../config/index.js';
 import { compileDestination } from '../../destination/index.js';
 import { planWaves } from '../../batcher/index.js';
 import type { PlannedOperation } from '../../klaviyo/operations.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../../klaviyo/request.js';
 import type { EndpointName } from '../../klaviyo/endpoints.js';
-import { createSqliteStore } from '../../store/sqlite/index.js';
 import { deliverWaves } from '../executor.js';
 import { ListResolver } from '../list-resolver.js';
 import { DeliveryWorker, type DeliveryMetrics } from '../worker.js';
@@ -44,16 +41,7 @@ function slotted(slotAt: () => number, answer: (r: KlaviyoRequest) => Promise<vo
   return { sent, transport };
 }
 
-async function storeFor() {
-  const dir = mkdtempSync(join(tmpdir(), 'kd-hold-'));
-  const store = await createSqliteStore({ dataDir: dir });
-  await store.migrate();
-  closers.push(
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => store.close(),
-  );
-  return store;
-}
+const storeFor = () => tempSqliteStore(closers);
 
 const options = (delivery: object) => parseConfig({ destinations: [{ delivery }] }).destinations[0].delivery;
 

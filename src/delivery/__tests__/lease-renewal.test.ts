@@ -3,14 +3,11 @@
  * them again: the lease is renewed while the requests are in flight. Two workers share one SQLite store here, as
  * two processes share Postgres; and the config refuses a lease too short to renew.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import { tempSqliteStore } from '../../../test/helpers/sqlite-store.js';
 import { parseConfig } from '../../config/index.js';
 import { compileDestination } from '../../destination/index.js';
 import type { KlaviyoRequest, KlaviyoTransport } from '../../klaviyo/request.js';
-import { createSqliteStore } from '../../store/sqlite/index.js';
 import { ListResolver } from '../list-resolver.js';
 import { DeliveryWorker } from '../worker.js';
 import { until } from '../../../test/helpers/until.js';
@@ -21,13 +18,7 @@ afterEach(async () => {
 });
 
 it('a cycle longer than its lease sends each message once, though another worker looks for work all along', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kd-lease-'));
-  const store = await createSqliteStore({ dataDir: dir });
-  await store.migrate();
-  closers.push(
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => store.close(),
-  );
+  const store = await tempSqliteStore(closers);
   // Klaviyo answers each request after 7 s: more than twice the 3 s lease.
   const sent: KlaviyoRequest[] = [];
   const transport: KlaviyoTransport = {

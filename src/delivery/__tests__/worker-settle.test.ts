@@ -4,10 +4,8 @@
  * retrying with an attempt used, back in the queue without one, dead-lettered with a reason), what the dashboard
  * and metrics are told, and the pause while Klaviyo refuses the key.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { tempSqliteStore } from '../../../test/helpers/sqlite-store.js';
 import { Activity } from '../../activity/index.js';
 import { parseConfig } from '../../config/index.js';
 import { compileDestination, type CompiledDestination } from '../../destination/index.js';
@@ -17,7 +15,6 @@ import { AuthError, DuplicateProfileError, PermanentError, RateLimitedError, Ret
 import type { KeyCheck } from '../../klaviyo/key-check.js';
 import type { KlaviyoRequest, KlaviyoResponse, KlaviyoTransport } from '../../klaviyo/request.js';
 import { KV } from '../../store/keys.js';
-import { createSqliteStore } from '../../store/sqlite/index.js';
 import type { Store } from '../../store/types.js';
 import { ListResolver } from '../list-resolver.js';
 import { DeliveryWorker, type PauseState } from '../worker.js';
@@ -41,13 +38,7 @@ interface Setup {
 }
 
 async function setup(s: Setup = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'kd-settle-'));
-  const store = await createSqliteStore({ dataDir: dir });
-  await store.migrate();
-  closers.push(
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => store.close(),
-  );
+  const store = await tempSqliteStore(closers);
   const sent: KlaviyoRequest[] = [];
   let answer = s.answer ?? accepted;
   const transport: KlaviyoTransport = s.transport ?? {
@@ -397,13 +388,7 @@ describe('the key check’s interval', () => {
 
 describe('a worker without the optional hooks', () => {
   it('goes through warnings, a key pause and resume, a conflict note and a store failure without a logger, metrics or health', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kd-bare-'));
-    const store = await createSqliteStore({ dataDir: dir });
-    await store.migrate();
-    closers.push(
-      () => rmSync(dir, { recursive: true, force: true }),
-      () => store.close(),
-    );
+    const store = await tempSqliteStore(closers);
     let answer: Answer = () => new AuthError('Klaviyo answered 403', 403);
     const transport: KlaviyoTransport = {
       async send(r) {
