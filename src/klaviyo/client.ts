@@ -69,7 +69,8 @@ export class KlaviyoClient implements KlaviyoTransport {
   }
 
   private async once(req: KlaviyoRequest, attempt: number, signal?: AbortSignal): Promise<KlaviyoResponse> {
-    await this.limiter?.acquire(req.endpoint, signal);
+    const countedAt = await this.limiter?.acquire(req.endpoint, signal);
+    const arrived = () => typeof countedAt === 'number' && this.limiter?.arrived?.(req.endpoint, countedAt);
     const headers: Record<string, string> = {
       authorization: `Klaviyo-API-Key ${this.o.apiKey}`,
       revision: this.o.revision,
@@ -90,9 +91,11 @@ export class KlaviyoClient implements KlaviyoTransport {
         signal,
       });
     } catch (err) {
+      arrived(); // it may have reached Klaviyo: count it from now too
       const e = classifyNetworkError(err);
       throw new RetryableError(this.redact(e.message), undefined);
     }
+    arrived();
     const text = await res.body.text();
     const durationMs = performance.now() - started;
     this.o.onResponse?.({ endpoint: req.endpoint, status: res.statusCode, durationMs, attempt });

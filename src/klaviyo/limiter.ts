@@ -52,8 +52,14 @@ export function pacedLimits(endpoint: EndpointName, multiplier = 1): PacedLimits
 
 /** Pacing of one Klaviyo account's requests, in this process or shared by several. */
 export interface RateBudget {
-  /** Resolves when a request to this endpoint may go, having counted it. */
-  acquire(endpoint: EndpointName, signal?: AbortSignal): Promise<void>;
+  /** Resolves when a request to this endpoint may go, having counted it; with when it was counted, for `arrived`. */
+  acquire(endpoint: EndpointName, signal?: AbortSignal): Promise<number | void>;
+  /**
+   * The request counted at `countedAt` has been answered, so it reached Klaviyo by now. Klaviyo's windows start when
+   * a request arrives: a count moved to now cannot end our window before Klaviyo's, however long the request took
+   * to get there (a large body on a busy process, a slow network), which the margin alone does not cover.
+   */
+  arrived?(endpoint: EndpointName, countedAt: number): void;
   /** How long a request to this endpoint would wait now (0 = it would go at once); counts nothing. */
   waitMs(endpoint: EndpointName): number;
   /** After a 429: nobody sends to this endpoint until Retry-After has passed. */
@@ -110,16 +116,27 @@ export class RateLimiter implements RateBudget {
     return 0;
   }
 
-  async acquire(endpoint: EndpointName, signal?: AbortSignal): Promise<void> {
+  async acquire(endpoint: EndpointName, signal?: AbortSignal): Promise<number> {
     for (;;) {
       signal?.throwIfAborted();
       const wait = this.tryTake(endpoint);
-      if (wait === 0) return;
+      if (wait === 0) return this.window(endpoint).times.at(-1)!;
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(resolve, wait);
         signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
       });
     }
+  }
+
+  arrived(endpoint: EndpointName, countedAt: number): void {
+    const { times } = this.window(endpoint);
+    const at = this.now();
+    const i = times.lastIndexOf(countedAt);
+    if (i < 0 || at <= countedAt) return; // already out of the windows, or no later than counted
+    times.splice(i, 1);
+    let j = times.length;
+    while (j > 0 && times[j - 1] > at) j--;
+    times.splice(j, 0, at); // the log stays in time order: the windows read it so
   }
 
   pause(endpoint: EndpointName, ms: number): void {

@@ -117,6 +117,18 @@ describe('RateLimiter', () => {
     for (let i = 0; i < 2; i++) expect(l.tryTake(E)).toBe(0);
   });
 
+  it('a request counts from when it was answered: its window cannot end before Klaviyo’s, which starts at arrival', async () => {
+    const c = clock();
+    const l = new RateLimiter({ now: c.now, multiplier: 0.001 }); // one request a minute
+    const countedAt = await l.acquire(E);
+    c.t += 700; // the request took 0.7 s to reach Klaviyo and be answered
+    l.arrived(E, countedAt);
+    c.t = countedAt + 60_150; // past our window from the count, not yet past Klaviyo's from the arrival
+    expect(l.waitMs(E)).toBe(700 + 60_100 - 60_150 + 1);
+    c.t += 651;
+    expect(l.tryTake(E)).toBe(0);
+  });
+
   it('a multiplier scales the tiers, never below one request', () => {
     expect(limitsFor(E, 0.5)).toMatchObject({ burst: 5, steady: 75 });
     expect(limitsFor('getProfiles', 0.001)).toMatchObject({ burst: 1, steady: 1 });

@@ -136,6 +136,23 @@ describe('KlaviyoClient', () => {
 });
 
 describe('RateLimiter', () => {
+  it('the client counts a request from when Klaviyo answered it, not from when it left', async () => {
+    const app = Fastify();
+    app.addContentTypeParser('application/vnd.api+json', { parseAs: 'string' }, (_r, b, done) => done(null, b));
+    app.post('/api/events', async (_req, reply) => {
+      await new Promise((r) => setTimeout(r, 1000)); // a slow journey: Klaviyo's window starts on arrival
+      return reply.status(202).send();
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    servers.push(app);
+    const limiter = new RateLimiter({ multiplier: 0.0002 }); // createEvent: one request a minute
+    const client = new KlaviyoClient({ apiKey: KEY, baseUrl: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, limiter });
+    clients.push(client);
+    await client.send(createEvent);
+    // Counted when it left, the next would go 1 s before the window Klaviyo started at arrival ends (a 429).
+    expect(limiter.waitMs('createEvent')).toBeGreaterThan(59_800);
+  });
+
   it('enforces the steady window (M: 150 a minute), spent evenly rather than in the first seconds', () => {
     let now = 0;
     const l = new RateLimiter({ now: () => now });
